@@ -1,0 +1,356 @@
+//! Which alerts an event raises. Pure: the event, the eSIM's state after the event, the rules and "now" in,
+//! alerts out. Each alert carries a stable id, (provider, eSIM, bundle, type, level), which the store claims
+//! once, so an alert fires once however often its inputs are seen.
+
+use crate::model::{
+    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, Lifecycle,
+    ProviderId,
+};
+use crate::state::EsimState;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const ALERT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertType {
+    LowData,
+    Expiry,
+    AccountBalance,
+}
+
+impl AlertType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LowData => "low_data",
+            Self::Expiry => "expiry",
+            Self::AccountBalance => "account_balance",
+        }
+    }
+}
+
+/// When alerts fire. Built from configuration; see `config.rs` for the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRules {
+    /// Remaining-data levels in percent, highest first (default 20, 10).
+    low_data_levels: Vec<u8>,
+    /// An expiry alert fires once the end is this close (default 24 h).
+    pub expiry_window: Duration,
+}
+
+impl Default for AlertRules {
+    fn default() -> Self {
+        Self::new(vec![20, 10], Duration::hours(24))
+    }
+}
+
+impl AlertRules {
+    /// Levels outside 1..=99 are dropped; the rest are sorted highest first without repeats.
+    pub fn new(mut low_data_levels: Vec<u8>, expiry_window: Duration) -> Self {
+        low_data_levels.retain(|l| (1..=99).contains(l));
+        low_data_levels.sort_unstable_by(|a, b| b.cmp(a));
+        low_data_levels.dedup();
+        Self {
+            low_data_levels,
+            expiry_window,
+        }
+    }
+
+    pub fn low_data_levels(&self) -> &[u8] {
+        &self.low_data_levels
+    }
+
+    /// The most severe configured level a remaining ratio has reached, if any.
+    fn low_data_level(&self, remaining_ratio: f64) -> Option<u8> {
+        let percent = remaining_ratio * 100.0;
+        // Small epsilon: a provider's 0.1 threshold computed from bytes lands at 9.99..% or 10.00..01%.
+        self.low_data_levels
+            .iter()
+            .rev()
+            .copied()
+            .find(|&level| percent <= f64::from(level) + 1e-6)
+    }
+
+    fn expiry_level(&self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+        if expires_at <= now {
+            Some("ended".into())
+        } else if expires_at - now <= self.expiry_window {
+            Some(format!("{}h", self.expiry_window.num_hours()))
+        } else {
+            None
+        }
+    }
+}
+
+/// One alert to publish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub schema_version: u32,
+    /// `provider#esim#bundle#type#level`: what makes it fire once.
+    pub alert_id: String,
+    #[serde(rename = "type")]
+    pub alert_type: AlertType,
+    /// `10%` (data remaining), `24h` (expiry window) or `ended`, or the provider's own level.
+    pub level: String,
+    pub provider: ProviderId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esim: Option<EsimIdentity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Bundle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<DataUsage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<AccountBalance>,
+    /// The delivery that raised it.
+    pub event_dedupe_key: DedupeKey,
+    pub occurred_at: DateTime<Utc>,
+    pub raised_at: DateTime<Utc>,
+}
+
+impl Alert {
+    fn for_esim(
+        event: &Event,
+        state: Option<&EsimState>,
+        alert_type: AlertType,
+        level: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let esim = event.esim.clone();
+        let bundle = state
+            .and_then(|s| s.bundle.clone())
+            .or_else(|| event.bundle.clone());
+        let esim_part = esim.as_ref().map_or("-", |e| e.key.as_str());
+        let bundle_part = bundle
+            .as_ref()
+            .and_then(|b| b.reference.as_deref().or(b.name.as_deref()))
+            .unwrap_or("-");
+        Self {
+            schema_version: ALERT_SCHEMA_VERSION,
+            alert_id: format!(
+                "{}#{esim_part}#{bundle_part}#{}#{level}",
+                event.provider,
+                alert_type.as_str()
+            ),
+            alert_type,
+            level,
+            provider: event.provider,
+            esim,
+            bundle,
+            usage: None,
+            expires_at: None,
+            balance: None,
+            event_dedupe_key: event.dedupe_key.clone(),
+            occurred_at: event.occurred_at,
+            raised_at: now,
+        }
+    }
+}
+
+/// The alerts `event` raises, given the eSIM's state after it was merged.
+pub fn evaluate(
+    event: &Event,
+    state: Option<&EsimState>,
+    rules: &AlertRules,
+    now: DateTime<Utc>,
+) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+
+    // Low data: judged on the state's usage (the newest measurement), so a stale event cannot raise a stale level.
+    if event.usage.is_some() {
+        let usage = state
+            .and_then(|s| s.usage.as_ref().map(|f| &f.value))
+            .or(event.usage.as_ref());
+        if let Some(usage) = usage.filter(|u| !u.unlimited) {
+            if let Some(level) = usage.remaining_ratio.and_then(|r| rules.low_data_level(r)) {
+                let mut alert =
+                    Alert::for_esim(event, state, AlertType::LowData, format!("{level}%"), now);
+                alert.usage = Some(usage.clone());
+                alerts.push(alert);
+            }
+        }
+    }
+
+    // Expiry: from the validity end (newest known), or from the provider saying the plan has expired.
+    let expires_at = state
+        .and_then(EsimState::expires_at)
+        .or_else(|| event.validity.as_ref().and_then(|v| v.expires_at));
+    let expiry_level = if event.validity.is_some() {
+        expires_at.and_then(|at| rules.expiry_level(at, now))
+    } else {
+        None
+    };
+    let expired_status = event
+        .status
+        .as_ref()
+        .is_some_and(|s| s.lifecycle == Lifecycle::Expired)
+        && state
+            .and_then(|s| s.status.as_ref())
+            .is_none_or(|f| f.event_key == event.dedupe_key);
+    if let Some(level) = expiry_level.or_else(|| expired_status.then(|| "ended".to_string())) {
+        let mut alert = Alert::for_esim(event, state, AlertType::Expiry, level, now);
+        alert.expires_at = expires_at;
+        alerts.push(alert);
+    }
+
+    // Account balance: every balance notification is its own alert (each delivery is already deduplicated).
+    if event.kind == EventKind::AccountBalance {
+        let level = event
+            .balance
+            .as_ref()
+            .and_then(|b| b.provider_level.clone())
+            .unwrap_or_else(|| "low".into());
+        let mut alert = Alert::for_esim(event, None, AlertType::AccountBalance, level, now);
+        alert.alert_id = format!(
+            "{}#account#{}#{}",
+            event.provider,
+            AlertType::AccountBalance.as_str(),
+            event.dedupe_key
+        );
+        alert.balance = event.balance.clone();
+        alerts.push(alert);
+    }
+    alerts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{StatusChange, Validity};
+    use crate::state::merge;
+    use serde_json::value::RawValue;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-04-22T18:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn event(key: &str) -> Event {
+        let mut e = Event::new(
+            ProviderId::EsimAccess,
+            EventKind::DataUsage,
+            DedupeKey::provider_id(key),
+            now(),
+            "00".into(),
+            RawValue::from_string("{}".into()).unwrap(),
+        );
+        e.esim = Some(EsimIdentity {
+            key: "T1".into(),
+            iccid: Some("8910".into()),
+            refs: Default::default(),
+        });
+        e.bundle = Some(Bundle {
+            reference: Some("TX1".into()),
+            name: None,
+        });
+        e
+    }
+
+    fn usage_event(key: &str, ratio: f64, minutes: i64) -> Event {
+        let mut e = event(key);
+        e.set_occurred_at(Some(
+            now() - Duration::hours(1) + Duration::minutes(minutes),
+        ));
+        e.usage = Some(DataUsage {
+            remaining_ratio: Some(ratio),
+            ..Default::default()
+        });
+        e
+    }
+
+    fn alerts_for(e: &Event, state: Option<EsimState>) -> (Vec<Alert>, EsimState) {
+        let merged = merge(state, e).unwrap().state;
+        (
+            evaluate(e, Some(&merged), &AlertRules::default(), now()),
+            merged,
+        )
+    }
+
+    #[test]
+    fn low_data_fires_the_most_severe_level_reached() {
+        let (a, _) = alerts_for(&usage_event("a", 0.5, 0), None);
+        assert!(a.is_empty());
+        let (a, _) = alerts_for(&usage_event("a", 0.15, 0), None);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].level, "20%");
+        let (a, _) = alerts_for(&usage_event("a", 0.0997, 0), None);
+        assert_eq!(a[0].level, "10%");
+        assert_eq!(a[0].alert_id, "esimaccess#T1#TX1#low_data#10%");
+        let (a, _) = alerts_for(&usage_event("a", 0.1000000001, 0), None);
+        assert_eq!(a[0].level, "10%");
+    }
+
+    #[test]
+    fn stale_usage_is_judged_on_the_newest_state() {
+        let (_, state) = alerts_for(&usage_event("new", 0.05, 30), None);
+        let (a, _) = alerts_for(&usage_event("old", 0.15, 0), Some(state));
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            a[0].level, "10%",
+            "an older 15% reading must not raise the 20% level"
+        );
+    }
+
+    #[test]
+    fn unlimited_never_raises_low_data() {
+        let mut e = usage_event("a", 0.01, 0);
+        e.usage.as_mut().unwrap().unlimited = true;
+        assert!(alerts_for(&e, None).0.is_empty());
+    }
+
+    #[test]
+    fn expiry_window_and_ended() {
+        let mut e = event("v");
+        e.kind = EventKind::Validity;
+        e.validity = Some(Validity {
+            expires_at: Some(now() + Duration::hours(23)),
+            ..Default::default()
+        });
+        let (a, _) = alerts_for(&e, None);
+        assert_eq!(
+            (a[0].alert_type, a[0].level.as_str()),
+            (AlertType::Expiry, "24h")
+        );
+        e.validity = Some(Validity {
+            expires_at: Some(now() + Duration::hours(25)),
+            ..Default::default()
+        });
+        assert!(alerts_for(&e, None).0.is_empty());
+        e.validity = Some(Validity {
+            expires_at: Some(now() - Duration::minutes(1)),
+            ..Default::default()
+        });
+        assert_eq!(alerts_for(&e, None).0[0].level, "ended");
+    }
+
+    #[test]
+    fn expired_status_raises_ended_only_when_it_is_the_current_status() {
+        let mut expired = event("x1");
+        expired.kind = EventKind::EsimStatus;
+        expired.status = Some(StatusChange {
+            lifecycle: Lifecycle::Expired,
+            provider_status: "EXPIRED".into(),
+            profile_status: None,
+        });
+        let (a, state) = alerts_for(&expired, None);
+        assert_eq!(a[0].level, "ended");
+        let mut newer = expired.clone();
+        newer.dedupe_key = DedupeKey::provider_id("x2");
+        newer.set_occurred_at(Some(now()));
+        newer.status.as_mut().unwrap().lifecycle = Lifecycle::Deleted;
+        let (_, state) = alerts_for(&newer, Some(state));
+        let mut stale = expired.clone();
+        stale.dedupe_key = DedupeKey::provider_id("x0");
+        stale.set_occurred_at(Some(now() - Duration::days(3)));
+        assert!(alerts_for(&stale, Some(state)).0.is_empty());
+    }
+
+    #[test]
+    fn levels_are_sanitized() {
+        let rules = AlertRules::new(vec![10, 0, 20, 10, 150], Duration::hours(1));
+        assert_eq!(rules.low_data_levels(), &[20, 10]);
+    }
+}

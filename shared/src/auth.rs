@@ -1,0 +1,186 @@
+//! Authentication primitives shared by every provider: secrets that never print, a key ring for rotation,
+//! one constant-time comparison, and [`Verified`], the only way a delivery reaches a normalizer.
+
+use crate::ingress::Delivery;
+use crate::model::ProviderId;
+use hmac::digest::KeyInit;
+use hmac::Mac;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// A secret value (URL token, HMAC key). Its `Debug` never shows the value, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(<{} bytes>)", self.0.len())
+    }
+}
+
+/// One or more secrets accepted at once, so a provider's secret can be rotated without dropping deliveries.
+/// Never empty: an empty ring would accept nothing, which is a configuration error caught at cold start.
+#[derive(Clone, Debug)]
+pub struct KeyRing(Vec<Secret>);
+
+impl KeyRing {
+    /// Builds a ring from a list of secrets, dropping blanks. `None` when nothing is left.
+    pub fn new(secrets: impl IntoIterator<Item = Secret>) -> Option<Self> {
+        let ring: Vec<Secret> = secrets
+            .into_iter()
+            .filter(|s| !s.0.trim().is_empty())
+            .collect();
+        (!ring.is_empty()).then_some(Self(ring))
+    }
+
+    /// Parses the configuration form: secrets separated by commas or newlines, current first.
+    pub fn parse(list: &str) -> Option<Self> {
+        Self::new(
+            list.split([',', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
+        )
+    }
+
+    pub fn secrets(&self) -> &[Secret] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `given` equals any secret in the ring, in constant time for each.
+    pub fn contains(&self, given: &[u8]) -> bool {
+        // Every secret is compared (no early exit), so timing does not tell which slot matched.
+        self.0.iter().fold(false, |found, secret| {
+            secret_eq(given, secret.expose().as_bytes()) | found
+        })
+    }
+
+    /// Whether `tag` is the HMAC of `message` under any secret in the ring.
+    pub fn any_mac_matches<M: Mac + KeyInit>(&self, message: &[u8], tag: &[u8]) -> bool {
+        self.0.iter().fold(false, |found, secret| {
+            let ok = match <M as KeyInit>::new_from_slice(secret.expose().as_bytes()) {
+                Ok(mut mac) => {
+                    mac.update(message);
+                    mac.verify_slice(tag).is_ok()
+                }
+                Err(_) => false,
+            };
+            ok | found
+        })
+    }
+}
+
+/// The one comparison for secrets. Both sides are hashed first so that neither content nor length leaks
+/// through timing; the digests are then compared in constant time.
+pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {
+    let a = Sha256::digest(given);
+    let b = Sha256::digest(expected);
+    a.ct_eq(&b).into()
+}
+
+/// Why a delivery was refused as unauthenticated. The reason is logged; the provider only sees "401".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("no URL token in the request")]
+    MissingToken,
+    #[error("URL token does not match")]
+    WrongToken,
+    #[error("source IP {0} is not on the allow-list")]
+    SourceIpNotAllowed(String),
+    #[error("source IP unknown while the allow-list is on")]
+    SourceIpUnknown,
+    #[error("signature header {0} missing")]
+    MissingSignature(&'static str),
+    #[error("signature header {0} is not valid hex or base64 of the right length")]
+    MalformedSignature(&'static str),
+    #[error("signature does not match any configured secret")]
+    SignatureMismatch,
+    #[error("unsigned delivery refused by configuration")]
+    UnsignedRefused,
+}
+
+/// A delivery whose authenticity was checked. Only code in this crate can make one (the constructor is
+/// `pub(crate)`), and only the providers' `authenticate` methods do: a normalizer cannot be handed bytes
+/// that skipped verification.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified<'a> {
+    delivery: &'a Delivery,
+    provider: ProviderId,
+}
+
+impl<'a> Verified<'a> {
+    pub(crate) fn new(provider: ProviderId, delivery: &'a Delivery) -> Self {
+        Self { delivery, provider }
+    }
+
+    pub fn delivery(&self) -> &'a Delivery {
+        self.delivery
+    }
+
+    pub fn body(&self) -> &'a [u8] {
+        &self.delivery.body
+    }
+
+    pub fn provider(&self) -> ProviderId {
+        self.provider
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::Hmac;
+
+    #[test]
+    fn secret_eq_requires_exact_bytes() {
+        assert!(secret_eq(b"token-A", b"token-A"));
+        assert!(!secret_eq(b"token-A", b"token-B"));
+        assert!(!secret_eq(b"token-A", b"token-Ax"));
+        assert!(!secret_eq(b"", b"token-A"));
+    }
+
+    #[test]
+    fn ring_parses_rotation_list_and_refuses_empty() {
+        let ring = KeyRing::parse(" a , b\nc,,").unwrap();
+        assert_eq!(ring.len(), 3);
+        assert!(ring.contains(b"b"));
+        assert!(!ring.contains(b"d"));
+        assert!(KeyRing::parse(" , \n").is_none());
+    }
+
+    #[test]
+    fn ring_matches_mac_under_any_secret() {
+        let ring = KeyRing::parse("old,new").unwrap();
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"new").unwrap();
+        mac.update(b"body");
+        let tag = mac.finalize().into_bytes();
+        assert!(ring.any_mac_matches::<Hmac<Sha256>>(b"body", &tag));
+        assert!(!ring.any_mac_matches::<Hmac<Sha256>>(b"bodY", &tag));
+    }
+
+    #[test]
+    fn secret_debug_hides_value() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{:?}", KeyRing::parse("hunter2").unwrap()).contains("hunter2"));
+    }
+}

@@ -1,0 +1,338 @@
+//! Configuration from the environment, read once at cold start. Secrets come from SSM Parameter Store
+//! (`<PROVIDER>_SECRETS_PARAM`, a SecureString) or, for local runs, from `<PROVIDER>_SECRETS` directly.
+//! Anything missing or malformed is a [`ConfigError`], and the function then refuses every request.
+
+use crate::alerts::AlertRules;
+use crate::auth::KeyRing;
+use crate::model::ProviderId;
+use crate::pipeline::PipelineSettings;
+use crate::providers::esimaccess::EsimAccess;
+use crate::providers::Provider;
+use async_trait::async_trait;
+use chrono::Duration;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 128 * 1024;
+/// DynamoDB items hold at most 400 KB, and an item keeps the raw body plus its normalized event.
+pub const MAX_BODY_BYTES_CEILING: usize = 192 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(String),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("secret parameter {name} could not be read: {reason}")]
+    Secret { name: String, reason: String },
+}
+
+/// Looks up one environment variable. Injected so tests need not touch the process environment.
+pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_or<T: std::str::FromStr>(env: Env<'_>, name: &str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name: name.into(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+/// Settings every function shares, with defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub pipeline: PipelineSettings,
+    pub max_body_bytes: usize,
+    /// How long deliveries, alerts and conflicts are kept (DynamoDB TTL).
+    pub retention: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            pipeline: PipelineSettings::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            retention: Duration::days(400),
+        }
+    }
+}
+
+impl Settings {
+    /// `ESIMHOOKS_LOW_DATA_LEVELS` (percent remaining, default `20,10`), `ESIMHOOKS_EXPIRY_WINDOW_HOURS` (24),
+    /// `ESIMHOOKS_MAX_BODY_BYTES` (131072), `ESIMHOOKS_LEASE_SECONDS` (30), `ESIMHOOKS_BUSY_WAIT_MS` (3000),
+    /// `ESIMHOOKS_RETENTION_DAYS` (400).
+    pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let levels = match env("ESIMHOOKS_LOW_DATA_LEVELS") {
+            None => defaults.pipeline.rules.low_data_levels().to_vec(),
+            Some(list) => list
+                .split(',')
+                .map(|l| l.trim().trim_end_matches('%').parse::<u8>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ConfigError::Invalid {
+                    name: "ESIMHOOKS_LOW_DATA_LEVELS".into(),
+                    reason: e.to_string(),
+                })?,
+        };
+        let window_hours: i64 = parse_or(env, "ESIMHOOKS_EXPIRY_WINDOW_HOURS", 24)?;
+        if !(1..=24 * 30).contains(&window_hours) {
+            return Err(ConfigError::Invalid {
+                name: "ESIMHOOKS_EXPIRY_WINDOW_HOURS".into(),
+                reason: "must be 1 to 720".into(),
+            });
+        }
+        let rules = AlertRules::new(levels, Duration::hours(window_hours));
+        if rules.low_data_levels().is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "ESIMHOOKS_LOW_DATA_LEVELS".into(),
+                reason: "no level between 1 and 99".into(),
+            });
+        }
+        let max_body_bytes: usize =
+            parse_or(env, "ESIMHOOKS_MAX_BODY_BYTES", defaults.max_body_bytes)?;
+        if !(1024..=MAX_BODY_BYTES_CEILING).contains(&max_body_bytes) {
+            return Err(ConfigError::Invalid {
+                name: "ESIMHOOKS_MAX_BODY_BYTES".into(),
+                reason: format!("must be 1024 to {MAX_BODY_BYTES_CEILING}"),
+            });
+        }
+        let lease_seconds: i64 = parse_or(env, "ESIMHOOKS_LEASE_SECONDS", 30)?;
+        let busy_wait_ms: u64 = parse_or(env, "ESIMHOOKS_BUSY_WAIT_MS", 3000)?;
+        let retention_days: i64 = parse_or(env, "ESIMHOOKS_RETENTION_DAYS", 400)?;
+        if lease_seconds < 1 || retention_days < 1 {
+            return Err(ConfigError::Invalid {
+                name: "ESIMHOOKS_LEASE_SECONDS/RETENTION_DAYS".into(),
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(Self {
+            pipeline: PipelineSettings {
+                rules,
+                lease: Duration::seconds(lease_seconds),
+                busy_wait: std::time::Duration::from_millis(busy_wait_ms),
+                busy_poll: defaults.pipeline.busy_poll,
+            },
+            max_body_bytes,
+            retention: Duration::days(retention_days),
+        })
+    }
+}
+
+/// Where production keeps events and sends alerts: `ESIMHOOKS_TABLE`, `ESIMHOOKS_TOPIC_ARN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsTargets {
+    pub table: String,
+    pub topic_arn: String,
+}
+
+impl AwsTargets {
+    pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
+        let need = |name: &str| env(name).ok_or_else(|| ConfigError::Missing(name.into()));
+        Ok(Self {
+            table: need("ESIMHOOKS_TABLE")?,
+            topic_arn: need("ESIMHOOKS_TOPIC_ARN")?,
+        })
+    }
+}
+
+/// Reads secret parameters (SSM Parameter Store in production).
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn parameter(&self, name: &str) -> Result<String, String>;
+}
+
+/// Refuses every lookup: for runs where secrets must come from the environment.
+pub struct NoSecretSource;
+
+#[async_trait]
+impl SecretSource for NoSecretSource {
+    async fn parameter(&self, name: &str) -> Result<String, String> {
+        Err(format!("no parameter store configured to read {name}"))
+    }
+}
+
+/// The environment variable prefix of a provider's settings.
+pub fn env_prefix(provider: ProviderId) -> &'static str {
+    match provider {
+        ProviderId::EsimGo => "ESIMGO",
+        ProviderId::EsimAccess => "ESIMACCESS",
+        ProviderId::Roamify => "ROAMIFY",
+        ProviderId::Airalo => "AIRALO",
+    }
+}
+
+/// A provider's secrets (URL tokens, API keys, signing secrets), current first: from the SSM parameter named
+/// by `<PREFIX>_SECRETS_PARAM`, else from `<PREFIX>_SECRETS`. Comma- or newline-separated for rotation.
+pub async fn provider_secrets(
+    provider: ProviderId,
+    env: Env<'_>,
+    secrets: &dyn SecretSource,
+) -> Result<KeyRing, ConfigError> {
+    let prefix = env_prefix(provider);
+    let param_var = format!("{prefix}_SECRETS_PARAM");
+    let value_var = format!("{prefix}_SECRETS");
+    let (source, list) = match (env(&param_var), env(&value_var)) {
+        (Some(name), _) => {
+            let value = secrets
+                .parameter(&name)
+                .await
+                .map_err(|reason| ConfigError::Secret {
+                    name: name.clone(),
+                    reason,
+                })?;
+            (name, value)
+        }
+        (None, Some(value)) => (value_var.clone(), value),
+        (None, None) => {
+            return Err(ConfigError::Missing(format!(
+                "{param_var} (or {value_var})"
+            )))
+        }
+    };
+    KeyRing::parse(&list).ok_or(ConfigError::Invalid {
+        name: source,
+        reason: "holds no secret".into(),
+    })
+}
+
+/// `ESIMACCESS_ALLOWED_IPS`: unset or `published` for eSIM Access's published sender IPs, `off` to disable,
+/// or a comma-separated list.
+fn esimaccess_allowed_ips(env: Env<'_>) -> Result<Option<Vec<IpAddr>>, ConfigError> {
+    let name = "ESIMACCESS_ALLOWED_IPS";
+    match env(name).as_deref().map(str::trim) {
+        None | Some("published") => Ok(Some(EsimAccess::published_ips())),
+        Some("off") => Ok(None),
+        Some(list) => list
+            .split(',')
+            .map(|ip| ip.trim().parse::<IpAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                name: name.into(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+/// Builds a provider from its configuration.
+pub async fn provider_from_env(
+    provider: ProviderId,
+    env: Env<'_>,
+    secrets: &dyn SecretSource,
+) -> Result<Arc<dyn Provider>, ConfigError> {
+    match provider {
+        ProviderId::EsimAccess => {
+            let tokens = provider_secrets(provider, env, secrets).await?;
+            Ok(Arc::new(EsimAccess::new(
+                tokens,
+                esimaccess_allowed_ips(env)?,
+            )))
+        }
+        other => Err(ConfigError::Invalid {
+            name: "provider".into(),
+            reason: format!("{other} is not implemented yet"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Sync {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    struct OneParam;
+
+    #[async_trait]
+    impl SecretSource for OneParam {
+        async fn parameter(&self, name: &str) -> Result<String, String> {
+            (name == "/esimhooks/esimaccess")
+                .then(|| "from-ssm-1,from-ssm-2".to_string())
+                .ok_or("ParameterNotFound".into())
+        }
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let s = Settings::from_env(&env_of(&[])).unwrap();
+        assert_eq!(s.pipeline.rules.low_data_levels(), &[20, 10]);
+        assert_eq!(s.pipeline.rules.expiry_window, Duration::hours(24));
+        let s = Settings::from_env(&env_of(&[
+            ("ESIMHOOKS_LOW_DATA_LEVELS", "5%, 25"),
+            ("ESIMHOOKS_EXPIRY_WINDOW_HOURS", "48"),
+        ]))
+        .unwrap();
+        assert_eq!(s.pipeline.rules.low_data_levels(), &[25, 5]);
+        assert_eq!(s.pipeline.rules.expiry_window, Duration::hours(48));
+        assert!(Settings::from_env(&env_of(&[("ESIMHOOKS_LOW_DATA_LEVELS", "lots")])).is_err());
+        assert!(Settings::from_env(&env_of(&[("ESIMHOOKS_MAX_BODY_BYTES", "10000000")])).is_err());
+    }
+
+    #[test]
+    fn targets_are_required() {
+        assert_eq!(
+            AwsTargets::from_env(&env_of(&[("ESIMHOOKS_TABLE", "t")])),
+            Err(ConfigError::Missing("ESIMHOOKS_TOPIC_ARN".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn secrets_from_ssm_win_and_missing_secrets_fail_closed() {
+        let env = env_of(&[
+            ("ESIMACCESS_SECRETS_PARAM", "/esimhooks/esimaccess"),
+            ("ESIMACCESS_SECRETS", "plain"),
+        ]);
+        let ring = provider_secrets(ProviderId::EsimAccess, &env, &OneParam)
+            .await
+            .unwrap();
+        assert!(ring.contains(b"from-ssm-2") && !ring.contains(b"plain"));
+        let env = env_of(&[("ESIMACCESS_SECRETS_PARAM", "/wrong")]);
+        assert!(matches!(
+            provider_secrets(ProviderId::EsimAccess, &env, &OneParam).await,
+            Err(ConfigError::Secret { .. })
+        ));
+        assert!(matches!(
+            provider_from_env(ProviderId::EsimAccess, &env_of(&[]), &OneParam).await,
+            Err(ConfigError::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn allow_list_forms() {
+        assert_eq!(
+            esimaccess_allowed_ips(&env_of(&[])).unwrap().unwrap().len(),
+            5
+        );
+        assert_eq!(
+            esimaccess_allowed_ips(&env_of(&[("ESIMACCESS_ALLOWED_IPS", "off")])).unwrap(),
+            None
+        );
+        assert_eq!(
+            esimaccess_allowed_ips(&env_of(&[("ESIMACCESS_ALLOWED_IPS", "127.0.0.1, ::1")]))
+                .unwrap()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(esimaccess_allowed_ips(&env_of(&[("ESIMACCESS_ALLOWED_IPS", "nope")])).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! esimhooks shared library: everything between "a provider POSTed some bytes" and "the event is stored once
+//! and its alerts are published once". The Lambda binaries in `functions/` and the `esimhooks` CLI are thin
+//! wiring around [`service::Service`].
+//!
+//! Flow of one delivery (see `docs/architecture.md`):
+//! [`ingress::Delivery`] → [`providers::Provider::authenticate`] → [`auth::Verified`] →
+//! [`providers::Provider::normalize`] → [`model::Event`] → [`pipeline`] (claim, store, state, alerts) → reply.
+
+pub mod alerts;
+pub mod auth;
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod ingress;
+pub mod lambda;
+pub mod model;
+pub mod notify;
+pub mod pipeline;
+pub mod providers;
+pub mod reply;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod time;

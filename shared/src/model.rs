@@ -1,0 +1,323 @@
+//! The common event model every provider's delivery is normalized into. Its JSON form is documented in
+//! `docs/model.md` and `docs/schemas/event.schema.json`; tests validate serialized events against that schema.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Bumped when a stored event's JSON changes incompatibly.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ProviderId {
+    #[serde(rename = "esimgo")]
+    EsimGo,
+    #[serde(rename = "esimaccess")]
+    EsimAccess,
+    #[serde(rename = "roamify")]
+    Roamify,
+    #[serde(rename = "airalo")]
+    Airalo,
+}
+
+impl ProviderId {
+    pub const ALL: [ProviderId; 4] = [Self::EsimGo, Self::EsimAccess, Self::Roamify, Self::Airalo];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EsimGo => "esimgo",
+            Self::EsimAccess => "esimaccess",
+            Self::Roamify => "roamify",
+            Self::Airalo => "airalo",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a delivery is about, across providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The provider testing that the URL answers (eSIM Access CHECK_HEALTH).
+    HealthCheck,
+    /// An order changed state (allocated, completed, failed).
+    Order,
+    /// An eSIM's lifecycle or profile status changed.
+    EsimStatus,
+    /// Data consumption on an eSIM's bundle.
+    DataUsage,
+    /// Validity (time left) on an eSIM's bundle.
+    Validity,
+    /// The reseller's account balance or credit with the provider.
+    AccountBalance,
+    /// Authentic, readable, but not a type we know: stored, never dropped.
+    Unrecognized,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HealthCheck => "health_check",
+            Self::Order => "order",
+            Self::EsimStatus => "esim_status",
+            Self::DataUsage => "data_usage",
+            Self::Validity => "validity",
+            Self::AccountBalance => "account_balance",
+            Self::Unrecognized => "unrecognized",
+        }
+    }
+}
+
+/// The normalized lifecycle of an eSIM, whatever words the provider uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// Allocated or released for download, not yet on a device.
+    Pending,
+    /// Downloaded or installed on a device, not yet used.
+    Installed,
+    /// In use.
+    Active,
+    /// Temporarily disabled or suspended.
+    Suspended,
+    /// All data used.
+    Depleted,
+    /// Validity ended.
+    Expired,
+    /// Cancelled, revoked or refunded.
+    Cancelled,
+    /// The profile was deleted.
+    Deleted,
+    /// A status the provider sent that we cannot place.
+    Unknown,
+}
+
+/// How we know when the event happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// A time in the payload.
+    Provider,
+    /// No usable time in the payload: the time we received it.
+    Received,
+}
+
+/// The provider's event id when it sends one, else `sha256:<hex of the raw body>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DedupeKey(String);
+
+impl DedupeKey {
+    pub fn provider_id(id: &str) -> Self {
+        Self(id.to_owned())
+    }
+
+    pub fn body_hash(payload_sha256: &str) -> Self {
+        Self(format!("sha256:{payload_sha256}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DedupeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who the event is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EsimIdentity {
+    /// The key per-eSIM state is kept under: the provider's own eSIM reference where ICCIDs can be reused
+    /// (eSIM Access `esimTranNo`), else the ICCID.
+    pub key: String,
+    /// Always a string of digits as sent; never a float.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iccid: Option<String>,
+    /// The provider's own references, by the provider's field name (`esimTranNo`, `orderNo`, `esim_id`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub lifecycle: Lifecycle,
+    /// The provider's status word, verbatim (`IN_USE`, `ACTIVATED`, ...).
+    pub provider_status: String,
+    /// The SM-DP+ profile status where the provider sends one separately (`ENABLED`, `DOWNLOAD`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_status: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataUsage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_bytes: Option<u64>,
+    /// Remaining / total, 0.0 to 1.0, where it can be known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_ratio: Option<f64>,
+    /// The provider's own threshold label when the event is a threshold notification (`0.1`, `90%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_threshold: Option<String>,
+    #[serde(default)]
+    pub unlimited: bool,
+    /// When the provider measured the usage, if it says (usage can lag the notification by hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_at: Option<DateTime<Utc>>,
+}
+
+impl DataUsage {
+    /// Fills `remaining_ratio` (and the missing amount) from whichever two amounts are known.
+    pub fn complete(mut self) -> Self {
+        if self.remaining_bytes.is_none() {
+            if let (Some(total), Some(used)) = (self.total_bytes, self.used_bytes) {
+                self.remaining_bytes = Some(total.saturating_sub(used));
+            }
+        }
+        if self.remaining_ratio.is_none() {
+            if let (Some(total), Some(remaining)) = (self.total_bytes, self.remaining_bytes) {
+                if total > 0 {
+                    self.remaining_ratio = Some((remaining as f64 / total as f64).clamp(0.0, 1.0));
+                }
+            }
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Validity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Time left as the provider states it, with its unit (`1 DAY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_remaining: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// The provider's reference for the bundle or package assignment; alerts fire once per (eSIM, bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountBalance {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The provider's level or message for this notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_level: Option<String>,
+}
+
+/// One normalized delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub schema_version: u32,
+    pub provider: ProviderId,
+    pub dedupe_key: DedupeKey,
+    pub kind: EventKind,
+    /// The provider's own type name (`DATA_USAGE`, `Utilisation`, ...), verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_event_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esim: Option<EsimIdentity>,
+    pub occurred_at: DateTime<Utc>,
+    pub occurred_at_source: TimeSource,
+    pub received_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<DataUsage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<Validity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Bundle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<AccountBalance>,
+    /// Data-quality warnings found while normalizing (`iccid_precision_lost`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// sha256 of the raw body, hex: tells a true duplicate from a reused id.
+    pub payload_sha256: String,
+    /// The body exactly as received, for replay.
+    pub raw: Box<RawValue>,
+}
+
+impl Event {
+    /// A fresh event with only the envelope set; provider normalizers fill in the rest.
+    pub fn new(
+        provider: ProviderId,
+        kind: EventKind,
+        dedupe_key: DedupeKey,
+        received_at: DateTime<Utc>,
+        payload_sha256: String,
+        raw: Box<RawValue>,
+    ) -> Self {
+        Self {
+            schema_version: EVENT_SCHEMA_VERSION,
+            provider,
+            dedupe_key,
+            kind,
+            provider_event_type: None,
+            esim: None,
+            occurred_at: received_at,
+            occurred_at_source: TimeSource::Received,
+            received_at,
+            status: None,
+            usage: None,
+            validity: None,
+            bundle: None,
+            order: None,
+            balance: None,
+            flags: Vec::new(),
+            payload_sha256,
+            raw,
+        }
+    }
+
+    /// Sets the provider's time when there is one; otherwise occurred_at stays the receipt time.
+    pub fn set_occurred_at(&mut self, provider_time: Option<DateTime<Utc>>) {
+        if let Some(at) = provider_time {
+            self.occurred_at = at;
+            self.occurred_at_source = TimeSource::Provider;
+        }
+    }
+}

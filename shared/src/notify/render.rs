@@ -1,0 +1,229 @@
+//! One alert, three audiences: a JSON document for machines (SQS, HTTPS, Lambda subscribers), a short text
+//! for email, and an SMS of at most 160 characters; plus message attributes for subscription filter policies.
+
+use crate::alerts::{Alert, AlertType};
+use serde_json::json;
+
+pub const SMS_MAX_CHARS: usize = 160;
+const SUBJECT_MAX_CHARS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedAlert {
+    /// Email subject (SNS allows 100 printable ASCII characters).
+    pub subject: String,
+    /// The SNS `Message` for `MessageStructure=json`: one entry per protocol plus `default`.
+    pub message: String,
+    /// The machine document on its own.
+    pub document: serde_json::Value,
+    pub email_text: String,
+    pub sms_text: String,
+    /// (name, value) pairs published as String message attributes.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MIB: f64 = 1024.0 * 1024.0;
+    let b = bytes as f64;
+    if b >= GIB {
+        format!("{:.2} GB", b / GIB)
+    } else {
+        format!("{:.0} MB", b / MIB)
+    }
+}
+
+fn esim_label(alert: &Alert) -> String {
+    alert
+        .esim
+        .as_ref()
+        .map(|e| e.iccid.clone().unwrap_or_else(|| e.key.clone()))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn bundle_label(alert: &Alert) -> Option<String> {
+    alert
+        .bundle
+        .as_ref()
+        .and_then(|b| b.name.clone().or_else(|| b.reference.clone()))
+}
+
+/// The one-line human sentence shared by email and SMS.
+fn sentence(alert: &Alert) -> String {
+    let esim = esim_label(alert);
+    let on_bundle = bundle_label(alert)
+        .map(|b| format!(" on {b}"))
+        .unwrap_or_default();
+    match alert.alert_type {
+        AlertType::LowData => {
+            let usage = alert.usage.as_ref();
+            let percent = usage
+                .and_then(|u| u.remaining_ratio)
+                .map(|r| format!("{:.0}%", r * 100.0))
+                .unwrap_or_else(|| alert.level.clone());
+            let amounts = usage
+                .and_then(|u| {
+                    Some(format!(
+                        " ({} of {})",
+                        human_bytes(u.remaining_bytes?),
+                        human_bytes(u.total_bytes?)
+                    ))
+                })
+                .unwrap_or_default();
+            format!("eSIM {esim} has {percent} of its data left{amounts}{on_bundle}.")
+        }
+        AlertType::Expiry => {
+            let when = alert
+                .expires_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+            match (alert.level.as_str(), when) {
+                ("ended", Some(when)) => format!("eSIM {esim}: the plan{on_bundle} ended {when}."),
+                ("ended", None) => format!("eSIM {esim}: the plan{on_bundle} has ended."),
+                (_, Some(when)) => format!("eSIM {esim}: the plan{on_bundle} ends {when}."),
+                (level, None) => format!("eSIM {esim}: the plan{on_bundle} ends within {level}."),
+            }
+        }
+        AlertType::AccountBalance => {
+            let balance = alert.balance.as_ref();
+            let amount = balance
+                .and_then(|b| b.balance)
+                .map(|v| {
+                    format!(
+                        " Balance {v:.2}{}.",
+                        balance
+                            .and_then(|b| b.currency.clone())
+                            .map(|c| format!(" {c}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{} account balance alert ({}).{amount}",
+                alert.provider, alert.level
+            )
+        }
+    }
+}
+
+/// Cuts to at most `max` characters, ending with "…" when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+pub fn render(alert: &Alert) -> RenderedAlert {
+    let document =
+        serde_json::to_value(alert).unwrap_or_else(|_| json!({"alert_id": alert.alert_id}));
+    let line = sentence(alert);
+    let kind = alert.alert_type.as_str().replace('_', " ");
+    let subject: String = format!(
+        "esimhooks: {kind} ({}) for eSIM {}",
+        alert.level,
+        esim_label(alert)
+    )
+    .chars()
+    .filter(|c| c.is_ascii() && !c.is_ascii_control())
+    .take(SUBJECT_MAX_CHARS)
+    .collect();
+    let email_text = format!(
+        "{line}\n\nAlert: {kind}, level {}\nProvider: {}\nRaised: {}\nAlert id: {}\n",
+        alert.level,
+        alert.provider,
+        alert.raised_at.to_rfc3339(),
+        alert.alert_id
+    );
+    let sms_text = clip(&line, SMS_MAX_CHARS);
+    let doc_text = document.to_string();
+    let message = json!({
+        "default": doc_text,
+        "email": email_text,
+        "email-json": doc_text,
+        "sms": sms_text,
+        "sqs": doc_text,
+        "http": doc_text,
+        "https": doc_text,
+        "lambda": doc_text,
+        "firehose": doc_text,
+        "application": doc_text,
+    })
+    .to_string();
+    RenderedAlert {
+        subject,
+        message,
+        document,
+        email_text,
+        sms_text,
+        attributes: vec![
+            ("provider", alert.provider.to_string()),
+            ("alert_type", alert.alert_type.as_str().to_string()),
+            ("level", alert.level.clone()),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Bundle, DataUsage, DedupeKey, EsimIdentity, ProviderId};
+    use chrono::Utc;
+
+    fn alert() -> Alert {
+        Alert {
+            schema_version: 1,
+            alert_id: "esimaccess#T1#TX#low_data#10%".into(),
+            alert_type: AlertType::LowData,
+            level: "10%".into(),
+            provider: ProviderId::EsimAccess,
+            esim: Some(EsimIdentity {
+                key: "T1".into(),
+                iccid: Some("8943108170001029631".into()),
+                refs: Default::default(),
+            }),
+            bundle: Some(Bundle {
+                reference: Some("TX".into()),
+                name: Some("x".repeat(300)),
+            }),
+            usage: Some(DataUsage {
+                total_bytes: Some(53_687_091_200),
+                remaining_bytes: Some(5_351_505_742),
+                remaining_ratio: Some(0.0997),
+                ..Default::default()
+            }),
+            expires_at: None,
+            balance: None,
+            event_dedupe_key: DedupeKey::provider_id("f776"),
+            occurred_at: Utc::now(),
+            raised_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn sms_and_subject_respect_their_limits() {
+        let r = render(&alert());
+        assert!(
+            r.sms_text.chars().count() <= SMS_MAX_CHARS,
+            "{}",
+            r.sms_text
+        );
+        assert!(r.sms_text.starts_with(
+            "eSIM 8943108170001029631 has 10% of its data left (4.98 GB of 50.00 GB)"
+        ));
+        assert!(r.subject.len() <= 100 && r.subject.is_ascii());
+    }
+
+    #[test]
+    fn message_structure_has_every_protocol_and_the_document() {
+        let r = render(&alert());
+        let m: serde_json::Value = serde_json::from_str(&r.message).unwrap();
+        for key in ["default", "email", "sms", "sqs", "https", "lambda"] {
+            assert!(m[key].is_string(), "missing {key}");
+        }
+        let doc: serde_json::Value = serde_json::from_str(m["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["type"], "low_data");
+        assert_eq!(doc["level"], "10%");
+        assert_eq!(r.attributes[1], ("alert_type", "low_data".to_string()));
+    }
+}

@@ -1,0 +1,274 @@
+//! Processing of one normalized event, exactly once:
+//! claim the delivery → merge per-eSIM state (optimistic, versioned) → evaluate alerts → claim, publish and
+//! mark each alert → complete the delivery. Any failure gives the lease back and fails the request, so the
+//! provider's retry redoes only what is not done: every step is idempotent, an alert marked sent is never
+//! published again, one claimed but not sent is.
+
+use crate::alerts::{evaluate, Alert, AlertRules};
+use crate::clock::Clock;
+use crate::model::Event;
+use crate::notify::{AlertSink, PublishError};
+use crate::state::{merge, EsimState};
+use crate::store::{AlertClaim, Begin, EventStore, Lease, StoreError};
+use chrono::Duration;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// How the pipeline behaves around concurrency and crashes.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub rules: AlertRules,
+    /// How long a claim stays ours; a crashed attempt is taken over after this. Set it to at least the
+    /// function timeout.
+    pub lease: Duration,
+    /// How long a request waits for a concurrent twin holding the claim before answering 503.
+    pub busy_wait: std::time::Duration,
+    pub busy_poll: std::time::Duration,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            rules: AlertRules::default(),
+            lease: Duration::seconds(30),
+            busy_wait: std::time::Duration::from_secs(3),
+            busy_poll: std::time::Duration::from_millis(50),
+        }
+    }
+}
+
+/// What happened to a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now; `alerts` were published by this request.
+    Stored { alerts: usize },
+    /// Seen and completed before: nothing changed.
+    Duplicate,
+    /// The key was seen with another payload: kept aside for an operator, not applied.
+    Conflict,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stored { .. } => "stored",
+            Self::Duplicate => "duplicate",
+            Self::Conflict => "conflict",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("a concurrent request holds the claim on {0}")]
+    Busy(String),
+}
+
+const STATE_RETRIES: usize = 8;
+
+pub struct Pipeline {
+    store: Arc<dyn EventStore>,
+    sink: Arc<dyn AlertSink>,
+    clock: Arc<dyn Clock>,
+    settings: PipelineSettings,
+    attempt_seed: u64,
+    attempts: AtomicU64,
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        sink: Arc<dyn AlertSink>,
+        clock: Arc<dyn Clock>,
+        settings: PipelineSettings,
+    ) -> Self {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        Self {
+            store,
+            sink,
+            clock,
+            settings,
+            attempt_seed: hasher.finish(),
+            attempts: AtomicU64::new(0),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A fresh lease id: unique per process (random seed) and per attempt (counter).
+    fn new_attempt(&self) -> String {
+        format!(
+            "{:016x}-{:x}",
+            self.attempt_seed,
+            self.attempts.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn lease(&self, attempt: &str) -> Lease {
+        Lease {
+            attempt: attempt.to_string(),
+            until: self.clock.now() + self.settings.lease,
+        }
+    }
+
+    pub async fn process(&self, event: &Event) -> Result<Outcome, PipelineError> {
+        let attempt = self.new_attempt();
+        let begun = self
+            .wait_while_busy(|| async {
+                let now = self.clock.now();
+                let outcome = self
+                    .store
+                    .begin_delivery(event, &self.lease(&attempt), now)
+                    .await?;
+                Ok((outcome != Begin::InProgress).then_some(outcome))
+            })
+            .await?;
+        let Some(begun) = begun else {
+            return Err(PipelineError::Busy(event.dedupe_key.to_string()));
+        };
+        match begun {
+            Begin::Duplicate => return Ok(Outcome::Duplicate),
+            Begin::Conflict { stored_sha256 } => {
+                tracing::warn!(
+                    provider = %event.provider,
+                    dedupe_key = %event.dedupe_key,
+                    stored_sha256,
+                    payload_sha256 = event.payload_sha256,
+                    "same dedupe key with a different payload: kept as a conflict, not applied"
+                );
+                self.store.record_conflict(event).await?;
+                return Ok(Outcome::Conflict);
+            }
+            Begin::InProgress => return Err(PipelineError::Busy(event.dedupe_key.to_string())),
+            Begin::Started => {}
+        }
+
+        let lease = self.lease(&attempt);
+        let result = async {
+            let alerts = self.apply(event, &lease).await?;
+            self.store
+                .finish_delivery(event, &lease, self.clock.now())
+                .await?;
+            Ok::<_, PipelineError>(alerts)
+        }
+        .await;
+        match result {
+            Ok(alerts) => Ok(Outcome::Stored { alerts }),
+            Err(error) => {
+                // Keep the stored payload; just let the provider's retry take over without waiting for the lease.
+                if let Err(release) = self
+                    .store
+                    .abandon_delivery(event, &lease, &error.to_string())
+                    .await
+                {
+                    tracing::warn!(error = %release, "could not release the delivery lease; it expires on its own");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs `step` until it yields `Some`, polling while it yields `None` (a twin holds the claim), up to the
+    /// configured wait. `Ok(None)` means still busy when the wait ran out.
+    async fn wait_while_busy<T, F, Fut>(&self, mut step: F) -> Result<Option<T>, PipelineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, PipelineError>>,
+    {
+        let started = tokio::time::Instant::now();
+        loop {
+            if let Some(done) = step().await? {
+                return Ok(Some(done));
+            }
+            if started.elapsed() + self.settings.busy_poll > self.settings.busy_wait {
+                return Ok(None);
+            }
+            tokio::time::sleep(self.settings.busy_poll).await;
+        }
+    }
+
+    /// Merges the event into its eSIM's state (retrying on a concurrent write) and publishes its alerts.
+    async fn apply(&self, event: &Event, lease: &Lease) -> Result<usize, PipelineError> {
+        let state = self.advance_state(event).await?;
+        let alerts = evaluate(
+            event,
+            state.as_ref(),
+            &self.settings.rules,
+            self.clock.now(),
+        );
+        let mut published = 0;
+        for alert in &alerts {
+            if self.publish_once(alert, lease).await? {
+                published += 1;
+            }
+        }
+        Ok(published)
+    }
+
+    async fn advance_state(&self, event: &Event) -> Result<Option<EsimState>, PipelineError> {
+        let Some(esim) = &event.esim else {
+            return Ok(None);
+        };
+        for _ in 0..STATE_RETRIES {
+            let current = self.store.load_state(event.provider, &esim.key).await?;
+            let version = current.as_ref().map(|v| v.version);
+            let Some(merged) = merge(current.map(|v| v.value), event) else {
+                return Ok(None);
+            };
+            if !merged.changed || self.store.save_state(&merged.state, version).await? {
+                return Ok(Some(merged.state));
+            }
+        }
+        Err(PipelineError::Busy(format!("state of {}", esim.key)))
+    }
+
+    /// Claims, publishes and marks one alert. False when it was already sent.
+    async fn publish_once(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
+        let claim = self
+            .wait_while_busy(|| async {
+                let claim = self
+                    .store
+                    .claim_alert(alert, lease, self.clock.now())
+                    .await?;
+                Ok((claim != AlertClaim::InProgress).then_some(claim))
+            })
+            .await?;
+        match claim {
+            None | Some(AlertClaim::InProgress) => Err(PipelineError::Busy(alert.alert_id.clone())),
+            Some(AlertClaim::AlreadySent) => Ok(false),
+            Some(AlertClaim::Claimed) => match self.sink.publish(alert).await {
+                Ok(receipt) => {
+                    self.store
+                        .mark_alert_sent(alert, lease, &receipt, self.clock.now())
+                        .await?;
+                    tracing::info!(
+                        alert_id = alert.alert_id,
+                        alert_type = alert.alert_type.as_str(),
+                        level = alert.level,
+                        "alert published"
+                    );
+                    Ok(true)
+                }
+                Err(error) => {
+                    if let Err(release) = self.store.release_alert(alert, lease).await {
+                        tracing::warn!(error = %release, "could not release the alert claim; it expires on its own");
+                    }
+                    Err(error.into())
+                }
+            },
+        }
+    }
+}

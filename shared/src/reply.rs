@@ -1,0 +1,154 @@
+//! The HTTP boundary: every way a delivery can be refused is one variant of [`Rejection`], mapped to a status
+//! and a small JSON body in exactly one place.
+
+use crate::auth::AuthFailure;
+use crate::ingress::BodyError;
+use serde_json::json;
+
+/// What we answer the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// JSON text; empty for HEAD.
+    pub body: String,
+    /// Seconds, for 503s that the provider should retry.
+    pub retry_after: Option<u32>,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: serde_json::Value) -> Self {
+        Self {
+            status,
+            body: value.to_string(),
+            retry_after: None,
+        }
+    }
+
+    /// 200 with no body: the answer to a HEAD reachability check.
+    pub fn empty_ok() -> Self {
+        Self {
+            status: 200,
+            body: String::new(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Why a delivery was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("method {0} not allowed")]
+    MethodNotAllowed(String),
+    #[error("body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("authentication failed: {0}")]
+    Unauthenticated(#[from] AuthFailure),
+    #[error("body cannot be read: {0}")]
+    Unreadable(String),
+    #[error("no webhook route at this path")]
+    NotFound,
+    #[error("this function is not configured: {0}")]
+    NotConfigured(String),
+    #[error("a dependency failed: {0}")]
+    Dependency(String),
+    #[error("the same delivery or alert is being processed by another request")]
+    Busy,
+}
+
+impl From<BodyError> for Rejection {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            BodyError::InvalidBase64 => {
+                Self::Unreadable("body is marked base64 but does not decode".into())
+            }
+        }
+    }
+}
+
+impl Rejection {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MethodNotAllowed(_) => 405,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::Unauthenticated(_) => 401,
+            Self::Unreadable(_) => 400,
+            Self::NotFound => 404,
+            // Our side is not ready or failed: 503 tells the provider to retry later.
+            Self::NotConfigured(_) | Self::Dependency(_) | Self::Busy => 503,
+        }
+    }
+
+    /// A stable machine-readable code, also the `reason` of rejection metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Unreadable(_) => "unreadable_body",
+            Self::NotFound => "not_found",
+            Self::NotConfigured(_) => "not_configured",
+            Self::Dependency(_) => "dependency_failure",
+            Self::Busy => "in_progress",
+        }
+    }
+
+    /// What the sender is told. Authentication and dependency details stay in our logs only.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Unauthenticated(_) => "authentication failed".into(),
+            Self::NotConfigured(_) => "receiver not configured; retry later".into(),
+            Self::Dependency(_) => "temporary failure; retry later".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn reply(&self) -> Reply {
+        let mut reply = Reply::json(
+            self.status(),
+            json!({"error": {"code": self.code(), "message": self.public_message()}}),
+        );
+        if self.status() == 503 {
+            reply.retry_after = Some(30);
+        }
+        reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        let cases: Vec<(Rejection, u16)> = vec![
+            (Rejection::MethodNotAllowed("GET".into()), 405),
+            (Rejection::PayloadTooLarge { limit: 1 }, 413),
+            (AuthFailure::WrongToken.into(), 401),
+            (Rejection::Unreadable("x".into()), 400),
+            (Rejection::NotFound, 404),
+            (Rejection::NotConfigured("x".into()), 503),
+            (Rejection::Dependency("x".into()), 503),
+            (Rejection::Busy, 503),
+        ];
+        for (rejection, status) in cases {
+            let reply = rejection.reply();
+            assert_eq!(reply.status, status, "{rejection}");
+            let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(body["error"]["code"], rejection.code());
+            assert!(body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
+        }
+    }
+
+    #[test]
+    fn auth_and_dependency_details_stay_private() {
+        let reply =
+            Rejection::from(AuthFailure::SourceIpNotAllowed("198.51.100.23".into())).reply();
+        assert!(!reply.body.contains("198.51.100.23"));
+        let reply = Rejection::Dependency("table esimhooks-prod throttled".into()).reply();
+        assert!(!reply.body.contains("esimhooks-prod"));
+        assert_eq!(reply.retry_after, Some(30));
+    }
+}

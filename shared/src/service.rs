@@ -1,0 +1,217 @@
+//! One provider's webhook endpoint: the whole answer to one delivery, from method check to reply. The Lambda
+//! adapter and the local server both call [`Service::handle`]; [`Router`] serves several providers by path.
+
+use crate::clock::{Clock, SystemClock};
+use crate::ingress::Delivery;
+use crate::model::{EventKind, ProviderId};
+use crate::pipeline::{Outcome, Pipeline, PipelineError};
+use crate::providers::Provider;
+use crate::reply::{Rejection, Reply};
+use lambda_http::http::Method;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+enum Readiness {
+    Ready {
+        provider: Arc<dyn Provider>,
+        pipeline: Arc<Pipeline>,
+        max_body_bytes: usize,
+    },
+    /// Configuration is missing or wrong: every request is refused with 503 until it is fixed.
+    FailClosed(String),
+}
+
+pub struct Service {
+    provider_id: ProviderId,
+    readiness: Readiness,
+    clock: Arc<dyn Clock>,
+}
+
+/// What an accepted request did, for the reply and the log line.
+enum Handled {
+    Head,
+    Accepted {
+        kind: EventKind,
+        dedupe_key: String,
+        outcome: Outcome,
+    },
+}
+
+impl From<PipelineError> for Rejection {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Busy(_) => Rejection::Busy,
+            other => Rejection::Dependency(other.to_string()),
+        }
+    }
+}
+
+impl Service {
+    pub fn ready(
+        provider: Arc<dyn Provider>,
+        pipeline: Arc<Pipeline>,
+        max_body_bytes: usize,
+    ) -> Self {
+        let clock = pipeline.clock().clone();
+        Self {
+            provider_id: provider.id(),
+            readiness: Readiness::Ready {
+                provider,
+                pipeline,
+                max_body_bytes,
+            },
+            clock,
+        }
+    }
+
+    pub fn fail_closed(provider_id: ProviderId, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        tracing::error!(provider = %provider_id, reason, "configuration incomplete: refusing every request until it is fixed");
+        Self {
+            provider_id,
+            readiness: Readiness::FailClosed(reason),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn provider_id(&self) -> ProviderId {
+        self.provider_id
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Body limit the adapter applies while decoding; the service checks it again.
+    pub fn max_body_bytes(&self) -> usize {
+        match &self.readiness {
+            Readiness::Ready { max_body_bytes, .. } => *max_body_bytes,
+            Readiness::FailClosed(_) => crate::config::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    pub async fn handle(&self, delivery: &Delivery) -> Reply {
+        let started = Instant::now();
+        let result = self.try_handle(delivery).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let provider = self.provider_id.as_str();
+        let request_id = delivery.request_id.as_deref().unwrap_or("-");
+        match result {
+            Ok(Handled::Head) => Reply::empty_ok(),
+            Ok(Handled::Accepted {
+                kind,
+                dedupe_key,
+                outcome,
+            }) => {
+                let alerts = match outcome {
+                    Outcome::Stored { alerts } => alerts,
+                    _ => 0,
+                };
+                tracing::info!(
+                    request_id,
+                    provider,
+                    kind = kind.as_str(),
+                    dedupe_key,
+                    outcome = outcome.as_str(),
+                    alerts,
+                    latency_ms,
+                    "delivery accepted"
+                );
+                Reply::json(
+                    200,
+                    json!({"status": "accepted", "outcome": outcome.as_str(), "kind": kind.as_str()}),
+                )
+            }
+            Err(rejection) => {
+                let reason = rejection.code();
+                let detail = rejection.to_string();
+                if rejection.status() >= 500 {
+                    tracing::error!(
+                        request_id,
+                        provider,
+                        reason,
+                        detail,
+                        latency_ms,
+                        "delivery failed; the provider should retry"
+                    );
+                } else {
+                    tracing::warn!(
+                        request_id,
+                        provider,
+                        reason,
+                        detail,
+                        latency_ms,
+                        "delivery rejected"
+                    );
+                }
+                rejection.reply()
+            }
+        }
+    }
+
+    async fn try_handle(&self, delivery: &Delivery) -> Result<Handled, Rejection> {
+        let (provider, pipeline, max_body_bytes) = match &self.readiness {
+            Readiness::FailClosed(reason) => return Err(Rejection::NotConfigured(reason.clone())),
+            Readiness::Ready {
+                provider,
+                pipeline,
+                max_body_bytes,
+            } => (provider, pipeline, *max_body_bytes),
+        };
+        if delivery.method == Method::HEAD && provider.answers_head() {
+            return Ok(Handled::Head);
+        }
+        if delivery.method != Method::POST {
+            return Err(Rejection::MethodNotAllowed(delivery.method.to_string()));
+        }
+        if delivery.body.len() > max_body_bytes {
+            return Err(Rejection::PayloadTooLarge {
+                limit: max_body_bytes,
+            });
+        }
+        let verified = provider.authenticate(delivery)?;
+        let event = provider
+            .normalize(verified)
+            .map_err(|e| Rejection::Unreadable(e.to_string()))?;
+        if event.kind == EventKind::Unrecognized {
+            tracing::warn!(provider = %event.provider, provider_event_type = ?event.provider_event_type, "unrecognized payload: stored as unrecognized");
+        }
+        let outcome = pipeline.process(&event).await?;
+        Ok(Handled::Accepted {
+            kind: event.kind,
+            dedupe_key: event.dedupe_key.to_string(),
+            outcome,
+        })
+    }
+}
+
+/// Several providers behind one server, at `/webhooks/{provider}[/{token}]`.
+pub struct Router {
+    services: Vec<Service>,
+}
+
+impl Router {
+    pub fn new(services: Vec<Service>) -> Self {
+        Self { services }
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = ProviderId> + '_ {
+        self.services.iter().map(Service::provider_id)
+    }
+
+    /// The service the path names, if it is served here.
+    pub fn route(&self, path: &str) -> Option<&Service> {
+        let rest = path.split("/webhooks/").nth(1)?;
+        let name = rest.split(['/', '?']).next()?;
+        let provider = ProviderId::parse(name)?;
+        self.services.iter().find(|s| s.provider_id() == provider)
+    }
+
+    pub async fn handle(&self, delivery: &Delivery) -> Reply {
+        match self.route(&delivery.path) {
+            Some(service) => service.handle(delivery).await,
+            None => Rejection::NotFound.reply(),
+        }
+    }
+}

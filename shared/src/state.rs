@@ -1,0 +1,276 @@
+//! Per-eSIM current state and the pure rule that merges an event into it. Each facet (status, usage,
+//! validity) remembers the version of the event that set it and only a newer event replaces it, so late or
+//! shuffled deliveries never move the state backwards. Stores persist the result; they hold no rules.
+
+use crate::model::{
+    Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, StatusChange, Validity,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// A value plus the version of the event that set it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facet<T> {
+    pub value: T,
+    pub at: DateTime<Utc>,
+    pub event_key: DedupeKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EsimState {
+    pub provider: ProviderId,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iccid: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Facet<StatusChange>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Facet<DataUsage>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<Facet<Validity>>,
+    /// The bundle named by the newest usage or validity event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Bundle>,
+    pub first_seen_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_event_key: DedupeKey,
+}
+
+impl EsimState {
+    /// When the current bundle's validity ends, where known.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.validity.as_ref().and_then(|f| f.value.expires_at)
+    }
+}
+
+/// Order of lifecycle stages, used only to break ties between events stamped with the same instant.
+fn stage(lifecycle: Lifecycle) -> u8 {
+    match lifecycle {
+        Lifecycle::Unknown => 0,
+        Lifecycle::Pending => 1,
+        Lifecycle::Installed => 2,
+        Lifecycle::Active => 3,
+        Lifecycle::Suspended => 4,
+        Lifecycle::Depleted => 5,
+        Lifecycle::Expired => 6,
+        Lifecycle::Cancelled => 7,
+        Lifecycle::Deleted => 8,
+    }
+}
+
+/// Whether a candidate (time, tie-break, key) is newer than what a facet holds. Equal versions are not newer,
+/// which makes re-applying the same event a no-op.
+fn is_newer(
+    candidate: (DateTime<Utc>, u8, &DedupeKey),
+    current: (DateTime<Utc>, u8, &DedupeKey),
+) -> bool {
+    candidate.cmp(&current) == Ordering::Greater
+}
+
+/// The outcome of merging one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merge {
+    pub state: EsimState,
+    pub changed: bool,
+}
+
+/// Merges `event` into `current` (None: first event for this eSIM). Returns None when the event names no
+/// eSIM. Pure: the same inputs give the same state, in any order of arrival.
+pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
+    let identity = event.esim.as_ref()?;
+    let mut changed = current.is_none();
+    let mut state = current.unwrap_or_else(|| EsimState {
+        provider: event.provider,
+        key: identity.key.clone(),
+        iccid: None,
+        refs: BTreeMap::new(),
+        status: None,
+        usage: None,
+        validity: None,
+        bundle: None,
+        first_seen_at: event.received_at,
+        updated_at: event.received_at,
+        last_event_key: event.dedupe_key.clone(),
+    });
+
+    if state.iccid.is_none() && identity.iccid.is_some() {
+        state.iccid = identity.iccid.clone();
+        changed = true;
+    }
+    for (name, value) in &identity.refs {
+        if state.refs.get(name) != Some(value) {
+            state.refs.insert(name.clone(), value.clone());
+            changed = true;
+        }
+    }
+
+    let key = &event.dedupe_key;
+    if let Some(status) = &event.status {
+        let newer = state.status.as_ref().is_none_or(|f| {
+            is_newer(
+                (event.occurred_at, stage(status.lifecycle), key),
+                (f.at, stage(f.value.lifecycle), &f.event_key),
+            )
+        });
+        if newer {
+            state.status = Some(Facet {
+                value: status.clone(),
+                at: event.occurred_at,
+                event_key: key.clone(),
+            });
+            changed = true;
+        }
+    }
+
+    let mut bundle_facet_applied = false;
+    if let Some(usage) = &event.usage {
+        let at = usage.measured_at.unwrap_or(event.occurred_at);
+        let newer = state
+            .usage
+            .as_ref()
+            .is_none_or(|f| is_newer((at, 0, key), (f.at, 0, &f.event_key)));
+        if newer {
+            state.usage = Some(Facet {
+                value: usage.clone(),
+                at,
+                event_key: key.clone(),
+            });
+            bundle_facet_applied = true;
+        }
+    }
+    if let Some(validity) = &event.validity {
+        let at = event.occurred_at;
+        let newer = state
+            .validity
+            .as_ref()
+            .is_none_or(|f| is_newer((at, 0, key), (f.at, 0, &f.event_key)));
+        if newer {
+            state.validity = Some(Facet {
+                value: validity.clone(),
+                at,
+                event_key: key.clone(),
+            });
+            bundle_facet_applied = true;
+        }
+    }
+    if bundle_facet_applied {
+        if event.bundle.is_some() {
+            state.bundle = event.bundle.clone();
+        }
+        changed = true;
+    }
+
+    if changed {
+        state.updated_at = state.updated_at.max(event.received_at);
+        state.last_event_key = key.clone();
+    }
+    Some(Merge { state, changed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EsimIdentity, EventKind};
+    use chrono::Duration;
+    use serde_json::value::RawValue;
+
+    fn base_time() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-04-22T17:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn status_event(key: &str, minutes: i64, provider_status: &str, lifecycle: Lifecycle) -> Event {
+        let mut e = Event::new(
+            ProviderId::EsimAccess,
+            EventKind::EsimStatus,
+            DedupeKey::provider_id(key),
+            base_time() + Duration::hours(5),
+            "00".into(),
+            RawValue::from_string("{}".into()).unwrap(),
+        );
+        e.set_occurred_at(Some(base_time() + Duration::minutes(minutes)));
+        e.esim = Some(EsimIdentity {
+            key: "T1".into(),
+            iccid: Some("8910".into()),
+            refs: BTreeMap::new(),
+        });
+        e.status = Some(StatusChange {
+            lifecycle,
+            provider_status: provider_status.into(),
+            profile_status: None,
+        });
+        e
+    }
+
+    fn fold(events: &[&Event]) -> EsimState {
+        events
+            .iter()
+            .fold(None, |s, e| merge(s, e).map(|m| m.state))
+            .unwrap()
+    }
+
+    #[test]
+    fn older_status_does_not_replace_newer() {
+        let newer = status_event("b", 10, "USED_UP", Lifecycle::Depleted);
+        let older = status_event("a", 5, "IN_USE", Lifecycle::Active);
+        let state = fold(&[&newer, &older]);
+        assert_eq!(state.status.unwrap().value.provider_status, "USED_UP");
+        let state = fold(&[&older, &newer]);
+        assert_eq!(state.status.unwrap().value.provider_status, "USED_UP");
+    }
+
+    #[test]
+    fn reapplying_an_event_changes_nothing() {
+        let e = status_event("a", 5, "IN_USE", Lifecycle::Active);
+        let first = merge(None, &e).unwrap();
+        assert!(first.changed);
+        let again = merge(Some(first.state.clone()), &e).unwrap();
+        assert!(!again.changed);
+        assert_eq!(again.state, first.state);
+    }
+
+    #[test]
+    fn same_instant_ties_resolve_the_same_in_any_order() {
+        let a = status_event("a", 5, "IN_USE", Lifecycle::Active);
+        let b = status_event("b", 5, "USED_EXPIRED", Lifecycle::Expired);
+        assert_eq!(fold(&[&a, &b]).status, fold(&[&b, &a]).status);
+        assert_eq!(
+            fold(&[&a, &b]).status.unwrap().value.lifecycle,
+            Lifecycle::Expired
+        );
+    }
+
+    #[test]
+    fn usage_is_versioned_by_measurement_time() {
+        let mut early = status_event("u1", 30, "x", Lifecycle::Active);
+        early.status = None;
+        early.usage = Some(DataUsage {
+            remaining_ratio: Some(0.5),
+            measured_at: Some(base_time()),
+            ..Default::default()
+        });
+        let mut late = early.clone();
+        late.dedupe_key = DedupeKey::provider_id("u2");
+        late.set_occurred_at(Some(base_time() + Duration::minutes(1)));
+        late.usage = Some(DataUsage {
+            remaining_ratio: Some(0.1),
+            measured_at: Some(base_time() + Duration::minutes(20)),
+            ..Default::default()
+        });
+        // `early` was notified later but measured earlier: the later measurement wins.
+        let state = fold(&[&late, &early]);
+        assert_eq!(state.usage.unwrap().value.remaining_ratio, Some(0.1));
+    }
+
+    #[test]
+    fn event_without_esim_gives_no_state() {
+        let mut e = status_event("a", 1, "x", Lifecycle::Active);
+        e.esim = None;
+        assert!(merge(None, &e).is_none());
+    }
+}
