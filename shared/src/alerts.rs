@@ -3,8 +3,7 @@
 //! once, so an alert fires once however often its inputs are seen.
 
 use crate::model::{
-    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, Lifecycle,
-    ProviderId,
+    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, Lifecycle, ProviderId,
 };
 use crate::state::EsimState;
 use chrono::{DateTime, Duration, Utc};
@@ -119,9 +118,7 @@ impl Alert {
         now: DateTime<Utc>,
     ) -> Self {
         let esim = event.esim.clone();
-        let bundle = state
-            .and_then(|s| s.bundle.clone())
-            .or_else(|| event.bundle.clone());
+        let bundle = state.and_then(|s| s.bundle.clone()).or_else(|| event.bundle.clone());
         let esim_part = esim.as_ref().map_or("-", |e| e.key.as_str());
         let bundle_part = bundle
             .as_ref()
@@ -150,12 +147,7 @@ impl Alert {
 }
 
 /// The alerts `event` raises, given the eSIM's state after it was merged.
-pub fn evaluate(
-    event: &Event,
-    state: Option<&EsimState>,
-    rules: &AlertRules,
-    now: DateTime<Utc>,
-) -> Vec<Alert> {
+pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, now: DateTime<Utc>) -> Vec<Alert> {
     let mut alerts = Vec::new();
 
     // Low data: judged on the state's usage (the newest measurement), so a stale event cannot raise a stale level.
@@ -165,8 +157,7 @@ pub fn evaluate(
             .or(event.usage.as_ref());
         if let Some(usage) = usage.filter(|u| !u.unlimited) {
             if let Some(level) = usage.remaining_ratio.and_then(|r| rules.low_data_level(r)) {
-                let mut alert =
-                    Alert::for_esim(event, state, AlertType::LowData, format!("{level}%"), now);
+                let mut alert = Alert::for_esim(event, state, AlertType::LowData, format!("{level}%"), now);
                 alert.usage = Some(usage.clone());
                 alerts.push(alert);
             }
@@ -182,10 +173,7 @@ pub fn evaluate(
     } else {
         None
     };
-    let expired_status = event
-        .status
-        .as_ref()
-        .is_some_and(|s| s.lifecycle == Lifecycle::Expired)
+    let expired_status = event.status.as_ref().is_some_and(|s| s.lifecycle == Lifecycle::Expired)
         && state
             .and_then(|s| s.status.as_ref())
             .is_none_or(|f| f.event_key == event.dedupe_key);
@@ -251,9 +239,7 @@ mod tests {
 
     fn usage_event(key: &str, ratio: f64, minutes: i64) -> Event {
         let mut e = event(key);
-        e.set_occurred_at(Some(
-            now() - Duration::hours(1) + Duration::minutes(minutes),
-        ));
+        e.set_occurred_at(Some(now() - Duration::hours(1) + Duration::minutes(minutes)));
         e.usage = Some(DataUsage {
             remaining_ratio: Some(ratio),
             ..Default::default()
@@ -263,10 +249,7 @@ mod tests {
 
     fn alerts_for(e: &Event, state: Option<EsimState>) -> (Vec<Alert>, EsimState) {
         let merged = merge(state, e).unwrap().state;
-        (
-            evaluate(e, Some(&merged), &AlertRules::default(), now()),
-            merged,
-        )
+        (evaluate(e, Some(&merged), &AlertRules::default(), now()), merged)
     }
 
     #[test]
@@ -288,10 +271,7 @@ mod tests {
         let (_, state) = alerts_for(&usage_event("new", 0.05, 30), None);
         let (a, _) = alerts_for(&usage_event("old", 0.15, 0), Some(state));
         assert_eq!(a.len(), 1);
-        assert_eq!(
-            a[0].level, "10%",
-            "an older 15% reading must not raise the 20% level"
-        );
+        assert_eq!(a[0].level, "10%", "an older 15% reading must not raise the 20% level");
     }
 
     #[test]
@@ -310,10 +290,7 @@ mod tests {
             ..Default::default()
         });
         let (a, _) = alerts_for(&e, None);
-        assert_eq!(
-            (a[0].alert_type, a[0].level.as_str()),
-            (AlertType::Expiry, "24h")
-        );
+        assert_eq!((a[0].alert_type, a[0].level.as_str()), (AlertType::Expiry, "24h"));
         e.validity = Some(Validity {
             expires_at: Some(now() + Duration::hours(25)),
             ..Default::default()

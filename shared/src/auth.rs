@@ -37,10 +37,7 @@ pub struct KeyRing(Vec<Secret>);
 impl KeyRing {
     /// Builds a ring from a list of secrets, dropping blanks. `None` when nothing is left.
     pub fn new(secrets: impl IntoIterator<Item = Secret>) -> Option<Self> {
-        let ring: Vec<Secret> = secrets
-            .into_iter()
-            .filter(|s| !s.0.trim().is_empty())
-            .collect();
+        let ring: Vec<Secret> = secrets.into_iter().filter(|s| !s.0.trim().is_empty()).collect();
         (!ring.is_empty()).then_some(Self(ring))
     }
 

@@ -40,13 +40,10 @@ where
 {
     match env(name) {
         None => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Invalid {
-                name: name.into(),
-                reason: e.to_string(),
-            }),
+        Some(text) => text.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name: name.into(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -100,8 +97,7 @@ impl Settings {
                 reason: "no level between 1 and 99".into(),
             });
         }
-        let max_body_bytes: usize =
-            parse_or(env, "ESIMHOOKS_MAX_BODY_BYTES", defaults.max_body_bytes)?;
+        let max_body_bytes: usize = parse_or(env, "ESIMHOOKS_MAX_BODY_BYTES", defaults.max_body_bytes)?;
         if !(1024..=MAX_BODY_BYTES_CEILING).contains(&max_body_bytes) {
             return Err(ConfigError::Invalid {
                 name: "ESIMHOOKS_MAX_BODY_BYTES".into(),
@@ -185,21 +181,14 @@ pub async fn provider_secrets(
     let value_var = format!("{prefix}_SECRETS");
     let (source, list) = match (env(&param_var), env(&value_var)) {
         (Some(name), _) => {
-            let value = secrets
-                .parameter(&name)
-                .await
-                .map_err(|reason| ConfigError::Secret {
-                    name: name.clone(),
-                    reason,
-                })?;
+            let value = secrets.parameter(&name).await.map_err(|reason| ConfigError::Secret {
+                name: name.clone(),
+                reason,
+            })?;
             (name, value)
         }
         (None, Some(value)) => (value_var.clone(), value),
-        (None, None) => {
-            return Err(ConfigError::Missing(format!(
-                "{param_var} (or {value_var})"
-            )))
-        }
+        (None, None) => return Err(ConfigError::Missing(format!("{param_var} (or {value_var})"))),
     };
     KeyRing::parse(&list).ok_or(ConfigError::Invalid {
         name: source,
@@ -235,10 +224,7 @@ pub async fn provider_from_env(
     match provider {
         ProviderId::EsimAccess => {
             let tokens = provider_secrets(provider, env, secrets).await?;
-            Ok(Arc::new(EsimAccess::new(
-                tokens,
-                esimaccess_allowed_ips(env)?,
-            )))
+            Ok(Arc::new(EsimAccess::new(tokens, esimaccess_allowed_ips(env)?)))
         }
         other => Err(ConfigError::Invalid {
             name: "provider".into(),
@@ -253,10 +239,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Sync {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -301,9 +284,7 @@ mod tests {
             ("ESIMACCESS_SECRETS_PARAM", "/esimhooks/esimaccess"),
             ("ESIMACCESS_SECRETS", "plain"),
         ]);
-        let ring = provider_secrets(ProviderId::EsimAccess, &env, &OneParam)
-            .await
-            .unwrap();
+        let ring = provider_secrets(ProviderId::EsimAccess, &env, &OneParam).await.unwrap();
         assert!(ring.contains(b"from-ssm-2") && !ring.contains(b"plain"));
         let env = env_of(&[("ESIMACCESS_SECRETS_PARAM", "/wrong")]);
         assert!(matches!(
@@ -318,10 +299,7 @@ mod tests {
 
     #[test]
     fn allow_list_forms() {
-        assert_eq!(
-            esimaccess_allowed_ips(&env_of(&[])).unwrap().unwrap().len(),
-            5
-        );
+        assert_eq!(esimaccess_allowed_ips(&env_of(&[])).unwrap().unwrap().len(), 5);
         assert_eq!(
             esimaccess_allowed_ips(&env_of(&[("ESIMACCESS_ALLOWED_IPS", "off")])).unwrap(),
             None

@@ -136,14 +136,8 @@ mod tests {
         assert_eq!(d.query_param("b").as_deref(), Some(""));
         assert_eq!(d.query_param("missing"), None);
         assert_eq!(d.path_suffix("esimaccess"), Some("tok%2Den"));
-        assert_eq!(
-            delivery("/webhooks/esimaccess", "").path_suffix("esimaccess"),
-            None
-        );
-        assert_eq!(
-            delivery("/webhooks/esimaccess/", "").path_suffix("esimaccess"),
-            None
-        );
+        assert_eq!(delivery("/webhooks/esimaccess", "").path_suffix("esimaccess"), None);
+        assert_eq!(delivery("/webhooks/esimaccess/", "").path_suffix("esimaccess"), None);
     }
 
     #[test]
@@ -155,18 +149,12 @@ mod tests {
 
     #[test]
     fn body_limits_apply_before_and_after_base64() {
-        assert_eq!(
-            decode_body(Some("hello"), false, 5).unwrap(),
-            Bytes::from("hello")
-        );
+        assert_eq!(decode_body(Some("hello"), false, 5).unwrap(), Bytes::from("hello"));
         assert_eq!(
             decode_body(Some("hello!"), false, 5),
             Err(BodyError::TooLarge { limit: 5 })
         );
-        assert_eq!(
-            decode_body(Some("aGVsbG8="), true, 5).unwrap(),
-            Bytes::from("hello")
-        );
+        assert_eq!(decode_body(Some("aGVsbG8="), true, 5).unwrap(), Bytes::from("hello"));
         assert_eq!(
             decode_body(Some("aGVsbG8h"), true, 5),
             Err(BodyError::TooLarge { limit: 5 })

@@ -20,10 +20,7 @@ use lambda_http::{service_fn, Error};
 use std::sync::Arc;
 
 /// Turns an API Gateway event into a [`Delivery`], decoding base64 within the body limit.
-pub fn delivery_from_apigw(
-    request: ApiGatewayV2httpRequest,
-    service: &Service,
-) -> Result<Delivery, Rejection> {
+pub fn delivery_from_apigw(request: ApiGatewayV2httpRequest, service: &Service) -> Result<Delivery, Rejection> {
     let received_at = service.clock().now();
     let body = decode_body(
         request.body.as_deref(),
@@ -53,18 +50,13 @@ pub fn apigw_response(reply: Reply) -> ApiGatewayV2httpResponse {
         response.body = Some(Body::Text(reply.body));
     }
     if let Some(seconds) = reply.retry_after {
-        response
-            .headers
-            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        response.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
 
 /// Handles one API Gateway event end to end. Never fails: every problem is a reply.
-pub async fn handle_apigw(
-    service: &Service,
-    request: ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
+pub async fn handle_apigw(service: &Service, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let reply = match delivery_from_apigw(request, service) {
         Ok(delivery) => service.handle(&delivery).await,
         Err(rejection) => {
@@ -79,27 +71,16 @@ pub async fn handle_apigw(
 /// a service that refuses every request (503) and says why in the log.
 pub async fn build_service(provider_id: ProviderId) -> Service {
     let env = process_env;
-    let (settings, targets) =
-        match Settings::from_env(&env).and_then(|s| Ok((s, AwsTargets::from_env(&env)?))) {
-            Ok(pair) => pair,
-            Err(e) => return Service::fail_closed(provider_id, e.to_string()),
-        };
+    let (settings, targets) = match Settings::from_env(&env).and_then(|s| Ok((s, AwsTargets::from_env(&env)?))) {
+        Ok(pair) => pair,
+        Err(e) => return Service::fail_closed(provider_id, e.to_string()),
+    };
     let sdk = sdk_config().await;
-    let provider = match provider_from_env(
-        provider_id,
-        &env,
-        &SsmSecrets(aws_sdk_ssm::Client::new(&sdk)),
-    )
-    .await
-    {
+    let provider = match provider_from_env(provider_id, &env, &SsmSecrets(aws_sdk_ssm::Client::new(&sdk))).await {
         Ok(provider) => provider,
         Err(e) => return Service::fail_closed(provider_id, e.to_string()),
     };
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        targets.table,
-        settings.retention,
-    );
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
     let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn);
     let pipeline = Pipeline::new(
         Arc::new(store),
@@ -114,11 +95,9 @@ pub async fn build_service(provider_id: ProviderId) -> Service {
 pub async fn run(provider_id: ProviderId) -> Result<(), Error> {
     telemetry::init_json();
     let service = Arc::new(build_service(provider_id).await);
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
-            let service = Arc::clone(&service);
-            async move { Ok::<_, Error>(handle_apigw(&service, event.payload).await) }
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let service = Arc::clone(&service);
+        async move { Ok::<_, Error>(handle_apigw(&service, event.payload).await) }
+    }))
     .await
 }

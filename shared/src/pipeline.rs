@@ -129,10 +129,7 @@ impl Pipeline {
         let begun = self
             .wait_while_busy(|| async {
                 let now = self.clock.now();
-                let outcome = self
-                    .store
-                    .begin_delivery(event, &self.lease(&attempt), now)
-                    .await?;
+                let outcome = self.store.begin_delivery(event, &self.lease(&attempt), now).await?;
                 Ok((outcome != Begin::InProgress).then_some(outcome))
             })
             .await?;
@@ -159,9 +156,7 @@ impl Pipeline {
         let lease = self.lease(&attempt);
         let result = async {
             let alerts = self.apply(event, &lease).await?;
-            self.store
-                .finish_delivery(event, &lease, self.clock.now())
-                .await?;
+            self.store.finish_delivery(event, &lease, self.clock.now()).await?;
             Ok::<_, PipelineError>(alerts)
         }
         .await;
@@ -169,11 +164,7 @@ impl Pipeline {
             Ok(alerts) => Ok(Outcome::Stored { alerts }),
             Err(error) => {
                 // Keep the stored payload; just let the provider's retry take over without waiting for the lease.
-                if let Err(release) = self
-                    .store
-                    .abandon_delivery(event, &lease, &error.to_string())
-                    .await
-                {
+                if let Err(release) = self.store.abandon_delivery(event, &lease, &error.to_string()).await {
                     tracing::warn!(error = %release, "could not release the delivery lease; it expires on its own");
                 }
                 Err(error)
@@ -203,12 +194,7 @@ impl Pipeline {
     /// Merges the event into its eSIM's state (retrying on a concurrent write) and publishes its alerts.
     async fn apply(&self, event: &Event, lease: &Lease) -> Result<usize, PipelineError> {
         let state = self.advance_state(event).await?;
-        let alerts = evaluate(
-            event,
-            state.as_ref(),
-            &self.settings.rules,
-            self.clock.now(),
-        );
+        let alerts = evaluate(event, state.as_ref(), &self.settings.rules, self.clock.now());
         let mut published = 0;
         for alert in &alerts {
             if self.publish_once(alert, lease).await? {
@@ -239,10 +225,7 @@ impl Pipeline {
     async fn publish_once(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
         let claim = self
             .wait_while_busy(|| async {
-                let claim = self
-                    .store
-                    .claim_alert(alert, lease, self.clock.now())
-                    .await?;
+                let claim = self.store.claim_alert(alert, lease, self.clock.now()).await?;
                 Ok((claim != AlertClaim::InProgress).then_some(claim))
             })
             .await?;

@@ -59,9 +59,7 @@ impl From<BodyError> for Rejection {
     fn from(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge { limit } => Self::PayloadTooLarge { limit },
-            BodyError::InvalidBase64 => {
-                Self::Unreadable("body is marked base64 but does not decode".into())
-            }
+            BodyError::InvalidBase64 => Self::Unreadable("body is marked base64 but does not decode".into()),
         }
     }
 }
@@ -136,16 +134,13 @@ mod tests {
             assert_eq!(reply.status, status, "{rejection}");
             let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
             assert_eq!(body["error"]["code"], rejection.code());
-            assert!(body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()));
+            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
     }
 
     #[test]
     fn auth_and_dependency_details_stay_private() {
-        let reply =
-            Rejection::from(AuthFailure::SourceIpNotAllowed("198.51.100.23".into())).reply();
+        let reply = Rejection::from(AuthFailure::SourceIpNotAllowed("198.51.100.23".into())).reply();
         assert!(!reply.body.contains("198.51.100.23"));
         let reply = Rejection::Dependency("table esimhooks-prod throttled".into()).reply();
         assert!(!reply.body.contains("esimhooks-prod"));

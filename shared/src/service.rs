@@ -48,11 +48,7 @@ impl From<PipelineError> for Rejection {
 }
 
 impl Service {
-    pub fn ready(
-        provider: Arc<dyn Provider>,
-        pipeline: Arc<Pipeline>,
-        max_body_bytes: usize,
-    ) -> Self {
+    pub fn ready(provider: Arc<dyn Provider>, pipeline: Arc<Pipeline>, max_body_bytes: usize) -> Self {
         let clock = pipeline.clock().clone();
         Self {
             provider_id: provider.id(),
@@ -136,14 +132,7 @@ impl Service {
                         "delivery failed; the provider should retry"
                     );
                 } else {
-                    tracing::warn!(
-                        request_id,
-                        provider,
-                        reason,
-                        detail,
-                        latency_ms,
-                        "delivery rejected"
-                    );
+                    tracing::warn!(request_id, provider, reason, detail, latency_ms, "delivery rejected");
                 }
                 rejection.reply()
             }
@@ -166,9 +155,7 @@ impl Service {
             return Err(Rejection::MethodNotAllowed(delivery.method.to_string()));
         }
         if delivery.body.len() > max_body_bytes {
-            return Err(Rejection::PayloadTooLarge {
-                limit: max_body_bytes,
-            });
+            return Err(Rejection::PayloadTooLarge { limit: max_body_bytes });
         }
         let verified = provider.authenticate(delivery)?;
         let event = provider

@@ -2,9 +2,7 @@
 //! validity) remembers the version of the event that set it and only a newer event replaces it, so late or
 //! shuffled deliveries never move the state backwards. Stores persist the result; they hold no rules.
 
-use crate::model::{
-    Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, StatusChange, Validity,
-};
+use crate::model::{Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, StatusChange, Validity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -64,10 +62,7 @@ fn stage(lifecycle: Lifecycle) -> u8 {
 
 /// Whether a candidate (time, tie-break, key) is newer than what a facet holds. Equal versions are not newer,
 /// which makes re-applying the same event a no-op.
-fn is_newer(
-    candidate: (DateTime<Utc>, u8, &DedupeKey),
-    current: (DateTime<Utc>, u8, &DedupeKey),
-) -> bool {
+fn is_newer(candidate: (DateTime<Utc>, u8, &DedupeKey), current: (DateTime<Utc>, u8, &DedupeKey)) -> bool {
     candidate.cmp(&current) == Ordering::Greater
 }
 
@@ -208,10 +203,7 @@ mod tests {
     }
 
     fn fold(events: &[&Event]) -> EsimState {
-        events
-            .iter()
-            .fold(None, |s, e| merge(s, e).map(|m| m.state))
-            .unwrap()
+        events.iter().fold(None, |s, e| merge(s, e).map(|m| m.state)).unwrap()
     }
 
     #[test]
@@ -239,10 +231,7 @@ mod tests {
         let a = status_event("a", 5, "IN_USE", Lifecycle::Active);
         let b = status_event("b", 5, "USED_EXPIRED", Lifecycle::Expired);
         assert_eq!(fold(&[&a, &b]).status, fold(&[&b, &a]).status);
-        assert_eq!(
-            fold(&[&a, &b]).status.unwrap().value.lifecycle,
-            Lifecycle::Expired
-        );
+        assert_eq!(fold(&[&a, &b]).status.unwrap().value.lifecycle, Lifecycle::Expired);
     }
 
     #[test]

@@ -42,10 +42,7 @@ impl MemorySink {
     }
 
     pub fn published(&self) -> Vec<Alert> {
-        self.published
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.published.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -50,9 +50,7 @@ fn bundle_label(alert: &Alert) -> Option<String> {
 /// The one-line human sentence shared by email and SMS.
 fn sentence(alert: &Alert) -> String {
     let esim = esim_label(alert);
-    let on_bundle = bundle_label(alert)
-        .map(|b| format!(" on {b}"))
-        .unwrap_or_default();
+    let on_bundle = bundle_label(alert).map(|b| format!(" on {b}")).unwrap_or_default();
     match alert.alert_type {
         AlertType::LowData => {
             let usage = alert.usage.as_ref();
@@ -72,9 +70,7 @@ fn sentence(alert: &Alert) -> String {
             format!("eSIM {esim} has {percent} of its data left{amounts}{on_bundle}.")
         }
         AlertType::Expiry => {
-            let when = alert
-                .expires_at
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+            let when = alert.expires_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
             match (alert.level.as_str(), when) {
                 ("ended", Some(when)) => format!("eSIM {esim}: the plan{on_bundle} ended {when}."),
                 ("ended", None) => format!("eSIM {esim}: the plan{on_bundle} has ended."),
@@ -96,10 +92,7 @@ fn sentence(alert: &Alert) -> String {
                     )
                 })
                 .unwrap_or_default();
-            format!(
-                "{} account balance alert ({}).{amount}",
-                alert.provider, alert.level
-            )
+            format!("{} account balance alert ({}).{amount}", alert.provider, alert.level)
         }
     }
 }
@@ -115,19 +108,14 @@ fn clip(text: &str, max: usize) -> String {
 }
 
 pub fn render(alert: &Alert) -> RenderedAlert {
-    let document =
-        serde_json::to_value(alert).unwrap_or_else(|_| json!({"alert_id": alert.alert_id}));
+    let document = serde_json::to_value(alert).unwrap_or_else(|_| json!({"alert_id": alert.alert_id}));
     let line = sentence(alert);
     let kind = alert.alert_type.as_str().replace('_', " ");
-    let subject: String = format!(
-        "esimhooks: {kind} ({}) for eSIM {}",
-        alert.level,
-        esim_label(alert)
-    )
-    .chars()
-    .filter(|c| c.is_ascii() && !c.is_ascii_control())
-    .take(SUBJECT_MAX_CHARS)
-    .collect();
+    let subject: String = format!("esimhooks: {kind} ({}) for eSIM {}", alert.level, esim_label(alert))
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .take(SUBJECT_MAX_CHARS)
+        .collect();
     let email_text = format!(
         "{line}\n\nAlert: {kind}, level {}\nProvider: {}\nRaised: {}\nAlert id: {}\n",
         alert.level,
@@ -203,14 +191,10 @@ mod tests {
     #[test]
     fn sms_and_subject_respect_their_limits() {
         let r = render(&alert());
-        assert!(
-            r.sms_text.chars().count() <= SMS_MAX_CHARS,
-            "{}",
-            r.sms_text
-        );
-        assert!(r.sms_text.starts_with(
-            "eSIM 8943108170001029631 has 10% of its data left (4.98 GB of 50.00 GB)"
-        ));
+        assert!(r.sms_text.chars().count() <= SMS_MAX_CHARS, "{}", r.sms_text);
+        assert!(r
+            .sms_text
+            .starts_with("eSIM 8943108170001029631 has 10% of its data left (4.98 GB of 50.00 GB)"));
         assert!(r.subject.len() <= 100 && r.subject.is_ascii());
     }
 

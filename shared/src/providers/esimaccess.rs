@@ -8,8 +8,7 @@ use super::{start_event, NormalizeError, Provider};
 use crate::auth::{AuthFailure, KeyRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId,
-    StatusChange, Validity,
+    Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange, Validity,
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -33,28 +32,19 @@ pub struct EsimAccess {
 
 impl EsimAccess {
     pub fn new(tokens: KeyRing, allowed_ips: Option<Vec<IpAddr>>) -> Self {
-        Self {
-            tokens,
-            allowed_ips,
-        }
+        Self { tokens, allowed_ips }
     }
 
     pub fn published_ips() -> Vec<IpAddr> {
-        PUBLISHED_SENDER_IPS
-            .iter()
-            .filter_map(|ip| ip.parse().ok())
-            .collect()
+        PUBLISHED_SENDER_IPS.iter().filter_map(|ip| ip.parse().ok()).collect()
     }
 
     fn token<'a>(delivery: &'a Delivery) -> Option<std::borrow::Cow<'a, str>> {
-        delivery
-            .query_param("token")
-            .map(std::borrow::Cow::Owned)
-            .or_else(|| {
-                delivery
-                    .path_suffix(ProviderId::EsimAccess.as_str())
-                    .map(std::borrow::Cow::Borrowed)
-            })
+        delivery.query_param("token").map(std::borrow::Cow::Owned).or_else(|| {
+            delivery
+                .path_suffix(ProviderId::EsimAccess.as_str())
+                .map(std::borrow::Cow::Borrowed)
+        })
     }
 }
 
@@ -83,8 +73,7 @@ impl Provider for EsimAccess {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let body =
-            Body::parse(verified.body()).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
+        let body = Body::parse(verified.body()).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
         let envelope = body.object();
         let notify_type = text(envelope, "notifyType");
         let content = Body::child(envelope, "content");

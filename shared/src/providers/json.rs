@@ -75,9 +75,7 @@ pub fn number(map: &Map<String, Value>, name: &str) -> Option<f64> {
 
 /// A provider time string.
 pub fn instant(map: &Map<String, Value>, name: &str) -> Option<DateTime<Utc>> {
-    map.get(name)
-        .and_then(Value::as_str)
-        .and_then(parse_provider_time)
+    map.get(name).and_then(Value::as_str).and_then(parse_provider_time)
 }
 
 #[cfg(test)]

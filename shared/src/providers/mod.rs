@@ -47,8 +47,7 @@ pub(crate) fn start_event(
     provider_event_id: Option<&str>,
 ) -> Result<Event, NormalizeError> {
     let body = verified.body();
-    let raw: Box<RawValue> =
-        serde_json::from_slice(body).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
+    let raw: Box<RawValue> = serde_json::from_slice(body).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
     let sha = payload_sha256(body);
     let dedupe_key = match provider_event_id.map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => DedupeKey::provider_id(id),

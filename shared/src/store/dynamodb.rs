@@ -3,8 +3,8 @@
 //! shared rules in `store/mod.rs` turn into an outcome, so no second read is needed.
 
 use super::{
-    alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus,
-    EventStore, Lease, ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
+    alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
+    ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
 };
 use crate::alerts::Alert;
 use crate::model::{Event, ProviderId};
@@ -16,9 +16,8 @@ use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
@@ -53,15 +52,11 @@ where
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
 fn get_ms(item: &Item, name: &str) -> Option<DateTime<Utc>> {
@@ -69,8 +64,7 @@ fn get_ms(item: &Item, name: &str) -> Option<DateTime<Utc>> {
 }
 
 fn get_json<T: DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
-    let text =
-        get_s(item, name).ok_or_else(|| StoreError::Corrupt(format!("item has no {name}")))?;
+    let text = get_s(item, name).ok_or_else(|| StoreError::Corrupt(format!("item has no {name}")))?;
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
@@ -97,8 +91,7 @@ impl Expression {
         for (placeholder, value) in self.values {
             request = request.expression_attribute_values(placeholder, value);
         }
-        request
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        request.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
     }
 
     fn on_update(self, mut request: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
@@ -126,7 +119,11 @@ fn begin_delivery_expr(payload_sha256: &str, now: DateTime<Utc>) -> Expression {
     Expression {
         condition: "attribute_not_exists(pk) OR (#status = :in_progress AND #lease_until < :now AND #sha = :sha)",
         update: None,
-        names: &[("#status", "status"), ("#lease_until", "lease_until"), ("#sha", "payload_sha256")],
+        names: &[
+            ("#status", "status"),
+            ("#lease_until", "lease_until"),
+            ("#sha", "payload_sha256"),
+        ],
         values: vec![
             (":in_progress", s(DeliveryStatus::InProgress.as_str())),
             (":now", n(now.timestamp_millis())),
@@ -194,9 +191,7 @@ fn claim_alert_expr(now: DateTime<Utc>) -> Expression {
 fn mark_alert_sent_expr(attempt: &str, receipt: &str, now: DateTime<Utc>) -> Expression {
     Expression {
         condition: "#attempt = :attempt",
-        update: Some(
-            "SET #status = :sent, sent_at = :now, receipt = :receipt REMOVE #attempt, #lease_until",
-        ),
+        update: Some("SET #status = :sent, sent_at = :now, receipt = :receipt REMOVE #attempt, #lease_until"),
         names: LEASE_NAMES,
         values: vec![
             (":attempt", s(attempt)),
@@ -268,17 +263,8 @@ impl DynamoStore {
     }
 
     /// Runs an update that only applies while we hold the lease; a lost lease is logged, not an error.
-    async fn update_held(
-        &self,
-        key: Item,
-        expression: Expression,
-        what: &str,
-    ) -> Result<(), StoreError> {
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key));
+    async fn update_held(&self, key: Item, expression: Expression, what: &str) -> Result<(), StoreError> {
+        let request = self.client.update_item().table_name(&self.table).set_key(Some(key));
         match expression.on_update(request).send().await {
             Ok(_) => Ok(()),
             Err(e)
@@ -296,11 +282,7 @@ impl DynamoStore {
     }
 
     /// The old item of a failed conditional put: from the error when DynamoDB returned it, else re-read.
-    async fn old_item(
-        &self,
-        returned: Option<&Item>,
-        key: Item,
-    ) -> Result<Option<Item>, StoreError> {
+    async fn old_item(&self, returned: Option<&Item>, key: Item) -> Result<Option<Item>, StoreError> {
         if let Some(item) = returned {
             return Ok(Some(item.clone()));
         }
@@ -338,11 +320,7 @@ impl DynamoStore {
             .index_name(LISTING_INDEX)
             .key_schema(key("gsi1pk", KeyType::Hash)?)
             .key_schema(key("gsi1sk", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(build)?;
         let created = client
@@ -360,12 +338,7 @@ impl DynamoStore {
             .await;
         match created {
             Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_in_use_exception()) =>
-            {
-                return Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => return Ok(()),
             Err(e) => return Err(unavailable(e)),
         }
         let ttl = TimeToLiveSpecification::builder()
@@ -419,12 +392,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl EventStore for DynamoStore {
-    async fn begin_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<Begin, StoreError> {
+    async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError> {
         let pk = delivery_pk(event.provider, event.dedupe_key.as_str());
         let mut item = Self::key(pk.clone(), "EVENT");
         item.insert("status".into(), s(DeliveryStatus::InProgress.as_str()));
@@ -438,21 +406,11 @@ impl EventStore for DynamoStore {
             item.insert("esim_key".into(), s(&esim.key));
         }
         item.insert("event".into(), s(to_json(event)?));
-        item.insert(
-            "gsi1pk".into(),
-            s(format!("EVENT#{}", day_bucket(event.received_at))),
-        );
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{pk}", event.received_at.to_rfc3339())),
-        );
+        item.insert("gsi1pk".into(), s(format!("EVENT#{}", day_bucket(event.received_at))));
+        item.insert("gsi1sk".into(), s(format!("{}#{pk}", event.received_at.to_rfc3339())));
         item.insert("ttl".into(), self.ttl(event.received_at));
 
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let error = match begin_delivery_expr(&event.payload_sha256, now)
             .on_put(request)
             .send()
@@ -463,14 +421,14 @@ impl EventStore for DynamoStore {
         };
         let returned = match error.as_service_error() {
             Some(se) if se.is_conditional_check_failed_exception() => match se {
-                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                    c.item().cloned()
+                }
                 _ => None,
             },
             _ => return Err(unavailable(error)),
         };
-        let old = self
-            .old_item(returned.as_ref(), Self::key(pk, "EVENT"))
-            .await?;
+        let old = self.old_item(returned.as_ref(), Self::key(pk, "EVENT")).await?;
         let found = old.as_ref().map(|item| {
             (
                 parse_delivery_status(get_s(item, "status")),
@@ -485,51 +443,23 @@ impl EventStore for DynamoStore {
         }
     }
 
-    async fn finish_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let key = Self::key(
-            delivery_pk(event.provider, event.dedupe_key.as_str()),
-            "EVENT",
-        );
-        self.update_held(
-            key,
-            finish_delivery_expr(&lease.attempt, now),
-            "finish delivery",
-        )
-        .await
+    async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = Self::key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
+        self.update_held(key, finish_delivery_expr(&lease.attempt, now), "finish delivery")
+            .await
     }
 
-    async fn abandon_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        let key = Self::key(
-            delivery_pk(event.provider, event.dedupe_key.as_str()),
-            "EVENT",
-        );
-        self.update_held(
-            key,
-            abandon_delivery_expr(&lease.attempt, reason),
-            "abandon delivery",
-        )
-        .await
+    async fn abandon_delivery(&self, event: &Event, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+        let key = Self::key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
+        self.update_held(key, abandon_delivery_expr(&lease.attempt, reason), "abandon delivery")
+            .await
     }
 
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
         let pk = format!("CONFLICT#{}#{}", event.provider, event.dedupe_key);
         let mut item = Self::key(
             pk.clone(),
-            &format!(
-                "{}#{}",
-                event.received_at.to_rfc3339(),
-                event.payload_sha256
-            ),
+            &format!("{}#{}", event.received_at.to_rfc3339(), event.payload_sha256),
         );
         item.insert("provider".into(), s(event.provider.as_str()));
         item.insert("payload_sha256".into(), s(&event.payload_sha256));
@@ -538,10 +468,7 @@ impl EventStore for DynamoStore {
             "gsi1pk".into(),
             s(format!("CONFLICT#{}", day_bucket(event.received_at))),
         );
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{pk}", event.received_at.to_rfc3339())),
-        );
+        item.insert("gsi1sk".into(), s(format!("{}#{pk}", event.received_at.to_rfc3339())));
         item.insert("ttl".into(), self.ttl(event.received_at));
         self.client
             .put_item()
@@ -570,19 +497,14 @@ impl EventStore for DynamoStore {
         let Some(item) = output.item else {
             return Ok(None);
         };
-        let version = get_n(&item, "version")
-            .ok_or_else(|| StoreError::Corrupt("state has no version".into()))?;
+        let version = get_n(&item, "version").ok_or_else(|| StoreError::Corrupt("state has no version".into()))?;
         Ok(Some(Versioned {
             value: get_json(&item, "state")?,
             version: version as u64,
         }))
     }
 
-    async fn save_state(
-        &self,
-        state: &EsimState,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
+    async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError> {
         let pk = state_pk(state.provider, &state.key);
         let mut item = Self::key(pk.clone(), "STATE");
         item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
@@ -599,19 +521,9 @@ impl EventStore for DynamoStore {
             item.insert("expires_at".into(), s(expires_at.to_rfc3339()));
         }
         item.insert("updated_at".into(), s(state.updated_at.to_rfc3339()));
-        item.insert(
-            "gsi1pk".into(),
-            s(format!("ESIM#{}", day_bucket(state.updated_at))),
-        );
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{pk}", state.updated_at.to_rfc3339())),
-        );
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        item.insert("gsi1pk".into(), s(format!("ESIM#{}", day_bucket(state.updated_at))));
+        item.insert("gsi1sk".into(), s(format!("{}#{pk}", state.updated_at.to_rfc3339())));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         match save_state_expr(expected).on_put(request).send().await {
             Ok(_) => Ok(true),
             Err(e)
@@ -624,12 +536,7 @@ impl EventStore for DynamoStore {
         }
     }
 
-    async fn claim_alert(
-        &self,
-        alert: &Alert,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<AlertClaim, StoreError> {
+    async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
         let pk = alert_pk(&alert.alert_id);
         let mut item = Self::key(pk.clone(), "ALERT");
         item.insert("status".into(), s(AlertStatus::Claimed.as_str()));
@@ -639,37 +546,24 @@ impl EventStore for DynamoStore {
         item.insert("alert_type".into(), s(alert.alert_type.as_str()));
         item.insert("level".into(), s(&alert.level));
         item.insert("alert".into(), s(to_json(alert)?));
-        item.insert(
-            "gsi1pk".into(),
-            s(format!("ALERT#{}", day_bucket(alert.raised_at))),
-        );
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{pk}", alert.raised_at.to_rfc3339())),
-        );
+        item.insert("gsi1pk".into(), s(format!("ALERT#{}", day_bucket(alert.raised_at))));
+        item.insert("gsi1sk".into(), s(format!("{}#{pk}", alert.raised_at.to_rfc3339())));
         item.insert("ttl".into(), self.ttl(alert.raised_at));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let error = match claim_alert_expr(now).on_put(request).send().await {
             Ok(_) => return Ok(AlertClaim::Claimed),
             Err(e) => e,
         };
         let returned = match error.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                c.item().cloned()
+            }
             _ => return Err(unavailable(error)),
         };
-        let old = self
-            .old_item(returned.as_ref(), Self::key(pk, "ALERT"))
-            .await?;
-        let found = old.as_ref().map(|item| {
-            (
-                parse_alert_status(get_s(item, "status")),
-                get_ms(item, "lease_until"),
-            )
-        });
+        let old = self.old_item(returned.as_ref(), Self::key(pk, "ALERT")).await?;
+        let found = old
+            .as_ref()
+            .map(|item| (parse_alert_status(get_s(item, "status")), get_ms(item, "lease_until")));
         match alert_decision(found, now) {
             Decision::Found(outcome) => Ok(outcome),
             Decision::Take => Ok(AlertClaim::InProgress),
@@ -766,9 +660,7 @@ impl StoreQuery for DynamoStore {
 
     async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError> {
         let items = self.list_items("ALERT", query).await?;
-        filtered(items, query, alert_from_item, |a| {
-            (a.alert.provider, a.alert.raised_at)
-        })
+        filtered(items, query, alert_from_item, |a| (a.alert.provider, a.alert.raised_at))
     }
 
     async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<Event>, StoreError> {
@@ -819,10 +711,8 @@ mod tests {
             let text = format!("{} {}", e.condition, e.update.unwrap_or(""));
             let used_names = placeholders(&text, '#');
             let used_values = placeholders(&text, ':');
-            let defined_names: BTreeSet<String> =
-                e.names.iter().map(|(p, _)| p.to_string()).collect();
-            let defined_values: BTreeSet<String> =
-                e.values.iter().map(|(p, _)| p.to_string()).collect();
+            let defined_names: BTreeSet<String> = e.names.iter().map(|(p, _)| p.to_string()).collect();
+            let defined_values: BTreeSet<String> = e.values.iter().map(|(p, _)| p.to_string()).collect();
             assert_eq!(used_names, defined_names, "{what}: names");
             assert_eq!(used_values, defined_values, "{what}: values");
         }

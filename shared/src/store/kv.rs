@@ -2,8 +2,8 @@
 //! makes each read-modify-write atomic, which is all the in-memory store and the local SQLite file need.
 
 use super::{
-    alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus,
-    EventStore, Lease, ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
+    alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
+    ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
 };
 use crate::alerts::Alert;
 use crate::model::{Event, ProviderId};
@@ -115,8 +115,7 @@ impl<B: KvBackend> KvStore<B> {
         self.backend
             .get(space, key)?
             .map(|doc| {
-                serde_json::from_str(&doc)
-                    .map_err(|e| StoreError::Corrupt(format!("{}/{key}: {e}", space.as_str())))
+                serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(format!("{}/{key}: {e}", space.as_str())))
             })
             .transpose()
     }
@@ -130,10 +129,7 @@ impl<B: KvBackend> KvStore<B> {
         self.backend
             .list(space)?
             .iter()
-            .map(|doc| {
-                serde_json::from_str(doc)
-                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", space.as_str())))
-            })
+            .map(|doc| serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("{}: {e}", space.as_str()))))
             .collect()
     }
 
@@ -178,12 +174,7 @@ impl<B: KvBackend> KvStore<B> {
 
 #[async_trait]
 impl<B: KvBackend> EventStore for KvStore<B> {
-    async fn begin_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<Begin, StoreError> {
+    async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError> {
         let _guard = self.locked();
         let key = delivery_key(event);
         let existing: Option<StoredDelivery> = self.read(Space::Deliveries, &key)?;
@@ -207,12 +198,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         }
     }
 
-    async fn finish_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.update_held_delivery(event, lease, |d| {
             d.status = DeliveryStatus::Completed;
             d.completed_at = Some(now);
@@ -221,12 +207,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         })
     }
 
-    async fn abandon_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        reason: &str,
-    ) -> Result<(), StoreError> {
+    async fn abandon_delivery(&self, event: &Event, lease: &Lease, reason: &str) -> Result<(), StoreError> {
         self.update_held_delivery(event, lease, |d| {
             d.lease_until = Some(DateTime::UNIX_EPOCH);
             d.last_error = Some(reason.to_string());
@@ -249,19 +230,14 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         provider: ProviderId,
         esim_key: &str,
     ) -> Result<Option<Versioned<EsimState>>, StoreError> {
-        let stored: Option<StoredState> =
-            self.read(Space::States, &state_key(provider, esim_key))?;
+        let stored: Option<StoredState> = self.read(Space::States, &state_key(provider, esim_key))?;
         Ok(stored.map(|s| Versioned {
             value: s.state,
             version: s.version,
         }))
     }
 
-    async fn save_state(
-        &self,
-        state: &EsimState,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError> {
+    async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError> {
         let _guard = self.locked();
         let key = state_key(state.provider, &state.key);
         let current: Option<StoredState> = self.read(Space::States, &key)?;
@@ -280,12 +256,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         Ok(true)
     }
 
-    async fn claim_alert(
-        &self,
-        alert: &Alert,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<AlertClaim, StoreError> {
+    async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
         let _guard = self.locked();
         let existing: Option<StoredAlert> = self.read(Space::Alerts, &alert.alert_id)?;
         match alert_decision(existing.as_ref().map(|a| (a.status, a.lease_until)), now) {
@@ -326,11 +297,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     }
 }
 
-fn newest_first<T>(
-    mut items: Vec<T>,
-    query: &ListQuery,
-    at: impl Fn(&T) -> DateTime<Utc>,
-) -> Vec<T> {
+fn newest_first<T>(mut items: Vec<T>, query: &ListQuery, at: impl Fn(&T) -> DateTime<Utc>) -> Vec<T> {
     items.sort_by_key(|item| std::cmp::Reverse(at(item)));
     items.truncate(query.limit.unwrap_or(usize::MAX));
     items

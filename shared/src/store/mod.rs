@@ -115,9 +115,7 @@ pub fn alert_decision(
     match existing {
         None => Decision::Take,
         Some((AlertStatus::Sent, _)) => Decision::Found(AlertClaim::AlreadySent),
-        Some((AlertStatus::Claimed, Some(until))) if until > now => {
-            Decision::Found(AlertClaim::InProgress)
-        }
+        Some((AlertStatus::Claimed, Some(until))) if until > now => Decision::Found(AlertClaim::InProgress),
         Some((AlertStatus::Claimed, _)) => Decision::Take,
     }
 }
@@ -186,26 +184,11 @@ impl ListQuery {
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Claims the delivery and stores its event and raw payload as in progress.
-    async fn begin_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<Begin, StoreError>;
+    async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError>;
     /// Marks a delivery we hold as completed. A lease lost to another attempt is not an error.
-    async fn finish_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Gives up our lease after a failure, keeping the stored payload, so the provider's retry takes over at once.
-    async fn abandon_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        reason: &str,
-    ) -> Result<(), StoreError>;
+    async fn abandon_delivery(&self, event: &Event, lease: &Lease, reason: &str) -> Result<(), StoreError>;
     /// Keeps a delivery whose key was seen before with another payload, for an operator to look at.
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError>;
 
@@ -215,18 +198,9 @@ pub trait EventStore: Send + Sync {
         esim_key: &str,
     ) -> Result<Option<Versioned<EsimState>>, StoreError>;
     /// Writes the state if its version is still `expected` (None: must not exist). False when it moved on.
-    async fn save_state(
-        &self,
-        state: &EsimState,
-        expected: Option<u64>,
-    ) -> Result<bool, StoreError>;
+    async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError>;
 
-    async fn claim_alert(
-        &self,
-        alert: &Alert,
-        lease: &Lease,
-        now: DateTime<Utc>,
-    ) -> Result<AlertClaim, StoreError>;
+    async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError>;
     async fn mark_alert_sent(
         &self,
         alert: &Alert,
@@ -287,10 +261,7 @@ mod tests {
             Decision::Found(AlertClaim::AlreadySent)
         );
         assert_eq!(
-            alert_decision(
-                Some((AlertStatus::Claimed, Some(now + Duration::seconds(1)))),
-                now
-            ),
+            alert_decision(Some((AlertStatus::Claimed, Some(now + Duration::seconds(1)))), now),
             Decision::Found(AlertClaim::InProgress)
         );
         assert_eq!(

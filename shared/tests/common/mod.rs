@@ -1,0 +1,202 @@
+//! Test helpers shared by the integration tests: the repository's fixtures, a harness that runs the real
+//! `Service` over in-memory adapters, and the JSON Schemas in docs/.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde::Deserialize;
+use shared::auth::KeyRing;
+use shared::clock::FixedClock;
+use shared::ingress::Delivery;
+use shared::notify::MemorySink;
+use shared::pipeline::{Pipeline, PipelineSettings};
+use shared::providers::esimaccess::EsimAccess;
+use shared::providers::Provider;
+use shared::service::Service;
+use shared::store::{KvStore, MemoryBackend};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FixtureRequest {
+    pub method: String,
+    pub headers: BTreeMap<String, String>,
+    pub source_ip: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Expect {
+    pub status: u16,
+    pub alert: Option<String>,
+    pub kind: Option<String>,
+    pub status_after: Option<String>,
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Auth {
+    pub url_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fixture {
+    pub name: String,
+    pub request: FixtureRequest,
+    pub expect: Expect,
+    pub auth: Option<Auth>,
+    #[serde(skip)]
+    pub file: String,
+}
+
+pub fn fixtures(provider: &str) -> Vec<Fixture> {
+    let dir = repo_root().join("fixtures").join(provider);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no fixtures in {}", dir.display());
+    paths
+        .into_iter()
+        .map(|p| {
+            let mut f: Fixture = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            f.file = p.file_name().unwrap().to_string_lossy().into_owned();
+            f
+        })
+        .collect()
+}
+
+pub fn secrets() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(repo_root().join("fixtures/secrets.json")).unwrap()).unwrap()
+}
+
+/// A delivery as the fixture describes it, with the URL token (if any) in the query string.
+pub fn delivery(f: &Fixture, received_at: DateTime<Utc>) -> Delivery {
+    let mut headers = HeaderMap::new();
+    for (k, v) in &f.request.headers {
+        headers.insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    let token = f.auth.as_ref().and_then(|a| a.url_token.clone());
+    Delivery {
+        method: Method::from_bytes(f.request.method.as_bytes()).unwrap(),
+        path: "/webhooks/esimaccess".into(),
+        query: token.map(|t| format!("token={t}")).unwrap_or_default(),
+        headers,
+        source_ip: f.request.source_ip.parse().ok(),
+        body: Bytes::from(f.request.body.clone()),
+        received_at,
+        request_id: Some(format!("test-{}", f.name)),
+    }
+}
+
+pub fn esimaccess_provider(allow_list: bool) -> Arc<dyn Provider> {
+    let s = secrets();
+    let ring = KeyRing::parse(s["esimaccess"]["url_token"].as_str().unwrap()).unwrap();
+    Arc::new(EsimAccess::new(ring, allow_list.then(EsimAccess::published_ips)))
+}
+
+pub fn instant(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+}
+
+/// The real service over in-memory adapters and a fixed clock.
+pub struct Harness {
+    pub service: Service,
+    pub store: Arc<KvStore<MemoryBackend>>,
+    pub sink: Arc<MemorySink>,
+    pub clock: Arc<FixedClock>,
+}
+
+impl Harness {
+    pub fn new(provider: Arc<dyn Provider>, now: &str, settings: PipelineSettings) -> Self {
+        let store = Arc::new(KvStore::in_memory());
+        let sink = Arc::new(MemorySink::new());
+        Self::with(provider, now, settings, store, sink)
+    }
+
+    pub fn with(
+        provider: Arc<dyn Provider>,
+        now: &str,
+        settings: PipelineSettings,
+        store: Arc<KvStore<MemoryBackend>>,
+        sink: Arc<MemorySink>,
+    ) -> Self {
+        let clock = Arc::new(FixedClock::at_rfc3339(now));
+        let pipeline = Pipeline::new(store.clone(), sink.clone(), clock.clone(), settings);
+        let service = Service::ready(provider, Arc::new(pipeline), 128 * 1024);
+        Self {
+            service,
+            store,
+            sink,
+            clock,
+        }
+    }
+}
+
+/// Settings for tests: no waiting on a busy twin (tests drive concurrency explicitly).
+pub fn quick_settings() -> PipelineSettings {
+    PipelineSettings {
+        busy_wait: std::time::Duration::ZERO,
+        ..PipelineSettings::default()
+    }
+}
+
+fn load_schema(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(repo_root().join("docs/schemas").join(name)).unwrap()).unwrap()
+}
+
+/// Serves `$ref`s to our own schemas from docs/schemas; nothing is fetched from the network.
+struct LocalSchemas;
+
+impl jsonschema::Retrieve for LocalSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri.as_str().rsplit('/').next().unwrap_or_default();
+        Ok(load_schema(name))
+    }
+}
+
+/// Validators for the event and alert JSON Schemas in docs/schemas.
+pub struct Schemas {
+    pub event: jsonschema::Validator,
+    pub alert: jsonschema::Validator,
+}
+
+impl Schemas {
+    pub fn load() -> Self {
+        let event_schema = load_schema("event.schema.json");
+        let event = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&event_schema)
+            .expect("event schema compiles");
+        let alert = jsonschema::options()
+            .should_validate_formats(true)
+            .with_retriever(LocalSchemas)
+            .build(&load_schema("alert.schema.json"))
+            .expect("alert schema compiles");
+        Self { event, alert }
+    }
+
+    pub fn check(validator: &jsonschema::Validator, instance: &serde_json::Value) {
+        let errors: Vec<String> = validator
+            .iter_errors(instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "schema violations: {errors:#?}\ninstance: {instance:#}"
+        );
+    }
+}
