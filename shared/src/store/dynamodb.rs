@@ -379,8 +379,15 @@ impl DynamoStore {
                 .items()
                 .send();
             while let Some(item) = pages.next().await {
-                items.push(item.map_err(unavailable)?);
-                if items.len() >= limit * 4 + 100 {
+                let item = item.map_err(unavailable)?;
+                // Every listed item carries its provider, so the filter applies before the limit counts.
+                if query
+                    .provider
+                    .is_none_or(|p| get_s(&item, "provider") == Some(p.as_str()))
+                {
+                    items.push(item);
+                }
+                if items.len() >= limit {
                     break;
                 }
             }

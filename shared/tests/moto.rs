@@ -1,0 +1,374 @@
+//! The production path (API Gateway event → Service → DynamoDB + SNS) against moto's DynamoDB, SNS and SQS on
+//! loopback. `scripts/test.sh` starts moto and sets ESIMHOOKS_TEST_ENDPOINT; every test makes its own table,
+//! topic and queue, so tests run in parallel without seeing each other.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use serde_json::{json, Value};
+use shared::clock::{Clock, FixedClock};
+use shared::lambda::handle_apigw;
+use shared::model::ProviderId;
+use shared::notify::sns::SnsSink;
+use shared::pipeline::{Pipeline, PipelineSettings};
+use shared::service::Service;
+use shared::store::dynamodb::DynamoStore;
+use shared::store::{DeliveryStatus, EventStore, Lease, ListQuery, StoreQuery};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+const NOW: &str = "2026-04-22T18:00:00Z";
+
+struct Rig {
+    store: Arc<DynamoStore>,
+    sns: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+    topic_arn: String,
+    queue_url: String,
+    clock: Arc<FixedClock>,
+}
+
+fn endpoint() -> String {
+    std::env::var("ESIMHOOKS_TEST_ENDPOINT")
+        .expect("ESIMHOOKS_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto")
+}
+
+fn unique(name: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "esimhooks-{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Rig {
+    async fn new(name: &str) -> Self {
+        let sdk = shared::aws::sdk_config_at(&endpoint()).await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let table = unique(name);
+        DynamoStore::create_table(&ddb, &table).await.expect("create table");
+        let topic_arn = sns
+            .create_topic()
+            .name(unique(name))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique(name))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .unwrap();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        let store = Arc::new(DynamoStore::new(ddb, table, Duration::days(400)));
+        Self {
+            store,
+            sns,
+            sqs,
+            topic_arn,
+            queue_url,
+            clock: Arc::new(FixedClock::at_rfc3339(NOW)),
+        }
+    }
+
+    fn service_with_topic(&self, topic_arn: &str, settings: PipelineSettings) -> Service {
+        let sink = Arc::new(SnsSink::new(self.sns.clone(), topic_arn));
+        let pipeline = Pipeline::new(self.store.clone(), sink, self.clock.clone(), settings);
+        Service::ready(esimaccess_provider(true), Arc::new(pipeline), 128 * 1024)
+    }
+
+    fn service(&self) -> Service {
+        self.service_with_topic(&self.topic_arn, quick_settings())
+    }
+
+    /// Every SNS envelope the queue received so far (SNS delivers to SQS before Publish returns in moto).
+    async fn alerts(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default();
+            if batch.is_empty() {
+                return out;
+            }
+            for m in batch {
+                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    fn window(&self) -> ListQuery {
+        let now = self.clock.now();
+        ListQuery {
+            since: Some(now - Duration::days(1)),
+            until: Some(now + Duration::days(1)),
+            ..ListQuery::default()
+        }
+    }
+}
+
+fn sample_event(file: &str) -> ApiGatewayV2httpRequest {
+    serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/esimaccess").join(file)).unwrap()).unwrap()
+}
+
+fn with_body(mut event: ApiGatewayV2httpRequest, body: Value) -> ApiGatewayV2httpRequest {
+    event.body = Some(body.to_string());
+    event
+}
+
+fn response_json(r: &lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> Value {
+    match &r.body {
+        Some(lambda_http::aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(t).unwrap(),
+        _ => Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn every_fixture_twice_stores_once_and_publishes_each_alert_once() {
+    let rig = Rig::new("fixtures").await;
+    let service = rig.service();
+    let schemas = Schemas::load();
+    let all = fixtures("esimaccess");
+    for f in &all {
+        for attempt in 0..2 {
+            let response = handle_apigw(&service, sample_event(&f.file)).await;
+            assert_eq!(
+                response.status_code,
+                i64::from(f.expect.status),
+                "{} attempt {attempt}: {:?}",
+                f.file,
+                response.body
+            );
+            if f.expect.status == 200 {
+                let expected = if attempt == 0 { "stored" } else { "duplicate" };
+                assert_eq!(response_json(&response)["outcome"], expected, "{}", f.file);
+            }
+        }
+    }
+
+    let stored = rig.store.list_deliveries(&rig.window()).await.unwrap();
+    assert_eq!(stored.len(), all.iter().filter(|f| f.expect.status == 200).count());
+    assert!(stored.iter().all(|d| d.status == DeliveryStatus::Completed));
+    for d in &stored {
+        Schemas::check(&schemas.event, &serde_json::to_value(&d.event).unwrap());
+    }
+
+    let envelopes = rig.alerts().await;
+    let mut types: Vec<String> = Vec::new();
+    for envelope in &envelopes {
+        let doc: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+        Schemas::check(&schemas.alert, &doc);
+        let attrs = &envelope["MessageAttributes"];
+        assert_eq!(attrs["provider"]["Value"], "esimaccess");
+        assert_eq!(attrs["alert_type"]["Value"], doc["type"]);
+        assert_eq!(attrs["level"]["Value"], doc["level"]);
+        types.push(doc["type"].as_str().unwrap().to_string());
+        if doc["type"] == "low_data" {
+            assert_eq!(doc["level"], "10%");
+            assert_eq!(doc["usage"]["provider_threshold"], "0.1");
+            assert_eq!(doc["esim"]["iccid"], "8943108170001029631");
+        }
+    }
+    types.sort();
+    assert_eq!(
+        types,
+        ["expiry", "low_data"],
+        "one low_data and one expiry alert, each once"
+    );
+
+    let state = rig
+        .store
+        .load_state(ProviderId::EsimAccess, "26041615170028")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.value.status.unwrap().value.provider_status, "IN_USE");
+    let sent = rig.store.list_alerts(&rig.window()).await.unwrap();
+    assert_eq!(sent.len(), 2);
+    assert!(sent
+        .iter()
+        .all(|a| a.status == shared::store::AlertStatus::Sent && a.receipt.is_some()));
+}
+
+#[tokio::test]
+async fn an_older_status_after_a_newer_one_leaves_the_newer() {
+    let rig = Rig::new("ordering").await;
+    let service = rig.service();
+    let status = |id: &str, at: &str, esim_status: &str| {
+        json!({"notifyType": "ESIM_STATUS", "notifyId": id, "eventGenerateTime": at,
+               "content": {"iccid": "8910300000059824319", "esimTranNo": "T-ORDER", "esimStatus": esim_status, "smdpStatus": "ENABLED"}})
+    };
+    let base = sample_event("02-esim-status-in-use.json");
+    for (id, at, s) in [
+        ("o3", "2026-04-22T17:40:00Z", "USED_UP"),
+        ("o1", "2026-04-22T17:00:00Z", "IN_USE"),
+        ("o2", "2026-04-22T17:20:00+0000", "SUSPENDED"),
+    ] {
+        assert_eq!(
+            handle_apigw(&service, with_body(base.clone(), status(id, at, s)))
+                .await
+                .status_code,
+            200
+        );
+    }
+    let state = rig
+        .store
+        .load_state(ProviderId::EsimAccess, "T-ORDER")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.value.status.unwrap().value.provider_status, "USED_UP");
+    assert_eq!(state.version, 1, "late events did not write the state at all");
+}
+
+#[tokio::test]
+async fn a_reused_notify_id_with_another_payload_is_kept_as_a_conflict() {
+    let rig = Rig::new("conflict").await;
+    let service = rig.service();
+    let base = sample_event("02-esim-status-in-use.json");
+    let body = |s: &str| json!({"notifyType": "ESIM_STATUS", "notifyId": "same-id", "content": {"esimTranNo": "T-C", "esimStatus": s}});
+    assert_eq!(
+        response_json(&handle_apigw(&service, with_body(base.clone(), body("IN_USE"))).await)["outcome"],
+        "stored"
+    );
+    assert_eq!(
+        response_json(&handle_apigw(&service, with_body(base, body("CANCEL"))).await)["outcome"],
+        "conflict"
+    );
+    let conflicts = rig.store.list_conflicts(&rig.window()).await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    let state = rig
+        .store
+        .load_state(ProviderId::EsimAccess, "T-C")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.value.status.unwrap().value.provider_status, "IN_USE");
+}
+
+#[tokio::test]
+async fn when_sns_fails_the_request_fails_and_the_retry_publishes_once() {
+    let rig = Rig::new("snsfail").await;
+    let missing_topic = rig.topic_arn.replace("esimhooks-", "missing-");
+    let broken = rig.service_with_topic(&missing_topic, quick_settings());
+    let healthy = rig.service();
+    let event = sample_event("05-data-usage-low.json");
+
+    let failed = handle_apigw(&broken, event.clone()).await;
+    assert_eq!(failed.status_code, 503);
+    assert!(failed.headers.get("retry-after").is_some());
+    let stored = rig.store.list_deliveries(&rig.window()).await.unwrap();
+    assert_eq!(
+        (stored.len(), stored[0].status),
+        (1, DeliveryStatus::InProgress),
+        "payload kept for the retry"
+    );
+    assert!(rig.alerts().await.is_empty());
+
+    assert_eq!(
+        response_json(&handle_apigw(&healthy, event.clone()).await)["outcome"],
+        "stored"
+    );
+    assert_eq!(
+        response_json(&handle_apigw(&healthy, event).await)["outcome"],
+        "duplicate"
+    );
+    assert_eq!(rig.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_crashed_lambda_is_taken_over_after_it_expires() {
+    let rig = Rig::new("lease").await;
+    let service = rig.service();
+    let f = fixtures("esimaccess")
+        .into_iter()
+        .find(|f| f.name == "data-usage-low")
+        .unwrap();
+    let provider = esimaccess_provider(true);
+    let d = delivery(&f, rig.clock.now());
+    let event = provider.normalize(provider.authenticate(&d).unwrap()).unwrap();
+    let crashed = Lease {
+        attempt: "crashed".into(),
+        until: rig.clock.now() + Duration::seconds(30),
+    };
+    assert_eq!(
+        rig.store
+            .begin_delivery(&event, &crashed, rig.clock.now())
+            .await
+            .unwrap(),
+        shared::store::Begin::Started
+    );
+
+    assert_eq!(
+        handle_apigw(&service, sample_event("05-data-usage-low.json"))
+            .await
+            .status_code,
+        503
+    );
+    rig.clock.advance(Duration::seconds(31));
+    let taken = handle_apigw(&service, sample_event("05-data-usage-low.json")).await;
+    assert_eq!(response_json(&taken)["outcome"], "stored");
+    assert_eq!(rig.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_copies_store_one_event_and_one_alert() {
+    let rig = Rig::new("storm").await;
+    let service = Arc::new(rig.service_with_topic(&rig.topic_arn, PipelineSettings::default()));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let service = service.clone();
+            tokio::spawn(async move {
+                handle_apigw(&service, sample_event("05-data-usage-low.json"))
+                    .await
+                    .status_code
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(rig.store.list_deliveries(&rig.window()).await.unwrap().len(), 1);
+    assert_eq!(rig.alerts().await.len(), 1);
+}
