@@ -1,1 +1,188 @@
-fn main() {}
+//! `esimhooks`: run the webhook receiver locally, set up its AWS resources, and look at what it stored.
+
+mod backend;
+mod console;
+mod listing;
+mod serve;
+mod sqlite;
+
+use backend::BackendArgs;
+use clap::{Parser, Subcommand};
+use listing::{ListArgs, Listing};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{process_env, provider_from_env, Settings, IMPLEMENTED_PROVIDERS};
+use shared::pipeline::Pipeline;
+use shared::service::{Router, Service};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "esimhooks",
+    version,
+    about = "Receive, verify, store and alert on eSIM provider webhooks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every implemented provider at POST /webhooks/{provider} on a local address.
+    ///
+    /// Provider secrets come from the environment, e.g. ESIMACCESS_SECRETS=<url token>. The eSIM Access
+    /// sender allow-list is off locally unless ESIMACCESS_ALLOWED_IPS is set.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Create the DynamoDB table and SNS topic at the configured endpoint (AWS_ENDPOINT_URL for an emulator).
+    Init {
+        #[arg(long, default_value = "esimhooks")]
+        table: String,
+        #[arg(long, default_value = "esimhooks-alerts")]
+        topic: String,
+    },
+    /// List stored deliveries (normalized events with their raw payloads).
+    Events {
+        #[command(flatten)]
+        list: ListArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// List current per-eSIM state.
+    Esims {
+        #[command(flatten)]
+        list: ListArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// List alerts and whether they were sent.
+    Alerts {
+        #[command(flatten)]
+        list: ListArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// List deliveries that reused a known id with a different payload.
+    Conflicts {
+        #[command(flatten)]
+        list: ListArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+}
+
+/// Builds the router for every implemented provider; one with missing secrets is served fail-closed.
+async fn build_router(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Clock>) -> Router {
+    let local_env = |name: &str| match (name, process_env(name)) {
+        // Local senders are not eSIM Access's servers: the allow-list is opt-in here.
+        ("ESIMACCESS_ALLOWED_IPS", None) => Some("off".to_string()),
+        (_, value) => value,
+    };
+    let pipeline = Arc::new(Pipeline::new(
+        opened.events.clone(),
+        opened.sink.clone(),
+        clock,
+        settings.pipeline.clone(),
+    ));
+    let mut services = Vec::new();
+    for &provider in IMPLEMENTED_PROVIDERS {
+        let service = match provider_from_env(provider, &local_env, opened.secrets.as_ref()).await {
+            Ok(p) => Service::ready(p, pipeline.clone(), settings.max_body_bytes),
+            Err(e) => Service::fail_closed(provider, e.to_string()),
+        };
+        services.push(service);
+    }
+    Router::new(services)
+}
+
+async fn serve(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
+    let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
+    let opened = backend.open(true).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let router = Arc::new(build_router(&opened, &settings, clock.clone()).await);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let store = match backend.backend {
+        backend::BackendKind::Local => format!("SQLite file {}", backend.db.display()),
+        backend::BackendKind::Aws => format!("DynamoDB table {}", backend.table.as_deref().unwrap_or("-")),
+    };
+    eprintln!("esimhooks listening on http://{bound} (store: {store})");
+    for provider in router.providers() {
+        eprintln!("  POST http://{bound}/webhooks/{provider}");
+    }
+    let state = serve::AppState { router, clock };
+    serve::run(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn init(table: &str, topic: &str) -> Result<(), String> {
+    let sdk = shared::aws::sdk_config().await;
+    shared::store::dynamodb::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), table)
+        .await
+        .map_err(|e| format!("creating table {table}: {e}"))?;
+    let topic_arn = aws_sdk_sns::Client::new(&sdk)
+        .create_topic()
+        .name(topic)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "creating topic {topic}: {}",
+                aws_sdk_sns::error::DisplayErrorContext(&e)
+            )
+        })?
+        .topic_arn
+        .unwrap_or_default();
+    println!("export ESIMHOOKS_TABLE={table}");
+    println!("export ESIMHOOKS_TOPIC_ARN={topic_arn}");
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let listing = |what, list: ListArgs, backend: BackendArgs| async move {
+        let opened = backend.open(false).await?;
+        listing::list(
+            what,
+            &list,
+            opened.query.as_ref(),
+            SystemClock.now(),
+            &mut std::io::stdout().lock(),
+        )
+        .await
+    };
+    match cli.command {
+        Command::Serve { addr, backend } => serve(addr, backend).await,
+        Command::Init { table, topic } => init(&table, &topic).await,
+        Command::Events { list, backend } => listing(Listing::Events, list, backend).await,
+        Command::Esims { list, backend } => listing(Listing::Esims, list, backend).await,
+        Command::Alerts { list, backend } => listing(Listing::Alerts, list, backend).await,
+        Command::Conflicts { list, backend } => listing(Listing::Conflicts, list, backend).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init_human();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("esimhooks: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

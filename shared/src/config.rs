@@ -215,6 +215,9 @@ fn esimaccess_allowed_ips(env: Env<'_>) -> Result<Option<Vec<IpAddr>>, ConfigErr
     }
 }
 
+/// The providers this build can serve.
+pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &[ProviderId::EsimAccess];
+
 /// Builds a provider from its configuration.
 pub async fn provider_from_env(
     provider: ProviderId,

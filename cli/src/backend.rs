@@ -1,0 +1,87 @@
+//! Where the CLI keeps and reads events: the embedded SQLite file (default) or DynamoDB/SNS at whatever
+//! endpoint the AWS environment names (`AWS_ENDPOINT_URL` for an emulator).
+
+use crate::console::ConsoleSink;
+use crate::sqlite::open_store;
+use clap::{Args, ValueEnum};
+use shared::config::SecretSource;
+use shared::notify::sns::SnsSink;
+use shared::notify::AlertSink;
+use shared::store::dynamodb::DynamoStore;
+use shared::store::{EventStore, StoreQuery};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// SQLite file + console alerts.
+    Local,
+    /// DynamoDB table + SNS topic (AWS, or an emulator via AWS_ENDPOINT_URL).
+    Aws,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Where events are kept.
+    #[arg(long, value_enum, default_value = "local", env = "ESIMHOOKS_BACKEND")]
+    pub backend: BackendKind,
+    /// SQLite file for the local backend.
+    #[arg(long, default_value = "esimhooks.db", env = "ESIMHOOKS_DB")]
+    pub db: PathBuf,
+    /// DynamoDB table for the aws backend.
+    #[arg(long, env = "ESIMHOOKS_TABLE")]
+    pub table: Option<String>,
+    /// SNS topic ARN for alerts with the aws backend.
+    #[arg(long, env = "ESIMHOOKS_TOPIC_ARN")]
+    pub topic_arn: Option<String>,
+}
+
+pub struct Opened {
+    pub events: Arc<dyn EventStore>,
+    pub query: Arc<dyn StoreQuery>,
+    pub sink: Arc<dyn AlertSink>,
+    pub secrets: Box<dyn SecretSource>,
+}
+
+impl BackendArgs {
+    /// Opens the store (and the alert sink when `for_serving`). Errors say what to set.
+    pub async fn open(&self, for_serving: bool) -> Result<Opened, String> {
+        match self.backend {
+            BackendKind::Local => {
+                let store =
+                    Arc::new(open_store(&self.db).map_err(|e| format!("cannot open {}: {e}", self.db.display()))?);
+                Ok(Opened {
+                    events: store.clone(),
+                    query: store,
+                    sink: Arc::new(ConsoleSink::default()),
+                    secrets: Box::new(shared::config::NoSecretSource),
+                })
+            }
+            BackendKind::Aws => {
+                let table = self
+                    .table
+                    .clone()
+                    .ok_or("the aws backend needs --table or ESIMHOOKS_TABLE")?;
+                let sdk = shared::aws::sdk_config().await;
+                let store = Arc::new(DynamoStore::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    table,
+                    shared::config::Settings::default().retention,
+                ));
+                let sink: Arc<dyn AlertSink> = match (&self.topic_arn, for_serving) {
+                    (Some(arn), _) => Arc::new(SnsSink::new(aws_sdk_sns::Client::new(&sdk), arn.clone())),
+                    (None, false) => Arc::new(ConsoleSink::default()),
+                    (None, true) => {
+                        return Err("serving with the aws backend needs --topic-arn or ESIMHOOKS_TOPIC_ARN".into())
+                    }
+                };
+                Ok(Opened {
+                    events: store.clone(),
+                    query: store,
+                    sink,
+                    secrets: Box::new(shared::aws::SsmSecrets(aws_sdk_ssm::Client::new(&sdk))),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! `events`, `esims`, `alerts`, `conflicts`: what was stored, as a table for people or JSON for scripts.
+
+use chrono::{DateTime, Duration, Utc};
+use clap::Args;
+use serde::Serialize;
+use shared::model::ProviderId;
+use shared::store::{ListQuery, StoreQuery};
+use std::io::Write;
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only this provider (esimgo, esimaccess, roamify, airalo).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only since this time: RFC 3339, or an age like 24h or 7d (default: 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many rows, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON (an array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Listing {
+    Events,
+    Esims,
+    Alerts,
+    Conflicts,
+}
+
+fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("--since {text}: use RFC 3339 or an age like 24h or 7d"))?;
+    match unit {
+        "h" => Ok(now - Duration::hours(n)),
+        "d" => Ok(now - Duration::days(n)),
+        _ => Err(format!("--since {text}: use RFC 3339 or an age like 24h or 7d")),
+    }
+}
+
+impl ListArgs {
+    pub fn query(&self, now: DateTime<Utc>) -> Result<ListQuery, String> {
+        let provider = match &self.provider {
+            None => None,
+            Some(name) => Some(ProviderId::parse(name).ok_or(format!("unknown provider {name}"))?),
+        };
+        let since = parse_since(self.since.as_deref().unwrap_or("7d"), now)?;
+        Ok(ListQuery {
+            provider,
+            since: Some(since),
+            until: Some(now + Duration::minutes(1)),
+            limit: Some(self.limit),
+        })
+    }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// A reader that went away (`esimhooks events --json | head`) ends the output; it is not an error.
+fn io(e: std::io::Error) -> Result<(), String> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e.to_string())
+    }
+}
+
+fn print_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> Result<(), String> {
+    serde_json::to_writer_pretty(&mut *out, rows)
+        .map_err(std::io::Error::from)
+        .or_else(io)?;
+    writeln!(out).or_else(io)
+}
+
+fn print_table(out: &mut impl Write, header: &[&str], rows: Vec<Vec<String>>) -> Result<(), String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut text = line(header.iter().map(|h| h.to_string()).collect());
+    let count = rows.len();
+    for row in rows {
+        text.push('\n');
+        text.push_str(&line(row));
+    }
+    writeln!(out, "{text}\n({count} rows)").or_else(io)
+}
+
+pub async fn list(
+    what: Listing,
+    args: &ListArgs,
+    store: &dyn StoreQuery,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let query = args.query(now)?;
+    let failed = |e: shared::store::StoreError| e.to_string();
+    let dash = || "-".to_string();
+    match what {
+        Listing::Events => {
+            let rows = store.list_deliveries(&query).await.map_err(failed)?;
+            if args.json {
+                return print_json(out, &rows);
+            }
+            let table = rows
+                .iter()
+                .map(|d| {
+                    let e = &d.event;
+                    vec![
+                        time(e.received_at),
+                        e.provider.to_string(),
+                        e.kind.as_str().into(),
+                        e.provider_event_type.clone().unwrap_or_else(dash),
+                        e.esim.as_ref().map(|x| x.key.clone()).unwrap_or_else(dash),
+                        d.status.as_str().into(),
+                        e.dedupe_key.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(
+                out,
+                &["RECEIVED", "PROVIDER", "KIND", "TYPE", "ESIM", "STATUS", "DEDUPE KEY"],
+                table,
+            )
+        }
+        Listing::Esims => {
+            let rows = store.list_states(&query).await.map_err(failed)?;
+            if args.json {
+                return print_json(out, &rows);
+            }
+            let table = rows
+                .iter()
+                .map(|s| {
+                    vec![
+                        time(s.updated_at),
+                        s.provider.to_string(),
+                        s.key.clone(),
+                        s.iccid.clone().unwrap_or_else(dash),
+                        s.status
+                            .as_ref()
+                            .map(|f| f.value.provider_status.clone())
+                            .unwrap_or_else(dash),
+                        s.usage
+                            .as_ref()
+                            .and_then(|f| f.value.remaining_ratio)
+                            .map(|r| format!("{:.1}%", r * 100.0))
+                            .unwrap_or_else(dash),
+                        s.expires_at().map(time).unwrap_or_else(dash),
+                    ]
+                })
+                .collect();
+            print_table(
+                out,
+                &["UPDATED", "PROVIDER", "ESIM", "ICCID", "STATUS", "DATA LEFT", "EXPIRES"],
+                table,
+            )
+        }
+        Listing::Alerts => {
+            let rows = store.list_alerts(&query).await.map_err(failed)?;
+            if args.json {
+                return print_json(out, &rows);
+            }
+            let table = rows
+                .iter()
+                .map(|a| {
+                    vec![
+                        time(a.alert.raised_at),
+                        a.alert.provider.to_string(),
+                        a.alert.alert_type.as_str().into(),
+                        a.alert.level.clone(),
+                        a.alert.esim.as_ref().map(|e| e.key.clone()).unwrap_or_else(dash),
+                        a.status.as_str().into(),
+                    ]
+                })
+                .collect();
+            print_table(out, &["RAISED", "PROVIDER", "TYPE", "LEVEL", "ESIM", "STATUS"], table)
+        }
+        Listing::Conflicts => {
+            let rows = store.list_conflicts(&query).await.map_err(failed)?;
+            if args.json {
+                return print_json(out, &rows);
+            }
+            let table = rows
+                .iter()
+                .map(|e| {
+                    vec![
+                        time(e.received_at),
+                        e.provider.to_string(),
+                        e.dedupe_key.to_string(),
+                        e.payload_sha256.clone(),
+                    ]
+                })
+                .collect();
+            print_table(out, &["RECEIVED", "PROVIDER", "DEDUPE KEY", "PAYLOAD SHA256"], table)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_ages_and_instants() {
+        let now = DateTime::parse_from_rfc3339("2026-04-22T18:00:00Z").unwrap().to_utc();
+        assert_eq!(parse_since("24h", now).unwrap(), now - Duration::hours(24));
+        assert_eq!(parse_since("7d", now).unwrap(), now - Duration::days(7));
+        assert_eq!(
+            parse_since("2026-04-01T00:00:00Z", now).unwrap().to_rfc3339(),
+            "2026-04-01T00:00:00+00:00"
+        );
+        assert!(parse_since("soon", now).is_err());
+        assert!(parse_since("", now).is_err());
+    }
+}
