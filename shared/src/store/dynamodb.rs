@@ -688,8 +688,7 @@ mod tests {
 
     fn placeholders(text: &str, sigil: char) -> BTreeSet<String> {
         let mut found = BTreeSet::new();
-        let mut chars = text.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in text.char_indices() {
             if c == sigil {
                 let end = text[i + 1..]
                     .find(|c: char| !(c.is_alphanumeric() || c == '_'))
