@@ -110,15 +110,19 @@ pub struct Alert {
 }
 
 impl Alert {
-    fn for_esim(
-        event: &Event,
-        state: Option<&EsimState>,
+    /// The one constructor: the id is derived here, so the delivery path and the expiry sweep name the same
+    /// alert the same way and it fires once whichever gets there first.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        provider: ProviderId,
+        esim: Option<EsimIdentity>,
+        bundle: Option<Bundle>,
         alert_type: AlertType,
         level: String,
-        now: DateTime<Utc>,
+        event_dedupe_key: DedupeKey,
+        occurred_at: DateTime<Utc>,
+        raised_at: DateTime<Utc>,
     ) -> Self {
-        let esim = event.esim.clone();
-        let bundle = state.and_then(|s| s.bundle.clone()).or_else(|| event.bundle.clone());
         let esim_part = esim.as_ref().map_or("-", |e| e.key.as_str());
         let bundle_part = bundle
             .as_ref()
@@ -126,24 +130,78 @@ impl Alert {
             .unwrap_or("-");
         Self {
             schema_version: ALERT_SCHEMA_VERSION,
-            alert_id: format!(
-                "{}#{esim_part}#{bundle_part}#{}#{level}",
-                event.provider,
-                alert_type.as_str()
-            ),
+            alert_id: format!("{provider}#{esim_part}#{bundle_part}#{}#{level}", alert_type.as_str()),
             alert_type,
             level,
-            provider: event.provider,
+            provider,
             esim,
             bundle,
             usage: None,
             expires_at: None,
             balance: None,
-            event_dedupe_key: event.dedupe_key.clone(),
-            occurred_at: event.occurred_at,
-            raised_at: now,
+            event_dedupe_key,
+            occurred_at,
+            raised_at,
         }
     }
+
+    fn for_esim(
+        event: &Event,
+        state: Option<&EsimState>,
+        alert_type: AlertType,
+        level: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let bundle = state.and_then(|s| s.bundle.clone()).or_else(|| event.bundle.clone());
+        let key = event.dedupe_key.clone();
+        Self::new(
+            event.provider,
+            event.esim.clone(),
+            bundle,
+            alert_type,
+            level,
+            key,
+            event.occurred_at,
+            now,
+        )
+    }
+}
+
+/// The expiry alert the scheduled sweep raises for an eSIM whose validity ends within the window from `now`.
+/// Only the window level: an end already past is the delivery path's to report, and a bundle gets one
+/// window alert however many sweeps see it. eSIMs already expired, cancelled or deleted are left alone.
+pub fn upcoming_expiry(state: &EsimState, rules: &AlertRules, now: DateTime<Utc>) -> Option<Alert> {
+    let validity = state.validity.as_ref()?;
+    let expires_at = validity.value.expires_at?;
+    if expires_at <= now || expires_at - now > rules.expiry_window {
+        return None;
+    }
+    let finished = matches!(
+        state.status.as_ref().map(|f| f.value.lifecycle),
+        Some(Lifecycle::Expired | Lifecycle::Cancelled | Lifecycle::Deleted)
+    );
+    if finished {
+        return None;
+    }
+    let identity = EsimIdentity {
+        key: state.key.clone(),
+        iccid: state.iccid.clone(),
+        refs: state.refs.clone(),
+    };
+    let level = format!("{}h", rules.expiry_window.num_hours());
+    let key = validity.event_key.clone();
+    let mut alert = Alert::new(
+        state.provider,
+        Some(identity),
+        state.bundle.clone(),
+        AlertType::Expiry,
+        level,
+        key,
+        validity.at,
+        now,
+    );
+    alert.expires_at = Some(expires_at);
+    Some(alert)
 }
 
 /// The alerts `event` raises, given the eSIM's state after it was merged.
@@ -183,8 +241,9 @@ pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, no
         alerts.push(alert);
     }
 
-    // Account balance: every balance notification is its own alert (each delivery is already deduplicated).
-    if event.kind == EventKind::AccountBalance {
+    // Account balance: every low-balance notification is its own alert (each delivery is already deduplicated);
+    // top-ups are stored but raise nothing.
+    if event.kind == EventKind::AccountBalance && event.balance.as_ref().is_some_and(|b| b.low) {
         let level = event
             .balance
             .as_ref()
@@ -323,6 +382,47 @@ mod tests {
         stale.dedupe_key = DedupeKey::provider_id("x0");
         stale.set_occurred_at(Some(now() - Duration::days(3)));
         assert!(alerts_for(&stale, Some(state)).0.is_empty());
+    }
+
+    #[test]
+    fn sweep_raises_the_window_alert_with_the_delivery_paths_id() {
+        let mut e = event("v");
+        e.kind = EventKind::Validity;
+        e.validity = Some(Validity {
+            expires_at: Some(now() + Duration::hours(72)),
+            ..Default::default()
+        });
+        let (on_delivery, state) = alerts_for(&e, None);
+        assert!(on_delivery.is_empty(), "3 days out: nothing yet");
+        let rules = AlertRules::default();
+        assert!(upcoming_expiry(&state, &rules, now()).is_none());
+        let later = now() + Duration::hours(50);
+        let swept = upcoming_expiry(&state, &rules, later).unwrap();
+        assert_eq!(swept.level, "24h");
+        assert_eq!(swept.alert_id, "esimaccess#T1#TX1#expiry#24h");
+        // Had the delivery come inside the window, it would have raised the very same id.
+        let inside = evaluate(&e, Some(&state), &rules, later);
+        assert_eq!(inside[0].alert_id, swept.alert_id);
+        assert!(
+            upcoming_expiry(&state, &rules, now() + Duration::hours(73)).is_none(),
+            "past ends are not swept"
+        );
+    }
+
+    #[test]
+    fn sweep_skips_finished_esims() {
+        let mut e = event("v");
+        e.validity = Some(Validity {
+            expires_at: Some(now() + Duration::hours(2)),
+            ..Default::default()
+        });
+        e.status = Some(StatusChange {
+            lifecycle: Lifecycle::Cancelled,
+            provider_status: "CANCEL".into(),
+            profile_status: None,
+        });
+        let (_, state) = alerts_for(&e, None);
+        assert!(upcoming_expiry(&state, &AlertRules::default(), now()).is_none());
     }
 
     #[test]

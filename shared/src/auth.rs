@@ -86,6 +86,24 @@ impl KeyRing {
     }
 }
 
+/// Decodes a MAC header that may be hex or standard base64 (with or without padding), into exactly `len`
+/// bytes. The header is decoded once; MACs are then compared as bytes.
+pub fn decode_mac_header(value: &str, len: usize) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let value = value.trim();
+    if value.len() == len * 2 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return hex::decode(value).ok();
+    }
+    let engines = [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+    ];
+    engines
+        .iter()
+        .find_map(|engine| engine.decode(value).ok())
+        .filter(|bytes| bytes.len() == len)
+}
+
 /// The one comparison for secrets. Both sides are hashed first so that neither content nor length leaks
 /// through timing; the digests are then compared in constant time.
 pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {
@@ -172,6 +190,22 @@ mod tests {
         let tag = mac.finalize().into_bytes();
         assert!(ring.any_mac_matches::<Hmac<Sha256>>(b"body", &tag));
         assert!(!ring.any_mac_matches::<Hmac<Sha256>>(b"bodY", &tag));
+    }
+
+    #[test]
+    fn mac_headers_decode_from_hex_or_base64_only_at_the_right_length() {
+        let bytes: Vec<u8> = (0u8..32).collect();
+        let hex_form = hex::encode(&bytes);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert_eq!(decode_mac_header(&hex_form, 32).unwrap(), bytes);
+        assert_eq!(decode_mac_header(&hex_form.to_uppercase(), 32).unwrap(), bytes);
+        assert_eq!(decode_mac_header(&b64, 32).unwrap(), bytes);
+        assert_eq!(decode_mac_header(b64.trim_end_matches('='), 32).unwrap(), bytes);
+        assert!(decode_mac_header(&hex_form[2..], 32).is_none());
+        assert!(decode_mac_header("not a mac", 32).is_none());
+        assert!(decode_mac_header("", 32).is_none());
+        assert!(decode_mac_header(&b64, 64).is_none());
     }
 
     #[test]

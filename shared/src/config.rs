@@ -7,6 +7,7 @@ use crate::auth::KeyRing;
 use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
 use crate::providers::esimaccess::EsimAccess;
+use crate::providers::esimgo::EsimGo;
 use crate::providers::Provider;
 use async_trait::async_trait;
 use chrono::Duration;
@@ -169,17 +170,11 @@ pub fn env_prefix(provider: ProviderId) -> &'static str {
     }
 }
 
-/// A provider's secrets (URL tokens, API keys, signing secrets), current first: from the SSM parameter named
-/// by `<PREFIX>_SECRETS_PARAM`, else from `<PREFIX>_SECRETS`. Comma- or newline-separated for rotation.
-pub async fn provider_secrets(
-    provider: ProviderId,
-    env: Env<'_>,
-    secrets: &dyn SecretSource,
-) -> Result<KeyRing, ConfigError> {
-    let prefix = env_prefix(provider);
-    let param_var = format!("{prefix}_SECRETS_PARAM");
-    let value_var = format!("{prefix}_SECRETS");
-    let (source, list) = match (env(&param_var), env(&value_var)) {
+/// A list of secrets named `<base>`: from the SSM parameter named by `<base>_PARAM`, else from `<base>` itself.
+/// Comma- or newline-separated, current first. `None` when neither is set.
+async fn secret_list(base: &str, env: Env<'_>, secrets: &dyn SecretSource) -> Result<Option<KeyRing>, ConfigError> {
+    let param_var = format!("{base}_PARAM");
+    let (source, list) = match (env(&param_var), env(base)) {
         (Some(name), _) => {
             let value = secrets.parameter(&name).await.map_err(|reason| ConfigError::Secret {
                 name: name.clone(),
@@ -187,13 +182,25 @@ pub async fn provider_secrets(
             })?;
             (name, value)
         }
-        (None, Some(value)) => (value_var.clone(), value),
-        (None, None) => return Err(ConfigError::Missing(format!("{param_var} (or {value_var})"))),
+        (None, Some(value)) => (base.to_string(), value),
+        (None, None) => return Ok(None),
     };
-    KeyRing::parse(&list).ok_or(ConfigError::Invalid {
+    KeyRing::parse(&list).map(Some).ok_or(ConfigError::Invalid {
         name: source,
         reason: "holds no secret".into(),
     })
+}
+
+/// A provider's secrets (URL tokens, API keys, signing secrets): `<PREFIX>_SECRETS_PARAM` or `<PREFIX>_SECRETS`.
+pub async fn provider_secrets(
+    provider: ProviderId,
+    env: Env<'_>,
+    secrets: &dyn SecretSource,
+) -> Result<KeyRing, ConfigError> {
+    let base = format!("{}_SECRETS", env_prefix(provider));
+    secret_list(&base, env, secrets)
+        .await?
+        .ok_or_else(|| ConfigError::Missing(format!("{base}_PARAM (or {base})")))
 }
 
 /// `ESIMACCESS_ALLOWED_IPS`: unset or `published` for eSIM Access's published sender IPs, `off` to disable,
@@ -216,7 +223,7 @@ fn esimaccess_allowed_ips(env: Env<'_>) -> Result<Option<Vec<IpAddr>>, ConfigErr
 }
 
 /// The providers this build can serve.
-pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &[ProviderId::EsimAccess];
+pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &[ProviderId::EsimGo, ProviderId::EsimAccess];
 
 /// Builds a provider from its configuration.
 pub async fn provider_from_env(
@@ -228,6 +235,12 @@ pub async fn provider_from_env(
         ProviderId::EsimAccess => {
             let tokens = provider_secrets(provider, env, secrets).await?;
             Ok(Arc::new(EsimAccess::new(tokens, esimaccess_allowed_ips(env)?)))
+        }
+        ProviderId::EsimGo => {
+            let api_keys = provider_secrets(provider, env, secrets).await?;
+            // Unsigned V2 callbacks are refused unless URL tokens for them are configured.
+            let v2_tokens = secret_list("ESIMGO_V2_TOKENS", env, secrets).await?;
+            Ok(Arc::new(EsimGo::new(api_keys, v2_tokens)))
         }
         other => Err(ConfigError::Invalid {
             name: "provider".into(),

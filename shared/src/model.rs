@@ -61,6 +61,10 @@ pub enum EventKind {
     Validity,
     /// The reseller's account balance or credit with the provider.
     AccountBalance,
+    /// The eSIM registered in another country.
+    Location,
+    /// A service on the eSIM changed: a phone number enabled or disabled, an SMS not delivered.
+    ServiceChange,
     /// Authentic, readable, but not a type we know: stored, never dropped.
     Unrecognized,
 }
@@ -74,6 +78,8 @@ impl EventKind {
             Self::DataUsage => "data_usage",
             Self::Validity => "validity",
             Self::AccountBalance => "account_balance",
+            Self::Location => "location",
+            Self::ServiceChange => "service_change",
             Self::Unrecognized => "unrecognized",
         }
     }
@@ -243,6 +249,18 @@ pub struct AccountBalance {
     /// The provider's level or message for this notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_level: Option<String>,
+    /// Whether the notification reports a low or insufficient balance (top-ups do not).
+    #[serde(default)]
+    pub low: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// ISO 3166-1 alpha-2 where the provider sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_name: Option<String>,
 }
 
 /// One normalized delivery.
@@ -272,6 +290,8 @@ pub struct Event {
     pub order: Option<OrderInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<AccountBalance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     /// Data-quality warnings found while normalizing (`iccid_precision_lost`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
@@ -307,6 +327,7 @@ impl Event {
             bundle: None,
             order: None,
             balance: None,
+            location: None,
             flags: Vec::new(),
             payload_sha256,
             raw,

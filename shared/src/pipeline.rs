@@ -4,7 +4,7 @@
 //! provider's retry redoes only what is not done: every step is idempotent, an alert marked sent is never
 //! published again, one claimed but not sent is.
 
-use crate::alerts::{evaluate, Alert, AlertRules};
+use crate::alerts::{evaluate, upcoming_expiry, Alert, AlertRules};
 use crate::clock::Clock;
 use crate::model::Event;
 use crate::notify::{AlertSink, PublishError};
@@ -71,6 +71,19 @@ pub enum PipelineError {
 }
 
 const STATE_RETRIES: usize = 8;
+
+/// What one run of the expiry sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// eSIMs whose validity ends within the window.
+    pub expiring: usize,
+    /// Alerts published by this run.
+    pub published: usize,
+    /// Alerts some earlier delivery or sweep had already sent.
+    pub already_sent: usize,
+    /// Alerts that could not be published now; the next run retries them.
+    pub failed: usize,
+}
 
 pub struct Pipeline {
     store: Arc<dyn EventStore>,
@@ -170,6 +183,31 @@ impl Pipeline {
                 Err(error)
             }
         }
+    }
+
+    /// Raises the expiry alert of every eSIM whose validity ends within the window, even when no delivery
+    /// arrives to trigger it. Safe to run as often as wanted: each bundle's alert is claimed once.
+    pub async fn sweep_expiring(&self) -> Result<SweepReport, PipelineError> {
+        let now = self.clock.now();
+        let until = now + self.settings.rules.expiry_window + Duration::seconds(1);
+        let states = self.store.expiring_states(now, until).await?;
+        let lease = self.lease(&self.new_attempt());
+        let mut report = SweepReport::default();
+        for state in &states {
+            let Some(alert) = upcoming_expiry(state, &self.settings.rules, now) else {
+                continue;
+            };
+            report.expiring += 1;
+            match self.publish_once(&alert, &lease).await {
+                Ok(true) => report.published += 1,
+                Ok(false) => report.already_sent += 1,
+                Err(error) => {
+                    tracing::error!(alert_id = alert.alert_id, %error, "expiry alert not published; the next sweep retries");
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Runs `step` until it yields `Some`, polling while it yields `None` (a twin holds the claim), up to the

@@ -97,10 +97,17 @@ impl Rig {
         }
     }
 
-    fn service_with_topic(&self, topic_arn: &str, settings: PipelineSettings) -> Service {
+    fn pipeline(&self, topic_arn: &str, settings: PipelineSettings) -> Arc<Pipeline> {
         let sink = Arc::new(SnsSink::new(self.sns.clone(), topic_arn));
-        let pipeline = Pipeline::new(self.store.clone(), sink, self.clock.clone(), settings);
-        Service::ready(esimaccess_provider(true), Arc::new(pipeline), 128 * 1024)
+        Arc::new(Pipeline::new(self.store.clone(), sink, self.clock.clone(), settings))
+    }
+
+    fn service_with_topic(&self, topic_arn: &str, settings: PipelineSettings) -> Service {
+        Service::ready(
+            esimaccess_provider(true),
+            self.pipeline(topic_arn, settings),
+            128 * 1024,
+        )
     }
 
     fn service(&self) -> Service {
@@ -371,4 +378,65 @@ async fn concurrent_copies_store_one_event_and_one_alert() {
     }
     assert_eq!(rig.store.list_deliveries(&rig.window()).await.unwrap().len(), 1);
     assert_eq!(rig.alerts().await.len(), 1);
+}
+
+fn esimgo_event(file: &str) -> ApiGatewayV2httpRequest {
+    serde_json::from_str(&std::fs::read_to_string(repo_root().join("events/esimgo").join(file)).unwrap()).unwrap()
+}
+
+/// eSIM Go never warns before a bundle ends: the delivery path alerts inside the window, the sweep otherwise.
+#[tokio::test]
+async fn esimgo_expiry_at_delivery_and_by_the_sweep_each_once() {
+    let rig = Rig::new("sweep").await;
+    rig.clock.set(instant("2030-11-24T10:47:00Z"));
+    let pipeline = rig.pipeline(&rig.topic_arn, quick_settings());
+    let service = Service::ready(esimgo_provider(None), pipeline.clone(), 128 * 1024);
+
+    // Ends 2030-11-27T10:47Z, three days away: nothing at delivery, nothing from a sweep yet.
+    assert_eq!(
+        handle_apigw(&service, esimgo_event("01-utilisation-v3-hex.json"))
+            .await
+            .status_code,
+        200
+    );
+    assert_eq!(pipeline.sweep_expiring().await.unwrap().published, 0);
+    assert!(rig.alerts().await.is_empty());
+
+    rig.clock.advance(Duration::hours(49)); // 23 h before the end
+    let report = pipeline.sweep_expiring().await.unwrap();
+    assert_eq!((report.expiring, report.published, report.failed), (1, 1, 0));
+    rig.clock.advance(Duration::minutes(15));
+    assert_eq!(
+        pipeline.sweep_expiring().await.unwrap().already_sent,
+        1,
+        "the next run does not repeat it"
+    );
+    let envelopes = rig.alerts().await;
+    assert_eq!(envelopes.len(), 1);
+    assert_eq!(envelopes[0]["MessageAttributes"]["alert_type"]["Value"], "expiry");
+    let doc: Value = serde_json::from_str(envelopes[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (doc["level"].as_str(), doc["expires_at"].as_str()),
+        (Some("24h"), Some("2030-11-27T10:47:00Z"))
+    );
+
+    // Another bundle delivered 10 hours before its end alerts at once, and the sweep then leaves it alone.
+    rig.clock.set(instant("2030-12-01T05:04:05Z"));
+    let v3 = |body: &str| {
+        let mut event = esimgo_event("01-utilisation-v3-hex.json");
+        let key = secrets()["esimgo"]["api_key"].as_str().unwrap().to_string();
+        event.headers.insert(
+            "x-signature-sha256",
+            hmac_sha256_hex(&key, body.as_bytes()).parse().unwrap(),
+        );
+        event.body = Some(body.to_string());
+        event
+    };
+    let body = json!({"iccid": "8944538532008160999", "alertType": "Utilisation",
+        "bundle": {"id": "777", "name": "esim_1GB_30D", "initialQuantity": 1000000000, "remainingQuantity": 600000000,
+                   "startTime": "2030-11-01T15:04:05Z", "endTime": "2030-12-01T15:04:05Z", "unlimited": false}});
+    assert_eq!(handle_apigw(&service, v3(&body.to_string())).await.status_code, 200);
+    assert_eq!(rig.alerts().await.len(), 1, "one expiry alert at delivery");
+    assert_eq!(pipeline.sweep_expiring().await.unwrap().published, 0);
+    assert!(rig.alerts().await.is_empty());
 }

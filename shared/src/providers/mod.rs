@@ -2,6 +2,7 @@
 //! the common model. Adding one is a module here, a thin crate in `functions/`, a route and docs.
 
 pub mod esimaccess;
+pub mod esimgo;
 mod json;
 
 pub use json::Body;

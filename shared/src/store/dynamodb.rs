@@ -25,6 +25,12 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
 pub const LISTING_INDEX: &str = "gsi1";
+/// Sparse index of eSIM states by the hour their validity ends, for the expiry sweep.
+pub const EXPIRY_INDEX: &str = "gsi2";
+
+fn expiry_bucket(at: DateTime<Utc>) -> String {
+    format!("EXPIRY#{}", at.format("%Y-%m-%dT%H"))
+}
 type Item = HashMap<String, AttributeValue>;
 
 /// The DynamoDB store. `retention` sets the TTL of delivery, alert and conflict items (clean-up only:
@@ -316,13 +322,15 @@ impl DynamoStore {
                 .build()
                 .map_err(build)
         };
-        let index = GlobalSecondaryIndex::builder()
-            .index_name(LISTING_INDEX)
-            .key_schema(key("gsi1pk", KeyType::Hash)?)
-            .key_schema(key("gsi1sk", KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
-            .build()
-            .map_err(build)?;
+        let index = |name: &str, pk: &str, sk: &str| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash)?)
+                .key_schema(key(sk, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build)
+        };
         let created = client
             .create_table()
             .table_name(table)
@@ -331,9 +339,12 @@ impl DynamoStore {
             .attribute_definitions(attr("sk")?)
             .attribute_definitions(attr("gsi1pk")?)
             .attribute_definitions(attr("gsi1sk")?)
+            .attribute_definitions(attr("gsi2pk")?)
+            .attribute_definitions(attr("gsi2sk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
-            .global_secondary_indexes(index)
+            .global_secondary_indexes(index(LISTING_INDEX, "gsi1pk", "gsi1sk")?)
+            .global_secondary_indexes(index(EXPIRY_INDEX, "gsi2pk", "gsi2sk")?)
             .send()
             .await;
         match created {
@@ -526,6 +537,8 @@ impl EventStore for DynamoStore {
         }
         if let Some(expires_at) = state.expires_at() {
             item.insert("expires_at".into(), s(expires_at.to_rfc3339()));
+            item.insert("gsi2pk".into(), s(expiry_bucket(expires_at)));
+            item.insert("gsi2sk".into(), s(format!("{}#{pk}", expires_at.to_rfc3339())));
         }
         item.insert("updated_at".into(), s(state.updated_at.to_rfc3339()));
         item.insert("gsi1pk".into(), s(format!("ESIM#{}", day_bucket(state.updated_at))));
@@ -541,6 +554,32 @@ impl EventStore for DynamoStore {
             }
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError> {
+        let mut states = Vec::new();
+        let mut hour = from;
+        // One query per hour bucket the range touches (25 for a 24 h window).
+        while expiry_bucket(hour) <= expiry_bucket(until) {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(EXPIRY_INDEX)
+                .key_condition_expression("gsi2pk = :bucket")
+                .expression_attribute_values(":bucket", s(expiry_bucket(hour)))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = pages.next().await {
+                let state: EsimState = get_json(&item.map_err(unavailable)?, "state")?;
+                if state.expires_at().is_some_and(|at| at >= from && at < until) {
+                    states.push(state);
+                }
+            }
+            hour += Duration::hours(1);
+        }
+        Ok(states)
     }
 
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {

@@ -256,6 +256,15 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         Ok(true)
     }
 
+    async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError> {
+        let all: Vec<StoredState> = self.read_all(Space::States)?;
+        Ok(all
+            .into_iter()
+            .map(|s| s.state)
+            .filter(|s| s.expires_at().is_some_and(|at| at >= from && at < until))
+            .collect())
+    }
+
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
         let _guard = self.locked();
         let existing: Option<StoredAlert> = self.read(Space::Alerts, &alert.alert_id)?;

@@ -200,6 +200,9 @@ pub trait EventStore: Send + Sync {
     /// Writes the state if its version is still `expected` (None: must not exist). False when it moved on.
     async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError>;
 
+    /// eSIMs whose validity ends in `[from, until)`, for the expiry sweep (an index, never a table scan).
+    async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError>;
+
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError>;
     async fn mark_alert_sent(
         &self,

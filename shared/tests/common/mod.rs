@@ -12,6 +12,7 @@ use shared::ingress::Delivery;
 use shared::notify::MemorySink;
 use shared::pipeline::{Pipeline, PipelineSettings};
 use shared::providers::esimaccess::EsimAccess;
+use shared::providers::esimgo::EsimGo;
 use shared::providers::Provider;
 use shared::service::Service;
 use shared::store::{KvStore, MemoryBackend};
@@ -50,6 +51,7 @@ pub struct Auth {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Fixture {
+    pub provider: String,
     pub name: String,
     pub request: FixtureRequest,
     pub expect: Expect,
@@ -89,7 +91,7 @@ pub fn delivery(f: &Fixture, received_at: DateTime<Utc>) -> Delivery {
     let token = f.auth.as_ref().and_then(|a| a.url_token.clone());
     Delivery {
         method: Method::from_bytes(f.request.method.as_bytes()).unwrap(),
-        path: "/webhooks/esimaccess".into(),
+        path: format!("/webhooks/{}", f.provider),
         query: token.map(|t| format!("token={t}")).unwrap_or_default(),
         headers,
         source_ip: f.request.source_ip.parse().ok(),
@@ -105,6 +107,28 @@ pub fn esimaccess_provider(allow_list: bool) -> Arc<dyn Provider> {
     Arc::new(EsimAccess::new(ring, allow_list.then(EsimAccess::published_ips)))
 }
 
+/// eSIM Go with both fixture API keys (current and rotated-in); V2 accepted only with `v2_token`.
+pub fn esimgo_provider(v2_token: Option<&str>) -> Arc<dyn Provider> {
+    let s = secrets();
+    let keys = format!(
+        "{},{}",
+        s["esimgo"]["api_key"].as_str().unwrap(),
+        s["esimgo"]["api_key_rotated"].as_str().unwrap()
+    );
+    Arc::new(EsimGo::new(
+        KeyRing::parse(&keys).unwrap(),
+        v2_token.and_then(KeyRing::parse),
+    ))
+}
+
+/// Hex HMAC-SHA256 of `body` under `key`.
+pub fn hmac_sha256_hex(key: &str, body: &[u8]) -> String {
+    use hmac::{digest::KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 pub fn instant(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
 }
@@ -112,6 +136,7 @@ pub fn instant(text: &str) -> DateTime<Utc> {
 /// The real service over in-memory adapters and a fixed clock.
 pub struct Harness {
     pub service: Service,
+    pub pipeline: Arc<Pipeline>,
     pub store: Arc<KvStore<MemoryBackend>>,
     pub sink: Arc<MemorySink>,
     pub clock: Arc<FixedClock>,
@@ -132,10 +157,11 @@ impl Harness {
         sink: Arc<MemorySink>,
     ) -> Self {
         let clock = Arc::new(FixedClock::at_rfc3339(now));
-        let pipeline = Pipeline::new(store.clone(), sink.clone(), clock.clone(), settings);
-        let service = Service::ready(provider, Arc::new(pipeline), 128 * 1024);
+        let pipeline = Arc::new(Pipeline::new(store.clone(), sink.clone(), clock.clone(), settings));
+        let service = Service::ready(provider, pipeline.clone(), 128 * 1024);
         Self {
             service,
+            pipeline,
             store,
             sink,
             clock,
