@@ -48,6 +48,11 @@ enum Command {
         #[arg(long, default_value = "esimhooks-alerts")]
         topic: String,
     },
+    /// Raise expiry alerts for eSIMs whose validity ends within the window (what the scheduled sweep does).
+    Sweep {
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
     /// List stored deliveries (normalized events with their raw payloads).
     Events {
         #[command(flatten)]
@@ -150,6 +155,21 @@ async fn init(table: &str, topic: &str) -> Result<(), String> {
     Ok(())
 }
 
+async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(), String> {
+    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+    let opened = backend.open(true).await?;
+    let pipeline = Pipeline::new(opened.events, opened.sink, Arc::new(SystemClock), settings.pipeline);
+    let report = pipeline.sweep_expiring().await.map_err(|e| e.to_string())?;
+    println!(
+        "expiring: {}, published: {}, already sent: {}, failed: {}",
+        report.expiring, report.published, report.already_sent, report.failed
+    );
+    if report.failed > 0 {
+        return Err(format!("{} expiry alerts could not be published; run again", report.failed));
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let listing = |what, list: ListArgs, backend: BackendArgs| async move {
         let opened = backend.open(false).await?;
@@ -165,6 +185,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { addr, backend } => serve(addr, backend).await,
         Command::Init { table, topic } => init(&table, &topic).await,
+        Command::Sweep { backend } => sweep(backend, &process_env).await,
         Command::Events { list, backend } => listing(Listing::Events, list, backend).await,
         Command::Esims { list, backend } => listing(Listing::Esims, list, backend).await,
         Command::Alerts { list, backend } => listing(Listing::Alerts, list, backend).await,
