@@ -165,7 +165,10 @@ async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(),
         report.expiring, report.published, report.already_sent, report.failed
     );
     if report.failed > 0 {
-        return Err(format!("{} expiry alerts could not be published; run again", report.failed));
+        return Err(format!(
+            "{} expiry alerts could not be published; run again",
+            report.failed
+        ));
     }
     Ok(())
 }

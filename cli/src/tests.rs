@@ -201,21 +201,40 @@ async fn sweep_command_alerts_once_for_an_expiring_esim() {
     let db = dir.path().join("sweep.db");
     let server = start(&db).await;
     // eSIM Access validity ending in 30 hours: no alert at delivery with the default 24 h window.
-    let ends = (SystemClock.now() + chrono::Duration::hours(30)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let ends = (SystemClock.now() + chrono::Duration::hours(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let body = serde_json::json!({"notifyType": "VALIDITY_USAGE", "notifyId": "v-1", "content": {"iccid": "8981", "esimTranNo": "T-S",
         "transactionId": "tx-s", "remain": 1, "durationUnit": "DAY", "expiredTime": ends}});
-    let (status, _) = http(server.addr, "POST", &format!("/webhooks/esimaccess?token={TOKEN}"), &body.to_string()).await;
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        &format!("/webhooks/esimaccess?token={TOKEN}"),
+        &body.to_string(),
+    )
+    .await;
     assert_eq!(status, 200);
     server.stop().await;
-    let backend = BackendArgs { backend: backend::BackendKind::Local, db: db.clone(), table: None, topic_arn: None };
+    let backend = BackendArgs {
+        backend: backend::BackendKind::Local,
+        db: db.clone(),
+        table: None,
+        topic_arn: None,
+    };
     sweep(backend.clone(), &|_: &str| None).await.unwrap();
-    assert!(list_json(Listing::Alerts, &db).await.is_empty(), "30 hours out is outside the window");
+    assert!(
+        list_json(Listing::Alerts, &db).await.is_empty(),
+        "30 hours out is outside the window"
+    );
     let wide = |name: &str| (name == "ESIMHOOKS_EXPIRY_WINDOW_HOURS").then(|| "48".to_string());
     sweep(backend.clone(), &wide).await.unwrap();
     sweep(backend, &wide).await.unwrap();
     let alerts = list_json(Listing::Alerts, &db).await;
     assert_eq!(alerts.len(), 1);
-    assert_eq!((alerts[0]["alert"]["level"].as_str(), alerts[0]["status"].as_str()), (Some("48h"), Some("SENT")));
+    assert_eq!(
+        (alerts[0]["alert"]["level"].as_str(), alerts[0]["status"].as_str()),
+        (Some("48h"), Some("SENT"))
+    );
 }
 
 #[test]

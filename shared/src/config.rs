@@ -8,6 +8,7 @@ use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
 use crate::providers::esimaccess::EsimAccess;
 use crate::providers::esimgo::EsimGo;
+use crate::providers::roamify::Roamify;
 use crate::providers::Provider;
 use async_trait::async_trait;
 use chrono::Duration;
@@ -223,7 +224,7 @@ fn esimaccess_allowed_ips(env: Env<'_>) -> Result<Option<Vec<IpAddr>>, ConfigErr
 }
 
 /// The providers this build can serve.
-pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &[ProviderId::EsimGo, ProviderId::EsimAccess];
+pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &[ProviderId::EsimGo, ProviderId::EsimAccess, ProviderId::Roamify];
 
 /// Builds a provider from its configuration.
 pub async fn provider_from_env(
@@ -242,6 +243,7 @@ pub async fn provider_from_env(
             let v2_tokens = secret_list("ESIMGO_V2_TOKENS", env, secrets).await?;
             Ok(Arc::new(EsimGo::new(api_keys, v2_tokens)))
         }
+        ProviderId::Roamify => Ok(Arc::new(Roamify::new(provider_secrets(provider, env, secrets).await?))),
         other => Err(ConfigError::Invalid {
             name: "provider".into(),
             reason: format!("{other} is not implemented yet"),

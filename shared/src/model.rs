@@ -65,6 +65,8 @@ pub enum EventKind {
     Location,
     /// A service on the eSIM changed: a phone number enabled or disabled, an SMS not delivered.
     ServiceChange,
+    /// A refund was granted or rejected.
+    Refund,
     /// Authentic, readable, but not a type we know: stored, never dropped.
     Unrecognized,
 }
@@ -80,6 +82,7 @@ impl EventKind {
             Self::AccountBalance => "account_balance",
             Self::Location => "location",
             Self::ServiceChange => "service_change",
+            Self::Refund => "refund",
             Self::Unrecognized => "unrecognized",
         }
     }

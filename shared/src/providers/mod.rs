@@ -4,6 +4,7 @@
 pub mod esimaccess;
 pub mod esimgo;
 mod json;
+pub mod roamify;
 
 pub use json::Body;
 

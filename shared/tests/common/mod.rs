@@ -121,6 +121,17 @@ pub fn esimgo_provider(v2_token: Option<&str>) -> Arc<dyn Provider> {
     ))
 }
 
+/// Roamify with both fixture secrets (current and rotated-in).
+pub fn roamify_provider() -> Arc<dyn Provider> {
+    let s = secrets();
+    let list = format!(
+        "{},{}",
+        s["roamify"]["secret"].as_str().unwrap(),
+        s["roamify"]["secret_rotated"].as_str().unwrap()
+    );
+    Arc::new(shared::providers::roamify::Roamify::new(KeyRing::parse(&list).unwrap()))
+}
+
 /// Hex HMAC-SHA256 of `body` under `key`.
 pub fn hmac_sha256_hex(key: &str, body: &[u8]) -> String {
     use hmac::{digest::KeyInit, Mac};
