@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 mkdir -p target
 log=target/test-output.log
 set +e
-bash scripts/with-moto.sh cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+bash scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line with the totals over every test binary.

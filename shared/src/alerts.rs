@@ -208,14 +208,25 @@ pub fn upcoming_expiry(state: &EsimState, rules: &AlertRules, now: DateTime<Utc>
 pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, now: DateTime<Utc>) -> Vec<Alert> {
     let mut alerts = Vec::new();
 
-    // Low data: judged on the state's usage (the newest measurement), so a stale event cannot raise a stale level.
-    if event.usage.is_some() {
-        let usage = state
-            .and_then(|s| s.usage.as_ref().map(|f| &f.value))
-            .or(event.usage.as_ref());
+    // Low data: a provider's own warning fires at its level; otherwise judged on the state's usage (the newest
+    // measurement), so a stale event cannot raise a stale level.
+    if let Some(event_usage) = &event.usage {
+        let usage = match &event_usage.provider_alert_level {
+            Some(_) => Some(event_usage),
+            None => state
+                .and_then(|s| s.usage.as_ref().map(|f| &f.value))
+                .or(Some(event_usage)),
+        };
         if let Some(usage) = usage.filter(|u| !u.unlimited) {
-            if let Some(level) = usage.remaining_ratio.and_then(|r| rules.low_data_level(r)) {
-                let mut alert = Alert::for_esim(event, state, AlertType::LowData, format!("{level}%"), now);
+            let level = match &usage.provider_alert_level {
+                Some(level) => Some(level.clone()),
+                None => usage
+                    .remaining_ratio
+                    .and_then(|r| rules.low_data_level(r))
+                    .map(|l| format!("{l}%")),
+            };
+            if let Some(level) = level {
+                let mut alert = Alert::for_esim(event, state, AlertType::LowData, level, now);
                 alert.usage = Some(usage.clone());
                 alerts.push(alert);
             }
@@ -226,10 +237,10 @@ pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, no
     let expires_at = state
         .and_then(EsimState::expires_at)
         .or_else(|| event.validity.as_ref().and_then(|v| v.expires_at));
-    let expiry_level = if event.validity.is_some() {
-        expires_at.and_then(|at| rules.expiry_level(at, now))
-    } else {
-        None
+    let expiry_level = match &event.validity {
+        Some(v) if v.provider_alert_level.is_some() => v.provider_alert_level.clone(),
+        Some(_) => expires_at.and_then(|at| rules.expiry_level(at, now)),
+        None => None,
     };
     let expired_status = event.status.as_ref().is_some_and(|s| s.lifecycle == Lifecycle::Expired)
         && state

@@ -6,6 +6,7 @@ use crate::alerts::AlertRules;
 use crate::auth::KeyRing;
 use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
+use crate::providers::airalo::Airalo;
 use crate::providers::esimaccess::EsimAccess;
 use crate::providers::esimgo::EsimGo;
 use crate::providers::roamify::Roamify;
@@ -224,7 +225,7 @@ fn esimaccess_allowed_ips(env: Env<'_>) -> Result<Option<Vec<IpAddr>>, ConfigErr
 }
 
 /// The providers this build can serve.
-pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &[ProviderId::EsimGo, ProviderId::EsimAccess, ProviderId::Roamify];
+pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &ProviderId::ALL;
 
 /// Builds a provider from its configuration.
 pub async fn provider_from_env(
@@ -244,10 +245,7 @@ pub async fn provider_from_env(
             Ok(Arc::new(EsimGo::new(api_keys, v2_tokens)))
         }
         ProviderId::Roamify => Ok(Arc::new(Roamify::new(provider_secrets(provider, env, secrets).await?))),
-        other => Err(ConfigError::Invalid {
-            name: "provider".into(),
-            reason: format!("{other} is not implemented yet"),
-        }),
+        ProviderId::Airalo => Ok(Arc::new(Airalo::new(provider_secrets(provider, env, secrets).await?))),
     }
 }
 

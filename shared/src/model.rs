@@ -147,6 +147,19 @@ impl fmt::Display for DedupeKey {
     }
 }
 
+/// Where a dedupe key comes from, which decides what a second delivery with the same key but other bytes is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupeBasis {
+    /// The provider's own event id: other bytes under it are a conflict, kept aside and not applied.
+    ProviderId,
+    /// Built from the fields that identify the notification (Airalo low data: iccid, package, level): other
+    /// bytes under it are the same notification again, a duplicate.
+    Derived,
+    /// The sha256 of the body: other bytes are another key.
+    BodyHash,
+}
+
 /// Who the event is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EsimIdentity {
@@ -187,6 +200,10 @@ pub struct DataUsage {
     pub provider_threshold: Option<String>,
     #[serde(default)]
     pub unlimited: bool,
+    /// Set when the event is itself the provider's low-data warning (Airalo `75%`, `90%`): the alert fires at
+    /// this level, verbatim, instead of at the configured ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_alert_level: Option<String>,
     /// When the provider measured the usage, if it says (usage can lag the notification by hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_at: Option<DateTime<Utc>>,
@@ -220,6 +237,10 @@ pub struct Validity {
     /// Time left as the provider states it, with its unit (`1 DAY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_remaining: Option<String>,
+    /// Set when the event is itself the provider's expiry warning (Airalo `3days`, `1days`): the alert fires at
+    /// this level, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_alert_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -272,6 +293,7 @@ pub struct Event {
     pub schema_version: u32,
     pub provider: ProviderId,
     pub dedupe_key: DedupeKey,
+    pub dedupe_basis: DedupeBasis,
     pub kind: EventKind,
     /// The provider's own type name (`DATA_USAGE`, `Utilisation`, ...), verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -314,10 +336,16 @@ impl Event {
         payload_sha256: String,
         raw: Box<RawValue>,
     ) -> Self {
+        let dedupe_basis = if dedupe_key.as_str().starts_with("sha256:") {
+            DedupeBasis::BodyHash
+        } else {
+            DedupeBasis::ProviderId
+        };
         Self {
             schema_version: EVENT_SCHEMA_VERSION,
             provider,
             dedupe_key,
+            dedupe_basis,
             kind,
             provider_event_type: None,
             esim: None,

@@ -6,7 +6,7 @@
 
 use crate::alerts::{evaluate, upcoming_expiry, Alert, AlertRules};
 use crate::clock::Clock;
-use crate::model::Event;
+use crate::model::{DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
 use crate::store::{AlertClaim, Begin, EventStore, Lease, StoreError};
@@ -151,6 +151,8 @@ impl Pipeline {
         };
         match begun {
             Begin::Duplicate => return Ok(Outcome::Duplicate),
+            // A key built from the notification's identity: other bytes are the same notification again.
+            Begin::Conflict { .. } if event.dedupe_basis == DedupeBasis::Derived => return Ok(Outcome::Duplicate),
             Begin::Conflict { stored_sha256 } => {
                 tracing::warn!(
                     provider = %event.provider,

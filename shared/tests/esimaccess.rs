@@ -449,7 +449,7 @@ async fn lambda_entry_point_decodes_base64_and_refuses_bad_or_huge_base64() {
 #[test]
 fn schemas_reject_malformed_documents() {
     let schemas = Schemas::load();
-    let event = json!({"schema_version": 1, "provider": "esimaccess", "dedupe_key": "x", "kind": "data_usage",
+    let event = json!({"schema_version": 1, "provider": "esimaccess", "dedupe_key": "x", "dedupe_basis": "provider_id", "kind": "data_usage",
         "occurred_at": "2026-04-22T17:00:00Z", "occurred_at_source": "provider", "received_at": "2026-04-22T17:00:00Z",
         "payload_sha256": "0".repeat(64), "raw": {}});
     assert!(schemas.event.is_valid(&event));

@@ -145,6 +145,7 @@ impl Provider for EsimAccess {
                     expires_at: instant(content, "expiredTime"),
                     starts_at: None,
                     provider_remaining: remaining,
+                    ..Validity::default()
                 });
             }
             _ => {}

@@ -105,7 +105,7 @@ impl Provider for EsimGo {
                 event.validity = Some(Validity {
                     expires_at: instant(bundle, "endTime"),
                     starts_at: instant(bundle, "startTime"),
-                    provider_remaining: None,
+                    ..Validity::default()
                 })
                 .filter(|v| v.expires_at.is_some());
                 if kind == "FirstUse" {

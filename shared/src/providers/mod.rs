@@ -1,6 +1,8 @@
 //! A provider is a value implementing [`Provider`]: how its deliveries are authenticated and how they map to
 //! the common model. Adding one is a module here, a thin crate in `functions/`, a route and docs.
 
+pub mod airalo;
+mod airalo_canonical;
 pub mod esimaccess;
 pub mod esimgo;
 mod json;

@@ -113,7 +113,7 @@ impl Provider for Roamify {
                 let validity = Validity {
                     expires_at: unix(fields, "end"),
                     starts_at: unix(fields, "start"),
-                    provider_remaining: None,
+                    ..Validity::default()
                 };
                 event.validity = Some(validity).filter(|v| v.expires_at.is_some());
                 if kind == EventKind::EsimStatus {

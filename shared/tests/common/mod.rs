@@ -132,6 +132,25 @@ pub fn roamify_provider() -> Arc<dyn Provider> {
     Arc::new(shared::providers::roamify::Roamify::new(KeyRing::parse(&list).unwrap()))
 }
 
+/// Airalo with both fixture client secrets (current and rotated-in).
+pub fn airalo_provider() -> Arc<dyn Provider> {
+    let s = secrets();
+    let list = format!(
+        "{},{}",
+        s["airalo"]["client_secret"].as_str().unwrap(),
+        s["airalo"]["client_secret_rotated"].as_str().unwrap()
+    );
+    Arc::new(shared::providers::airalo::Airalo::new(KeyRing::parse(&list).unwrap()))
+}
+
+/// Hex HMAC-SHA512 of `body` under `key`.
+pub fn hmac_sha512_hex(key: &str, body: &[u8]) -> String {
+    use hmac::{digest::KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha512> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Hex HMAC-SHA256 of `body` under `key`.
 pub fn hmac_sha256_hex(key: &str, body: &[u8]) -> String {
     use hmac::{digest::KeyInit, Mac};
