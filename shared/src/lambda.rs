@@ -89,11 +89,11 @@ pub async fn build_service(provider_id: ProviderId) -> Service {
     let env = process_env;
     let (pipeline, settings, sdk) = match build_pipeline(&env).await {
         Ok(built) => built,
-        Err(reason) => return Service::fail_closed(provider_id, reason),
+        Err(reason) => return Service::fail_closed(provider_id, reason).with_metrics(),
     };
     match provider_from_env(provider_id, &env, &SsmSecrets(aws_sdk_ssm::Client::new(&sdk))).await {
-        Ok(provider) => Service::ready(provider, Arc::new(pipeline), settings.max_body_bytes),
-        Err(e) => Service::fail_closed(provider_id, e.to_string()),
+        Ok(provider) => Service::ready(provider, Arc::new(pipeline), settings.max_body_bytes).with_metrics(),
+        Err(e) => Service::fail_closed(provider_id, e.to_string()).with_metrics(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod ingress;
 pub mod lambda;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;

@@ -141,6 +141,14 @@ impl DedupeKey {
     }
 }
 
+/// A short, stable reference to an identifier that may name a customer's eSIM (an ICCID inside a derived key
+/// or an alert id), for info-level logs: `ref:<first 12 hex of its sha256>`.
+pub fn log_ref(identifier: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(identifier.as_bytes());
+    format!("ref:{}", hex::encode(&digest[..6]))
+}
+
 impl fmt::Display for DedupeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -6,7 +6,7 @@
 
 use crate::alerts::{evaluate, upcoming_expiry, Alert, AlertRules};
 use crate::clock::Clock;
-use crate::model::{DedupeBasis, Event};
+use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
 use crate::store::{AlertClaim, Begin, EventStore, Lease, StoreError};
@@ -204,7 +204,8 @@ impl Pipeline {
                 Ok(true) => report.published += 1,
                 Ok(false) => report.already_sent += 1,
                 Err(error) => {
-                    tracing::error!(alert_id = alert.alert_id, %error, "expiry alert not published; the next sweep retries");
+                    let alert_ref = log_ref(&alert.alert_id);
+                    tracing::error!(alert_ref, %error, "expiry alert not published; the next sweep retries");
                     report.failed += 1;
                 }
             }
@@ -277,8 +278,10 @@ impl Pipeline {
                     self.store
                         .mark_alert_sent(alert, lease, &receipt, self.clock.now())
                         .await?;
+                    tracing::debug!(alert_id = alert.alert_id, "alert published");
+                    let alert_ref = log_ref(&alert.alert_id);
                     tracing::info!(
-                        alert_id = alert.alert_id,
+                        alert_ref,
                         alert_type = alert.alert_type.as_str(),
                         level = alert.level,
                         "alert published"

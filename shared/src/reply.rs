@@ -51,6 +51,8 @@ pub enum Rejection {
     NotConfigured(String),
     #[error("a dependency failed: {0}")]
     Dependency(String),
+    #[error("publishing an alert failed: {0}")]
+    PublishFailed(String),
     #[error("the same delivery or alert is being processed by another request")]
     Busy,
 }
@@ -73,7 +75,7 @@ impl Rejection {
             Self::Unreadable(_) => 400,
             Self::NotFound => 404,
             // Our side is not ready or failed: 503 tells the provider to retry later.
-            Self::NotConfigured(_) | Self::Dependency(_) | Self::Busy => 503,
+            Self::NotConfigured(_) | Self::Dependency(_) | Self::PublishFailed(_) | Self::Busy => 503,
         }
     }
 
@@ -87,6 +89,7 @@ impl Rejection {
             Self::NotFound => "not_found",
             Self::NotConfigured(_) => "not_configured",
             Self::Dependency(_) => "dependency_failure",
+            Self::PublishFailed(_) => "publish_failure",
             Self::Busy => "in_progress",
         }
     }
@@ -96,7 +99,7 @@ impl Rejection {
         match self {
             Self::Unauthenticated(_) => "authentication failed".into(),
             Self::NotConfigured(_) => "receiver not configured; retry later".into(),
-            Self::Dependency(_) => "temporary failure; retry later".into(),
+            Self::Dependency(_) | Self::PublishFailed(_) => "temporary failure; retry later".into(),
             other => other.to_string(),
         }
     }
@@ -127,6 +130,7 @@ mod tests {
             (Rejection::NotFound, 404),
             (Rejection::NotConfigured("x".into()), 503),
             (Rejection::Dependency("x".into()), 503),
+            (Rejection::PublishFailed("x".into()), 503),
             (Rejection::Busy, 503),
         ];
         for (rejection, status) in cases {

@@ -3,7 +3,8 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::ingress::Delivery;
-use crate::model::{EventKind, ProviderId};
+use crate::metrics::{request_line, RequestOutcome};
+use crate::model::{log_ref, DedupeBasis, EventKind, ProviderId};
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
 use crate::providers::Provider;
 use crate::reply::{Rejection, Reply};
@@ -26,6 +27,8 @@ pub struct Service {
     provider_id: ProviderId,
     readiness: Readiness,
     clock: Arc<dyn Clock>,
+    /// Print one CloudWatch EMF line per request (Lambda); off for local runs and tests.
+    emit_metrics: bool,
 }
 
 /// What an accepted request did, for the reply and the log line.
@@ -42,6 +45,7 @@ impl From<PipelineError> for Rejection {
     fn from(e: PipelineError) -> Self {
         match e {
             PipelineError::Busy(_) => Rejection::Busy,
+            PipelineError::Publish(e) => Rejection::PublishFailed(e.to_string()),
             other => Rejection::Dependency(other.to_string()),
         }
     }
@@ -50,14 +54,17 @@ impl From<PipelineError> for Rejection {
 impl Service {
     pub fn ready(provider: Arc<dyn Provider>, pipeline: Arc<Pipeline>, max_body_bytes: usize) -> Self {
         let clock = pipeline.clock().clone();
+        let provider_id = provider.id();
+        let readiness = Readiness::Ready {
+            provider,
+            pipeline,
+            max_body_bytes,
+        };
         Self {
-            provider_id: provider.id(),
-            readiness: Readiness::Ready {
-                provider,
-                pipeline,
-                max_body_bytes,
-            },
+            provider_id,
+            readiness,
             clock,
+            emit_metrics: false,
         }
     }
 
@@ -68,6 +75,25 @@ impl Service {
             provider_id,
             readiness: Readiness::FailClosed(reason),
             clock: Arc::new(SystemClock),
+            emit_metrics: false,
+        }
+    }
+
+    /// Turns on the per-request CloudWatch EMF line (Lambda; a fail-closed function reports too).
+    pub fn with_metrics(mut self) -> Self {
+        self.emit_metrics = true;
+        self
+    }
+
+    fn emit(&self, outcome: RequestOutcome, latency_ms: f64) {
+        if self.emit_metrics {
+            let line = request_line(
+                self.provider_id.as_str(),
+                outcome,
+                latency_ms,
+                self.clock.now().timestamp_millis(),
+            );
+            println!("{line}");
         }
     }
 
@@ -114,6 +140,14 @@ impl Service {
                     latency_ms,
                     "delivery accepted"
                 );
+                self.emit(
+                    match outcome {
+                        Outcome::Stored { alerts } => RequestOutcome::Stored { alerts },
+                        Outcome::Duplicate => RequestOutcome::Duplicate,
+                        Outcome::Conflict => RequestOutcome::Conflict,
+                    },
+                    latency_ms,
+                );
                 Reply::json(
                     200,
                     json!({"status": "accepted", "outcome": outcome.as_str(), "kind": kind.as_str()}),
@@ -131,8 +165,10 @@ impl Service {
                         latency_ms,
                         "delivery failed; the provider should retry"
                     );
+                    self.emit(RequestOutcome::Failed { reason }, latency_ms);
                 } else {
                     tracing::warn!(request_id, provider, reason, detail, latency_ms, "delivery rejected");
+                    self.emit(RequestOutcome::Rejected { reason }, latency_ms);
                 }
                 rejection.reply()
             }
@@ -165,9 +201,14 @@ impl Service {
             tracing::warn!(provider = %event.provider, provider_event_type = ?event.provider_event_type, "unrecognized payload: stored as unrecognized");
         }
         let outcome = pipeline.process(&event).await?;
+        // A derived key contains the ICCID: info-level logs get a reference to it instead.
+        let dedupe_key = match event.dedupe_basis {
+            DedupeBasis::Derived => log_ref(event.dedupe_key.as_str()),
+            _ => event.dedupe_key.to_string(),
+        };
         Ok(Handled::Accepted {
             kind: event.kind,
-            dedupe_key: event.dedupe_key.to_string(),
+            dedupe_key,
             outcome,
         })
     }

@@ -1,0 +1,205 @@
+//! CloudWatch metrics in the embedded metric format (EMF): one JSON line on stdout per request (and per sweep
+//! run), which CloudWatch Logs turns into metrics without any API call on the request path.
+//! Namespace `esimhooks`; dimensions `provider`, and `provider` + `reason` for rejections and failures.
+
+use crate::pipeline::SweepReport;
+use serde_json::{json, Map, Value};
+
+pub const NAMESPACE: &str = "esimhooks";
+
+/// How one request ended, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOutcome {
+    Stored {
+        alerts: usize,
+    },
+    Duplicate,
+    Conflict,
+    /// Refused with a 4xx; the reason is the rejection code.
+    Rejected {
+        reason: &'static str,
+    },
+    /// Failed with a 5xx (the provider retries); the reason is the rejection code.
+    Failed {
+        reason: &'static str,
+    },
+}
+
+fn directive(dimensions: Value, names: &[(&str, &str)]) -> Value {
+    let metrics: Vec<Value> = names
+        .iter()
+        .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
+        .collect();
+    json!({"Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": metrics})
+}
+
+/// The EMF line for one webhook request.
+pub fn request_line(provider: &str, outcome: RequestOutcome, latency_ms: f64, timestamp_ms: i64) -> String {
+    let count = |hit: bool| u8::from(hit);
+    let (stored, duplicate, conflict, alerts) = match outcome {
+        RequestOutcome::Stored { alerts } => (1, 0, 0, alerts),
+        RequestOutcome::Duplicate => (0, 1, 0, 0),
+        RequestOutcome::Conflict => (0, 0, 1, 0),
+        _ => (0, 0, 0, 0),
+    };
+    let reason = match outcome {
+        RequestOutcome::Rejected { reason } | RequestOutcome::Failed { reason } => Some(reason),
+        _ => None,
+    };
+    let rejected = count(matches!(outcome, RequestOutcome::Rejected { .. }));
+    let failed = count(matches!(outcome, RequestOutcome::Failed { .. }));
+    let mut directives = vec![directive(
+        json!([["provider"]]),
+        &[
+            ("Received", "Count"),
+            ("Stored", "Count"),
+            ("Duplicates", "Count"),
+            ("Conflicts", "Count"),
+            ("Rejected", "Count"),
+            ("Failed", "Count"),
+            ("AlertsPublished", "Count"),
+            ("PublishFailures", "Count"),
+            ("LatencyMs", "Milliseconds"),
+        ],
+    )];
+    let mut document = Map::new();
+    if let Some(reason) = reason {
+        let by_reason = if rejected == 1 { "Rejected" } else { "Failed" };
+        directives.push(directive(json!([["provider", "reason"]]), &[(by_reason, "Count")]));
+        document.insert("reason".into(), json!(reason));
+    }
+    document.insert(
+        "_aws".into(),
+        json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": directives}),
+    );
+    document.insert("provider".into(), json!(provider));
+    for (name, value) in [
+        ("Received", json!(1)),
+        ("Stored", json!(stored)),
+        ("Duplicates", json!(duplicate)),
+        ("Conflicts", json!(conflict)),
+        ("Rejected", json!(rejected)),
+        ("Failed", json!(failed)),
+        ("AlertsPublished", json!(alerts)),
+        ("PublishFailures", json!(count(reason == Some("publish_failure")))),
+        ("LatencyMs", json!((latency_ms * 1000.0).round() / 1000.0)),
+    ] {
+        document.insert(name.into(), value);
+    }
+    Value::Object(document).to_string()
+}
+
+/// The EMF line for one run of the expiry sweep.
+pub fn sweep_line(report: &SweepReport, timestamp_ms: i64) -> String {
+    let names = [
+        ("SweepExpiring", "Count"),
+        ("SweepPublished", "Count"),
+        ("SweepAlreadySent", "Count"),
+        ("SweepFailed", "Count"),
+    ];
+    json!({
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([[]]), &names)]},
+        "SweepExpiring": report.expiring,
+        "SweepPublished": report.published,
+        "SweepAlreadySent": report.already_sent,
+        "SweepFailed": report.failed,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Value {
+        assert!(!line.contains('\n'), "one line per document");
+        serde_json::from_str(line).unwrap()
+    }
+
+    /// Every metric a directive names must be a top-level member, and every dimension too (EMF rejects the
+    /// document otherwise).
+    fn assert_valid_emf(doc: &Value) {
+        for directive in doc["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            assert_eq!(directive["Namespace"], NAMESPACE);
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(doc[name].is_number(), "metric {name} has no value");
+            }
+            for set in directive["Dimensions"].as_array().unwrap() {
+                for dimension in set.as_array().unwrap() {
+                    assert!(
+                        doc[dimension.as_str().unwrap()].is_string(),
+                        "dimension {dimension} missing"
+                    );
+                }
+            }
+        }
+        assert!(doc["_aws"]["Timestamp"].is_i64());
+    }
+
+    #[test]
+    fn stored_request_counts_alerts() {
+        let doc = parse(&request_line(
+            "esimaccess",
+            RequestOutcome::Stored { alerts: 2 },
+            3.4567,
+            1_700_000_000_000,
+        ));
+        assert_valid_emf(&doc);
+        assert_eq!(
+            (
+                doc["Stored"].as_u64(),
+                doc["AlertsPublished"].as_u64(),
+                doc["Rejected"].as_u64()
+            ),
+            (Some(1), Some(2), Some(0))
+        );
+        assert_eq!(doc["LatencyMs"], 3.457);
+        assert!(doc.get("reason").is_none());
+    }
+
+    #[test]
+    fn rejections_and_failures_carry_their_reason_dimension() {
+        let doc = parse(&request_line(
+            "roamify",
+            RequestOutcome::Rejected {
+                reason: "unauthenticated",
+            },
+            0.1,
+            1,
+        ));
+        assert_valid_emf(&doc);
+        assert_eq!(
+            (doc["reason"].as_str(), doc["Rejected"].as_u64()),
+            (Some("unauthenticated"), Some(1))
+        );
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][1]["Metrics"][0]["Name"], "Rejected");
+        let doc = parse(&request_line(
+            "roamify",
+            RequestOutcome::Failed {
+                reason: "publish_failure",
+            },
+            0.1,
+            1,
+        ));
+        assert_valid_emf(&doc);
+        assert_eq!(
+            (doc["Failed"].as_u64(), doc["PublishFailures"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][1]["Metrics"][0]["Name"], "Failed");
+    }
+
+    #[test]
+    fn sweep_line_is_valid_emf() {
+        let report = SweepReport {
+            expiring: 3,
+            published: 1,
+            already_sent: 2,
+            failed: 0,
+        };
+        let doc = parse(&sweep_line(&report, 5));
+        assert_valid_emf(&doc);
+        assert_eq!(doc["SweepPublished"], 1);
+    }
+}

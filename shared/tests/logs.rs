@@ -1,0 +1,116 @@
+//! What the logs say: captured at info level in the Lambda JSON format while every provider's fixtures run.
+//! No secret and no raw payload may appear; each request line carries what an operator needs.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use shared::clock::Clock;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn all_secrets(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Object(m) => m.values().for_each(|v| all_secrets(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn logs_hold_no_secret_and_no_payload() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let harnesses = [
+        (
+            "esimaccess",
+            Harness::new(esimaccess_provider(true), "2026-04-22T18:00:00Z", quick_settings()),
+        ),
+        (
+            "esimgo",
+            Harness::new(esimgo_provider(None), "2030-11-27T00:00:00Z", quick_settings()),
+        ),
+        (
+            "roamify",
+            Harness::new(roamify_provider(), "2023-11-15T00:00:00Z", quick_settings()),
+        ),
+        (
+            "airalo",
+            Harness::new(airalo_provider(), "2026-11-23T09:00:00Z", quick_settings()),
+        ),
+    ];
+    let mut bodies = Vec::new();
+    for (provider, h) in &harnesses {
+        for f in fixtures(provider) {
+            h.service.handle(&delivery(&f, h.clock.now())).await;
+            if f.request.body.len() > 20 {
+                bodies.push(f.request.body.clone());
+            }
+        }
+    }
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+        .collect();
+    assert!(lines.len() >= 30, "expected a line per request, got {}", lines.len());
+    let mut secrets_list = Vec::new();
+    all_secrets(&secrets(), &mut secrets_list);
+    secrets_list.retain(|s| s.len() >= 8); // the sender IP is not a secret
+    for secret in &secrets_list {
+        assert!(!text.contains(secret.as_str()), "a secret reached the logs");
+    }
+    for body in &bodies {
+        assert!(!text.contains(body.as_str()), "a raw payload reached the logs");
+    }
+    for iccid in [
+        "8943108170001029631",
+        "8944538532008160222",
+        "8991234567890123456",
+        "87123123456889019",
+    ] {
+        assert!(!text.contains(iccid), "an ICCID reached the info-level logs");
+    }
+    let accepted: Vec<&Value> = lines.iter().filter(|l| l["message"] == "delivery accepted").collect();
+    let rejected: Vec<&Value> = lines.iter().filter(|l| l["message"] == "delivery rejected").collect();
+    assert!(!accepted.is_empty() && !rejected.is_empty());
+    for line in &accepted {
+        for field in ["request_id", "provider", "kind", "dedupe_key", "outcome", "latency_ms"] {
+            assert!(!line[field].is_null(), "accepted line lacks {field}: {line}");
+        }
+    }
+    for line in &rejected {
+        for field in ["provider", "reason", "latency_ms"] {
+            assert!(!line[field].is_null(), "rejected line lacks {field}: {line}");
+        }
+    }
+}
