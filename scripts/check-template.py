@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Checks template.yaml for what cfn-lint cannot know: that it matches this code base.
+
+- every environment variable a function sets is one the Rust code reads, and every webhook function gets
+  the table, the topic and its provider's secret parameter;
+- every function's binary exists as a workspace package, every provider has its POST route (Airalo also
+  HEAD) on a function of that provider;
+- no secret value is in the template: secrets only by SSM parameter name, none of the fixture secrets;
+- each function reads only its own secret parameters and touches only the events table and alerts topic.
+Exits non-zero with a line per failed check."""
+import json, pathlib, re, sys, tomllib
+import yaml
+
+root = pathlib.Path(__file__).resolve().parent.parent
+
+class Loader(yaml.SafeLoader):
+    pass
+
+def tagged(loader, suffix, node):
+    name = "Ref" if suffix == "Ref" else "Fn::" + suffix
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+Loader.add_multi_constructor("!", tagged)
+template = yaml.load((root / "template.yaml").read_text(), Loader=Loader)
+resources, parameters = template["Resources"], template.get("Parameters", {})
+globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+source = "\n".join(p.read_text() for p in (root / "shared/src").rglob("*.rs"))
+failures, checks = [], 0
+
+def check(ok, message):
+    global checks
+    checks += 1
+    if not ok:
+        failures.append(message)
+
+def refs(value):
+    """Logical names a value refers to (Ref, GetAtt, ${...} in Sub)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref":
+                yield inner
+            elif key == "Fn::GetAtt":
+                yield (inner.split(".")[0] if isinstance(inner, str) else inner[0])
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                yield from (m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
+            else:
+                yield from refs(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from refs(inner)
+
+packages = {}
+for manifest in (root / "functions").glob("*/Cargo.toml"):
+    data = tomllib.loads(manifest.read_text())
+    packages[data["package"]["name"]] = manifest.parent.name
+
+providers = re.findall(r'Self::\w+ => "(\w+)",', source[source.index("pub fn as_str(self) -> &'static str {"):])[:4]
+check(sorted(providers) == ["airalo", "esimaccess", "esimgo", "roamify"], f"provider names read from model.rs: {providers}")
+prefixes = dict(re.findall(r'ProviderId::(\w+) => "([A-Z]+)"', source))
+name_of = {"esimgo": "EsimGo", "esimaccess": "EsimAccess", "roamify": "Roamify", "airalo": "Airalo"}
+
+functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+routes = {}
+for name, function in functions.items():
+    props = function.get("Properties", {})
+    binary = function.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+    check(binary in packages, f"{name}: binary {binary!r} is not a package under functions/")
+    check(function.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda", f"{name}: BuildMethod is not rust-cargolambda")
+    env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+    for var, value in env.items():
+        built = {f"{p}_SECRETS_PARAM" for p in prefixes.values()} | {"ESIMGO_V2_TOKENS_PARAM"}  # names made by format!
+        check(f'"{var}"' in source or var in built or var == "RUST_LOG",
+              f"{name}: environment variable {var} is read nowhere in shared/src")
+        for target in refs(value):
+            check(target in resources or target in parameters or target.startswith("AWS::"),
+                  f"{name}: {var} refers to {target}, which does not exist")
+        check(not re.fullmatch(r"[A-Z]+_SECRETS", var) and var != "ESIMGO_V2_TOKENS",
+              f"{name}: {var} would put a secret value in the template; use the _PARAM form")
+    provider = next((p for p in providers if binary == p), None)
+    if provider:
+        for var in ("ESIMHOOKS_TABLE", "ESIMHOOKS_TOPIC_ARN", f"{prefixes[name_of[provider]]}_SECRETS_PARAM"):
+            check(var in env, f"{name}: missing {var}")
+    statements = [s for policy in props.get("Policies", []) if isinstance(policy, dict) for s in policy.get("Statement", [])]
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = set(refs(statement["Resource"]))
+        if any(a.startswith("ssm:") for a in actions):
+            own = {v.get("Ref") for v in props.get("Environment", {}).get("Variables", {}).values() if isinstance(v, dict)}
+            own |= {v["Fn::If"][1]["Ref"] for v in props.get("Environment", {}).get("Variables", {}).values()
+                    if isinstance(v, dict) and "Fn::If" in v}
+            check({t for t in targets if not t.startswith("AWS::")} <= own,
+                  f"{name}: reads secret parameters it is not configured with: {targets}")
+        if any(a.startswith("dynamodb:") for a in actions):
+            check(targets <= {"EventsTable"}, f"{name}: DynamoDB access beyond the events table: {targets}")
+            check("dynamodb:Scan" not in actions and "dynamodb:*" not in actions, f"{name}: scans or wildcard DynamoDB access")
+        if any(a.startswith("sns:") for a in actions):
+            check(targets <= {"AlertsTopic"} and actions == ["sns:Publish"], f"{name}: SNS access beyond publishing alerts")
+    for event in props.get("Events", {}).values():
+        if event["Type"] == "HttpApi":
+            routes.setdefault(event["Properties"]["Path"], set()).add((event["Properties"]["Method"], binary))
+
+for provider in providers:
+    path = f"/webhooks/{provider}"
+    check(("POST", provider) in routes.get(path, set()), f"no POST {path} route on the {provider} function")
+check(("HEAD", "airalo") in routes.get("/webhooks/airalo", set()), "Airalo's HEAD opt-in check has no route")
+for path, methods in routes.items():
+    for method, binary in methods:
+        check(path.split("/")[2] == binary, f"{method} {path} is served by {binary}")
+check("expiry-sweep" in {f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") for f in functions.values()},
+      "the expiry sweep function is missing")
+
+text = (root / "template.yaml").read_text()
+secrets = json.loads((root / "fixtures/secrets.json").read_text())
+for provider, values in secrets.items():
+    for key, value in values.items():
+        if "secret" in key or "key" in key or "token" in key:
+            check(value not in text, f"a fixture secret ({provider}.{key}) appears in template.yaml")
+for name, parameter in parameters.items():
+    if "Secret" in name or "Token" in name:
+        check(parameter.get("Type") == "String" and "Default" in parameter and (parameter["Default"] in ("",) or parameter["Default"].startswith("/")),
+              f"parameter {name} must hold an SSM parameter name, not a secret")
+
+for failure in failures:
+    print(f"template check failed: {failure}", file=sys.stderr)
+print(f"template: {checks - len(failures)} of {checks} checks hold")
+sys.exit(1 if failures else 0)
