@@ -71,6 +71,8 @@ pub enum PipelineError {
 }
 
 const STATE_RETRIES: usize = 8;
+/// In-place retries of recording a published alert as sent (50, 100, 200 ms apart).
+const MARK_SENT_RETRIES: u32 = 3;
 
 /// What one run of the expiry sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -262,6 +264,30 @@ impl Pipeline {
         Err(PipelineError::Busy(format!("state of {}", esim.key)))
     }
 
+    /// Records a published alert as sent. SNS has already accepted it, so a failure here would make the
+    /// provider's retry publish it again: a short DynamoDB blip is retried in place first.
+    async fn mark_sent(&self, alert: &Alert, lease: &Lease, receipt: &str) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .store
+                .mark_alert_sent(alert, lease, receipt, self.clock.now())
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < MARK_SENT_RETRIES => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "alert published but not yet recorded as sent; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, alert_ref = log_ref(&alert.alert_id), "alert published but not recorded as sent: a retry may publish it again");
+                    return Err(error);
+                }
+            }
+        }
+    }
+
     /// Claims, publishes and marks one alert. False when it was already sent.
     async fn publish_once(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
         let claim = self
@@ -275,9 +301,7 @@ impl Pipeline {
             Some(AlertClaim::AlreadySent) => Ok(false),
             Some(AlertClaim::Claimed) => match self.sink.publish(alert).await {
                 Ok(receipt) => {
-                    self.store
-                        .mark_alert_sent(alert, lease, &receipt, self.clock.now())
-                        .await?;
+                    self.mark_sent(alert, lease, &receipt).await?;
                     tracing::debug!(alert_id = alert.alert_id, "alert published");
                     let alert_ref = log_ref(&alert.alert_id);
                     tracing::info!(
