@@ -3,8 +3,10 @@
 mod backend;
 mod console;
 mod listing;
+mod send;
 mod serve;
 mod sqlite;
+mod verify;
 
 use backend::BackendArgs;
 use clap::{Parser, Subcommand};
@@ -53,6 +55,35 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
+    /// Build a delivery for any provider and event type, sign it as the provider does, and POST it.
+    Send(send::SendArgs),
+    /// Check a captured request against a provider's scheme and say why it fails.
+    Verify(verify::VerifyArgs),
+    /// Re-run stored deliveries through the current normalizers (dedupe honoured unless --force).
+    Replay {
+        /// Only this provider.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only deliveries received since (RFC 3339 or an age like 24h, 7d; default 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only deliveries received before this RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only deliveries about this eSIM (state key or ICCID).
+        #[arg(long)]
+        esim: Option<String>,
+        /// Re-apply state and alerts even for completed deliveries (alerts already sent stay sent).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// List stored deliveries (normalized events with their raw payloads).
     Events {
         #[command(flatten)]
@@ -84,8 +115,13 @@ enum Command {
 }
 
 /// Builds the router for every implemented provider; one with missing secrets is served fail-closed.
-async fn build_router(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Clock>) -> Router {
-    let local_env = |name: &str| match (name, process_env(name)) {
+async fn build_router(
+    opened: &backend::Opened,
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    env: shared::config::Env<'_>,
+) -> Router {
+    let local_env = |name: &str| match (name, env(name)) {
         // Local senders are not eSIM Access's servers: the allow-list is opt-in here.
         ("ESIMACCESS_ALLOWED_IPS", None) => Some("off".to_string()),
         (_, value) => value,
@@ -111,7 +147,7 @@ async fn serve(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
     let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
     let opened = backend.open(true).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let router = Arc::new(build_router(&opened, &settings, clock.clone()).await);
+    let router = Arc::new(build_router(&opened, &settings, clock.clone(), &process_env).await);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -173,7 +209,69 @@ async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(),
     Ok(())
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+#[allow(clippy::too_many_arguments)]
+async fn replay(
+    provider: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    esim: Option<String>,
+    force: bool,
+    backend: BackendArgs,
+) -> Result<u8, String> {
+    let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
+    let opened = backend.open(true).await?;
+    let now = SystemClock.now();
+    let filter = ListArgs {
+        provider,
+        since,
+        limit: usize::MAX,
+        json: false,
+    };
+    let mut query = filter.query(now)?;
+    if let Some(until) = until {
+        query.until = Some(
+            chrono::DateTime::parse_from_rfc3339(&until)
+                .map_err(|e| format!("--until {until}: {e}"))?
+                .to_utc(),
+        );
+    }
+    let mut deliveries = opened.query.list_deliveries(&query).await.map_err(|e| e.to_string())?;
+    if let Some(esim) = &esim {
+        deliveries.retain(|d| {
+            d.event
+                .esim
+                .as_ref()
+                .is_some_and(|e| &e.key == esim || e.iccid.as_ref() == Some(esim))
+        });
+    }
+    deliveries.reverse(); // oldest first, as they arrived
+    let pipeline = Pipeline::new(opened.events, opened.sink, Arc::new(SystemClock), settings.pipeline);
+    let bar = if deliveries.len() >= 20 {
+        indicatif::ProgressBar::new(deliveries.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let (mut changed, mut unchanged, mut failed) = (0, 0, 0);
+    for stored in &deliveries {
+        match shared::replay::replay_one(&pipeline, &stored.event, force).await {
+            Ok(shared::replay::Replayed::Changed) => changed += 1,
+            Ok(shared::replay::Replayed::Unchanged) => unchanged += 1,
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("{} {}: {e}", stored.event.provider, stored.event.dedupe_key));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!(
+        "replayed {}: {changed} changed, {unchanged} unchanged, {failed} failed",
+        deliveries.len()
+    );
+    Ok(if failed > 0 { 5 } else { 0 })
+}
+
+async fn run(cli: Cli) -> Result<u8, String> {
     let listing = |what, list: ListArgs, backend: BackendArgs| async move {
         let opened = backend.open(false).await?;
         listing::list(
@@ -183,12 +281,31 @@ async fn run(cli: Cli) -> Result<(), String> {
             SystemClock.now(),
             &mut std::io::stdout().lock(),
         )
-        .await
+        .await?;
+        Ok::<u8, String>(0)
     };
+    let done = |result: Result<(), String>| result.map(|()| 0u8);
     match cli.command {
-        Command::Serve { addr, backend } => serve(addr, backend).await,
-        Command::Init { table, topic } => init(&table, &topic).await,
-        Command::Sweep { backend } => sweep(backend, &process_env).await,
+        Command::Serve { addr, backend } => done(serve(addr, backend).await),
+        Command::Init { table, topic } => done(init(&table, &topic).await),
+        Command::Sweep { backend } => done(sweep(backend, &process_env).await),
+        Command::Send(args) => tokio::task::spawn_blocking(move || send::run(&args))
+            .await
+            .map_err(|e| e.to_string())?,
+        Command::Verify(args) => verify::run(&args),
+        Command::Replay {
+            provider,
+            since,
+            until,
+            esim,
+            force,
+            backend,
+        } => replay(provider, since, until, esim, force, backend).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "esimhooks", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::Events { list, backend } => listing(Listing::Events, list, backend).await,
         Command::Esims { list, backend } => listing(Listing::Esims, list, backend).await,
         Command::Alerts { list, backend } => listing(Listing::Alerts, list, backend).await,
@@ -200,7 +317,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 async fn main() -> ExitCode {
     shared::telemetry::init_human();
     match run(Cli::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(message) => {
             eprintln!("esimhooks: {message}");
             ExitCode::FAILURE

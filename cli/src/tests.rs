@@ -40,6 +40,11 @@ struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// Secrets the test server is configured with, per provider.
+fn secret_of(provider: &str) -> String {
+    format!("{provider}-local-secret")
+}
+
 async fn start(db: &std::path::Path) -> Server {
     let backend = BackendArgs {
         backend: backend::BackendKind::Local,
@@ -48,33 +53,15 @@ async fn start(db: &std::path::Path) -> Server {
         topic_arn: None,
     };
     let opened = backend.open(true).await.unwrap();
-    let env = |name: &str| (name == "ESIMACCESS_SECRETS").then(|| TOKEN.to_string());
-    let settings = Settings::default();
+    let env = |name: &str| match name {
+        "ESIMACCESS_SECRETS" => Some(TOKEN.to_string()),
+        "ESIMGO_SECRETS" => Some(secret_of("esimgo")),
+        "ROAMIFY_SECRETS" => Some(secret_of("roamify")),
+        "AIRALO_SECRETS" => Some(secret_of("airalo")),
+        _ => None,
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let pipeline = Arc::new(Pipeline::new(
-        opened.events.clone(),
-        opened.sink.clone(),
-        clock.clone(),
-        settings.pipeline.clone(),
-    ));
-    let provider = provider_from_env(
-        shared::model::ProviderId::EsimAccess,
-        &|n: &str| {
-            if n == "ESIMACCESS_ALLOWED_IPS" {
-                Some("off".into())
-            } else {
-                env(n)
-            }
-        },
-        opened.secrets.as_ref(),
-    )
-    .await
-    .unwrap();
-    let router = Arc::new(Router::new(vec![Service::ready(
-        provider,
-        pipeline,
-        settings.max_body_bytes,
-    )]));
+    let router = Arc::new(build_router(&opened, &Settings::default(), clock.clone(), &env).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -250,4 +237,231 @@ fn cli_parses_and_documents_its_commands() {
         }
     ));
     assert!(Cli::try_parse_from(["esimhooks", "events", "--backend", "cloud"]).is_err());
+}
+
+fn send_args(provider: &str, addr: SocketAddr, secret: String) -> send::SendArgs {
+    send::SendArgs {
+        provider: provider.into(),
+        event_type: None,
+        file: None,
+        scenario: false,
+        secret,
+        url: format!("http://{addr}"),
+        iccid: "8944500000000000077".into(),
+        remaining: 9,
+        ends_in_hours: 72,
+        list_types: false,
+    }
+}
+
+async fn send(args: send::SendArgs) -> Result<u8, String> {
+    tokio::task::spawn_blocking(move || send::run(&args)).await.unwrap()
+}
+
+#[tokio::test]
+async fn send_is_accepted_for_every_provider_and_refused_with_a_wrong_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("send.db");
+    let server = start(&db).await;
+    let secret = |p: &str| {
+        if p == "esimaccess" {
+            TOKEN.to_string()
+        } else {
+            secret_of(p)
+        }
+    };
+    for provider in ["esimgo", "esimaccess", "roamify", "airalo"] {
+        assert_eq!(
+            send(send_args(provider, server.addr, secret(provider))).await,
+            Ok(0),
+            "{provider}"
+        );
+        assert_eq!(
+            send(send_args(provider, server.addr, "wrong".into())).await,
+            Ok(3),
+            "{provider} wrong secret"
+        );
+    }
+    // A whole scenario per provider: every step accepted.
+    for provider in ["esimgo", "esimaccess", "roamify", "airalo"] {
+        let mut args = send_args(provider, server.addr, secret(provider));
+        args.scenario = true;
+        args.iccid = format!("89445000000000001{}", provider.len());
+        assert_eq!(send(args).await, Ok(0), "{provider} scenario");
+    }
+    server.stop().await;
+    let events = list_json(Listing::Events, &db).await;
+    assert!(
+        events.len() >= 4,
+        "one stored per accepted delivery of eSIM Access at least"
+    );
+    let store = sqlite::open_store(&db).unwrap();
+    let all = shared::store::StoreQuery::list_deliveries(&store, &shared::store::ListQuery::default())
+        .await
+        .unwrap();
+    let providers: std::collections::BTreeSet<String> = all.iter().map(|d| d.event.provider.to_string()).collect();
+    assert_eq!(providers.len(), 4, "every provider's sends were stored: {providers:?}");
+    let alerts = shared::store::StoreQuery::list_alerts(&store, &shared::store::ListQuery::default())
+        .await
+        .unwrap();
+    let types: std::collections::BTreeSet<&str> = alerts.iter().map(|a| a.alert.alert_type.as_str()).collect();
+    assert!(
+        types.contains("low_data") && types.contains("expiry"),
+        "scenarios end with low data and expiry: {types:?}"
+    );
+}
+
+#[tokio::test]
+async fn send_refuses_unknown_providers_and_types_with_a_clear_message() {
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let err = send(send_args("acme", addr, "x".into())).await.unwrap_err();
+    assert!(err.contains("unknown provider acme"), "{err}");
+    let mut args = send_args("roamify", addr, "x".into());
+    args.event_type = Some("teleport".into());
+    let err = send(args).await.unwrap_err();
+    assert!(err.contains("--list-types"), "{err}");
+}
+
+fn verify_args(
+    provider: &str,
+    body: &std::path::Path,
+    headers: Vec<String>,
+    secrets: Vec<String>,
+) -> verify::VerifyArgs {
+    verify::VerifyArgs {
+        provider: provider.into(),
+        body: body.to_path_buf(),
+        headers,
+        path: String::new(),
+        secrets,
+    }
+}
+
+#[test]
+fn verify_accepts_fixtures_and_explains_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let secrets: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.join("fixtures/secrets.json")).unwrap()).unwrap();
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.join("fixtures/roamify/00-status-flat.json")).unwrap())
+            .unwrap();
+    let body = fixture["request"]["body"].as_str().unwrap();
+    let signature = fixture["request"]["headers"]["x-roamify-signature"].as_str().unwrap();
+    let header = vec![format!("X-Roamify-Signature: {signature}")];
+    let secret = vec![
+        secrets["roamify"]["secret_rotated"].as_str().unwrap().to_string(),
+        secrets["roamify"]["secret"].as_str().unwrap().to_string(),
+    ];
+    let path = dir.path().join("body.json");
+    std::fs::write(&path, body).unwrap();
+    assert_eq!(
+        verify::run(&verify_args("roamify", &path, header.clone(), secret.clone())),
+        Ok(0)
+    );
+    assert_eq!(
+        verify::run(&verify_args("roamify", &path, vec![], secret.clone())),
+        Ok(4),
+        "missing header"
+    );
+    assert_eq!(
+        verify::run(&verify_args(
+            "roamify",
+            &path,
+            vec!["X-Roamify-Signature: zz".into()],
+            secret.clone()
+        )),
+        Ok(4)
+    );
+    assert_eq!(
+        verify::run(&verify_args("roamify", &path, header.clone(), vec!["wrong".into()])),
+        Ok(4)
+    );
+    std::fs::write(&path, format!("{body}\n")).unwrap();
+    assert_eq!(
+        verify::run(&verify_args("roamify", &path, header, secret)),
+        Ok(4),
+        "a trailing newline added after signing"
+    );
+    assert!(verify::run(&verify_args("acme", &path, vec![], vec!["x".into()])).is_err());
+}
+
+#[tokio::test]
+async fn replay_finishes_an_interrupted_delivery_and_leaves_completed_ones() {
+    use shared::store::EventStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("replay.db");
+    let server = start(&db).await;
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        &format!("/webhooks/esimaccess?token={TOKEN}"),
+        &fixture_body("05-data-usage-low.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.stop().await;
+
+    // A delivery whose Lambda died after storing it: claimed, lease expired, never completed.
+    let store = sqlite::open_store(&db).unwrap();
+    let stored = shared::store::StoreQuery::list_deliveries(&store, &shared::store::ListQuery::default())
+        .await
+        .unwrap();
+    let mut interrupted = stored[0].event.clone();
+    interrupted.raw = serde_json::value::RawValue::from_string(fixture_body("02-esim-status-in-use.json")).unwrap();
+    let interrupted = shared::replay::renormalize(&interrupted).unwrap();
+    let lease = shared::store::Lease {
+        attempt: "dead".into(),
+        until: SystemClock.now() - chrono::Duration::seconds(1),
+    };
+    store
+        .begin_delivery(&interrupted, &lease, SystemClock.now() - chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    drop(store);
+
+    let backend = BackendArgs {
+        backend: backend::BackendKind::Local,
+        db: db.clone(),
+        table: None,
+        topic_arn: None,
+    };
+    assert_eq!(
+        replay(None, Some("3650d".into()), None, None, false, backend.clone()).await,
+        Ok(0)
+    );
+    let events = list_json(Listing::Events, &db).await;
+    assert!(
+        events.iter().all(|e| e["status"] == "COMPLETED"),
+        "the interrupted delivery was finished: {events:#?}"
+    );
+    let esims = list_json(Listing::Esims, &db).await;
+    assert!(esims
+        .iter()
+        .any(|s| s["status"]["value"]["provider_status"] == "IN_USE"));
+    // Forced, and for one eSIM only: nothing new to do, and no alert is sent twice.
+    assert_eq!(
+        replay(
+            None,
+            Some("3650d".into()),
+            None,
+            Some("25052822150009".into()),
+            true,
+            backend
+        )
+        .await,
+        Ok(0)
+    );
+    assert_eq!(list_json(Listing::Alerts, &db).await.len(), 1);
+}
+
+#[test]
+fn completions_name_the_commands() {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(clap_complete::Shell::Bash, &mut Cli::command(), "esimhooks", &mut out);
+    let script = String::from_utf8(out).unwrap();
+    for command in ["serve", "send", "verify", "replay", "events", "esims", "alerts"] {
+        assert!(script.contains(command), "{command} missing from completions");
+    }
 }

@@ -189,6 +189,29 @@ impl Pipeline {
         }
     }
 
+    /// Re-applies an already stored event's state and alerts without claiming the delivery again (forced
+    /// replay). True when the state moved or an alert was published.
+    pub async fn reprocess(&self, event: &Event) -> Result<bool, PipelineError> {
+        let before = match &event.esim {
+            Some(esim) => self
+                .store
+                .load_state(event.provider, &esim.key)
+                .await?
+                .map(|v| v.version),
+            None => None,
+        };
+        let published = self.apply(event, &self.lease(&self.new_attempt())).await?;
+        let after = match &event.esim {
+            Some(esim) => self
+                .store
+                .load_state(event.provider, &esim.key)
+                .await?
+                .map(|v| v.version),
+            None => None,
+        };
+        Ok(published > 0 || before != after)
+    }
+
     /// Raises the expiry alert of every eSIM whose validity ends within the window, even when no delivery
     /// arrives to trigger it. Safe to run as often as wanted: each bundle's alert is claimed once.
     pub async fn sweep_expiring(&self) -> Result<SweepReport, PipelineError> {
