@@ -68,17 +68,21 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
             };
             vec![(args.event_type.clone().unwrap_or(default.into()), args.remaining)]
         };
-        let now = Utc::now();
+        // A scenario's steps happen a few minutes apart while the plan's end approaches (72 h → 20 h), so
+        // provider timestamps order them as a real eSIM's life would.
+        let start = Utc::now();
+        let count = steps.len() as i64;
         for (sequence, (event_type, remaining)) in steps.into_iter().enumerate() {
+            let step = sequence as i64;
             let params = SampleParams {
                 iccid: args.iccid.clone(),
                 remaining_percent: remaining,
-                ends_in_hours: if args.scenario && sequence + 1 == scenario(provider).len() {
-                    20
+                ends_in_hours: if args.scenario {
+                    72 - 52 * step / (count - 1).max(1)
                 } else {
                     args.ends_in_hours
                 },
-                now,
+                now: start + chrono::Duration::minutes(5 * step),
                 sequence: sequence as u64 + 1,
             };
             let body = body(provider, &event_type, &params).ok_or(format!(
