@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds every Lambda function for arm64 (provided.al2023) with cargo-lambda, as `sam build` does, and fails if
+# a bootstrap is missing. Installs what it needs: cargo-lambda and zig (PyPI, into .venv) and the Rust
+# aarch64 standard library (rustup). Prints each bootstrap's size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+functions=(esimgo esimaccess roamify airalo expiry-sweep)
+[ -x .venv/bin/python ] || python3 -m venv .venv
+if ! [ -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c 'import ziglang' 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2" "ziglang==0.17.1"
+fi
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  for attempt in 1 2 3; do
+    rustup target add aarch64-unknown-linux-gnu && break
+    [ "$attempt" = 3 ] && { echo "build-lambdas: could not install the aarch64 standard library" >&2; exit 1; }
+    sleep 5
+  done
+fi
+
+packages=()
+for f in "${functions[@]}"; do packages+=(-p "$f"); done
+rm -rf target/lambda
+PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 "${packages[@]}"
+
+missing=0
+for f in "${functions[@]}"; do
+  bootstrap="target/lambda/$f/bootstrap"
+  if [ -s "$bootstrap" ] && file "$bootstrap" | grep -q 'ARM aarch64'; then
+    printf 'bootstrap %-14s %8d bytes\n' "$f" "$(stat -c %s "$bootstrap")"
+  else
+    echo "build-lambdas: $bootstrap is missing or not arm64" >&2
+    missing=1
+  fi
+done
+exit "$missing"
