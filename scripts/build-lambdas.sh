@@ -26,7 +26,8 @@ PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 "${packages[@]}
 missing=0
 for f in "${functions[@]}"; do
   bootstrap="target/lambda/$f/bootstrap"
-  if [ -s "$bootstrap" ] && file "$bootstrap" | grep -q 'ARM aarch64'; then
+  # An ELF executable whose e_machine (offset 18) is 183, AArch64.
+  if [ -s "$bootstrap" ] && python3 -c 'import sys; h = open(sys.argv[1], "rb").read(20); sys.exit(h[:4] != b"\x7fELF" or h[18] != 183)' "$bootstrap"; then
     printf 'bootstrap %-14s %8d bytes\n' "$f" "$(stat -c %s "$bootstrap")"
   else
     echo "build-lambdas: $bootstrap is missing or not arm64" >&2
