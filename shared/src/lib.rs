@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod auth;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod clock;
 pub mod config;
@@ -20,6 +21,8 @@ pub mod pipeline;
 pub mod providers;
 pub mod replay;
 pub mod reply;
+#[cfg(feature = "aws")]
+pub mod runtime;
 pub mod service;
 pub mod simulate;
 pub mod state;

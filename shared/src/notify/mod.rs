@@ -2,6 +2,7 @@
 //! them; tests use [`MemorySink`].
 
 mod render;
+#[cfg(feature = "aws")]
 pub mod sns;
 
 pub use render::{render, RenderedAlert, SMS_MAX_CHARS};

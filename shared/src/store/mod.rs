@@ -4,6 +4,7 @@
 //! The claim rules live here, once, as pure functions ([`delivery_decision`], [`alert_decision`]); every
 //! adapter (in-memory/SQLite via [`kv`], DynamoDB via [`dynamodb`]) applies them atomically its own way.
 
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod kv;
 

@@ -1,0 +1,92 @@
+//! Production wiring of the Lambda functions: settings, secrets and AWS clients built once per cold start, and
+//! the runtime loops of the webhook functions and the expiry sweep.
+
+use crate::aws::{sdk_config, SsmSecrets};
+use crate::clock::SystemClock;
+use crate::config::{process_env, provider_from_env, AwsTargets, Settings};
+use crate::lambda::handle_apigw;
+use crate::model::ProviderId;
+use crate::notify::sns::SnsSink;
+use crate::pipeline::Pipeline;
+use crate::service::Service;
+use crate::store::dynamodb::DynamoStore;
+use crate::telemetry;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::{service_fn, Error};
+use std::sync::Arc;
+
+/// The production pipeline over DynamoDB and SNS, and the settings it was built with.
+async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settings, aws_config::SdkConfig), String> {
+    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+    let targets = AwsTargets::from_env(env).map_err(|e| e.to_string())?;
+    let sdk = sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
+    let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn);
+    let pipeline = Pipeline::new(
+        Arc::new(store),
+        Arc::new(sink),
+        Arc::new(SystemClock),
+        settings.pipeline.clone(),
+    );
+    Ok((pipeline, settings, sdk))
+}
+
+/// Builds the production service: settings, secrets and AWS clients, once. Any configuration problem gives
+/// a service that refuses every request (503) and says why in the log.
+pub async fn build_service(provider_id: ProviderId) -> Service {
+    let env = process_env;
+    let (pipeline, settings, sdk) = match build_pipeline(&env).await {
+        Ok(built) => built,
+        Err(reason) => return Service::fail_closed(provider_id, reason).with_metrics(),
+    };
+    match provider_from_env(provider_id, &env, &SsmSecrets(aws_sdk_ssm::Client::new(&sdk))).await {
+        Ok(provider) => Service::ready(provider, Arc::new(pipeline), settings.max_body_bytes).with_metrics(),
+        Err(e) => Service::fail_closed(provider_id, e.to_string()).with_metrics(),
+    }
+}
+
+/// The whole `main` of a provider function.
+pub async fn run(provider_id: ProviderId) -> Result<(), Error> {
+    telemetry::init_json();
+    let service = Arc::new(build_service(provider_id).await);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let service = Arc::clone(&service);
+        async move { Ok::<_, Error>(handle_apigw(&service, event.payload).await) }
+    }))
+    .await
+}
+
+/// The whole `main` of the scheduled expiry sweep. A run with failed alerts returns an error, so the
+/// invocation shows as failed (and alarms) while the next run retries them.
+pub async fn run_sweep() -> Result<(), Error> {
+    telemetry::init_json();
+    let pipeline = match build_pipeline(&process_env).await {
+        Ok((pipeline, _, _)) => Arc::new(pipeline),
+        Err(reason) => {
+            tracing::error!(reason, "configuration incomplete: the expiry sweep cannot run");
+            return Err(reason.into());
+        }
+    };
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
+        let pipeline = Arc::clone(&pipeline);
+        async move {
+            let report = pipeline.sweep_expiring().await?;
+            tracing::info!(
+                expiring = report.expiring,
+                published = report.published,
+                already_sent = report.already_sent,
+                failed = report.failed,
+                "expiry sweep done"
+            );
+            if report.failed > 0 {
+                return Err(Error::from(format!(
+                    "{} expiry alerts could not be published",
+                    report.failed
+                )));
+            }
+            Ok::<_, Error>(report)
+        }
+    }))
+    .await
+}
