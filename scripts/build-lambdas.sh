@@ -2,8 +2,14 @@
 # Builds every Lambda function for arm64 (provided.al2023) with cargo-lambda, as `sam build` does, and fails if
 # a bootstrap is missing. Installs what it needs: cargo-lambda and zig (PyPI, into .venv) and the Rust
 # aarch64 standard library (rustup). Prints each bootstrap's size.
+#   scripts/build-lambdas.sh           the release profile, as deployed (the sizes in docs/benchmarks.md)
+#   scripts/build-lambdas.sh --quick   CI: the same code for the same target, without LTO and with parallel
+#                                      codegen, to prove every function builds in a fraction of the time
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--quick" ]; then
+  export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+fi
 
 functions=(esimgo esimaccess roamify airalo expiry-sweep)
 [ -x .venv/bin/python ] || python3 -m venv .venv
