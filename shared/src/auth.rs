@@ -31,14 +31,28 @@ impl fmt::Debug for Secret {
 
 /// One or more secrets accepted at once, so a provider's secret can be rotated without dropping deliveries.
 /// Never empty: an empty ring would accept nothing, which is a configuration error caught at cold start.
-#[derive(Clone, Debug)]
-pub struct KeyRing(Vec<Secret>);
+/// Each secret's sha256 is computed once here, so checking a presented token hashes only the token.
+#[derive(Clone)]
+pub struct KeyRing {
+    secrets: Vec<Secret>,
+    digests: Vec<[u8; 32]>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing").field("secrets", &self.secrets).finish()
+    }
+}
 
 impl KeyRing {
     /// Builds a ring from a list of secrets, dropping blanks. `None` when nothing is left.
     pub fn new(secrets: impl IntoIterator<Item = Secret>) -> Option<Self> {
-        let ring: Vec<Secret> = secrets.into_iter().filter(|s| !s.0.trim().is_empty()).collect();
-        (!ring.is_empty()).then_some(Self(ring))
+        let secrets: Vec<Secret> = secrets.into_iter().filter(|s| !s.0.trim().is_empty()).collect();
+        let digests = secrets
+            .iter()
+            .map(|s| Sha256::digest(s.expose().as_bytes()).into())
+            .collect();
+        (!secrets.is_empty()).then_some(Self { secrets, digests })
     }
 
     /// Parses the configuration form: secrets separated by commas or newlines, current first.
@@ -52,36 +66,62 @@ impl KeyRing {
     }
 
     pub fn secrets(&self) -> &[Secret] {
-        &self.0
+        &self.secrets
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.secrets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.secrets.is_empty()
     }
 
     /// Whether `given` equals any secret in the ring, in constant time for each.
     pub fn contains(&self, given: &[u8]) -> bool {
+        let given: [u8; 32] = Sha256::digest(given).into();
         // Every secret is compared (no early exit), so timing does not tell which slot matched.
-        self.0.iter().fold(false, |found, secret| {
-            secret_eq(given, secret.expose().as_bytes()) | found
-        })
+        self.digests
+            .iter()
+            .fold(false, |found, digest| bool::from(given.ct_eq(digest)) | found)
     }
 
-    /// Whether `tag` is the HMAC of `message` under any secret in the ring.
-    pub fn any_mac_matches<M: Mac + KeyInit>(&self, message: &[u8], tag: &[u8]) -> bool {
-        self.0.iter().fold(false, |found, secret| {
-            let ok = match <M as KeyInit>::new_from_slice(secret.expose().as_bytes()) {
-                Ok(mut mac) => {
-                    mac.update(message);
-                    mac.verify_slice(tag).is_ok()
-                }
-                Err(_) => false,
-            };
-            ok | found
+    /// Whether `tag` is the HMAC of `message` under any secret in the ring. Keys once per call; providers on
+    /// the hot path hold a [`MacRing`] instead.
+    pub fn any_mac_matches<M: Mac + KeyInit + Clone>(&self, message: &[u8], tag: &[u8]) -> bool {
+        MacRing::<M>::new(self).matches(message, tag)
+    }
+}
+
+/// The HMAC state of every secret in a ring, keyed once at cold start: verifying a delivery then costs only
+/// the message blocks, not re-deriving the inner and outer key pads per secret and per request.
+#[derive(Clone)]
+pub struct MacRing<M> {
+    keyed: Vec<M>,
+}
+
+impl<M> fmt::Debug for MacRing<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MacRing(<{} keys>)", self.keyed.len())
+    }
+}
+
+impl<M: Mac + KeyInit + Clone> MacRing<M> {
+    pub fn new(ring: &KeyRing) -> Self {
+        let keyed = ring
+            .secrets
+            .iter()
+            .filter_map(|s| <M as KeyInit>::new_from_slice(s.expose().as_bytes()).ok())
+            .collect();
+        Self { keyed }
+    }
+
+    /// Whether `tag` is the MAC of `message` under any key; every key is checked, in constant time each.
+    pub fn matches(&self, message: &[u8], tag: &[u8]) -> bool {
+        self.keyed.iter().fold(false, |found, keyed| {
+            let mut mac = keyed.clone();
+            mac.update(message);
+            mac.verify_slice(tag).is_ok() | found
         })
     }
 }

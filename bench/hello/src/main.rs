@@ -5,5 +5,8 @@ use lambda_http::{service_fn, Body, Error, Request, Response};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::run(service_fn(|_: Request| async { Ok::<_, Error>(Response::new(Body::from("hello"))) })).await
+    lambda_http::run(service_fn(|_: Request| async {
+        Ok::<_, Error>(Response::new(Body::from("hello")))
+    }))
+    .await
 }

@@ -7,7 +7,7 @@
 use super::airalo_canonical::{sdk_form, NonAscii};
 use super::json::{number, text, Body};
 use super::{start_event, NormalizeError, Provider};
-use crate::auth::{decode_mac_header, AuthFailure, KeyRing, Verified};
+use crate::auth::{decode_mac_header, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     AccountBalance, Bundle, DataUsage, DedupeBasis, EsimIdentity, Event, EventKind, OrderInfo, ProviderId, Validity,
@@ -21,16 +21,18 @@ pub const SIGNATURE_HEADER: &str = "airalo-signature";
 
 #[derive(Debug, Clone)]
 pub struct Airalo {
-    client_secrets: KeyRing,
+    client_secrets: MacRing<Hmac<Sha512>>,
 }
 
 impl Airalo {
     pub fn new(client_secrets: KeyRing) -> Self {
-        Self { client_secrets }
+        Self {
+            client_secrets: MacRing::new(&client_secrets),
+        }
     }
 
     fn signed_over(&self, message: &[u8], tag: &[u8]) -> bool {
-        self.client_secrets.any_mac_matches::<Hmac<Sha512>>(message, tag)
+        self.client_secrets.matches(message, tag)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::json::{instant, number, text, whole, Body};
 use super::{start_event, NormalizeError, Provider};
-use crate::auth::{decode_mac_header, AuthFailure, KeyRing, Verified};
+use crate::auth::{decode_mac_header, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, Location, ProviderId, StatusChange,
@@ -20,14 +20,17 @@ pub const SIGNATURE_HEADER: &str = "x-signature-sha256";
 
 #[derive(Debug, Clone)]
 pub struct EsimGo {
-    api_keys: KeyRing,
+    api_keys: MacRing<Hmac<Sha256>>,
     /// URL tokens that admit unsigned V2 callbacks; `None` (the default): V3 only.
     v2_tokens: Option<KeyRing>,
 }
 
 impl EsimGo {
     pub fn new(api_keys: KeyRing, v2_tokens: Option<KeyRing>) -> Self {
-        Self { api_keys, v2_tokens }
+        Self {
+            api_keys: MacRing::new(&api_keys),
+            v2_tokens,
+        }
     }
 }
 
@@ -44,7 +47,7 @@ impl Provider for EsimGo {
                     .to_str()
                     .map_err(|_| AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
                 let tag = decode_mac_header(value, 32).ok_or(AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
-                if !self.api_keys.any_mac_matches::<Hmac<Sha256>>(&delivery.body, &tag) {
+                if !self.api_keys.matches(&delivery.body, &tag) {
                     return Err(AuthFailure::SignatureMismatch);
                 }
             }

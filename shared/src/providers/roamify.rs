@@ -5,7 +5,7 @@
 
 use super::json::{number, text, Body};
 use super::{start_event, NormalizeError, Provider};
-use crate::auth::{decode_mac_header, AuthFailure, KeyRing, Verified};
+use crate::auth::{decode_mac_header, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange,
@@ -46,12 +46,14 @@ const USED_PERCENT_FIELDS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub struct Roamify {
-    secrets: KeyRing,
+    secrets: MacRing<Hmac<Sha256>>,
 }
 
 impl Roamify {
     pub fn new(secrets: KeyRing) -> Self {
-        Self { secrets }
+        Self {
+            secrets: MacRing::new(&secrets),
+        }
     }
 }
 
@@ -69,7 +71,7 @@ impl Provider for Roamify {
             .to_str()
             .map_err(|_| AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
         let tag = decode_mac_header(value, 32).ok_or(AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
-        if !self.secrets.any_mac_matches::<Hmac<Sha256>>(&delivery.body, &tag) {
+        if !self.secrets.matches(&delivery.body, &tag) {
             return Err(AuthFailure::SignatureMismatch);
         }
         Ok(Verified::new(ProviderId::Roamify, delivery))
