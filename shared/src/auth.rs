@@ -144,6 +144,18 @@ pub fn decode_mac_header(value: &str, len: usize) -> Option<Vec<u8>> {
         .filter(|bytes| bytes.len() == len)
 }
 
+/// The MAC a signature header carries, decoded to `len` bytes: `None` when the header is absent, an error when
+/// it is present but not hex or base64 of that length.
+pub fn signature_tag(delivery: &Delivery, header: &'static str, len: usize) -> Result<Option<Vec<u8>>, AuthFailure> {
+    let Some(value) = delivery.headers.get(header) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AuthFailure::MalformedSignature(header))?;
+    decode_mac_header(value, len)
+        .map(Some)
+        .ok_or(AuthFailure::MalformedSignature(header))
+}
+
 /// The one comparison for secrets. Both sides are hashed first so that neither content nor length leaks
 /// through timing; the digests are then compared in constant time.
 pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {

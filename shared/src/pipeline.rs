@@ -192,24 +192,21 @@ impl Pipeline {
     /// Re-applies an already stored event's state and alerts without claiming the delivery again (forced
     /// replay). True when the state moved or an alert was published.
     pub async fn reprocess(&self, event: &Event) -> Result<bool, PipelineError> {
-        let before = match &event.esim {
-            Some(esim) => self
-                .store
-                .load_state(event.provider, &esim.key)
-                .await?
-                .map(|v| v.version),
-            None => None,
-        };
+        let before = self.state_version(event).await?;
         let published = self.apply(event, &self.lease(&self.new_attempt())).await?;
-        let after = match &event.esim {
-            Some(esim) => self
+        let after = self.state_version(event).await?;
+        Ok(published > 0 || before != after)
+    }
+
+    async fn state_version(&self, event: &Event) -> Result<Option<u64>, StoreError> {
+        match &event.esim {
+            Some(esim) => Ok(self
                 .store
                 .load_state(event.provider, &esim.key)
                 .await?
-                .map(|v| v.version),
-            None => None,
-        };
-        Ok(published > 0 || before != after)
+                .map(|v| v.version)),
+            None => Ok(None),
+        }
     }
 
     /// Raises the expiry alert of every eSIM whose validity ends within the window, even when no delivery

@@ -7,7 +7,7 @@
 use super::airalo_canonical::{sdk_form, NonAscii};
 use super::json::{number, text, Body};
 use super::{start_event, NormalizeError, Provider};
-use crate::auth::{decode_mac_header, AuthFailure, KeyRing, MacRing, Verified};
+use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     AccountBalance, Bundle, DataUsage, DedupeBasis, EsimIdentity, Event, EventKind, OrderInfo, ProviderId, Validity,
@@ -46,14 +46,8 @@ impl Provider for Airalo {
     }
 
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure> {
-        let value = delivery
-            .headers
-            .get(SIGNATURE_HEADER)
-            .ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
-        let value = value
-            .to_str()
-            .map_err(|_| AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
-        let tag = decode_mac_header(value, 64).ok_or(AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
+        let tag =
+            signature_tag(delivery, SIGNATURE_HEADER, 64)?.ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
         let body = &delivery.body;
         let authentic = self.signed_over(body, &tag)
             || [NonAscii::Verbatim, NonAscii::Escaped]

@@ -5,7 +5,7 @@
 
 use super::json::{instant, number, text, whole, Body};
 use super::{start_event, NormalizeError, Provider};
-use crate::auth::{decode_mac_header, AuthFailure, KeyRing, MacRing, Verified};
+use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, Location, ProviderId, StatusChange,
@@ -40,13 +40,9 @@ impl Provider for EsimGo {
     }
 
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure> {
-        match delivery.headers.get(SIGNATURE_HEADER) {
+        match signature_tag(delivery, SIGNATURE_HEADER, 32)? {
             // A signature, when present, must verify: a bad one never falls back to the V2 token.
-            Some(value) => {
-                let value = value
-                    .to_str()
-                    .map_err(|_| AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
-                let tag = decode_mac_header(value, 32).ok_or(AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
+            Some(tag) => {
                 if !self.api_keys.matches(&delivery.body, &tag) {
                     return Err(AuthFailure::SignatureMismatch);
                 }

@@ -5,7 +5,7 @@
 
 use super::json::{number, text, Body};
 use super::{start_event, NormalizeError, Provider};
-use crate::auth::{decode_mac_header, AuthFailure, KeyRing, MacRing, Verified};
+use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange,
@@ -63,14 +63,8 @@ impl Provider for Roamify {
     }
 
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure> {
-        let value = delivery
-            .headers
-            .get(SIGNATURE_HEADER)
-            .ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
-        let value = value
-            .to_str()
-            .map_err(|_| AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
-        let tag = decode_mac_header(value, 32).ok_or(AuthFailure::MalformedSignature(SIGNATURE_HEADER))?;
+        let tag =
+            signature_tag(delivery, SIGNATURE_HEADER, 32)?.ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
         if !self.secrets.matches(&delivery.body, &tag) {
             return Err(AuthFailure::SignatureMismatch);
         }
