@@ -169,11 +169,18 @@ async fn serve(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
 }
 
 async fn init(table: &str, topic: &str) -> Result<(), String> {
-    let sdk = shared::aws::sdk_config().await;
-    shared::store::dynamodb::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), table)
+    let (table, topic_arn) = init_at(&shared::aws::sdk_config().await, table, topic).await?;
+    println!("export ESIMHOOKS_TABLE={table}");
+    println!("export ESIMHOOKS_TOPIC_ARN={topic_arn}");
+    Ok(())
+}
+
+/// Creates the table (with its indexes and TTL) and the topic where `sdk` points; returns their names.
+async fn init_at(sdk: &aws_config::SdkConfig, table: &str, topic: &str) -> Result<(String, String), String> {
+    shared::store::dynamodb::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(sdk), table)
         .await
         .map_err(|e| format!("creating table {table}: {e}"))?;
-    let topic_arn = aws_sdk_sns::Client::new(&sdk)
+    let topic_arn = aws_sdk_sns::Client::new(sdk)
         .create_topic()
         .name(topic)
         .send()
@@ -186,9 +193,7 @@ async fn init(table: &str, topic: &str) -> Result<(), String> {
         })?
         .topic_arn
         .unwrap_or_default();
-    println!("export ESIMHOOKS_TABLE={table}");
-    println!("export ESIMHOOKS_TOPIC_ARN={topic_arn}");
-    Ok(())
+    Ok((table.to_string(), topic_arn))
 }
 
 async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(), String> {

@@ -465,3 +465,91 @@ fn completions_name_the_commands() {
         assert!(script.contains(command), "{command} missing from completions");
     }
 }
+
+#[tokio::test]
+async fn init_creates_a_table_and_topic_the_aws_backend_can_use() {
+    let endpoint = std::env::var("ESIMHOOKS_TEST_ENDPOINT").expect("run with scripts/test.sh, which starts moto");
+    let sdk = shared::aws::sdk_config_at(&endpoint).await;
+    let table = format!("cli-init-{}", std::process::id());
+    let (created, topic_arn) = init_at(&sdk, &table, &table).await.unwrap();
+    assert_eq!(created, table);
+    assert!(topic_arn.starts_with("arn:aws:sns:"), "{topic_arn}");
+    // Idempotent: running it again is fine.
+    init_at(&sdk, &table, &table).await.unwrap();
+    // The table works with the real store and the listing commands.
+    let store = shared::store::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &table,
+        chrono::Duration::days(1),
+    );
+    let sink = Arc::new(shared::notify::sns::SnsSink::new(
+        aws_sdk_sns::Client::new(&sdk),
+        topic_arn,
+    ));
+    let pipeline = Pipeline::new(
+        Arc::new(store.clone()),
+        sink,
+        Arc::new(SystemClock),
+        Settings::default().pipeline,
+    );
+    let provider = provider_from_env(
+        shared::model::ProviderId::EsimAccess,
+        &|n: &str| match n {
+            "ESIMACCESS_SECRETS" => Some(TOKEN.into()),
+            "ESIMACCESS_ALLOWED_IPS" => Some("off".into()),
+            _ => None,
+        },
+        &shared::config::NoSecretSource,
+    )
+    .await
+    .unwrap();
+    let service = Service::ready(provider, Arc::new(pipeline), 128 * 1024);
+    let f: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/esimaccess/05-data-usage-low.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut event: lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest = serde_json::from_value(f).unwrap();
+    event.raw_query_string = Some(format!("token={TOKEN}"));
+    assert_eq!(shared::lambda::handle_apigw(&service, event).await.status_code, 200);
+    let args = ListArgs {
+        provider: None,
+        since: Some("1d".into()),
+        limit: 10,
+        json: true,
+    };
+    let mut out = Vec::new();
+    listing::list(Listing::Alerts, &args, &store, SystemClock.now(), &mut out)
+        .await
+        .unwrap();
+    let alerts: Vec<Value> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(alerts.len(), 1);
+}
+
+#[tokio::test]
+async fn conflicts_lists_a_reused_id_with_another_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("conflicts.db");
+    let server = start(&db).await;
+    let path = format!("/webhooks/esimaccess?token={TOKEN}");
+    let body = |status: &str| {
+        format!(
+            r#"{{"notifyType":"ESIM_STATUS","notifyId":"same","content":{{"esimTranNo":"T1","esimStatus":"{status}"}}}}"#
+        )
+    };
+    assert_eq!(http(server.addr, "POST", &path, &body("IN_USE")).await.0, 200);
+    let (status, reply) = http(server.addr, "POST", &path, &body("CANCEL")).await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<Value>(&reply).unwrap()["outcome"].clone()
+        ),
+        (200, "conflict".into())
+    );
+    server.stop().await;
+    let conflicts = list_json(Listing::Conflicts, &db).await;
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0]["dedupe_key"], "same");
+}

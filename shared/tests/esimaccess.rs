@@ -471,3 +471,53 @@ fn schemas_reject_malformed_documents() {
     broken["usage"]["remaining_ratio"] = json!(1.5);
     assert!(!schemas.alert.is_valid(&broken), "referenced definitions are enforced");
 }
+
+#[tokio::test]
+async fn content_type_duplicate_keys_and_huge_numbers() {
+    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let good = fixtures("esimaccess")
+        .into_iter()
+        .find(|f| f.name == "data-usage-half")
+        .unwrap();
+
+    // The content type is neither required nor trusted: the body decides.
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", ""] {
+        let mut d = delivery(&good, h.clock.now());
+        d.headers.insert("content-type", content_type.parse().unwrap());
+        assert_eq!(h.service.handle(&d).await.status, 200, "content type {content_type:?}");
+    }
+    let mut form = delivery(&good, h.clock.now());
+    form.body = Bytes::from_static(b"notifyType=DATA_USAGE&remain=1");
+    assert_eq!(h.service.handle(&form).await.status, 400, "a form body is not JSON");
+
+    // Duplicate keys: the last one wins (as in JavaScript); the raw payload keeps both.
+    let duplicated =
+        r#"{"notifyType":"CHECK_HEALTH","notifyId":"dup-keys","notifyType":"ORDER_STATUS","content":{"orderNo":"B1"}}"#;
+    let reply = h.service.handle(&custom_raw(duplicated)).await;
+    assert_eq!((reply.status, body_json(&reply)["kind"].clone()), (200, json!("order")));
+
+    // Numbers beyond u64 are read as far as they go; beyond f64 the body is unreadable.
+    let huge = json!({"notifyType": "DATA_USAGE", "notifyId": "huge", "content": {"esimTranNo": "T-H",
+        "totalVolume": 123_456_789_012_345_678_901_234_567_890.0_f64, "remain": 5, "orderUsage": 1}});
+    let reply = h.service.handle(&custom(huge)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let beyond =
+        r#"{"notifyType":"DATA_USAGE","notifyId":"beyond","content":{"esimTranNo":"T-B","totalVolume":1e400}}"#;
+    assert_eq!(h.service.handle(&custom_raw(beyond)).await.status, 400);
+    let state = h
+        .store
+        .load_state(shared::model::ProviderId::EsimAccess, "T-H")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let usage = state.usage.unwrap().value;
+    assert_eq!(usage.total_bytes, None, "a total beyond u64 is not invented");
+    assert_eq!(usage.remaining_bytes, Some(5));
+}
+
+fn custom_raw(body: &str) -> shared::ingress::Delivery {
+    let mut f = fixtures("esimaccess").into_iter().next().unwrap();
+    f.request.body = body.to_string();
+    delivery(&f, instant(NOW))
+}
