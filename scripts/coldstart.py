@@ -3,7 +3,8 @@
 loopback: the time from process start to its first `GET /runtime/invocation/next` (ready), then COUNT sample
 API Gateway events served one after another (each response checked), then the peak resident memory (VmHWM).
 
-  scripts/coldstart.py BOOTSTRAP [COUNT] [--event FILE]...   (environment passes through to the bootstrap)
+  scripts/coldstart.py BOOTSTRAP [COUNT] [EVENT.json ...]   (environment passes through to the bootstrap;
+  COLDSTART_LOG=FILE keeps its output)
 """
 import http.server, json, os, subprocess, sys, threading, time
 
@@ -57,7 +58,9 @@ env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address
            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_LOG_STREAM_NAME="bench",
            AWS_LAMBDA_LOG_GROUP_NAME="bench")
 started = time.perf_counter()
-process = subprocess.Popen([bootstrap], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+# COLDSTART_LOG=FILE keeps what the function prints (its JSON log lines and EMF metric lines).
+output = open(os.environ["COLDSTART_LOG"], "w") if os.environ.get("COLDSTART_LOG") else subprocess.DEVNULL
+process = subprocess.Popen([bootstrap], env=env, stdout=output, stderr=output)
 done.wait(timeout=120)
 finished = time.perf_counter()
 rss = "?"

@@ -327,7 +327,7 @@ impl Pipeline {
                     tracing::info!(
                         alert_ref,
                         alert_type = alert.alert_type.as_str(),
-                        level = alert.level,
+                        alert_level = alert.level,
                         "alert published"
                     );
                     Ok(true)

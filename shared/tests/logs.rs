@@ -108,6 +108,17 @@ async fn logs_hold_no_secret_and_no_payload() {
             assert!(!line[field].is_null(), "accepted line lacks {field}: {line}");
         }
     }
+    // Fields are flattened into the line: none may shadow the line's own keys (`level`, `message`, ...).
+    for raw in text.lines() {
+        let keys: Vec<&str> = raw.split("\",\"").filter_map(|part| part.split("\":").next()).collect();
+        let mut seen = std::collections::HashSet::new();
+        for key in keys {
+            assert!(
+                seen.insert(key.trim_start_matches(['{', '"'])),
+                "duplicate key {key:?} in {raw}"
+            );
+        }
+    }
     for line in &rejected {
         for field in ["provider", "reason", "latency_ms"] {
             assert!(!line[field].is_null(), "rejected line lacks {field}: {line}");
