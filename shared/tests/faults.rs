@@ -23,10 +23,6 @@ use std::sync::Arc;
 
 const NOW: &str = "2026-04-22T18:00:00Z";
 
-fn endpoint() -> String {
-    std::env::var("ESIMHOOKS_TEST_ENDPOINT").expect("run with scripts/test.sh, which starts moto")
-}
-
 /// An address where nothing listens.
 fn closed_endpoint() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -100,61 +96,27 @@ impl EventStore for FaultyStore {
     }
 }
 
+#[path = "common/moto_rig.rs"]
+mod moto_rig;
+
+use moto_rig::MotoRig;
+
 struct Rig {
-    sdk: aws_config::SdkConfig,
-    store: Arc<DynamoStore>,
-    topic_arn: String,
-    queue_url: String,
-    sqs: aws_sdk_sqs::Client,
+    aws: MotoRig,
     clock: Arc<FixedClock>,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = MotoRig;
+    fn deref(&self) -> &MotoRig {
+        &self.aws
+    }
 }
 
 impl Rig {
     async fn new(name: &str) -> Self {
-        let sdk = shared::aws::sdk_config_at(&endpoint()).await;
-        let unique = format!("faults-{name}-{}", std::process::id());
-        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-        DynamoStore::create_table(&ddb, &unique).await.unwrap();
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let topic_arn = sns
-            .create_topic()
-            .name(&unique)
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(&unique)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap();
-        let queue_arn = attributes.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
-        let store = Arc::new(DynamoStore::new(ddb, unique, Duration::days(1)));
         Self {
-            sdk,
-            store,
-            topic_arn,
-            queue_url,
-            sqs,
+            aws: MotoRig::new(name).await,
             clock: Arc::new(FixedClock::at_rfc3339(NOW)),
         }
     }
@@ -192,31 +154,7 @@ impl Rig {
     }
 
     async fn alerts_received(&self) -> usize {
-        let mut count = 0;
-        loop {
-            let batch = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            let messages = batch.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return count;
-            }
-            for m in messages {
-                count += 1;
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
+        self.alerts().await.len()
     }
 }
 

@@ -14,85 +14,32 @@ use shared::model::ProviderId;
 use shared::notify::sns::SnsSink;
 use shared::pipeline::{Pipeline, PipelineSettings};
 use shared::service::Service;
-use shared::store::dynamodb::DynamoStore;
 use shared::store::{DeliveryStatus, EventStore, Lease, ListQuery, StoreQuery};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const NOW: &str = "2026-04-22T18:00:00Z";
 
+#[path = "common/moto_rig.rs"]
+mod moto_rig;
+
+use moto_rig::MotoRig;
+
 struct Rig {
-    store: Arc<DynamoStore>,
-    sns: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
-    topic_arn: String,
-    queue_url: String,
+    aws: MotoRig,
     clock: Arc<FixedClock>,
 }
 
-fn endpoint() -> String {
-    std::env::var("ESIMHOOKS_TEST_ENDPOINT")
-        .expect("ESIMHOOKS_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto")
-}
-
-fn unique(name: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "esimhooks-{name}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+impl std::ops::Deref for Rig {
+    type Target = MotoRig;
+    fn deref(&self) -> &MotoRig {
+        &self.aws
+    }
 }
 
 impl Rig {
     async fn new(name: &str) -> Self {
-        let sdk = shared::aws::sdk_config_at(&endpoint()).await;
-        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let table = unique(name);
-        DynamoStore::create_table(&ddb, &table).await.expect("create table");
-        let topic_arn = sns
-            .create_topic()
-            .name(unique(name))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique(name))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()
-            .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .unwrap();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
-        let store = Arc::new(DynamoStore::new(ddb, table, Duration::days(400)));
         Self {
-            store,
-            sns,
-            sqs,
-            topic_arn,
-            queue_url,
+            aws: MotoRig::new(name).await,
             clock: Arc::new(FixedClock::at_rfc3339(NOW)),
         }
     }
@@ -112,37 +59,6 @@ impl Rig {
 
     fn service(&self) -> Service {
         self.service_with_topic(&self.topic_arn, quick_settings())
-    }
-
-    /// Every SNS envelope the queue received so far (SNS delivers to SQS before Publish returns in moto).
-    async fn alerts(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let batch = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .unwrap()
-                .messages
-                .unwrap_or_default();
-            if batch.is_empty() {
-                return out;
-            }
-            for m in batch {
-                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
     }
 
     fn window(&self) -> ListQuery {

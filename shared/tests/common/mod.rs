@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Deserialize;
 use shared::auth::KeyRing;
-use shared::clock::FixedClock;
+use shared::clock::{Clock, FixedClock};
 use shared::ingress::Delivery;
 use shared::notify::MemorySink;
 use shared::pipeline::{Pipeline, PipelineSettings};
@@ -195,6 +195,31 @@ impl Harness {
             store,
             sink,
             clock,
+        }
+    }
+}
+
+/// Posts a fixture twice through the harness. Both times: the status the fixture expects. When accepted, the
+/// kind it expects, stored the first time and a duplicate the second; when refused, a JSON error message.
+pub async fn post_twice(h: &Harness, f: &Fixture) {
+    for attempt in ["first", "second"] {
+        let reply = h.service.handle(&delivery(f, h.clock.now())).await;
+        assert_eq!(reply.status, f.expect.status, "{} ({attempt}): {}", f.file, reply.body);
+        if f.request.method != "POST" {
+            continue; // HEAD: an empty body
+        }
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
+        if reply.status == 200 {
+            let expected = if attempt == "first" { "stored" } else { "duplicate" };
+            assert_eq!(body["outcome"], expected, "{} ({attempt})", f.file);
+            assert_eq!(body["kind"].as_str(), f.expect.kind.as_deref(), "{}", f.file);
+        } else {
+            assert!(
+                body["error"]["message"].is_string(),
+                "{}: error body {}",
+                f.file,
+                reply.body
+            );
         }
     }
 }

@@ -1,0 +1,113 @@
+//! The AWS side of the integration tests on moto: a table, a topic and an SQS queue subscribed to the topic so
+//! the alerts can be read back, all with names unique to the test. Included by the suites that need moto.
+#![allow(dead_code)] // each suite uses its own part
+
+use aws_config::SdkConfig;
+use serde_json::Value;
+use shared::store::dynamodb::DynamoStore;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub fn endpoint() -> String {
+    std::env::var("ESIMHOOKS_TEST_ENDPOINT")
+        .expect("ESIMHOOKS_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto")
+}
+
+fn unique(name: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "esimhooks-{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub struct MotoRig {
+    pub sdk: SdkConfig,
+    pub store: Arc<DynamoStore>,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+impl MotoRig {
+    pub async fn new(name: &str) -> Self {
+        let sdk = shared::aws::sdk_config_at(&endpoint()).await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let table = unique(name);
+        DynamoStore::create_table(&ddb, &table).await.expect("create table");
+        let topic_arn = sns
+            .create_topic()
+            .name(unique(name))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique(name))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(arn.clone())
+            .send()
+            .await
+            .unwrap();
+        let queue_arn = attributes.attributes.unwrap().remove(&arn).unwrap();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        let store = Arc::new(DynamoStore::new(ddb, table, chrono::Duration::days(400)));
+        Self {
+            sdk,
+            store,
+            sns,
+            sqs,
+            topic_arn,
+            queue_url,
+        }
+    }
+
+    /// Every SNS envelope the queue received since the last call (moto delivers before Publish returns).
+    pub async fn alerts(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = batch.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
