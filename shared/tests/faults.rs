@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use shared::alerts::Alert;
-use shared::clock::{Clock, FixedClock};
+use shared::clock::Clock;
 use shared::lambda::handle_apigw;
 use shared::model::{Event, ProviderId};
 use shared::notify::sns::SnsSink;
@@ -101,26 +101,10 @@ mod moto_rig;
 
 use moto_rig::MotoRig;
 
-struct Rig {
-    aws: MotoRig,
-    clock: Arc<FixedClock>,
-}
+/// The suite's rig: its helpers are below.
+type Rig = MotoRig;
 
-impl std::ops::Deref for Rig {
-    type Target = MotoRig;
-    fn deref(&self) -> &MotoRig {
-        &self.aws
-    }
-}
-
-impl Rig {
-    async fn new(name: &str) -> Self {
-        Self {
-            aws: MotoRig::new(name).await,
-            clock: Arc::new(FixedClock::at_rfc3339(NOW)),
-        }
-    }
-
+impl MotoRig {
     fn sink(&self, endpoint: Option<&str>) -> Arc<SnsSink> {
         let mut config = aws_sdk_sns::config::Builder::from(&self.sdk);
         if let Some(endpoint) = endpoint {
@@ -160,7 +144,7 @@ impl Rig {
 
 #[tokio::test]
 async fn dynamodb_unreachable_then_recovered() {
-    let rig = Rig::new("ddb-down").await;
+    let rig = Rig::new("ddb-down", NOW).await;
     let unreachable = aws_sdk_dynamodb::config::Builder::from(&rig.sdk)
         .endpoint_url(closed_endpoint())
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
@@ -187,7 +171,7 @@ async fn dynamodb_unreachable_then_recovered() {
 
 #[tokio::test]
 async fn sns_unreachable_after_dynamodb_succeeded_then_recovered() {
-    let rig = Rig::new("sns-down").await;
+    let rig = Rig::new("sns-down", NOW).await;
     let broken = rig.service(rig.store.clone(), rig.sink(Some(&closed_endpoint())), quick_settings());
     assert_eq!(handle_apigw(&broken, event()).await.status_code, 503);
     let stored = rig.stored().await;
@@ -207,7 +191,7 @@ async fn sns_unreachable_after_dynamodb_succeeded_then_recovered() {
 
 #[tokio::test]
 async fn dynamodb_failing_after_sns_accepted_the_alert() {
-    let rig = Rig::new("after-publish").await;
+    let rig = Rig::new("after-publish", NOW).await;
     // A blip while recording the alert as sent is absorbed in place: one alert, one 200.
     let blip = Arc::new(FaultyStore {
         inner: rig.store.clone(),
@@ -237,7 +221,7 @@ async fn dynamodb_failing_after_sns_accepted_the_alert() {
 
 #[tokio::test]
 async fn a_storm_of_1000_concurrent_copies_stores_one_event_and_one_alert() {
-    let rig = Rig::new("storm").await;
+    let rig = Rig::new("storm", NOW).await;
     let settings = PipelineSettings {
         busy_wait: std::time::Duration::from_secs(20),
         ..PipelineSettings::default()

@@ -8,7 +8,7 @@ use chrono::Duration;
 use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{json, Value};
-use shared::clock::{Clock, FixedClock};
+use shared::clock::Clock;
 use shared::lambda::handle_apigw;
 use shared::model::ProviderId;
 use shared::notify::sns::SnsSink;
@@ -24,26 +24,10 @@ mod moto_rig;
 
 use moto_rig::MotoRig;
 
-struct Rig {
-    aws: MotoRig,
-    clock: Arc<FixedClock>,
-}
+/// The suite's rig: its helpers are below.
+type Rig = MotoRig;
 
-impl std::ops::Deref for Rig {
-    type Target = MotoRig;
-    fn deref(&self) -> &MotoRig {
-        &self.aws
-    }
-}
-
-impl Rig {
-    async fn new(name: &str) -> Self {
-        Self {
-            aws: MotoRig::new(name).await,
-            clock: Arc::new(FixedClock::at_rfc3339(NOW)),
-        }
-    }
-
+impl MotoRig {
     fn pipeline(&self, topic_arn: &str, settings: PipelineSettings) -> Arc<Pipeline> {
         let sink = Arc::new(SnsSink::new(self.sns.clone(), topic_arn));
         Arc::new(Pipeline::new(self.store.clone(), sink, self.clock.clone(), settings))
@@ -89,7 +73,7 @@ fn response_json(r: &lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResp
 
 #[tokio::test]
 async fn every_fixture_twice_stores_once_and_publishes_each_alert_once() {
-    let rig = Rig::new("fixtures").await;
+    let rig = Rig::new("fixtures", NOW).await;
     let service = rig.service();
     let schemas = Schemas::load();
     let all = fixtures("esimaccess");
@@ -156,7 +140,7 @@ async fn every_fixture_twice_stores_once_and_publishes_each_alert_once() {
 
 #[tokio::test]
 async fn an_older_status_after_a_newer_one_leaves_the_newer() {
-    let rig = Rig::new("ordering").await;
+    let rig = Rig::new("ordering", NOW).await;
     let service = rig.service();
     let status = |id: &str, at: &str, esim_status: &str| {
         json!({"notifyType": "ESIM_STATUS", "notifyId": id, "eventGenerateTime": at,
@@ -187,7 +171,7 @@ async fn an_older_status_after_a_newer_one_leaves_the_newer() {
 
 #[tokio::test]
 async fn a_reused_notify_id_with_another_payload_is_kept_as_a_conflict() {
-    let rig = Rig::new("conflict").await;
+    let rig = Rig::new("conflict", NOW).await;
     let service = rig.service();
     let base = sample_event("02-esim-status-in-use.json");
     let body = |s: &str| json!({"notifyType": "ESIM_STATUS", "notifyId": "same-id", "content": {"esimTranNo": "T-C", "esimStatus": s}});
@@ -212,7 +196,7 @@ async fn a_reused_notify_id_with_another_payload_is_kept_as_a_conflict() {
 
 #[tokio::test]
 async fn when_sns_fails_the_request_fails_and_the_retry_publishes_once() {
-    let rig = Rig::new("snsfail").await;
+    let rig = Rig::new("snsfail", NOW).await;
     let missing_topic = rig.topic_arn.replace("esimhooks-", "missing-");
     let broken = rig.service_with_topic(&missing_topic, quick_settings());
     let healthy = rig.service();
@@ -242,7 +226,7 @@ async fn when_sns_fails_the_request_fails_and_the_retry_publishes_once() {
 
 #[tokio::test]
 async fn a_lease_left_by_a_crashed_lambda_is_taken_over_after_it_expires() {
-    let rig = Rig::new("lease").await;
+    let rig = Rig::new("lease", NOW).await;
     let service = rig.service();
     let f = fixtures("esimaccess")
         .into_iter()
@@ -277,7 +261,7 @@ async fn a_lease_left_by_a_crashed_lambda_is_taken_over_after_it_expires() {
 
 #[tokio::test]
 async fn concurrent_copies_store_one_event_and_one_alert() {
-    let rig = Rig::new("storm").await;
+    let rig = Rig::new("storm", NOW).await;
     let service = Arc::new(rig.service_with_topic(&rig.topic_arn, PipelineSettings::default()));
     let tasks: Vec<_> = (0..32)
         .map(|_| {
@@ -303,7 +287,7 @@ fn esimgo_event(file: &str) -> ApiGatewayV2httpRequest {
 /// eSIM Go never warns before a bundle ends: the delivery path alerts inside the window, the sweep otherwise.
 #[tokio::test]
 async fn esimgo_expiry_at_delivery_and_by_the_sweep_each_once() {
-    let rig = Rig::new("sweep").await;
+    let rig = Rig::new("sweep", NOW).await;
     rig.clock.set(instant("2030-11-24T10:47:00Z"));
     let pipeline = rig.pipeline(&rig.topic_arn, quick_settings());
     let service = Service::ready(esimgo_provider(None), pipeline.clone(), 128 * 1024);

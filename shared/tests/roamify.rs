@@ -91,25 +91,7 @@ async fn every_fixture_in_both_layouts_is_stored_once_and_alerts_once() {
     for (layout, all) in [("as given", given), ("other layout", converted)] {
         let h = Harness::new(roamify_provider(), NOW, quick_settings());
         run_fixtures(&h, &all).await;
-        let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
-        assert_eq!(
-            stored.len(),
-            all.iter().filter(|f| f.expect.status == 200).count(),
-            "{layout}"
-        );
-        for d in &stored {
-            Schemas::check(&schemas.event, &serde_json::to_value(&d.event).unwrap());
-        }
-        let mut expected: Vec<String> = all.iter().filter_map(|f| f.expect.alert.clone()).collect();
-        let mut published: Vec<String> = h
-            .sink
-            .published()
-            .iter()
-            .map(|a| a.alert_type.as_str().to_string())
-            .collect();
-        expected.sort();
-        published.sort();
-        assert_eq!(published, expected, "{layout}");
+        let stored = assert_stored_once_and_alerted(&h, &all, &schemas).await;
         let low = h
             .sink
             .published()

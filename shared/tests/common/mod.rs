@@ -15,7 +15,7 @@ use shared::providers::esimaccess::EsimAccess;
 use shared::providers::esimgo::EsimGo;
 use shared::providers::Provider;
 use shared::service::Service;
-use shared::store::{KvStore, MemoryBackend};
+use shared::store::{DeliveryStatus, KvStore, ListQuery, MemoryBackend, StoreQuery, StoredDelivery};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -222,6 +222,35 @@ pub async fn post_twice(h: &Harness, f: &Fixture) {
             );
         }
     }
+}
+
+/// Checks what a run of `all` left behind: each accepted POST stored once and completed, every stored event
+/// valid against the schema, and the alert types published exactly those the fixtures expect.
+pub async fn assert_stored_once_and_alerted(h: &Harness, all: &[Fixture], schemas: &Schemas) -> Vec<StoredDelivery> {
+    let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
+    let accepted = all
+        .iter()
+        .filter(|f| f.expect.status == 200 && f.request.method == "POST")
+        .count();
+    assert_eq!(stored.len(), accepted, "each accepted delivery stored exactly once");
+    for d in &stored {
+        assert_eq!(d.status, DeliveryStatus::Completed);
+        Schemas::check(&schemas.event, &serde_json::to_value(&d.event).unwrap());
+    }
+    let mut expected: Vec<String> = all.iter().filter_map(|f| f.expect.alert.clone()).collect();
+    let mut published: Vec<String> = h
+        .sink
+        .published()
+        .iter()
+        .map(|a| a.alert_type.as_str().to_string())
+        .collect();
+    expected.sort();
+    published.sort();
+    assert_eq!(published, expected, "alerts published");
+    for alert in h.sink.published() {
+        Schemas::check(&schemas.alert, &serde_json::to_value(&alert).unwrap());
+    }
+    stored
 }
 
 /// Settings for tests: no waiting on a busy twin (tests drive concurrency explicitly).

@@ -23,6 +23,7 @@ fn unique(name: &str) -> String {
 }
 
 pub struct MotoRig {
+    pub clock: Arc<shared::clock::FixedClock>,
     pub sdk: SdkConfig,
     pub store: Arc<DynamoStore>,
     pub sns: aws_sdk_sns::Client,
@@ -32,7 +33,8 @@ pub struct MotoRig {
 }
 
 impl MotoRig {
-    pub async fn new(name: &str) -> Self {
+    /// A rig whose clock starts at `now` (RFC 3339).
+    pub async fn new(name: &str, now: &str) -> Self {
         let sdk = shared::aws::sdk_config_at(&endpoint()).await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let sns = aws_sdk_sns::Client::new(&sdk);
@@ -72,7 +74,9 @@ impl MotoRig {
             .await
             .unwrap();
         let store = Arc::new(DynamoStore::new(ddb, table, chrono::Duration::days(400)));
+        let clock = Arc::new(shared::clock::FixedClock::at_rfc3339(now));
         Self {
+            clock,
             sdk,
             store,
             sns,
