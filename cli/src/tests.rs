@@ -439,18 +439,35 @@ async fn replay_finishes_an_interrupted_delivery_and_leaves_completed_ones() {
     assert!(esims
         .iter()
         .any(|s| s["status"]["value"]["provider_status"] == "IN_USE"));
-    // Forced, and for one eSIM only: nothing new to do, and no alert is sent twice.
-    assert_eq!(
-        replay(
-            None,
-            Some("3650d".into()),
-            None,
-            Some("25052822150009".into()),
-            true,
-            backend
-        )
-        .await,
-        Ok(0)
+    // A stored normalization from older code: a forced replay brings the current one back.
+    let store = sqlite::open_store(&db).unwrap();
+    let mut stale = shared::store::StoreQuery::list_deliveries(&store, &shared::store::ListQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.event.provider_event_type.as_deref() == Some("DATA_USAGE"))
+        .unwrap()
+        .event;
+    stale.flags.push("stale-normalization".into());
+    assert!(store.rewrite_event(&stale).await.unwrap());
+    drop(store);
+    // Forced, and for one eSIM only: the stale record is rewritten, and no alert is sent twice.
+    let forced = replay(
+        None,
+        Some("3650d".into()),
+        None,
+        Some("25052822150009".into()),
+        true,
+        backend,
+    )
+    .await;
+    assert_eq!(forced, Ok(0));
+    let events = list_json(Listing::Events, &db).await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e["event"]["flags"].as_array().is_none_or(|f| f.is_empty())),
+        "{events:#?}"
     );
     assert_eq!(list_json(Listing::Alerts, &db).await.len(), 1);
 }

@@ -51,8 +51,17 @@ pub enum Replayed {
 pub async fn replay_one(pipeline: &Pipeline, stored: &Event, force: bool) -> Result<Replayed, ReplayError> {
     let event = renormalize(stored)?;
     if force {
-        let changed = pipeline.reprocess(&event).await?;
-        return Ok(if changed {
+        // The stored record takes the current normalization when it differs (same key and payload).
+        let differs = serde_json::to_value(&event).ok() != serde_json::to_value(stored).ok();
+        let rewritten = event.dedupe_key == stored.dedupe_key
+            && differs
+            && pipeline
+                .store()
+                .rewrite_event(&event)
+                .await
+                .map_err(PipelineError::from)?;
+        let moved = pipeline.reprocess(&event).await?;
+        return Ok(if rewritten || moved {
             Replayed::Changed
         } else {
             Replayed::Unchanged

@@ -70,6 +70,9 @@ impl EventStore for FaultyStore {
     async fn abandon_delivery(&self, e: &Event, l: &Lease, reason: &str) -> Result<(), StoreError> {
         self.inner.abandon_delivery(e, l, reason).await
     }
+    async fn rewrite_event(&self, e: &Event) -> Result<bool, StoreError> {
+        self.inner.rewrite_event(e).await
+    }
     async fn record_conflict(&self, e: &Event) -> Result<(), StoreError> {
         self.inner.record_conflict(e).await
     }

@@ -340,3 +340,24 @@ async fn esimgo_expiry_at_delivery_and_by_the_sweep_each_once() {
     assert_eq!(pipeline.sweep_expiring().await.unwrap().published, 0);
     assert!(rig.alerts().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_stored_event_can_take_a_new_normalization() {
+    let rig = Rig::new("rewrite", NOW).await;
+    let service = rig.service();
+    assert_eq!(
+        handle_apigw(&service, sample_event("02-esim-status-in-use.json"))
+            .await
+            .status_code,
+        200
+    );
+    let mut stored = rig.store.list_deliveries(&rig.window()).await.unwrap().remove(0);
+    stored.event.flags.push("renormalized".into());
+    assert!(rig.store.rewrite_event(&stored.event).await.unwrap());
+    let again = rig.store.list_deliveries(&rig.window()).await.unwrap().remove(0);
+    assert_eq!(again.event.flags, ["renormalized"]);
+    assert_eq!(again.status, DeliveryStatus::Completed, "the status is kept");
+    let mut missing = stored.event.clone();
+    missing.dedupe_key = shared::model::DedupeKey::provider_id("never-stored");
+    assert!(!rig.store.rewrite_event(&missing).await.unwrap());
+}

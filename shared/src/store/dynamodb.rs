@@ -165,6 +165,15 @@ fn abandon_delivery_expr(attempt: &str, reason: &str) -> Expression {
     }
 }
 
+fn rewrite_event_expr(event_json: String, kind: &str) -> Expression {
+    Expression {
+        condition: "attribute_exists(pk)",
+        update: Some("SET #event = :event, #kind = :kind"),
+        names: &[("#event", "event"), ("#kind", "kind")],
+        values: vec![(":event", s(event_json)), (":kind", s(kind))],
+    }
+}
+
 fn save_state_expr(expected: Option<u64>) -> Expression {
     match expected {
         None => Expression {
@@ -473,6 +482,25 @@ impl EventStore for DynamoStore {
             .await
     }
 
+    async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError> {
+        let key = Self::key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
+        let request = self.client.update_item().table_name(&self.table).set_key(Some(key));
+        match rewrite_event_expr(to_json(event)?, event.kind.as_str())
+            .on_update(request)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
         let pk = format!("CONFLICT#{}#{}", event.provider, event.dedupe_key);
         let mut item = Self::key(
@@ -746,6 +774,7 @@ mod tests {
             ("begin", begin_delivery_expr("h", now)),
             ("finish", finish_delivery_expr("a", now)),
             ("abandon", abandon_delivery_expr("a", "why")),
+            ("rewrite-event", rewrite_event_expr("{}".into(), "order")),
             ("state-new", save_state_expr(None)),
             ("state-next", save_state_expr(Some(3))),
             ("claim-alert", claim_alert_expr(now)),

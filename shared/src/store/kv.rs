@@ -214,6 +214,17 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         })
     }
 
+    async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError> {
+        let _guard = self.locked();
+        let key = delivery_key(event);
+        let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? else {
+            return Ok(false);
+        };
+        stored.event = event.clone();
+        self.write(Space::Deliveries, &key, &stored)?;
+        Ok(true)
+    }
+
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
         let key = format!(
             "{}#{}#{}",

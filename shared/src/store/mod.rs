@@ -190,6 +190,9 @@ pub trait EventStore: Send + Sync {
     async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Gives up our lease after a failure, keeping the stored payload, so the provider's retry takes over at once.
     async fn abandon_delivery(&self, event: &Event, lease: &Lease, reason: &str) -> Result<(), StoreError>;
+    /// Replaces a stored delivery's normalized event (same key and payload) with a new normalization, keeping
+    /// its status. For replay after a normalizer changed. False when no such delivery is stored.
+    async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError>;
     /// Keeps a delivery whose key was seen before with another payload, for an operator to look at.
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError>;
 
