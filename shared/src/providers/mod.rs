@@ -43,8 +43,9 @@ pub fn payload_sha256(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-/// Parses the verified body once, and starts an event with the envelope every provider shares: the raw
-/// payload, its hash, and the dedupe key (the provider's id when given, else the body hash).
+/// Starts an event with the envelope every provider shares: the raw payload (validated and kept verbatim as a
+/// `RawValue`: a second pass over the body after the provider's own parse), its hash, and the dedupe key (the
+/// provider's id when given, else the body hash).
 pub(crate) fn start_event(
     verified: &Verified<'_>,
     kind: EventKind,
