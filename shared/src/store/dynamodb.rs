@@ -11,7 +11,7 @@ use crate::model::{Event, ProviderId};
 use crate::state::EsimState;
 use crate::time::day_bucket;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -55,6 +55,19 @@ where
     R: std::fmt::Debug,
 {
     StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+/// Whether a conditional write applied: `Ok(false)` when its condition failed, an error for anything else.
+fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -280,20 +293,13 @@ impl DynamoStore {
     /// Runs an update that only applies while we hold the lease; a lost lease is logged, not an error.
     async fn update_held(&self, key: Item, expression: Expression, what: &str) -> Result<(), StoreError> {
         let request = self.client.update_item().table_name(&self.table).set_key(Some(key));
-        match expression.on_update(request).send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                tracing::warn!(
-                    what,
-                    "lease was taken over by another attempt; leaving its record alone"
-                );
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
+        if !condition_held(expression.on_update(request).send().await)? {
+            tracing::warn!(
+                what,
+                "lease was taken over by another attempt; leaving its record alone"
+            );
         }
+        Ok(())
     }
 
     /// The old item of a failed conditional put: from the error when DynamoDB returned it, else re-read.
@@ -485,20 +491,12 @@ impl EventStore for DynamoStore {
     async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError> {
         let key = Self::key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
         let request = self.client.update_item().table_name(&self.table).set_key(Some(key));
-        match rewrite_event_expr(to_json(event)?, event.kind.as_str())
-            .on_update(request)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        condition_held(
+            rewrite_event_expr(to_json(event)?, event.kind.as_str())
+                .on_update(request)
+                .send()
+                .await,
+        )
     }
 
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
@@ -572,16 +570,7 @@ impl EventStore for DynamoStore {
         item.insert("gsi1pk".into(), s(format!("ESIM#{}", day_bucket(state.updated_at))));
         item.insert("gsi1sk".into(), s(format!("{}#{pk}", state.updated_at.to_rfc3339())));
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        match save_state_expr(expected).on_put(request).send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        condition_held(save_state_expr(expected).on_put(request).send().await)
     }
 
     async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError> {
