@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod ingress;

@@ -72,6 +72,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 10] = [
+        Self::HealthCheck,
+        Self::Order,
+        Self::EsimStatus,
+        Self::DataUsage,
+        Self::Validity,
+        Self::AccountBalance,
+        Self::Location,
+        Self::ServiceChange,
+        Self::Refund,
+        Self::Unrecognized,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HealthCheck => "health_check",

@@ -173,6 +173,9 @@ impl Pipeline {
         let lease = self.lease(&attempt);
         let result = async {
             let alerts = self.apply(event, &lease).await?;
+            // Partners following events get it once per stored delivery (at least once: a retry after a
+            // failed completion offers it again under the same notification id).
+            self.sink.publish_event(event).await?;
             self.store.finish_delivery(event, &lease, self.clock.now()).await?;
             Ok::<_, PipelineError>(alerts)
         }

@@ -8,14 +8,17 @@ pub mod sns;
 pub use render::{render, RenderedAlert, SMS_MAX_CHARS};
 
 use crate::alerts::Alert;
+use crate::callbacks::Notification;
+use crate::model::Event;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
-#[error("publishing alert {alert_id} failed: {reason}")]
+#[error("publishing {what} failed: {reason}")]
 pub struct PublishError {
-    pub alert_id: String,
+    /// `alert <id>` or `event notification <id>`.
+    pub what: String,
     pub reason: String,
 }
 
@@ -24,12 +27,20 @@ pub trait AlertSink: Send + Sync {
     /// Publishes one alert; returns the sink's receipt (SNS message id). An error fails the delivery, so the
     /// provider's retry publishes it again.
     async fn publish(&self, alert: &Alert) -> Result<String, PublishError>;
+
+    /// Offers a stored event to partner callbacks (event notification types). Sinks without partners do
+    /// nothing. An error fails the delivery, so the provider's retry offers it again.
+    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
+        let _ = event;
+        Ok(())
+    }
 }
 
 /// Keeps published alerts in memory; can be told to fail the next N publishes.
 #[derive(Debug, Default)]
 pub struct MemorySink {
     published: Mutex<Vec<Alert>>,
+    events: Mutex<Vec<Notification>>,
     failures_left: AtomicUsize,
 }
 
@@ -45,23 +56,44 @@ impl MemorySink {
     pub fn published(&self) -> Vec<Alert> {
         self.published.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Event notifications offered to partners.
+    pub fn event_notifications(&self) -> Vec<Notification> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn take_failure(&self) -> bool {
+        self.failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
 }
 
 #[async_trait]
 impl AlertSink for MemorySink {
     async fn publish(&self, alert: &Alert) -> Result<String, PublishError> {
-        let failing = self
-            .failures_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if failing {
+        if self.take_failure() {
             return Err(PublishError {
-                alert_id: alert.alert_id.clone(),
+                what: format!("alert {}", alert.alert_id),
                 reason: "injected failure".into(),
             });
         }
         let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
         published.push(alert.clone());
         Ok(format!("memory-{}", published.len()))
+    }
+
+    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
+        let Some(notification) = Notification::for_event(event) else {
+            return Ok(());
+        };
+        if self.take_failure() {
+            return Err(PublishError {
+                what: format!("event notification {}", notification.body.notification_id),
+                reason: "injected failure".into(),
+            });
+        }
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(notification);
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! for email, and an SMS of at most 160 characters; plus message attributes for subscription filter policies.
 
 use crate::alerts::{Alert, AlertType};
+use crate::callbacks::Notification;
 use serde_json::json;
 
 pub const SMS_MAX_CHARS: usize = 160;
@@ -125,14 +126,17 @@ pub fn render(alert: &Alert) -> RenderedAlert {
     );
     let sms_text = clip(&line, SMS_MAX_CHARS);
     let doc_text = document.to_string();
+    // Partner callbacks are the HTTPS subscribers: they get the alert inside the callback body.
+    let partner = Notification::for_alert(alert);
+    let callback_text = partner.message();
     let message = json!({
         "default": doc_text,
         "email": email_text,
         "email-json": doc_text,
         "sms": sms_text,
         "sqs": doc_text,
-        "http": doc_text,
-        "https": doc_text,
+        "http": callback_text,
+        "https": callback_text,
         "lambda": doc_text,
         "firehose": doc_text,
         "application": doc_text,
@@ -144,11 +148,14 @@ pub fn render(alert: &Alert) -> RenderedAlert {
         document,
         email_text,
         sms_text,
-        attributes: vec![
+        attributes: [
             ("provider", alert.provider.to_string()),
             ("alert_type", alert.alert_type.as_str().to_string()),
             ("level", alert.level.clone()),
-        ],
+        ]
+        .into_iter()
+        .chain(partner.attributes())
+        .collect(),
     }
 }
 
@@ -209,5 +216,10 @@ mod tests {
         assert_eq!(doc["type"], "low_data");
         assert_eq!(doc["level"], "10%");
         assert_eq!(r.attributes[1], ("alert_type", "low_data".to_string()));
+        assert!(r.attributes.contains(&("notification_type", "1".to_string())));
+        assert!(r.attributes.contains(&("audience", "all".to_string())));
+        let callback: serde_json::Value = serde_json::from_str(m["https"].as_str().unwrap()).unwrap();
+        assert_eq!(callback["notification_name"], "alert.low_data");
+        assert_eq!(callback["data"], doc);
     }
 }

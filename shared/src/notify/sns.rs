@@ -1,7 +1,10 @@
-//! Publishes alerts to an SNS topic with `MessageStructure=json` and filterable message attributes.
+//! Publishes alerts to an SNS topic with `MessageStructure=json` and filterable message attributes, and,
+//! when partner event notifications are on, each stored event as a partner notification on the same topic.
 
 use super::{render, AlertSink, PublishError};
 use crate::alerts::Alert;
+use crate::callbacks::Notification;
+use crate::model::Event;
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
@@ -10,6 +13,7 @@ use aws_sdk_sns::Client;
 pub struct SnsSink {
     client: Client,
     topic_arn: String,
+    event_notifications: bool,
 }
 
 impl SnsSink {
@@ -17,15 +21,47 @@ impl SnsSink {
         Self {
             client,
             topic_arn: topic_arn.into(),
+            event_notifications: false,
         }
     }
+
+    /// Also publish every stored event partners can follow (one more SNS call per delivery).
+    pub fn with_event_notifications(mut self, on: bool) -> Self {
+        self.event_notifications = on;
+        self
+    }
+}
+
+fn string_attribute(value: String) -> Result<MessageAttributeValue, String> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Publishes one partner notification (the callback body as the message); returns the message id.
+pub async fn publish_notification(
+    client: &Client,
+    topic_arn: &str,
+    notification: &Notification,
+) -> Result<String, String> {
+    let mut request = client.publish().topic_arn(topic_arn).message(notification.message());
+    for (name, value) in notification.attributes() {
+        request = request.message_attributes(name, string_attribute(value)?);
+    }
+    let output = request
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(&e).to_string())?;
+    Ok(output.message_id().unwrap_or_default().to_string())
 }
 
 #[async_trait]
 impl AlertSink for SnsSink {
     async fn publish(&self, alert: &Alert) -> Result<String, PublishError> {
         let fail = |reason: String| PublishError {
-            alert_id: alert.alert_id.clone(),
+            what: format!("alert {}", alert.alert_id),
             reason,
         };
         let rendered = render(alert);
@@ -37,17 +73,28 @@ impl AlertSink for SnsSink {
             .message(rendered.message)
             .subject(rendered.subject);
         for (name, value) in rendered.attributes {
-            let attribute = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| fail(e.to_string()))?;
-            request = request.message_attributes(name, attribute);
+            request = request.message_attributes(name, string_attribute(value).map_err(fail)?);
         }
         let output = request
             .send()
             .await
             .map_err(|e| fail(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
         Ok(output.message_id().unwrap_or_default().to_string())
+    }
+
+    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
+        if !self.event_notifications {
+            return Ok(());
+        }
+        let Some(notification) = Notification::for_event(event) else {
+            return Ok(());
+        };
+        publish_notification(&self.client, &self.topic_arn, &notification)
+            .await
+            .map(|_| ())
+            .map_err(|reason| PublishError {
+                what: format!("event notification {}", notification.body.notification_id),
+                reason,
+            })
     }
 }

@@ -31,7 +31,7 @@ pub const EXPIRY_INDEX: &str = "gsi2";
 fn expiry_bucket(at: DateTime<Utc>) -> String {
     format!("EXPIRY#{}", at.format("%Y-%m-%dT%H"))
 }
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The DynamoDB store. `retention` sets the TTL of delivery, alert and conflict items (clean-up only:
 /// correctness never depends on TTL, which DynamoDB applies within days and emulators never).
@@ -42,15 +42,15 @@ pub struct DynamoStore {
     retention: Duration,
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: i64) -> AttributeValue {
+pub(crate) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn unavailable<E: std::error::Error + 'static, R>(e: SdkError<E, R>) -> StoreError
+pub(crate) fn unavailable<E: std::error::Error + 'static, R>(e: SdkError<E, R>) -> StoreError
 where
     R: std::fmt::Debug,
 {
@@ -58,7 +58,7 @@ where
 }
 
 /// Whether a conditional write applied: `Ok(false)` when its condition failed, an error for anything else.
-fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+pub(crate) fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -70,24 +70,24 @@ where
     }
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
-fn get_n(item: &Item, name: &str) -> Option<i64> {
+pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
     item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
-fn get_ms(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn get_ms(item: &Item, name: &str) -> Option<DateTime<Utc>> {
     get_n(item, name).and_then(DateTime::from_timestamp_millis)
 }
 
-fn get_json<T: DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+pub(crate) fn get_json<T: DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
     let text = get_s(item, name).ok_or_else(|| StoreError::Corrupt(format!("item has no {name}")))?;
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

@@ -1,0 +1,577 @@
+//! The partner callbacks API: register, list and remove a callback URL per notification type, and fire a test
+//! echo. Registrations live in the registry; the SNS subscriptions are derived from them per URL by
+//! [`CallbacksApi::sync_endpoint`], which is idempotent, so any failed request is repaired by repeating it.
+
+use super::notification::{filter_policy, EchoSubject, Notification};
+use super::partner::{Partner, PartnerId};
+use super::registry::{CallbackRegistry, Endpoint, Registration};
+use super::transport::{CallbackTransport, SubscriptionStatus, TransportError};
+use super::types::NotificationType;
+use super::url::{validate_url, HostResolver};
+use crate::clock::Clock;
+use crate::ingress::Delivery;
+use crate::reply::Reply;
+use crate::store::StoreError;
+use lambda_http::http::Method;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Request bodies are a URL or two ids: anything bigger is not ours.
+pub const MAX_API_BODY_BYTES: usize = 16 * 1024;
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 50;
+const MAX_SUBJECT_LEN: usize = 128;
+
+/// Every way an API request can fail, mapped to a status once.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or invalid API key for this partner")]
+    Unauthenticated,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method {0} is not allowed on this path")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("a dependency failed: {0}")]
+    Unavailable(String),
+    #[error("the callbacks API is not configured: {0}")]
+    NotConfigured(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<TransportError> for ApiError {
+    fn from(e: TransportError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthenticated => 401,
+            Self::BadRequest(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge(_) => 413,
+            Self::Unavailable(_) | Self::NotConfigured(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::BadRequest(_) => "bad_request",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Unavailable(_) => "dependency_failure",
+            Self::NotConfigured(_) => "not_configured",
+        }
+    }
+
+    pub fn reply(&self) -> Reply {
+        let message = match self {
+            Self::Unavailable(_) | Self::NotConfigured(_) => "temporary failure; retry later".to_string(),
+            other => other.to_string(),
+        };
+        let mut reply = Reply::json(
+            self.status(),
+            json!({"error": {"code": self.code(), "message": message}}),
+        );
+        if self.status() == 503 {
+            reply.retry_after = Some(5);
+        }
+        reply
+    }
+}
+
+/// What the path and method ask for; segments still unparsed.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Put(&'a str, &'a str),
+    List(&'a str),
+    Delete(&'a str, &'a str),
+    Echo(&'a str, &'a str),
+}
+
+impl Route<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Put(..) => "put_callback",
+            Self::List(_) => "list_callbacks",
+            Self::Delete(..) => "delete_callback",
+            Self::Echo(..) => "echo",
+        }
+    }
+}
+
+/// Matches the end of the path, so a stage or base-path prefix does not matter.
+fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let not_allowed = || Err(ApiError::MethodNotAllowed(method.to_string()));
+    match segments.as_slice() {
+        [.., "v1", "callbacks", "echo", partner, kind] => match *method {
+            Method::POST => Ok(Route::Echo(partner, kind)),
+            _ => not_allowed(),
+        },
+        [.., partner, "callbacks", kind] => match *method {
+            Method::PUT => Ok(Route::Put(partner, kind)),
+            Method::DELETE => Ok(Route::Delete(partner, kind)),
+            _ => not_allowed(),
+        },
+        [.., partner, "callbacks"] => match *method {
+            Method::GET => Ok(Route::List(partner)),
+            _ => not_allowed(),
+        },
+        _ => Err(ApiError::NotFound("no callbacks route at this path".into())),
+    }
+}
+
+fn presented_key(request: &Delivery) -> Option<&str> {
+    if let Some(key) = request.header("x-api-key") {
+        return Some(key.trim());
+    }
+    let authorization = request.header("authorization")?;
+    let (scheme, key) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+}
+
+fn notification_type(segment: &str) -> Result<NotificationType, ApiError> {
+    NotificationType::parse(segment).ok_or_else(|| {
+        let supported: Vec<String> = NotificationType::ALL.iter().map(|t| t.to_string()).collect();
+        ApiError::BadRequest(format!(
+            "notification type {segment:?} is not supported; supported types: {}",
+            supported.join(", ")
+        ))
+    })
+}
+
+fn json_body(request: &Delivery) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if request.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Default::default());
+    }
+    match serde_json::from_slice::<Value>(&request.body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(_) => Err(ApiError::BadRequest("the body must be a JSON object".into())),
+        Err(e) => Err(ApiError::BadRequest(format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+/// A string field that is absent or null is None; any other non-string is an error.
+fn optional_string(fields: &serde_json::Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::BadRequest(format!("{name} must be a string"))),
+    }
+}
+
+/// The echo's subject: exactly one of `esim_ref` and `simulation_id`.
+fn echo_subject(request: &Delivery) -> Result<EchoSubject, ApiError> {
+    let fields = json_body(request)?;
+    let esim_ref = optional_string(&fields, "esim_ref")?;
+    let simulation_id = optional_string(&fields, "simulation_id")?;
+    let subject = match (esim_ref, simulation_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of esim_ref or simulation_id, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of esim_ref (an eSIM reference) or simulation_id (an id of your choosing)".into(),
+            ))
+        }
+        (Some(esim), None) => EchoSubject::Esim(esim),
+        (None, Some(simulation)) => EchoSubject::Simulation(simulation),
+    };
+    let (EchoSubject::Esim(value) | EchoSubject::Simulation(value)) = &subject;
+    if value.is_empty() || value.len() > MAX_SUBJECT_LEN || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadRequest(format!(
+            "the id must be 1 to {MAX_SUBJECT_LEN} printable ASCII characters without spaces"
+        )));
+    }
+    Ok(subject)
+}
+
+struct Parts {
+    registry: Arc<dyn CallbackRegistry>,
+    transport: Arc<dyn CallbackTransport>,
+    resolver: Arc<dyn HostResolver>,
+    clock: Arc<dyn Clock>,
+}
+
+pub struct CallbacksApi {
+    parts: Result<Parts, String>,
+}
+
+impl CallbacksApi {
+    pub fn new(
+        registry: Arc<dyn CallbackRegistry>,
+        transport: Arc<dyn CallbackTransport>,
+        resolver: Arc<dyn HostResolver>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            parts: Ok(Parts {
+                registry,
+                transport,
+                resolver,
+                clock,
+            }),
+        }
+    }
+
+    /// Configuration is missing: every request gets 503 until it is fixed.
+    pub fn fail_closed(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        tracing::error!(
+            reason,
+            "configuration incomplete: the callbacks API refuses every request"
+        );
+        Self { parts: Err(reason) }
+    }
+
+    /// Answers one request. Never fails: every problem is a reply.
+    pub async fn handle(&self, request: &Delivery) -> Reply {
+        let started = std::time::Instant::now();
+        let route = route(&request.method, &request.path);
+        let route_name = route.as_ref().map_or("none", Route::name);
+        let result = match (&self.parts, route) {
+            (Err(reason), _) => Err(ApiError::NotConfigured(reason.clone())),
+            (_, Err(e)) => Err(e),
+            (Ok(parts), Ok(route)) => parts.serve(route, request).await,
+        };
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let request_id = request.request_id.as_deref().unwrap_or("-");
+        match result {
+            Ok(reply) => {
+                tracing::info!(
+                    request_id,
+                    route = route_name,
+                    status = reply.status,
+                    latency_ms,
+                    "callbacks request"
+                );
+                reply
+            }
+            Err(error) if error.status() >= 500 => {
+                tracing::error!(request_id, route = route_name, detail = %error, latency_ms, "callbacks request failed");
+                error.reply()
+            }
+            Err(error) => {
+                tracing::warn!(request_id, route = route_name, reason = error.code(), detail = %error, latency_ms, "callbacks request refused");
+                error.reply()
+            }
+        }
+    }
+}
+
+fn registration_json(registration: &Registration, status: Option<SubscriptionStatus>) -> Value {
+    let t = registration.notification_type;
+    json!({
+        "partner_id": registration.partner.as_str(),
+        "notification_type": t.number(),
+        "notification_name": t.name(),
+        "url": registration.url,
+        "subscription_status": status.map_or("unknown", SubscriptionStatus::as_str),
+        "created_at": registration.created_at,
+        "updated_at": registration.updated_at,
+    })
+}
+
+impl Parts {
+    async fn serve(&self, route: Route<'_>, request: &Delivery) -> Result<Reply, ApiError> {
+        if request.body.len() > MAX_API_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_API_BODY_BYTES));
+        }
+        let partner_segment = match route {
+            Route::Put(p, _) | Route::List(p) | Route::Delete(p, _) | Route::Echo(p, _) => p,
+        };
+        let partner = self.authenticate(partner_segment, request).await?;
+        match route {
+            Route::Put(_, kind) => self.put(&partner, notification_type(kind)?, request).await,
+            Route::List(_) => self.list(&partner, request).await,
+            Route::Delete(_, kind) => self.delete(&partner, notification_type(kind)?).await,
+            Route::Echo(_, kind) => {
+                let kind = notification_type(kind)?;
+                self.echo(&partner, kind, echo_subject(request)?).await
+            }
+        }
+    }
+
+    /// The key must be one of the path's partner's keys. An unknown partner and a wrong key get the same
+    /// answer, so the API tells nobody which partners exist.
+    async fn authenticate(&self, segment: &str, request: &Delivery) -> Result<Partner, ApiError> {
+        let key = presented_key(request).ok_or(ApiError::Unauthenticated)?;
+        let id = PartnerId::parse(segment).ok_or(ApiError::Unauthenticated)?;
+        let partner = self.registry.partner(&id).await?.ok_or(ApiError::Unauthenticated)?;
+        match partner.accepts(key) {
+            true => Ok(partner),
+            false => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    async fn put(&self, partner: &Partner, kind: NotificationType, request: &Delivery) -> Result<Reply, ApiError> {
+        let fields = json_body(request)?;
+        let url = optional_string(&fields, "url")?.ok_or_else(|| {
+            ApiError::BadRequest("the body must name the callback as {\"url\": \"https://...\"}".into())
+        })?;
+        let url = validate_url(&url, self.resolver.as_ref())
+            .await
+            .map_err(|problem| ApiError::BadRequest(problem.to_string()))?;
+        let url = url.as_str();
+        if self
+            .registry
+            .endpoint(url)
+            .await?
+            .is_some_and(|e| e.partner != partner.id)
+        {
+            return Err(url_taken());
+        }
+        let now = self.clock.now();
+        let current = self.find(&partner.id, kind).await?;
+        let registration = Registration {
+            partner: partner.id.clone(),
+            notification_type: kind,
+            url: url.to_string(),
+            created_at: current.as_ref().map_or(now, |r| r.created_at),
+            updated_at: now,
+        };
+        let previous = self.registry.save_registration(&registration).await?;
+        let arn = match self.sync_endpoint(&partner.id, url).await {
+            Err(ApiError::Conflict(message)) => {
+                self.restore(&registration, previous).await?;
+                return Err(ApiError::Conflict(message));
+            }
+            other => other?,
+        };
+        if let Some(old) = previous.as_ref().filter(|old| old.url != url) {
+            self.sync_endpoint(&partner.id, &old.url).await?;
+        }
+        let status = match arn {
+            Some(arn) => self.transport.status(&arn).await.ok(),
+            None => None,
+        };
+        tracing::info!(partner = %partner.id, notification_type = kind.number(), created = previous.is_none(), "callback registered");
+        let code = if previous.is_none() { 201 } else { 200 };
+        Ok(Reply::json(code, registration_json(&registration, status)))
+    }
+
+    /// Puts back what a refused PUT replaced.
+    async fn restore(&self, attempted: &Registration, previous: Option<Registration>) -> Result<(), ApiError> {
+        match previous {
+            Some(previous) => self.registry.save_registration(&previous).await?,
+            None => {
+                self.registry
+                    .delete_registration(&attempted.partner, attempted.notification_type)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
+    async fn find(&self, partner: &PartnerId, kind: NotificationType) -> Result<Option<Registration>, ApiError> {
+        let all = self.registry.registrations(partner).await?;
+        Ok(all.into_iter().find(|r| r.notification_type == kind))
+    }
+
+    /// Makes SNS match the registry for one URL: one subscription whose filter policy lists every type the
+    /// partner registered there, or none when no type is left. Returns the subscription's ARN.
+    async fn sync_endpoint(&self, partner: &PartnerId, url: &str) -> Result<Option<String>, ApiError> {
+        let types: Vec<NotificationType> = self
+            .registry
+            .registrations(partner)
+            .await?
+            .into_iter()
+            .filter(|r| r.url == url)
+            .map(|r| r.notification_type)
+            .collect();
+        let endpoint = self.registry.endpoint(url).await?;
+        if endpoint.as_ref().is_some_and(|e| &e.partner != partner) {
+            return Err(url_taken());
+        }
+        if types.is_empty() {
+            if let Some(endpoint) = endpoint {
+                self.transport.unsubscribe(&endpoint.subscription_arn).await?;
+                self.registry.delete_endpoint(url).await?;
+            }
+            return Ok(None);
+        }
+        let policy = filter_policy(partner, &types);
+        let arn = match endpoint {
+            Some(endpoint) => match self
+                .transport
+                .set_filter_policy(&endpoint.subscription_arn, &policy)
+                .await
+            {
+                Ok(()) => endpoint.subscription_arn,
+                // SNS dropped it (never confirmed within three days): subscribe again, which sends a new
+                // confirmation request.
+                Err(_) if self.transport.status(&endpoint.subscription_arn).await? == SubscriptionStatus::Missing => {
+                    self.transport.subscribe(url, &policy).await?
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => self.transport.subscribe(url, &policy).await?,
+        };
+        let saved = self
+            .registry
+            .save_endpoint(&Endpoint {
+                url: url.to_string(),
+                partner: partner.clone(),
+                subscription_arn: arn.clone(),
+            })
+            .await?;
+        match saved {
+            true => Ok(Some(arn)),
+            false => Err(url_taken()),
+        }
+    }
+
+    async fn list(&self, partner: &Partner, request: &Delivery) -> Result<Reply, ApiError> {
+        let limit = match request.query_param("limit") {
+            None => DEFAULT_PAGE,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| ApiError::BadRequest(format!("limit must be a number from 1 to {MAX_PAGE}")))?,
+        };
+        let after = match request.query_param("cursor") {
+            None => 0,
+            Some(text) => text
+                .parse::<u16>()
+                .map_err(|_| ApiError::BadRequest("cursor is not one this API returned".into()))?,
+        };
+        let all = self.registry.registrations(&partner.id).await?;
+        let mut remaining = all.into_iter().filter(|r| r.notification_type.number() > after);
+        let page: Vec<Registration> = remaining.by_ref().take(limit).collect();
+        let next_cursor = match (remaining.next(), page.last()) {
+            (Some(_), Some(last)) => Some(last.notification_type.number().to_string()),
+            _ => None,
+        };
+        let mut callbacks = Vec::with_capacity(page.len());
+        for registration in &page {
+            callbacks.push(registration_json(registration, self.status_of(&registration.url).await));
+        }
+        Ok(Reply::json(
+            200,
+            json!({"partner_id": partner.id.as_str(), "callbacks": callbacks, "next_cursor": next_cursor}),
+        ))
+    }
+
+    /// The confirmation status of the subscription behind a URL; None when it cannot be told now.
+    async fn status_of(&self, url: &str) -> Option<SubscriptionStatus> {
+        let endpoint = self.registry.endpoint(url).await.ok()??;
+        self.transport.status(&endpoint.subscription_arn).await.ok()
+    }
+
+    async fn delete(&self, partner: &Partner, kind: NotificationType) -> Result<Reply, ApiError> {
+        let removed = self
+            .registry
+            .delete_registration(&partner.id, kind)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no callback is registered for notification type {kind}")))?;
+        self.sync_endpoint(&partner.id, &removed.url).await?;
+        tracing::info!(partner = %partner.id, notification_type = kind.number(), "callback removed");
+        Ok(Reply::json(
+            200,
+            json!({"status": "deleted", "callback": registration_json(&removed, None)}),
+        ))
+    }
+
+    async fn echo(&self, partner: &Partner, kind: NotificationType, subject: EchoSubject) -> Result<Reply, ApiError> {
+        let registration = self.find(&partner.id, kind).await?.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no callback is registered for notification type {kind}; register one with PUT /{}/callbacks/{}",
+                partner.id,
+                kind.number()
+            ))
+        })?;
+        let notification = Notification::echo(&partner.id, kind, subject, self.clock.now());
+        let message_id = self.transport.publish(&notification).await?;
+        tracing::info!(partner = %partner.id, notification_type = kind.number(), "echo published");
+        Ok(Reply::json(
+            200,
+            json!({
+                "status": "sent",
+                "message_id": message_id,
+                "notification_id": notification.body.notification_id,
+                "notification_type": kind.number(),
+                "notification_name": kind.name(),
+                "url": registration.url,
+                "subject": notification.body.subject,
+            }),
+        ))
+    }
+}
+
+fn url_taken() -> ApiError {
+    ApiError::Conflict("this URL is registered by another partner; use a URL of your own".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_the_end_of_the_path() {
+        assert_eq!(
+            route(&Method::PUT, "/acme/callbacks/1").unwrap(),
+            Route::Put("acme", "1")
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/prod/acme/callbacks/alert.expiry").unwrap(),
+            Route::Delete("acme", "alert.expiry")
+        );
+        assert_eq!(route(&Method::GET, "/acme/callbacks/").unwrap(), Route::List("acme"));
+        assert_eq!(
+            route(&Method::POST, "/v1/callbacks/echo/acme/11").unwrap(),
+            Route::Echo("acme", "11")
+        );
+        assert!(matches!(
+            route(&Method::POST, "/acme/callbacks/1"),
+            Err(ApiError::MethodNotAllowed(_))
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1/callbacks/echo/acme/1"),
+            Err(ApiError::MethodNotAllowed(_))
+        ));
+        assert!(matches!(route(&Method::GET, "/acme"), Err(ApiError::NotFound(_))));
+        assert!(matches!(route(&Method::GET, "/"), Err(ApiError::NotFound(_))));
+    }
+
+    #[test]
+    fn every_error_has_a_status_a_code_and_a_message() {
+        let cases = [
+            (ApiError::Unauthenticated, 401),
+            (ApiError::BadRequest("x".into()), 400),
+            (ApiError::NotFound("x".into()), 404),
+            (ApiError::MethodNotAllowed("GET".into()), 405),
+            (ApiError::Conflict("x".into()), 409),
+            (ApiError::PayloadTooLarge(1), 413),
+            (ApiError::Unavailable("table esimhooks-prod".into()), 503),
+            (ApiError::NotConfigured("x".into()), 503),
+        ];
+        for (error, status) in cases {
+            let reply = error.reply();
+            assert_eq!(reply.status, status);
+            let body: Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(body["error"]["code"], error.code());
+            assert!(!reply.body.contains("esimhooks-prod"));
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Partner callbacks: partners register an HTTPS URL per notification type through an API-key-authenticated
+//! API, and get alerts and events as signed SNS HTTPS deliveries with SNS's retries (`docs/callbacks.md`).
+//!
+//! [`api::CallbacksApi`] serves the API over two ports: a [`registry::CallbackRegistry`] (DynamoDB) that
+//! keeps partners and registrations, and a [`transport::CallbackTransport`] (SNS) that holds one filtered
+//! subscription per registered URL and publishes.
+
+pub mod api;
+#[cfg(feature = "aws")]
+pub mod dynamodb;
+pub mod notification;
+pub mod partner;
+pub mod registry;
+#[cfg(feature = "aws")]
+pub mod sns;
+pub mod transport;
+pub mod types;
+pub mod url;
+
+pub use api::CallbacksApi;
+pub use notification::{EchoSubject, Notification};
+pub use partner::{Partner, PartnerId};
+pub use types::NotificationType;

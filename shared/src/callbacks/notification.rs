@@ -1,0 +1,361 @@
+//! What a partner's callback URL receives: SNS's signed envelope whose `Message` is a [`CallbackBody`], and
+//! the message attributes that partner subscriptions filter on (`notification_type`, `audience`).
+//! Real notifications go to `audience=all`; an echo goes to `audience=<partner id>` only.
+
+use super::partner::PartnerId;
+use super::types::NotificationType;
+use crate::alerts::{Alert, AlertType, ALERT_SCHEMA_VERSION};
+use crate::model::{
+    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, Lifecycle, Location, OrderInfo, ProviderId,
+    StatusChange, Validity,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const CALLBACK_SCHEMA_VERSION: u32 = 1;
+pub const TYPE_ATTRIBUTE: &str = "notification_type";
+pub const AUDIENCE_ATTRIBUTE: &str = "audience";
+/// The audience of real notifications; partner ids can never take this value.
+pub const AUDIENCE_ALL: &str = "all";
+
+/// The subject of an echo: exactly one of an eSIM reference or a simulation id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum EchoSubject {
+    #[serde(rename = "esim_ref")]
+    Esim(String),
+    #[serde(rename = "simulation_id")]
+    Simulation(String),
+}
+
+impl EchoSubject {
+    fn value(&self) -> &str {
+        match self {
+            Self::Esim(v) | Self::Simulation(v) => v,
+        }
+    }
+}
+
+/// The JSON document a callback carries (documented in `docs/callbacks.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackBody {
+    pub schema_version: u32,
+    /// Stable per notification: a redelivery carries the same id, so partners deduplicate on it.
+    pub notification_id: String,
+    pub notification_type: u16,
+    pub notification_name: &'static str,
+    /// True for echoes fired through the API: simulated data, not a real eSIM event.
+    pub test: bool,
+    /// The partner an echo was fired for; absent on real notifications.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<EchoSubject>,
+    pub created_at: DateTime<Utc>,
+    /// The alert document (`docs/schemas/alert.schema.json`) or the normalized event without its raw payload.
+    pub data: Value,
+}
+
+/// One message for the partner topic.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub notification_type: NotificationType,
+    /// `all`, or one partner's id for an echo.
+    pub audience: String,
+    pub body: CallbackBody,
+}
+
+fn notification_id(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    format!("ntf_{}", hex::encode(&digest[..16]))
+}
+
+/// The event as partners see it: the normalized fields, not the provider's raw body.
+fn event_data(event: &Event) -> Value {
+    let mut data = serde_json::to_value(event).unwrap_or(Value::Null);
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("raw");
+    }
+    data
+}
+
+impl Notification {
+    pub fn for_alert(alert: &Alert) -> Self {
+        let notification_type = NotificationType::for_alert(alert.alert_type);
+        Self::real(
+            notification_type,
+            notification_id(&["alert", &alert.alert_id]),
+            alert.raised_at,
+            serde_json::to_value(alert).unwrap_or(Value::Null),
+        )
+    }
+
+    /// None for events partners cannot follow (health checks, unrecognized payloads).
+    pub fn for_event(event: &Event) -> Option<Self> {
+        let notification_type = NotificationType::for_event(event.kind)?;
+        let id = notification_id(&["event", event.provider.as_str(), event.dedupe_key.as_str()]);
+        Some(Self::real(notification_type, id, event.received_at, event_data(event)))
+    }
+
+    fn real(notification_type: NotificationType, notification_id: String, at: DateTime<Utc>, data: Value) -> Self {
+        Self {
+            notification_type,
+            audience: AUDIENCE_ALL.into(),
+            body: CallbackBody {
+                schema_version: CALLBACK_SCHEMA_VERSION,
+                notification_id,
+                notification_type: notification_type.number(),
+                notification_name: notification_type.name(),
+                test: false,
+                partner_id: None,
+                subject: None,
+                created_at: at,
+                data,
+            },
+        }
+    }
+
+    /// A simulated notification of `notification_type` for one partner, with sample data about the subject.
+    pub fn echo(
+        partner: &PartnerId,
+        notification_type: NotificationType,
+        subject: EchoSubject,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let id = notification_id(&[
+            "echo",
+            partner.as_str(),
+            subject.value(),
+            &notification_type.number().to_string(),
+            &now.timestamp_nanos_opt().unwrap_or_default().to_string(),
+        ]);
+        let data = sample_data(notification_type, &subject, now);
+        Self {
+            notification_type,
+            audience: partner.as_str().into(),
+            body: CallbackBody {
+                schema_version: CALLBACK_SCHEMA_VERSION,
+                notification_id: id,
+                notification_type: notification_type.number(),
+                notification_name: notification_type.name(),
+                test: true,
+                partner_id: Some(partner.as_str().into()),
+                subject: Some(subject),
+                created_at: now,
+                data,
+            },
+        }
+    }
+
+    pub fn message(&self) -> String {
+        serde_json::to_string(&self.body).unwrap_or_default()
+    }
+
+    /// String message attributes: what partner subscriptions filter on.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (TYPE_ATTRIBUTE, self.notification_type.number().to_string()),
+            (AUDIENCE_ATTRIBUTE, self.audience.clone()),
+            ("test", self.body.test.to_string()),
+        ]
+    }
+}
+
+/// The SNS filter policy of one partner's subscription: its types, and either real notifications or its own
+/// echoes.
+pub fn filter_policy(partner: &PartnerId, types: &[NotificationType]) -> String {
+    let numbers: Vec<String> = types.iter().map(|t| t.number().to_string()).collect();
+    serde_json::json!({
+        TYPE_ATTRIBUTE: numbers,
+        AUDIENCE_ATTRIBUTE: [AUDIENCE_ALL, partner.as_str()],
+    })
+    .to_string()
+}
+
+const SAMPLE_PROVIDER: ProviderId = ProviderId::EsimGo;
+
+fn sample_esim(subject: &EchoSubject) -> EsimIdentity {
+    let key = match subject {
+        EchoSubject::Esim(reference) => reference.clone(),
+        EchoSubject::Simulation(id) => format!("sim-{id}"),
+    };
+    EsimIdentity {
+        key,
+        iccid: None,
+        refs: Default::default(),
+    }
+}
+
+fn sample_bundle() -> Bundle {
+    Bundle {
+        reference: Some("esim_1GB_7D_IT_V2".into()),
+        name: Some("1GB, 7 days, Italy".into()),
+    }
+}
+
+const GIB: u64 = 1 << 30;
+
+fn sample_usage() -> DataUsage {
+    DataUsage {
+        total_bytes: Some(GIB),
+        used_bytes: Some(GIB - GIB / 10),
+        ..Default::default()
+    }
+    .complete()
+}
+
+/// Sample data in exactly the shape real notifications of that type carry.
+fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: DateTime<Utc>) -> Value {
+    let esim = sample_esim(subject);
+    let dedupe_key = DedupeKey::provider_id(&format!("test-{}", subject.value()));
+    if let Some(alert_type) = notification_type.alert_type() {
+        let level = match alert_type {
+            AlertType::LowData => "10%",
+            AlertType::Expiry => "24h",
+            AlertType::AccountBalance => "low",
+        };
+        let esim_part = if alert_type == AlertType::AccountBalance {
+            "-"
+        } else {
+            &esim.key
+        };
+        let alert = Alert {
+            schema_version: ALERT_SCHEMA_VERSION,
+            alert_id: format!(
+                "{SAMPLE_PROVIDER}#{esim_part}#esim_1GB_7D_IT_V2#{}#{level}",
+                alert_type.as_str()
+            ),
+            alert_type,
+            level: level.into(),
+            provider: SAMPLE_PROVIDER,
+            esim: (alert_type != AlertType::AccountBalance).then(|| esim.clone()),
+            bundle: (alert_type != AlertType::AccountBalance).then(sample_bundle),
+            usage: (alert_type == AlertType::LowData).then(sample_usage),
+            expires_at: (alert_type == AlertType::Expiry).then(|| now + Duration::hours(20)),
+            balance: (alert_type == AlertType::AccountBalance).then(sample_balance),
+            event_dedupe_key: dedupe_key,
+            occurred_at: now,
+            raised_at: now,
+        };
+        return serde_json::to_value(&alert).unwrap_or(Value::Null);
+    }
+    let kind = notification_type
+        .event_kind()
+        .unwrap_or(crate::model::EventKind::Unrecognized);
+    let raw = serde_json::value::RawValue::from_string("{}".into()).expect("static JSON");
+    let mut event = Event::new(SAMPLE_PROVIDER, kind, dedupe_key, now, "0".repeat(64), raw);
+    event.provider_event_type = Some("test".into());
+    use NotificationType as T;
+    match notification_type {
+        T::EsimStatus => {
+            event.status = Some(StatusChange {
+                lifecycle: Lifecycle::Active,
+                provider_status: "ACTIVE".into(),
+                profile_status: Some("ENABLED".into()),
+            })
+        }
+        T::DataUsage => event.usage = Some(sample_usage()),
+        T::Validity => {
+            event.validity = Some(Validity {
+                expires_at: Some(now + Duration::days(3)),
+                provider_remaining: Some("3 DAY".into()),
+                ..Default::default()
+            })
+        }
+        T::Order => {
+            event.order = Some(OrderInfo {
+                order_ref: Some(format!("order-{}", subject.value())),
+                status: Some("completed".into()),
+                transaction_ref: None,
+            })
+        }
+        T::AccountBalance => event.balance = Some(sample_balance()),
+        T::Location => {
+            event.location = Some(Location {
+                country_code: Some("IT".into()),
+                country_name: Some("Italy".into()),
+            })
+        }
+        _ => {}
+    }
+    if !matches!(notification_type, T::AccountBalance) {
+        event.esim = Some(esim);
+        event.bundle = Some(sample_bundle());
+    }
+    event_data(&event)
+}
+
+fn sample_balance() -> AccountBalance {
+    AccountBalance {
+        balance: Some(42.5),
+        threshold: Some(50.0),
+        currency: Some("USD".into()),
+        provider_level: Some("low".into()),
+        low: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner() -> PartnerId {
+        PartnerId::parse("acme-travel").unwrap()
+    }
+
+    #[test]
+    fn echo_goes_to_one_partner_and_says_it_is_a_test() {
+        let now = Utc::now();
+        let n = Notification::echo(
+            &partner(),
+            NotificationType::DataUsage,
+            EchoSubject::Simulation("run-7".into()),
+            now,
+        );
+        let attributes = n.attributes();
+        assert!(attributes.contains(&(TYPE_ATTRIBUTE, "11".into())));
+        assert!(attributes.contains(&(AUDIENCE_ATTRIBUTE, "acme-travel".into())));
+        let body: Value = serde_json::from_str(&n.message()).unwrap();
+        assert_eq!(body["test"], true);
+        assert_eq!(body["subject"]["simulation_id"], "run-7");
+        assert_eq!(body["data"]["kind"], "data_usage");
+        assert_eq!(body["data"]["esim"]["key"], "sim-run-7");
+        assert!(body["data"].get("raw").is_none());
+        assert!(body["notification_id"].as_str().unwrap().starts_with("ntf_"));
+    }
+
+    #[test]
+    fn real_notifications_have_stable_ids_and_go_to_everyone() {
+        let now = Utc::now();
+        let sample = Notification::echo(
+            &partner(),
+            NotificationType::LowData,
+            EchoSubject::Esim("E1".into()),
+            now,
+        );
+        let alert: Alert = serde_json::from_value(sample.body.data).unwrap();
+        let first = Notification::for_alert(&alert);
+        let again = Notification::for_alert(&alert);
+        assert_eq!(first.body.notification_id, again.body.notification_id);
+        assert_eq!(first.audience, AUDIENCE_ALL);
+        assert_eq!(first.body.notification_type, 1);
+        assert!(!first.body.test);
+    }
+
+    #[test]
+    fn filter_policy_names_the_types_and_the_audience() {
+        let policy: Value = serde_json::from_str(&filter_policy(
+            &partner(),
+            &[NotificationType::LowData, NotificationType::Refund],
+        ))
+        .unwrap();
+        assert_eq!(policy[TYPE_ATTRIBUTE], serde_json::json!(["1", "17"]));
+        assert_eq!(policy[AUDIENCE_ATTRIBUTE], serde_json::json!(["all", "acme-travel"]));
+    }
+}

@@ -1,0 +1,146 @@
+//! Partners and their API keys. A key is 32 random bytes shown once at creation; only its SHA-256 is kept.
+//! A plain hash is enough here (unlike passwords): the key has 256 bits of entropy, so there is nothing to
+//! guess, and a lookup costs one hash instead of a deliberately slow one. Two keys may be live at once, so a
+//! partner can rotate without downtime.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Path segments that name routes, not partners, and the audience of real notifications.
+const RESERVED_IDS: &[&str] = &["all", "v1", "webhooks", "callbacks"];
+pub const MAX_KEYS: usize = 2;
+const KEY_PREFIX: &str = "ehk_";
+
+/// A partner id: 3–64 of `a-z 0-9 -`, starting with a letter or digit. Safe in paths, keys and filter
+/// policies as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PartnerId(String);
+
+impl PartnerId {
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = (3..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && text.as_bytes()[0] != b'-'
+            && !RESERVED_IDS.contains(&text);
+        valid.then(|| Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PartnerId {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Self::parse(&value).ok_or_else(|| format!("invalid partner id {value:?}"))
+    }
+}
+
+impl From<PartnerId> for String {
+    fn from(id: PartnerId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for PartnerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partner {
+    pub id: PartnerId,
+    pub name: String,
+    /// SHA-256 (hex) of each live API key, newest first.
+    pub key_hashes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Partner {
+    /// True when `key` is one of the partner's live keys. Every stored hash is compared, in constant time.
+    pub fn accepts(&self, key: &str) -> bool {
+        let given = hash_key(key);
+        self.key_hashes.iter().fold(false, |found, stored| {
+            found | bool::from(given.as_bytes().ct_eq(stored.as_bytes()))
+        })
+    }
+
+    /// Adds a key's hash as the newest, dropping the oldest beyond [`MAX_KEYS`].
+    pub fn add_key(&mut self, key: &str) {
+        self.key_hashes.insert(0, hash_key(key));
+        self.key_hashes.truncate(MAX_KEYS);
+    }
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A fresh API key from the operating system's random source.
+pub fn generate_key() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(format!(
+        "{KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partner_ids_are_checked() {
+        for good in ["acme", "acme-travel", "p01", &"a".repeat(64)] {
+            assert!(PartnerId::parse(good).is_some(), "{good}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "-acme",
+            "Acme",
+            "acme_travel",
+            "acme/x",
+            "all",
+            "v1",
+            &"a".repeat(65),
+            "ac me",
+        ] {
+            assert!(PartnerId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_are_random_hashed_and_rotated() {
+        let first = generate_key().unwrap();
+        let second = generate_key().unwrap();
+        let third = generate_key().unwrap();
+        assert_ne!(first, second);
+        assert!(first.starts_with(KEY_PREFIX) && first.len() == KEY_PREFIX.len() + 43);
+        let mut partner = Partner {
+            id: PartnerId::parse("acme").unwrap(),
+            name: "Acme".into(),
+            key_hashes: vec![],
+            created_at: Utc::now(),
+        };
+        partner.add_key(&first);
+        assert!(partner.accepts(&first) && !partner.accepts(&second));
+        assert!(!partner.key_hashes.iter().any(|h| h.contains(&first)));
+        partner.add_key(&second);
+        assert!(partner.accepts(&first) && partner.accepts(&second));
+        partner.add_key(&third);
+        assert!(!partner.accepts(&first), "the oldest key is dropped beyond two");
+        assert!(partner.accepts(&second) && partner.accepts(&third));
+        assert!(!partner.accepts(""));
+    }
+}

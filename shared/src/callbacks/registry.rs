@@ -1,0 +1,135 @@
+//! Where partners and their callback registrations are kept: DynamoDB in production (`dynamodb.rs`), memory
+//! in unit tests. The registry is the source of truth; SNS subscriptions are derived from it (see `api.rs`).
+
+use super::partner::{Partner, PartnerId};
+use super::types::NotificationType;
+use crate::store::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// One partner's URL for one notification type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub partner: PartnerId,
+    pub notification_type: NotificationType,
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The SNS subscription behind one URL. SNS keeps one subscription per (topic, URL), so every type a partner
+/// registers at the same URL shares it, and a URL belongs to one partner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub url: String,
+    pub partner: PartnerId,
+    pub subscription_arn: String,
+}
+
+#[async_trait]
+pub trait CallbackRegistry: Send + Sync {
+    async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError>;
+    async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError>;
+    async fn partners(&self) -> Result<Vec<Partner>, StoreError>;
+    /// All of a partner's registrations, by type number (at most one per type, so a bounded list).
+    async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError>;
+    /// Creates or replaces; returns what it replaced.
+    async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError>;
+    /// Removes; returns what it removed.
+    async fn delete_registration(
+        &self,
+        partner: &PartnerId,
+        notification_type: NotificationType,
+    ) -> Result<Option<Registration>, StoreError>;
+    async fn endpoint(&self, url: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// Saves unless another partner holds the URL (false then).
+    async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError>;
+    async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError>;
+}
+
+#[derive(Default)]
+struct Tables {
+    partners: BTreeMap<PartnerId, Partner>,
+    registrations: BTreeMap<(PartnerId, u16), Registration>,
+    endpoints: BTreeMap<String, Endpoint>,
+}
+
+/// The registry in memory.
+#[derive(Default)]
+pub struct MemoryRegistry(Mutex<Tables>);
+
+impl MemoryRegistry {
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.tables().endpoints.values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl CallbackRegistry for MemoryRegistry {
+    async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError> {
+        Ok(self.tables().partners.get(id).cloned())
+    }
+
+    async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
+        self.tables().partners.insert(partner.id.clone(), partner.clone());
+        Ok(())
+    }
+
+    async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
+        Ok(self.tables().partners.values().cloned().collect())
+    }
+
+    async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError> {
+        Ok(self
+            .tables()
+            .registrations
+            .values()
+            .filter(|r| &r.partner == partner)
+            .cloned()
+            .collect())
+    }
+
+    async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
+        let key = (registration.partner.clone(), registration.notification_type.number());
+        Ok(self.tables().registrations.insert(key, registration.clone()))
+    }
+
+    async fn delete_registration(
+        &self,
+        partner: &PartnerId,
+        notification_type: NotificationType,
+    ) -> Result<Option<Registration>, StoreError> {
+        Ok(self
+            .tables()
+            .registrations
+            .remove(&(partner.clone(), notification_type.number())))
+    }
+
+    async fn endpoint(&self, url: &str) -> Result<Option<Endpoint>, StoreError> {
+        Ok(self.tables().endpoints.get(url).cloned())
+    }
+
+    async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError> {
+        let mut tables = self.tables();
+        if tables
+            .endpoints
+            .get(&endpoint.url)
+            .is_some_and(|e| e.partner != endpoint.partner)
+        {
+            return Ok(false);
+        }
+        tables.endpoints.insert(endpoint.url.clone(), endpoint.clone());
+        Ok(true)
+    }
+
+    async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
+        self.tables().endpoints.remove(url);
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! Callback URL validation: HTTPS only, no credentials or fragments, and a host that is neither a private,
+//! loopback, link-local or otherwise non-public address, nor a name that resolves to one. Checked when a URL
+//! is registered; SNS makes the deliveries, from outside our network.
+
+use async_trait::async_trait;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const MAX_URL_LEN: usize = 2048;
+/// Names that never reach the public internet.
+const LOCAL_SUFFIXES: &[&str] = &[".localhost", ".local", ".internal", ".home.arpa", ".lan", ".intranet"];
+
+/// A URL that passed [`validate_url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackUrl(String);
+
+impl CallbackUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    #[error("the URL must start with https://")]
+    NotHttps,
+    #[error("the URL is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("credentials in the URL are not accepted; verify SNS's message signature instead")]
+    Credentials,
+    #[error("the host {0} is a private, loopback or otherwise non-public address")]
+    NonPublic(String),
+    #[error("the host {0} does not resolve")]
+    Unresolvable(String),
+}
+
+/// Name resolution, a port so tests need no DNS.
+#[async_trait]
+pub trait HostResolver: Send + Sync {
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String>;
+}
+
+/// The system resolver, with a time limit.
+pub struct SystemResolver;
+
+#[async_trait]
+impl HostResolver for SystemResolver {
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+        let lookup = tokio::net::lookup_host((host, port));
+        match tokio::time::timeout(std::time::Duration::from_secs(3), lookup).await {
+            Ok(Ok(addresses)) => Ok(addresses.map(|a| a.ip()).collect()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("lookup timed out".into()),
+        }
+    }
+}
+
+/// Resolves every name to fixed addresses (tests, and local runs without DNS).
+pub struct StaticResolver(pub Vec<IpAddr>);
+
+#[async_trait]
+impl HostResolver for StaticResolver {
+    async fn resolve(&self, _host: &str, _port: u16) -> Result<Vec<IpAddr>, String> {
+        Ok(self.0.clone())
+    }
+}
+
+enum Host {
+    Ip(IpAddr),
+    Name(String),
+}
+
+/// Splits and checks the URL's syntax; returns the normalized URL, its host and port.
+fn parse(text: &str) -> Result<(String, Host, u16), UrlProblem> {
+    if text.len() > MAX_URL_LEN {
+        return Err(UrlProblem::Malformed("longer than 2048 characters"));
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(UrlProblem::Malformed("only printable ASCII without spaces is allowed"));
+    }
+    let rest = match text.get(..8) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("https://") => &text[8..],
+        _ => return Err(UrlProblem::NotHttps),
+    };
+    if text.contains('#') {
+        return Err(UrlProblem::Malformed("fragments are not allowed"));
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    if authority.contains('@') {
+        return Err(UrlProblem::Credentials);
+    }
+    let (host_text, port) = split_port(authority)?;
+    let host = parse_host(host_text)?;
+    let host_for_url = match &host {
+        Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]"),
+        Host::Ip(ip) => ip.to_string(),
+        Host::Name(name) => name.clone(),
+    };
+    let port_part = if port == 443 { String::new() } else { format!(":{port}") };
+    let path = if path.is_empty() { "/" } else { path };
+    Ok((format!("https://{host_for_url}{port_part}{path}"), host, port))
+}
+
+fn split_port(authority: &str) -> Result<(&str, u16), UrlProblem> {
+    let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+        let close = inner.find(']').ok_or(UrlProblem::Malformed("unclosed IPv6 bracket"))?;
+        let after = &inner[close + 1..];
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or(UrlProblem::Malformed("junk after the IPv6 address"))?,
+            ),
+        };
+        (&authority[..close + 2], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        None => 443,
+        Some(p) => Some(p)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p > 0)
+            .ok_or(UrlProblem::Malformed("invalid port"))?,
+    };
+    Ok((host, port))
+}
+
+fn parse_host(text: &str) -> Result<Host, UrlProblem> {
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        let ip: Ipv6Addr = inner
+            .parse()
+            .map_err(|_| UrlProblem::Malformed("invalid IPv6 address"))?;
+        return Ok(Host::Ip(IpAddr::V6(ip)));
+    }
+    if let Ok(ip) = text.parse::<Ipv4Addr>() {
+        return Ok(Host::Ip(IpAddr::V4(ip)));
+    }
+    let name = text.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() || name.len() > 253 {
+        return Err(UrlProblem::Malformed("missing or overlong host"));
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if !labels.iter().all(label_ok) {
+        return Err(UrlProblem::Malformed("invalid host name"));
+    }
+    // One label is a local name; an all-digit last label is a numeric address in disguise (127.1, 2130706433).
+    let last = labels[labels.len() - 1];
+    if labels.len() < 2 || last.bytes().all(|b| b.is_ascii_digit()) || name == "localhost" {
+        return Err(UrlProblem::NonPublic(name));
+    }
+    if LOCAL_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
+        return Err(UrlProblem::NonPublic(name));
+    }
+    Ok(Host::Name(name))
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240)
+}
+
+/// Whether an address can be a public callback target.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let segments = v6.segments();
+            let embeds_v4 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0; 6];
+            if embeds_v4 {
+                let [_, _, _, _, _, _, hi, lo] = segments;
+                return is_public_v4(Ipv4Addr::from(((hi as u32) << 16) | lo as u32));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (segments[0] & 0xfe00) == 0xfc00 // unique local
+                || (segments[0] & 0xffc0) == 0xfe80 // link-local
+                || (segments[0] == 0x2001 && segments[1] == 0x0db8)) // documentation
+        }
+    }
+}
+
+/// Checks a callback URL and every address its host resolves to.
+pub async fn validate_url(text: &str, resolver: &dyn HostResolver) -> Result<CallbackUrl, UrlProblem> {
+    let (url, host, port) = parse(text)?;
+    let addresses = match host {
+        Host::Ip(ip) => vec![ip],
+        Host::Name(name) => {
+            let resolved = resolver.resolve(&name, port).await.unwrap_or_default();
+            if resolved.is_empty() {
+                return Err(UrlProblem::Unresolvable(name));
+            }
+            if let Some(bad) = resolved.iter().find(|ip| !is_public(**ip)) {
+                return Err(UrlProblem::NonPublic(format!("{name} ({bad})")));
+            }
+            return Ok(CallbackUrl(url));
+        }
+    };
+    match addresses.iter().find(|ip| !is_public(**ip)) {
+        Some(bad) => Err(UrlProblem::NonPublic(bad.to_string())),
+        None => Ok(CallbackUrl(url)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public() -> StaticResolver {
+        StaticResolver(vec!["93.184.215.14".parse().unwrap()])
+    }
+
+    async fn check(url: &str) -> Result<CallbackUrl, UrlProblem> {
+        validate_url(url, &public()).await
+    }
+
+    #[tokio::test]
+    async fn accepts_public_https_urls_and_normalizes_them() {
+        let cases = [
+            (
+                "https://hooks.example.com/esim?x=1",
+                "https://hooks.example.com/esim?x=1",
+            ),
+            ("HTTPS://Hooks.Example.COM", "https://hooks.example.com/"),
+            ("https://hooks.example.com:443/a", "https://hooks.example.com/a"),
+            ("https://hooks.example.com:8443/a", "https://hooks.example.com:8443/a"),
+            ("https://93.184.215.14/cb", "https://93.184.215.14/cb"),
+            (
+                "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/cb",
+                "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/cb",
+            ),
+        ];
+        for (given, normalized) in cases {
+            assert_eq!(check(given).await.unwrap().as_str(), normalized, "{given}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_what_is_not_a_public_https_url() {
+        let cases: &[(&str, fn(&UrlProblem) -> bool)] = &[
+            ("http://hooks.example.com/", |p| *p == UrlProblem::NotHttps),
+            ("ftp://x", |p| *p == UrlProblem::NotHttps),
+            ("hooks.example.com", |p| *p == UrlProblem::NotHttps),
+            ("https://user:pw@hooks.example.com/", |p| *p == UrlProblem::Credentials),
+            ("https://hooks.example.com/#frag", |p| {
+                matches!(p, UrlProblem::Malformed(_))
+            }),
+            ("https://hooks.example.com:0/", |p| {
+                matches!(p, UrlProblem::Malformed(_))
+            }),
+            ("https://hooks.example.com:99999/", |p| {
+                matches!(p, UrlProblem::Malformed(_))
+            }),
+            ("https://hooks example.com/", |p| matches!(p, UrlProblem::Malformed(_))),
+            ("https:///path", |p| matches!(p, UrlProblem::Malformed(_))),
+            ("https://-bad-.example.com/", |p| matches!(p, UrlProblem::Malformed(_))),
+            ("https://127.0.0.1/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://10.1.2.3/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://172.16.0.9/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://192.168.1.1:8443/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://169.254.169.254/latest/meta-data", |p| {
+                matches!(p, UrlProblem::NonPublic(_))
+            }),
+            ("https://100.64.0.1/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://0.0.0.0/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[fd00::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[fe80::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[::ffff:127.0.0.1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[::ffff:10.0.0.1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://localhost/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://api.localhost/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://printer.local/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://intranet/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://127.1/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://2130706433/", |p| matches!(p, UrlProblem::NonPublic(_))),
+        ];
+        for (url, expected) in cases {
+            let problem = check(url).await.expect_err(url);
+            assert!(expected(&problem), "{url}: {problem:?}");
+        }
+        let long = format!("https://hooks.example.com/{}", "a".repeat(MAX_URL_LEN));
+        assert!(matches!(check(&long).await, Err(UrlProblem::Malformed(_))));
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_a_private_address_is_refused() {
+        let private = StaticResolver(vec!["93.184.215.14".parse().unwrap(), "10.0.0.5".parse().unwrap()]);
+        let problem = validate_url("https://sneaky.example.com/", &private).await.unwrap_err();
+        assert!(matches!(problem, UrlProblem::NonPublic(ref host) if host.contains("10.0.0.5")));
+        let nothing = StaticResolver(vec![]);
+        assert_eq!(
+            validate_url("https://gone.example.com/", &nothing).await,
+            Err(UrlProblem::Unresolvable("gone.example.com".into()))
+        );
+    }
+}
