@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with moto (DynamoDB, SNS, SQS emulator) listening on a free loopback port: installs moto into
-# a local venv when missing, starts it, exports ESIMHOOKS_TEST_ENDPOINT and dummy credentials, runs the command,
-# and stops moto. Usage: scripts/with-moto.sh CMD [ARGS...]
+# a local venv when missing, starts it, exports ESIMHOOKS_TEST_ENDPOINT, ESIMHOOKS_TEST_HTTP_CAPTURE (SNS's
+# HTTPS deliveries, one JSON line each) and dummy credentials, runs the command, and stops moto. Usage: scripts/with-moto.sh CMD [ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +15,10 @@ fi
 
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+# SNS deliveries to HTTPS subscribers (partner callbacks) are captured in this file, not sent (see the script).
+capture="$PWD/target/moto-http-$port.jsonl"
+: > "$capture"
+MOTO_HTTP_CAPTURE="$capture" "$venv/bin/python" scripts/moto_server.py -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 
@@ -30,7 +33,7 @@ done
 echo "with-moto.sh: moto listening on $endpoint" >&2
 
 # The integration tests read this endpoint; the credentials are moto's dummies, never real ones.
-export ESIMHOOKS_TEST_ENDPOINT="$endpoint"
+export ESIMHOOKS_TEST_ENDPOINT="$endpoint" ESIMHOOKS_TEST_HTTP_CAPTURE="$capture"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 

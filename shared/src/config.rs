@@ -57,6 +57,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How long deliveries, alerts and conflicts are kept (DynamoDB TTL).
     pub retention: Duration,
+    /// Publish every stored event for partner callbacks that follow event types.
+    pub partner_events: bool,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             pipeline: PipelineSettings::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retention: Duration::days(400),
+            partner_events: false,
         }
     }
 }
@@ -72,7 +75,7 @@ impl Default for Settings {
 impl Settings {
     /// `ESIMHOOKS_LOW_DATA_LEVELS` (percent remaining, default `20,10`), `ESIMHOOKS_EXPIRY_WINDOW_HOURS` (24),
     /// `ESIMHOOKS_MAX_BODY_BYTES` (131072), `ESIMHOOKS_LEASE_SECONDS` (30), `ESIMHOOKS_BUSY_WAIT_MS` (3000),
-    /// `ESIMHOOKS_RETENTION_DAYS` (400).
+    /// `ESIMHOOKS_RETENTION_DAYS` (400), `ESIMHOOKS_PARTNER_EVENTS` (`false`).
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let levels = match env("ESIMHOOKS_LOW_DATA_LEVELS") {
@@ -110,6 +113,7 @@ impl Settings {
         let lease_seconds: i64 = parse_or(env, "ESIMHOOKS_LEASE_SECONDS", 30)?;
         let busy_wait_ms: u64 = parse_or(env, "ESIMHOOKS_BUSY_WAIT_MS", 3000)?;
         let retention_days: i64 = parse_or(env, "ESIMHOOKS_RETENTION_DAYS", 400)?;
+        let partner_events: bool = parse_or(env, "ESIMHOOKS_PARTNER_EVENTS", false)?;
         if lease_seconds < 1 || retention_days < 1 {
             return Err(ConfigError::Invalid {
                 name: "ESIMHOOKS_LEASE_SECONDS/RETENTION_DAYS".into(),
@@ -125,6 +129,7 @@ impl Settings {
             },
             max_body_bytes,
             retention: Duration::days(retention_days),
+            partner_events,
         })
     }
 }

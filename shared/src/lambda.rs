@@ -2,24 +2,34 @@
 //! `Request`, because `lambda_http` panics on a body marked base64 that does not decode; here that is a 400.
 //! The production wiring (AWS clients, the runtime loop) is in `runtime`, behind the `aws` feature.
 
-use crate::ingress::{decode_body, Delivery};
+use crate::callbacks::api::{ApiError, CallbacksApi, MAX_API_BODY_BYTES};
+use crate::ingress::{decode_body, BodyError, Delivery};
 use crate::reply::{Rejection, Reply};
 use crate::service::Service;
+use chrono::{DateTime, Utc};
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_http::aws_lambda_events::encodings::Body;
 use lambda_http::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 
 #[cfg(feature = "aws")]
-pub use crate::runtime::{build_service, run, run_sweep};
+pub use crate::runtime::{build_service, run, run_callbacks, run_sweep};
 
 /// Turns an API Gateway event into a [`Delivery`], decoding base64 within the body limit.
 pub fn delivery_from_apigw(request: ApiGatewayV2httpRequest, service: &Service) -> Result<Delivery, Rejection> {
-    let received_at = service.clock().now();
-    let body = decode_body(
-        request.body.as_deref(),
-        request.is_base64_encoded,
+    Ok(request_from_apigw(
+        request,
+        service.clock().now(),
         service.max_body_bytes(),
-    )?;
+    )?)
+}
+
+/// The same for any API on the gateway: the request with its body decoded within `limit`.
+pub fn request_from_apigw(
+    request: ApiGatewayV2httpRequest,
+    received_at: DateTime<Utc>,
+    limit: usize,
+) -> Result<Delivery, BodyError> {
+    let body = decode_body(request.body.as_deref(), request.is_base64_encoded, limit)?;
     let http = request.request_context.http;
     Ok(Delivery {
         method: http.method,
@@ -55,6 +65,18 @@ pub async fn handle_apigw(service: &Service, request: ApiGatewayV2httpRequest) -
         Err(rejection) => {
             tracing::warn!(provider = %service.provider_id(), reason = rejection.code(), detail = %rejection, "delivery rejected at the gateway adapter");
             rejection.reply()
+        }
+    };
+    apigw_response(reply)
+}
+
+/// Handles one partner callbacks API request end to end. Never fails: every problem is a reply.
+pub async fn handle_callbacks_apigw(api: &CallbacksApi, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let reply = match request_from_apigw(request, Utc::now(), MAX_API_BODY_BYTES) {
+        Ok(request) => api.handle(&request).await,
+        Err(BodyError::TooLarge { limit }) => ApiError::PayloadTooLarge(limit).reply(),
+        Err(BodyError::InvalidBase64) => {
+            ApiError::BadRequest("body is marked base64 but does not decode".into()).reply()
         }
     };
     apigw_response(reply)

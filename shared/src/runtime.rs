@@ -2,9 +2,13 @@
 //! the runtime loops of the webhook functions and the expiry sweep.
 
 use crate::aws::{sdk_config, SsmSecrets};
+use crate::callbacks::dynamodb::DynamoRegistry;
+use crate::callbacks::sns::SnsTransport;
+use crate::callbacks::url::SystemResolver;
+use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
 use crate::config::{process_env, provider_from_env, AwsTargets, Settings};
-use crate::lambda::handle_apigw;
+use crate::lambda::{handle_apigw, handle_callbacks_apigw};
 use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
 use crate::pipeline::Pipeline;
@@ -22,7 +26,8 @@ async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settin
     let targets = AwsTargets::from_env(env).map_err(|e| e.to_string())?;
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
-    let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn);
+    let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn)
+        .with_event_notifications(settings.partner_events);
     let pipeline = Pipeline::new(
         Arc::new(store),
         Arc::new(sink),
@@ -87,6 +92,36 @@ pub async fn run_sweep() -> Result<(), Error> {
             }
             Ok::<_, Error>(report)
         }
+    }))
+    .await
+}
+
+/// The partner callbacks API over the table and topic named in the environment; fail-closed without them.
+/// `ESIMHOOKS_CALLBACKS_DLQ_ARN` names the queue that keeps deliveries SNS gave up on.
+pub async fn build_callbacks_api() -> CallbacksApi {
+    let targets = match AwsTargets::from_env(&process_env) {
+        Ok(targets) => targets,
+        Err(e) => return CallbacksApi::fail_closed(e.to_string()),
+    };
+    let sdk = sdk_config().await;
+    let registry = DynamoRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table);
+    let dead_letters = process_env("ESIMHOOKS_CALLBACKS_DLQ_ARN").filter(|arn| !arn.is_empty());
+    let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn, dead_letters);
+    CallbacksApi::new(
+        Arc::new(registry),
+        Arc::new(transport),
+        Arc::new(SystemResolver),
+        Arc::new(SystemClock),
+    )
+}
+
+/// The whole `main` of the partner callbacks API function.
+pub async fn run_callbacks() -> Result<(), Error> {
+    telemetry::init_json();
+    let api = Arc::new(build_callbacks_api().await);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let api = Arc::clone(&api);
+        async move { Ok::<_, Error>(handle_callbacks_apigw(&api, event.payload).await) }
     }))
     .await
 }

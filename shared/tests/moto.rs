@@ -64,13 +64,6 @@ fn with_body(mut event: ApiGatewayV2httpRequest, body: Value) -> ApiGatewayV2htt
     event
 }
 
-fn response_json(r: &lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> Value {
-    match &r.body {
-        Some(lambda_http::aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(t).unwrap(),
-        _ => Value::Null,
-    }
-}
-
 #[tokio::test]
 async fn every_fixture_twice_stores_once_and_publishes_each_alert_once() {
     let rig = Rig::new("fixtures", NOW).await;

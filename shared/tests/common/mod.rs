@@ -310,3 +310,11 @@ impl Schemas {
         );
     }
 }
+
+/// The JSON body of a gateway response (Null when there is none).
+pub fn response_json(r: &lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> serde_json::Value {
+    match &r.body {
+        Some(lambda_http::aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(t).unwrap(),
+        _ => serde_json::Value::Null,
+    }
+}

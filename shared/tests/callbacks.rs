@@ -1,0 +1,540 @@
+//! Partner callbacks through the production path (API Gateway event → CallbacksApi → DynamoDB registry + SNS
+//! subscriptions) against moto. moto's HTTPS deliveries are captured by scripts/moto_server.py instead of
+//! sent, so each test reads what its partners' URLs would have received; the rig's SQS queue, subscribed to
+//! the same topic without a filter, shows every message with its attributes.
+
+mod common;
+
+use common::*;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use serde_json::{json, Value};
+use shared::callbacks::dynamodb::DynamoRegistry;
+use shared::callbacks::partner::{generate_key, Partner, PartnerId};
+use shared::callbacks::registry::CallbackRegistry;
+use shared::callbacks::sns::SnsTransport;
+use shared::callbacks::url::StaticResolver;
+use shared::callbacks::CallbacksApi;
+use shared::clock::Clock;
+use shared::lambda::{handle_apigw, handle_callbacks_apigw};
+use shared::notify::sns::SnsSink;
+use shared::pipeline::Pipeline;
+use shared::service::Service;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[path = "common/moto_rig.rs"]
+mod moto_rig;
+
+use moto_rig::MotoRig;
+
+const NOW: &str = "2026-04-22T18:00:00Z";
+
+struct Callbacks {
+    rig: MotoRig,
+    api: CallbacksApi,
+    registry: Arc<DynamoRegistry>,
+    /// A name unique to this test, for partner ids and URLs.
+    tag: String,
+}
+
+fn unique_tag() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!("t{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Callbacks {
+    async fn new(name: &str) -> Self {
+        let rig = MotoRig::new(name, NOW).await;
+        let registry = Arc::new(DynamoRegistry::new(rig.store.client().clone(), rig.store.table()));
+        let transport = SnsTransport::new(rig.sns.clone(), rig.topic_arn.clone(), None);
+        let resolver = StaticResolver(vec!["93.184.215.14".parse().unwrap()]);
+        let api = CallbacksApi::new(
+            registry.clone(),
+            Arc::new(transport),
+            Arc::new(resolver),
+            rig.clock.clone(),
+        );
+        Self {
+            rig,
+            api,
+            registry,
+            tag: unique_tag(),
+        }
+    }
+
+    /// Creates a partner as `esimhooks partners add` does; returns its id and key.
+    async fn partner(&self, name: &str) -> (String, String) {
+        let id = format!("{name}-{}", self.tag);
+        let key = generate_key().unwrap();
+        let mut partner = Partner {
+            id: PartnerId::parse(&id).unwrap(),
+            name: name.into(),
+            key_hashes: vec![],
+            created_at: self.rig.clock.now(),
+        };
+        partner.add_key(&key);
+        self.registry.save_partner(&partner).await.unwrap();
+        (id, key)
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("https://{name}-{}.partner.example/esim-events", self.tag)
+    }
+
+    async fn call(&self, method: &str, path_and_query: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut headers = json!({"content-type": "application/json"});
+        if let Some(key) = key {
+            headers["authorization"] = json!(format!("Bearer {key}"));
+        }
+        let event: ApiGatewayV2httpRequest = serde_json::from_value(json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "test"},
+                "requestId": "callbacks-test",
+                "stage": "$default",
+                "timeEpoch": 0
+            },
+            "body": body.map(|b| b.to_string()),
+            "isBase64Encoded": false
+        }))
+        .unwrap();
+        let response = handle_callbacks_apigw(&self.api, event).await;
+        (response.status_code as u16, response_json(&response))
+    }
+
+    /// The subscriptions on the topic by endpoint URL, with their filter policies.
+    async fn subscriptions(&self) -> BTreeMap<String, Value> {
+        let listed = self
+            .rig
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&self.rig.topic_arn)
+            .send()
+            .await
+            .unwrap();
+        let mut out = BTreeMap::new();
+        for subscription in listed.subscriptions() {
+            if subscription.protocol() != Some("https") {
+                continue;
+            }
+            let attributes = self
+                .rig
+                .sns
+                .get_subscription_attributes()
+                .subscription_arn(subscription.subscription_arn().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap_or_default();
+            let policy = attributes
+                .get("FilterPolicy")
+                .map_or(Value::Null, |p| serde_json::from_str(p).unwrap());
+            assert!(attributes
+                .get("DeliveryPolicy")
+                .is_some_and(|p| p.contains("healthyRetryPolicy")));
+            out.insert(subscription.endpoint().unwrap().to_string(), policy);
+        }
+        out
+    }
+
+    /// What SNS delivered to `url` (moto's captured HTTPS POSTs): each envelope's Message, parsed.
+    fn received(&self, url: &str) -> Vec<Value> {
+        let path = std::env::var("ESIMHOOKS_TEST_HTTP_CAPTURE")
+            .expect("ESIMHOOKS_TEST_HTTP_CAPTURE is not set: run the tests with scripts/test.sh");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|delivery| delivery["url"] == url)
+            .map(|delivery| {
+                assert_eq!(delivery["body"]["Type"], "Notification");
+                serde_json::from_str(delivery["body"]["Message"].as_str().unwrap()).unwrap()
+            })
+            .collect()
+    }
+}
+
+fn types_of(policy: &Value) -> Vec<String> {
+    serde_json::from_value(policy["notification_type"].clone()).unwrap()
+}
+
+#[tokio::test]
+async fn register_list_update_and_delete_keep_sns_in_step() {
+    let t = Callbacks::new("cb-crud").await;
+    let (acme, key) = t.partner("acme").await;
+    let (first_url, second_url) = (t.url("crm"), t.url("app"));
+
+    let (status, created) = t
+        .call(
+            "PUT",
+            &format!("/{acme}/callbacks/1"),
+            Some(&key),
+            Some(json!({"url": first_url})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["notification_name"], "alert.low_data");
+    assert_eq!(created["url"], first_url);
+    assert_eq!(created["subscription_status"], "confirmed");
+    let (status, _) = t
+        .call(
+            "PUT",
+            &format!("/{acme}/callbacks/alert.expiry"),
+            Some(&key),
+            Some(json!({"url": first_url})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = t
+        .call(
+            "PUT",
+            &format!("/{acme}/callbacks/11"),
+            Some(&key),
+            Some(json!({"url": second_url})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // One subscription per URL, filtered on its types and on real notifications or this partner's echoes.
+    let subscriptions = t.subscriptions().await;
+    assert_eq!(subscriptions.len(), 2, "{subscriptions:?}");
+    assert_eq!(types_of(&subscriptions[&first_url]), ["1", "2"]);
+    assert_eq!(subscriptions[&first_url]["audience"], json!(["all", acme]));
+    assert_eq!(types_of(&subscriptions[&second_url]), ["11"]);
+
+    // Paged listing.
+    let (status, page) = t
+        .call("GET", &format!("/{acme}/callbacks?limit=2"), Some(&key), None)
+        .await;
+    assert_eq!(status, 200);
+    let types: Vec<u64> = page["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["notification_type"].as_u64().unwrap())
+        .collect();
+    assert_eq!(types, [1, 2]);
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, rest) = t
+        .call(
+            "GET",
+            &format!("/{acme}/callbacks?limit=2&cursor={cursor}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(rest["callbacks"][0]["notification_type"], 11);
+    assert_eq!(rest["callbacks"][0]["subscription_status"], "confirmed");
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    // Update: type 2 moves to the second URL; both subscriptions follow.
+    let (status, updated) = t
+        .call(
+            "PUT",
+            &format!("/{acme}/callbacks/2"),
+            Some(&key),
+            Some(json!({"url": second_url})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["url"], second_url);
+    let subscriptions = t.subscriptions().await;
+    assert_eq!(types_of(&subscriptions[&first_url]), ["1"]);
+    assert_eq!(types_of(&subscriptions[&second_url]), ["2", "11"]);
+
+    // Delete: the last type at a URL takes its subscription with it; a second delete is a 404.
+    let (status, deleted) = t
+        .call("DELETE", &format!("/{acme}/callbacks/1"), Some(&key), None)
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert!(!t.subscriptions().await.contains_key(&first_url));
+    let (status, again) = t
+        .call("DELETE", &format!("/{acme}/callbacks/1"), Some(&key), None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(again["error"]["code"], "not_found");
+    let (_, listed) = t.call("GET", &format!("/{acme}/callbacks"), Some(&key), None).await;
+    assert_eq!(listed["callbacks"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn requests_that_must_fail_do_and_say_why() {
+    let t = Callbacks::new("cb-refuse").await;
+    let (acme, key) = t.partner("acme").await;
+    let (globex, globex_key) = t.partner("globex").await;
+    let url = t.url("crm");
+    let put = |partner: &str, kind: &str| format!("/{partner}/callbacks/{kind}");
+    assert_eq!(
+        t.call("PUT", &put(&acme, "1"), Some(&key), Some(json!({"url": url})))
+            .await
+            .0,
+        201
+    );
+
+    let cases: Vec<(&str, String, Option<&str>, Option<Value>, u16, &str)> = vec![
+        (
+            "PUT",
+            put(&acme, "99"),
+            Some(&key),
+            Some(json!({"url": url})),
+            400,
+            "not supported",
+        ),
+        (
+            "PUT",
+            put(&acme, "2"),
+            Some(&key),
+            Some(json!({"url": "http://hooks.example.com/x"})),
+            400,
+            "https://",
+        ),
+        (
+            "PUT",
+            put(&acme, "2"),
+            Some(&key),
+            Some(json!({"url": "https://10.0.0.8/x"})),
+            400,
+            "private",
+        ),
+        (
+            "PUT",
+            put(&acme, "2"),
+            Some(&key),
+            Some(json!({"url": "https://localhost/x"})),
+            400,
+            "private",
+        ),
+        (
+            "PUT",
+            put(&acme, "2"),
+            Some(&key),
+            Some(json!({"address": url})),
+            400,
+            "url",
+        ),
+        (
+            "PUT",
+            put(&acme, "2"),
+            Some(&key),
+            Some(json!(["not", "an", "object"])),
+            400,
+            "JSON object",
+        ),
+        ("PUT", put(&acme, "2"), None, Some(json!({"url": url})), 401, "API key"),
+        (
+            "PUT",
+            put(&acme, "2"),
+            Some("ehk_wrong"),
+            Some(json!({"url": url})),
+            401,
+            "API key",
+        ),
+        (
+            "PUT",
+            put("nobody-here", "2"),
+            Some(&key),
+            Some(json!({"url": url})),
+            401,
+            "API key",
+        ),
+        // Another partner's callbacks are invisible and untouchable with that partner's key...
+        (
+            "GET",
+            format!("/{acme}/callbacks"),
+            Some(&globex_key),
+            None,
+            401,
+            "API key",
+        ),
+        ("DELETE", put(&acme, "1"), Some(&globex_key), None, 401, "API key"),
+        // ...and its URL cannot be taken over.
+        (
+            "PUT",
+            put(&globex, "1"),
+            Some(&globex_key),
+            Some(json!({"url": url})),
+            409,
+            "another partner",
+        ),
+        ("POST", put(&acme, "1"), Some(&key), None, 405, "not allowed"),
+        (
+            "GET",
+            "/nowhere".to_string(),
+            Some(&key),
+            None,
+            404,
+            "no callbacks route",
+        ),
+    ];
+    for (method, path, key, body, status, message) in cases {
+        let (got, reply) = t.call(method, &path, key, body).await;
+        assert_eq!(got, status, "{method} {path}: {reply}");
+        let text = reply["error"]["message"].as_str().unwrap();
+        assert!(text.contains(message), "{method} {path}: {text}");
+    }
+    let (_, listed) = t
+        .call("GET", &format!("/{globex}/callbacks"), Some(&globex_key), None)
+        .await;
+    assert_eq!(listed["callbacks"], json!([]), "globex sees none of acme's callbacks");
+    assert_eq!(t.subscriptions().await.len(), 1, "refused requests left SNS alone");
+}
+
+#[tokio::test]
+async fn echo_reaches_only_the_partners_url_with_the_right_attributes() {
+    let t = Callbacks::new("cb-echo").await;
+    let (acme, key) = t.partner("acme").await;
+    let (globex, globex_key) = t.partner("globex").await;
+    let (acme_url, globex_url) = (t.url("acme-app"), t.url("globex-app"));
+    for (partner, key, url) in [(&acme, &key, &acme_url), (&globex, &globex_key, &globex_url)] {
+        let (status, _) = t
+            .call(
+                "PUT",
+                &format!("/{partner}/callbacks/11"),
+                Some(key),
+                Some(json!({"url": url})),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    t.rig.alerts().await; // start from an empty queue
+
+    let echo = format!("/v1/callbacks/echo/{acme}/11");
+    let (status, sent) = t
+        .call("POST", &echo, Some(&key), Some(json!({"simulation_id": "run-42"})))
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["status"], "sent");
+    assert_eq!(sent["url"], acme_url);
+
+    // Published once, with the attributes partner subscriptions filter on.
+    let messages = t.rig.alerts().await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let attributes = &messages[0]["MessageAttributes"];
+    assert_eq!(attributes["notification_type"]["Value"], "11");
+    assert_eq!(attributes["audience"]["Value"], acme);
+    assert_eq!(attributes["test"]["Value"], "true");
+    assert!(
+        attributes.get("alert_type").is_none(),
+        "email and SMS filters must not match an echo"
+    );
+
+    // Delivered to acme's URL only, as a test notification about the simulation.
+    let received = t.received(&acme_url);
+    assert_eq!(received.len(), 1);
+    let body = &received[0];
+    assert_eq!(body["notification_id"], sent["notification_id"]);
+    assert_eq!(body["notification_type"], 11);
+    assert_eq!(body["test"], true);
+    assert_eq!(body["partner_id"], acme);
+    assert_eq!(body["subject"], json!({"simulation_id": "run-42"}));
+    assert_eq!(body["data"]["kind"], "data_usage");
+    assert!(t.received(&globex_url).is_empty());
+
+    let (status, _) = t
+        .call(
+            "POST",
+            &echo,
+            Some(&key),
+            Some(json!({"esim_ref": "89012345678901234567"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        t.received(&acme_url)[1]["subject"],
+        json!({"esim_ref": "89012345678901234567"})
+    );
+    assert_eq!(t.rig.alerts().await.len(), 1);
+
+    let refused: Vec<(String, Option<Value>, u16, &str)> = vec![
+        (
+            echo.clone(),
+            Some(json!({"esim_ref": "E1", "simulation_id": "S1"})),
+            400,
+            "not both",
+        ),
+        (echo.clone(), Some(json!({})), 400, "exactly one"),
+        (echo.clone(), None, 400, "exactly one"),
+        (echo.clone(), Some(json!({"simulation_id": 7})), 400, "must be a string"),
+        (
+            format!("/v1/callbacks/echo/{acme}/42"),
+            Some(json!({"simulation_id": "S1"})),
+            400,
+            "not supported",
+        ),
+        (
+            format!("/v1/callbacks/echo/{acme}/1"),
+            Some(json!({"simulation_id": "S1"})),
+            404,
+            "no callback is registered",
+        ),
+    ];
+    for (path, body, status, message) in refused {
+        let (got, reply) = t.call("POST", &path, Some(&key), body.clone()).await;
+        assert_eq!(got, status, "{path} {body:?}: {reply}");
+        assert!(reply["error"]["message"].as_str().unwrap().contains(message), "{reply}");
+    }
+    let (status, _) = t
+        .call("POST", &echo, Some(&globex_key), Some(json!({"simulation_id": "x"})))
+        .await;
+    assert_eq!(status, 401, "a partner cannot fire another partner's echo");
+    assert!(t.rig.alerts().await.is_empty(), "nothing refused was published");
+    assert_eq!(t.received(&acme_url).len(), 2);
+}
+
+#[tokio::test]
+async fn real_alerts_and_events_reach_the_partner_urls_registered_for_them() {
+    let t = Callbacks::new("cb-real").await;
+    let (acme, key) = t.partner("acme").await;
+    let (alerts_url, usage_url) = (t.url("alerts"), t.url("usage"));
+    for (kind, url) in [("alert.low_data", &alerts_url), ("event.data_usage", &usage_url)] {
+        let (status, _) = t
+            .call(
+                "PUT",
+                &format!("/{acme}/callbacks/{kind}"),
+                Some(&key),
+                Some(json!({"url": url})),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let sink = SnsSink::new(t.rig.sns.clone(), t.rig.topic_arn.clone()).with_event_notifications(true);
+    let pipeline = Pipeline::new(
+        t.rig.store.clone(),
+        Arc::new(sink),
+        t.rig.clock.clone(),
+        quick_settings(),
+    );
+    let service = Service::ready(esimaccess_provider(true), Arc::new(pipeline), 128 * 1024);
+    let event: ApiGatewayV2httpRequest = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("events/esimaccess/05-data-usage-low.json")).unwrap(),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let response = handle_apigw(&service, event.clone()).await;
+        assert_eq!(response.status_code, 200);
+    }
+
+    let alerts = t.received(&alerts_url);
+    assert_eq!(alerts.len(), 1, "the low-data alert, once: {alerts:?}");
+    assert_eq!(alerts[0]["notification_name"], "alert.low_data");
+    assert_eq!(alerts[0]["test"], false);
+    assert_eq!(alerts[0]["data"]["type"], "low_data");
+    let usage = t.received(&usage_url);
+    assert_eq!(
+        usage.len(),
+        1,
+        "the usage event, once (the duplicate is not offered again): {usage:?}"
+    );
+    assert_eq!(usage[0]["notification_name"], "event.data_usage");
+    assert_eq!(usage[0]["data"]["kind"], "data_usage");
+    assert!(
+        usage[0]["data"].get("raw").is_none(),
+        "partners get the normalized event, not the raw body"
+    );
+}
