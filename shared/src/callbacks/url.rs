@@ -263,7 +263,8 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_what_is_not_a_public_https_url() {
-        let cases: &[(&str, fn(&UrlProblem) -> bool)] = &[
+        type Expect = fn(&UrlProblem) -> bool;
+        let cases: &[(&str, Expect)] = &[
             ("http://hooks.example.com/", |p| *p == UrlProblem::NotHttps),
             ("ftp://x", |p| *p == UrlProblem::NotHttps),
             ("hooks.example.com", |p| *p == UrlProblem::NotHttps),
