@@ -277,7 +277,9 @@ async fn requests_that_must_fail_do_and_say_why() {
         201
     );
 
-    let cases: Vec<(&str, String, Option<&str>, Option<Value>, u16, &str)> = vec![
+    /// method, path, key, body, expected status, words in the error message
+    type Case<'a> = (&'a str, String, Option<&'a str>, Option<Value>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "PUT",
             put(&acme, "99"),
