@@ -343,6 +343,12 @@ impl Parts {
         }
         let now = self.clock.now();
         let current = self.find(&partner.id, kind).await?;
+        // SNS first, the registry last: a request that fails half-way changed nothing the registry shows, and
+        // repeating it finishes the job.
+        let arn = self.sync_endpoint(&partner.id, url, Some((kind, true))).await?;
+        if let Some(old) = current.as_ref().filter(|old| old.url != url) {
+            self.sync_endpoint(&partner.id, &old.url, Some((kind, false))).await?;
+        }
         let registration = Registration {
             partner: partner.id.clone(),
             notification_type: kind,
@@ -350,37 +356,14 @@ impl Parts {
             created_at: current.as_ref().map_or(now, |r| r.created_at),
             updated_at: now,
         };
-        let previous = self.registry.save_registration(&registration).await?;
-        let arn = match self.sync_endpoint(&partner.id, url).await {
-            Err(ApiError::Conflict(message)) => {
-                self.restore(&registration, previous).await?;
-                return Err(ApiError::Conflict(message));
-            }
-            other => other?,
-        };
-        if let Some(old) = previous.as_ref().filter(|old| old.url != url) {
-            self.sync_endpoint(&partner.id, &old.url).await?;
-        }
+        self.registry.save_registration(&registration).await?;
         let status = match arn {
             Some(arn) => self.transport.status(&arn).await.ok(),
             None => None,
         };
-        tracing::info!(partner = %partner.id, notification_type = kind.number(), created = previous.is_none(), "callback registered");
-        let code = if previous.is_none() { 201 } else { 200 };
+        tracing::info!(partner = %partner.id, notification_type = kind.number(), created = current.is_none(), "callback registered");
+        let code = if current.is_none() { 201 } else { 200 };
         Ok(Reply::json(code, registration_json(&registration, status)))
-    }
-
-    /// Puts back what a refused PUT replaced.
-    async fn restore(&self, attempted: &Registration, previous: Option<Registration>) -> Result<(), ApiError> {
-        match previous {
-            Some(previous) => self.registry.save_registration(&previous).await?,
-            None => {
-                self.registry
-                    .delete_registration(&attempted.partner, attempted.notification_type)
-                    .await?
-            }
-        };
-        Ok(())
     }
 
     async fn find(&self, partner: &PartnerId, kind: NotificationType) -> Result<Option<Registration>, ApiError> {
@@ -388,10 +371,16 @@ impl Parts {
         Ok(all.into_iter().find(|r| r.notification_type == kind))
     }
 
-    /// Makes SNS match the registry for one URL: one subscription whose filter policy lists every type the
-    /// partner registered there, or none when no type is left. Returns the subscription's ARN.
-    async fn sync_endpoint(&self, partner: &PartnerId, url: &str) -> Result<Option<String>, ApiError> {
-        let types: Vec<NotificationType> = self
+    /// Makes SNS match the registry for one URL, with one pending `change` (a type added or removed there)
+    /// applied first: one subscription whose filter policy lists every type the partner has at the URL, or
+    /// none when no type is left. Returns the subscription's ARN.
+    async fn sync_endpoint(
+        &self,
+        partner: &PartnerId,
+        url: &str,
+        change: Option<(NotificationType, bool)>,
+    ) -> Result<Option<String>, ApiError> {
+        let mut types: Vec<NotificationType> = self
             .registry
             .registrations(partner)
             .await?
@@ -399,6 +388,13 @@ impl Parts {
             .filter(|r| r.url == url)
             .map(|r| r.notification_type)
             .collect();
+        if let Some((kind, present)) = change {
+            types.retain(|t| *t != kind);
+            if present {
+                types.push(kind);
+                types.sort();
+            }
+        }
         let endpoint = self.registry.endpoint(url).await?;
         if endpoint.as_ref().is_some_and(|e| &e.partner != partner) {
             return Err(url_taken());
@@ -480,12 +476,17 @@ impl Parts {
     }
 
     async fn delete(&self, partner: &Partner, kind: NotificationType) -> Result<Reply, ApiError> {
+        let registered = self
+            .find(&partner.id, kind)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no callback is registered for notification type {kind}")))?;
+        self.sync_endpoint(&partner.id, &registered.url, Some((kind, false)))
+            .await?;
         let removed = self
             .registry
             .delete_registration(&partner.id, kind)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no callback is registered for notification type {kind}")))?;
-        self.sync_endpoint(&partner.id, &removed.url).await?;
+            .unwrap_or(registered);
         tracing::info!(partner = %partner.id, notification_type = kind.number(), "callback removed");
         Ok(Reply::json(
             200,

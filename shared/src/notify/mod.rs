@@ -42,6 +42,7 @@ pub struct MemorySink {
     published: Mutex<Vec<Alert>>,
     events: Mutex<Vec<Notification>>,
     failures_left: AtomicUsize,
+    event_failures_left: AtomicUsize,
 }
 
 impl MemorySink {
@@ -62,8 +63,13 @@ impl MemorySink {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn take_failure(&self) -> bool {
-        self.failures_left
+    /// Makes the next `n` event notifications fail (alerts are unaffected).
+    pub fn fail_next_event_notifications(&self, n: usize) {
+        self.event_failures_left.store(n, Ordering::SeqCst);
+    }
+
+    fn take_failure(counter: &AtomicUsize) -> bool {
+        counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
@@ -72,7 +78,7 @@ impl MemorySink {
 #[async_trait]
 impl AlertSink for MemorySink {
     async fn publish(&self, alert: &Alert) -> Result<String, PublishError> {
-        if self.take_failure() {
+        if Self::take_failure(&self.failures_left) {
             return Err(PublishError {
                 what: format!("alert {}", alert.alert_id),
                 reason: "injected failure".into(),
@@ -87,7 +93,7 @@ impl AlertSink for MemorySink {
         let Some(notification) = Notification::for_event(event) else {
             return Ok(());
         };
-        if self.take_failure() {
+        if Self::take_failure(&self.event_failures_left) {
             return Err(PublishError {
                 what: format!("event notification {}", notification.body.notification_id),
                 reason: "injected failure".into(),

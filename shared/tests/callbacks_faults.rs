@@ -1,0 +1,180 @@
+//! Partner callbacks when SNS fails or drifts, with the in-memory registry and transport: a failed request
+//! answers 503 and its retry leaves SNS exactly as the registry says; a subscription removed behind our back
+//! is recreated; an event notification that cannot be published fails the delivery, and the provider's retry
+//! offers it again without publishing the alert twice.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use lambda_http::http::{HeaderMap, HeaderValue, Method};
+use serde_json::{json, Value};
+use shared::callbacks::partner::{generate_key, Partner, PartnerId};
+use shared::callbacks::registry::{CallbackRegistry, MemoryRegistry};
+use shared::callbacks::transport::{CallbackTransport, MemoryTransport};
+use shared::callbacks::url::StaticResolver;
+use shared::callbacks::CallbacksApi;
+use shared::clock::{Clock, FixedClock};
+use shared::ingress::Delivery;
+use std::sync::Arc;
+
+const NOW: &str = "2026-04-22T18:00:00Z";
+const URL: &str = "https://hooks.acme.example/esim";
+
+struct Rig {
+    api: CallbacksApi,
+    registry: Arc<MemoryRegistry>,
+    transport: Arc<MemoryTransport>,
+    clock: Arc<FixedClock>,
+    key: String,
+}
+
+impl Rig {
+    async fn new() -> Self {
+        let registry = Arc::new(MemoryRegistry::default());
+        let transport = Arc::new(MemoryTransport::default());
+        let clock = Arc::new(FixedClock::at_rfc3339(NOW));
+        let key = generate_key().unwrap();
+        let mut partner = Partner {
+            id: PartnerId::parse("acme").unwrap(),
+            name: "Acme".into(),
+            key_hashes: vec![],
+            created_at: clock.now(),
+        };
+        partner.add_key(&key);
+        registry.save_partner(&partner).await.unwrap();
+        let resolver = Arc::new(StaticResolver(vec!["93.184.215.14".parse().unwrap()]));
+        let api = CallbacksApi::new(registry.clone(), transport.clone(), resolver, clock.clone());
+        Self {
+            api,
+            registry,
+            transport,
+            clock,
+            key,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_str(&self.key).unwrap());
+        let request = Delivery {
+            method,
+            path: path.into(),
+            query: String::new(),
+            headers,
+            source_ip: None,
+            body: body.map_or(Bytes::new(), |b| Bytes::from(b.to_string())),
+            received_at: self.clock.now(),
+            request_id: None,
+        };
+        let reply = self.api.handle(&request).await;
+        (reply.status, serde_json::from_str(&reply.body).unwrap_or(Value::Null))
+    }
+
+    /// URL → filter types of every subscription the transport holds.
+    fn subscribed(&self) -> Vec<(String, Value)> {
+        self.transport
+            .subscriptions()
+            .into_values()
+            .map(|s| (s.url, s.filter_policy["notification_type"].clone()))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_registration_is_a_503_and_its_retry_converges() {
+    let rig = Rig::new().await;
+    rig.transport.fail_next(1);
+    let (status, reply) = rig
+        .call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": URL})))
+        .await;
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(reply["error"]["code"], "dependency_failure");
+    assert!(rig.subscribed().is_empty());
+
+    let (status, _) = rig
+        .call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": URL})))
+        .await;
+    assert!(status == 200 || status == 201);
+    assert_eq!(rig.subscribed(), [(URL.to_string(), json!(["1"]))]);
+    assert_eq!(rig.registry.endpoints().len(), 1);
+
+    // Moving a type to another URL when SNS fails changes nothing the partner can see; the retry moves it.
+    let other = "https://crm.acme.example/esim";
+    rig.transport.fail_next(1);
+    assert_eq!(
+        rig.call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": other})))
+            .await
+            .0,
+        503
+    );
+    let (_, listed) = rig.call(Method::GET, "/acme/callbacks", None).await;
+    assert_eq!(listed["callbacks"][0]["url"], URL);
+    assert_eq!(
+        rig.call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": other})))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(rig.subscribed(), [(other.to_string(), json!(["1"]))]);
+
+    // A delete that fails keeps the registration, so repeating it finishes the job (no orphan subscription).
+    rig.transport.fail_next(1);
+    let (status, _) = rig.call(Method::DELETE, "/acme/callbacks/1", None).await;
+    assert_eq!(status, 503);
+    let (_, listed) = rig.call(Method::GET, "/acme/callbacks", None).await;
+    assert_eq!(listed["callbacks"].as_array().unwrap().len(), 1);
+    let (status, _) = rig.call(Method::DELETE, "/acme/callbacks/1", None).await;
+    assert_eq!(status, 200);
+    assert!(rig.subscribed().is_empty());
+    assert!(rig.registry.endpoints().is_empty());
+}
+
+#[tokio::test]
+async fn a_subscription_removed_outside_the_api_is_recreated_on_the_next_put() {
+    let rig = Rig::new().await;
+    assert_eq!(
+        rig.call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": URL})))
+            .await
+            .0,
+        201
+    );
+    let arn = rig.registry.endpoints()[0].subscription_arn.clone();
+    rig.transport.unsubscribe(&arn).await.unwrap();
+    let (_, listed) = rig.call(Method::GET, "/acme/callbacks", None).await;
+    assert_eq!(listed["callbacks"][0]["subscription_status"], "missing");
+
+    let (status, reply) = rig
+        .call(Method::PUT, "/acme/callbacks/2", Some(json!({"url": URL})))
+        .await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(rig.subscribed(), [(URL.to_string(), json!(["1", "2"]))]);
+    assert_ne!(rig.registry.endpoints()[0].subscription_arn, arn);
+    assert_eq!(reply["subscription_status"], "confirmed");
+}
+
+#[tokio::test]
+async fn an_event_notification_that_fails_fails_the_delivery_and_is_offered_again() {
+    let fixture = fixtures("esimaccess")
+        .into_iter()
+        .find(|f| f.file.contains("data-usage-low"))
+        .expect("the eSIM Access low-data fixture");
+    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let (service, sink) = (&h.service, &h.sink);
+    let delivery = delivery(&fixture, h.clock.now());
+
+    // The alert is published, then the event notification fails: the provider is told to retry.
+    sink.fail_next_event_notifications(1);
+    assert_eq!(service.handle(&delivery).await.status, 503);
+    assert_eq!(sink.published().len(), 1);
+    assert!(sink.event_notifications().is_empty());
+
+    assert_eq!(service.handle(&delivery).await.status, 200);
+    assert_eq!(sink.published().len(), 1, "the alert is not published again");
+    let offered = sink.event_notifications();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].body.notification_name, "event.data_usage");
+
+    assert_eq!(service.handle(&delivery).await.status, 200);
+    assert_eq!(sink.event_notifications().len(), 1, "a duplicate is not offered again");
+}
