@@ -6,7 +6,8 @@
 - every function's binary exists as a workspace package, every provider has its POST route (Airalo also
   HEAD) on a function of that provider;
 - no secret value is in the template: secrets only by SSM parameter name, none of the fixture secrets;
-- each function reads only its own secret parameters and touches only the events table and alerts topic.
+- each function reads only its own secret parameters and touches only the events table and alerts topic;
+- the partner callbacks API has its four routes on its own function, which alone may manage subscriptions.
 Exits non-zero with a line per failed check."""
 import json, pathlib, re, sys, tomllib
 import yaml
@@ -56,6 +57,16 @@ def refs(value):
         for inner in value:
             yield from refs(inner)
 
+# The partner callbacks API: its routes (docs/callbacks.md) and the SNS actions managing partner subscriptions.
+CALLBACK_ROUTES = [
+    ("PUT", "/{partnerId}/callbacks/{notificationType}"),
+    ("GET", "/{partnerId}/callbacks"),
+    ("DELETE", "/{partnerId}/callbacks/{notificationType}"),
+    ("POST", "/v1/callbacks/echo/{partnerId}/{notificationTypeId}"),
+]
+CALLBACK_SNS_ACTIONS = {"sns:Subscribe", "sns:Publish", "sns:Unsubscribe", "sns:SetSubscriptionAttributes",
+                        "sns:GetSubscriptionAttributes"}
+
 packages = {}
 for manifest in (root / "functions").glob("*/Cargo.toml"):
     data = tomllib.loads(manifest.read_text())
@@ -101,7 +112,8 @@ for name, function in functions.items():
             check(targets <= {"EventsTable"}, f"{name}: DynamoDB access beyond the events table: {targets}")
             check("dynamodb:Scan" not in actions and "dynamodb:*" not in actions, f"{name}: scans or wildcard DynamoDB access")
         if any(a.startswith("sns:") for a in actions):
-            check(targets <= {"AlertsTopic"} and actions == ["sns:Publish"], f"{name}: SNS access beyond publishing alerts")
+            allowed = CALLBACK_SNS_ACTIONS if binary == "callbacks" else {"sns:Publish"}
+            check(targets <= {"AlertsTopic"} and set(actions) <= allowed, f"{name}: SNS access beyond {sorted(allowed)}")
     for event in props.get("Events", {}).values():
         if event["Type"] == "HttpApi":
             routes.setdefault(event["Properties"]["Path"], set()).add((event["Properties"]["Method"], binary))
@@ -112,7 +124,12 @@ for provider in providers:
 check(("HEAD", "airalo") in routes.get("/webhooks/airalo", set()), "Airalo's HEAD opt-in check has no route")
 for path, methods in routes.items():
     for method, binary in methods:
-        check(path.split("/")[2] == binary, f"{method} {path} is served by {binary}")
+        if path.startswith("/webhooks/"):
+            check(path.split("/")[2] == binary, f"{method} {path} is served by {binary}")
+        else:
+            check(binary == "callbacks", f"{method} {path} is outside /webhooks/ but not on the callbacks function")
+for method, path in CALLBACK_ROUTES:
+    check((method, "callbacks") in routes.get(path, set()), f"no {method} {path} route on the callbacks function")
 check("expiry-sweep" in {f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") for f in functions.values()},
       "the expiry sweep function is missing")
 
