@@ -3,6 +3,7 @@
 mod backend;
 mod console;
 mod listing;
+mod partners;
 mod send;
 mod serve;
 mod sqlite;
@@ -105,6 +106,8 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
+    /// Manage partner callbacks: create partners and their API keys, rotate keys, list notification types.
+    Partners(partners::PartnersArgs),
     /// List deliveries that reused a known id with a different payload.
     Conflicts {
         #[command(flatten)]
@@ -166,6 +169,29 @@ async fn serve(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())
+}
+
+async fn run_partners(args: partners::PartnersArgs) -> Result<(), String> {
+    let registry = match (&args.table, args.command.needs_registry()) {
+        (Some(table), true) => {
+            let sdk = shared::aws::sdk_config().await;
+            Some(shared::callbacks::dynamodb::DynamoRegistry::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                table,
+            ))
+        }
+        _ => None,
+    };
+    let registry = registry
+        .as_ref()
+        .map(|r| r as &dyn shared::callbacks::registry::CallbackRegistry);
+    partners::run(
+        &args.command,
+        registry,
+        SystemClock.now(),
+        &mut std::io::stdout().lock(),
+    )
+    .await
 }
 
 async fn init(table: &str, topic: &str) -> Result<(), String> {
@@ -293,6 +319,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Serve { addr, backend } => done(serve(addr, backend).await),
         Command::Init { table, topic } => done(init(&table, &topic).await),
+        Command::Partners(args) => done(run_partners(args).await),
         Command::Sweep { backend } => done(sweep(backend, &process_env).await),
         Command::Send(args) => tokio::task::spawn_blocking(move || send::run(&args))
             .await

@@ -169,6 +169,9 @@ async fn register_list_update_and_delete_keep_sns_in_step() {
     let t = Callbacks::new("cb-crud").await;
     let (acme, key) = t.partner("acme").await;
     let (first_url, second_url) = (t.url("crm"), t.url("app"));
+    let partners = t.registry.partners().await.unwrap();
+    assert_eq!(partners.len(), 1, "listed through the partner index");
+    assert!(partners[0].accepts(&key) && partners[0].id.as_str() == acme);
 
     let (status, created) = t
         .call(
