@@ -3,11 +3,11 @@
 //! guess, and a lookup costs one hash instead of a deliberately slow one. Two keys may be live at once, so a
 //! partner can rotate without downtime.
 
+use crate::auth::secret_eq;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// Path segments that name routes, not partners, and the audience of real notifications.
 const RESERVED_IDS: &[&str] = &["all", "v1", "webhooks", "callbacks"];
@@ -69,7 +69,7 @@ impl Partner {
     pub fn accepts(&self, key: &str) -> bool {
         let given = hash_key(key);
         self.key_hashes.iter().fold(false, |found, stored| {
-            found | bool::from(given.as_bytes().ct_eq(stored.as_bytes()))
+            found | secret_eq(given.as_bytes(), stored.as_bytes())
         })
     }
 

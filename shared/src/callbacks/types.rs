@@ -159,6 +159,21 @@ mod tests {
     }
 
     #[test]
+    fn the_partner_docs_list_every_type_with_an_example() {
+        let docs = include_str!("../../../docs/callbacks.md");
+        for t in NotificationType::ALL {
+            assert!(
+                docs.contains(&format!("| {} | `{}` |", t.number(), t.name())),
+                "{t} missing from the table"
+            );
+            assert!(
+                docs.contains(&format!("### {} `{}`", t.number(), t.name())),
+                "{t} has no example body"
+            );
+        }
+    }
+
+    #[test]
     fn every_alert_and_followable_event_has_a_type() {
         for alert in [AlertType::LowData, AlertType::Expiry, AlertType::AccountBalance] {
             assert_eq!(NotificationType::for_alert(alert).alert_type(), Some(alert));
