@@ -7,14 +7,13 @@
 use super::partner::{Partner, PartnerId};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
 use super::types::NotificationType;
-use crate::store::dynamodb::{condition_held, get_s, s, unavailable, Item, LISTING_INDEX};
+use crate::store::dynamodb::{condition_held, get_s, item_key, s, unavailable, Item, LISTING_INDEX};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 const PARTNER_SK: &str = "PARTNER";
 const CALLBACK_PREFIX: &str = "CALLBACK#";
@@ -37,10 +36,6 @@ fn callback_sk(kind: NotificationType) -> String {
 
 fn endpoint_pk(url: &str) -> String {
     format!("ENDPOINT#{}", hex::encode(Sha256::digest(url.as_bytes())))
-}
-
-fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -102,7 +97,7 @@ impl CallbackRegistry for DynamoRegistry {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(partner_pk(id), PARTNER_SK)))
+            .set_key(Some(item_key(partner_pk(id), PARTNER_SK)))
             .consistent_read(true)
             .send()
             .await
@@ -112,7 +107,7 @@ impl CallbackRegistry for DynamoRegistry {
 
     async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
         let hashes = partner.key_hashes.iter().map(|h| s(h.as_str())).collect();
-        let mut item = key(partner_pk(&partner.id), PARTNER_SK);
+        let mut item = item_key(partner_pk(&partner.id), PARTNER_SK);
         item.extend([
             ("partner".to_string(), s(partner.id.as_str())),
             ("name".to_string(), s(partner.name.as_str())),
@@ -174,7 +169,7 @@ impl CallbackRegistry for DynamoRegistry {
 
     async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
         let kind = registration.notification_type;
-        let mut item = key(partner_pk(&registration.partner), &callback_sk(kind));
+        let mut item = item_key(partner_pk(&registration.partner), &callback_sk(kind));
         item.extend([
             ("partner".to_string(), s(registration.partner.as_str())),
             ("notification_type".to_string(), s(kind.number().to_string())),
@@ -203,7 +198,7 @@ impl CallbackRegistry for DynamoRegistry {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(partner_pk(partner), &callback_sk(notification_type))))
+            .set_key(Some(item_key(partner_pk(partner), &callback_sk(notification_type))))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -216,7 +211,7 @@ impl CallbackRegistry for DynamoRegistry {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(endpoint_pk(url), ENDPOINT_SK)))
+            .set_key(Some(item_key(endpoint_pk(url), ENDPOINT_SK)))
             .consistent_read(true)
             .send()
             .await
@@ -234,7 +229,7 @@ impl CallbackRegistry for DynamoRegistry {
     }
 
     async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError> {
-        let mut item = key(endpoint_pk(&endpoint.url), ENDPOINT_SK);
+        let mut item = item_key(endpoint_pk(&endpoint.url), ENDPOINT_SK);
         item.extend([
             ("url".to_string(), s(endpoint.url.as_str())),
             ("partner".to_string(), s(endpoint.partner.as_str())),
@@ -257,7 +252,7 @@ impl CallbackRegistry for DynamoRegistry {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(endpoint_pk(url), ENDPOINT_SK)))
+            .set_key(Some(item_key(endpoint_pk(url), ENDPOINT_SK)))
             .send()
             .await
             .map_err(unavailable)?;

@@ -70,6 +70,11 @@ where
     }
 }
 
+/// The primary key of an item.
+pub(crate) fn item_key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
 pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
@@ -282,10 +287,6 @@ impl DynamoStore {
         &self.table
     }
 
-    fn key(pk: String, sk: &str) -> Item {
-        HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-    }
-
     fn ttl(&self, from: DateTime<Utc>) -> AttributeValue {
         n((from + self.retention).timestamp())
     }
@@ -427,7 +428,7 @@ impl DynamoStore {
 impl EventStore for DynamoStore {
     async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError> {
         let pk = delivery_pk(event.provider, event.dedupe_key.as_str());
-        let mut item = Self::key(pk.clone(), "EVENT");
+        let mut item = item_key(pk.clone(), "EVENT");
         item.insert("status".into(), s(DeliveryStatus::InProgress.as_str()));
         item.insert("attempt".into(), s(&lease.attempt));
         item.insert("lease_until".into(), n(lease.until.timestamp_millis()));
@@ -461,7 +462,7 @@ impl EventStore for DynamoStore {
             },
             _ => return Err(unavailable(error)),
         };
-        let old = self.old_item(returned.as_ref(), Self::key(pk, "EVENT")).await?;
+        let old = self.old_item(returned.as_ref(), item_key(pk, "EVENT")).await?;
         let found = old.as_ref().map(|item| {
             (
                 parse_delivery_status(get_s(item, "status")),
@@ -477,19 +478,19 @@ impl EventStore for DynamoStore {
     }
 
     async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let key = Self::key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
+        let key = item_key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
         self.update_held(key, finish_delivery_expr(&lease.attempt, now), "finish delivery")
             .await
     }
 
     async fn abandon_delivery(&self, event: &Event, lease: &Lease, reason: &str) -> Result<(), StoreError> {
-        let key = Self::key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
+        let key = item_key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
         self.update_held(key, abandon_delivery_expr(&lease.attempt, reason), "abandon delivery")
             .await
     }
 
     async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError> {
-        let key = Self::key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
+        let key = item_key(delivery_pk(event.provider, event.dedupe_key.as_str()), "EVENT");
         let request = self.client.update_item().table_name(&self.table).set_key(Some(key));
         condition_held(
             rewrite_event_expr(to_json(event)?, event.kind.as_str())
@@ -501,7 +502,7 @@ impl EventStore for DynamoStore {
 
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
         let pk = format!("CONFLICT#{}#{}", event.provider, event.dedupe_key);
-        let mut item = Self::key(
+        let mut item = item_key(
             pk.clone(),
             &format!("{}#{}", event.received_at.to_rfc3339(), event.payload_sha256),
         );
@@ -533,7 +534,7 @@ impl EventStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(state_pk(provider, esim_key), "STATE")))
+            .set_key(Some(item_key(state_pk(provider, esim_key), "STATE")))
             .consistent_read(true)
             .send()
             .await
@@ -550,7 +551,7 @@ impl EventStore for DynamoStore {
 
     async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError> {
         let pk = state_pk(state.provider, &state.key);
-        let mut item = Self::key(pk.clone(), "STATE");
+        let mut item = item_key(pk.clone(), "STATE");
         item.insert("version".into(), n(expected.map_or(1, |v| v as i64 + 1)));
         item.insert("state".into(), s(to_json(state)?));
         item.insert("provider".into(), s(state.provider.as_str()));
@@ -601,7 +602,7 @@ impl EventStore for DynamoStore {
 
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
         let pk = alert_pk(&alert.alert_id);
-        let mut item = Self::key(pk.clone(), "ALERT");
+        let mut item = item_key(pk.clone(), "ALERT");
         item.insert("status".into(), s(AlertStatus::Claimed.as_str()));
         item.insert("attempt".into(), s(&lease.attempt));
         item.insert("lease_until".into(), n(lease.until.timestamp_millis()));
@@ -623,7 +624,7 @@ impl EventStore for DynamoStore {
             }
             _ => return Err(unavailable(error)),
         };
-        let old = self.old_item(returned.as_ref(), Self::key(pk, "ALERT")).await?;
+        let old = self.old_item(returned.as_ref(), item_key(pk, "ALERT")).await?;
         let found = old
             .as_ref()
             .map(|item| (parse_alert_status(get_s(item, "status")), get_ms(item, "lease_until")));
@@ -640,7 +641,7 @@ impl EventStore for DynamoStore {
         receipt: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let key = Self::key(alert_pk(&alert.alert_id), "ALERT");
+        let key = item_key(alert_pk(&alert.alert_id), "ALERT");
         self.update_held(
             key,
             mark_alert_sent_expr(&lease.attempt, receipt, now),
@@ -650,7 +651,7 @@ impl EventStore for DynamoStore {
     }
 
     async fn release_alert(&self, alert: &Alert, lease: &Lease) -> Result<(), StoreError> {
-        let key = Self::key(alert_pk(&alert.alert_id), "ALERT");
+        let key = item_key(alert_pk(&alert.alert_id), "ALERT");
         self.update_held(key, release_alert_expr(&lease.attempt), "release alert")
             .await
     }
