@@ -333,27 +333,23 @@ impl Parts {
             .await
             .map_err(|problem| ApiError::BadRequest(problem.to_string()))?;
         let url = url.as_str();
-        if self
-            .registry
-            .endpoint(url)
-            .await?
-            .is_some_and(|e| e.partner != partner.id)
-        {
-            return Err(url_taken());
-        }
         let now = self.clock.now();
-        let current = self.find(&partner.id, kind).await?;
+        let registered = self.registry.registrations(&partner.id).await?;
+        let current = registered.iter().find(|r| r.notification_type == kind);
         // SNS first, the registry last: a request that fails half-way changed nothing the registry shows, and
-        // repeating it finishes the job.
-        let arn = self.sync_endpoint(&partner.id, url, Some((kind, true))).await?;
-        if let Some(old) = current.as_ref().filter(|old| old.url != url) {
-            self.sync_endpoint(&partner.id, &old.url, Some((kind, false))).await?;
+        // repeating it finishes the job. A URL another partner holds is refused before anything changes.
+        let arn = self
+            .sync_endpoint(&partner.id, &registered, url, Some((kind, true)))
+            .await?;
+        if let Some(old) = current.filter(|old| old.url != url) {
+            self.sync_endpoint(&partner.id, &registered, &old.url, Some((kind, false)))
+                .await?;
         }
         let registration = Registration {
             partner: partner.id.clone(),
             notification_type: kind,
             url: url.to_string(),
-            created_at: current.as_ref().map_or(now, |r| r.created_at),
+            created_at: current.map_or(now, |r| r.created_at),
             updated_at: now,
         };
         self.registry.save_registration(&registration).await?;
@@ -371,20 +367,19 @@ impl Parts {
         Ok(all.into_iter().find(|r| r.notification_type == kind))
     }
 
-    /// Makes SNS match the registry for one URL, with one pending `change` (a type added or removed there)
-    /// applied first: one subscription whose filter policy lists every type the partner has at the URL, or
-    /// none when no type is left. Returns the subscription's ARN.
+    /// Makes SNS match the partner's `registered` callbacks (as read at the start of the request) for one
+    /// URL, with one pending `change` (a type added or removed there) applied first: one subscription whose
+    /// filter policy lists every type the partner has at the URL, or none when no type is left. Returns the
+    /// subscription's ARN.
     async fn sync_endpoint(
         &self,
         partner: &PartnerId,
+        registered: &[Registration],
         url: &str,
         change: Option<(NotificationType, bool)>,
     ) -> Result<Option<String>, ApiError> {
-        let mut types: Vec<NotificationType> = self
-            .registry
-            .registrations(partner)
-            .await?
-            .into_iter()
+        let mut types: Vec<NotificationType> = registered
+            .iter()
             .filter(|r| r.url == url)
             .map(|r| r.notification_type)
             .collect();
@@ -459,9 +454,20 @@ impl Parts {
             (Some(_), Some(last)) => Some(last.notification_type.number().to_string()),
             _ => None,
         };
+        // Types registered at the same URL share one subscription: ask SNS once per URL.
+        let mut statuses: Vec<(&str, Option<SubscriptionStatus>)> = Vec::new();
         let mut callbacks = Vec::with_capacity(page.len());
         for registration in &page {
-            callbacks.push(registration_json(registration, self.status_of(&registration.url).await));
+            let url = registration.url.as_str();
+            let status = match statuses.iter().find(|(known, _)| *known == url) {
+                Some((_, status)) => *status,
+                None => {
+                    let status = self.status_of(url).await;
+                    statuses.push((url, status));
+                    status
+                }
+            };
+            callbacks.push(registration_json(registration, status));
         }
         Ok(Reply::json(
             200,
@@ -476,17 +482,18 @@ impl Parts {
     }
 
     async fn delete(&self, partner: &Partner, kind: NotificationType) -> Result<Reply, ApiError> {
-        let registered = self
-            .find(&partner.id, kind)
-            .await?
+        let registered = self.registry.registrations(&partner.id).await?;
+        let current = registered
+            .iter()
+            .find(|r| r.notification_type == kind)
             .ok_or_else(|| ApiError::NotFound(format!("no callback is registered for notification type {kind}")))?;
-        self.sync_endpoint(&partner.id, &registered.url, Some((kind, false)))
+        self.sync_endpoint(&partner.id, &registered, &current.url, Some((kind, false)))
             .await?;
         let removed = self
             .registry
             .delete_registration(&partner.id, kind)
             .await?
-            .unwrap_or(registered);
+            .unwrap_or_else(|| current.clone());
         tracing::info!(partner = %partner.id, notification_type = kind.number(), "callback removed");
         Ok(Reply::json(
             200,
