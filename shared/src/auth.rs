@@ -116,37 +116,71 @@ impl<M: Mac + KeyInit + Clone> MacRing<M> {
         Self { keyed }
     }
 
-    /// Whether `tag` is the MAC of `message` under any key; every key is checked, in constant time each.
+    /// Whether `tag` is the MAC of `message` under any key, each compared in constant time. Stops at the first
+    /// match: which slot a genuine signature matched tells its sender nothing it did not know, and a forgery is
+    /// checked against every key all the same.
     pub fn matches(&self, message: &[u8], tag: &[u8]) -> bool {
-        self.keyed.iter().fold(false, |found, keyed| {
+        self.keyed.iter().any(|keyed| {
             let mut mac = keyed.clone();
             mac.update(message);
-            mac.verify_slice(tag).is_ok() | found
+            mac.verify_slice(tag).is_ok()
         })
     }
 }
 
-/// Decodes a MAC header that may be hex or standard base64 (with or without padding), into exactly `len`
-/// bytes. The header is decoded once; MACs are then compared as bytes.
-pub fn decode_mac_header(value: &str, len: usize) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let value = value.trim();
-    if value.len() == len * 2 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return hex::decode(value).ok();
+/// A MAC decoded from a signature header, held on the stack: at most 64 bytes (HMAC-SHA512).
+#[derive(Clone, Copy)]
+pub struct MacTag {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl std::ops::Deref for MacTag {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
+}
+
+impl fmt::Debug for MacTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MacTag(<{} bytes>)", self.len)
+    }
+}
+
+/// Decodes a MAC header that may be hex or standard base64 (with or without padding), into exactly `len`
+/// (at most 64) bytes. The header is decoded once; MACs are then compared as bytes.
+pub fn decode_mac_header(value: &str, len: usize) -> Option<MacTag> {
+    use base64::Engine;
+    let value = value.trim().as_bytes();
+    let mut tag = MacTag { bytes: [0; 64], len };
+    if len > tag.bytes.len() {
+        return None;
+    }
+    if value.len() == len * 2 && hex::decode_to_slice(value, &mut tag.bytes[..len]).is_ok() {
+        return Some(tag);
+    }
+    // Base64 of `len` bytes is at most 4 * ceil(len / 3) characters; anything longer is refused unread.
+    if value.len() > len.div_ceil(3) * 4 {
+        return None;
+    }
+    let mut decoded = [0u8; 66];
     let engines = [
         &base64::engine::general_purpose::STANDARD,
         &base64::engine::general_purpose::STANDARD_NO_PAD,
     ];
-    engines
+    let written = engines
         .iter()
-        .find_map(|engine| engine.decode(value).ok())
-        .filter(|bytes| bytes.len() == len)
+        .find_map(|engine| engine.decode_slice(value, &mut decoded).ok())
+        .filter(|written| *written == len)?;
+    tag.bytes[..len].copy_from_slice(&decoded[..written]);
+    Some(tag)
 }
 
 /// The MAC a signature header carries, decoded to `len` bytes: `None` when the header is absent, an error when
 /// it is present but not hex or base64 of that length.
-pub fn signature_tag(delivery: &Delivery, header: &'static str, len: usize) -> Result<Option<Vec<u8>>, AuthFailure> {
+pub fn signature_tag(delivery: &Delivery, header: &'static str, len: usize) -> Result<Option<MacTag>, AuthFailure> {
     let Some(value) = delivery.headers.get(header) else {
         return Ok(None);
     };
@@ -250,11 +284,17 @@ mod tests {
         let hex_form = hex::encode(&bytes);
         use base64::Engine;
         let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        assert_eq!(decode_mac_header(&hex_form, 32).unwrap(), bytes);
-        assert_eq!(decode_mac_header(&hex_form.to_uppercase(), 32).unwrap(), bytes);
-        assert_eq!(decode_mac_header(&b64, 32).unwrap(), bytes);
-        assert_eq!(decode_mac_header(b64.trim_end_matches('='), 32).unwrap(), bytes);
+        assert_eq!(*decode_mac_header(&hex_form, 32).unwrap(), bytes[..]);
+        assert_eq!(*decode_mac_header(&hex_form.to_uppercase(), 32).unwrap(), bytes[..]);
+        assert_eq!(*decode_mac_header(&b64, 32).unwrap(), bytes[..]);
+        assert_eq!(*decode_mac_header(b64.trim_end_matches('='), 32).unwrap(), bytes[..]);
         assert!(decode_mac_header(&hex_form[2..], 32).is_none());
+        let long: Vec<u8> = (0u8..64).collect();
+        assert_eq!(*decode_mac_header(&hex::encode(&long), 64).unwrap(), long[..]);
+        let long_b64 = base64::engine::general_purpose::STANDARD.encode(&long);
+        assert_eq!(*decode_mac_header(&long_b64, 64).unwrap(), long[..]);
+        assert!(decode_mac_header(&format!("{long_b64}AAAA"), 64).is_none());
+        assert!(decode_mac_header(&hex::encode(&long), 65).is_none());
         assert!(decode_mac_header("not a mac", 32).is_none());
         assert!(decode_mac_header("", 32).is_none());
         assert!(decode_mac_header(&b64, 64).is_none());

@@ -4,6 +4,7 @@ use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use lambda_http::http::{HeaderMap, Method};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// One inbound HTTP request, body already base64-decoded where the gateway encoded it.
@@ -28,12 +29,18 @@ impl Delivery {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The value of one query parameter, percent-decoded.
-    pub fn query_param(&self, name: &str) -> Option<String> {
+    /// The value of one query parameter, percent-decoded (borrowed when there is nothing to decode).
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         self.query.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             (percent_decode(key) == name).then(|| percent_decode(value))
         })
+    }
+
+    /// A secret URL token: `?token=` or else the last path segment (`/webhooks/<provider>/<token>`).
+    pub fn url_token(&self, provider: &str) -> Option<Cow<'_, str>> {
+        self.query_param("token")
+            .or_else(|| self.path_suffix(provider).map(Cow::Borrowed))
     }
 
     /// The path segment after `/webhooks/<provider>/`, if any.
@@ -47,7 +54,10 @@ impl Delivery {
 }
 
 /// Decodes `%XX` and `+`; an invalid escape is kept literally (it can then only fail a comparison).
-fn percent_decode(text: &str) -> String {
+fn percent_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', '+']) {
+        return Cow::Borrowed(text);
+    }
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -65,7 +75,7 @@ fn percent_decode(text: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn hex_val(b: u8) -> Option<u8> {

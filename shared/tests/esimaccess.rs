@@ -307,15 +307,15 @@ async fn hostile_requests_get_their_status_and_store_nothing() {
     not_utf8.body = Bytes::from_static(b"{\"notifyType\":\"\xff\"}");
     assert_eq!(h.service.handle(&not_utf8).await.status, 400);
 
+    assert!(h.store.list_deliveries(&ListQuery::default()).await.unwrap().is_empty());
+
+    // Valid JSON nested far deeper than a `serde_json::Value` may be: skipped without recursion (no stack
+    // overflow), and an authentic delivery, so it is stored, unrecognized.
     let mut deep = delivery(&good, h.clock.now());
     deep.body = Bytes::from("[".repeat(10_000) + &"]".repeat(10_000));
-    assert_eq!(
-        h.service.handle(&deep).await.status,
-        400,
-        "nesting beyond serde_json's limit is refused, not a stack overflow"
-    );
-
-    assert!(h.store.list_deliveries(&ListQuery::default()).await.unwrap().is_empty());
+    let reply = h.service.handle(&deep).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(body_json(&reply)["kind"], "unrecognized");
 }
 
 #[tokio::test]
@@ -456,14 +456,22 @@ async fn content_type_duplicate_keys_and_huge_numbers() {
     let reply = h.service.handle(&custom_raw(duplicated)).await;
     assert_eq!((reply.status, body_json(&reply)["kind"].clone()), (200, json!("order")));
 
-    // Numbers beyond u64 are read as far as they go; beyond f64 the body is unreadable.
+    // Numbers beyond u64 are read as far as they go; beyond f64 a field cannot be read, so the delivery is
+    // stored unrecognized and flagged rather than refused.
     let huge = json!({"notifyType": "DATA_USAGE", "notifyId": "huge", "content": {"esimTranNo": "T-H",
         "totalVolume": 123_456_789_012_345_678_901_234_567_890.0_f64, "remain": 5, "orderUsage": 1}});
     let reply = h.service.handle(&custom(huge)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let beyond =
         r#"{"notifyType":"DATA_USAGE","notifyId":"beyond","content":{"esimTranNo":"T-B","totalVolume":1e400}}"#;
-    assert_eq!(h.service.handle(&custom_raw(beyond)).await.status, 400);
+    let reply = h.service.handle(&custom_raw(beyond)).await;
+    assert_eq!(
+        (reply.status, body_json(&reply)["kind"].clone()),
+        (200, json!("unrecognized"))
+    );
+    let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
+    let flagged = stored.iter().find(|d| d.event.raw.get().contains("T-B")).unwrap();
+    assert_eq!(flagged.event.flags, vec!["fields_unreadable".to_string()]);
     let state = h
         .store
         .load_state(shared::model::ProviderId::EsimAccess, "T-H")

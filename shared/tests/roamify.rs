@@ -161,6 +161,8 @@ async fn usage_amounts_are_found_defensively_or_the_event_is_kept_without_alert(
         ("2", json!({"data_limit": 10, "data_used": 8.5}), Some("20%")),
         ("3", json!({"usage_percentage": 95}), Some("10%")),
         ("4", json!({"something": "else"}), None),
+        // Found by fuzzing: amounts beyond u64 saturate, and their sum must not overflow.
+        ("5", json!({"data_used": 1e300, "data_remaining": 1e300}), None),
     ];
     for (id, extra, level) in cases {
         let before = h.sink.published().len();

@@ -78,7 +78,12 @@ fn notification_id(parts: &[&str]) -> String {
 
 /// The event as partners see it: the normalized fields, not the provider's raw body.
 fn event_data(event: &Event) -> Value {
-    let mut data = serde_json::to_value(event).unwrap_or(Value::Null);
+    // The raw body is left out before conversion, not after: it is not copied into a `Value` only to be
+    // dropped, and a body nested deeper than a `Value` may be (valid JSON, stored as received) cannot empty
+    // the normalized fields.
+    let mut view = event.clone();
+    view.raw = serde_json::value::RawValue::from_string("null".into()).expect("static JSON");
+    let mut data = serde_json::to_value(&view).unwrap_or(Value::Null);
     if let Some(fields) = data.as_object_mut() {
         fields.remove("raw");
     }
@@ -346,6 +351,24 @@ mod tests {
         assert_eq!(first.audience, AUDIENCE_ALL);
         assert_eq!(first.body.notification_type, 1);
         assert!(!first.body.test);
+    }
+
+    #[test]
+    fn event_notifications_keep_their_fields_whatever_the_raw_body_holds() {
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(300), "]".repeat(300));
+        let raw = serde_json::value::RawValue::from_string(deep).expect("valid JSON, only deep");
+        let event = Event::new(
+            ProviderId::EsimAccess,
+            crate::model::EventKind::DataUsage,
+            DedupeKey::provider_id("n-1"),
+            Utc::now(),
+            "0".repeat(64),
+            raw,
+        );
+        let notification = Notification::for_event(&event).expect("data usage is followed");
+        assert_eq!(notification.body.data["kind"], "data_usage");
+        assert_eq!(notification.body.data["dedupe_key"], event.dedupe_key.as_str());
+        assert!(notification.body.data.get("raw").is_none());
     }
 
     #[test]

@@ -5,15 +5,14 @@
 //! by shape.
 
 use super::airalo_canonical::{sdk_form, NonAscii};
-use super::json::{number, text, Body};
-use super::{start_event, NormalizeError, Provider};
+use super::json::{self, json_fields, Field, List, Obj};
+use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     AccountBalance, Bundle, DataUsage, DedupeBasis, EsimIdentity, Event, EventKind, OrderInfo, ProviderId, Validity,
 };
 use hmac::Hmac;
-use serde_json::Value;
 use sha2::Sha512;
 use std::collections::BTreeMap;
 
@@ -61,16 +60,18 @@ impl Provider for Airalo {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let body = Body::parse(verified.body()).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
-        let root = body.object();
-        let data = Body::child(root, "data");
-        let level = text(root, "level");
-        let iccid = text(root, "iccid");
-        let request_id = text(root, "request_id").or_else(|| text(data, "request_id"));
+        let root = match json::parse::<Notification>(verified.body()) {
+            Ok(root) => root,
+            Err(error) => return unreadable(&verified, &error),
+        };
+        let data = &root.data;
+        let level = root.level.text();
+        let iccid = root.iccid.text();
+        let request_id = root.request_id.text().or_else(|| data.request_id.text());
 
         if let (Some(level), Some(iccid)) = (level, iccid.clone()) {
             // Low data (`75%`, `90%`) or expiry (`3days`, `1days`): one notification per package and level.
-            let package = text(root, "package_name");
+            let package = root.package_name.text();
             let id = format!("{iccid}#{}#{level}", package.as_deref().unwrap_or("-"));
             let is_expiry = level.to_ascii_lowercase().ends_with("days") || level.to_ascii_lowercase().ends_with("day");
             let kind = if is_expiry {
@@ -90,7 +91,9 @@ impl Provider for Airalo {
                 reference: Some(name.clone()),
                 name: Some(name),
             });
-            let ratio = number(root, "remaining_percentage")
+            let ratio = root
+                .remaining_percentage
+                .number()
                 .filter(|p| (0.0..=100.0).contains(p))
                 .map(|p| p / 100.0);
             let mut usage = DataUsage {
@@ -110,7 +113,7 @@ impl Provider for Airalo {
             return Ok(event);
         }
 
-        if let (Some(message), Some(remaining)) = (text(root, "message"), number(root, "remaining")) {
+        if let (Some(message), Some(remaining)) = (root.message.text(), root.remaining.number()) {
             let mut event = start_event(&verified, EventKind::AccountBalance, None)?;
             event.provider_event_type = Some("credit_limit_notification".into());
             // The level is only inside the message ("Surpassed 80% of the credit limit balance").
@@ -131,25 +134,25 @@ impl Provider for Airalo {
         if let Some(request_id) = request_id {
             let mut event = start_event(&verified, EventKind::Order, Some(&request_id))?;
             event.provider_event_type = Some("async_order".into());
-            let sims: Vec<&serde_json::Map<String, Value>> = data
-                .get("sims")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_object)
+            let sims: Vec<&Sim> = data
+                .sims
+                .0
+                .iter()
+                .filter(|sim| sim.is_object())
+                .map(|sim| &**sim)
                 .collect();
-            let failed = root.contains_key("reason") || data.contains_key("reason");
+            let failed = root.reason.is_present() || data.reason.is_present();
             event.order = Some(OrderInfo {
-                order_ref: text(data, "code").or_else(|| text(data, "id")),
+                order_ref: data.code.text().or_else(|| data.id.text()),
                 status: Some(if failed { "failed" } else { "completed" }.into()),
                 transaction_ref: Some(request_id),
             });
-            event.bundle = text(data, "package_id").map(|id| Bundle {
+            event.bundle = data.package_id.text().map(|id| Bundle {
                 reference: Some(id),
-                name: text(data, "package"),
+                name: data.package.text(),
             });
             if let [sim] = sims.as_slice() {
-                if let Some(iccid) = text(sim, "iccid") {
+                if let Some(iccid) = sim.iccid.text() {
                     event.esim = Some(EsimIdentity {
                         key: iccid.clone(),
                         iccid: Some(iccid),
@@ -161,5 +164,38 @@ impl Provider for Airalo {
         }
 
         start_event(&verified, EventKind::Unrecognized, None)
+    }
+}
+
+json_fields! {
+    /// The fields read from any of the three families: low data / expiry, credit limit, async order.
+    struct Notification<'a> {
+        "level" => level: Field<'a>,
+        "iccid" => iccid: Field<'a>,
+        "package_name" => package_name: Field<'a>,
+        "remaining_percentage" => remaining_percentage: Field<'a>,
+        "message" => message: Field<'a>,
+        "remaining" => remaining: Field<'a>,
+        "request_id" => request_id: Field<'a>,
+        "reason" => reason: Field<'a>,
+        "data" => data: Obj<OrderData<'a>>,
+    }
+}
+
+json_fields! {
+    struct OrderData<'a> {
+        "request_id" => request_id: Field<'a>,
+        "code" => code: Field<'a>,
+        "id" => id: Field<'a>,
+        "package_id" => package_id: Field<'a>,
+        "package" => package: Field<'a>,
+        "reason" => reason: Field<'a>,
+        "sims" => sims: List<Obj<Sim<'a>>>,
+    }
+}
+
+json_fields! {
+    struct Sim<'a> {
+        "iccid" => iccid: Field<'a>,
     }
 }

@@ -3,14 +3,13 @@
 //! from one of eSIM Access's published sender IPs. Envelope: `{notifyType, notifyId?, eventGenerateTime?,
 //! content}`. ICCIDs are reused by eSIM Access, so per-eSIM state is keyed by `esimTranNo`.
 
-use super::json::{instant, number, text, whole, Body};
-use super::{start_event, NormalizeError, Provider};
+use super::json::{self, json_fields, Field, Obj};
+use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{AuthFailure, KeyRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange, Validity,
 };
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -38,14 +37,6 @@ impl EsimAccess {
     pub fn published_ips() -> Vec<IpAddr> {
         PUBLISHED_SENDER_IPS.iter().filter_map(|ip| ip.parse().ok()).collect()
     }
-
-    fn token<'a>(delivery: &'a Delivery) -> Option<std::borrow::Cow<'a, str>> {
-        delivery.query_param("token").map(std::borrow::Cow::Owned).or_else(|| {
-            delivery
-                .path_suffix(ProviderId::EsimAccess.as_str())
-                .map(std::borrow::Cow::Borrowed)
-        })
-    }
 }
 
 impl Provider for EsimAccess {
@@ -65,7 +56,9 @@ impl Provider for EsimAccess {
                 return Err(AuthFailure::SourceIpNotAllowed(ip.to_string()));
             }
         }
-        let token = Self::token(delivery).ok_or(AuthFailure::MissingToken)?;
+        let token = delivery
+            .url_token(ProviderId::EsimAccess.as_str())
+            .ok_or(AuthFailure::MissingToken)?;
         if !self.tokens.contains(token.as_bytes()) {
             return Err(AuthFailure::WrongToken);
         }
@@ -73,11 +66,12 @@ impl Provider for EsimAccess {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let body = Body::parse(verified.body()).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
-        let envelope = body.object();
-        let notify_type = text(envelope, "notifyType");
-        let content = Body::child(envelope, "content");
-        let kind = match notify_type.as_deref() {
+        let envelope = match json::parse::<Envelope>(verified.body()) {
+            Ok(envelope) => envelope,
+            Err(error) => return unreadable(&verified, &error),
+        };
+        let content = &envelope.content;
+        let kind = match envelope.notify_type.as_str() {
             Some("CHECK_HEALTH") => EventKind::HealthCheck,
             Some("ORDER_STATUS") => EventKind::Order,
             Some("ESIM_STATUS" | "SMDP_EVENT") => EventKind::EsimStatus,
@@ -85,21 +79,23 @@ impl Provider for EsimAccess {
             Some("VALIDITY_USAGE") => EventKind::Validity,
             _ => EventKind::Unrecognized,
         };
-        let mut event = start_event(&verified, kind, text(envelope, "notifyId").as_deref())?;
-        event.provider_event_type = notify_type;
+        let mut event = start_event(&verified, kind, envelope.notify_id.text().as_deref())?;
+        event.provider_event_type = envelope.notify_type.text();
         event.set_occurred_at(
-            instant(envelope, "eventGenerateTime")
-                .or_else(|| instant(content, "timestamp"))
-                .or_else(|| instant(content, "lastUpdateTime")),
+            envelope
+                .event_generate_time
+                .instant()
+                .or_else(|| content.timestamp.instant())
+                .or_else(|| content.last_update_time.instant()),
         );
         if kind == EventKind::Unrecognized {
             return Ok(event);
         }
 
         let order = OrderInfo {
-            order_ref: text(content, "orderNo"),
-            status: text(content, "orderStatus"),
-            transaction_ref: text(content, "transactionId"),
+            order_ref: content.order_no.text(),
+            status: content.order_status.text(),
+            transaction_ref: content.transaction_id.text(),
         };
         if matches!(kind, EventKind::HealthCheck | EventKind::Order) {
             event.order = Some(order);
@@ -111,24 +107,20 @@ impl Provider for EsimAccess {
             event.flags.push("no_esim_identity".into());
         }
         // The transaction names the package an order or top-up bought: alerts fire once per package.
-        event.bundle = order
-            .transaction_ref
-            .clone()
-            .or(order.order_ref.clone())
-            .map(|reference| Bundle {
-                reference: Some(reference),
-                name: None,
-            });
+        event.bundle = order.transaction_ref.or(order.order_ref).map(|reference| Bundle {
+            reference: Some(reference),
+            name: None,
+        });
         match kind {
             EventKind::EsimStatus => event.status = status(content),
             EventKind::DataUsage => {
                 event.usage = Some(
                     DataUsage {
-                        total_bytes: whole(content, "totalVolume"),
-                        used_bytes: whole(content, "orderUsage"),
-                        remaining_bytes: whole(content, "remain"),
-                        provider_threshold: text(content, "remainThreshold"),
-                        measured_at: instant(content, "lastUpdateTime"),
+                        total_bytes: content.total_volume.whole(),
+                        used_bytes: content.order_usage.whole(),
+                        remaining_bytes: content.remain.whole(),
+                        provider_threshold: content.remain_threshold.text(),
+                        measured_at: content.last_update_time.instant(),
                         ..DataUsage::default()
                     }
                     .complete(),
@@ -136,13 +128,13 @@ impl Provider for EsimAccess {
             }
             EventKind::Validity => {
                 // Here `remain` counts `durationUnit`s (days), not bytes.
-                let remaining = match (number(content, "remain"), text(content, "durationUnit")) {
+                let remaining = match (content.remain.number(), content.duration_unit.text()) {
                     (Some(n), Some(unit)) => Some(format!("{n} {unit}")),
                     (Some(n), None) => Some(format!("{n} DAY")),
                     _ => None,
                 };
                 event.validity = Some(Validity {
-                    expires_at: instant(content, "expiredTime"),
+                    expires_at: content.expired_time.instant(),
                     starts_at: None,
                     provider_remaining: remaining,
                     ..Validity::default()
@@ -154,22 +146,58 @@ impl Provider for EsimAccess {
     }
 }
 
-fn identity(content: &Map<String, Value>) -> Option<EsimIdentity> {
-    let iccid = text(content, "iccid");
-    let tran_no = text(content, "esimTranNo");
+json_fields! {
+    /// The fields read from a delivery: `{notifyType, notifyId?, eventGenerateTime?, content}`.
+    struct Envelope<'a> {
+        "notifyType" => notify_type: Field<'a>,
+        "notifyId" => notify_id: Field<'a>,
+        "eventGenerateTime" => event_generate_time: Field<'a>,
+        "content" => content: Obj<Content<'a>>,
+    }
+}
+
+json_fields! {
+    struct Content<'a> {
+        "timestamp" => timestamp: Field<'a>,
+        "lastUpdateTime" => last_update_time: Field<'a>,
+        "orderNo" => order_no: Field<'a>,
+        "orderStatus" => order_status: Field<'a>,
+        "transactionId" => transaction_id: Field<'a>,
+        "iccid" => iccid: Field<'a>,
+        "esimTranNo" => esim_tran_no: Field<'a>,
+        "eid" => eid: Field<'a>,
+        "esimStatus" => esim_status: Field<'a>,
+        "smdpStatus" => smdp_status: Field<'a>,
+        "totalVolume" => total_volume: Field<'a>,
+        "orderUsage" => order_usage: Field<'a>,
+        "remain" => remain: Field<'a>,
+        "remainThreshold" => remain_threshold: Field<'a>,
+        "durationUnit" => duration_unit: Field<'a>,
+        "expiredTime" => expired_time: Field<'a>,
+    }
+}
+
+fn identity(content: &Content<'_>) -> Option<EsimIdentity> {
+    let iccid = content.iccid.text();
+    let tran_no = content.esim_tran_no.text();
     let key = tran_no.clone().or_else(|| iccid.clone())?;
-    let refs: BTreeMap<String, String> = ["esimTranNo", "orderNo", "transactionId", "eid"]
-        .into_iter()
-        .filter_map(|name| text(content, name).map(|v| (name.to_string(), v)))
-        .collect();
+    let refs: BTreeMap<String, String> = [
+        ("esimTranNo", tran_no),
+        ("orderNo", content.order_no.text()),
+        ("transactionId", content.transaction_id.text()),
+        ("eid", content.eid.text()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_string(), value?)))
+    .collect();
     Some(EsimIdentity { key, iccid, refs })
 }
 
 /// eSIM status decides when it says something definite; before first use the SM-DP+ profile status tells
 /// how far the download got.
-fn status(content: &Map<String, Value>) -> Option<StatusChange> {
-    let esim_status = text(content, "esimStatus");
-    let smdp_status = text(content, "smdpStatus");
+fn status(content: &Content<'_>) -> Option<StatusChange> {
+    let esim_status = content.esim_status.text();
+    let smdp_status = content.smdp_status.text();
     let by_esim = match esim_status.as_deref() {
         Some("IN_USE") => Some(Lifecycle::Active),
         Some("USED_UP") => Some(Lifecycle::Depleted),

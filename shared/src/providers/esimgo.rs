@@ -3,8 +3,8 @@
 //! accepted only when configured, and then only with a secret URL token. Two body families share the URL:
 //! `alertType` bodies and `event` bodies (`esim.*`). No event id: the dedupe key is the body hash.
 
-use super::json::{instant, number, text, whole, Body};
-use super::{start_event, NormalizeError, Provider};
+use super::json::{self, json_fields, Field, Obj};
+use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
@@ -12,7 +12,6 @@ use crate::model::{
     Validity,
 };
 use hmac::Hmac;
-use serde_json::{Map, Value};
 use sha2::Sha256;
 use std::collections::BTreeMap;
 
@@ -50,8 +49,7 @@ impl Provider for EsimGo {
             None => {
                 let tokens = self.v2_tokens.as_ref().ok_or(AuthFailure::UnsignedRefused)?;
                 let token = delivery
-                    .query_param("token")
-                    .or_else(|| delivery.path_suffix(ProviderId::EsimGo.as_str()).map(str::to_string))
+                    .url_token(ProviderId::EsimGo.as_str())
                     .ok_or(AuthFailure::MissingToken)?;
                 if !tokens.contains(token.as_bytes()) {
                     return Err(AuthFailure::WrongToken);
@@ -62,10 +60,13 @@ impl Provider for EsimGo {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let body = Body::parse(verified.body()).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
-        let root = body.object();
-        let alert_type = text(root, "alertType");
-        let family_b = text(root, "event");
+        let root = match json::parse::<Callback>(verified.body()) {
+            Ok(root) => root,
+            Err(error) => return unreadable(&verified, &error),
+        };
+        // Rendered as text (not only strings) because a present value of any type decides the family.
+        let alert_type = root.alert_type.text();
+        let family_b = root.event.text();
         let kind = match (alert_type.as_deref(), family_b.as_deref()) {
             (Some("Utilisation" | "FirstUse"), _) => EventKind::DataUsage,
             (Some("FirstAttachment" | "ProfileStatusChange"), _) => EventKind::EsimStatus,
@@ -80,13 +81,13 @@ impl Provider for EsimGo {
         };
         let mut event = start_event(&verified, kind, None)?;
         event.provider_event_type = alert_type.clone().or(family_b.clone());
-        event.set_occurred_at(instant(root, "date").or_else(|| instant(root, "timestamp")));
+        event.set_occurred_at(root.date.instant().or_else(|| root.timestamp.instant()));
         if kind == EventKind::Unrecognized {
             return Ok(event);
         }
-        let bundle = Body::child(root, "bundle");
+        let bundle = &root.bundle;
         if kind != EventKind::AccountBalance {
-            event.esim = identity(root, &mut event.flags);
+            event.esim = identity(&root.iccid, &mut event.flags);
         }
 
         match (alert_type.as_deref(), family_b.as_deref()) {
@@ -94,16 +95,16 @@ impl Provider for EsimGo {
                 event.bundle = bundle_of(bundle);
                 event.usage = Some(
                     DataUsage {
-                        total_bytes: whole(bundle, "initialQuantity"),
-                        remaining_bytes: whole(bundle, "remainingQuantity"),
-                        unlimited: bundle.get("unlimited").and_then(Value::as_bool).unwrap_or(false),
+                        total_bytes: bundle.initial_quantity.whole(),
+                        remaining_bytes: bundle.remaining_quantity.whole(),
+                        unlimited: bundle.unlimited.bool().unwrap_or(false),
                         ..DataUsage::default()
                     }
                     .complete(),
                 );
                 event.validity = Some(Validity {
-                    expires_at: instant(bundle, "endTime"),
-                    starts_at: instant(bundle, "startTime"),
+                    expires_at: bundle.end_time.instant(),
+                    starts_at: bundle.start_time.instant(),
                     ..Validity::default()
                 })
                 .filter(|v| v.expires_at.is_some());
@@ -113,7 +114,7 @@ impl Provider for EsimGo {
             }
             (Some("FirstAttachment"), _) => event.status = Some(status(Lifecycle::Active, "FirstAttachment")),
             (Some("ProfileStatusChange"), _) => {
-                let profile = text(root, "profileStatus");
+                let profile = root.profile_status.text();
                 let lifecycle = match profile.as_deref() {
                     Some("Released") => Lifecycle::Pending,
                     Some("Downloaded" | "Installed") => Lifecycle::Installed,
@@ -124,23 +125,22 @@ impl Provider for EsimGo {
                     provider_status: profile.clone().unwrap_or_else(|| "ProfileStatusChange".into()),
                     profile_status: profile,
                 });
-                if let (Some(esim), Some(eid)) = (event.esim.as_mut(), text(Body::child(root, "device"), "eid")) {
+                if let (Some(esim), Some(eid)) = (event.esim.as_mut(), root.device.eid.text()) {
                     esim.refs.insert("eid".into(), eid);
                 }
             }
             (Some("CountryChange"), _) => {
-                let country = Body::child(root, "country");
                 event.location = Some(Location {
-                    country_code: text(country, "code"),
-                    country_name: text(country, "name"),
+                    country_code: root.country.code.text(),
+                    country_name: root.country.name.text(),
                 });
             }
             (Some(level @ ("LowBalance" | "InsufficientBalance")), _) => {
-                let info = Body::child(root, "balanceInfo");
-                let percent = number(info, "thresholdPercentRemaining");
+                let info = &root.balance_info;
+                let percent = info.threshold_percent_remaining.number();
                 event.balance = Some(AccountBalance {
-                    balance: number(info, "balance"),
-                    threshold: number(info, "threshold"),
+                    balance: info.balance.number(),
+                    threshold: info.threshold.number(),
                     currency: None,
                     provider_level: Some(match percent {
                         Some(p) => format!("{level} ({p:.0}% of threshold)"),
@@ -152,7 +152,7 @@ impl Provider for EsimGo {
             (Some(level), _) if kind == EventKind::AccountBalance => {
                 // Top-ups carry old and new amounts under `bundle`, oddly.
                 event.balance = Some(AccountBalance {
-                    balance: number(bundle, "newAmount"),
+                    balance: bundle.new_amount.number(),
                     threshold: None,
                     currency: None,
                     provider_level: Some(level.to_string()),
@@ -162,8 +162,8 @@ impl Provider for EsimGo {
             (Some(_), _) => {
                 // MSISDN and SMS notices: who and which number, kept as references.
                 if let Some(esim) = event.esim.as_mut() {
-                    for name in ["msisdn", "reason"] {
-                        if let Some(v) = text(root, name) {
+                    for (name, value) in [("msisdn", &root.msisdn), ("reason", &root.reason)] {
+                        if let Some(v) = value.text() {
                             esim.refs.insert(name.into(), v);
                         }
                     }
@@ -177,6 +177,59 @@ impl Provider for EsimGo {
     }
 }
 
+json_fields! {
+    /// The fields read from either body family (`alertType` bodies and `event` bodies).
+    struct Callback<'a> {
+        "alertType" => alert_type: Field<'a>,
+        "event" => event: Field<'a>,
+        "date" => date: Field<'a>,
+        "timestamp" => timestamp: Field<'a>,
+        "iccid" => iccid: Field<'a>,
+        "profileStatus" => profile_status: Field<'a>,
+        "msisdn" => msisdn: Field<'a>,
+        "reason" => reason: Field<'a>,
+        "bundle" => bundle: Obj<BundleFields<'a>>,
+        "device" => device: Obj<Device<'a>>,
+        "country" => country: Obj<Country<'a>>,
+        "balanceInfo" => balance_info: Obj<BalanceInfo<'a>>,
+    }
+}
+
+json_fields! {
+    struct BundleFields<'a> {
+        "id" => id: Field<'a>,
+        "reference" => reference: Field<'a>,
+        "name" => name: Field<'a>,
+        "initialQuantity" => initial_quantity: Field<'a>,
+        "remainingQuantity" => remaining_quantity: Field<'a>,
+        "unlimited" => unlimited: Field<'a>,
+        "startTime" => start_time: Field<'a>,
+        "endTime" => end_time: Field<'a>,
+        "newAmount" => new_amount: Field<'a>,
+    }
+}
+
+json_fields! {
+    struct Device<'a> {
+        "eid" => eid: Field<'a>,
+    }
+}
+
+json_fields! {
+    struct Country<'a> {
+        "code" => code: Field<'a>,
+        "name" => name: Field<'a>,
+    }
+}
+
+json_fields! {
+    struct BalanceInfo<'a> {
+        "balance" => balance: Field<'a>,
+        "threshold" => threshold: Field<'a>,
+        "thresholdPercentRemaining" => threshold_percent_remaining: Field<'a>,
+    }
+}
+
 fn status(lifecycle: Lifecycle, provider_status: &str) -> StatusChange {
     StatusChange {
         lifecycle,
@@ -185,26 +238,26 @@ fn status(lifecycle: Lifecycle, provider_status: &str) -> StatusChange {
     }
 }
 
-fn bundle_of(bundle: &Map<String, Value>) -> Option<Bundle> {
-    let reference = text(bundle, "id").or_else(|| text(bundle, "reference"));
-    let name = text(bundle, "name");
+fn bundle_of(bundle: &BundleFields<'_>) -> Option<Bundle> {
+    let reference = bundle.id.text().or_else(|| bundle.reference.text());
+    let name = bundle.name.text();
     (reference.is_some() || name.is_some()).then_some(Bundle { reference, name })
 }
 
 /// The eSIM a body names. An ICCID sent as a JSON number (the docs show one) may have lost precision in the
 /// sender's float arithmetic and could name another customer's eSIM: the event is stored (the raw payload keeps
 /// the digits) and flagged, but no per-eSIM state or alert is keyed by it.
-fn identity(root: &Map<String, Value>, flags: &mut Vec<String>) -> Option<EsimIdentity> {
-    match root.get("iccid") {
-        Some(Value::String(iccid)) if !iccid.trim().is_empty() => {
-            let iccid = iccid.trim().to_string();
+fn identity(iccid: &Field<'_>, flags: &mut Vec<String>) -> Option<EsimIdentity> {
+    match iccid {
+        Field::Text(_) if iccid.as_str().is_some() => {
+            let iccid = iccid.text()?;
             Some(EsimIdentity {
                 key: iccid.clone(),
                 iccid: Some(iccid),
                 refs: BTreeMap::new(),
             })
         }
-        Some(Value::Number(_)) => {
+        Field::Number(_) => {
             flags.push("iccid_precision_lost".into());
             tracing::warn!(
                 provider = "esimgo",

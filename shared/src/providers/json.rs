@@ -1,110 +1,470 @@
-//! Tolerant reading of provider JSON. Providers send numbers as strings, strings as numbers and change field
-//! types between versions; a strict struct would turn such an authentic delivery into a 400 and lose it.
-//! These helpers take what they can and leave the rest to the raw payload.
+//! Tolerant, borrowing reading of provider JSON. Each provider declares the fields it reads as a typed struct
+//! of [`Field`]s and [`Obj`]s: the body is parsed once, strings are borrowed from it, and everything else is
+//! skipped without being built. Providers send numbers as strings, strings as numbers and change field types
+//! between versions, so no field type can make an authentic delivery fail: a [`Field`] takes any JSON value and
+//! the accessors take what they can; an [`Obj`] that is not an object reads as empty. The raw payload keeps
+//! the rest.
 
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
+use std::borrow::Cow;
+use std::fmt;
 
-/// A parsed JSON object body (or an empty one when the JSON is not an object).
-#[derive(Debug, Clone)]
-pub struct Body(Map<String, Value>);
+/// Parses a body into a provider's field struct. Every field type accepts every JSON value, so this fails
+/// only on what is not JSON (or names one key twice, which a typed struct cannot hold).
+pub fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<Obj<T>, serde_json::Error> {
+    // UTF-8 is checked once for the whole body, not again for every string the parser meets.
+    let text = std::str::from_utf8(body).map_err(<serde_json::Error as de::Error>::custom)?;
+    serde_json::from_str(text)
+}
 
-static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+/// A struct read from a JSON object one name at a time (see [`json_fields`]).
+pub(crate) trait ReadFields<'de>: Default {
+    /// Reads the value of `key` into its field; `false` (value not consumed) when the name is not ours.
+    fn read_field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+}
 
-impl Body {
-    pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        let value: Value = serde_json::from_slice(bytes)?;
-        Ok(Self(match value {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }))
+/// Reads a JSON object into `T`, skipping the names it does not take; the last of a repeated name wins.
+pub(crate) fn read_object<'de, D: Deserializer<'de>, T: ReadFields<'de>>(deserializer: D) -> Result<T, D::Error> {
+    struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: ReadFields<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+            let mut out = T::default();
+            while let Some(key) = map.next_key::<Key<'de>>()? {
+                if !out.read_field(&key.0, &mut map)? {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(out)
+        }
     }
 
-    pub fn object(&self) -> &Map<String, Value> {
-        &self.0
+    deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+}
+
+/// Declares a provider's field struct: each JSON name maps to a field of type [`Field`], [`Obj`] or [`List`],
+/// all defaulting to absent. Unknown names are skipped without being built and, as when a JSON object is read
+/// into a map, the last of a repeated name wins (a derived struct would refuse such a body).
+macro_rules! json_fields {
+    ($(#[$meta:meta])* struct $name:ident<'a> { $($json:literal => $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default)]
+        struct $name<'a> {
+            $($field: $ty,)*
+        }
+
+        impl<'de: 'a, 'a> $crate::providers::json::ReadFields<'de> for $name<'a> {
+            fn read_field<A: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+                match key {
+                    $($json => self.$field = map.next_value()?,)*
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
+        }
+
+        impl<'de: 'a, 'a> serde::Deserialize<'de> for $name<'a> {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::providers::json::read_object(deserializer)
+            }
+        }
+    };
+}
+
+pub(crate) use json_fields;
+
+/// An object key, borrowed from the body unless it has escapes.
+pub(crate) struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// One scalar field as sent, borrowed from the body where it has no escapes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Field<'a> {
+    #[default]
+    Absent,
+    Null,
+    Text(Cow<'a, str>),
+    Number(Number),
+    Bool(bool),
+    /// An object or array where a scalar was expected: present, but not read.
+    Nested,
+}
+
+impl<'a> Field<'a> {
+    /// Whether the key was in the body at all (even as `null`).
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Field::Absent)
     }
 
-    /// A nested object, or an empty one.
-    pub fn child<'a>(map: &'a Map<String, Value>, name: &str) -> &'a Map<String, Value> {
-        match map.get(name) {
-            Some(Value::Object(child)) => child,
-            _ => EMPTY.get_or_init(Map::new),
+    /// A string field, trimmed, without copying; blank strings count as absent. Numbers are not rendered
+    /// here: use this to match names, [`Field::text`] to keep a value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Field::Text(s) => Some(s.trim()).filter(|s| !s.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// The value as text: strings trimmed, numbers and booleans rendered. Blank strings count as absent.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Field::Text(_) => self.as_str().map(str::to_string),
+            Field::Number(n) => Some(n.to_string()),
+            Field::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    /// A finite number, from a JSON number or a numeric string.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Field::Number(n) => n.as_f64(),
+            Field::Text(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|f| f.is_finite())
+    }
+
+    /// A non-negative whole number, from a JSON number or a numeric string. Fractions are rounded down.
+    pub fn whole(&self) -> Option<u64> {
+        let in_range = |f: f64| (f.is_finite() && (0.0..1.8e19).contains(&f)).then_some(f as u64);
+        match self {
+            Field::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(in_range)),
+            Field::Text(s) => {
+                let s = s.trim();
+                s.parse::<u64>()
+                    .ok()
+                    .or_else(|| s.parse::<f64>().ok().and_then(in_range))
+            }
+            _ => None,
+        }
+    }
+
+    /// A JSON boolean.
+    pub fn bool(&self) -> Option<bool> {
+        match self {
+            Field::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// A provider time string.
+    pub fn instant(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Field::Text(s) => parse_provider_time(s),
+            _ => None,
         }
     }
 }
 
-/// A string field; numbers and booleans are rendered as text. Blank strings count as absent.
-pub fn text(map: &Map<String, Value>, name: &str) -> Option<String> {
-    match map.get(name)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FieldVisitor)
     }
 }
 
-/// A non-negative whole number, from a JSON number or a numeric string. Fractions are rounded down.
-pub fn whole(map: &Map<String, Value>, name: &str) -> Option<u64> {
-    match map.get(name)? {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1.8e19)
-                .map(|f| f as u64)
-        }),
-        Value::String(s) => s.trim().parse::<u64>().ok().or_else(|| {
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1.8e19)
-                .map(|f| f as u64)
-        }),
-        _ => None,
+struct FieldVisitor;
+
+impl<'de> Visitor<'de> for FieldVisitor {
+    type Value = Field<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Field::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Field::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Field::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Number::from_f64(v).map_or(Field::Null, Field::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Field::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Field::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Field::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Field::Nested)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Field::Nested)
     }
 }
 
-/// A finite number, from a JSON number or a numeric string.
-pub fn number(map: &Map<String, Value>, name: &str) -> Option<f64> {
-    match map.get(name)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    }
-    .filter(|f| f.is_finite())
+/// The visitor methods of [`Obj`] and [`List`] for JSON scalars, which are not the shape they read: absent.
+macro_rules! scalars_read_as_default {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+    };
 }
 
-/// A provider time string.
-pub fn instant(map: &Map<String, Value>, name: &str) -> Option<DateTime<Utc>> {
-    map.get(name).and_then(Value::as_str).and_then(parse_provider_time)
+/// A nested object read into `T` (a struct whose fields all default), or `T::default()` when the value is
+/// absent or not an object.
+#[derive(Debug, Clone, Default)]
+pub struct Obj<T> {
+    value: T,
+    was_object: bool,
+}
+
+impl<T> Obj<T> {
+    /// Whether the body had an object here.
+    pub fn is_object(&self) -> bool {
+        self.was_object
+    }
+}
+
+impl<T> std::ops::Deref for Obj<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ObjVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ObjVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for ObjVisitor<T> {
+    type Value = Obj<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok(Obj {
+            value: T::deserialize(de::value::MapAccessDeserializer::new(map))?,
+            was_object: true,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Obj::default())
+    }
+
+    scalars_read_as_default!();
+}
+
+/// A JSON array of `T`, or empty when the value is absent or not an array.
+#[derive(Debug, Clone)]
+pub struct List<T>(pub Vec<T>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = List<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(List(items))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List::default())
+            }
+
+            scalars_read_as_default!();
+        }
+
+        deserializer.deserialize_any(ListVisitor(std::marker::PhantomData))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn reads_mixed_types_without_failing() {
-        let v = json!({"a": " x ", "b": 12, "c": "34", "d": 1.5e3, "e": -1, "f": "", "g": null, "h": "9e99", "t": "2026-04-22T17:16:34Z"});
-        let m = v.as_object().unwrap();
-        assert_eq!(text(m, "a").as_deref(), Some("x"));
-        assert_eq!(text(m, "b").as_deref(), Some("12"));
-        assert_eq!(text(m, "f"), None);
-        assert_eq!(text(m, "g"), None);
-        assert_eq!(whole(m, "c"), Some(34));
-        assert_eq!(whole(m, "d"), Some(1500));
-        assert_eq!(whole(m, "e"), None);
-        assert_eq!(whole(m, "h"), None);
-        assert_eq!(number(m, "h"), Some(9e99));
-        assert!(instant(m, "t").is_some());
-        assert!(instant(m, "b").is_none());
+    json_fields! {
+        struct Sample<'a> {
+            "a" => a: Field<'a>,
+            "b" => b: Field<'a>,
+            "c" => c: Field<'a>,
+            "d" => d: Field<'a>,
+            "e" => e: Field<'a>,
+            "f" => f: Field<'a>,
+            "g" => g: Field<'a>,
+            "h" => h: Field<'a>,
+            "t" => t: Field<'a>,
+            "n" => n: Field<'a>,
+            "child" => child: Obj<Child<'a>>,
+            "list" => list: List<Obj<Child<'a>>>,
+        }
+    }
+
+    json_fields! {
+        struct Child<'a> {
+            "x" => x: Field<'a>,
+        }
+    }
+
+    fn sample(json: &str) -> Obj<Sample<'_>> {
+        parse(json.as_bytes()).unwrap()
     }
 
     #[test]
-    fn non_object_bodies_read_as_empty() {
-        assert!(Body::parse(b"[1,2]").unwrap().object().is_empty());
-        assert!(Body::parse(b"\"x\"").unwrap().object().is_empty());
-        assert!(Body::parse(b"{").is_err());
-        assert!(Body::child(Body::parse(b"{\"a\":1}").unwrap().object(), "a").is_empty());
+    fn reads_mixed_types_without_failing() {
+        let s = sample(
+            r#"{"a": " x ", "b": 12, "c": "34", "d": 1.5e3, "e": -1, "f": "", "g": null, "h": "9e99",
+                "t": "2026-04-22T17:16:34Z", "n": {"deep": [1, {"x": 2}]}, "unknown": [{"y": "z"}]}"#,
+        );
+        assert_eq!(s.a.text().as_deref(), Some("x"));
+        assert_eq!(s.a.as_str(), Some("x"));
+        assert_eq!(s.b.text().as_deref(), Some("12"));
+        assert_eq!(s.b.as_str(), None, "numbers are not names");
+        assert_eq!(
+            s.d.text().as_deref(),
+            Some("1500.0"),
+            "rendered as serde_json renders numbers"
+        );
+        assert_eq!(s.f.text(), None);
+        assert_eq!(s.g.text(), None);
+        assert!(s.g.is_present() && !s.child.is_object());
+        assert!(!Field::Absent.is_present());
+        assert_eq!(s.c.whole(), Some(34));
+        assert_eq!(s.d.whole(), Some(1500));
+        assert_eq!(s.e.whole(), None);
+        assert_eq!(s.h.whole(), None);
+        assert_eq!(s.h.number(), Some(9e99));
+        assert_eq!(s.n, Field::Nested);
+        assert_eq!(s.n.text(), None);
+        assert!(s.t.instant().is_some());
+        assert!(s.b.instant().is_none());
+    }
+
+    #[test]
+    fn strings_borrow_from_the_body_unless_escaped() {
+        let s = sample(r#"{"a": "plain", "b": "with \"quote\""}"#);
+        assert!(matches!(s.a, Field::Text(Cow::Borrowed("plain"))));
+        assert_eq!(s.b.as_str(), Some("with \"quote\""));
+    }
+
+    #[test]
+    fn objects_and_lists_of_the_wrong_shape_read_as_empty() {
+        let s = sample(r#"{"child": [1, 2], "list": {"x": 1}}"#);
+        assert!(!s.child.is_object() && s.child.x == Field::Absent);
+        assert!(s.list.0.is_empty());
+        let s = sample(r#"{"child": {"x": "in"}, "list": [{"x": 1}, 2, "three"]}"#);
+        assert!(s.child.is_object());
+        assert_eq!(s.child.x.as_str(), Some("in"));
+        let objects: Vec<_> = s.list.0.iter().filter(|c| c.is_object()).collect();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0].x.whole(), Some(1));
+    }
+
+    #[test]
+    fn a_repeated_name_keeps_the_last_value_like_a_map_would() {
+        let s = sample(r#"{"a": "first", "child": {"x": 1, "x": 2}, "a": "second"}"#);
+        assert_eq!(s.a.as_str(), Some("second"));
+        assert_eq!(s.child.x.whole(), Some(2));
+    }
+
+    #[test]
+    fn escaped_keys_are_matched_by_their_value() {
+        let s = sample(r#"{"\u0061": "by escape"}"#);
+        assert_eq!(s.a.as_str(), Some("by escape"));
+    }
+
+    #[test]
+    fn non_object_bodies_read_as_empty_and_non_json_fails() {
+        assert!(!sample("[1,2]").is_object());
+        assert!(!sample("\"x\"").is_object());
+        assert!(parse::<Sample>(b"{").is_err());
+        assert!(parse::<Sample>(b"{} x").is_err());
     }
 }

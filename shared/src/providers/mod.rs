@@ -8,8 +8,6 @@ pub mod esimgo;
 mod json;
 pub mod roamify;
 
-pub use json::Body;
-
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;
 use crate::model::{DedupeKey, Event, EventKind, ProviderId};
@@ -40,7 +38,10 @@ pub trait Provider: Send + Sync {
 
 /// The hex sha256 of a body.
 pub fn payload_sha256(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
+    let mut hex = [0u8; 64];
+    // Cannot fail: the buffer is exactly twice the digest's length.
+    let _ = hex::encode_to_slice(Sha256::digest(body), &mut hex);
+    std::str::from_utf8(&hex).map(str::to_owned).unwrap_or_default()
 }
 
 /// Starts an event with the envelope every provider shares: the raw payload (validated and kept verbatim as a
@@ -52,7 +53,9 @@ pub(crate) fn start_event(
     provider_event_id: Option<&str>,
 ) -> Result<Event, NormalizeError> {
     let body = verified.body();
-    let raw: Box<RawValue> = serde_json::from_slice(body).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
+    let not_json = |e: &dyn std::fmt::Display| NormalizeError::NotJson(e.to_string());
+    let text = std::str::from_utf8(body).map_err(|e| not_json(&e))?;
+    let raw = RawValue::from_string(text.to_owned()).map_err(|e| not_json(&e))?;
     let sha = payload_sha256(body);
     let dedupe_key = match provider_event_id.map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => DedupeKey::provider_id(id),
@@ -66,4 +69,85 @@ pub(crate) fn start_event(
         sha,
         raw,
     ))
+}
+
+/// A body that is JSON but that a provider's field struct cannot hold (it names a key twice): kept as an
+/// unrecognized event, flagged, so the authentic delivery is stored rather than refused. Not JSON at all: an
+/// error.
+pub(crate) fn unreadable(verified: &Verified<'_>, error: &serde_json::Error) -> Result<Event, NormalizeError> {
+    let mut event = start_event(verified, EventKind::Unrecognized, None)?;
+    tracing::warn!(provider = %verified.provider(), %error, "body is JSON but its fields are unreadable: stored, not interpreted");
+    event.flags.push("fields_unreadable".into());
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::KeyRing;
+    use bytes::Bytes;
+
+    fn providers() -> Vec<Box<dyn Provider>> {
+        let ring = || KeyRing::parse("k").unwrap();
+        vec![
+            Box::new(esimgo::EsimGo::new(ring(), None)),
+            Box::new(esimaccess::EsimAccess::new(ring(), None)),
+            Box::new(roamify::Roamify::new(ring())),
+            Box::new(airalo::Airalo::new(ring())),
+        ]
+    }
+
+    fn normalize(provider: &dyn Provider, body: String) -> Result<Event, NormalizeError> {
+        let delivery = Delivery {
+            method: lambda_http::http::Method::POST,
+            path: "/webhooks/x".into(),
+            query: String::new(),
+            headers: Default::default(),
+            source_ip: None,
+            body: Bytes::from(body),
+            received_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            request_id: None,
+        };
+        provider.normalize(Verified::new(provider.id(), &delivery))
+    }
+
+    /// Deeply nested bodies, under every name a provider reads as an object, are
+    /// read on a stack smaller than a Tokio worker's: the field structs do not recurse beyond what they read.
+    #[test]
+    fn deeply_nested_bodies_do_not_exhaust_a_small_stack() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                for provider in providers() {
+                    for name in ["data", "content", "bundle", "device", "sims", "order_data", "x"] {
+                        let body = format!("{{\"{name}\":{}{}}}", "{\"data\":[".repeat(60), "]}".repeat(60));
+                        let event = normalize(provider.as_ref(), body).expect("127 levels is JSON");
+                        assert_eq!(event.provider, provider.id());
+                        // Deeper than a `Value` may be, in a name no provider reads: still JSON, stored.
+                        let deeper = format!("{{\"{name}\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+                        assert!(normalize(provider.as_ref(), deeper).is_ok());
+                    }
+                }
+            })
+            .unwrap();
+        handle.join().expect("no stack overflow");
+    }
+
+    /// A number too large for a float is valid JSON: a delivery carrying one where a field is read is stored
+    /// as unrecognized and flagged, not refused.
+    #[test]
+    fn json_the_fields_cannot_hold_is_stored_flagged() {
+        for provider in providers() {
+            let name = match provider.id() {
+                ProviderId::EsimAccess => "notifyType",
+                ProviderId::EsimGo => "alertType",
+                ProviderId::Roamify => "event_type",
+                ProviderId::Airalo => "level",
+            };
+            let event = normalize(provider.as_ref(), format!("{{\"{name}\": 1e999}}")).unwrap();
+            assert_eq!(event.kind, EventKind::Unrecognized);
+            assert_eq!(event.flags, vec!["fields_unreadable".to_string()]);
+            assert!(normalize(provider.as_ref(), "{\"a\": 1".into()).is_err());
+        }
+    }
 }

@@ -3,8 +3,8 @@
 //! Categories: `esim` (status, usage), `partner` (balance), `affiliate` (order), `refund` (with `event_id`).
 //! Times are unix seconds.
 
-use super::json::{number, text, Body};
-use super::{start_event, NormalizeError, Provider};
+use super::json::{self, json_fields, Field, Obj, ReadFields};
+use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
@@ -14,35 +14,10 @@ use crate::model::{
 use crate::time::from_unix_seconds;
 use chrono::{DateTime, Utc};
 use hmac::Hmac;
-use serde_json::{Map, Value};
 use sha2::Sha256;
 use std::collections::BTreeMap;
 
 pub const SIGNATURE_HEADER: &str = "x-roamify-signature";
-
-/// Where usage amounts may be, most likely first: the exact names are not documented for certain.
-const TOTAL_FIELDS: &[&str] = &[
-    "data_total",
-    "total_data",
-    "data_limit",
-    "data_allowance",
-    "allowance",
-    "total",
-];
-const USED_FIELDS: &[&str] = &["data_used", "used_data", "data_usage", "used", "usage"];
-const REMAINING_FIELDS: &[&str] = &[
-    "data_remaining",
-    "remaining_data",
-    "data_left",
-    "data_balance",
-    "remaining",
-];
-const USED_PERCENT_FIELDS: &[&str] = &[
-    "data_used_percentage",
-    "usage_percentage",
-    "used_percentage",
-    "percentage",
-];
 
 #[derive(Debug, Clone)]
 pub struct Roamify {
@@ -72,16 +47,14 @@ impl Provider for Roamify {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let body = Body::parse(verified.body()).map_err(|e| NormalizeError::NotJson(e.to_string()))?;
-        let root = body.object();
-        // Current layout nests the fields under `data`; older payloads have them at the top level.
-        let fields = match root.get("data") {
-            Some(Value::Object(data)) => data,
-            _ => root,
+        let root = match json::parse::<Root>(verified.body()) {
+            Ok(root) => root,
+            Err(error) => return unreadable(&verified, &error),
         };
-        let category = text(root, "event_category");
-        let event_type = text(root, "event_type");
-        let kind = match (category.as_deref(), event_type.as_deref()) {
+        let top = &root.fields;
+        let category = top.event_category.as_str();
+        let event_type = top.event_type.as_str();
+        let kind = match (category, event_type) {
             (Some("esim"), Some("status")) => EventKind::EsimStatus,
             (Some("esim"), Some("usage")) => EventKind::DataUsage,
             (Some("partner"), Some("low_balance" | "insufficient_balance" | "top_up")) => EventKind::AccountBalance,
@@ -89,105 +62,198 @@ impl Provider for Roamify {
             (Some("refund"), Some("refunded" | "rejected")) => EventKind::Refund,
             _ => EventKind::Unrecognized,
         };
-        let mut event = start_event(&verified, kind, text(root, "event_id").as_deref())?;
-        event.provider_event_type = match (&category, &event_type) {
+        let mut event = start_event(&verified, kind, top.event_id.text().as_deref())?;
+        event.provider_event_type = match (top.event_category.text(), top.event_type.text()) {
             (Some(c), Some(t)) => Some(format!("{c}/{t}")),
-            (c, t) => c.clone().or(t.clone()),
+            (c, t) => c.or(t),
         };
-        event.set_occurred_at(unix(fields, "timestamp").or_else(|| unix(root, "timestamp")));
-        if kind == EventKind::Unrecognized {
-            return Ok(event);
-        }
-
-        match kind {
-            EventKind::EsimStatus | EventKind::DataUsage => {
-                event.esim = identity(fields);
-                if event.esim.is_none() {
-                    event.flags.push("no_esim_identity".into());
-                }
-                event.bundle = bundle(fields);
-                let validity = Validity {
-                    expires_at: unix(fields, "end"),
-                    starts_at: unix(fields, "start"),
-                    ..Validity::default()
-                };
-                event.validity = Some(validity).filter(|v| v.expires_at.is_some());
-                if kind == EventKind::EsimStatus {
-                    event.status = text(fields, "status").map(|s| StatusChange {
-                        lifecycle: lifecycle(&s),
-                        provider_status: s,
-                        profile_status: None,
-                    });
-                } else {
-                    // A usage event's own `status` is not taken: lifecycle changes come from status events only.
-                    let usage = usage(fields);
-                    if usage.remaining_ratio.is_none() {
-                        event.flags.push("usage_amounts_missing".into());
-                        tracing::warn!(
-                            provider = "roamify",
-                            "usage event without readable amounts: stored, no low-data alert"
-                        );
-                    }
-                    event.usage = Some(usage);
-                }
-            }
-            EventKind::AccountBalance => {
-                let low = event_type.as_deref() != Some("top_up");
-                let percent = number(fields, "threshold_percentage");
-                let level = event_type.clone().unwrap_or_default();
-                event.balance = Some(AccountBalance {
-                    balance: number(fields, "balance"),
-                    threshold: number(fields, "threshold"),
-                    currency: text(fields, "currency"),
-                    provider_level: Some(match percent {
-                        Some(p) if low => format!("{level} ({p:.0}% of threshold)"),
-                        _ => level,
-                    }),
-                    low,
-                });
-            }
-            EventKind::Order => {
-                let order = Body::child(fields, "order_data");
-                event.order = Some(OrderInfo {
-                    order_ref: text(order, "order_id"),
-                    status: text(order, "order_status"),
-                    transaction_ref: None,
-                });
-            }
-            EventKind::Refund => {
-                event.esim = identity(fields);
-                event.order = Some(OrderInfo {
-                    order_ref: text(fields, "refund_id"),
-                    status: text(fields, "status"),
-                    transaction_ref: None,
-                });
-            }
-            _ => {}
+        // Current layout nests the fields under `data`; older payloads have them at the top level.
+        if root.data.is_object() {
+            describe(&mut event, event_type, &root.data, &top.timestamp);
+        } else {
+            describe(&mut event, event_type, top, &top.timestamp);
         }
         Ok(event)
     }
 }
 
-fn unix(fields: &Map<String, Value>, name: &str) -> Option<DateTime<Utc>> {
-    number(fields, name)
+/// Fills in what the fields say about an event of a recognised kind.
+fn describe(event: &mut Event, event_type: Option<&str>, fields: &Fields<'_>, root_timestamp: &Field<'_>) {
+    event.set_occurred_at(unix(&fields.timestamp).or_else(|| unix(root_timestamp)));
+    let kind = event.kind;
+    match kind {
+        EventKind::EsimStatus | EventKind::DataUsage => {
+            event.esim = identity(fields);
+            if event.esim.is_none() {
+                event.flags.push("no_esim_identity".into());
+            }
+            event.bundle = bundle(fields);
+            let validity = Validity {
+                expires_at: unix(&fields.end),
+                starts_at: unix(&fields.start),
+                ..Validity::default()
+            };
+            event.validity = Some(validity).filter(|v| v.expires_at.is_some());
+            if kind == EventKind::EsimStatus {
+                event.status = fields.status.text().map(|s| StatusChange {
+                    lifecycle: lifecycle(&s),
+                    provider_status: s,
+                    profile_status: None,
+                });
+            } else {
+                // A usage event's own `status` is not taken: lifecycle changes come from status events only.
+                let usage = usage(fields);
+                if usage.remaining_ratio.is_none() {
+                    event.flags.push("usage_amounts_missing".into());
+                    tracing::warn!(
+                        provider = "roamify",
+                        "usage event without readable amounts: stored, no low-data alert"
+                    );
+                }
+                event.usage = Some(usage);
+            }
+        }
+        EventKind::AccountBalance => {
+            let low = event_type != Some("top_up");
+            let percent = fields.threshold_percentage.number();
+            let level = event_type.unwrap_or_default();
+            event.balance = Some(AccountBalance {
+                balance: fields.balance.number(),
+                threshold: fields.threshold.number(),
+                currency: fields.currency.text(),
+                provider_level: Some(match percent {
+                    Some(p) if low => format!("{level} ({p:.0}% of threshold)"),
+                    _ => level.to_string(),
+                }),
+                low,
+            });
+        }
+        EventKind::Order => {
+            event.order = Some(OrderInfo {
+                order_ref: fields.order_data.order_id.text(),
+                status: fields.order_data.order_status.text(),
+                transaction_ref: None,
+            });
+        }
+        EventKind::Refund => {
+            event.esim = identity(fields);
+            event.order = Some(OrderInfo {
+                order_ref: fields.refund_id.text(),
+                status: fields.status.text(),
+                transaction_ref: None,
+            });
+        }
+        _ => {}
+    }
+}
+
+json_fields! {
+    /// The fields read from a delivery, at the top level (older payloads) or under `data` (current ones). The
+    /// usage amounts have several candidate names because the exact ones are not documented for certain.
+    struct Fields<'a> {
+        "event_category" => event_category: Field<'a>,
+        "event_type" => event_type: Field<'a>,
+        "event_id" => event_id: Field<'a>,
+        "timestamp" => timestamp: Field<'a>,
+        "iccid" => iccid: Field<'a>,
+        "esim_id" => esim_id: Field<'a>,
+        "reference_id" => reference_id: Field<'a>,
+        "package_id" => package_id: Field<'a>,
+        "package_name" => package_name: Field<'a>,
+        "start" => start: Field<'a>,
+        "end" => end: Field<'a>,
+        "status" => status: Field<'a>,
+        "unlimited" => unlimited: Field<'a>,
+        "data_units" => data_units: Field<'a>,
+        // Total, most likely name first.
+        "data_total" => data_total: Field<'a>,
+        "total_data" => total_data: Field<'a>,
+        "data_limit" => data_limit: Field<'a>,
+        "data_allowance" => data_allowance: Field<'a>,
+        "allowance" => allowance: Field<'a>,
+        "total" => total: Field<'a>,
+        // Used.
+        "data_used" => data_used: Field<'a>,
+        "used_data" => used_data: Field<'a>,
+        "data_usage" => data_usage: Field<'a>,
+        "used" => used: Field<'a>,
+        "usage" => usage: Field<'a>,
+        // Remaining.
+        "data_remaining" => data_remaining: Field<'a>,
+        "remaining_data" => remaining_data: Field<'a>,
+        "data_left" => data_left: Field<'a>,
+        "data_balance" => data_balance: Field<'a>,
+        "remaining" => remaining: Field<'a>,
+        // Percentage used.
+        "data_used_percentage" => data_used_percentage: Field<'a>,
+        "usage_percentage" => usage_percentage: Field<'a>,
+        "used_percentage" => used_percentage: Field<'a>,
+        "percentage" => percentage: Field<'a>,
+        "balance" => balance: Field<'a>,
+        "threshold" => threshold: Field<'a>,
+        "threshold_percentage" => threshold_percentage: Field<'a>,
+        "currency" => currency: Field<'a>,
+        "order_data" => order_data: Obj<OrderData<'a>>,
+        "refund_id" => refund_id: Field<'a>,
+    }
+}
+
+/// A delivery: its fields, and the same fields again under `data` when it nests them. Only one level: a
+/// `data` inside `data` is skipped, not recursed into.
+#[derive(Debug, Default)]
+struct Root<'a> {
+    fields: Fields<'a>,
+    data: Obj<Box<Fields<'a>>>,
+}
+
+impl<'de: 'a, 'a> ReadFields<'de> for Root<'a> {
+    fn read_field<A: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        if key == "data" {
+            self.data = map.next_value()?;
+            return Ok(true);
+        }
+        self.fields.read_field(key, map)
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Root<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        json::read_object(deserializer)
+    }
+}
+
+json_fields! {
+    struct OrderData<'a> {
+        "order_id" => order_id: Field<'a>,
+        "order_status" => order_status: Field<'a>,
+    }
+}
+
+fn unix(field: &Field<'_>) -> Option<DateTime<Utc>> {
+    field
+        .number()
         .filter(|s| s.fract() == 0.0)
         .and_then(|s| from_unix_seconds(s as i64))
 }
 
-fn identity(fields: &Map<String, Value>) -> Option<EsimIdentity> {
-    let iccid = text(fields, "iccid");
-    let esim_id = text(fields, "esim_id");
+fn identity(fields: &Fields<'_>) -> Option<EsimIdentity> {
+    let iccid = fields.iccid.text();
+    let esim_id = fields.esim_id.text();
     let key = iccid.clone().or_else(|| esim_id.clone())?;
-    let refs: BTreeMap<String, String> = ["esim_id", "reference_id", "package_id"]
-        .into_iter()
-        .filter_map(|name| text(fields, name).map(|v| (name.to_string(), v)))
-        .collect();
+    let refs: BTreeMap<String, String> = [
+        ("esim_id", esim_id),
+        ("reference_id", fields.reference_id.text()),
+        ("package_id", fields.package_id.text()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_string(), value?)))
+    .collect();
     Some(EsimIdentity { key, iccid, refs })
 }
 
-fn bundle(fields: &Map<String, Value>) -> Option<Bundle> {
-    let reference = text(fields, "package_id");
-    let name = text(fields, "package_name");
+fn bundle(fields: &Fields<'_>) -> Option<Bundle> {
+    let reference = fields.package_id.text();
+    let name = fields.package_name.text();
     (reference.is_some() || name.is_some()).then_some(Bundle { reference, name })
 }
 
@@ -215,30 +281,49 @@ fn unit_bytes(unit: Option<&str>) -> Option<f64> {
     }
 }
 
-fn first_number(fields: &Map<String, Value>, names: &[&str]) -> Option<f64> {
-    names.iter().find_map(|name| number(fields, name)).filter(|n| *n >= 0.0)
+fn first_number(candidates: &[&Field<'_>]) -> Option<f64> {
+    candidates.iter().find_map(|field| field.number()).filter(|n| *n >= 0.0)
 }
 
-fn usage(fields: &Map<String, Value>) -> DataUsage {
-    let scale = unit_bytes(text(fields, "data_units").as_deref());
-    let bytes = |names: &[&str]| Some((first_number(fields, names)? * scale?).round() as u64);
+fn usage(f: &Fields<'_>) -> DataUsage {
+    let scale = unit_bytes(f.data_units.text().as_deref());
+    let bytes = |candidates: &[&Field<'_>]| Some((first_number(candidates)? * scale?).round() as u64);
     let mut usage = DataUsage {
-        total_bytes: bytes(TOTAL_FIELDS),
-        used_bytes: bytes(USED_FIELDS),
-        remaining_bytes: bytes(REMAINING_FIELDS),
-        unlimited: fields.get("unlimited").and_then(Value::as_bool).unwrap_or(false),
+        total_bytes: bytes(&[
+            &f.data_total,
+            &f.total_data,
+            &f.data_limit,
+            &f.data_allowance,
+            &f.allowance,
+            &f.total,
+        ]),
+        used_bytes: bytes(&[&f.data_used, &f.used_data, &f.data_usage, &f.used, &f.usage]),
+        remaining_bytes: bytes(&[
+            &f.data_remaining,
+            &f.remaining_data,
+            &f.data_left,
+            &f.data_balance,
+            &f.remaining,
+        ]),
+        unlimited: f.unlimited.bool().unwrap_or(false),
         ..DataUsage::default()
     };
     if usage.total_bytes.is_none() {
         if let (Some(used), Some(remaining)) = (usage.used_bytes, usage.remaining_bytes) {
-            usage.total_bytes = Some(used + remaining);
+            // Amounts saturate at u64::MAX, so their sum can overflow: an unknowable total stays unknown.
+            usage.total_bytes = used.checked_add(remaining);
         }
     }
     let mut usage = usage.complete();
     if usage.remaining_ratio.is_none() {
-        usage.remaining_ratio = first_number(fields, USED_PERCENT_FIELDS)
-            .filter(|p| *p <= 100.0)
-            .map(|p| 1.0 - p / 100.0);
+        usage.remaining_ratio = first_number(&[
+            &f.data_used_percentage,
+            &f.usage_percentage,
+            &f.used_percentage,
+            &f.percentage,
+        ])
+        .filter(|p| *p <= 100.0)
+        .map(|p| 1.0 - p / 100.0);
     }
     usage
 }
