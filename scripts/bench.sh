@@ -5,7 +5,9 @@
 #  2. handling latency through DynamoDB + SNS on moto (release build);
 #  3. cold start (process start to the first Runtime API poll) and peak memory of the eSIM Access bootstrap under
 #     load, next to a hello-world lambda_http function built with the same profile;
-#  4. bootstrap sizes (x86_64 here; arm64 from scripts/build-lambdas.sh).
+#  4. end-to-end load: `esimhooks serve` taking signed deliveries at a fixed concurrency over HTTP, with the
+#     embedded SQLite store and with DynamoDB + SNS on moto (throughput, p50/p90/p99, the server's peak RSS);
+#  5. bootstrap sizes (x86_64 here; arm64 from scripts/build-lambdas.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,17 +15,39 @@ cargo bench -p shared --bench deliveries -- --warm-up-time 1 --measurement-time 
 cargo build --release -p esimaccess -p hello-lambda
 cargo build -p esimhooks-cli
 cargo build --release -p shared --example moto_latency
+cargo build --release -p esimhooks-cli --bin esimhooks --example load
+
+# Starts `esimhooks serve` with the given backend arguments, loads it, prints its peak RSS, stops it.
+load_server() {
+  local port=18093 url count="$1"; shift
+  url="http://127.0.0.1:$port"
+  ROAMIFY_SECRETS=load-secret target/release/esimhooks serve --addr "127.0.0.1:$port" "$@" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  for concurrency in 1 8 32; do target/release/examples/load "$url" load-secret "$concurrency" "$count"; done
+  echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+export -f load_server
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+echo "load, embedded SQLite store:"
+load_server 2000 --db "$scratch/load.db"
 
 bash scripts/with-moto.sh bash -c '
   set -euo pipefail
   target/release/examples/moto_latency 300
   export AWS_ENDPOINT_URL="$ESIMHOOKS_TEST_ENDPOINT"
   eval "$(target/debug/esimhooks init --table coldstart --topic coldstart)"
-  for run in 1 2 3; do
-    ESIMACCESS_SECRETS=esimaccess-fixture-token-A python3 scripts/coldstart.py target/release/esimaccess 0
+  # Ready time as in Lambda: no endpoint override (so the clients trust only the AWS roots), region set.
+  for run in 1 2 3 4 5; do
+    env -u AWS_ENDPOINT_URL AWS_REGION=us-east-1 ESIMACCESS_SECRETS=esimaccess-fixture-token-A \
+      python3 scripts/coldstart.py target/release/esimaccess 0
   done
   ESIMACCESS_SECRETS=esimaccess-fixture-token-A python3 scripts/coldstart.py target/release/esimaccess 300 events/esimaccess/*.json
-  for run in 1 2 3; do python3 scripts/coldstart.py target/release/hello-lambda 0; done
+  for run in 1 2 3 4 5; do python3 scripts/coldstart.py target/release/hello-lambda 0; done
   python3 scripts/coldstart.py target/release/hello-lambda 300
+  echo "load, DynamoDB + SNS on moto:"
+  load_server 600 --backend aws
 '
 ls -l target/release/esimaccess target/release/hello-lambda | awk "{print \$5, \$9}"
