@@ -3,8 +3,11 @@
 
 use crate::config::SecretSource;
 use async_trait::async_trait;
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, ConnectorBuilder};
 
 /// The root CAs that AWS service endpoints chain to (Amazon Trust Services, and the Starfield root that
 /// cross-signs them), from the Amazon Trust Services repository.
@@ -22,33 +25,52 @@ const AWS_ENDPOINT_ROOTS: [&str; 5] = [
 /// system's whole certificate store (~150 files) was half of a cold start. With `AWS_ENDPOINT_URL` set (an
 /// emulator, a proxy with its own CA), the system store is used as usual.
 pub async fn sdk_config() -> SdkConfig {
-    let region = RegionProviderChain::default_provider().or_else("us-east-1");
-    let loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
     let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|url| !url.is_empty());
-    match custom_endpoint {
-        true => loader.load().await,
-        false => loader.http_client(aws_endpoints_https_client()).load().await,
-    }
+    let trust = match custom_endpoint {
+        true => TrustStore::default(),
+        false => aws_endpoint_roots(),
+    };
+    load(trust, None).await
 }
 
-/// The SDK's default HTTPS client (rustls with aws-lc, proxy settings from the environment), trusting only
-/// [`AWS_ENDPOINT_ROOTS`].
-fn aws_endpoints_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::proxy::ProxyConfig;
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder};
-    let trust = AWS_ENDPOINT_ROOTS
+/// The same, with every client sent to `endpoint` (tests, local emulators) and the system's roots trusted.
+pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
+    load(TrustStore::default(), Some(endpoint)).await
+}
+
+fn aws_endpoint_roots() -> TrustStore {
+    AWS_ENDPOINT_ROOTS
         .iter()
         .fold(TrustStore::empty().with_native_roots(false), |store, pem| {
             store.with_pem_certificate(pem.as_bytes())
-        });
+        })
+}
+
+/// The SDK's default chains (region, credentials), all through our HTTPS client: with no default client
+/// compiled in, anything built outside the loader (a `RegionProviderChain::default_provider()`, say) would
+/// panic at its first IMDS call, so the region fallback is applied after loading.
+async fn load(trust: TrustStore, endpoint: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(trust));
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let config = loader.load().await;
+    match config.region() {
+        Some(_) => config,
+        None => config.to_builder().region(Region::from_static("us-east-1")).build(),
+    }
+}
+
+/// The HTTP(S) client every SDK client uses: rustls on ring (the SDK's default pulls in aws-lc, a C library
+/// that weighs more than the rest of TLS), proxy settings from the environment, trusting `trust`.
+fn https_client(trust: TrustStore) -> SharedHttpClient {
     let context = TlsContext::builder()
         .with_trust_store(trust)
         .build()
         .expect("a trust store of PEM roots always builds");
     Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .tls_context(context.clone());
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
@@ -57,16 +79,6 @@ fn aws_endpoints_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
     })
-}
-
-/// The same, with every client sent to `endpoint` (tests, local emulators).
-pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
-    let region = RegionProviderChain::default_provider().or_else("us-east-1");
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(region)
-        .endpoint_url(endpoint)
-        .load()
-        .await
 }
 
 /// Secrets from SSM Parameter Store (SecureString parameters are decrypted).
@@ -93,7 +105,150 @@ impl SecretSource for SsmSecrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
     use base64::Engine;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+
+    /// Answers every HTTPS request on a loopback port with one DynamoDB-shaped error, so the client shows what
+    /// came back over TLS. A refused handshake just ends that connection.
+    const TLS_RESPONDER: &str = r#"
+import socket, ssl, sys
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(8)
+print(server.getsockname()[1], flush=True)
+body = b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answered over TLS"}'
+while True:
+    connection, _ = server.accept()
+    try:
+        tls = context.wrap_socket(connection, server_side=True)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            request += chunk
+        head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        tls.sendall(head + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        tls.close()
+    except (ssl.SSLError, OSError):
+        connection.close()
+"#;
+
+    /// A loopback HTTPS server with a fresh self-signed certificate for `localhost`.
+    struct TlsServer {
+        child: Child,
+        url: String,
+        certificate: Vec<u8>,
+        dir: std::path::PathBuf,
+    }
+
+    impl TlsServer {
+        fn start() -> Self {
+            let dir = std::env::temp_dir().join(format!("esimhooks-tls-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            let made = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                    "-nodes",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=DNS:localhost",
+                    "-days",
+                    "1",
+                ])
+                .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is installed");
+            assert!(made.success());
+            let mut child = Command::new("python3")
+                .args(["-c", TLS_RESPONDER])
+                .arg(&cert)
+                .arg(&key)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("python3 is installed");
+            let port = BufReader::new(child.stdout.take().unwrap())
+                .lines()
+                .next()
+                .and_then(Result::ok)
+                .expect("the responder says where it listens");
+            Self {
+                child,
+                url: format!("https://localhost:{port}"),
+                certificate: std::fs::read(&cert).unwrap(),
+                dir,
+            }
+        }
+    }
+
+    impl Drop for TlsServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn list_tables_through(trust: TrustStore, url: &str) -> String {
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(https_client(trust))
+            .region(Region::from_static("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKID", "secret", None, None, "test",
+            )))
+            .endpoint_url(url)
+            // No retries and a bound on the call: a test that cannot connect fails at once, it never hangs.
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_secs(10))
+                    .build(),
+            )
+            .build();
+        let outcome = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await;
+        aws_sdk_dynamodb::error::DisplayErrorContext(outcome.expect_err("s_server is not DynamoDB")).to_string()
+    }
+
+    /// Real handshakes with the client every SDK client uses (rustls on ring): a server whose certificate
+    /// chains to none of the AWS roots is refused, and a client trusting that certificate gets its answer.
+    #[tokio::test]
+    async fn the_https_client_refuses_other_roots_and_completes_trusted_handshakes() {
+        let server = TlsServer::start();
+        let refused = list_tables_through(aws_endpoint_roots(), &server.url).await;
+        assert!(
+            refused.contains("UnknownIssuer") && !refused.contains("answered"),
+            "{refused}"
+        );
+        let trusted = TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(server.certificate.clone());
+        let answered = list_tables_through(trusted, &server.url).await;
+        // s_server's status page came back over TLS: DynamoDB's client cannot read it, but it was an answer.
+        assert!(!answered.contains("dispatch failure"), "{answered}");
+        assert!(
+            answered.contains("200") || answered.contains("service error"),
+            "{answered}"
+        );
+    }
 
     /// Each embedded root is one whole PEM certificate of the issuer it claims (the TLS library only reads
     /// them at the first connection, so a damaged file would otherwise show only in AWS).
