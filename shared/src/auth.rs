@@ -120,11 +120,27 @@ impl<M: Mac + KeyInit + Clone> MacRing<M> {
     /// match: which slot a genuine signature matched tells its sender nothing it did not know, and a forgery is
     /// checked against every key all the same.
     pub fn matches(&self, message: &[u8], tag: &[u8]) -> bool {
-        self.keyed.iter().any(|keyed| {
-            let mut mac = keyed.clone();
-            mac.update(message);
-            mac.verify_slice(tag).is_ok()
-        })
+        self.any_key(|key| key.signed(message, tag))
+    }
+
+    /// Whether `check` holds for any key, trying them in order: for a provider whose signature may cover one
+    /// of several messages, each key tries them all before the next key, so a delivery under the current key
+    /// never pays for the rotated one.
+    pub fn any_key(&self, check: impl FnMut(MacKey<'_, M>) -> bool) -> bool {
+        self.keyed.iter().map(MacKey).any(check)
+    }
+}
+
+/// One keyed MAC state of a [`MacRing`].
+#[derive(Clone, Copy)]
+pub struct MacKey<'a, M>(&'a M);
+
+impl<M: Mac + Clone> MacKey<'_, M> {
+    /// Whether `tag` is this key's MAC of `message`, compared in constant time.
+    pub fn signed(&self, message: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        mac.verify_slice(tag).is_ok()
     }
 }
 

@@ -137,6 +137,19 @@ async fn rotated_secret_is_accepted() {
             .status,
         200
     );
+    // Each key tries every form before the next key: the SDK forms under the rotated key too, with the forms
+    // built under the first key reused.
+    let body = r#"{"message": "Über 90% – https://partners.airalo.com/credit", "remaining": 2.5}"#;
+    let js_form = r#"{"message":"Über 90% – https:\/\/partners.airalo.com\/credit","remaining":2.5}"#;
+    let php_form = r#"{"message":"\u00dcber 90% \u2013 https:\/\/partners.airalo.com\/credit","remaining":2.5}"#;
+    for (what, over) in [("npm SDK", js_form), ("PyPI SDK / PHP", php_form)] {
+        let h = Harness::new(airalo_provider(), NOW, quick_settings());
+        let reply = h
+            .service
+            .handle(&delivery(&signed(body, over, &rotated), h.clock.now()))
+            .await;
+        assert_eq!(reply.status, 200, "{what} form under the rotated secret");
+    }
 }
 
 #[tokio::test]

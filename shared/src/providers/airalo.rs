@@ -14,6 +14,7 @@ use crate::model::{
 };
 use hmac::Hmac;
 use sha2::Sha512;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 pub const SIGNATURE_HEADER: &str = "airalo-signature";
@@ -29,9 +30,49 @@ impl Airalo {
             client_secrets: MacRing::new(&client_secrets),
         }
     }
+}
 
-    fn signed_over(&self, message: &[u8], tag: &[u8]) -> bool {
-        self.client_secrets.matches(message, tag)
+/// The messages besides the raw body that Airalo's SDKs may have signed, built on first use and only when they
+/// differ from what was already tried: most deliveries match the raw body under the first key and never build
+/// them, and a body without non-ASCII text has one SDK form, not two.
+struct SdkForms<'a> {
+    body: &'a [u8],
+    verbatim: OnceCell<Option<Vec<u8>>>,
+    escaped: OnceCell<Option<Vec<u8>>>,
+}
+
+impl<'a> SdkForms<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        Self {
+            body,
+            verbatim: OnceCell::new(),
+            escaped: OnceCell::new(),
+        }
+    }
+
+    fn verbatim(&self) -> Option<&[u8]> {
+        self.verbatim
+            .get_or_init(|| sdk_form(self.body, NonAscii::Verbatim))
+            .as_deref()
+    }
+
+    fn escaped(&self) -> Option<&[u8]> {
+        self.escaped
+            .get_or_init(|| {
+                // The escaped form differs from the verbatim one exactly when some text is not ASCII.
+                let verbatim_is_ascii = self.verbatim()?.is_ascii();
+                (!verbatim_is_ascii)
+                    .then(|| sdk_form(self.body, NonAscii::Escaped))
+                    .flatten()
+            })
+            .as_deref()
+    }
+
+    /// Whether `signed` holds for an SDK form other than the body itself.
+    fn any(&self, signed: impl Fn(&[u8]) -> bool) -> bool {
+        let body = self.body;
+        let other = |form: Option<&[u8]>| form.filter(|form| *form != body).is_some_and(&signed);
+        other(self.verbatim()) || other(self.escaped())
     }
 }
 
@@ -47,12 +88,11 @@ impl Provider for Airalo {
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure> {
         let tag =
             signature_tag(delivery, SIGNATURE_HEADER, 64)?.ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
-        let body = &delivery.body;
-        let authentic = self.signed_over(body, &tag)
-            || [NonAscii::Verbatim, NonAscii::Escaped]
-                .into_iter()
-                .filter_map(|style| sdk_form(body, style))
-                .any(|form| form != body.as_ref() && self.signed_over(&form, &tag));
+        let body: &[u8] = &delivery.body;
+        let forms = SdkForms::new(body);
+        let authentic = self
+            .client_secrets
+            .any_key(|key| key.signed(body, &tag) || forms.any(|form| key.signed(form, &tag)));
         if !authentic {
             return Err(AuthFailure::SignatureMismatch);
         }

@@ -13,96 +13,119 @@ pub enum NonAscii {
 }
 
 /// The SDK form of `body`, or `None` when it is not JSON.
+///
+/// One walk over the bytes, writing into one buffer: runs of plain characters are copied whole, and only
+/// escapes, `/` and (when escaping) non-ASCII characters are rewritten.
 pub fn sdk_form(body: &[u8], non_ascii: NonAscii) -> Option<Vec<u8>> {
     serde_json::from_slice::<serde::de::IgnoredAny>(body).ok()?;
     let text = std::str::from_utf8(body).ok()?;
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 16);
-    let mut chars = text.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' | '\r' => {}
-            '"' => {
-                let value = read_string(&mut chars)?;
-                write_string(&mut out, &value, non_ascii);
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at = match byte {
+            b' ' | b'\t' | b'\n' | b'\r' => at + 1,
+            b'"' => copy_string(text, at + 1, &mut out, non_ascii)?,
+            _ => {
+                // Outside strings valid JSON is ASCII: numbers, literals and punctuation, kept as they are.
+                let run = bytes[at..]
+                    .iter()
+                    .position(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"'))
+                    .map_or(bytes.len(), |len| at + len);
+                out.push_str(text.get(at..run)?);
+                run
             }
-            other => out.push(other),
-        }
+        };
     }
     Some(out.into_bytes())
 }
 
-/// Reads a JSON string body after its opening quote, decoding escapes.
-fn read_string(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<String> {
-    let mut value = String::new();
+/// Writes the string whose contents start at `start` (after its opening quote) in the SDK form; returns the
+/// index after its closing quote.
+fn copy_string(text: &str, start: usize, out: &mut String, non_ascii: NonAscii) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let plain = |b: u8| b >= 0x20 && b.is_ascii() && !matches!(b, b'"' | b'\\' | b'/');
+    out.push('"');
+    let mut at = start;
     loop {
-        let (_, c) = chars.next()?;
-        match c {
-            '"' => return Some(value),
-            '\\' => {
-                let (_, escape) = chars.next()?;
-                match escape {
-                    '"' | '\\' | '/' => value.push(escape),
-                    'b' => value.push('\u{8}'),
-                    'f' => value.push('\u{c}'),
-                    'n' => value.push('\n'),
-                    'r' => value.push('\r'),
-                    't' => value.push('\t'),
-                    'u' => {
-                        let high = read_hex4(chars)?;
-                        let code = if (0xD800..0xDC00).contains(&high) {
-                            // A surrogate pair: the low half must follow as another \u escape.
-                            if chars.next()?.1 != '\\' || chars.next()?.1 != 'u' {
-                                return None;
-                            }
-                            let low = read_hex4(chars)?;
-                            0x10000 + ((high - 0xD800) << 10) + low.checked_sub(0xDC00)?
-                        } else {
-                            high
-                        };
-                        value.push(char::from_u32(code)?);
-                    }
-                    _ => return None,
-                }
+        let run = bytes.get(at..)?.iter().position(|&b| !plain(b))? + at;
+        out.push_str(text.get(at..run)?);
+        at = match bytes[run] {
+            b'"' => {
+                out.push('"');
+                return Some(run + 1);
             }
-            other => value.push(other),
+            b'\\' => {
+                let (c, next) = read_escape(bytes, run + 1)?;
+                write_char(out, c, non_ascii);
+                next
+            }
+            _ => {
+                let c = text.get(run..)?.chars().next()?;
+                write_char(out, c, non_ascii);
+                run + c.len_utf8()
+            }
+        };
+    }
+}
+
+/// Decodes the escape after a backslash at `at`: the character and the index after the escape.
+fn read_escape(bytes: &[u8], at: usize) -> Option<(char, usize)> {
+    let c = match *bytes.get(at)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let high = read_hex4(bytes, at + 1)?;
+            if !(0xD800..0xDC00).contains(&high) {
+                return Some((char::from_u32(high)?, at + 5));
+            }
+            // A surrogate pair: the low half must follow as another \u escape.
+            if bytes.get(at + 5..at + 7)? != b"\\u" {
+                return None;
+            }
+            let low = read_hex4(bytes, at + 7)?.checked_sub(0xDC00)?;
+            return Some((char::from_u32(0x10000 + ((high - 0xD800) << 10) + low)?, at + 11));
         }
-    }
+        _ => return None,
+    };
+    Some((c, at + 1))
 }
 
-fn read_hex4(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<u32> {
-    let mut code = 0;
-    for _ in 0..4 {
-        code = code * 16 + chars.next()?.1.to_digit(16)?;
-    }
-    Some(code)
+fn read_hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes
+        .get(at..at + 4)?
+        .iter()
+        .try_fold(0, |code, &b| Some(code * 16 + char::from(b).to_digit(16)?))
 }
 
-fn write_string(out: &mut String, value: &str, non_ascii: NonAscii) {
+fn write_char(out: &mut String, c: char, non_ascii: NonAscii) {
     use std::fmt::Write;
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '/' => out.push_str("\\/"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if c.is_ascii() || non_ascii == NonAscii::Verbatim => out.push(c),
-            c => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '/' => out.push_str("\\/"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x20 => {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+        c if c.is_ascii() || non_ascii == NonAscii::Verbatim => out.push(c),
+        c => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
             }
         }
     }
-    out.push('"');
 }
 
 #[cfg(test)]
