@@ -174,7 +174,7 @@ pub fn decode_mac_header(value: &str, len: usize) -> Option<MacTag> {
     if len > tag.bytes.len() {
         return None;
     }
-    if value.len() == len * 2 && hex::decode_to_slice(value, &mut tag.bytes[..len]).is_ok() {
+    if value.len() == len * 2 && decode_hex(value, &mut tag.bytes[..len]) {
         return Some(tag);
     }
     // Base64 of `len` bytes is at most 4 * ceil(len / 3) characters; anything longer is refused unread.
@@ -192,6 +192,39 @@ pub fn decode_mac_header(value: &str, len: usize) -> Option<MacTag> {
         .filter(|written| *written == len)?;
     tag.bytes[..len].copy_from_slice(&decoded[..written]);
     Some(tag)
+}
+
+/// The value of each hex digit (either case); 0xFF for every other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decodes `2 * out.len()` hex digits into `out`: a table lookup per digit and one validity check at the end
+/// (the `hex` crate branches on every digit, a measurable share of verifying a small delivery).
+fn decode_hex(digits: &[u8], out: &mut [u8]) -> bool {
+    if digits.len() != out.len() * 2 {
+        return false;
+    }
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let (high, low) = (HEX_VALUES[pair[0] as usize], HEX_VALUES[pair[1] as usize]);
+        // A valid digit is at most 0x0F: any high bit set marks a byte that is not one.
+        invalid |= (high | low) & 0xF0;
+        *byte = high << 4 | low;
+    }
+    invalid == 0
 }
 
 /// The MAC a signature header carries, decoded to `len` bytes: `None` when the header is absent, an error when
@@ -314,6 +347,26 @@ mod tests {
         assert!(decode_mac_header("not a mac", 32).is_none());
         assert!(decode_mac_header("", 32).is_none());
         assert!(decode_mac_header(&b64, 64).is_none());
+    }
+
+    #[test]
+    fn hex_decoding_agrees_with_the_hex_crate_on_every_byte_pair() {
+        let mut out = [0u8; 1];
+        for high in 0..=255u8 {
+            for low in 0..=255u8 {
+                let digits = [high, low];
+                let expected = hex::decode(digits).ok();
+                assert_eq!(decode_hex(&digits, &mut out), expected.is_some(), "{digits:?}");
+                if let Some(expected) = expected {
+                    assert_eq!(out[..], expected[..]);
+                }
+            }
+        }
+        let mut out = [0u8; 3];
+        assert!(decode_hex(b"00fFa9", &mut out) && out == [0x00, 0xff, 0xa9]);
+        assert!(!decode_hex(b"00fFa", &mut out), "odd length");
+        assert!(!decode_hex(b"00fFa9aa", &mut out), "longer than the output");
+        assert!(!decode_hex(b"00fFg9", &mut out), "a non-digit anywhere");
     }
 
     #[test]

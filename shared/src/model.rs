@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -146,7 +147,7 @@ impl DedupeKey {
     }
 
     pub fn body_hash(payload_sha256: &str) -> Self {
-        Self(format!("sha256:{payload_sha256}"))
+        Self(["sha256:", payload_sha256].concat())
     }
 
     pub fn as_str(&self) -> &str {
@@ -181,6 +182,10 @@ pub enum DedupeBasis {
     BodyHash,
 }
 
+/// The provider's own references to an eSIM, by the provider's field name. The names are static in every
+/// normalizer, so they are borrowed rather than allocated per delivery.
+pub type Refs = BTreeMap<Cow<'static, str>, String>;
+
 /// Who the event is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EsimIdentity {
@@ -192,7 +197,7 @@ pub struct EsimIdentity {
     pub iccid: Option<String>,
     /// The provider's own references, by the provider's field name (`esimTranNo`, `orderNo`, `esim_id`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub refs: BTreeMap<String, String>,
+    pub refs: Refs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! validity) remembers the version of the event that set it and only a newer event replaces it, so late or
 //! shuffled deliveries never move the state backwards. Stores persist the result; they hold no rules.
 
-use crate::model::{Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, StatusChange, Validity};
+use crate::model::{Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, Refs, StatusChange, Validity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -23,7 +23,7 @@ pub struct EsimState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iccid: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub refs: BTreeMap<String, String>,
+    pub refs: Refs,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Facet<StatusChange>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -100,8 +100,8 @@ impl Provider for Airalo {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let root = match json::parse::<Notification>(verified.body()) {
-            Ok(root) => root,
+        let (root, json) = match json::parse::<Notification>(verified.body()) {
+            Ok(parsed) => parsed,
             Err(error) => return unreadable(&verified, &error),
         };
         let data = &root.data;
@@ -112,16 +112,16 @@ impl Provider for Airalo {
         if let (Some(level), Some(iccid)) = (level, iccid.clone()) {
             // Low data (`75%`, `90%`) or expiry (`3days`, `1days`): one notification per package and level.
             let package = root.package_name.text();
-            let id = format!("{iccid}#{}#{level}", package.as_deref().unwrap_or("-"));
+            let id = [&iccid, "#", package.as_deref().unwrap_or("-"), "#", &level].concat();
             let is_expiry = level.to_ascii_lowercase().ends_with("days") || level.to_ascii_lowercase().ends_with("day");
             let kind = if is_expiry {
                 EventKind::Validity
             } else {
                 EventKind::DataUsage
             };
-            let mut event = start_event(&verified, kind, Some(&id))?;
+            let mut event = start_event(&verified, json.to_raw_value(), kind, Some(&id));
             event.dedupe_basis = DedupeBasis::Derived;
-            event.provider_event_type = Some(format!("low_data_notification/{level}"));
+            event.provider_event_type = Some(["low_data_notification/", &level].concat());
             event.esim = Some(EsimIdentity {
                 key: iccid.clone(),
                 iccid: Some(iccid),
@@ -154,7 +154,7 @@ impl Provider for Airalo {
         }
 
         if let (Some(message), Some(remaining)) = (root.message.text(), root.remaining.number()) {
-            let mut event = start_event(&verified, EventKind::AccountBalance, None)?;
+            let mut event = start_event(&verified, json.to_raw_value(), EventKind::AccountBalance, None);
             event.provider_event_type = Some("credit_limit_notification".into());
             // The level is only inside the message ("Surpassed 80% of the credit limit balance").
             let level = message
@@ -172,7 +172,7 @@ impl Provider for Airalo {
         }
 
         if let Some(request_id) = request_id {
-            let mut event = start_event(&verified, EventKind::Order, Some(&request_id))?;
+            let mut event = start_event(&verified, json.to_raw_value(), EventKind::Order, Some(&request_id));
             event.provider_event_type = Some("async_order".into());
             let sims: Vec<&Sim> = data
                 .sims
@@ -203,7 +203,12 @@ impl Provider for Airalo {
             return Ok(event);
         }
 
-        start_event(&verified, EventKind::Unrecognized, None)
+        Ok(start_event(
+            &verified,
+            json.to_raw_value(),
+            EventKind::Unrecognized,
+            None,
+        ))
     }
 }
 

@@ -8,9 +8,8 @@ use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{AuthFailure, KeyRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange, Validity,
+    Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, Refs, StatusChange, Validity,
 };
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The sender IPs eSIM Access publishes for its webhooks.
@@ -66,8 +65,8 @@ impl Provider for EsimAccess {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let envelope = match json::parse::<Envelope>(verified.body()) {
-            Ok(envelope) => envelope,
+        let (envelope, json) = match json::parse::<Envelope>(verified.body()) {
+            Ok(parsed) => parsed,
             Err(error) => return unreadable(&verified, &error),
         };
         let content = &envelope.content;
@@ -79,7 +78,12 @@ impl Provider for EsimAccess {
             Some("VALIDITY_USAGE") => EventKind::Validity,
             _ => EventKind::Unrecognized,
         };
-        let mut event = start_event(&verified, kind, envelope.notify_id.text().as_deref())?;
+        let mut event = start_event(
+            &verified,
+            json.to_raw_value(),
+            kind,
+            envelope.notify_id.text_ref().as_deref(),
+        );
         event.provider_event_type = envelope.notify_type.text();
         event.set_occurred_at(
             envelope
@@ -181,14 +185,14 @@ fn identity(content: &Content<'_>) -> Option<EsimIdentity> {
     let iccid = content.iccid.text();
     let tran_no = content.esim_tran_no.text();
     let key = tran_no.clone().or_else(|| iccid.clone())?;
-    let refs: BTreeMap<String, String> = [
+    let refs: Refs = [
         ("esimTranNo", tran_no),
         ("orderNo", content.order_no.text()),
         ("transactionId", content.transaction_id.text()),
         ("eid", content.eid.text()),
     ]
     .into_iter()
-    .filter_map(|(name, value)| Some((name.to_string(), value?)))
+    .filter_map(|(name, value)| Some((name.into(), value?)))
     .collect();
     Some(EsimIdentity { key, iccid, refs })
 }

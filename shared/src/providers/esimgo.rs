@@ -60,8 +60,8 @@ impl Provider for EsimGo {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let root = match json::parse::<Callback>(verified.body()) {
-            Ok(root) => root,
+        let (root, json) = match json::parse::<Callback>(verified.body()) {
+            Ok(parsed) => parsed,
             Err(error) => return unreadable(&verified, &error),
         };
         // Rendered as text (not only strings) because a present value of any type decides the family.
@@ -79,7 +79,7 @@ impl Provider for EsimGo {
             // The legacy lower-case `usage` and anything new: kept, not interpreted.
             _ => EventKind::Unrecognized,
         };
-        let mut event = start_event(&verified, kind, None)?;
+        let mut event = start_event(&verified, json.to_raw_value(), kind, None);
         event.provider_event_type = alert_type.clone().or(family_b.clone());
         event.set_occurred_at(root.date.instant().or_else(|| root.timestamp.instant()));
         if kind == EventKind::Unrecognized {

@@ -8,16 +8,52 @@
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Number;
 use std::borrow::Cow;
 use std::fmt;
 
 /// Parses a body into a provider's field struct. Every field type accepts every JSON value, so this fails
-/// only on what is not JSON (or names one key twice, which a typed struct cannot hold).
-pub fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<Obj<T>, serde_json::Error> {
+/// only on what is not JSON (or names one key twice, which a typed struct cannot hold). The body comes back as
+/// [`JsonText`]: read to its end, so it is known to be one JSON value.
+pub fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<(Obj<T>, JsonText<'a>), serde_json::Error> {
     // UTF-8 is checked once for the whole body, not again for every string the parser meets.
     let text = std::str::from_utf8(body).map_err(<serde_json::Error as de::Error>::custom)?;
-    serde_json::from_str(text)
+    let fields = serde_json::from_str(text)?;
+    Ok((fields, JsonText(text)))
+}
+
+/// A body serde_json has read to its end as exactly one JSON value. Only [`parse`] makes one.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonText<'a>(&'a str);
+
+impl JsonText<'_> {
+    /// The text as a `RawValue`, verbatim, without the second validating pass of `RawValue::from_string`
+    /// (as much work again as the parse that made this value).
+    pub fn to_raw_value(self) -> Box<RawValue> {
+        // serde_json writes a `RawValue` by serializing a struct under a token name, and `to_raw_value` keeps
+        // what was written without checking it again; `Verbatim` takes that path with our text. The result is
+        // compared with the text (a memcmp), so a serde_json release that changed the protocol would cost the
+        // checked path, never a wrong payload; a unit test fails if that ever happens.
+        match serde_json::value::to_raw_value(&Verbatim(self.0)) {
+            Ok(raw) if raw.get() == self.0 => raw,
+            // The text parsed as JSON, so this cannot fail; `null` keeps the path free of panics all the same.
+            _ => RawValue::from_string(self.0.to_owned()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Text that serializes as raw JSON, verbatim (see [`JsonText::to_raw_value`]).
+struct Verbatim<'a>(&'a str);
+
+impl Serialize for Verbatim<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const TOKEN: &str = "$serde_json::private::RawValue";
+        let mut raw = serializer.serialize_struct(TOKEN, 1)?;
+        raw.serialize_field(TOKEN, self.0)?;
+        raw.end()
+    }
 }
 
 /// A struct read from a JSON object one name at a time (see [`json_fields`]).
@@ -155,6 +191,14 @@ impl<'a> Field<'a> {
             _ => None,
         }
         .filter(|f| f.is_finite())
+    }
+
+    /// [`Field::text`] without copying a string: for values that are only looked at.
+    pub fn text_ref(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Field::Text(_) => self.as_str().map(Cow::Borrowed),
+            _ => self.text().map(Cow::Owned),
+        }
     }
 
     /// A non-negative whole number, from a JSON number or a numeric string. Fractions are rounded down.
@@ -394,7 +438,7 @@ mod tests {
     }
 
     fn sample(json: &str) -> Obj<Sample<'_>> {
-        parse(json.as_bytes()).unwrap()
+        parse(json.as_bytes()).unwrap().0
     }
 
     #[test]
@@ -458,6 +502,23 @@ mod tests {
     fn escaped_keys_are_matched_by_their_value() {
         let s = sample(r#"{"\u0061": "by escape"}"#);
         assert_eq!(s.a.as_str(), Some("by escape"));
+    }
+
+    #[test]
+    fn parsed_text_becomes_a_raw_value_verbatim_without_the_fallback() {
+        for body in [
+            "{\"a\": \"x\"}",
+            " {\n  \"a\" : [1, 2.50, {\"b\": null}],\t\"c\": \"\\u00e9 \\\" /\\/ é\" }\r\n",
+            "[true,false]",
+            "\"just a string\"",
+        ] {
+            let (_, text) = parse::<Sample>(body.as_bytes()).unwrap();
+            let raw = text.to_raw_value();
+            assert_eq!(raw.get(), body);
+            assert_eq!(serde_json::to_string(&raw).unwrap(), body);
+            // The fast path itself, not the checked fallback: serde_json still honours the protocol.
+            assert_eq!(serde_json::value::to_raw_value(&Verbatim(body)).unwrap().get(), body);
+        }
     }
 
     #[test]

@@ -44,38 +44,38 @@ pub fn payload_sha256(body: &[u8]) -> String {
     std::str::from_utf8(&hex).map(str::to_owned).unwrap_or_default()
 }
 
-/// Starts an event with the envelope every provider shares: the raw payload (validated and kept verbatim as a
-/// `RawValue`: a second pass over the body after the provider's own parse), its hash, and the dedupe key (the
-/// provider's id when given, else the body hash).
+/// Starts an event with the envelope every provider shares: the raw payload (kept verbatim), its hash, and the
+/// dedupe key (the provider's id when given, else the body hash).
 pub(crate) fn start_event(
     verified: &Verified<'_>,
+    raw: Box<RawValue>,
     kind: EventKind,
     provider_event_id: Option<&str>,
-) -> Result<Event, NormalizeError> {
-    let body = verified.body();
-    let not_json = |e: &dyn std::fmt::Display| NormalizeError::NotJson(e.to_string());
-    let text = std::str::from_utf8(body).map_err(|e| not_json(&e))?;
-    let raw = RawValue::from_string(text.to_owned()).map_err(|e| not_json(&e))?;
-    let sha = payload_sha256(body);
+) -> Event {
+    let sha = payload_sha256(verified.body());
     let dedupe_key = match provider_event_id.map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => DedupeKey::provider_id(id),
         None => DedupeKey::body_hash(&sha),
     };
-    Ok(Event::new(
+    Event::new(
         verified.provider(),
         kind,
         dedupe_key,
         verified.delivery().received_at,
         sha,
         raw,
-    ))
+    )
 }
 
 /// A body that is JSON but that a provider's field struct cannot hold (it names a key twice): kept as an
 /// unrecognized event, flagged, so the authentic delivery is stored rather than refused. Not JSON at all: an
 /// error.
 pub(crate) fn unreadable(verified: &Verified<'_>, error: &serde_json::Error) -> Result<Event, NormalizeError> {
-    let mut event = start_event(verified, EventKind::Unrecognized, None)?;
+    let not_json = |e: &dyn std::fmt::Display| NormalizeError::NotJson(e.to_string());
+    let text = std::str::from_utf8(verified.body()).map_err(|e| not_json(&e))?;
+    // Validated here: the parse that failed did not read the body to its end.
+    let raw = RawValue::from_string(text.to_owned()).map_err(|e| not_json(&e))?;
+    let mut event = start_event(verified, raw, EventKind::Unrecognized, None);
     tracing::warn!(provider = %verified.provider(), %error, "body is JSON but its fields are unreadable: stored, not interpreted");
     event.flags.push("fields_unreadable".into());
     Ok(event)

@@ -8,14 +8,13 @@ use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange,
-    Validity,
+    AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, Refs,
+    StatusChange, Validity,
 };
 use crate::time::from_unix_seconds;
 use chrono::{DateTime, Utc};
 use hmac::Hmac;
 use sha2::Sha256;
-use std::collections::BTreeMap;
 
 pub const SIGNATURE_HEADER: &str = "x-roamify-signature";
 
@@ -47,8 +46,8 @@ impl Provider for Roamify {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let root = match json::parse::<Root>(verified.body()) {
-            Ok(root) => root,
+        let (root, json) = match json::parse::<Root>(verified.body()) {
+            Ok(parsed) => parsed,
             Err(error) => return unreadable(&verified, &error),
         };
         let top = &root.fields;
@@ -62,9 +61,9 @@ impl Provider for Roamify {
             (Some("refund"), Some("refunded" | "rejected")) => EventKind::Refund,
             _ => EventKind::Unrecognized,
         };
-        let mut event = start_event(&verified, kind, top.event_id.text().as_deref())?;
+        let mut event = start_event(&verified, json.to_raw_value(), kind, top.event_id.text_ref().as_deref());
         event.provider_event_type = match (top.event_category.text(), top.event_type.text()) {
-            (Some(c), Some(t)) => Some(format!("{c}/{t}")),
+            (Some(c), Some(t)) => Some([c.as_str(), "/", &t].concat()),
             (c, t) => c.or(t),
         };
         // Current layout nests the fields under `data`; older payloads have them at the top level.
@@ -240,13 +239,13 @@ fn identity(fields: &Fields<'_>) -> Option<EsimIdentity> {
     let iccid = fields.iccid.text();
     let esim_id = fields.esim_id.text();
     let key = iccid.clone().or_else(|| esim_id.clone())?;
-    let refs: BTreeMap<String, String> = [
+    let refs: Refs = [
         ("esim_id", esim_id),
         ("reference_id", fields.reference_id.text()),
         ("package_id", fields.package_id.text()),
     ]
     .into_iter()
-    .filter_map(|(name, value)| Some((name.to_string(), value?)))
+    .filter_map(|(name, value)| Some((name.into(), value?)))
     .collect();
     Some(EsimIdentity { key, iccid, refs })
 }
