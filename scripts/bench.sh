@@ -2,6 +2,7 @@
 # Every figure in docs/benchmarks.md, from one command. Measurements only: nothing here asserts on time.
 #  1. criterion: verify + normalize per provider and over all fixtures, the API Gateway adapter, the full
 #     in-process pipeline with the in-memory store;
+#     the same, fixture by fixture (best time and heap allocations per delivery: examples/fixture_costs.rs);
 #  2. handling latency through DynamoDB + SNS on moto (release build);
 #  3. cold start (process start to the first Runtime API poll) and peak memory of the eSIM Access bootstrap under
 #     load, next to a hello-world lambda_http function built with the same profile;
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo bench -p shared --bench deliveries -- --warm-up-time 1 --measurement-time 4 2>&1 | grep -E "^(verify|api|full)|time:"
+cargo run --release -q -p shared --example fixture_costs -- 5 20000
 cargo build --release -p esimaccess -p hello-lambda
 cargo build -p esimhooks-cli
 cargo build --release -p shared --example moto_latency

@@ -3,13 +3,11 @@
 //!
 //!     cargo bench -p shared --bench deliveries
 
-use bytes::Bytes;
-use chrono::Utc;
+mod fixtures;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use fixtures::{deliveries, fixture_deliveries, providers, root};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use serde_json::Value;
-use shared::auth::KeyRing;
 use shared::clock::SystemClock;
 use shared::ingress::Delivery;
 use shared::model::ProviderId;
@@ -19,102 +17,7 @@ use shared::providers::Provider;
 use shared::service::Service;
 use shared::store::KvStore;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn providers() -> Vec<Arc<dyn Provider>> {
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("fixtures/secrets.json")).unwrap()).unwrap();
-    let pair = |p: &str, a: &str, b: &str| {
-        KeyRing::parse(&format!("{},{}", s[p][a].as_str().unwrap(), s[p][b].as_str().unwrap())).unwrap()
-    };
-    vec![
-        Arc::new(shared::providers::esimgo::EsimGo::new(
-            pair("esimgo", "api_key", "api_key_rotated"),
-            None,
-        )),
-        Arc::new(shared::providers::esimaccess::EsimAccess::new(
-            KeyRing::parse(&format!(
-                "{},esimaccess-second-token",
-                s["esimaccess"]["url_token"].as_str().unwrap()
-            ))
-            .unwrap(),
-            Some(shared::providers::esimaccess::EsimAccess::published_ips()),
-        )),
-        Arc::new(shared::providers::roamify::Roamify::new(pair(
-            "roamify",
-            "secret",
-            "secret_rotated",
-        ))),
-        Arc::new(shared::providers::airalo::Airalo::new(pair(
-            "airalo",
-            "client_secret",
-            "client_secret_rotated",
-        ))),
-    ]
-}
-
-/// Every accepted POST fixture as (provider, delivery).
-fn deliveries() -> Vec<(Arc<dyn Provider>, Delivery)> {
-    fixture_deliveries()
-        .into_iter()
-        .filter(|(_, _, status)| *status == 200)
-        .map(|(provider, delivery, _)| (provider, delivery))
-        .collect()
-}
-
-/// Every POST fixture, accepted or refused, as (provider, delivery, expected status). (The one HEAD fixture is
-/// answered before any verification.)
-fn fixture_deliveries() -> Vec<(Arc<dyn Provider>, Delivery, u64)> {
-    let mut out = Vec::new();
-    for provider in providers() {
-        let name = provider.id().as_str();
-        let mut paths: Vec<_> = std::fs::read_dir(root().join("fixtures").join(name))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        paths.sort();
-        for path in paths {
-            let f: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            if f["request"]["method"] != "POST" {
-                continue;
-            }
-            let mut headers = HeaderMap::new();
-            for (k, v) in f["request"]["headers"].as_object().unwrap() {
-                headers.insert(
-                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                    HeaderValue::from_str(v.as_str().unwrap()).unwrap(),
-                );
-            }
-            let token = f["auth"]["url_token"]
-                .as_str()
-                .map(|t| format!("token={t}"))
-                .unwrap_or_default();
-            out.push((
-                provider.clone(),
-                Delivery {
-                    method: Method::POST,
-                    path: format!("/webhooks/{name}"),
-                    query: token,
-                    headers,
-                    source_ip: f["request"]["source_ip"].as_str().and_then(|ip| ip.parse().ok()),
-                    body: Bytes::from(f["request"]["body"].as_str().unwrap().to_string()),
-                    received_at: Utc::now(),
-                    request_id: None,
-                },
-                f["expect"]["status"].as_u64().unwrap(),
-            ));
-        }
-    }
-    out
-}
 
 fn verify_and_normalize(c: &mut Criterion) {
     let all = deliveries();
