@@ -514,6 +514,8 @@ mod tests {
         ] {
             let (_, text) = parse::<Sample>(body.as_bytes()).unwrap();
             let raw = text.to_raw_value();
+            // Verbatim, surrounding whitespace included (`RawValue::from_string` drops it), so the stored raw
+            // payload hashes to the event's `payload_sha256`.
             assert_eq!(raw.get(), body);
             assert_eq!(serde_json::to_string(&raw).unwrap(), body);
             // The fast path itself, not the checked fallback: serde_json still honours the protocol.
