@@ -6,14 +6,12 @@
 mod fixtures;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use fixtures::{deliveries, fixture_deliveries, providers, root};
+use fixtures::{deliveries, fixture_deliveries, providers, root, status};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use shared::clock::SystemClock;
-use shared::ingress::Delivery;
 use shared::model::ProviderId;
 use shared::notify::MemorySink;
 use shared::pipeline::{Pipeline, PipelineSettings};
-use shared::providers::Provider;
 use shared::service::Service;
 use shared::store::KvStore;
 use std::hint::black_box;
@@ -34,14 +32,10 @@ fn verify_and_normalize(c: &mut Criterion) {
     // The goal's measure: every POST fixture, refused ones included (a refusal is verification alone, or
     // verification and a failed parse). Each outcome is checked once, outside the measurement.
     let every = fixture_deliveries();
-    let handle = |provider: &Arc<dyn Provider>, delivery: &Delivery| match provider.authenticate(delivery) {
-        Ok(verified) => provider.normalize(verified).map(|_| 200).unwrap_or(400),
-        Err(_) => 401,
-    };
-    for (provider, delivery, status) in &every {
+    for (provider, delivery, expected) in &every {
         assert_eq!(
-            handle(provider, delivery),
-            *status,
+            status(provider.as_ref(), delivery),
+            *expected,
             "{} {}",
             provider.id(),
             delivery.body.len()
@@ -55,7 +49,7 @@ fn verify_and_normalize(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 for (provider, delivery, _) in &every {
-                    black_box(handle(provider, black_box(delivery)));
+                    black_box(status(provider.as_ref(), black_box(delivery)));
                 }
             })
         },
