@@ -225,7 +225,8 @@ while True:
             )
             .build();
         let outcome = aws_sdk_dynamodb::Client::new(&config).list_tables().send().await;
-        aws_sdk_dynamodb::error::DisplayErrorContext(outcome.expect_err("s_server is not DynamoDB")).to_string()
+        aws_sdk_dynamodb::error::DisplayErrorContext(outcome.expect_err("the responder only answers with an error"))
+            .to_string()
     }
 
     /// Real handshakes with the client every SDK client uses (rustls on ring): a server whose certificate
@@ -242,7 +243,7 @@ while True:
             .with_native_roots(false)
             .with_pem_certificate(server.certificate.clone());
         let answered = list_tables_through(trusted, &server.url).await;
-        // s_server's status page came back over TLS: DynamoDB's client cannot read it, but it was an answer.
+        // The responder's error came back over TLS: the handshake completed and the client read the answer.
         assert!(!answered.contains("dispatch failure"), "{answered}");
         assert!(
             answered.contains("200") || answered.contains("service error"),

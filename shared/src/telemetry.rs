@@ -8,8 +8,9 @@
 
 use std::str::FromStr;
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Registry;
 
 fn filter(var: impl Fn(&str) -> Option<String>) -> Targets {
     ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"]
@@ -27,23 +28,27 @@ fn process_filter() -> Targets {
 }
 
 pub fn init_json() {
-    let layer = tracing_subscriber::fmt::layer()
-        .json()
-        .with_target(false)
-        .with_current_span(false)
-        .flatten_event(true);
-    let _ = tracing_subscriber::registry()
-        .with(layer)
-        .with(process_filter())
-        .try_init();
+    install(
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_target(false)
+            .with_current_span(false)
+            .flatten_event(true),
+    );
 }
 
 pub fn init_human() {
-    let layer = tracing_subscriber::fmt::layer()
-        .with_target(false)
-        .with_writer(std::io::stderr);
+    install(
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_writer(std::io::stderr),
+    );
+}
+
+/// Installs `output` under the level filter from the environment (once per process; later calls are no-ops).
+fn install(output: impl Layer<Registry> + Send + Sync) {
     let _ = tracing_subscriber::registry()
-        .with(layer)
+        .with(output)
         .with(process_filter())
         .try_init();
 }
