@@ -142,8 +142,8 @@ pub enum TimeSource {
 pub struct DedupeKey(String);
 
 impl DedupeKey {
-    pub fn provider_id(id: &str) -> Self {
-        Self(id.to_owned())
+    pub fn provider_id(id: impl Into<String>) -> Self {
+        Self(id.into())
     }
 
     pub fn body_hash(payload_sha256: &str) -> Self {
@@ -185,6 +185,17 @@ pub enum DedupeBasis {
 /// The provider's own references to an eSIM, by the provider's field name. The names are static in every
 /// normalizer, so they are borrowed rather than allocated per delivery.
 pub type Refs = BTreeMap<Cow<'static, str>, String>;
+
+/// The references among `pairs` that were sent, by name.
+pub fn refs_sent<const N: usize>(pairs: [(&'static str, Option<String>); N]) -> Refs {
+    let mut refs = Refs::new();
+    for (name, value) in pairs {
+        if let Some(value) = value {
+            refs.insert(Cow::Borrowed(name), value);
+        }
+    }
+    refs
+}
 
 /// Who the event is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -218,7 +218,7 @@ fn sample_usage() -> DataUsage {
 /// Sample data in exactly the shape real notifications of that type carry.
 fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: DateTime<Utc>) -> Value {
     let esim = sample_esim(subject);
-    let dedupe_key = DedupeKey::provider_id(&format!("test-{}", subject.value()));
+    let dedupe_key = DedupeKey::provider_id(format!("test-{}", subject.value()));
     if let Some(alert_type) = notification_type.alert_type() {
         let level = match alert_type {
             AlertType::LowData => "10%",

@@ -107,19 +107,18 @@ impl Provider for Airalo {
         let data = &root.data;
         let level = root.level.text();
         let iccid = root.iccid.text();
-        let request_id = root.request_id.text().or_else(|| data.request_id.text());
 
         if let (Some(level), Some(iccid)) = (level, iccid.clone()) {
             // Low data (`75%`, `90%`) or expiry (`3days`, `1days`): one notification per package and level.
             let package = root.package_name.text();
             let id = [&iccid, "#", package.as_deref().unwrap_or("-"), "#", &level].concat();
-            let is_expiry = level.to_ascii_lowercase().ends_with("days") || level.to_ascii_lowercase().ends_with("day");
+            let is_expiry = ends_with_any_case(&level, "day") || ends_with_any_case(&level, "days");
             let kind = if is_expiry {
                 EventKind::Validity
             } else {
                 EventKind::DataUsage
             };
-            let mut event = start_event(&verified, json.to_raw_value(), kind, Some(&id));
+            let mut event = start_event(&verified, json.to_raw_value(), kind, Some(id.into()));
             event.dedupe_basis = DedupeBasis::Derived;
             event.provider_event_type = Some(["low_data_notification/", &level].concat());
             event.esim = Some(EsimIdentity {
@@ -171,8 +170,13 @@ impl Provider for Airalo {
             return Ok(event);
         }
 
-        if let Some(request_id) = request_id {
-            let mut event = start_event(&verified, json.to_raw_value(), EventKind::Order, Some(&request_id));
+        if let Some(request_id) = root.request_id.text().or_else(|| data.request_id.text()) {
+            let mut event = start_event(
+                &verified,
+                json.to_raw_value(),
+                EventKind::Order,
+                Some(request_id.as_str().into()),
+            );
             event.provider_event_type = Some("async_order".into());
             let sims: Vec<&Sim> = data
                 .sims
@@ -210,6 +214,12 @@ impl Provider for Airalo {
             None,
         ))
     }
+}
+
+/// `ends_with` ignoring ASCII case, without a lower-case copy per delivery.
+fn ends_with_any_case(text: &str, suffix: &str) -> bool {
+    let (text, suffix) = (text.as_bytes(), suffix.as_bytes());
+    text.len() >= suffix.len() && text[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 json_fields! {

@@ -8,7 +8,8 @@ use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{AuthFailure, KeyRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, Refs, StatusChange, Validity,
+    refs_sent, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange,
+    Validity,
 };
 use std::net::IpAddr;
 
@@ -78,12 +79,7 @@ impl Provider for EsimAccess {
             Some("VALIDITY_USAGE") => EventKind::Validity,
             _ => EventKind::Unrecognized,
         };
-        let mut event = start_event(
-            &verified,
-            json.to_raw_value(),
-            kind,
-            envelope.notify_id.text_ref().as_deref(),
-        );
+        let mut event = start_event(&verified, json.to_raw_value(), kind, envelope.notify_id.text_ref());
         event.provider_event_type = envelope.notify_type.text();
         event.set_occurred_at(
             envelope
@@ -96,13 +92,12 @@ impl Provider for EsimAccess {
             return Ok(event);
         }
 
-        let order = OrderInfo {
-            order_ref: content.order_no.text(),
-            status: content.order_status.text(),
-            transaction_ref: content.transaction_id.text(),
-        };
         if matches!(kind, EventKind::HealthCheck | EventKind::Order) {
-            event.order = Some(order);
+            event.order = Some(OrderInfo {
+                order_ref: content.order_no.text(),
+                status: content.order_status.text(),
+                transaction_ref: content.transaction_id.text(),
+            });
             return Ok(event);
         }
 
@@ -111,7 +106,8 @@ impl Provider for EsimAccess {
             event.flags.push("no_esim_identity".into());
         }
         // The transaction names the package an order or top-up bought: alerts fire once per package.
-        event.bundle = order.transaction_ref.or(order.order_ref).map(|reference| Bundle {
+        let package = content.transaction_id.text().or_else(|| content.order_no.text());
+        event.bundle = package.map(|reference| Bundle {
             reference: Some(reference),
             name: None,
         });
@@ -185,15 +181,12 @@ fn identity(content: &Content<'_>) -> Option<EsimIdentity> {
     let iccid = content.iccid.text();
     let tran_no = content.esim_tran_no.text();
     let key = tran_no.clone().or_else(|| iccid.clone())?;
-    let refs: Refs = [
+    let refs = refs_sent([
         ("esimTranNo", tran_no),
         ("orderNo", content.order_no.text()),
         ("transactionId", content.transaction_id.text()),
         ("eid", content.eid.text()),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some((name.into(), value?)))
-    .collect();
+    ]);
     Some(EsimIdentity { key, iccid, refs })
 }
 
@@ -223,7 +216,10 @@ fn status(content: &Content<'_>) -> Option<StatusChange> {
         (None, None, Some("GOT_RESOURCE")) => Lifecycle::Pending,
         _ => Lifecycle::Unknown,
     };
-    let provider_status = esim_status.clone().or_else(|| smdp_status.clone())?;
+    let provider_status = match esim_status {
+        Some(status) => status,
+        None => smdp_status.clone()?,
+    };
     Some(StatusChange {
         lifecycle,
         provider_status,

@@ -65,8 +65,8 @@ impl Provider for EsimGo {
             Err(error) => return unreadable(&verified, &error),
         };
         // Rendered as text (not only strings) because a present value of any type decides the family.
-        let alert_type = root.alert_type.text();
-        let family_b = root.event.text();
+        let alert_type = root.alert_type.text_ref();
+        let family_b = root.event.text_ref();
         let kind = match (alert_type.as_deref(), family_b.as_deref()) {
             (Some("Utilisation" | "FirstUse"), _) => EventKind::DataUsage,
             (Some("FirstAttachment" | "ProfileStatusChange"), _) => EventKind::EsimStatus,
@@ -80,7 +80,7 @@ impl Provider for EsimGo {
             _ => EventKind::Unrecognized,
         };
         let mut event = start_event(&verified, json.to_raw_value(), kind, None);
-        event.provider_event_type = alert_type.clone().or(family_b.clone());
+        event.provider_event_type = alert_type.as_deref().or(family_b.as_deref()).map(str::to_owned);
         event.set_occurred_at(root.date.instant().or_else(|| root.timestamp.instant()));
         if kind == EventKind::Unrecognized {
             return Ok(event);

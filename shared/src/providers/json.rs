@@ -8,7 +8,6 @@
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Number;
 use std::borrow::Cow;
@@ -30,13 +29,11 @@ pub struct JsonText<'a>(&'a str);
 
 impl JsonText<'_> {
     /// The text as a `RawValue`, verbatim, without the second validating pass of `RawValue::from_string`
-    /// (as much work again as the parse that made this value).
+    /// (as much work again as the parse that made this value), in one allocation of its exact size.
     pub fn to_raw_value(self) -> Box<RawValue> {
-        // serde_json writes a `RawValue` by serializing a struct under a token name, and `to_raw_value` keeps
-        // what was written without checking it again; `Verbatim` takes that path with our text. The result is
-        // compared with the text (a memcmp), so a serde_json release that changed the protocol would cost the
-        // checked path, never a wrong payload; a unit test fails if that ever happens.
-        match serde_json::value::to_raw_value(&Verbatim(self.0)) {
+        match raw_value_unchecked(self.0) {
+            // Compared with the text (a memcmp), so a serde_json release that changed the protocol would cost
+            // the checked path, never a wrong payload; a unit test fails if that ever happens.
             Ok(raw) if raw.get() == self.0 => raw,
             // The text parsed as JSON, so this cannot fail; `null` keeps the path free of panics all the same.
             _ => RawValue::from_string(self.0.to_owned()).unwrap_or_default(),
@@ -44,16 +41,11 @@ impl JsonText<'_> {
     }
 }
 
-/// Text that serializes as raw JSON, verbatim (see [`JsonText::to_raw_value`]).
-struct Verbatim<'a>(&'a str);
-
-impl Serialize for Verbatim<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        const TOKEN: &str = "$serde_json::private::RawValue";
-        let mut raw = serializer.serialize_struct(TOKEN, 1)?;
-        raw.serialize_field(TOKEN, self.0)?;
-        raw.end()
-    }
+/// serde_json reads a `Box<RawValue>` as a one-entry map under its token name whose value is the JSON text,
+/// and keeps that text as it is (its own parser has already checked it); this hands it ours the same way.
+fn raw_value_unchecked(text: &str) -> Result<Box<RawValue>, serde_json::Error> {
+    const TOKEN: &str = "$serde_json::private::RawValue";
+    Box::<RawValue>::deserialize(de::value::MapDeserializer::new(std::iter::once((TOKEN, text))))
 }
 
 /// A struct read from a JSON object one name at a time (see [`json_fields`]).
@@ -168,7 +160,7 @@ impl<'a> Field<'a> {
     /// here: use this to match names, [`Field::text`] to keep a value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Field::Text(s) => Some(s.trim()).filter(|s| !s.is_empty()),
+            Field::Text(s) => Some(trim(s)).filter(|s| !s.is_empty()),
             _ => None,
         }
     }
@@ -187,7 +179,7 @@ impl<'a> Field<'a> {
     pub fn number(&self) -> Option<f64> {
         match self {
             Field::Number(n) => n.as_f64(),
-            Field::Text(s) => s.trim().parse::<f64>().ok(),
+            Field::Text(s) => trim(s).parse::<f64>().ok(),
             _ => None,
         }
         .filter(|f| f.is_finite())
@@ -207,7 +199,7 @@ impl<'a> Field<'a> {
         match self {
             Field::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(in_range)),
             Field::Text(s) => {
-                let s = s.trim();
+                let s = trim(s);
                 s.parse::<u64>()
                     .ok()
                     .or_else(|| s.parse::<f64>().ok().and_then(in_range))
@@ -230,6 +222,15 @@ impl<'a> Field<'a> {
             Field::Text(s) => parse_provider_time(s),
             _ => None,
         }
+    }
+}
+
+/// `str::trim`, answering at once for the usual value that neither begins nor ends with whitespace (a check
+/// of two bytes instead of decoding characters from both ends).
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
     }
 }
 
@@ -328,6 +329,10 @@ impl<T> Obj<T> {
     /// Whether the body had an object here.
     pub fn is_object(&self) -> bool {
         self.was_object
+    }
+
+    pub fn into_inner(self) -> T {
+        self.value
     }
 }
 
@@ -519,7 +524,27 @@ mod tests {
             assert_eq!(raw.get(), body);
             assert_eq!(serde_json::to_string(&raw).unwrap(), body);
             // The fast path itself, not the checked fallback: serde_json still honours the protocol.
-            assert_eq!(serde_json::value::to_raw_value(&Verbatim(body)).unwrap().get(), body);
+            assert_eq!(raw_value_unchecked(body).unwrap().get(), body);
+        }
+    }
+
+    #[test]
+    fn trimming_agrees_with_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            "abc",
+            " a",
+            "a ",
+            "\ta\n",
+            "\u{a0}a",
+            "a\u{2003}",
+            "\u{e9}",
+            "x\u{e9}",
+            "\u{85}",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
         }
     }
 

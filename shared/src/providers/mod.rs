@@ -13,6 +13,7 @@ use crate::ingress::Delivery;
 use crate::model::{DedupeKey, Event, EventKind, ProviderId};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NormalizeError {
@@ -50,12 +51,12 @@ pub(crate) fn start_event(
     verified: &Verified<'_>,
     raw: Box<RawValue>,
     kind: EventKind,
-    provider_event_id: Option<&str>,
+    provider_event_id: Option<Cow<'_, str>>,
 ) -> Event {
     let sha = payload_sha256(verified.body());
-    let dedupe_key = match provider_event_id.map(str::trim).filter(|id| !id.is_empty()) {
-        Some(id) => DedupeKey::provider_id(id),
-        None => DedupeKey::body_hash(&sha),
+    let dedupe_key = match provider_event_id {
+        Some(id) if !id.trim().is_empty() => DedupeKey::provider_id(into_trimmed(id)),
+        _ => DedupeKey::body_hash(&sha),
     };
     Event::new(
         verified.provider(),
@@ -65,6 +66,14 @@ pub(crate) fn start_event(
         sha,
         raw,
     )
+}
+
+/// `text` without surrounding whitespace, keeping its buffer when it has none.
+fn into_trimmed(text: Cow<'_, str>) -> String {
+    match text {
+        Cow::Owned(text) if text.trim().len() == text.len() => text,
+        text => text.trim().to_owned(),
+    }
 }
 
 /// A body that is JSON but that a provider's field struct cannot hold (it names a key twice): kept as an

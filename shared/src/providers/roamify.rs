@@ -8,13 +8,14 @@ use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, Refs,
+    refs_sent, AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId,
     StatusChange, Validity,
 };
 use crate::time::from_unix_seconds;
 use chrono::{DateTime, Utc};
 use hmac::Hmac;
 use sha2::Sha256;
+use std::borrow::Cow;
 
 pub const SIGNATURE_HEADER: &str = "x-roamify-signature";
 
@@ -61,17 +62,14 @@ impl Provider for Roamify {
             (Some("refund"), Some("refunded" | "rejected")) => EventKind::Refund,
             _ => EventKind::Unrecognized,
         };
-        let mut event = start_event(&verified, json.to_raw_value(), kind, top.event_id.text_ref().as_deref());
-        event.provider_event_type = match (top.event_category.text(), top.event_type.text()) {
-            (Some(c), Some(t)) => Some([c.as_str(), "/", &t].concat()),
-            (c, t) => c.or(t),
+        let mut event = start_event(&verified, json.to_raw_value(), kind, top.event_id.text_ref());
+        event.provider_event_type = match (top.event_category.text_ref(), top.event_type.text_ref()) {
+            (Some(c), Some(t)) => Some([&c, "/", &t].concat()),
+            (c, t) => c.or(t).map(Cow::into_owned),
         };
         // Current layout nests the fields under `data`; older payloads have them at the top level.
-        if root.data.is_object() {
-            describe(&mut event, event_type, &root.data, &top.timestamp);
-        } else {
-            describe(&mut event, event_type, top, &top.timestamp);
-        }
+        let fields = root.data.as_deref().unwrap_or(top);
+        describe(&mut event, event_type, fields, &top.timestamp);
         Ok(event)
     }
 }
@@ -202,13 +200,15 @@ json_fields! {
 #[derive(Debug, Default)]
 struct Root<'a> {
     fields: Fields<'a>,
-    data: Obj<Box<Fields<'a>>>,
+    /// Boxed, and only when `data` is an object: a flat delivery never builds a second set of fields.
+    data: Option<Box<Fields<'a>>>,
 }
 
 impl<'de: 'a, 'a> ReadFields<'de> for Root<'a> {
     fn read_field<A: serde::de::MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         if key == "data" {
-            self.data = map.next_value()?;
+            let data: Obj<Box<Fields<'a>>> = map.next_value()?;
+            self.data = data.is_object().then(|| data.into_inner());
             return Ok(true);
         }
         self.fields.read_field(key, map)
@@ -239,14 +239,11 @@ fn identity(fields: &Fields<'_>) -> Option<EsimIdentity> {
     let iccid = fields.iccid.text();
     let esim_id = fields.esim_id.text();
     let key = iccid.clone().or_else(|| esim_id.clone())?;
-    let refs: Refs = [
+    let refs = refs_sent([
         ("esim_id", esim_id),
         ("reference_id", fields.reference_id.text()),
         ("package_id", fields.package_id.text()),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some((name.into(), value?)))
-    .collect();
+    ]);
     Some(EsimIdentity { key, iccid, refs })
 }
 
@@ -257,27 +254,41 @@ fn bundle(fields: &Fields<'_>) -> Option<Bundle> {
 }
 
 fn lifecycle(status: &str) -> Lifecycle {
-    match status.to_ascii_uppercase().as_str() {
-        "NEW" => Lifecycle::Pending,
-        "INSTALLED" => Lifecycle::Installed,
-        "ACTIVATED" | "ACTIVE" => Lifecycle::Active,
-        "INACTIVE" => Lifecycle::Suspended,
-        "EXPIRED" => Lifecycle::Expired,
-        "REVOKED" => Lifecycle::Cancelled,
-        "DELETED" => Lifecycle::Deleted,
-        _ => Lifecycle::Unknown,
-    }
+    const WORDS: [(&str, Lifecycle); 8] = [
+        ("NEW", Lifecycle::Pending),
+        ("INSTALLED", Lifecycle::Installed),
+        ("ACTIVATED", Lifecycle::Active),
+        ("ACTIVE", Lifecycle::Active),
+        ("INACTIVE", Lifecycle::Suspended),
+        ("EXPIRED", Lifecycle::Expired),
+        ("REVOKED", Lifecycle::Cancelled),
+        ("DELETED", Lifecycle::Deleted),
+    ];
+    any_case(status, &WORDS).unwrap_or(Lifecycle::Unknown)
 }
 
 /// Bytes per unit of `data_units` (Roamify documents "MB"; 1024 MB make its 1 GB packages).
 fn unit_bytes(unit: Option<&str>) -> Option<f64> {
-    match unit.map(|u| u.trim().to_ascii_uppercase()).as_deref() {
-        None | Some("MB" | "MIB") => Some(1024.0 * 1024.0),
-        Some("GB" | "GIB") => Some(1024.0 * 1024.0 * 1024.0),
-        Some("KB" | "KIB") => Some(1024.0),
-        Some("B" | "BYTES") => Some(1.0),
-        Some(_) => None,
-    }
+    const MB: f64 = 1024.0 * 1024.0;
+    const UNITS: [(&str, f64); 8] = [
+        ("MB", MB),
+        ("MIB", MB),
+        ("GB", 1024.0 * MB),
+        ("GIB", 1024.0 * MB),
+        ("KB", 1024.0),
+        ("KIB", 1024.0),
+        ("B", 1.0),
+        ("BYTES", 1.0),
+    ];
+    unit.map_or(Some(MB), |unit| any_case(unit.trim(), &UNITS))
+}
+
+/// The value paired with `word` in any letter case, without building an upper-case copy per delivery.
+fn any_case<T: Copy>(word: &str, table: &[(&str, T)]) -> Option<T> {
+    table
+        .iter()
+        .find(|(name, _)| word.eq_ignore_ascii_case(name))
+        .map(|&(_, value)| value)
 }
 
 fn first_number(candidates: &[&Field<'_>]) -> Option<f64> {
@@ -285,7 +296,7 @@ fn first_number(candidates: &[&Field<'_>]) -> Option<f64> {
 }
 
 fn usage(f: &Fields<'_>) -> DataUsage {
-    let scale = unit_bytes(f.data_units.text().as_deref());
+    let scale = unit_bytes(f.data_units.text_ref().as_deref());
     let bytes = |candidates: &[&Field<'_>]| Some((first_number(candidates)? * scale?).round() as u64);
     let mut usage = DataUsage {
         total_bytes: bytes(&[
