@@ -209,7 +209,7 @@ pub async fn list(
                         time(e.received_at),
                         e.provider.to_string(),
                         e.dedupe_key.to_string(),
-                        e.payload_sha256.clone(),
+                        e.payload_sha256.to_string(),
                     ]
                 })
                 .collect();

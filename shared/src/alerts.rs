@@ -276,7 +276,7 @@ pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, no
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{StatusChange, Validity};
+    use crate::model::{PayloadSha256, StatusChange, Validity};
     use crate::state::merge;
     use serde_json::value::RawValue;
 
@@ -292,7 +292,7 @@ mod tests {
             EventKind::DataUsage,
             DedupeKey::provider_id(key),
             now(),
-            "00".into(),
+            PayloadSha256::ZERO,
             RawValue::from_string("{}".into()).unwrap(),
         );
         e.esim = Some(EsimIdentity {

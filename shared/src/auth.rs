@@ -5,6 +5,7 @@ use crate::ingress::Delivery;
 use crate::model::ProviderId;
 use hmac::digest::KeyInit;
 use hmac::Mac;
+use lambda_http::http::HeaderName;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use subtle::{Choice, ConstantTimeEq};
@@ -229,14 +230,20 @@ fn decode_hex(digits: &[u8], out: &mut [u8]) -> bool {
 
 /// The MAC a signature header carries, decoded to `len` bytes: `None` when the header is absent, an error when
 /// it is present but not hex or base64 of that length.
-pub fn signature_tag(delivery: &Delivery, header: &'static str, len: usize) -> Result<Option<MacTag>, AuthFailure> {
+pub fn signature_tag(
+    delivery: &Delivery,
+    header: &'static HeaderName,
+    len: usize,
+) -> Result<Option<MacTag>, AuthFailure> {
     let Some(value) = delivery.headers.get(header) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| AuthFailure::MalformedSignature(header))?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthFailure::MalformedSignature(header.as_str()))?;
     decode_mac_header(value, len)
         .map(Some)
-        .ok_or(AuthFailure::MalformedSignature(header))
+        .ok_or(AuthFailure::MalformedSignature(header.as_str()))
 }
 
 /// The one comparison for secrets. Both sides are hashed first so that neither content nor length leaks

@@ -55,7 +55,7 @@ impl Delivery {
 
 /// Decodes `%XX` and `+`; an invalid escape is kept literally (it can then only fail a comparison).
 fn percent_decode(text: &str) -> Cow<'_, str> {
-    if !text.contains(['%', '+']) {
+    if !text.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(text);
     }
     let bytes = text.as_bytes();

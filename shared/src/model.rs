@@ -155,6 +155,71 @@ impl DedupeKey {
     }
 }
 
+/// The hex sha256 of a delivery's raw body: tells a true duplicate from a reused id. Sixty-four lower-case hex
+/// digits held inline, so hashing a delivery allocates nothing; it reads as a `&str`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PayloadSha256([u8; 64]);
+
+impl PayloadSha256 {
+    /// All zeros: for sample and echo events, which no delivery carried.
+    pub const ZERO: Self = Self([b'0'; 64]);
+
+    pub fn of(body: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hex = [0u8; 64];
+        // Cannot fail: the buffer is exactly twice the digest's length.
+        let _ = hex::encode_to_slice(Sha256::digest(body), &mut hex);
+        Self(hex)
+    }
+
+    /// Sixty-four lower-case hex digits, as `of` writes them; anything else is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let digits: [u8; 64] = text.as_bytes().try_into().ok()?;
+        digits
+            .iter()
+            .all(|d| matches!(d, b'0'..=b'9' | b'a'..=b'f'))
+            .then_some(Self(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only `of` and `parse` make one, both of ASCII hex digits: never the empty fallback.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for PayloadSha256 {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for PayloadSha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PayloadSha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PayloadSha256({})", self.as_str())
+    }
+}
+
+impl Serialize for PayloadSha256 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PayloadSha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("payload_sha256 is not 64 lower-case hex digits"))
+    }
+}
+
 /// A short, stable reference to an identifier that may name a customer's eSIM (an ICCID inside a derived key
 /// or an alert id), for info-level logs: `ref:<first 12 hex of its sha256>`.
 pub fn log_ref(identifier: &str) -> String {
@@ -358,7 +423,7 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
     /// sha256 of the raw body, hex: tells a true duplicate from a reused id.
-    pub payload_sha256: String,
+    pub payload_sha256: PayloadSha256,
     /// The body exactly as received, for replay.
     pub raw: Box<RawValue>,
 }
@@ -370,7 +435,7 @@ impl Event {
         kind: EventKind,
         dedupe_key: DedupeKey,
         received_at: DateTime<Utc>,
-        payload_sha256: String,
+        payload_sha256: PayloadSha256,
         raw: Box<RawValue>,
     ) -> Self {
         let dedupe_basis = if dedupe_key.as_str().starts_with("sha256:") {
@@ -407,6 +472,36 @@ impl Event {
         if let Some(at) = provider_time {
             self.occurred_at = at;
             self.occurred_at_source = TimeSource::Provider;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_sha256_is_the_hex_digest_and_reads_back_only_as_written() {
+        let abc = PayloadSha256::of(b"abc");
+        assert_eq!(
+            abc.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let json = serde_json::to_string(&abc).unwrap();
+        assert_eq!(json, format!("\"{abc}\""));
+        assert_eq!(serde_json::from_str::<PayloadSha256>(&json).unwrap(), abc);
+        assert_eq!(PayloadSha256::parse(&"0".repeat(64)), Some(PayloadSha256::ZERO));
+        let upper = abc.to_ascii_uppercase();
+        for bad in [
+            &upper[..],
+            &abc[..63],
+            &format!("{abc}0"),
+            &"g".repeat(64),
+            "",
+            &"é".repeat(32),
+        ] {
+            assert_eq!(PayloadSha256::parse(bad), None, "{bad}");
+            assert!(serde_json::from_value::<PayloadSha256>(serde_json::json!(bad)).is_err());
         }
     }
 }

@@ -160,7 +160,7 @@ impl Pipeline {
                     provider = %event.provider,
                     dedupe_key = %event.dedupe_key,
                     stored_sha256,
-                    payload_sha256 = event.payload_sha256,
+                    payload_sha256 = event.payload_sha256.as_str(),
                     "same dedupe key with a different payload: kept as a conflict, not applied"
                 );
                 self.store.record_conflict(event).await?;

@@ -169,7 +169,7 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EsimIdentity, EventKind};
+    use crate::model::{EsimIdentity, EventKind, PayloadSha256};
     use chrono::Duration;
     use serde_json::value::RawValue;
 
@@ -185,7 +185,7 @@ mod tests {
             EventKind::EsimStatus,
             DedupeKey::provider_id(key),
             base_time() + Duration::hours(5),
-            "00".into(),
+            PayloadSha256::ZERO,
             RawValue::from_string("{}".into()).unwrap(),
         );
         e.set_occurred_at(Some(base_time() + Duration::minutes(minutes)));

@@ -6,8 +6,8 @@ use super::partner::PartnerId;
 use super::types::NotificationType;
 use crate::alerts::{Alert, AlertType, ALERT_SCHEMA_VERSION};
 use crate::model::{
-    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, Lifecycle, Location, OrderInfo, ProviderId,
-    StatusChange, Validity,
+    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, Lifecycle, Location, OrderInfo, PayloadSha256,
+    ProviderId, StatusChange, Validity,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -254,7 +254,7 @@ fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: 
         .event_kind()
         .unwrap_or(crate::model::EventKind::Unrecognized);
     let raw = serde_json::value::RawValue::from_string("{}".into()).expect("static JSON");
-    let mut event = Event::new(SAMPLE_PROVIDER, kind, dedupe_key, now, "0".repeat(64), raw);
+    let mut event = Event::new(SAMPLE_PROVIDER, kind, dedupe_key, now, PayloadSha256::ZERO, raw);
     event.provider_event_type = Some("test".into());
     use NotificationType as T;
     match notification_type {
@@ -362,7 +362,7 @@ mod tests {
             crate::model::EventKind::DataUsage,
             DedupeKey::provider_id("n-1"),
             Utc::now(),
-            "0".repeat(64),
+            PayloadSha256::ZERO,
             raw,
         );
         let notification = Notification::for_event(&event).expect("data usage is followed");

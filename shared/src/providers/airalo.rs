@@ -13,11 +13,14 @@ use crate::model::{
     AccountBalance, Bundle, DataUsage, DedupeBasis, EsimIdentity, Event, EventKind, OrderInfo, ProviderId, Validity,
 };
 use hmac::Hmac;
+use lambda_http::http::HeaderName;
 use sha2::Sha512;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 pub const SIGNATURE_HEADER: &str = "airalo-signature";
+/// The header parsed once, not on every lookup.
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 #[derive(Debug, Clone)]
 pub struct Airalo {
@@ -86,8 +89,7 @@ impl Provider for Airalo {
     }
 
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure> {
-        let tag =
-            signature_tag(delivery, SIGNATURE_HEADER, 64)?.ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
+        let tag = signature_tag(delivery, &SIGNATURE, 64)?.ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
         let body: &[u8] = &delivery.body;
         let forms = SdkForms::new(body);
         let authentic = self

@@ -12,10 +12,13 @@ use crate::model::{
     Validity,
 };
 use hmac::Hmac;
+use lambda_http::http::HeaderName;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 
 pub const SIGNATURE_HEADER: &str = "x-signature-sha256";
+/// The header parsed once, not on every lookup.
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 #[derive(Debug, Clone)]
 pub struct EsimGo {
@@ -39,7 +42,7 @@ impl Provider for EsimGo {
     }
 
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure> {
-        match signature_tag(delivery, SIGNATURE_HEADER, 32)? {
+        match signature_tag(delivery, &SIGNATURE, 32)? {
             // A signature, when present, must verify: a bad one never falls back to the V2 token.
             Some(tag) => {
                 if !self.api_keys.matches(&delivery.body, &tag) {

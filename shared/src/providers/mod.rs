@@ -10,9 +10,8 @@ pub mod roamify;
 
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;
-use crate::model::{DedupeKey, Event, EventKind, ProviderId};
+use crate::model::{DedupeKey, Event, EventKind, PayloadSha256, ProviderId};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,14 +36,6 @@ pub trait Provider: Send + Sync {
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError>;
 }
 
-/// The hex sha256 of a body.
-pub fn payload_sha256(body: &[u8]) -> String {
-    let mut hex = [0u8; 64];
-    // Cannot fail: the buffer is exactly twice the digest's length.
-    let _ = hex::encode_to_slice(Sha256::digest(body), &mut hex);
-    std::str::from_utf8(&hex).map(str::to_owned).unwrap_or_default()
-}
-
 /// Starts an event with the envelope every provider shares: the raw payload (kept verbatim), its hash, and the
 /// dedupe key (the provider's id when given, else the body hash).
 pub(crate) fn start_event(
@@ -53,7 +44,7 @@ pub(crate) fn start_event(
     kind: EventKind,
     provider_event_id: Option<Cow<'_, str>>,
 ) -> Event {
-    let sha = payload_sha256(verified.body());
+    let sha = PayloadSha256::of(verified.body());
     let dedupe_key = match provider_event_id {
         Some(id) if !id.trim().is_empty() => DedupeKey::provider_id(into_trimmed(id)),
         _ => DedupeKey::body_hash(&sha),

@@ -14,10 +14,13 @@ use crate::model::{
 use crate::time::from_unix_seconds;
 use chrono::{DateTime, Utc};
 use hmac::Hmac;
+use lambda_http::http::HeaderName;
 use sha2::Sha256;
 use std::borrow::Cow;
 
 pub const SIGNATURE_HEADER: &str = "x-roamify-signature";
+/// The header parsed once, not on every lookup.
+static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 #[derive(Debug, Clone)]
 pub struct Roamify {
@@ -38,8 +41,7 @@ impl Provider for Roamify {
     }
 
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure> {
-        let tag =
-            signature_tag(delivery, SIGNATURE_HEADER, 32)?.ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
+        let tag = signature_tag(delivery, &SIGNATURE, 32)?.ok_or(AuthFailure::MissingSignature(SIGNATURE_HEADER))?;
         if !self.secrets.matches(&delivery.body, &tag) {
             return Err(AuthFailure::SignatureMismatch);
         }

@@ -432,7 +432,7 @@ impl EventStore for DynamoStore {
         item.insert("status".into(), s(DeliveryStatus::InProgress.as_str()));
         item.insert("attempt".into(), s(&lease.attempt));
         item.insert("lease_until".into(), n(lease.until.timestamp_millis()));
-        item.insert("payload_sha256".into(), s(&event.payload_sha256));
+        item.insert("payload_sha256".into(), s(event.payload_sha256.as_str()));
         item.insert("provider".into(), s(event.provider.as_str()));
         item.insert("kind".into(), s(event.kind.as_str()));
         item.insert("received_at".into(), s(event.received_at.to_rfc3339()));
@@ -507,7 +507,7 @@ impl EventStore for DynamoStore {
             &format!("{}#{}", event.received_at.to_rfc3339(), event.payload_sha256),
         );
         item.insert("provider".into(), s(event.provider.as_str()));
-        item.insert("payload_sha256".into(), s(&event.payload_sha256));
+        item.insert("payload_sha256".into(), s(event.payload_sha256.as_str()));
         item.insert("event".into(), s(to_json(event)?));
         item.insert(
             "gsi1pk".into(),
