@@ -11,7 +11,7 @@ use lambda_http::http::Method;
 use serde_json::{json, Value};
 use shared::clock::Clock;
 use shared::lambda::handle_apigw;
-use shared::model::{EventKind, Lifecycle};
+use shared::model::{EventKind, Lifecycle, ProviderId};
 use shared::service::Service;
 use shared::store::{DeliveryStatus, EventStore, Lease, ListQuery, StoreQuery};
 use std::sync::Arc;
@@ -50,14 +50,9 @@ async fn every_fixture_twice_is_stored_once_and_alerts_once() {
     for f in all.iter().filter(|f| f.expect.status_after.is_some()) {
         let body: Value = serde_json::from_str(&f.request.body).unwrap();
         let key = body["content"]["esimTranNo"].as_str().unwrap();
-        let state = h
-            .store
-            .load_state(shared::model::ProviderId::EsimAccess, key)
-            .await
-            .unwrap()
-            .unwrap();
+        let state = h.esim_state(ProviderId::EsimAccess, key).await;
         assert_eq!(
-            Some(state.value.status.unwrap().value.provider_status),
+            Some(state.status.unwrap().value.provider_status),
             f.expect.status_after,
             "{}",
             f.file
@@ -120,13 +115,7 @@ async fn older_status_after_newer_leaves_the_newer() {
         .handle(&custom(status("n1", "2026-04-22T17:00:00+0000", "IN_USE")))
         .await;
     assert_eq!((newer.status, older.status), (200, 200));
-    let state = h
-        .store
-        .load_state(shared::model::ProviderId::EsimAccess, "T-42")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let state = h.esim_state(ProviderId::EsimAccess, "T-42").await;
     let status = state.status.unwrap();
     assert_eq!(status.value.provider_status, "USED_UP");
     assert_eq!(status.value.lifecycle, Lifecycle::Depleted);
@@ -151,13 +140,7 @@ async fn same_notify_id_with_other_payload_is_flagged_not_applied() {
     let reply = h.service.handle(&custom(body("REVOKED"))).await;
     assert_eq!(reply.status, 200);
     assert_eq!(body_json(&reply)["outcome"], "conflict");
-    let state = h
-        .store
-        .load_state(shared::model::ProviderId::EsimAccess, "T-7")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let state = h.esim_state(ProviderId::EsimAccess, "T-7").await;
     assert_eq!(state.status.unwrap().value.provider_status, "IN_USE");
     let conflicts = h.store.list_conflicts(&ListQuery::default()).await.unwrap();
     assert_eq!(conflicts.len(), 1);
@@ -472,13 +455,7 @@ async fn content_type_duplicate_keys_and_huge_numbers() {
     let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
     let flagged = stored.iter().find(|d| d.event.raw.get().contains("T-B")).unwrap();
     assert_eq!(flagged.event.flags, vec!["fields_unreadable".to_string()]);
-    let state = h
-        .store
-        .load_state(shared::model::ProviderId::EsimAccess, "T-H")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let state = h.esim_state(ProviderId::EsimAccess, "T-H").await;
     let usage = state.usage.unwrap().value;
     assert_eq!(usage.total_bytes, None, "a total beyond u64 is not invented");
     assert_eq!(usage.remaining_bytes, Some(5));

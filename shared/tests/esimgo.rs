@@ -9,7 +9,7 @@ use lambda_http::http::HeaderValue;
 use serde_json::{json, Value};
 use shared::clock::Clock;
 use shared::model::{EventKind, Lifecycle, ProviderId};
-use shared::store::{EventStore, ListQuery, StoreQuery};
+use shared::store::{ListQuery, StoreQuery};
 
 /// A week before the fixtures' bundles end (2030-11-27 and 2030-12-01): no expiry alert at delivery time.
 const NOW: &str = "2030-11-20T12:00:00Z";
@@ -18,16 +18,13 @@ fn reply_json(r: &shared::reply::Reply) -> Value {
     serde_json::from_str(&r.body).unwrap_or(Value::Null)
 }
 
-fn fixture(name: &str) -> Fixture {
-    fixtures("esimgo")
-        .into_iter()
-        .find(|f| f.name == name)
-        .unwrap_or_else(|| panic!("no fixture {name}"))
+fn esimgo_fixture(name: &str) -> Fixture {
+    fixture("esimgo", name)
 }
 
 /// A delivery of `body` signed as eSIM Go V3 does, with the current key.
 fn signed(body: &str, now: chrono::DateTime<chrono::Utc>) -> shared::ingress::Delivery {
-    let mut f = fixture("utilisation-v3-hex");
+    let mut f = esimgo_fixture("utilisation-v3-hex");
     f.request.body = body.to_string();
     let key = secrets()["esimgo"]["api_key"].as_str().unwrap().to_string();
     f.request
@@ -51,12 +48,7 @@ async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
             "eSIM Go has no event id"
         );
     }
-    let low = h
-        .sink
-        .published()
-        .into_iter()
-        .find(|a| a.alert_type.as_str() == "low_data")
-        .unwrap();
+    let low = h.published_alert("low_data");
     assert_eq!(
         (low.level.as_str(), low.alert_id.as_str()),
         ("20%", "esimgo#8944538532008160222#215009266#low_data#20%")
@@ -66,7 +58,7 @@ async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
 #[tokio::test]
 async fn numeric_iccid_is_stored_flagged_and_never_used_as_an_identity() {
     let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
-    let f = fixture("first-use-numeric-iccid");
+    let f = esimgo_fixture("first-use-numeric-iccid");
     assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 200);
     let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
     let event = &stored[0].event;
@@ -87,12 +79,15 @@ async fn hex_and_base64_signatures_pass_and_any_altered_byte_fails() {
     let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
     for name in ["utilisation-v3-base64", "utilisation-v3-hex"] {
         assert_eq!(
-            h.service.handle(&delivery(&fixture(name), h.clock.now())).await.status,
+            h.service
+                .handle(&delivery(&esimgo_fixture(name), h.clock.now()))
+                .await
+                .status,
             200,
             "{name}"
         );
     }
-    let good = fixture("utilisation-v3-base64");
+    let good = esimgo_fixture("utilisation-v3-base64");
     let body = good.request.body.as_bytes();
     for i in [0, body.len() / 2, body.len() - 1] {
         let mut flipped = delivery(&good, h.clock.now());
@@ -122,7 +117,7 @@ async fn rotated_key_needs_both_keys_configured() {
     let h = Harness::new(provider, NOW, quick_settings());
     assert_eq!(
         h.service
-            .handle(&delivery(&fixture("utilisation-rotated-key"), h.clock.now()))
+            .handle(&delivery(&esimgo_fixture("utilisation-rotated-key"), h.clock.now()))
             .await
             .status,
         401
@@ -130,7 +125,7 @@ async fn rotated_key_needs_both_keys_configured() {
     let both = Harness::new(esimgo_provider(None), NOW, quick_settings());
     assert_eq!(
         both.service
-            .handle(&delivery(&fixture("utilisation-rotated-key"), both.clock.now()))
+            .handle(&delivery(&esimgo_fixture("utilisation-rotated-key"), both.clock.now()))
             .await
             .status,
         200
@@ -139,7 +134,7 @@ async fn rotated_key_needs_both_keys_configured() {
 
 #[tokio::test]
 async fn unsigned_v2_needs_configuration_and_the_url_token() {
-    let f = fixture("utilisation-v2-unsigned");
+    let f = esimgo_fixture("utilisation-v2-unsigned");
     let refused = Harness::new(esimgo_provider(None), NOW, quick_settings());
     assert_eq!(
         refused.service.handle(&delivery(&f, refused.clock.now())).await.status,
@@ -207,7 +202,7 @@ async fn unlimited_bundles_never_raise_low_data() {
 #[tokio::test]
 async fn end_ten_hours_away_raises_one_expiry_alert_at_delivery() {
     let h = Harness::new(esimgo_provider(None), "2030-11-27T00:47:00Z", quick_settings());
-    let f = fixture("utilisation-v3-hex"); // 50% left, ends 2030-11-27T10:47:00Z
+    let f = esimgo_fixture("utilisation-v3-hex"); // 50% left, ends 2030-11-27T10:47:00Z
     for _ in 0..2 {
         assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 200);
     }
@@ -225,7 +220,7 @@ async fn end_ten_hours_away_raises_one_expiry_alert_at_delivery() {
 #[tokio::test]
 async fn a_bundle_ending_in_three_days_alerts_only_when_the_sweep_runs_inside_the_window() {
     let h = Harness::new(esimgo_provider(None), "2030-11-24T10:47:00Z", quick_settings());
-    let f = fixture("utilisation-v3-hex");
+    let f = esimgo_fixture("utilisation-v3-hex");
     assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 200);
     assert!(h.sink.published().is_empty());
     assert_eq!(h.pipeline.sweep_expiring().await.unwrap().published, 0, "3 days out");
@@ -252,19 +247,8 @@ async fn a_bundle_ending_in_three_days_alerts_only_when_the_sweep_runs_inside_th
 #[tokio::test]
 async fn deleted_event_sets_the_lifecycle_and_country_change_is_located() {
     let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
-    for name in ["esim-deleted", "country-change"] {
-        assert_eq!(
-            h.service.handle(&delivery(&fixture(name), h.clock.now())).await.status,
-            200
-        );
-    }
-    let state = h
-        .store
-        .load_state(ProviderId::EsimGo, "8943108161000670038")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    h.accept("esimgo", &["esim-deleted", "country-change"]).await;
+    let state = h.esim_state(ProviderId::EsimGo, "8943108161000670038").await;
     let status = state.status.unwrap();
     assert_eq!(
         (status.value.lifecycle, status.at),

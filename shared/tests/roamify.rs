@@ -7,7 +7,7 @@ use common::*;
 use serde_json::{json, Map, Value};
 use shared::clock::Clock;
 use shared::model::{EventKind, Lifecycle, ProviderId};
-use shared::store::{EventStore, ListQuery, StoreQuery};
+use shared::store::{ListQuery, StoreQuery};
 
 /// Fixture times are around 1700000000 (2023-11-14); "now" is a little later.
 const NOW: &str = "2023-11-15T00:00:00Z";
@@ -30,8 +30,8 @@ fn signed(mut f: Fixture, body: &Value) -> Fixture {
     f
 }
 
-fn fixture(name: &str) -> Fixture {
-    fixtures("roamify").into_iter().find(|f| f.name == name).unwrap()
+fn roamify_fixture(name: &str) -> Fixture {
+    fixture("roamify", name)
 }
 
 /// The same delivery in the other layout: flat fields moved under `data`, or nested ones lifted out.
@@ -57,13 +57,7 @@ async fn run_fixtures(h: &Harness, all: &[Fixture]) {
     for f in all {
         post_twice(h, f).await;
         if let Some(expected) = &f.expect.status_after {
-            let state = h
-                .store
-                .load_state(ProviderId::Roamify, "8991234567890123456")
-                .await
-                .unwrap()
-                .unwrap()
-                .value;
+            let state = h.esim_state(ProviderId::Roamify, "8991234567890123456").await;
             assert_eq!(
                 &state.status.unwrap().value.provider_status,
                 expected,
@@ -92,12 +86,7 @@ async fn every_fixture_in_both_layouts_is_stored_once_and_alerts_once() {
         let h = Harness::new(roamify_provider(), NOW, quick_settings());
         run_fixtures(&h, &all).await;
         let stored = assert_stored_once_and_alerted(&h, &all, &schemas).await;
-        let low = h
-            .sink
-            .published()
-            .into_iter()
-            .find(|a| a.alert_type.as_str() == "low_data")
-            .unwrap();
+        let low = h.published_alert("low_data");
         assert_eq!(low.level, "10%", "{layout}: 102 of 1024 MB left");
         assert_eq!(low.usage.as_ref().unwrap().remaining_bytes, Some(102 * 1024 * 1024));
         let refund = stored.iter().find(|d| d.event.kind == EventKind::Refund).unwrap();
@@ -112,31 +101,20 @@ async fn every_fixture_in_both_layouts_is_stored_once_and_alerts_once() {
 #[tokio::test]
 async fn an_older_activated_after_expired_does_not_regress() {
     let h = Harness::new(roamify_provider(), NOW, quick_settings());
-    for name in ["status-nested-expired", "status-flat"] {
-        assert_eq!(
-            h.service.handle(&delivery(&fixture(name), h.clock.now())).await.status,
-            200
-        );
-    }
-    let state = h
-        .store
-        .load_state(ProviderId::Roamify, "8991234567890123456")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    h.accept("roamify", &["status-nested-expired", "status-flat"]).await;
+    let state = h.esim_state(ProviderId::Roamify, "8991234567890123456").await;
     assert_eq!(state.status.unwrap().value.lifecycle, Lifecycle::Expired);
 }
 
 #[tokio::test]
 async fn signatures_are_mandatory_and_rotation_works() {
     let h = Harness::new(roamify_provider(), NOW, quick_settings());
-    let f = fixture("wrong-secret");
+    let f = roamify_fixture("wrong-secret");
     assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 401);
-    let mut unsigned = fixture("status-flat");
+    let mut unsigned = roamify_fixture("status-flat");
     unsigned.request.headers.remove("x-roamify-signature");
     assert_eq!(h.service.handle(&delivery(&unsigned, h.clock.now())).await.status, 401);
-    let mut rotated = fixture("status-flat");
+    let mut rotated = roamify_fixture("status-flat");
     let key = secrets()["roamify"]["secret_rotated"].as_str().unwrap().to_string();
     rotated.request.headers.insert(
         "x-roamify-signature".into(),
@@ -149,7 +127,7 @@ async fn signatures_are_mandatory_and_rotation_works() {
 #[tokio::test]
 async fn usage_amounts_are_found_defensively_or_the_event_is_kept_without_alert() {
     let h = Harness::new(roamify_provider(), NOW, quick_settings());
-    let base = fixture("usage-nested");
+    let base = roamify_fixture("usage-nested");
     let usage = |id: &str, extra: Value| {
         let mut data = json!({"timestamp": 1700003600, "iccid": format!("899100000000000{id}"), "esim_id": id, "end": 1900000000,
                               "package_id": "p", "data_units": "GB"});
@@ -188,7 +166,7 @@ async fn unknown_categories_are_stored_unrecognized() {
     let body = json!({"event_category": "loyalty", "event_type": "points", "timestamp": 1700000000});
     let reply = h
         .service
-        .handle(&delivery(&signed(fixture("status-flat"), &body), h.clock.now()))
+        .handle(&delivery(&signed(roamify_fixture("status-flat"), &body), h.clock.now()))
         .await;
     assert_eq!(
         (reply.status, reply_json(&reply)["kind"].clone()),
@@ -205,7 +183,7 @@ async fn end_of_validity_uses_the_shared_expiry_sweep() {
                  "end": ends.timestamp(), "status": "ACTIVATED"}});
     assert_eq!(
         h.service
-            .handle(&delivery(&signed(fixture("status-flat"), &body), h.clock.now()))
+            .handle(&delivery(&signed(roamify_fixture("status-flat"), &body), h.clock.now()))
             .await
             .status,
         200

@@ -6,16 +6,19 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Deserialize;
+use shared::alerts::Alert;
 use shared::auth::KeyRing;
 use shared::clock::{Clock, FixedClock};
 use shared::ingress::Delivery;
+use shared::model::ProviderId;
 use shared::notify::MemorySink;
 use shared::pipeline::{Pipeline, PipelineSettings};
 use shared::providers::esimaccess::EsimAccess;
 use shared::providers::esimgo::EsimGo;
 use shared::providers::Provider;
 use shared::service::Service;
-use shared::store::{DeliveryStatus, KvStore, ListQuery, MemoryBackend, StoreQuery, StoredDelivery};
+use shared::state::EsimState;
+use shared::store::{DeliveryStatus, EventStore, KvStore, ListQuery, MemoryBackend, StoreQuery, StoredDelivery};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -73,6 +76,14 @@ pub fn fixtures(provider: &str) -> Vec<Fixture> {
             f
         })
         .collect()
+}
+
+/// `provider`'s fixture called `name`.
+pub fn fixture(provider: &str, name: &str) -> Fixture {
+    fixtures(provider)
+        .into_iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no {provider} fixture {name}"))
 }
 
 pub fn secrets() -> serde_json::Value {
@@ -196,6 +207,37 @@ impl Harness {
             sink,
             clock,
         }
+    }
+
+    /// Hands each of `provider`'s fixtures called `names` to the service once, at the harness's time; every
+    /// one must be accepted.
+    pub async fn accept(&self, provider: &str, names: &[&str]) {
+        for name in names {
+            let reply = self
+                .service
+                .handle(&delivery(&fixture(provider, name), self.clock.now()))
+                .await;
+            assert_eq!(reply.status, 200, "{provider}/{name}");
+        }
+    }
+
+    /// The one published alert of `alert_type` (`low_data`, `expiry`, ...) the test expects.
+    pub fn published_alert(&self, alert_type: &str) -> Alert {
+        self.sink
+            .published()
+            .into_iter()
+            .find(|a| a.alert_type.as_str() == alert_type)
+            .unwrap_or_else(|| panic!("no {alert_type} alert published"))
+    }
+
+    /// The stored state of an eSIM the test expects to have one.
+    pub async fn esim_state(&self, provider: ProviderId, key: &str) -> EsimState {
+        self.store
+            .load_state(provider, key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no state for {provider} {key}"))
+            .value
     }
 }
 
