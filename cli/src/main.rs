@@ -106,7 +106,8 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
-    /// Manage partner callbacks: create partners and their API keys, rotate keys, list notification types.
+    /// Manage partner callbacks: create partners and their API keys, rotate keys, remove partners, list
+    /// notification types.
     Partners(partners::PartnersArgs),
     /// List deliveries that reused a known id with a different payload.
     Conflicts {
@@ -172,22 +173,25 @@ async fn serve(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
 }
 
 async fn run_partners(args: partners::PartnersArgs) -> Result<(), String> {
-    let registry = match (&args.table, args.command.needs_registry()) {
-        (Some(table), true) => {
-            let sdk = shared::aws::sdk_config().await;
-            Some(shared::callbacks::dynamodb::DynamoRegistry::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                table,
-            ))
-        }
+    let sdk = match (&args.table, args.command.needs_registry()) {
+        (Some(_), true) => Some(shared::aws::sdk_config().await),
         _ => None,
     };
+    let registry = sdk.as_ref().zip(args.table.as_ref()).map(|(sdk, table)| {
+        shared::callbacks::dynamodb::DynamoRegistry::new(aws_sdk_dynamodb::Client::new(sdk), table)
+    });
+    let transport = sdk.as_ref().zip(args.topic_arn.as_ref()).map(|(sdk, topic_arn)| {
+        shared::callbacks::sns::SnsTransport::new(aws_sdk_sns::Client::new(sdk), topic_arn, None)
+    });
     let registry = registry
         .as_ref()
         .map(|r| r as &dyn shared::callbacks::registry::CallbackRegistry);
     partners::run(
         &args.command,
         registry,
+        transport
+            .as_ref()
+            .map(|t| t as &dyn shared::callbacks::transport::CallbackTransport),
         SystemClock.now(),
         &mut std::io::stdout().lock(),
     )

@@ -1,11 +1,15 @@
 //! `esimhooks partners`: the operator's side of partner callbacks. Partners are created here (their API key
-//! is printed once and only its hash is stored), keys are rotated here, and the notification types are listed.
+//! is printed once and only its hash is stored), keys are rotated here, partners are removed here (keys,
+//! callbacks and SNS subscriptions), and the notification types are listed.
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use shared::callbacks::offboard::remove_partner;
 use shared::callbacks::partner::{generate_key, Partner, PartnerId};
 use shared::callbacks::registry::CallbackRegistry;
+use shared::callbacks::transport::CallbackTransport;
 use shared::callbacks::NotificationType;
+use std::collections::BTreeSet;
 use std::io::Write;
 
 #[derive(Debug, Args)]
@@ -15,6 +19,10 @@ pub struct PartnersArgs {
     /// The DynamoDB table (the stack's EventsTableName output).
     #[arg(long, env = "ESIMHOOKS_TABLE", global = true)]
     pub table: Option<String>,
+    /// The alerts topic partners' callbacks are subscribed to (the stack's AlertsTopicArn output); `remove`
+    /// needs it to unsubscribe them.
+    #[arg(long, env = "ESIMHOOKS_TOPIC_ARN", global = true)]
+    pub topic_arn: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +37,13 @@ pub enum PartnersCommand {
     },
     /// Issue a new API key; the previous one keeps working until the next rotation.
     Rotate { id: String },
+    /// Remove a partner for good: its keys stop working, and every callback it registered is removed with its
+    /// SNS subscription. Without --yes, only says what would be removed.
+    Remove {
+        id: String,
+        #[arg(long)]
+        yes: bool,
+    },
     /// List partners (never their keys).
     List {
         #[arg(long)]
@@ -53,10 +68,11 @@ fn parse_id(text: &str) -> Result<PartnerId, String> {
     })
 }
 
-/// Runs one partners command against `registry` (None only for `types`).
+/// Runs one partners command against `registry` (None only for `types`) and, for `remove`, `transport`.
 pub async fn run(
     command: &PartnersCommand,
     registry: Option<&dyn CallbackRegistry>,
+    transport: Option<&dyn CallbackTransport>,
     now: DateTime<Utc>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
@@ -119,6 +135,38 @@ pub async fn run(
             )
             .map_err(io)?;
         }
+        PartnersCommand::Remove { id, yes } => {
+            let registry = need()?;
+            let id = parse_id(id)?;
+            let failed = |e: &dyn std::fmt::Display| e.to_string();
+            if registry.partner(&id).await.map_err(|e| failed(&e))?.is_none() {
+                return Err(format!("no partner {id}"));
+            }
+            if !*yes {
+                let registered = registry.registrations(&id).await.map_err(|e| failed(&e))?;
+                let urls: BTreeSet<&str> = registered.iter().map(|r| r.url.as_str()).collect();
+                writeln!(
+                    out,
+                    "would remove partner {id}: its API keys and {} callbacks at {} URLs (run again with --yes)",
+                    registered.len(),
+                    urls.len()
+                )
+                .map_err(io)?;
+                return Ok(());
+            }
+            let transport = transport
+                .ok_or("removing a partner needs --topic-arn or ESIMHOOKS_TOPIC_ARN to unsubscribe its callbacks")?;
+            let removed = remove_partner(registry, transport, &id)
+                .await
+                .map_err(|e| failed(&e))?
+                .ok_or_else(|| format!("no partner {id}"))?;
+            writeln!(
+                out,
+                "partner {id} removed: its API keys, {} callbacks and {} SNS subscriptions",
+                removed.callbacks, removed.subscriptions
+            )
+            .map_err(io)?;
+        }
         PartnersCommand::List { json } => {
             let partners = need()?.partners().await.map_err(|e| e.to_string())?;
             if *json {
@@ -152,7 +200,7 @@ mod tests {
 
     async fn run_text(command: PartnersCommand, registry: &MemoryRegistry) -> Result<String, String> {
         let mut out = Vec::new();
-        run(&command, Some(registry), Utc::now(), &mut out).await?;
+        run(&command, Some(registry), None, Utc::now(), &mut out).await?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -219,9 +267,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn remove_says_what_it_would_do_then_revokes_keys_and_unsubscribes_with_yes() {
+        use shared::callbacks::registry::{Endpoint, Registration};
+        use shared::callbacks::transport::MemoryTransport;
+        let registry = MemoryRegistry::default();
+        let transport = MemoryTransport::default();
+        let add = PartnersCommand::Add {
+            id: "acme".into(),
+            name: None,
+        };
+        run_text(add, &registry).await.unwrap();
+        let id = PartnerId::parse("acme").unwrap();
+        let url = "https://hooks.acme.example/esim";
+        let arn = transport.subscribe(url, "{}").await.unwrap();
+        for kind in [NotificationType::ALL[0], NotificationType::ALL[1]] {
+            let registration = Registration {
+                partner: id.clone(),
+                notification_type: kind,
+                url: url.into(),
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            };
+            registry.save_registration(&registration).await.unwrap();
+        }
+        let endpoint = Endpoint {
+            url: url.into(),
+            partner: id.clone(),
+            subscription_arn: arn,
+        };
+        registry.save_endpoint(&endpoint).await.unwrap();
+        let remove = |yes| PartnersCommand::Remove { id: "acme".into(), yes };
+
+        let dry = run_text(remove(false), &registry).await.unwrap();
+        assert!(dry.contains("2 callbacks at 1 URLs"), "{dry}");
+        assert!(registry.partner(&id).await.unwrap().is_some());
+        let refused = run(&remove(true), Some(&registry), None, Utc::now(), &mut Vec::new()).await;
+        assert!(refused.unwrap_err().contains("ESIMHOOKS_TOPIC_ARN"));
+
+        let mut out = Vec::new();
+        run(&remove(true), Some(&registry), Some(&transport), Utc::now(), &mut out)
+            .await
+            .unwrap();
+        let said = String::from_utf8(out).unwrap();
+        assert!(said.contains("2 callbacks and 1 SNS subscriptions"), "{said}");
+        assert!(registry.partner(&id).await.unwrap().is_none());
+        assert!(transport.subscriptions().is_empty());
+        let again = run_text(remove(true), &registry).await;
+        assert!(again.unwrap_err().contains("no partner"));
+    }
+
+    #[tokio::test]
     async fn types_are_listed_with_their_numbers() {
         let mut out = Vec::new();
-        run(&PartnersCommand::Types { json: true }, None, Utc::now(), &mut out)
+        run(&PartnersCommand::Types { json: true }, None, None, Utc::now(), &mut out)
             .await
             .unwrap();
         let types: serde_json::Value = serde_json::from_slice(&out).unwrap();

@@ -9,6 +9,7 @@ use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{json, Value};
 use shared::callbacks::dynamodb::DynamoRegistry;
+use shared::callbacks::offboard::{remove_partner, Removed};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId};
 use shared::callbacks::registry::CallbackRegistry;
 use shared::callbacks::sns::SnsTransport;
@@ -541,5 +542,57 @@ async fn real_alerts_and_events_reach_the_partner_urls_registered_for_them() {
     assert!(
         usage[0]["data"].get("raw").is_none(),
         "partners get the normalized event, not the raw body"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_partner_deletes_its_subscriptions_and_records_and_no_one_elses() {
+    let c = Callbacks::new("callbacks_remove").await;
+    let (acme, acme_key) = c.partner("acme").await;
+    let (bee, bee_key) = c.partner("bee").await;
+    let (acme_url, acme_crm, bee_url) = (c.url("acme"), c.url("acme-crm"), c.url("bee"));
+    for (partner, key, kind, url) in [
+        (&acme, &acme_key, 1, &acme_url),
+        (&acme, &acme_key, 2, &acme_url),
+        (&acme, &acme_key, 11, &acme_crm),
+        (&bee, &bee_key, 1, &bee_url),
+    ] {
+        let path = format!("/{partner}/callbacks/{kind}");
+        let (status, reply) = c.call("PUT", &path, Some(key), Some(json!({"url": url}))).await;
+        assert_eq!(status, 201, "{reply}");
+    }
+    let before = c.subscriptions().await;
+    assert!([&acme_url, &acme_crm, &bee_url]
+        .iter()
+        .all(|url| before.contains_key(*url)));
+
+    let id = PartnerId::parse(&acme).unwrap();
+    let transport = SnsTransport::new(c.rig.sns.clone(), c.rig.topic_arn.clone(), None);
+    let removed = remove_partner(c.registry.as_ref(), &transport, &id).await.unwrap();
+    assert_eq!(
+        removed,
+        Some(Removed {
+            callbacks: 3,
+            subscriptions: 2
+        })
+    );
+
+    let after = c.subscriptions().await;
+    assert!(
+        !after.contains_key(&acme_url) && !after.contains_key(&acme_crm),
+        "{after:?}"
+    );
+    assert_eq!(types_of(&after[&bee_url]), ["1"]);
+    assert!(c.registry.partner(&id).await.unwrap().is_none());
+    assert!(c.registry.registrations(&id).await.unwrap().is_empty());
+    assert!(c.registry.endpoint(&acme_url).await.unwrap().is_none());
+    let acme_list = c
+        .call("GET", &format!("/{acme}/callbacks"), Some(&acme_key), None)
+        .await;
+    assert_eq!(acme_list.0, 401);
+    let bee_list = c.call("GET", &format!("/{bee}/callbacks"), Some(&bee_key), None).await;
+    assert_eq!(
+        (bee_list.0, bee_list.1["callbacks"][0]["url"].clone()),
+        (200, json!(bee_url))
     );
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use common::*;
 use lambda_http::http::{HeaderMap, HeaderValue, Method};
 use serde_json::{json, Value};
+use shared::callbacks::offboard::{remove_partner, Removed};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId};
 use shared::callbacks::registry::{CallbackRegistry, MemoryRegistry};
 use shared::callbacks::transport::{CallbackTransport, MemoryTransport};
@@ -55,8 +56,12 @@ impl Rig {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(&self.key, method, path, body).await
+    }
+
+    async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut headers = HeaderMap::new();
-        headers.insert("x-api-key", HeaderValue::from_str(&self.key).unwrap());
+        headers.insert("x-api-key", HeaderValue::from_str(key).unwrap());
         let request = Delivery {
             method,
             path: path.into(),
@@ -128,6 +133,66 @@ async fn a_failed_registration_is_a_503_and_its_retry_converges() {
     assert_eq!(status, 200);
     assert!(rig.subscribed().is_empty());
     assert!(rig.registry.endpoints().is_empty());
+}
+
+#[tokio::test]
+async fn removing_a_partner_revokes_it_and_unsubscribes_its_urls_and_a_failed_run_is_finished_by_the_next() {
+    let rig = Rig::new().await;
+    let bee_key = generate_key().unwrap();
+    let mut bee = Partner {
+        id: PartnerId::parse("bee").unwrap(),
+        name: "Bee".into(),
+        key_hashes: vec![],
+        created_at: rig.clock.now(),
+    };
+    bee.add_key(&bee_key);
+    rig.registry.save_partner(&bee).await.unwrap();
+    let (crm, bee_url) = ("https://crm.acme.example/esim", "https://hooks.bee.example/esim");
+    for (path, url) in [
+        ("/acme/callbacks/1", URL),
+        ("/acme/callbacks/2", URL),
+        ("/acme/callbacks/11", crm),
+    ] {
+        assert_eq!(rig.call(Method::PUT, path, Some(json!({"url": url}))).await.0, 201);
+    }
+    let put = rig
+        .call_as(&bee_key, Method::PUT, "/bee/callbacks/1", Some(json!({"url": bee_url})))
+        .await;
+    assert_eq!(put.0, 201);
+    assert_eq!(rig.subscribed().len(), 3);
+    let acme = PartnerId::parse("acme").unwrap();
+
+    // SNS fails: the run stops, but the keys are already revoked and nothing is half-registered.
+    rig.transport.fail_next(1);
+    assert!(remove_partner(rig.registry.as_ref(), rig.transport.as_ref(), &acme)
+        .await
+        .is_err());
+    assert_eq!(rig.call(Method::GET, "/acme/callbacks", None).await.0, 401);
+    assert_eq!(rig.subscribed().len(), 3);
+
+    let removed = remove_partner(rig.registry.as_ref(), rig.transport.as_ref(), &acme)
+        .await
+        .unwrap();
+    assert_eq!(
+        removed,
+        Some(Removed {
+            callbacks: 3,
+            subscriptions: 2
+        })
+    );
+    assert_eq!(rig.subscribed(), [(bee_url.to_string(), json!(["1"]))]);
+    assert!(rig.registry.partner(&acme).await.unwrap().is_none());
+    assert!(rig.registry.registrations(&acme).await.unwrap().is_empty());
+    assert_eq!(rig.registry.endpoints().len(), 1);
+    let (status, listed) = rig.call_as(&bee_key, Method::GET, "/bee/callbacks", None).await;
+    assert_eq!((status, listed["callbacks"][0]["url"].clone()), (200, json!(bee_url)));
+
+    assert_eq!(
+        remove_partner(rig.registry.as_ref(), rig.transport.as_ref(), &acme)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

@@ -249,10 +249,20 @@ impl CallbackRegistry for DynamoRegistry {
     }
 
     async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
+        self.delete(item_key(endpoint_pk(url), ENDPOINT_SK)).await
+    }
+
+    async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError> {
+        self.delete(item_key(partner_pk(id), PARTNER_SK)).await
+    }
+}
+
+impl DynamoRegistry {
+    async fn delete(&self, key: Item) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(item_key(endpoint_pk(url), ENDPOINT_SK)))
+            .set_key(Some(key))
             .send()
             .await
             .map_err(unavailable)?;

@@ -9,6 +9,7 @@ pub mod api;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod notification;
+pub mod offboard;
 pub mod partner;
 pub mod registry;
 #[cfg(feature = "aws")]

@@ -32,6 +32,8 @@ pub struct Endpoint {
 pub trait CallbackRegistry: Send + Sync {
     async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError>;
     async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError>;
+    /// Removes the partner record (not its registrations: see [`super::offboard`]).
+    async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError>;
     async fn partners(&self) -> Result<Vec<Partner>, StoreError>;
     /// All of a partner's registrations, by type number (at most one per type, so a bounded list).
     async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError>;
@@ -78,6 +80,11 @@ impl CallbackRegistry for MemoryRegistry {
 
     async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
         self.tables().partners.insert(partner.id.clone(), partner.clone());
+        Ok(())
+    }
+
+    async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError> {
+        self.tables().partners.remove(id);
         Ok(())
     }
 
