@@ -12,7 +12,7 @@ use super::registry::CallbackRegistry;
 use super::transport::CallbackTransport;
 use std::collections::BTreeSet;
 
-/// What removing a partner took away.
+/// What one run took away (a run that finishes an interrupted one counts only what was left).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {
     /// Callback registrations (one per notification type).
