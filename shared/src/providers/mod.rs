@@ -45,9 +45,9 @@ pub(crate) fn start_event(
     provider_event_id: Option<Cow<'_, str>>,
 ) -> Event {
     let sha = PayloadSha256::of(verified.body());
-    let dedupe_key = match provider_event_id {
-        Some(id) if !id.trim().is_empty() => DedupeKey::provider_id(into_trimmed(id)),
-        _ => DedupeKey::body_hash(&sha),
+    let dedupe_key = match provider_event_id.map(into_trimmed).filter(|id| !id.is_empty()) {
+        Some(id) => DedupeKey::provider_id(id),
+        None => DedupeKey::body_hash(&sha),
     };
     Event::new(
         verified.provider(),

@@ -221,7 +221,7 @@ impl Harness {
         }
     }
 
-    /// The one published alert of `alert_type` (`low_data`, `expiry`, ...) the test expects.
+    /// The first published alert of `alert_type` (`low_data`, `expiry`, ...); the test expects one.
     pub fn published_alert(&self, alert_type: &str) -> Alert {
         self.sink
             .published()
