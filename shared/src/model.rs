@@ -11,6 +11,19 @@ use std::fmt;
 /// Bumped when a stored event's JSON changes incompatibly.
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
+/// How far a provider's time may run ahead of our receipt time and still be believed: clock skew between
+/// their servers and ours, with room to spare. Beyond it the time is not used (see [`Event::plausible`]).
+pub const PROVIDER_CLOCK_AHEAD_LIMIT: chrono::Duration = chrono::Duration::minutes(5);
+/// Provider times before this are not an eSIM event (the consumer eSIM specification, SGP.22, dates from
+/// 2016): a zero or garbage clock. 2016-01-01T00:00:00Z.
+pub const EARLIEST_PROVIDER_TIME: DateTime<Utc> = match DateTime::from_timestamp(1_451_606_400, 0) {
+    Some(at) => at,
+    None => DateTime::UNIX_EPOCH,
+};
+/// The flags [`Event::plausible`] sets.
+pub const FLAG_TIME_AHEAD: &str = "provider_time_ahead_of_receipt";
+pub const FLAG_TIME_TOO_OLD: &str = "provider_time_implausibly_old";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ProviderId {
     #[serde(rename = "esimgo")]
@@ -467,12 +480,32 @@ impl Event {
         }
     }
 
-    /// Sets the provider's time when there is one; otherwise occurred_at stays the receipt time.
+    /// Sets the provider's time when there is a plausible one (see [`Event::plausible`]); otherwise
+    /// occurred_at stays the receipt time.
     pub fn set_occurred_at(&mut self, provider_time: Option<DateTime<Utc>>) {
-        if let Some(at) = provider_time {
+        if let Some(at) = self.plausible(provider_time) {
             self.occurred_at = at;
             self.occurred_at_source = TimeSource::Provider;
         }
+    }
+
+    /// A provider time, if it is believable against our receipt time: not more than
+    /// [`PROVIDER_CLOCK_AHEAD_LIMIT`] after it, nor before [`EARLIEST_PROVIDER_TIME`]. State is versioned by
+    /// these times, so one from a wrong clock (2099) would outrank every real event for good: it is dropped
+    /// (the receipt time stands in) and the event flagged, while late deliveries keep their own, older times.
+    pub fn plausible(&mut self, provider_time: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        let at = provider_time?;
+        let flag = if at > self.received_at + PROVIDER_CLOCK_AHEAD_LIMIT {
+            FLAG_TIME_AHEAD
+        } else if at < EARLIEST_PROVIDER_TIME {
+            FLAG_TIME_TOO_OLD
+        } else {
+            return Some(at);
+        };
+        if !self.flags.iter().any(|f| f == flag) {
+            self.flags.push(flag.to_string());
+        }
+        None
     }
 }
 

@@ -2,7 +2,10 @@
 //! validity) remembers the version of the event that set it and only a newer event replaces it, so late or
 //! shuffled deliveries never move the state backwards. Stores persist the result; they hold no rules.
 
-use crate::model::{Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, Refs, StatusChange, Validity};
+use crate::model::{
+    Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, Refs, StatusChange, Validity,
+    PROVIDER_CLOCK_AHEAD_LIMIT,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -66,6 +69,12 @@ fn is_newer(candidate: (DateTime<Utc>, u8, &DedupeKey), current: (DateTime<Utc>,
     candidate.cmp(&current) == Ordering::Greater
 }
 
+/// A version time no later than `received_at` plus the clock limit. Normalizers already drop provider times
+/// beyond it; bounding here too means no stored facet, whatever wrote it, can outrank every later event.
+fn bounded(at: DateTime<Utc>, received_at: DateTime<Utc>) -> DateTime<Utc> {
+    at.min(received_at + PROVIDER_CLOCK_AHEAD_LIMIT)
+}
+
 /// The outcome of merging one event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merge {
@@ -104,17 +113,20 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
     }
 
     let key = &event.dedupe_key;
+    // The newest receipt the stored facets can have come with: their times are judged against it.
+    let stored_receipt = state.updated_at;
+    let occurred_at = bounded(event.occurred_at, event.received_at);
     if let Some(status) = &event.status {
         let newer = state.status.as_ref().is_none_or(|f| {
             is_newer(
-                (event.occurred_at, stage(status.lifecycle), key),
-                (f.at, stage(f.value.lifecycle), &f.event_key),
+                (occurred_at, stage(status.lifecycle), key),
+                (bounded(f.at, stored_receipt), stage(f.value.lifecycle), &f.event_key),
             )
         });
         if newer {
             state.status = Some(Facet {
                 value: status.clone(),
-                at: event.occurred_at,
+                at: occurred_at,
                 event_key: key.clone(),
             });
             changed = true;
@@ -123,11 +135,11 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
 
     let mut bundle_facet_applied = false;
     if let Some(usage) = &event.usage {
-        let at = usage.measured_at.unwrap_or(event.occurred_at);
+        let at = bounded(usage.measured_at.unwrap_or(occurred_at), event.received_at);
         let newer = state
             .usage
             .as_ref()
-            .is_none_or(|f| is_newer((at, 0, key), (f.at, 0, &f.event_key)));
+            .is_none_or(|f| is_newer((at, 0, key), (bounded(f.at, stored_receipt), 0, &f.event_key)));
         if newer {
             state.usage = Some(Facet {
                 value: usage.clone(),
@@ -138,11 +150,11 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
         }
     }
     if let Some(validity) = &event.validity {
-        let at = event.occurred_at;
+        let at = occurred_at;
         let newer = state
             .validity
             .as_ref()
-            .is_none_or(|f| is_newer((at, 0, key), (f.at, 0, &f.event_key)));
+            .is_none_or(|f| is_newer((at, 0, key), (bounded(f.at, stored_receipt), 0, &f.event_key)));
         if newer {
             state.validity = Some(Facet {
                 value: validity.clone(),
@@ -254,6 +266,21 @@ mod tests {
         // `early` was notified later but measured earlier: the later measurement wins.
         let state = fold(&[&late, &early]);
         assert_eq!(state.usage.unwrap().value.remaining_ratio, Some(0.1));
+    }
+
+    /// A stored facet stamped by a wrong clock (written before provider times were bounded, or by any other
+    /// path) is judged as if stamped at the state's last receipt, so later events still replace it.
+    #[test]
+    fn a_stored_facet_from_a_wrong_clock_does_not_outrank_later_events() {
+        let poisoned = status_event("2099", 0, "IN_USE", Lifecycle::Active);
+        let mut state = fold(&[&poisoned]);
+        state.status.as_mut().unwrap().at = DateTime::parse_from_rfc3339("2099-01-01T00:00:00Z").unwrap().to_utc();
+        let mut later = status_event("later", 0, "USED_UP", Lifecycle::Depleted);
+        later.received_at = poisoned.received_at + Duration::minutes(10);
+        later.occurred_at = later.received_at;
+        let state = merge(Some(state), &later).unwrap();
+        assert!(state.changed);
+        assert_eq!(state.state.status.unwrap().value.provider_status, "USED_UP");
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Provider for EsimAccess {
                         used_bytes: content.order_usage.whole(),
                         remaining_bytes: content.remain.whole(),
                         provider_threshold: content.remain_threshold.text(),
-                        measured_at: content.last_update_time.instant(),
+                        measured_at: event.plausible(content.last_update_time.instant()),
                         ..DataUsage::default()
                     }
                     .complete(),
