@@ -253,6 +253,33 @@ async fn replay(
     force: bool,
     backend: BackendArgs,
 ) -> Result<u8, String> {
+    let counts = replay_stored(provider, since, until, esim, force, backend).await?;
+    println!(
+        "replayed {}: {} changed, {} unchanged, {} failed",
+        counts.changed + counts.unchanged + counts.failed,
+        counts.changed,
+        counts.unchanged,
+        counts.failed
+    );
+    Ok(if counts.failed > 0 { 5 } else { 0 })
+}
+
+/// How a replay went, delivery by delivery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ReplayCounts {
+    changed: usize,
+    unchanged: usize,
+    failed: usize,
+}
+
+async fn replay_stored(
+    provider: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    esim: Option<String>,
+    force: bool,
+    backend: BackendArgs,
+) -> Result<ReplayCounts, String> {
     let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
     let opened = backend.open(true).await?;
     let now = SystemClock.now();
@@ -286,24 +313,20 @@ async fn replay(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let (mut changed, mut unchanged, mut failed) = (0, 0, 0);
+    let mut counts = ReplayCounts::default();
     for stored in &deliveries {
         match shared::replay::replay_one(&pipeline, &stored.event, force).await {
-            Ok(shared::replay::Replayed::Changed) => changed += 1,
-            Ok(shared::replay::Replayed::Unchanged) => unchanged += 1,
+            Ok(shared::replay::Replayed::Changed) => counts.changed += 1,
+            Ok(shared::replay::Replayed::Unchanged) => counts.unchanged += 1,
             Err(e) => {
-                failed += 1;
+                counts.failed += 1;
                 bar.suspend(|| eprintln!("{} {}: {e}", stored.event.provider, stored.event.dedupe_key));
             }
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!(
-        "replayed {}: {changed} changed, {unchanged} unchanged, {failed} failed",
-        deliveries.len()
-    );
-    Ok(if failed > 0 { 5 } else { 0 })
+    Ok(counts)
 }
 
 async fn run(cli: Cli) -> Result<u8, String> {
@@ -363,3 +386,5 @@ async fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::io::Write as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TOKEN: &str = "local-test-token";
+pub(crate) const TOKEN: &str = "local-test-token";
 
 fn fixture_body(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,10 +16,26 @@ fn fixture_body(name: &str) -> String {
 }
 
 /// One HTTP/1.1 request over a plain socket; returns (status, body).
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(addr, method, path, &[], body).await
+}
+
+/// [`http`] with more headers.
+pub(crate) async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let extra: String = headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("content-type"))
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -34,18 +50,18 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, S
     (status, body)
 }
 
-struct Server {
-    addr: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 /// Secrets the test server is configured with, per provider.
-fn secret_of(provider: &str) -> String {
+pub(crate) fn secret_of(provider: &str) -> String {
     format!("{provider}-local-secret")
 }
 
-async fn start(db: &std::path::Path) -> Server {
+pub(crate) async fn start(db: &std::path::Path) -> Server {
     let backend = BackendArgs {
         backend: backend::BackendKind::Local,
         db: db.to_path_buf(),
@@ -80,13 +96,13 @@ async fn start(db: &std::path::Path) -> Server {
 }
 
 impl Server {
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap();
     }
 }
 
-async fn list_json(what: Listing, db: &std::path::Path) -> Vec<Value> {
+pub(crate) async fn list_json(what: Listing, db: &std::path::Path) -> Vec<Value> {
     let store = sqlite::open_store(db).unwrap();
     let args = ListArgs {
         provider: Some("esimaccess".into()),

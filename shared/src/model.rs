@@ -437,8 +437,39 @@ pub struct Event {
     pub flags: Vec<String>,
     /// sha256 of the raw body, hex: tells a true duplicate from a reused id.
     pub payload_sha256: PayloadSha256,
-    /// The body exactly as received, for replay.
+    /// The body's JSON value, byte for byte; with `raw_padding`, the body exactly as received
+    /// ([`Event::raw_body`]), which is what `payload_sha256` hashes and replay reads.
     pub raw: Box<RawValue>,
+    /// Whitespace around the body's JSON value, which a JSON reader drops when it reads `raw` back.
+    #[serde(default, skip_serializing_if = "RawPadding::is_empty")]
+    pub raw_padding: RawPadding,
+}
+
+/// The whitespace before and after a body's JSON value (JSON's four: space, tab, LF, CR).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawPadding {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub before: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub after: String,
+}
+
+impl RawPadding {
+    /// Splits a JSON text into its padding and the value between.
+    pub fn split(text: &str) -> (Self, &str) {
+        let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+        let value = text.trim_matches(is_space);
+        let start = text.len() - text.trim_start_matches(is_space).len();
+        let padding = Self {
+            before: text[..start].to_owned(),
+            after: text[start + value.len()..].to_owned(),
+        };
+        (padding, value)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.before.is_empty() && self.after.is_empty()
+    }
 }
 
 impl Event {
@@ -477,7 +508,16 @@ impl Event {
             flags: Vec::new(),
             payload_sha256,
             raw,
+            raw_padding: RawPadding::default(),
         }
+    }
+
+    /// The body exactly as received: the JSON value with its padding.
+    pub fn raw_body(&self) -> Cow<'_, str> {
+        if self.raw_padding.is_empty() {
+            return Cow::Borrowed(self.raw.get());
+        }
+        Cow::Owned([&self.raw_padding.before, self.raw.get(), &self.raw_padding.after].concat())
     }
 
     /// Sets the provider's time when there is a plausible one (see [`Event::plausible`]); otherwise

@@ -30,7 +30,7 @@ pub fn renormalize(stored: &Event) -> Result<Event, NormalizeError> {
         query: String::new(),
         headers: HeaderMap::new(),
         source_ip: None,
-        body: Bytes::copy_from_slice(stored.raw.get().as_bytes()),
+        body: Bytes::copy_from_slice(stored.raw_body().as_bytes()),
         received_at: stored.received_at,
         request_id: None,
     };

@@ -83,6 +83,7 @@ fn event_data(event: &Event) -> Value {
     // the normalized fields.
     let mut view = event.clone();
     view.raw = serde_json::value::RawValue::from_string("null".into()).expect("static JSON");
+    view.raw_padding = Default::default();
     let mut data = serde_json::to_value(&view).unwrap_or(Value::Null);
     if let Some(fields) = data.as_object_mut() {
         fields.remove("raw");

@@ -5,6 +5,7 @@
 //! the accessors take what they can; an [`Obj`] that is not an object reads as empty. The raw payload keeps
 //! the rest.
 
+use crate::model::RawPadding;
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -28,16 +29,19 @@ pub fn parse<'a, T: Deserialize<'a> + Default>(body: &'a [u8]) -> Result<(Obj<T>
 pub struct JsonText<'a>(&'a str);
 
 impl JsonText<'_> {
-    /// The text as a `RawValue`, verbatim, without the second validating pass of `RawValue::from_string`
-    /// (as much work again as the parse that made this value), in one allocation of its exact size.
-    pub fn to_raw_value(self) -> Box<RawValue> {
-        match raw_value_unchecked(self.0) {
+    /// The JSON value as a `RawValue`, verbatim, and the whitespace around it, without the second validating
+    /// pass of `RawValue::from_string` (as much work again as the parse that made this value), in one
+    /// allocation of its exact size.
+    pub fn to_raw_value(self) -> (Box<RawValue>, RawPadding) {
+        let (padding, value) = RawPadding::split(self.0);
+        let raw = match raw_value_unchecked(value) {
             // Compared with the text (a memcmp), so a serde_json release that changed the protocol would cost
             // the checked path, never a wrong payload; a unit test fails if that ever happens.
-            Ok(raw) if raw.get() == self.0 => raw,
+            Ok(raw) if raw.get() == value => raw,
             // The text parsed as JSON, so this cannot fail; `null` keeps the path free of panics all the same.
-            _ => RawValue::from_string(self.0.to_owned()).unwrap_or_default(),
-        }
+            _ => RawValue::from_string(value.to_owned()).unwrap_or_default(),
+        };
+        (raw, padding)
     }
 }
 
@@ -516,15 +520,16 @@ mod tests {
             " {\n  \"a\" : [1, 2.50, {\"b\": null}],\t\"c\": \"\\u00e9 \\\" /\\/ é\" }\r\n",
             "[true,false]",
             "\"just a string\"",
+            "\n\t \"padded\"\r\n ",
         ] {
             let (_, text) = parse::<Sample>(body.as_bytes()).unwrap();
-            let raw = text.to_raw_value();
-            // Verbatim, surrounding whitespace included (`RawValue::from_string` drops it), so the stored raw
-            // payload hashes to the event's `payload_sha256`.
-            assert_eq!(raw.get(), body);
-            assert_eq!(serde_json::to_string(&raw).unwrap(), body);
+            let (raw, padding) = text.to_raw_value();
+            // The value verbatim and the whitespace around it apart (a JSON reader drops that whitespace when
+            // it reads a stored `raw` back): together the body, which the event's `payload_sha256` hashes.
+            assert_eq!([&padding.before, raw.get(), &padding.after].concat(), body);
+            assert_eq!(raw.get(), body.trim());
             // The fast path itself, not the checked fallback: serde_json still honours the protocol.
-            assert_eq!(raw_value_unchecked(body).unwrap().get(), body);
+            assert_eq!(raw_value_unchecked(raw.get()).unwrap().get(), body.trim());
         }
     }
 

@@ -10,7 +10,7 @@ pub mod roamify;
 
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;
-use crate::model::{DedupeKey, Event, EventKind, PayloadSha256, ProviderId};
+use crate::model::{DedupeKey, Event, EventKind, PayloadSha256, ProviderId, RawPadding};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -40,7 +40,7 @@ pub trait Provider: Send + Sync {
 /// dedupe key (the provider's id when given, else the body hash).
 pub(crate) fn start_event(
     verified: &Verified<'_>,
-    raw: Box<RawValue>,
+    (raw, padding): (Box<RawValue>, RawPadding),
     kind: EventKind,
     provider_event_id: Option<Cow<'_, str>>,
 ) -> Event {
@@ -49,14 +49,16 @@ pub(crate) fn start_event(
         Some(id) => DedupeKey::provider_id(id),
         None => DedupeKey::body_hash(&sha),
     };
-    Event::new(
+    let mut event = Event::new(
         verified.provider(),
         kind,
         dedupe_key,
         verified.delivery().received_at,
         sha,
         raw,
-    )
+    );
+    event.raw_padding = padding;
+    event
 }
 
 /// `text` without surrounding whitespace, keeping its buffer when it has none.
@@ -74,8 +76,9 @@ pub(crate) fn unreadable(verified: &Verified<'_>, error: &serde_json::Error) -> 
     let not_json = |e: &dyn std::fmt::Display| NormalizeError::NotJson(e.to_string());
     let text = std::str::from_utf8(verified.body()).map_err(|e| not_json(&e))?;
     // Validated here: the parse that failed did not read the body to its end.
-    let raw = RawValue::from_string(text.to_owned()).map_err(|e| not_json(&e))?;
-    let mut event = start_event(verified, raw, EventKind::Unrecognized, None);
+    let (padding, value) = RawPadding::split(text);
+    let raw = RawValue::from_string(value.to_owned()).map_err(|e| not_json(&e))?;
+    let mut event = start_event(verified, (raw, padding), EventKind::Unrecognized, None);
     tracing::warn!(provider = %verified.provider(), %error, "body is JSON but its fields are unreadable: stored, not interpreted");
     event.flags.push("fields_unreadable".into());
     Ok(event)

@@ -360,3 +360,51 @@ pub fn response_json(r: &lambda_http::aws_lambda_events::apigw::ApiGatewayV2http
         _ => serde_json::Value::Null,
     }
 }
+
+/// The fixture secret `provider` signs with (eSIM Access: its URL token).
+pub fn fixture_secret(provider: ProviderId) -> String {
+    let s = secrets();
+    let name = match provider {
+        ProviderId::EsimAccess => "url_token",
+        ProviderId::EsimGo => "api_key",
+        ProviderId::Roamify => "secret",
+        ProviderId::Airalo => "client_secret",
+    };
+    s[provider.as_str()][name].as_str().unwrap().to_string()
+}
+
+/// A delivery of exactly `body`, signed (or carrying the token) as `provider` does, with the fixture secret.
+pub fn signed_delivery(provider: ProviderId, body: &str, received_at: DateTime<Utc>) -> Delivery {
+    let request = shared::simulate::sign(provider, body, &fixture_secret(provider));
+    let (path, query) = request
+        .path_and_query
+        .split_once('?')
+        .unwrap_or((&request.path_and_query, ""));
+    let mut headers = HeaderMap::new();
+    for (name, value) in &request.headers {
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    Delivery {
+        method: Method::POST,
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        source_ip: None,
+        body: Bytes::from(body.to_string()),
+        received_at,
+        request_id: None,
+    }
+}
+
+/// Each provider with the fixture secrets, eSIM Access without its IP allow-list.
+pub fn fixture_provider(provider: ProviderId) -> Arc<dyn Provider> {
+    match provider {
+        ProviderId::EsimAccess => esimaccess_provider(false),
+        ProviderId::EsimGo => esimgo_provider(None),
+        ProviderId::Roamify => roamify_provider(),
+        ProviderId::Airalo => airalo_provider(),
+    }
+}
