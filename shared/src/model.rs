@@ -258,6 +258,10 @@ pub enum DedupeBasis {
     Derived,
     /// The sha256 of the body: other bytes are another key.
     BodyHash,
+    /// The sha256 of the body's canonical form (Airalo, whose signature may cover its SDK's re-encoding, so
+    /// every whitespace or escape variant of a signed body verifies): other bytes of the same canonical form
+    /// are the same delivery again, a duplicate.
+    CanonicalBody,
 }
 
 /// The provider's own references to an eSIM, by the provider's field name. The names are static in every
@@ -443,6 +447,10 @@ pub struct Event {
     /// Whitespace around the body's JSON value, which a JSON reader drops when it reads `raw` back.
     #[serde(default, skip_serializing_if = "RawPadding::is_empty")]
     pub raw_padding: RawPadding,
+    /// The key this delivery had under an earlier dedupe basis (Airalo: the raw body's hash, before bodies
+    /// were keyed by their canonical form), when it differs: a delivery stored under it is this one.
+    #[serde(skip)]
+    pub former_dedupe_key: Option<DedupeKey>,
 }
 
 /// The whitespace before and after a body's JSON value (JSON's four: space, tab, LF, CR).
@@ -509,6 +517,7 @@ impl Event {
             payload_sha256,
             raw,
             raw_padding: RawPadding::default(),
+            former_dedupe_key: None,
         }
     }
 

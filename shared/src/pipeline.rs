@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
-use crate::store::{AlertClaim, Begin, EventStore, Lease, StoreError};
+use crate::store::{AlertClaim, Begin, DeliveryStatus, EventStore, Lease, StoreError};
 use chrono::Duration;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -140,6 +140,12 @@ impl Pipeline {
     }
 
     pub async fn process(&self, event: &Event) -> Result<Outcome, PipelineError> {
+        if let Some(former) = &event.former_dedupe_key {
+            let status = self.store.delivery_status(event.provider, former).await?;
+            if status == Some(DeliveryStatus::Completed) {
+                return Ok(Outcome::Duplicate);
+            }
+        }
         let attempt = self.new_attempt();
         let begun = self
             .wait_while_busy(|| async {
@@ -153,8 +159,13 @@ impl Pipeline {
         };
         match begun {
             Begin::Duplicate => return Ok(Outcome::Duplicate),
-            // A key built from the notification's identity: other bytes are the same notification again.
-            Begin::Conflict { .. } if event.dedupe_basis == DedupeBasis::Derived => return Ok(Outcome::Duplicate),
+            // A key built from the notification's identity or its canonical form: other bytes are the same
+            // notification again.
+            Begin::Conflict { .. }
+                if matches!(event.dedupe_basis, DedupeBasis::Derived | DedupeBasis::CanonicalBody) =>
+            {
+                return Ok(Outcome::Duplicate)
+            }
             Begin::Conflict { stored_sha256 } => {
                 tracing::warn!(
                     provider = %event.provider,

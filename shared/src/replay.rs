@@ -34,7 +34,13 @@ pub fn renormalize(stored: &Event) -> Result<Event, NormalizeError> {
         received_at: stored.received_at,
         request_id: None,
     };
-    normalizer(stored.provider).normalize(Verified::new(stored.provider, &delivery))
+    let mut event = normalizer(stored.provider).normalize(Verified::new(stored.provider, &delivery))?;
+    // Stored under the key the delivery had before its dedupe basis changed: it keeps that identity, so
+    // replay finds the stored record (and its alerts keep their ids) instead of making a second one.
+    if event.former_dedupe_key.as_ref() == Some(&stored.dedupe_key) {
+        event.dedupe_key = stored.dedupe_key.clone();
+    }
+    Ok(event)
 }
 
 /// How one replayed delivery went.

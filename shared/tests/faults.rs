@@ -67,6 +67,13 @@ impl EventStore for FaultyStore {
         }
         self.inner.finish_delivery(e, l, now).await
     }
+    async fn delivery_status(
+        &self,
+        p: ProviderId,
+        k: &shared::model::DedupeKey,
+    ) -> Result<Option<shared::store::DeliveryStatus>, StoreError> {
+        self.inner.delivery_status(p, k).await
+    }
     async fn abandon_delivery(&self, e: &Event, l: &Lease, reason: &str) -> Result<(), StoreError> {
         self.inner.abandon_delivery(e, l, reason).await
     }

@@ -89,3 +89,80 @@ async fn an_implausibly_old_provider_time_is_replaced_by_the_receipt_time() {
         .iter()
         .any(|f| f == "provider_time_implausibly_old"));
 }
+
+/// An Airalo delivery of `body` carrying `signature` (hex HMAC-SHA512), as an attacker replays it.
+fn airalo_with_signature(h: &Harness, body: &str, signature: &str) -> shared::ingress::Delivery {
+    let mut d = signed_delivery(ProviderId::Airalo, body, h.clock.now());
+    d.headers.insert("airalo-signature", signature.parse().unwrap());
+    d
+}
+
+/// Airalo's signature may cover its SDK's re-encoding, so every whitespace or `\u` spelling of a signed body
+/// verifies: they are one delivery, stored once and alerted once, not a new account-balance alert each.
+#[tokio::test]
+async fn variants_of_one_signed_airalo_body_are_one_delivery() {
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
+    let body = r#"{"message":"Surpassed 80% of the credit limit balance","remaining":225.35}"#;
+    let signature = hmac_sha512_hex(&fixture_secret(ProviderId::Airalo), body.as_bytes());
+    let mut outcomes = Vec::new();
+    for spaces in 0..200 {
+        let variant = body.replacen('{', &format!("{{{}", " ".repeat(spaces)), 1);
+        let reply = h.service.handle(&airalo_with_signature(&h, &variant, &signature)).await;
+        assert_eq!(reply.status, 200, "{spaces}: {}", reply.body);
+        outcomes.push(serde_json::from_str::<Value>(&reply.body).unwrap()["outcome"].clone());
+    }
+    for variant in [
+        body.replace("Surpassed", "\\u0053urpassed"),
+        body.replace("80%", "80\\u0025"),
+        format!("\t{body}\n"),
+    ] {
+        let reply = h.service.handle(&airalo_with_signature(&h, &variant, &signature)).await;
+        outcomes.push(serde_json::from_str::<Value>(&reply.body).unwrap()["outcome"].clone());
+    }
+    assert_eq!(outcomes[0], "stored");
+    assert!(outcomes[1..].iter().all(|o| o == "duplicate"), "{outcomes:?}");
+    assert_eq!(h.store.list_deliveries(&ListQuery::default()).await.unwrap().len(), 1);
+    assert!(h.store.list_conflicts(&ListQuery::default()).await.unwrap().is_empty());
+    assert_eq!(h.sink.published().len(), 1, "one account_balance alert");
+}
+
+/// A delivery stored under the raw body's hash, before bodies were keyed by their canonical form, is still a
+/// duplicate of the same body delivered again.
+#[tokio::test]
+async fn an_airalo_delivery_stored_under_its_raw_hash_still_deduplicates() {
+    use shared::model::{DedupeBasis, DedupeKey, PayloadSha256};
+    use shared::store::{EventStore, Lease};
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
+    let pretty = "{\n  \"message\": \"Surpassed 90% of the credit limit balance\",\n  \"remaining\": 20.5\n}";
+    let delivery = signed_delivery(ProviderId::Airalo, pretty, h.clock.now());
+    let provider = fixture_provider(ProviderId::Airalo);
+    let mut legacy = provider.normalize(provider.authenticate(&delivery).unwrap()).unwrap();
+    assert_eq!(legacy.dedupe_basis, DedupeBasis::CanonicalBody);
+    let raw_key = DedupeKey::body_hash(&PayloadSha256::of(pretty.as_bytes()));
+    assert_eq!(legacy.former_dedupe_key.as_ref(), Some(&raw_key));
+    assert_ne!(legacy.dedupe_key, raw_key);
+    // As the earlier code stored it: keyed by the raw hash, completed.
+    legacy.dedupe_key = raw_key;
+    legacy.dedupe_basis = DedupeBasis::BodyHash;
+    let lease = Lease {
+        attempt: "earlier".into(),
+        until: h.clock.now() + chrono::Duration::seconds(30),
+    };
+    h.store.begin_delivery(&legacy, &lease, h.clock.now()).await.unwrap();
+    h.store.finish_delivery(&legacy, &lease, h.clock.now()).await.unwrap();
+
+    let reply = h.service.handle(&delivery).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&reply.body).unwrap()["outcome"],
+        "duplicate"
+    );
+    assert!(h.sink.published().is_empty());
+    let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    // Replay keeps the stored identity: nothing new, nothing published.
+    let replayed = shared::replay::replay_one(&h.pipeline, &stored[0].event, false)
+        .await
+        .unwrap();
+    assert_eq!(replayed, shared::replay::Replayed::Unchanged);
+    assert!(h.sink.published().is_empty());
+}

@@ -87,3 +87,21 @@ async fn padded_bodies_are_stored_exactly_and_replay_changes_nothing() {
     assert!(rig.store.list_conflicts(&rig.window()).await.unwrap().is_empty());
     assert!(rig.alerts().await.is_empty(), "replay published nothing");
 }
+
+/// Whitespace variants of one signed Airalo credit-limit body, on DynamoDB and SNS: one event, one alert.
+#[tokio::test]
+async fn variants_of_one_signed_airalo_body_publish_one_alert() {
+    let rig = MotoRig::new("variants", NOW).await;
+    let service = rig.service(ProviderId::Airalo);
+    let body = fixture("airalo", "credit-limit").request.body;
+    let signature = hmac_sha512_hex(&fixture_secret(ProviderId::Airalo), body.as_bytes());
+    for spaces in 0..20 {
+        let variant = body.replacen('{', &format!("{{{}", " ".repeat(spaces)), 1);
+        let mut d = signed_delivery(ProviderId::Airalo, &variant, rig.clock.now());
+        d.headers.insert("airalo-signature", signature.parse().unwrap());
+        assert_eq!(service.handle(&d).await.status, 200);
+    }
+    assert_eq!(rig.store.list_deliveries(&rig.window()).await.unwrap().len(), 1);
+    assert!(rig.store.list_conflicts(&rig.window()).await.unwrap().is_empty());
+    assert_eq!(rig.alerts().await.len(), 1);
+}

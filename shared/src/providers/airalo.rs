@@ -10,7 +10,8 @@ use super::{start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    AccountBalance, Bundle, DataUsage, DedupeBasis, EsimIdentity, Event, EventKind, OrderInfo, ProviderId, Validity,
+    AccountBalance, Bundle, DataUsage, DedupeBasis, DedupeKey, EsimIdentity, Event, EventKind, OrderInfo,
+    PayloadSha256, ProviderId, Validity,
 };
 use hmac::Hmac;
 use lambda_http::http::HeaderName;
@@ -102,6 +103,32 @@ impl Provider for Airalo {
     }
 
     fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
+        let mut event = self.read(verified)?;
+        key_by_canonical_body(&mut event, verified.body());
+        Ok(event)
+    }
+}
+
+/// A delivery keyed by its body is keyed by the body's canonical form (the SDK form with non-ASCII escaped:
+/// the same bytes for every whitespace and escape spelling of one JSON text). The signature may cover an SDK
+/// form, so each such variant of a signed body verifies, and must be the same delivery, not another alert.
+fn key_by_canonical_body(event: &mut Event, body: &[u8]) {
+    if event.dedupe_basis != DedupeBasis::BodyHash {
+        return;
+    }
+    let Some(canonical) = sdk_form(body, NonAscii::Escaped) else {
+        return;
+    };
+    event.dedupe_basis = DedupeBasis::CanonicalBody;
+    if canonical != body {
+        let key = DedupeKey::body_hash(&PayloadSha256::of(&canonical));
+        event.former_dedupe_key = Some(std::mem::replace(&mut event.dedupe_key, key));
+    }
+}
+
+impl Airalo {
+    /// The event a body describes, keyed as [`start_event`] keys it.
+    fn read(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
         let (root, json) = match json::parse::<Notification>(verified.body()) {
             Ok(parsed) => parsed,
             Err(error) => return unreadable(&verified, &error),

@@ -7,7 +7,7 @@ use super::{
     ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
 };
 use crate::alerts::Alert;
-use crate::model::{Event, ProviderId};
+use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
 use crate::time::day_bucket;
 use async_trait::async_trait;
@@ -475,6 +475,25 @@ impl EventStore for DynamoStore {
             // The record changed between the write and the read: report it busy, the retry decides.
             Decision::Take => Ok(Begin::InProgress),
         }
+    }
+
+    async fn delivery_status(
+        &self,
+        provider: ProviderId,
+        dedupe_key: &DedupeKey,
+    ) -> Result<Option<DeliveryStatus>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key(delivery_pk(provider, dedupe_key.as_str()), "EVENT")))
+            .projection_expression("#status")
+            .expression_attribute_names("#status", "status")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item.map(|item| parse_delivery_status(get_s(&item, "status"))))
     }
 
     async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError> {

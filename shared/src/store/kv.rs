@@ -6,7 +6,7 @@ use super::{
     ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
 };
 use crate::alerts::Alert;
-use crate::model::{Event, ProviderId};
+use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -92,7 +92,11 @@ impl KvStore<MemoryBackend> {
 }
 
 fn delivery_key(event: &Event) -> String {
-    format!("{}#{}", event.provider, event.dedupe_key)
+    delivery_key_of(event.provider, &event.dedupe_key)
+}
+
+fn delivery_key_of(provider: ProviderId, dedupe_key: &DedupeKey) -> String {
+    format!("{provider}#{dedupe_key}")
 }
 
 fn state_key(provider: ProviderId, esim_key: &str) -> String {
@@ -196,6 +200,15 @@ impl<B: KvBackend> EventStore for KvStore<B> {
                 Ok(Begin::Started)
             }
         }
+    }
+
+    async fn delivery_status(
+        &self,
+        provider: ProviderId,
+        dedupe_key: &DedupeKey,
+    ) -> Result<Option<DeliveryStatus>, StoreError> {
+        let stored: Option<StoredDelivery> = self.read(Space::Deliveries, &delivery_key_of(provider, dedupe_key))?;
+        Ok(stored.map(|d| d.status))
     }
 
     async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError> {

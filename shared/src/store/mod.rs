@@ -9,7 +9,7 @@ pub mod dynamodb;
 pub mod kv;
 
 use crate::alerts::Alert;
-use crate::model::{Event, ProviderId};
+use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -186,6 +186,12 @@ impl ListQuery {
 pub trait EventStore: Send + Sync {
     /// Claims the delivery and stores its event and raw payload as in progress.
     async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError>;
+    /// The status of the delivery stored under `dedupe_key`, if there is one.
+    async fn delivery_status(
+        &self,
+        provider: ProviderId,
+        dedupe_key: &DedupeKey,
+    ) -> Result<Option<DeliveryStatus>, StoreError>;
     /// Marks a delivery we hold as completed. A lease lost to another attempt is not an error.
     async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Gives up our lease after a failure, keeping the stored payload, so the provider's retry takes over at once.
