@@ -17,7 +17,7 @@ impl AlertSink for ConsoleSink {
         println!(
             "ALERT {} {} [{}] {}",
             alert.alert_type.as_str(),
-            alert.level,
+            shared::text::clean(&alert.level),
             alert.provider,
             rendered.sms_text
         );

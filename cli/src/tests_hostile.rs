@@ -104,3 +104,45 @@ async fn replay_after_padded_bodies_changes_and_publishes_nothing() {
         "deliveries, alerts, conflicts and states as they were"
     );
 }
+
+/// Text stored before provider fields were cleaned still prints as one clean row: no escape sequence reaches
+/// the terminal, no forged line reaches the table.
+#[tokio::test]
+async fn tables_print_stored_control_characters_as_spaces() {
+    use shared::store::EventStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dirty.db");
+    let store = sqlite::open_store(&db).unwrap();
+    let now = SystemClock.now();
+    let state = shared::state::EsimState {
+        provider: ProviderId::EsimAccess,
+        key: "T-1\u{1b}[2J".into(),
+        iccid: Some("8943\r\nALERT fake\u{7}".into()),
+        refs: Default::default(),
+        status: None,
+        usage: None,
+        validity: None,
+        bundle: None,
+        first_seen_at: now,
+        updated_at: now,
+        last_event_key: shared::model::DedupeKey::provider_id("n-1"),
+    };
+    assert!(store.save_state(&state, None).await.unwrap());
+    let args = ListArgs {
+        provider: None,
+        since: Some("1d".into()),
+        limit: 10,
+        json: false,
+    };
+    let mut out = Vec::new();
+    listing::list(Listing::Esims, &args, &store, now, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\r'),
+        "{text:?}"
+    );
+    assert_eq!(text.lines().count(), 3, "header, one row, the count: {text}");
+    assert!(text.contains("8943 ALERT fake"), "{text}");
+}

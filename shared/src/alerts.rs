@@ -204,10 +204,43 @@ pub fn upcoming_expiry(state: &EsimState, rules: &AlertRules, now: DateTime<Utc>
     Some(alert)
 }
 
-/// The alerts `event` raises, given the eSIM's state after it was merged.
+/// The alerts `event` raises, given the eSIM's state after it was merged. Low-data and expiry alerts are about
+/// one eSIM: an event that names none (no identifier, or only an implausible one) raises neither.
 pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, now: DateTime<Utc>) -> Vec<Alert> {
     let mut alerts = Vec::new();
+    if event.esim.is_some() {
+        esim_alerts(event, state, rules, now, &mut alerts);
+    }
 
+    // Account balance: every low-balance notification is its own alert (each delivery is already deduplicated);
+    // top-ups are stored but raise nothing.
+    if event.kind == EventKind::AccountBalance && event.balance.as_ref().is_some_and(|b| b.low) {
+        let level = event
+            .balance
+            .as_ref()
+            .and_then(|b| b.provider_level.clone())
+            .unwrap_or_else(|| "low".into());
+        let mut alert = Alert::for_esim(event, None, AlertType::AccountBalance, level, now);
+        alert.alert_id = format!(
+            "{}#account#{}#{}",
+            event.provider,
+            AlertType::AccountBalance.as_str(),
+            event.dedupe_key
+        );
+        alert.balance = event.balance.clone();
+        alerts.push(alert);
+    }
+    alerts
+}
+
+/// The low-data and expiry alerts of an event about an eSIM.
+fn esim_alerts(
+    event: &Event,
+    state: Option<&EsimState>,
+    rules: &AlertRules,
+    now: DateTime<Utc>,
+    alerts: &mut Vec<Alert>,
+) {
     // Low data: a provider's own warning fires at its level; otherwise judged on the state's usage (the newest
     // measurement), so a stale event cannot raise a stale level.
     if let Some(event_usage) = &event.usage {
@@ -251,26 +284,6 @@ pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, no
         alert.expires_at = expires_at;
         alerts.push(alert);
     }
-
-    // Account balance: every low-balance notification is its own alert (each delivery is already deduplicated);
-    // top-ups are stored but raise nothing.
-    if event.kind == EventKind::AccountBalance && event.balance.as_ref().is_some_and(|b| b.low) {
-        let level = event
-            .balance
-            .as_ref()
-            .and_then(|b| b.provider_level.clone())
-            .unwrap_or_else(|| "low".into());
-        let mut alert = Alert::for_esim(event, None, AlertType::AccountBalance, level, now);
-        alert.alert_id = format!(
-            "{}#account#{}#{}",
-            event.provider,
-            AlertType::AccountBalance.as_str(),
-            event.dedupe_key
-        );
-        alert.balance = event.balance.clone();
-        alerts.push(alert);
-    }
-    alerts
 }
 
 #[cfg(test)]

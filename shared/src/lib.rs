@@ -29,4 +29,5 @@ pub mod simulate;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod time;

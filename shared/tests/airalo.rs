@@ -175,10 +175,15 @@ async fn head_answers_200_through_the_lambda_entry_point_and_stores_nothing() {
 #[tokio::test]
 async fn the_same_low_data_level_again_is_a_duplicate_even_with_other_bytes() {
     let h = Harness::new(airalo_provider(), NOW, quick_settings());
-    let first = json!({"level": "90%", "package_name": "p-1", "remaining_percentage": 10, "iccid": "8910"}).to_string();
-    let again = json!({"iccid": "8910", "level": "90%", "package_name": "p-1", "remaining_percentage": 9}).to_string();
+    let first =
+        json!({"level": "90%", "package_name": "p-1", "remaining_percentage": 10, "iccid": "8910300000001234567"})
+            .to_string();
+    let again =
+        json!({"iccid": "8910300000001234567", "level": "90%", "package_name": "p-1", "remaining_percentage": 9})
+            .to_string();
     let other_package =
-        json!({"level": "90%", "package_name": "p-2", "remaining_percentage": 10, "iccid": "8910"}).to_string();
+        json!({"level": "90%", "package_name": "p-2", "remaining_percentage": 10, "iccid": "8910300000001234567"})
+            .to_string();
     let mut outcomes = Vec::new();
     for body in [&first, &again, &other_package] {
         let reply = h

@@ -166,3 +166,81 @@ async fn an_airalo_delivery_stored_under_its_raw_hash_still_deduplicates() {
     assert_eq!(replayed, shared::replay::Replayed::Unchanged);
     assert!(h.sink.published().is_empty());
 }
+
+/// Hostile text in a delivery: the event keeps it only cleaned (the raw payload keeps the bytes), an
+/// implausible ICCID names no eSIM, and nothing an alert carries has a control character or a forged line.
+#[tokio::test]
+async fn control_characters_never_reach_an_alert_and_bad_iccids_name_no_esim() {
+    use shared::notify::render;
+    use shared::text::is_unsafe;
+    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let hostile_iccid = "8943\r\nALERT fake\u{7}\u{1b}[31m";
+    let body = json!({
+        "notifyType": "DATA_USAGE", "notifyId": "n-hostile", "eventGenerateTime": "2026-11-23T09:59:00Z",
+        "content": {"iccid": hostile_iccid, "esimTranNo": "T-HOSTILE",
+                    "transactionId": "tx-9\r\nVerify your account at http://evil.example\u{2028}now",
+                    "totalVolume": 1000, "orderUsage": 950, "remain": 50}
+    });
+    assert_eq!(h.service.handle(&esimaccess_delivery(&h, &body)).await.status, 200);
+
+    let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
+    let event = &stored[0].event;
+    assert!(
+        event.flags.iter().any(|f| f == "iccid_implausible"),
+        "{:?}",
+        event.flags
+    );
+    let esim = event.esim.as_ref().unwrap();
+    assert_eq!((esim.key.as_str(), esim.iccid.as_deref()), ("T-HOSTILE", None));
+    assert!(
+        event.raw.get().contains("\\r\\nALERT fake"),
+        "the raw payload keeps the bytes"
+    );
+    let event_json = serde_json::to_string(&serde_json::to_value(event).unwrap()["bundle"]).unwrap();
+    assert!(!event_json.contains("\\r") && !event_json.contains("\\n") && !event_json.contains("\\u2028"));
+
+    let alert = h.published_alert("low_data");
+    let rendered = render(&alert);
+    let document = rendered.document.to_string();
+    for forbidden in ["\\r", "\\n", "\\u0007", "\\u001b", "\u{2028}"] {
+        assert!(!document.contains(forbidden), "{forbidden} in {document}");
+    }
+    assert!(!alert.alert_id.chars().any(is_unsafe));
+    for text in [&rendered.sms_text, &rendered.subject] {
+        assert!(!text.chars().any(is_unsafe), "{text:?}");
+    }
+    assert_eq!(rendered.email_text.lines().count(), 6, "{}", rendered.email_text);
+    assert!(rendered.sms_text.contains("T-HOSTILE") && !rendered.sms_text.contains("ALERT fake"));
+
+    // With nothing else naming the eSIM, an implausible ICCID gives no state and no per-eSIM alert.
+    let esimgo = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
+    let utilisation = json!({"alertType": "Utilisation", "iccid": hostile_iccid,
+        "bundle": {"id": "b-1", "initialQuantity": 1000, "remainingQuantity": 10}})
+    .to_string();
+    let reply = esimgo
+        .service
+        .handle(&signed_delivery(ProviderId::EsimGo, &utilisation, esimgo.clock.now()))
+        .await;
+    assert_eq!(reply.status, 200);
+    let stored = esimgo.store.list_deliveries(&ListQuery::default()).await.unwrap();
+    assert!(stored[0].event.esim.is_none() && stored[0].event.flags.contains(&"iccid_implausible".into()));
+    assert!(
+        esimgo.sink.published().is_empty(),
+        "no alert keyed by a forged identity"
+    );
+}
+
+/// Every text field is bounded: an identifier of 30,000 characters is cut, so keys stay within DynamoDB's limits.
+#[tokio::test]
+async fn overlong_identifiers_are_bounded() {
+    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let long = "T".repeat(30_000);
+    let body = json!({"notifyType": "ESIM_STATUS", "notifyId": long, "content": {"esimTranNo": long,
+        "transactionId": long, "esimStatus": "IN_USE"}});
+    assert_eq!(h.service.handle(&esimaccess_delivery(&h, &body)).await.status, 200);
+    let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
+    let event = &stored[0].event;
+    assert_eq!(event.dedupe_key.as_str().len(), shared::text::MAX_TEXT_BYTES);
+    assert_eq!(event.esim.as_ref().unwrap().key.len(), shared::text::MAX_TEXT_BYTES);
+    assert_eq!(event.raw.get().len(), body.to_string().len());
+}

@@ -105,3 +105,36 @@ async fn variants_of_one_signed_airalo_body_publish_one_alert() {
     assert!(rig.store.list_conflicts(&rig.window()).await.unwrap().is_empty());
     assert_eq!(rig.alerts().await.len(), 1);
 }
+
+/// Control characters in a delivery reach no SNS subscriber: the published document and its attributes are
+/// clean, and the implausible ICCID is nowhere in them.
+#[tokio::test]
+async fn hostile_text_reaches_no_subscriber() {
+    let rig = MotoRig::new("hostile-text", NOW).await;
+    let body = serde_json::json!({
+        "notifyType": "DATA_USAGE", "notifyId": "n-hostile",
+        "content": {"iccid": "8943\r\nALERT fake\u{7}\u{1b}[31m", "esimTranNo": "T-HOSTILE",
+                    "transactionId": "tx-9\r\nVerify your account\u{2028}now",
+                    "totalVolume": 1000, "orderUsage": 950, "remain": 50}
+    })
+    .to_string();
+    let reply = rig
+        .service(ProviderId::EsimAccess)
+        .handle(&signed_delivery(ProviderId::EsimAccess, &body, rig.clock.now()))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let alerts = rig.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    let envelope = &alerts[0];
+    let message = envelope["Message"].as_str().unwrap();
+    let document: serde_json::Value = serde_json::from_str(message).unwrap();
+    assert_eq!(document["esim"]["key"], "T-HOSTILE");
+    assert!(document["esim"].get("iccid").is_none());
+    assert_eq!(document["bundle"]["reference"], "tx-9 Verify your account now");
+    assert!(!message.contains("ALERT fake"));
+    assert!(!message.chars().any(shared::text::is_unsafe), "{message:?}");
+    for (_, attribute) in envelope["MessageAttributes"].as_object().unwrap() {
+        let value = attribute["Value"].as_str().unwrap();
+        assert!(!value.chars().any(shared::text::is_unsafe), "{value:?}");
+    }
+}

@@ -2,10 +2,11 @@
 //! them; tests use [`MemorySink`].
 
 mod render;
+pub mod sms;
 #[cfg(feature = "aws")]
 pub mod sns;
 
-pub use render::{render, RenderedAlert, SMS_MAX_CHARS};
+pub use render::{render, RenderedAlert};
 
 use crate::alerts::Alert;
 use crate::callbacks::Notification;

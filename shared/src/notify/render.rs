@@ -1,11 +1,14 @@
 //! One alert, three audiences: a JSON document for machines (SQS, HTTPS, Lambda subscribers), a short text
-//! for email, and an SMS of at most 160 characters; plus message attributes for subscription filter policies.
+//! for email, and an SMS that fits one message (`sms::fit`); plus message attributes for subscription filter
+//! policies. Provider text in them is cleaned when events are normalized; the labels are cleaned again here,
+//! so an alert stored before that, or built by other code, cannot put a control character in a message.
 
+use super::sms;
 use crate::alerts::{Alert, AlertType};
 use crate::callbacks::Notification;
+use crate::text::{clean, clean_to};
 use serde_json::json;
 
-pub const SMS_MAX_CHARS: usize = 160;
 const SUBJECT_MAX_CHARS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +40,7 @@ fn esim_label(alert: &Alert) -> String {
     alert
         .esim
         .as_ref()
-        .map(|e| e.iccid.clone().unwrap_or_else(|| e.key.clone()))
+        .map(|e| clean(e.iccid.as_deref().unwrap_or(&e.key)).into_owned())
         .unwrap_or_else(|| "-".into())
 }
 
@@ -45,7 +48,8 @@ fn bundle_label(alert: &Alert) -> Option<String> {
     alert
         .bundle
         .as_ref()
-        .and_then(|b| b.name.clone().or_else(|| b.reference.clone()))
+        .and_then(|b| b.name.as_deref().or(b.reference.as_deref()))
+        .map(|label| clean(label).into_owned())
 }
 
 /// The one-line human sentence shared by email and SMS.
@@ -98,33 +102,24 @@ fn sentence(alert: &Alert) -> String {
     }
 }
 
-/// Cuts to at most `max` characters, ending with "…" when cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 pub fn render(alert: &Alert) -> RenderedAlert {
     let document = serde_json::to_value(alert).unwrap_or_else(|_| json!({"alert_id": alert.alert_id}));
-    let line = sentence(alert);
+    // Whatever a label held, the sentence is one clean line.
+    let line = clean_to(&sentence(alert), usize::MAX).into_owned();
     let kind = alert.alert_type.as_str().replace('_', " ");
-    let subject: String = format!("esimhooks: {kind} ({}) for eSIM {}", alert.level, esim_label(alert))
+    let level = clean(&alert.level);
+    let subject: String = format!("esimhooks: {kind} ({level}) for eSIM {}", esim_label(alert))
         .chars()
         .filter(|c| c.is_ascii() && !c.is_ascii_control())
         .take(SUBJECT_MAX_CHARS)
         .collect();
     let email_text = format!(
-        "{line}\n\nAlert: {kind}, level {}\nProvider: {}\nRaised: {}\nAlert id: {}\n",
-        alert.level,
+        "{line}\n\nAlert: {kind}, level {level}\nProvider: {}\nRaised: {}\nAlert id: {}\n",
         alert.provider,
         alert.raised_at.to_rfc3339(),
-        alert.alert_id
+        clean(&alert.alert_id)
     );
-    let sms_text = clip(&line, SMS_MAX_CHARS);
+    let sms_text = sms::fit(&line, 1);
     let doc_text = document.to_string();
     // Partner callbacks are the HTTPS subscribers: they get the alert inside the callback body.
     let partner = Notification::for_alert(alert);
@@ -151,7 +146,7 @@ pub fn render(alert: &Alert) -> RenderedAlert {
         attributes: [
             ("provider", alert.provider.to_string()),
             ("alert_type", alert.alert_type.as_str().to_string()),
-            ("level", alert.level.clone()),
+            ("level", level.into_owned()),
         ]
         .into_iter()
         .chain(partner.attributes())
@@ -198,11 +193,32 @@ mod tests {
     #[test]
     fn sms_and_subject_respect_their_limits() {
         let r = render(&alert());
-        assert!(r.sms_text.chars().count() <= SMS_MAX_CHARS, "{}", r.sms_text);
+        assert_eq!(sms::measure(&r.sms_text).segments, 1, "{}", r.sms_text);
+        assert!(r.sms_text.ends_with(sms::CUT_MARK));
         assert!(r
             .sms_text
             .starts_with("eSIM 8943108170001029631 has 10% of its data left (4.98 GB of 50.00 GB)"));
         assert!(r.subject.len() <= 100 && r.subject.is_ascii());
+    }
+
+    /// Labels an earlier version stored unclean, or other code built: every text a person or a filter
+    /// policy sees is one clean line, and the SMS is measured in its encoding's units.
+    #[test]
+    fn hostile_labels_give_clean_messages_that_fit_one_sms() {
+        let mut a = alert();
+        a.esim.as_mut().unwrap().iccid = Some("8943\r\nALERT fake\u{7}\u{1b}[31m".into());
+        a.bundle.as_mut().unwrap().name = Some(format!("🌍 Europe\r\nVerify your account {}", "🌍".repeat(30)));
+        a.level = "10%\n\u{1b}[0m".into();
+        let r = render(&a);
+        assert_eq!(sms::measure(&r.sms_text).segments, 1, "{}", r.sms_text);
+        for text in [&r.sms_text, &r.subject] {
+            assert!(!text.chars().any(crate::text::is_unsafe), "{text:?}");
+        }
+        let first_line = r.email_text.lines().next().unwrap();
+        assert!(first_line.contains("8943 ALERT fake [31m") && !first_line.contains('\r'));
+        assert_eq!(r.email_text.lines().count(), 6, "no forged lines: {}", r.email_text);
+        assert!(r.attributes.iter().all(|(_, v)| !v.chars().any(crate::text::is_unsafe)));
+        assert!(r.attributes.contains(&("level", "10% [0m".to_string())));
     }
 
     #[test]

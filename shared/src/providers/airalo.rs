@@ -6,7 +6,7 @@
 
 use super::airalo_canonical::{sdk_form, NonAscii};
 use super::json::{self, json_fields, Field, List, Obj};
-use super::{start_event, unreadable, NormalizeError, Provider};
+use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
@@ -150,7 +150,7 @@ impl Airalo {
             let mut event = start_event(&verified, json.to_raw_value(), kind, Some(id.into()));
             event.dedupe_basis = DedupeBasis::Derived;
             event.provider_event_type = Some(["low_data_notification/", &level].concat());
-            event.esim = Some(EsimIdentity {
+            event.esim = plausible_iccid(Some(iccid), &mut event.flags).map(|iccid| EsimIdentity {
                 key: iccid.clone(),
                 iccid: Some(iccid),
                 refs: BTreeMap::new(),
@@ -225,7 +225,7 @@ impl Airalo {
                 name: data.package.text(),
             });
             if let [sim] = sims.as_slice() {
-                if let Some(iccid) = sim.iccid.text() {
+                if let Some(iccid) = plausible_iccid(sim.iccid.text(), &mut event.flags) {
                     event.esim = Some(EsimIdentity {
                         key: iccid.clone(),
                         iccid: Some(iccid),

@@ -4,7 +4,7 @@
 //! content}`. ICCIDs are reused by eSIM Access, so per-eSIM state is keyed by `esimTranNo`.
 
 use super::json::{self, json_fields, Field, Obj};
-use super::{start_event, unreadable, NormalizeError, Provider};
+use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{AuthFailure, KeyRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
@@ -101,7 +101,7 @@ impl Provider for EsimAccess {
             return Ok(event);
         }
 
-        event.esim = identity(content);
+        event.esim = identity(content, &mut event.flags);
         if event.esim.is_none() {
             event.flags.push("no_esim_identity".into());
         }
@@ -177,8 +177,8 @@ json_fields! {
     }
 }
 
-fn identity(content: &Content<'_>) -> Option<EsimIdentity> {
-    let iccid = content.iccid.text();
+fn identity(content: &Content<'_>, flags: &mut Vec<String>) -> Option<EsimIdentity> {
+    let iccid = plausible_iccid(content.iccid.text(), flags);
     let tran_no = content.esim_tran_no.text();
     let key = tran_no.clone().or_else(|| iccid.clone())?;
     let refs = refs_sent([

@@ -4,7 +4,7 @@
 //! `alertType` bodies and `event` bodies (`esim.*`). No event id: the dedupe key is the body hash.
 
 use super::json::{self, json_fields, Field, Obj};
-use super::{start_event, unreadable, NormalizeError, Provider};
+use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
@@ -253,7 +253,7 @@ fn bundle_of(bundle: &BundleFields<'_>) -> Option<Bundle> {
 fn identity(iccid: &Field<'_>, flags: &mut Vec<String>) -> Option<EsimIdentity> {
     match iccid {
         Field::Text(_) if iccid.as_str().is_some() => {
-            let iccid = iccid.text()?;
+            let iccid = plausible_iccid(iccid.text(), flags)?;
             Some(EsimIdentity {
                 key: iccid.clone(),
                 iccid: Some(iccid),

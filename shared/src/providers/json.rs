@@ -6,6 +6,7 @@
 //! the rest.
 
 use crate::model::RawPadding;
+use crate::text::clean;
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -169,10 +170,11 @@ impl<'a> Field<'a> {
         }
     }
 
-    /// The value as text: strings trimmed, numbers and booleans rendered. Blank strings count as absent.
+    /// The value as text: strings made safe to show ([`crate::text::clean`]: no control characters, bounded),
+    /// numbers and booleans rendered. Blank strings count as absent.
     pub fn text(&self) -> Option<String> {
         match self {
-            Field::Text(_) => self.as_str().map(str::to_string),
+            Field::Text(_) => self.text_ref().map(Cow::into_owned),
             Field::Number(n) => Some(n.to_string()),
             Field::Bool(b) => Some(b.to_string()),
             _ => None,
@@ -189,10 +191,10 @@ impl<'a> Field<'a> {
         .filter(|f| f.is_finite())
     }
 
-    /// [`Field::text`] without copying a string: for values that are only looked at.
+    /// [`Field::text`] without copying a string that needs no cleaning.
     pub fn text_ref(&self) -> Option<Cow<'_, str>> {
         match self {
-            Field::Text(_) => self.as_str().map(Cow::Borrowed),
+            Field::Text(_) => self.as_str().map(clean).filter(|text| !text.is_empty()),
             _ => self.text().map(Cow::Owned),
         }
     }

@@ -61,6 +61,21 @@ pub(crate) fn start_event(
     event
 }
 
+/// The ICCID a body names, when it is plausible ([`crate::text::is_plausible_iccid`]). Anything else is
+/// flagged `iccid_implausible` and never names an eSIM: not its state's key, not an alert's, not a message's.
+pub(crate) fn plausible_iccid(iccid: Option<String>, flags: &mut Vec<String>) -> Option<String> {
+    let iccid = iccid?;
+    if crate::text::is_plausible_iccid(&iccid) {
+        return Some(iccid);
+    }
+    if !flags.iter().any(|f| f == FLAG_ICCID_IMPLAUSIBLE) {
+        flags.push(FLAG_ICCID_IMPLAUSIBLE.into());
+    }
+    None
+}
+
+pub const FLAG_ICCID_IMPLAUSIBLE: &str = "iccid_implausible";
+
 /// `text` without surrounding whitespace, keeping its buffer when it has none.
 fn into_trimmed(text: Cow<'_, str>) -> String {
     match text {

@@ -4,7 +4,7 @@
 //! Times are unix seconds.
 
 use super::json::{self, json_fields, Field, Obj, ReadFields};
-use super::{start_event, unreadable, NormalizeError, Provider};
+use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
@@ -82,7 +82,7 @@ fn describe(event: &mut Event, event_type: Option<&str>, fields: &Fields<'_>, ro
     let kind = event.kind;
     match kind {
         EventKind::EsimStatus | EventKind::DataUsage => {
-            event.esim = identity(fields);
+            event.esim = identity(fields, &mut event.flags);
             if event.esim.is_none() {
                 event.flags.push("no_esim_identity".into());
             }
@@ -135,7 +135,7 @@ fn describe(event: &mut Event, event_type: Option<&str>, fields: &Fields<'_>, ro
             });
         }
         EventKind::Refund => {
-            event.esim = identity(fields);
+            event.esim = identity(fields, &mut event.flags);
             event.order = Some(OrderInfo {
                 order_ref: fields.refund_id.text(),
                 status: fields.status.text(),
@@ -237,8 +237,8 @@ fn unix(field: &Field<'_>) -> Option<DateTime<Utc>> {
         .and_then(|s| from_unix_seconds(s as i64))
 }
 
-fn identity(fields: &Fields<'_>) -> Option<EsimIdentity> {
-    let iccid = fields.iccid.text();
+fn identity(fields: &Fields<'_>, flags: &mut Vec<String>) -> Option<EsimIdentity> {
+    let iccid = plausible_iccid(fields.iccid.text(), flags);
     let esim_id = fields.esim_id.text();
     let key = iccid.clone().or_else(|| esim_id.clone())?;
     let refs = refs_sent([

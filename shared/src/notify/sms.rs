@@ -1,0 +1,188 @@
+//! How long an SMS really is. Carriers count GSM-7 septets (the GSM 03.38 alphabet, two for its extension
+//! characters) or, as soon as one character is outside it, UTF-16 units (UCS-2): 160 septets or 70 units fit
+//! one message, and longer texts go in parts of 153 or 67, each billed as a message. One `…` or emoji turns a
+//! 160-character text into three UCS-2 parts, so texts are measured and cut here, never by `chars().count()`.
+
+/// The encoding a text needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsEncoding {
+    Gsm7,
+    Ucs2,
+}
+
+/// A text's size as a carrier counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmsSize {
+    pub encoding: SmsEncoding,
+    /// Septets (GSM-7) or UTF-16 units (UCS-2).
+    pub units: usize,
+    /// Messages it is sent as (billed as).
+    pub segments: usize,
+}
+
+/// The GSM 03.38 default alphabet, one septet each.
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// Its extension table, two septets each (escape + character).
+const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
+
+/// What a cut text ends with: in both alphabets, unlike `…`.
+pub const CUT_MARK: &str = "...";
+
+/// Septets `c` takes in GSM-7, or `None` when it is not in the alphabet.
+fn septets(c: char) -> Option<usize> {
+    if c.is_ascii_alphanumeric() || c == ' ' || GSM7_BASIC.contains(c) {
+        Some(1)
+    } else if GSM7_EXTENSION.contains(c) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+fn limits(encoding: SmsEncoding) -> (usize, usize) {
+    match encoding {
+        SmsEncoding::Gsm7 => (160, 153),
+        SmsEncoding::Ucs2 => (70, 67),
+    }
+}
+
+/// The most units `segments` messages hold in `encoding`.
+fn capacity(encoding: SmsEncoding, segments: usize) -> usize {
+    let (single, part) = limits(encoding);
+    if segments <= 1 {
+        single
+    } else {
+        part * segments
+    }
+}
+
+pub fn measure(text: &str) -> SmsSize {
+    let encoding = if text.chars().all(|c| septets(c).is_some()) {
+        SmsEncoding::Gsm7
+    } else {
+        SmsEncoding::Ucs2
+    };
+    let units = text
+        .chars()
+        .map(|c| match encoding {
+            SmsEncoding::Gsm7 => septets(c).unwrap_or(2),
+            SmsEncoding::Ucs2 => c.len_utf16(),
+        })
+        .sum();
+    let (single, part) = limits(encoding);
+    let segments = match units {
+        0 => 1,
+        n if n <= single => 1,
+        n => n.div_ceil(part),
+    };
+    SmsSize {
+        encoding,
+        units,
+        segments,
+    }
+}
+
+/// `text` as it fits in `segments` messages: whole when it does, else its longest prefix that fits, cut on a
+/// character boundary and ended with [`CUT_MARK`]. A prefix before the first character outside GSM-7 is
+/// measured in GSM-7, so cutting off an emoji near the end keeps 160 septets, not 70 units.
+pub fn fit(text: &str, segments: usize) -> String {
+    if measure(text).segments <= segments.max(1) {
+        return text.to_string();
+    }
+    let longest_prefix = |encoding: SmsEncoding| {
+        let budget = capacity(encoding, segments) - CUT_MARK.len();
+        let (mut used, mut end) = (0, 0);
+        for (at, c) in text.char_indices() {
+            used += match encoding {
+                SmsEncoding::Gsm7 => match septets(c) {
+                    Some(n) => n,
+                    None => break,
+                },
+                SmsEncoding::Ucs2 => c.len_utf16(),
+            };
+            if used > budget {
+                break;
+            }
+            end = at + c.len_utf8();
+        }
+        end
+    };
+    let end = longest_prefix(SmsEncoding::Gsm7).max(longest_prefix(SmsEncoding::Ucs2));
+    [text[..end].trim_end(), CUT_MARK].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn gsm7_counts_septets_and_two_for_extension_characters() {
+        let plain = "eSIM 8943108170001029631 has 10% of its data left (4.98 GB of 50.00 GB).";
+        assert_eq!(
+            measure(plain),
+            SmsSize {
+                encoding: SmsEncoding::Gsm7,
+                units: plain.len(),
+                segments: 1
+            }
+        );
+        assert_eq!(measure("€[x]").units, 7);
+        assert_eq!(measure("Übersee à Zürich").encoding, SmsEncoding::Gsm7);
+        assert_eq!(measure(&"a".repeat(160)).segments, 1);
+        assert_eq!(measure(&"a".repeat(161)).segments, 2);
+        assert_eq!(measure(&"€".repeat(80)).segments, 1, "160 septets");
+        assert_eq!(measure(&"€".repeat(81)).segments, 2);
+    }
+
+    #[test]
+    fn one_character_outside_gsm7_makes_it_ucs2() {
+        let size = measure("plan ends tomorrow…");
+        assert_eq!((size.encoding, size.units), (SmsEncoding::Ucs2, 19));
+        let emoji = measure("🌍 Europe 5 GB");
+        assert_eq!(
+            (emoji.encoding, emoji.units),
+            (SmsEncoding::Ucs2, 14),
+            "an emoji is two UTF-16 units"
+        );
+        assert_eq!(measure(&"á".repeat(70)).segments, 1);
+        assert_eq!(measure(&"á".repeat(71)).segments, 2);
+        assert_eq!(measure(&"á".repeat(134)).segments, 2);
+        assert_eq!(measure(&"á".repeat(135)).segments, 3);
+    }
+
+    #[test]
+    fn a_cut_text_fits_and_ends_with_a_gsm7_mark() {
+        let long = "x".repeat(300);
+        let cut = fit(&long, 1);
+        assert_eq!(measure(&cut).units, 160);
+        assert!(cut.ends_with(CUT_MARK));
+        let emoji = format!("eSIM on {} bundle", "🌍".repeat(40));
+        let cut = fit(&emoji, 1);
+        let size = measure(&cut);
+        assert!(size.segments == 1 && size.units <= 70, "{size:?}");
+        assert!(cut.contains('🌍') && emoji.starts_with(cut.trim_end_matches(CUT_MARK)));
+        // An emoji late in a long text is cut off, and what stays is measured in GSM-7.
+        let late = format!("{} 🌍", "a".repeat(200));
+        let cut = fit(&late, 1);
+        assert_eq!(
+            measure(&cut),
+            SmsSize {
+                encoding: SmsEncoding::Gsm7,
+                units: 160,
+                segments: 1
+            }
+        );
+        assert_eq!(fit("short", 1), "short");
+    }
+
+    proptest! {
+        #[test]
+        fn fit_always_fits_and_keeps_a_prefix(text in "[a-z €🌍á…\n]{0,400}", segments in 1usize..4) {
+            let cut = fit(&text, segments);
+            prop_assert!(measure(&cut).segments <= segments, "{:?}", measure(&cut));
+            let kept = cut.strip_suffix(CUT_MARK).unwrap_or(&cut);
+            prop_assert!(text.starts_with(kept));
+        }
+    }
+}

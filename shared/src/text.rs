@@ -1,0 +1,121 @@
+//! Provider text made safe to show people: everything a normalizer keeps from a body (identifiers, names,
+//! statuses, messages) passes through [`clean`], so no alert, notification, log line or table built from the
+//! normalized event carries a control character, a forged line or an unbounded field. The stored raw payload
+//! alone keeps the exact bytes.
+
+use std::borrow::Cow;
+
+/// The longest text kept from one provider field, in UTF-8 bytes. Generous for every real identifier and
+/// name, and small enough that keys built from three of them (alert ids) stay within DynamoDB's key limits.
+pub const MAX_TEXT_BYTES: usize = 256;
+
+/// Characters that must not reach a person or a terminal: C0 and C1 controls and DEL (CR, LF, BEL, ESC...),
+/// the Unicode line and paragraph separators (a forged line), bidirectional overrides and isolates (text
+/// that reads other than it is), zero-width joiners and the byte-order mark.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        )
+}
+
+/// `text` with each run of unsafe characters and whitespace around them made one space, trimmed, and cut to
+/// at most `max_bytes` on a character boundary. Borrowed when nothing changes (the usual printable ASCII).
+pub fn clean_to(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    let plain = text.len() <= max_bytes
+        && text.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !text.starts_with(' ')
+        && !text.ends_with(' ');
+    if plain {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len().min(max_bytes));
+    let mut gap = false;
+    for c in text.chars() {
+        if is_unsafe(c) || c.is_whitespace() {
+            gap = !out.is_empty();
+            continue;
+        }
+        let needed = c.len_utf8() + usize::from(gap);
+        if out.len() + needed > max_bytes {
+            break;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.push(c);
+    }
+    if out == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+/// [`clean_to`] with the field bound, [`MAX_TEXT_BYTES`].
+pub fn clean(text: &str) -> Cow<'_, str> {
+    clean_to(text, MAX_TEXT_BYTES)
+}
+
+/// Whether `iccid` can be an ICCID (ITU-T E.118): 15 to 22 decimal digits, nothing else. Anything else is not
+/// used to name an eSIM (it would key its state and alerts, and be shown to people as one).
+pub fn is_plausible_iccid(iccid: &str) -> bool {
+    (15..=22).contains(&iccid.len()) && iccid.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn control_characters_and_forged_lines_become_single_spaces() {
+        assert_eq!(clean("8943\r\nALERT fake\u{7}\u{1b}[31m"), "8943 ALERT fake [31m");
+        assert_eq!(clean("tx-1\u{2028}Verify your account"), "tx-1 Verify your account");
+        assert_eq!(clean("abc\u{202E}fed"), "abc fed");
+        assert_eq!(clean(" \t\u{0}x\u{85}y \n"), "x y");
+        assert_eq!(clean("\u{7}\u{1b}"), "");
+        assert!(matches!(clean("IN_USE"), Cow::Borrowed("IN_USE")));
+        assert!(
+            matches!(clean("Übersee 5 GB"), Cow::Borrowed(_)),
+            "printable non-ASCII is kept"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary() {
+        let long = "é".repeat(200);
+        let cut = clean(&long);
+        assert!(cut.len() <= MAX_TEXT_BYTES && cut.len() >= MAX_TEXT_BYTES - 1);
+        assert!(long.starts_with(&*cut));
+        assert_eq!(clean_to("ab cd", 3), "ab");
+    }
+
+    #[test]
+    fn iccids_are_digits_of_a_plausible_length() {
+        assert!(is_plausible_iccid("8943108170001029631"));
+        assert!(is_plausible_iccid("894310817000102963"));
+        for bad in [
+            "8943\r\n1",
+            "89431081700010296311234",
+            "12345678901234",
+            "8943108170001029F31",
+            "",
+        ] {
+            assert!(!is_plausible_iccid(bad), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn cleaned_text_has_no_unsafe_character_and_fits(text in "\\PC{0,40}|[\\x00-\\x7f\u{80}-\u{9f}\u{2028}\u{202e}]{0,300}") {
+            let cleaned = clean(&text);
+            prop_assert!(cleaned.len() <= MAX_TEXT_BYTES);
+            prop_assert!(!cleaned.chars().any(is_unsafe), "{:?}", cleaned);
+            prop_assert_eq!(cleaned.trim(), &*cleaned);
+            prop_assert!(!cleaned.contains("  "));
+        }
+    }
+}
