@@ -83,6 +83,11 @@ fn print_json<T: Serialize>(out: &mut impl Write, rows: &[T]) -> Result<(), Stri
 }
 
 fn print_table(out: &mut impl Write, header: &[&str], rows: Vec<Vec<String>>) -> Result<(), String> {
+    // Stored text may predate cleaning at normalization: a cell never moves the cursor or colours the terminal.
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| row.iter().map(|cell| shared::text::clean(cell).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -204,16 +209,29 @@ pub async fn list(
             }
             let table = rows
                 .iter()
-                .map(|e| {
+                .map(|c| {
                     vec![
-                        time(e.received_at),
-                        e.provider.to_string(),
-                        e.dedupe_key.to_string(),
-                        e.payload_sha256.to_string(),
+                        time(c.last_seen_at),
+                        c.event.provider.to_string(),
+                        c.event.dedupe_key.to_string(),
+                        c.event.payload_sha256.to_string(),
+                        c.count.to_string(),
+                        time(c.first_seen_at),
                     ]
                 })
                 .collect();
-            print_table(out, &["RECEIVED", "PROVIDER", "DEDUPE KEY", "PAYLOAD SHA256"], table)
+            print_table(
+                out,
+                &[
+                    "LAST SEEN",
+                    "PROVIDER",
+                    "DEDUPE KEY",
+                    "PAYLOAD SHA256",
+                    "COUNT",
+                    "FIRST SEEN",
+                ],
+                table,
+            )
         }
     }
 }

@@ -584,5 +584,6 @@ async fn conflicts_lists_a_reused_id_with_another_payload() {
     server.stop().await;
     let conflicts = list_json(Listing::Conflicts, &db).await;
     assert_eq!(conflicts.len(), 1);
-    assert_eq!(conflicts[0]["dedupe_key"], "same");
+    assert_eq!(conflicts[0]["event"]["dedupe_key"], "same");
+    assert_eq!(conflicts[0]["count"], 1);
 }

@@ -145,7 +145,7 @@ async fn same_notify_id_with_other_payload_is_flagged_not_applied() {
     let conflicts = h.store.list_conflicts(&ListQuery::default()).await.unwrap();
     assert_eq!(conflicts.len(), 1);
     assert!(
-        conflicts[0].raw.get().contains("REVOKED"),
+        conflicts[0].event.raw.get().contains("REVOKED"),
         "the conflicting payload is kept"
     );
 }

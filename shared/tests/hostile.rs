@@ -244,3 +244,55 @@ async fn overlong_identifiers_are_bounded() {
     assert_eq!(event.esim.as_ref().unwrap().key.len(), shared::text::MAX_TEXT_BYTES);
     assert_eq!(event.raw.get().len(), body.to_string().len());
 }
+
+/// The same conflicting payload again, or a hundred copies at once, is one conflict record with its count.
+#[tokio::test]
+async fn a_repeated_conflict_is_one_record_with_a_count() {
+    use shared::store::{KvBackend, Space};
+    use std::sync::Arc;
+    let h = Arc::new(Harness::new(esimaccess_provider(false), NOW, quick_settings()));
+    let status = |s: &str| json!({"notifyType": "ESIM_STATUS", "notifyId": "reused", "content": {"esimTranNo": "T-R", "esimStatus": s}});
+    assert_eq!(
+        h.service
+            .handle(&esimaccess_delivery(&h, &status("IN_USE")))
+            .await
+            .status,
+        200
+    );
+    for _ in 0..2 {
+        let reply = h.service.handle(&esimaccess_delivery(&h, &status("CANCEL"))).await;
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap()["outcome"],
+            "conflict"
+        );
+    }
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let h = h.clone();
+            let delivery = esimaccess_delivery(&h, &status("REVOKED"));
+            tokio::spawn(async move { h.service.handle(&delivery).await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let mut conflicts = h.store.list_conflicts(&ListQuery::default()).await.unwrap();
+    conflicts.sort_by_key(|c| c.count);
+    let counts: Vec<u64> = conflicts.iter().map(|c| c.count).collect();
+    assert_eq!(counts, [2, 100]);
+    assert!(conflicts[0].event.raw.get().contains("CANCEL"));
+
+    // A record written before conflicts were counted (the bare event) still reads: seen once.
+    let legacy = serde_json::to_string(&conflicts[0].event).unwrap();
+    h.store
+        .backend()
+        .put(
+            Space::Conflicts,
+            "esimaccess#reused#2026-01-01T00:00:00+00:00#0",
+            &legacy,
+        )
+        .unwrap();
+    let conflicts = h.store.list_conflicts(&ListQuery::default()).await.unwrap();
+    assert_eq!(conflicts.len(), 3);
+    assert!(conflicts.iter().any(|c| c.count == 1));
+}

@@ -138,3 +138,30 @@ async fn hostile_text_reaches_no_subscriber() {
         assert!(!value.chars().any(shared::text::is_unsafe), "{value:?}");
     }
 }
+
+/// Concurrent copies of one conflicting payload on DynamoDB: one record, every copy counted.
+#[tokio::test]
+async fn concurrent_conflicts_are_one_counted_record() {
+    let rig = MotoRig::new("conflicts", NOW).await;
+    let service = Arc::new(rig.service(ProviderId::EsimAccess));
+    let status = |s: &str| {
+        serde_json::json!({"notifyType": "ESIM_STATUS", "notifyId": "reused", "content": {"esimTranNo": "T-R", "esimStatus": s}})
+            .to_string()
+    };
+    let first = signed_delivery(ProviderId::EsimAccess, &status("IN_USE"), rig.clock.now());
+    assert_eq!(service.handle(&first).await.status, 200);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let service = service.clone();
+            let delivery = signed_delivery(ProviderId::EsimAccess, &status("CANCEL"), rig.clock.now());
+            tokio::spawn(async move { service.handle(&delivery).await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let conflicts = rig.store.list_conflicts(&rig.window()).await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].count, 20);
+    assert!(conflicts[0].event.raw.get().contains("CANCEL"));
+}

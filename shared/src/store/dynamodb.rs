@@ -4,7 +4,7 @@
 
 use super::{
     alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
-    ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
+    ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery, Versioned,
 };
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
@@ -119,7 +119,9 @@ impl Expression {
     }
 
     fn on_update(self, mut request: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
-        request = request.condition_expression(self.condition);
+        if !self.condition.is_empty() {
+            request = request.condition_expression(self.condition);
+        }
         if let Some(update) = self.update {
             request = request.update_expression(update);
         }
@@ -189,6 +191,45 @@ fn rewrite_event_expr(event_json: String, kind: &str) -> Expression {
         update: Some("SET #event = :event, #kind = :kind"),
         names: &[("#event", "event"), ("#kind", "kind")],
         values: vec![(":event", s(event_json)), (":kind", s(kind))],
+    }
+}
+
+/// One conflict record per (key, payload): created by the first, counted by every later one.
+fn record_conflict_expr(
+    event_json: String,
+    event: &Event,
+    gsi1pk: String,
+    gsi1sk: String,
+    ttl: AttributeValue,
+) -> Expression {
+    Expression {
+        condition: "",
+        update: Some(
+            "SET #event = if_not_exists(#event, :event), #provider = :provider, #sha = :sha, \
+             #first = if_not_exists(#first, :seen), #last = :seen, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, \
+             #ttl = :ttl ADD #count :one",
+        ),
+        names: &[
+            ("#event", "event"),
+            ("#provider", "provider"),
+            ("#sha", "payload_sha256"),
+            ("#first", "first_seen_at"),
+            ("#last", "last_seen_at"),
+            ("#gsi1pk", "gsi1pk"),
+            ("#gsi1sk", "gsi1sk"),
+            ("#ttl", "ttl"),
+            ("#count", "count"),
+        ],
+        values: vec![
+            (":event", s(event_json)),
+            (":provider", s(event.provider.as_str())),
+            (":sha", s(event.payload_sha256.as_str())),
+            (":seen", s(event.received_at.to_rfc3339())),
+            (":gsi1pk", s(gsi1pk)),
+            (":gsi1sk", s(gsi1sk)),
+            (":ttl", ttl),
+            (":one", n(1)),
+        ],
     }
 }
 
@@ -521,26 +562,19 @@ impl EventStore for DynamoStore {
 
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
         let pk = format!("CONFLICT#{}#{}", event.provider, event.dedupe_key);
-        let mut item = item_key(
-            pk.clone(),
-            &format!("{}#{}", event.received_at.to_rfc3339(), event.payload_sha256),
+        let expression = record_conflict_expr(
+            to_json(event)?,
+            event,
+            format!("CONFLICT#{}", day_bucket(event.received_at)),
+            format!("{}#{pk}", event.received_at.to_rfc3339()),
+            self.ttl(event.received_at),
         );
-        item.insert("provider".into(), s(event.provider.as_str()));
-        item.insert("payload_sha256".into(), s(event.payload_sha256.as_str()));
-        item.insert("event".into(), s(to_json(event)?));
-        item.insert(
-            "gsi1pk".into(),
-            s(format!("CONFLICT#{}", day_bucket(event.received_at))),
-        );
-        item.insert("gsi1sk".into(), s(format!("{}#{pk}", event.received_at.to_rfc3339())));
-        item.insert("ttl".into(), self.ttl(event.received_at));
-        self.client
-            .put_item()
+        let request = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(unavailable)?;
+            .set_key(Some(item_key(pk, event.payload_sha256.as_str())));
+        expression.on_update(request).send().await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -702,6 +736,22 @@ fn alert_from_item(item: &Item) -> Result<StoredAlert, StoreError> {
     })
 }
 
+/// A conflict record; one written before conflicts were counted has no count or times: seen once, then.
+fn conflict_from_item(item: &Item) -> Result<StoredConflict, StoreError> {
+    let event: Event = get_json(item, "event")?;
+    let instant = |name: &str| {
+        get_s(item, name)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc())
+    };
+    Ok(StoredConflict {
+        count: get_n(item, "count").map_or(1, |c| c.max(1) as u64),
+        first_seen_at: instant("first_seen_at").unwrap_or(event.received_at),
+        last_seen_at: instant("last_seen_at").unwrap_or(event.received_at),
+        event,
+    })
+}
+
 fn filtered<T>(
     items: Vec<Item>,
     query: &ListQuery,
@@ -746,14 +796,9 @@ impl StoreQuery for DynamoStore {
         filtered(items, query, alert_from_item, |a| (a.alert.provider, a.alert.raised_at))
     }
 
-    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<Event>, StoreError> {
+    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError> {
         let items = self.list_items("CONFLICT", query).await?;
-        filtered(
-            items,
-            query,
-            |item| get_json::<Event>(item, "event"),
-            |e| (e.provider, e.received_at),
-        )
+        filtered(items, query, conflict_from_item, |c| (c.event.provider, c.last_seen_at))
     }
 }
 
@@ -775,6 +820,17 @@ mod tests {
         found
     }
 
+    fn sample_event() -> Event {
+        Event::new(
+            ProviderId::EsimAccess,
+            crate::model::EventKind::Order,
+            DedupeKey::provider_id("n-1"),
+            Utc::now(),
+            crate::model::PayloadSha256::ZERO,
+            serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+        )
+    }
+
     /// DynamoDB rejects names or values that no expression uses (moto does not), and any that is missing.
     #[test]
     fn every_placeholder_is_defined_and_used() {
@@ -784,6 +840,10 @@ mod tests {
             ("finish", finish_delivery_expr("a", now)),
             ("abandon", abandon_delivery_expr("a", "why")),
             ("rewrite-event", rewrite_event_expr("{}".into(), "order")),
+            (
+                "record-conflict",
+                record_conflict_expr("{}".into(), &sample_event(), "p".into(), "s".into(), n(1)),
+            ),
             ("state-new", save_state_expr(None)),
             ("state-next", save_state_expr(Some(3))),
             ("claim-alert", claim_alert_expr(now)),

@@ -3,7 +3,7 @@
 
 use super::{
     alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
-    ListQuery, StoreError, StoreQuery, StoredAlert, StoredDelivery, Versioned,
+    ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery, Versioned,
 };
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
@@ -239,14 +239,17 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     }
 
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
-        let key = format!(
-            "{}#{}#{}",
-            delivery_key(event),
-            event.received_at.to_rfc3339(),
-            event.payload_sha256
-        );
+        let key = format!("{}#{}", delivery_key(event), event.payload_sha256);
         let _guard = self.locked();
-        self.write(Space::Conflicts, &key, event)
+        let record = match self.backend.get(Space::Conflicts, &key)? {
+            Some(doc) => {
+                let mut record = conflict_from_doc(&doc)?;
+                record.seen_again(event);
+                record
+            }
+            None => StoredConflict::first(event.clone()),
+        };
+        self.write(Space::Conflicts, &key, &record)
     }
 
     async fn load_state(
@@ -330,6 +333,13 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     }
 }
 
+/// A conflict record; one written before conflicts were counted is the bare event, seen once.
+fn conflict_from_doc(doc: &str) -> Result<StoredConflict, StoreError> {
+    serde_json::from_str::<StoredConflict>(doc)
+        .or_else(|_| serde_json::from_str::<Event>(doc).map(StoredConflict::first))
+        .map_err(|e| StoreError::Corrupt(format!("conflicts: {e}")))
+}
+
 fn newest_first<T>(mut items: Vec<T>, query: &ListQuery, at: impl Fn(&T) -> DateTime<Utc>) -> Vec<T> {
     items.sort_by_key(|item| std::cmp::Reverse(at(item)));
     items.truncate(query.limit.unwrap_or(usize::MAX));
@@ -366,12 +376,17 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
         Ok(newest_first(kept, query, |a| a.alert.raised_at))
     }
 
-    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<Event>, StoreError> {
-        let all: Vec<Event> = self.read_all(Space::Conflicts)?;
+    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError> {
+        let all = self
+            .backend
+            .list(Space::Conflicts)?
+            .iter()
+            .map(|doc| conflict_from_doc(doc))
+            .collect::<Result<Vec<_>, _>>()?;
         let kept = all
             .into_iter()
-            .filter(|e| query.admits(e.provider, e.received_at))
+            .filter(|c| query.admits(c.event.provider, c.last_seen_at))
             .collect();
-        Ok(newest_first(kept, query, |e| e.received_at))
+        Ok(newest_first(kept, query, |c| c.last_seen_at))
     }
 }

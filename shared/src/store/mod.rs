@@ -150,6 +150,36 @@ pub struct StoredAlert {
     pub alert: Alert,
 }
 
+/// A payload seen under a dedupe key that already held another: one record per (key, payload), however
+/// often it comes, with how often and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredConflict {
+    pub count: u64,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The first delivery of this payload under the key.
+    pub event: Event,
+}
+
+impl StoredConflict {
+    /// The record of a payload seen once, in `event`.
+    pub fn first(event: Event) -> Self {
+        Self {
+            count: 1,
+            first_seen_at: event.received_at,
+            last_seen_at: event.received_at,
+            event,
+        }
+    }
+
+    /// `event`, the same payload again, counted in.
+    pub fn seen_again(&mut self, event: &Event) {
+        self.count += 1;
+        self.first_seen_at = self.first_seen_at.min(event.received_at);
+        self.last_seen_at = self.last_seen_at.max(event.received_at);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Versioned<T> {
     pub value: T,
@@ -199,7 +229,8 @@ pub trait EventStore: Send + Sync {
     /// Replaces a stored delivery's normalized event (same key and payload) with a new normalization, keeping
     /// its status. For replay after a normalizer changed. False when no such delivery is stored.
     async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError>;
-    /// Keeps a delivery whose key was seen before with another payload, for an operator to look at.
+    /// Keeps a delivery whose key was seen before with another payload, for an operator to look at: one
+    /// record per (key, payload), counting repeats.
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError>;
 
     async fn load_state(
@@ -231,7 +262,8 @@ pub trait StoreQuery: Send + Sync {
     async fn list_deliveries(&self, query: &ListQuery) -> Result<Vec<StoredDelivery>, StoreError>;
     async fn list_states(&self, query: &ListQuery) -> Result<Vec<EsimState>, StoreError>;
     async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError>;
-    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<Event>, StoreError>;
+    /// Conflicts last seen in the query's window, most recent first.
+    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError>;
 }
 
 #[cfg(test)]
