@@ -1,13 +1,14 @@
 //! The local HTTP server: every provider at `POST /webhooks/{provider}`, through the same `shared::Router`
 //! the Lambda functions use.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use shared::clock::Clock;
 use shared::ingress::Delivery;
-use shared::service::Router;
+use shared::reply::{Rejection, Reply};
+use shared::service::{Router, Service};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,8 +29,18 @@ async fn webhook(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // Read here, within the served route's limit, so a body over it gets the same JSON 413 as in Lambda (axum's
+    // own limit would answer in plain text). A body that cannot be read to its end within the limit is refused
+    // as too large: when the reading failed for another reason, the client is gone and hears nothing.
+    let limit = state
+        .router
+        .route(uri.path())
+        .map_or(shared::config::DEFAULT_MAX_BODY_BYTES, Service::max_body_bytes);
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return response(Rejection::PayloadTooLarge { limit }.reply());
+    };
     let delivery = Delivery {
         method,
         path: uri.path().to_string(),
@@ -40,7 +51,10 @@ async fn webhook(
         received_at: state.clock.now(),
         request_id: None,
     };
-    let reply = state.router.handle(&delivery).await;
+    response(state.router.handle(&delivery).await)
+}
+
+fn response(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = if reply.body.is_empty() {
         status.into_response()

@@ -146,3 +146,36 @@ async fn tables_print_stored_control_characters_as_spaces() {
     assert_eq!(text.lines().count(), 3, "header, one row, the count: {text}");
     assert!(text.contains("8943 ALERT fake"), "{text}");
 }
+
+/// A body over the limit gets the documented JSON error, 413, whatever its size (axum's own 2 MiB limit
+/// answered in plain text).
+#[tokio::test]
+async fn an_oversized_body_gets_the_json_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("big.db")).await;
+    for size in [200 * 1024, 3 * 1024 * 1024] {
+        let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let head = format!(
+            "POST /webhooks/esimaccess?token={TOKEN} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+        );
+        // The server answers before the whole body is sent: the writer may then see the connection close.
+        let writer = tokio::spawn(async move {
+            let _ = write.write_all(head.as_bytes()).await;
+            let _ = write.write_all(&vec![b' '; size]).await;
+        });
+        let mut response = Vec::new();
+        let _ = read.read_to_end(&mut response).await;
+        writer.abort();
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.starts_with("HTTP/1.1 413"), "{size}: {text}");
+        assert!(
+            text.to_ascii_lowercase().contains("content-type: application/json"),
+            "{text}"
+        );
+        let body: Value = serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(body["error"]["code"], "payload_too_large", "{size}");
+    }
+    server.stop().await;
+}
