@@ -141,6 +141,9 @@ fn parse_host(text: &str) -> Result<Host, UrlProblem> {
         return Ok(Host::Ip(IpAddr::V4(ip)));
     }
     let name = text.trim_end_matches('.').to_ascii_lowercase();
+    if name.len() < text.len() && name.parse::<Ipv4Addr>().is_ok() {
+        return Err(UrlProblem::Malformed("an IPv4 address must not end with a dot"));
+    }
     if name.is_empty() || name.len() > 253 {
         return Err(UrlProblem::Malformed("missing or overlong host"));
     }
@@ -186,23 +189,26 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let segments = v6.segments();
-            let embeds_v4 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0; 6];
-            if embeds_v4 {
-                let [_, _, _, _, _, _, hi, lo] = segments;
-                return is_public_v4(Ipv4Addr::from(((hi as u32) << 16) | lo as u32));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (segments[0] & 0xfe00) == 0xfc00 // unique local
-                || (segments[0] & 0xffc0) == 0xfe80 // link-local
-                || (segments[0] == 0x2001 && segments[1] == 0x0db8)) // documentation
-        }
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+/// Global unicast (2000::/3) outside IANA's special-purpose blocks that are not globally reachable; the forms
+/// that carry an IPv4 address are judged on it. Everything outside 2000::/3 is reserved or local (loopback,
+/// unspecified, IPv4-compatible, discard-only, unique local, link-local, site-local, SRv6 SIDs, multicast).
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        // IPv4-mapped (::ffff:0:0/96) and the well-known NAT64 prefix (64:ff9b::/96): the IPv4 address decides.
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => is_public_v4(v4(hi, lo)),
+        // 6to4 (2002::/16) reaches the IPv4 address in its second and third segments.
+        [0x2002, hi, lo, ..] => is_public_v4(v4(hi, lo)),
+        // IETF protocol assignments (2001::/23: Teredo, benchmarking, ORCHID...) and documentation
+        // (2001:db8::/32, 3fff::/20).
+        [0x2001, second, ..] if second < 0x200 || second == 0x0db8 => false,
+        [first, ..] if first & 0xfff0 == 0x3ff0 => false,
+        [first, ..] => first & 0xe000 == 0x2000,
     }
 }
 
@@ -255,6 +261,11 @@ mod tests {
                 "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/cb",
                 "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/cb",
             ),
+            // Forms that embed a public IPv4 address: NAT64 and 6to4 of 93.184.215.14, and mapped.
+            ("https://[64:ff9b::5db8:d70e]/cb", "https://[64:ff9b::5db8:d70e]/cb"),
+            ("https://[2002:5db8:d70e::1]/cb", "https://[2002:5db8:d70e::1]/cb"),
+            ("https://[::ffff:5db8:d70e]/cb", "https://[::ffff:93.184.215.14]/cb"),
+            ("https://hooks.example.com./cb", "https://hooks.example.com/cb"),
         ];
         for (given, normalized) in cases {
             assert_eq!(check(given).await.unwrap().as_str(), normalized, "{given}");
@@ -295,6 +306,28 @@ mod tests {
             ("https://[fe80::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
             ("https://[::ffff:127.0.0.1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
             ("https://[::ffff:10.0.0.1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            // Reserved IPv6 blocks and the forms that embed a non-public IPv4 address.
+            ("https://[2002:7f00:1::]/h", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[fec0::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[::ffff:0:7f00:1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[100::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[64:ff9b:1::7f00:1]/", |p| {
+                matches!(p, UrlProblem::NonPublic(_))
+            }),
+            ("https://[64:ff9b::a00:1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[::7f00:1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[::]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[2001::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[2001:2::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[2001:db8::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[3fff::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[5f00::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[ff02::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[100:0:0:1::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://[4000::1]/", |p| matches!(p, UrlProblem::NonPublic(_))),
+            ("https://93.184.216.34./", |p| {
+                *p == UrlProblem::Malformed("an IPv4 address must not end with a dot")
+            }),
             ("https://localhost/", |p| matches!(p, UrlProblem::NonPublic(_))),
             ("https://api.localhost/", |p| matches!(p, UrlProblem::NonPublic(_))),
             ("https://printer.local/", |p| matches!(p, UrlProblem::NonPublic(_))),
