@@ -3,7 +3,7 @@
 # Lambda request adapter with the whole service behind it. Builds with the nightly toolchain and libFuzzer's
 # coverage instrumentation (what `cargo fuzz` does, without installing it), seeds from fixtures/ and events/,
 # keeps what it learns in fuzz/corpus/, and fails on any crash (the input is saved in fuzz/artifacts/).
-#   scripts/fuzz.sh 30          # CI
+#   scripts/fuzz.sh 20          # CI
 #   scripts/fuzz.sh 600         # by hand, longer
 set -euo pipefail
 cd "$(dirname "$0")/.."

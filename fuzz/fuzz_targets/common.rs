@@ -4,7 +4,9 @@
 use bytes::Bytes;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use shared::ingress::Delivery;
+use shared::model::{Event, PayloadSha256, EARLIEST_PROVIDER_TIME, PROVIDER_CLOCK_AHEAD_LIMIT};
 use shared::providers::Provider;
+use shared::text::{is_plausible_iccid, is_unsafe};
 
 pub const SECRET: &str = "fuzz-secret-current";
 pub const ROTATED: &str = "fuzz-secret-rotated";
@@ -40,15 +42,56 @@ pub fn delivery(path: &str, query: &str, headers: &[(&'static str, &[u8])], body
     }
 }
 
-/// Authentic deliveries normalize without panicking, and whatever they become serializes (so it can be stored).
-pub fn must_normalize(provider: &dyn Provider, delivery: &Delivery) {
+/// Authentic deliveries normalize without panicking, and whatever they become serializes (so it can be stored)
+/// and reads back with the exact bytes received; provider times stay within the bound, and no text the event
+/// keeps carries a control character.
+pub fn must_normalize(provider: &dyn Provider, delivery: &Delivery) -> Option<Event> {
     let verified = provider
         .authenticate(delivery)
         .expect("a correctly signed delivery authenticates");
-    if let Ok(event) = provider.normalize(verified) {
-        serde_json::to_vec(&event).expect("every event serializes");
-        assert_eq!(event.provider, provider.id());
-        assert!(!event.dedupe_key.as_str().is_empty());
+    let event = provider.normalize(verified).ok()?;
+    let stored = serde_json::to_string(&event).expect("every event serializes");
+    assert_eq!(event.provider, provider.id());
+    assert!(!event.dedupe_key.as_str().is_empty());
+
+    let read_back: Event = serde_json::from_str(&stored).expect("a stored event reads back");
+    assert_eq!(
+        read_back.raw_body().as_bytes(),
+        &delivery.body[..],
+        "the raw payload is the exact bytes"
+    );
+    assert_eq!(PayloadSha256::of(read_back.raw_body().as_bytes()), event.payload_sha256);
+
+    let latest = delivery.received_at + PROVIDER_CLOCK_AHEAD_LIMIT;
+    let measured = event.usage.as_ref().and_then(|u| u.measured_at);
+    for at in std::iter::once(event.occurred_at).chain(measured) {
+        assert!(at <= latest, "a time beyond the bound: {at}");
+        assert!(at >= EARLIEST_PROVIDER_TIME || at == delivery.received_at, "{at}");
+    }
+
+    let mut normalized = event.clone();
+    normalized.raw = serde_json::value::RawValue::from_string("null".into()).unwrap();
+    normalized.raw_padding = Default::default();
+    let text = serde_json::to_value(&normalized).unwrap();
+    assert_clean(&text);
+    if let Some(iccid) = event.esim.as_ref().and_then(|e| e.iccid.as_deref()) {
+        assert!(is_plausible_iccid(iccid), "{iccid:?}");
+    }
+    Some(event)
+}
+
+/// No string in `value` (keys included) has a character a person or terminal must not get.
+fn assert_clean(value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => assert!(!text.chars().any(is_unsafe), "{text:?}"),
+        serde_json::Value::Array(items) => items.iter().for_each(assert_clean),
+        serde_json::Value::Object(fields) => {
+            for (name, value) in fields {
+                assert!(!name.chars().any(is_unsafe), "{name:?}");
+                assert_clean(value);
+            }
+        }
+        _ => {}
     }
 }
 
