@@ -20,9 +20,17 @@ pub const EARLIEST_PROVIDER_TIME: DateTime<Utc> = match DateTime::from_timestamp
     Some(at) => at,
     None => DateTime::UNIX_EPOCH,
 };
-/// The flags [`Event::plausible`] sets.
+/// The data-quality flags set on events for untrusted input (see `docs/architecture.md`).
 pub const FLAG_TIME_AHEAD: &str = "provider_time_ahead_of_receipt";
 pub const FLAG_TIME_TOO_OLD: &str = "provider_time_implausibly_old";
+pub const FLAG_ICCID_IMPLAUSIBLE: &str = "iccid_implausible";
+
+/// Adds `flag` to `flags` unless it is there already.
+pub(crate) fn flag_once(flags: &mut Vec<String>, flag: &str) {
+    if !flags.iter().any(|f| f == flag) {
+        flags.push(flag.to_string());
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ProviderId {
@@ -551,9 +559,7 @@ impl Event {
         } else {
             return Some(at);
         };
-        if !self.flags.iter().any(|f| f == flag) {
-            self.flags.push(flag.to_string());
-        }
+        flag_once(&mut self.flags, flag);
         None
     }
 }

@@ -1,6 +1,6 @@
 //! One alert, three audiences: a JSON document for machines (SQS, HTTPS, Lambda subscribers), a short text
 //! for email, and an SMS that fits one message (`sms::fit`); plus message attributes for subscription filter
-//! policies. Provider text in them is cleaned when events are normalized; the labels are cleaned again here,
+//! policies. Provider text in them is cleaned when events are normalized; the texts are cleaned again here,
 //! so an alert stored before that, or built by other code, cannot put a control character in a message.
 
 use super::sms;
@@ -40,7 +40,7 @@ fn esim_label(alert: &Alert) -> String {
     alert
         .esim
         .as_ref()
-        .map(|e| clean(e.iccid.as_deref().unwrap_or(&e.key)).into_owned())
+        .map(|e| e.iccid.clone().unwrap_or_else(|| e.key.clone()))
         .unwrap_or_else(|| "-".into())
 }
 
@@ -48,8 +48,7 @@ fn bundle_label(alert: &Alert) -> Option<String> {
     alert
         .bundle
         .as_ref()
-        .and_then(|b| b.name.as_deref().or(b.reference.as_deref()))
-        .map(|label| clean(label).into_owned())
+        .and_then(|b| b.name.clone().or_else(|| b.reference.clone()))
 }
 
 /// The one-line human sentence shared by email and SMS.

@@ -10,7 +10,9 @@ pub mod roamify;
 
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;
-use crate::model::{DedupeKey, Event, EventKind, PayloadSha256, ProviderId, RawPadding};
+use crate::model::{
+    flag_once, DedupeKey, Event, EventKind, PayloadSha256, ProviderId, RawPadding, FLAG_ICCID_IMPLAUSIBLE,
+};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -68,13 +70,9 @@ pub(crate) fn plausible_iccid(iccid: Option<String>, flags: &mut Vec<String>) ->
     if crate::text::is_plausible_iccid(&iccid) {
         return Some(iccid);
     }
-    if !flags.iter().any(|f| f == FLAG_ICCID_IMPLAUSIBLE) {
-        flags.push(FLAG_ICCID_IMPLAUSIBLE.into());
-    }
+    flag_once(flags, FLAG_ICCID_IMPLAUSIBLE);
     None
 }
-
-pub const FLAG_ICCID_IMPLAUSIBLE: &str = "iccid_implausible";
 
 /// `text` without surrounding whitespace, keeping its buffer when it has none.
 fn into_trimmed(text: Cow<'_, str>) -> String {
