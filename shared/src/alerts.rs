@@ -9,7 +9,8 @@ use crate::state::EsimState;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-pub const ALERT_SCHEMA_VERSION: u32 = 1;
+/// 2: `level` always counts what is left; a provider's own label moved to `provider_level`.
+pub const ALERT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,8 +91,12 @@ pub struct Alert {
     pub alert_id: String,
     #[serde(rename = "type")]
     pub alert_type: AlertType,
-    /// `10%` (data remaining), `24h` (expiry window) or `ended`, or the provider's own level.
+    /// What is left, on one scale whoever said so: `25%`, `20%`, `10%` (data remaining) or an amount
+    /// (`100MB`) where the total is unknown; `72h`, `24h` or `ended` (time); `low` (account balance).
     pub level: String,
+    /// The provider's own label for this warning, verbatim (Airalo `90%`, meaning used; `3days`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_level: Option<String>,
     pub provider: ProviderId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esim: Option<EsimIdentity>,
@@ -107,6 +112,25 @@ pub struct Alert {
     pub event_dedupe_key: DedupeKey,
     pub occurred_at: DateTime<Utc>,
     pub raised_at: DateTime<Utc>,
+    /// The id this alert had when its level was the provider's label (before the one scale), when that
+    /// differs: an alert sent under it is this one.
+    #[serde(skip)]
+    pub former_alert_id: Option<String>,
+}
+
+/// `provider#esim#bundle#type#level`: the identity an alert fires once under.
+fn alert_id(
+    provider: ProviderId,
+    esim: Option<&EsimIdentity>,
+    bundle: Option<&Bundle>,
+    alert_type: AlertType,
+    level: &str,
+) -> String {
+    let esim_part = esim.map_or("-", |e| e.key.as_str());
+    let bundle_part = bundle
+        .and_then(|b| b.reference.as_deref().or(b.name.as_deref()))
+        .unwrap_or("-");
+    format!("{provider}#{esim_part}#{bundle_part}#{}#{level}", alert_type.as_str())
 }
 
 impl Alert {
@@ -123,16 +147,12 @@ impl Alert {
         occurred_at: DateTime<Utc>,
         raised_at: DateTime<Utc>,
     ) -> Self {
-        let esim_part = esim.as_ref().map_or("-", |e| e.key.as_str());
-        let bundle_part = bundle
-            .as_ref()
-            .and_then(|b| b.reference.as_deref().or(b.name.as_deref()))
-            .unwrap_or("-");
         Self {
             schema_version: ALERT_SCHEMA_VERSION,
-            alert_id: format!("{provider}#{esim_part}#{bundle_part}#{}#{level}", alert_type.as_str()),
+            alert_id: alert_id(provider, esim.as_ref(), bundle.as_ref(), alert_type, &level),
             alert_type,
             level,
+            provider_level: None,
             provider,
             esim,
             bundle,
@@ -142,7 +162,27 @@ impl Alert {
             event_dedupe_key,
             occurred_at,
             raised_at,
+            former_alert_id: None,
         }
+    }
+
+    /// Records the provider's own label for this warning. Alerts raised before the one scale were named by
+    /// that label: the name they had is kept, so one sent then is not sent again.
+    fn with_provider_level(mut self, label: Option<String>) -> Self {
+        if let Some(label) = &label {
+            if *label != self.level {
+                let former = alert_id(
+                    self.provider,
+                    self.esim.as_ref(),
+                    self.bundle.as_ref(),
+                    self.alert_type,
+                    label,
+                );
+                self.former_alert_id = Some(former);
+            }
+        }
+        self.provider_level = label;
+        self
     }
 
     fn for_esim(
@@ -213,14 +253,11 @@ pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, no
     }
 
     // Account balance: every low-balance notification is its own alert (each delivery is already deduplicated);
-    // top-ups are stored but raise nothing.
+    // top-ups are stored but raise nothing. Its id names the delivery, not the level.
     if event.kind == EventKind::AccountBalance && event.balance.as_ref().is_some_and(|b| b.low) {
-        let level = event
-            .balance
-            .as_ref()
-            .and_then(|b| b.provider_level.clone())
-            .unwrap_or_else(|| "low".into());
-        let mut alert = Alert::for_esim(event, None, AlertType::AccountBalance, level, now);
+        let label = event.balance.as_ref().and_then(|b| b.provider_level.clone());
+        let mut alert = Alert::for_esim(event, None, AlertType::AccountBalance, "low".into(), now);
+        alert.provider_level = label;
         alert.alert_id = format!(
             "{}#account#{}#{}",
             event.provider,
@@ -243,23 +280,30 @@ fn esim_alerts(
 ) {
     // Low data: a provider's own warning fires at its level; otherwise judged on the state's usage (the newest
     // measurement), so a stale event cannot raise a stale level.
+    // A provider's warning fires at its place on the scale (what is left), so it and our own reading name the
+    // same alert for the same situation.
     if let Some(event_usage) = &event.usage {
-        let usage = match &event_usage.provider_alert_level {
-            Some(_) => Some(event_usage),
-            None => state
+        let warned = event_usage.provider_alert_level.is_some();
+        let usage = match warned {
+            true => Some(event_usage),
+            false => state
                 .and_then(|s| s.usage.as_ref().map(|f| &f.value))
                 .or(Some(event_usage)),
         };
         if let Some(usage) = usage.filter(|u| !u.unlimited) {
-            let level = match &usage.provider_alert_level {
-                Some(level) => Some(level.clone()),
-                None => usage
+            let reached = || {
+                usage
                     .remaining_ratio
                     .and_then(|r| rules.low_data_level(r))
-                    .map(|l| format!("{l}%")),
+                    .map(|l| format!("{l}%"))
+            };
+            let level = match warned {
+                true => usage.alert_level.clone().or_else(reached),
+                false => reached(),
             };
             if let Some(level) = level {
-                let mut alert = Alert::for_esim(event, state, AlertType::LowData, level, now);
+                let mut alert = Alert::for_esim(event, state, AlertType::LowData, level, now)
+                    .with_provider_level(usage.provider_alert_level.clone());
                 alert.usage = Some(usage.clone());
                 alerts.push(alert);
             }
@@ -271,16 +315,20 @@ fn esim_alerts(
         .and_then(EsimState::expires_at)
         .or_else(|| event.validity.as_ref().and_then(|v| v.expires_at));
     let expiry_level = match &event.validity {
-        Some(v) if v.provider_alert_level.is_some() => v.provider_alert_level.clone(),
+        Some(v) if v.provider_alert_level.is_some() => v
+            .alert_level
+            .clone()
+            .or_else(|| expires_at.and_then(|at| rules.expiry_level(at, now))),
         Some(_) => expires_at.and_then(|at| rules.expiry_level(at, now)),
         None => None,
     };
+    let expiry_label = event.validity.as_ref().and_then(|v| v.provider_alert_level.clone());
     let expired_status = event.status.as_ref().is_some_and(|s| s.lifecycle == Lifecycle::Expired)
         && state
             .and_then(|s| s.status.as_ref())
             .is_none_or(|f| f.event_key == event.dedupe_key);
     if let Some(level) = expiry_level.or_else(|| expired_status.then(|| "ended".to_string())) {
-        let mut alert = Alert::for_esim(event, state, AlertType::Expiry, level, now);
+        let mut alert = Alert::for_esim(event, state, AlertType::Expiry, level, now).with_provider_level(expiry_label);
         alert.expires_at = expires_at;
         alerts.push(alert);
     }

@@ -327,10 +327,14 @@ pub struct DataUsage {
     pub provider_threshold: Option<String>,
     #[serde(default)]
     pub unlimited: bool,
-    /// Set when the event is itself the provider's low-data warning (Airalo `75%`, `90%`): the alert fires at
-    /// this level, verbatim, instead of at the configured ones.
+    /// Set when the event is itself the provider's low-data warning: its label, verbatim (Airalo `75%`, `90%`,
+    /// which count data used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_alert_level: Option<String>,
+    /// That warning on the alert scale, what is left: percent remaining (`25%`, `10%`) or an amount (`100MB`).
+    /// The alert fires at this level instead of at the configured ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_level: Option<String>,
     /// When the provider measured the usage, if it says (usage can lag the notification by hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_at: Option<DateTime<Utc>>,
@@ -364,10 +368,12 @@ pub struct Validity {
     /// Time left as the provider states it, with its unit (`1 DAY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_remaining: Option<String>,
-    /// Set when the event is itself the provider's expiry warning (Airalo `3days`, `1days`): the alert fires at
-    /// this level, verbatim.
+    /// Set when the event is itself the provider's expiry warning: its label, verbatim (Airalo `3days`, `1days`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_alert_level: Option<String>,
+    /// That warning on the alert scale, the time left: `72h`, `24h`. The alert fires at this level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
-use crate::store::{AlertClaim, Begin, DeliveryStatus, EventStore, Lease, StoreError};
+use crate::store::{AlertClaim, AlertStatus, Begin, DeliveryStatus, EventStore, Lease, StoreError};
 use chrono::Duration;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -322,8 +322,13 @@ impl Pipeline {
         }
     }
 
-    /// Claims, publishes and marks one alert. False when it was already sent.
+    /// Claims, publishes and marks one alert. False when it was already sent (under its former id too).
     async fn publish_once(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
+        if let Some(former) = &alert.former_alert_id {
+            if self.store.alert_status(former).await? == Some(AlertStatus::Sent) {
+                return Ok(false);
+            }
+        }
         let claim = self
             .wait_while_busy(|| async {
                 let claim = self.store.claim_alert(alert, lease, self.clock.now()).await?;

@@ -43,23 +43,29 @@ async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
         post_twice(&h, f).await;
     }
     let stored = assert_stored_once_and_alerted(&h, &all, &schemas).await;
-    let mut published: Vec<(String, String)> = h
+    let mut published: Vec<(String, String, Option<String>)> = h
         .sink
         .published()
         .iter()
-        .map(|a| (a.alert_type.as_str().to_string(), a.level.clone()))
+        .map(|a| {
+            (
+                a.alert_type.as_str().to_string(),
+                a.level.clone(),
+                a.provider_level.clone(),
+            )
+        })
         .collect();
     published.sort();
     let expected = [
-        ("account_balance", "80%"),
-        ("account_balance", "90%"),
-        ("expiry", "3days"),
-        ("low_data", "75%"),
+        ("account_balance", "low", "80%"),
+        ("account_balance", "low", "90%"),
+        ("expiry", "72h", "3days"),
+        ("low_data", "25%", "75%"),
     ];
     assert_eq!(
         published,
-        expected.map(|(t, l)| (t.to_string(), l.to_string())),
-        "Airalo's own levels are kept"
+        expected.map(|(t, l, p)| (t.to_string(), l.to_string(), Some(p.to_string()))),
+        "levels count what is left; Airalo's own labels are kept as provider_level"
     );
     let order = stored.iter().find(|d| d.event.kind == EventKind::Order).unwrap();
     assert_eq!(

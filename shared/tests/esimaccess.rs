@@ -406,13 +406,19 @@ fn schemas_reject_malformed_documents() {
         broken[field] = bad;
         assert!(!schemas.event.is_valid(&broken), "{field} should be refused");
     }
-    let alert = json!({"schema_version": 1, "alert_id": "a", "type": "low_data", "level": "10%", "provider": "esimaccess",
+    let alert = json!({"schema_version": 2, "alert_id": "a", "type": "low_data", "level": "10%", "provider": "esimaccess",
         "event_dedupe_key": "x", "occurred_at": "2026-04-22T17:00:00Z", "raised_at": "2026-04-22T17:00:00Z",
         "usage": {"remaining_ratio": 0.1}});
     assert!(schemas.alert.is_valid(&alert));
     let mut broken = alert.clone();
     broken["usage"]["remaining_ratio"] = json!(1.5);
     assert!(!schemas.alert.is_valid(&broken), "referenced definitions are enforced");
+    let mut labelled = alert.clone();
+    labelled["level"] = json!("3days");
+    assert!(!schemas.alert.is_valid(&labelled), "a provider's label is provider_level, not level");
+    labelled["level"] = json!("72h");
+    labelled["provider_level"] = json!("3days");
+    assert!(schemas.alert.is_valid(&labelled));
 }
 
 #[tokio::test]

@@ -74,6 +74,9 @@ impl EventStore for FaultyStore {
     ) -> Result<Option<shared::store::DeliveryStatus>, StoreError> {
         self.inner.delivery_status(p, k).await
     }
+    async fn alert_status(&self, id: &str) -> Result<Option<shared::store::AlertStatus>, StoreError> {
+        self.inner.alert_status(id).await
+    }
     async fn abandon_delivery(&self, e: &Event, l: &Lease, reason: &str) -> Result<(), StoreError> {
         self.inner.abandon_delivery(e, l, reason).await
     }

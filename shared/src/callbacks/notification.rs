@@ -239,6 +239,7 @@ fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: 
             ),
             alert_type,
             level: level.into(),
+            provider_level: None,
             provider: SAMPLE_PROVIDER,
             esim: (alert_type != AlertType::AccountBalance).then(|| esim.clone()),
             bundle: (alert_type != AlertType::AccountBalance).then(sample_bundle),
@@ -248,6 +249,7 @@ fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: 
             event_dedupe_key: dedupe_key,
             occurred_at: now,
             raised_at: now,
+            former_alert_id: None,
         };
         return serde_json::to_value(&alert).unwrap_or(Value::Null);
     }

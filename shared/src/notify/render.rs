@@ -96,7 +96,8 @@ fn sentence(alert: &Alert) -> String {
                     )
                 })
                 .unwrap_or_default();
-            format!("{} account balance alert ({}).{amount}", alert.provider, alert.level)
+            let label = alert.provider_level.as_deref().unwrap_or(&alert.level);
+            format!("{} account balance alert ({label}).{amount}", alert.provider)
         }
     }
 }
@@ -148,6 +149,13 @@ pub fn render(alert: &Alert) -> RenderedAlert {
             ("level", level.into_owned()),
         ]
         .into_iter()
+        .chain(
+            alert
+                .provider_level
+                .as_deref()
+                .map(|label| ("provider_level", clean(label).into_owned()))
+                .filter(|(_, label)| !label.is_empty()),
+        )
         .chain(partner.attributes())
         .collect(),
     }
@@ -165,6 +173,7 @@ mod tests {
             alert_id: "esimaccess#T1#TX#low_data#10%".into(),
             alert_type: AlertType::LowData,
             level: "10%".into(),
+            provider_level: None,
             provider: ProviderId::EsimAccess,
             esim: Some(EsimIdentity {
                 key: "T1".into(),
@@ -186,6 +195,7 @@ mod tests {
             event_dedupe_key: DedupeKey::provider_id("f776"),
             occurred_at: Utc::now(),
             raised_at: Utc::now(),
+            former_alert_id: None,
         }
     }
 

@@ -171,10 +171,12 @@ impl Airalo {
             if is_expiry {
                 event.validity = Some(Validity {
                     provider_remaining: Some(level.clone()),
+                    alert_level: hours_left(&level),
                     provider_alert_level: Some(level),
                     ..Validity::default()
                 });
             } else {
+                usage.alert_level = percent_left(&level);
                 usage.provider_alert_level = Some(level);
             }
             event.usage = Some(usage);
@@ -243,6 +245,20 @@ impl Airalo {
             None,
         ))
     }
+}
+
+/// Airalo's low-data levels count data used (`75%`, `90%`); the alert scale counts what is left (`25%`, `10%`).
+fn percent_left(level: &str) -> Option<String> {
+    let used: u8 = level.strip_suffix('%')?.trim().parse().ok()?;
+    (used <= 100).then(|| format!("{}%", 100 - used))
+}
+
+/// Airalo's expiry levels count days left (`3days`, `1days`); the alert scale counts hours (`72h`, `24h`), so
+/// `1days` is the same alert as the 24-hour window's.
+fn hours_left(level: &str) -> Option<String> {
+    let digits = level.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let days: u16 = digits.trim().parse().ok()?;
+    (days <= 365).then(|| format!("{}h", u32::from(days) * 24))
 }
 
 /// `ends_with` ignoring ASCII case, without a lower-case copy per delivery.

@@ -653,6 +653,21 @@ impl EventStore for DynamoStore {
         Ok(states)
     }
 
+    async fn alert_status(&self, alert_id: &str) -> Result<Option<AlertStatus>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key(alert_pk(alert_id), "ALERT")))
+            .projection_expression("#status")
+            .expression_attribute_names("#status", "status")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item.map(|item| parse_alert_status(get_s(&item, "status"))))
+    }
+
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
         let pk = alert_pk(&alert.alert_id);
         let mut item = item_key(pk.clone(), "ALERT");

@@ -292,6 +292,11 @@ impl<B: KvBackend> EventStore for KvStore<B> {
             .collect())
     }
 
+    async fn alert_status(&self, alert_id: &str) -> Result<Option<AlertStatus>, StoreError> {
+        let stored: Option<StoredAlert> = self.read(Space::Alerts, alert_id)?;
+        Ok(stored.map(|a| a.status))
+    }
+
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
         let _guard = self.locked();
         let existing: Option<StoredAlert> = self.read(Space::Alerts, &alert.alert_id)?;

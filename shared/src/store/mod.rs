@@ -244,6 +244,8 @@ pub trait EventStore: Send + Sync {
     /// eSIMs whose validity ends in `[from, until)`, for the expiry sweep (an index, never a table scan).
     async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError>;
 
+    /// The status of the alert stored under `alert_id`, if there is one.
+    async fn alert_status(&self, alert_id: &str) -> Result<Option<AlertStatus>, StoreError>;
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError>;
     async fn mark_alert_sent(
         &self,
