@@ -5,6 +5,7 @@ use crate::console::ConsoleSink;
 use crate::sqlite::open_store;
 use clap::{Args, ValueEnum};
 use shared::config::SecretSource;
+use shared::customers::ContactStore;
 use shared::notify::sns::SnsSink;
 use shared::notify::AlertSink;
 use shared::store::dynamodb::DynamoStore;
@@ -38,6 +39,7 @@ pub struct BackendArgs {
 
 pub struct Opened {
     pub events: Arc<dyn EventStore>,
+    pub contacts: Arc<dyn ContactStore>,
     pub query: Arc<dyn StoreQuery>,
     pub sink: Arc<dyn AlertSink>,
     pub secrets: Box<dyn SecretSource>,
@@ -52,6 +54,7 @@ impl BackendArgs {
                     Arc::new(open_store(&self.db).map_err(|e| format!("cannot open {}: {e}", self.db.display()))?);
                 Ok(Opened {
                     events: store.clone(),
+                    contacts: store.clone(),
                     query: store,
                     sink: Arc::new(ConsoleSink::default()),
                     secrets: Box::new(shared::config::NoSecretSource),
@@ -77,6 +80,7 @@ impl BackendArgs {
                 };
                 Ok(Opened {
                     events: store.clone(),
+                    contacts: store.clone(),
                     query: store,
                     sink,
                     secrets: Box::new(shared::aws::SsmSecrets(aws_sdk_ssm::Client::new(&sdk))),

@@ -2,6 +2,7 @@
 
 mod backend;
 mod console;
+mod customers;
 mod listing;
 mod partners;
 mod send;
@@ -109,6 +110,8 @@ enum Command {
     /// Manage partner callbacks: create partners and their API keys, rotate keys, remove partners, list
     /// notification types.
     Partners(partners::PartnersArgs),
+    /// The customer directory: who to tell about each eSIM (import, get, set, remove).
+    Customers(customers::CustomersArgs),
     /// List deliveries that reused a known id with a different payload.
     Conflicts {
         #[command(flatten)]
@@ -347,6 +350,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
         Command::Serve { addr, backend } => done(serve(addr, backend).await),
         Command::Init { table, topic } => done(init(&table, &topic).await),
         Command::Partners(args) => done(run_partners(args).await),
+        Command::Customers(args) => customers::run(args, &mut std::io::stdout().lock()).await,
         Command::Sweep { backend } => done(sweep(backend, &process_env).await),
         Command::Send(args) => tokio::task::spawn_blocking(move || send::run(&args))
             .await
@@ -386,5 +390,7 @@ async fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_customers;
 #[cfg(test)]
 mod tests_hostile;

@@ -56,6 +56,26 @@ impl KvBackend for SqliteBackend {
             .map_err(unavailable)
     }
 
+    fn apply(&self, changes: &[(Space, String, Option<String>)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let transaction = conn.transaction().map_err(unavailable)?;
+        for (space, key, document) in changes {
+            match document {
+                Some(document) => transaction.execute(
+                    "INSERT INTO items (space, key, doc) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (space, key) DO UPDATE SET doc = excluded.doc",
+                    params![space.as_str(), key, document],
+                ),
+                None => transaction.execute(
+                    "DELETE FROM items WHERE space = ?1 AND key = ?2",
+                    params![space.as_str(), key],
+                ),
+            }
+            .map_err(unavailable)?;
+        }
+        transaction.commit().map_err(unavailable)
+    }
+
     fn list(&self, space: Space) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
         let mut statement = conn

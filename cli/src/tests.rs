@@ -56,18 +56,23 @@ pub(crate) struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The local backend on the SQLite file `db`.
+pub(crate) fn local_backend(db: &std::path::Path) -> BackendArgs {
+    BackendArgs {
+        backend: backend::BackendKind::Local,
+        db: db.to_path_buf(),
+        table: None,
+        topic_arn: None,
+    }
+}
+
 /// Secrets the test server is configured with, per provider.
 pub(crate) fn secret_of(provider: &str) -> String {
     format!("{provider}-local-secret")
 }
 
 pub(crate) async fn start(db: &std::path::Path) -> Server {
-    let backend = BackendArgs {
-        backend: backend::BackendKind::Local,
-        db: db.to_path_buf(),
-        table: None,
-        topic_arn: None,
-    };
+    let backend = local_backend(db);
     let opened = backend.open(true).await.unwrap();
     let env = |name: &str| match name {
         "ESIMACCESS_SECRETS" => Some(TOKEN.to_string()),
@@ -218,12 +223,7 @@ async fn sweep_command_alerts_once_for_an_expiring_esim() {
     .await;
     assert_eq!(status, 200);
     server.stop().await;
-    let backend = BackendArgs {
-        backend: backend::BackendKind::Local,
-        db: db.clone(),
-        table: None,
-        topic_arn: None,
-    };
+    let backend = local_backend(&db);
     sweep(backend.clone(), &|_: &str| None).await.unwrap();
     assert!(
         list_json(Listing::Alerts, &db).await.is_empty(),
@@ -436,12 +436,7 @@ async fn replay_finishes_an_interrupted_delivery_and_leaves_completed_ones() {
         .unwrap();
     drop(store);
 
-    let backend = BackendArgs {
-        backend: backend::BackendKind::Local,
-        db: db.clone(),
-        table: None,
-        topic_arn: None,
-    };
+    let backend = local_backend(&db);
     assert_eq!(
         replay(None, Some("3650d".into()), None, None, false, backend.clone()).await,
         Ok(0)

@@ -1,7 +1,7 @@
 //! Hostile and careless input through the local server and the CLI: bodies with whitespace around them,
 //! replayed afterwards.
 
-use super::tests::{http_with, secret_of, start, TOKEN};
+use super::tests::{http_with, local_backend, secret_of, start, TOKEN};
 use super::*;
 use serde_json::Value;
 use shared::model::ProviderId;
@@ -86,12 +86,7 @@ async fn replay_after_padded_bodies_changes_and_publishes_nothing() {
     }
     drop(store);
 
-    let backend = BackendArgs {
-        backend: backend::BackendKind::Local,
-        db: db.clone(),
-        table: None,
-        topic_arn: None,
-    };
+    let backend = local_backend(&db);
     let replayed = replay_stored(None, Some("30d".into()), None, None, false, backend)
         .await
         .unwrap();

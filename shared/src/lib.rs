@@ -13,6 +13,7 @@ pub mod aws;
 pub mod callbacks;
 pub mod clock;
 pub mod config;
+pub mod customers;
 pub mod ingress;
 pub mod lambda;
 pub mod metrics;

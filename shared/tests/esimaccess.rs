@@ -415,7 +415,10 @@ fn schemas_reject_malformed_documents() {
     assert!(!schemas.alert.is_valid(&broken), "referenced definitions are enforced");
     let mut labelled = alert.clone();
     labelled["level"] = json!("3days");
-    assert!(!schemas.alert.is_valid(&labelled), "a provider's label is provider_level, not level");
+    assert!(
+        !schemas.alert.is_valid(&labelled),
+        "a provider's label is provider_level, not level"
+    );
     labelled["level"] = json!("72h");
     labelled["provider_level"] = json!("3days");
     assert!(schemas.alert.is_valid(&labelled));

@@ -22,6 +22,9 @@ pub const PUBLISHED_SENDER_IPS: [&str; 5] = [
     "18.136.19.137",
 ];
 
+/// The reference by which the reseller's own order comes back (a contact can be registered under it).
+pub const RESELLER_ORDER_REF: &str = "transactionId";
+
 #[derive(Debug, Clone)]
 pub struct EsimAccess {
     tokens: KeyRing,

@@ -22,6 +22,9 @@ pub const SIGNATURE_HEADER: &str = "x-roamify-signature";
 /// The header parsed once, not on every lookup.
 static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
+/// The reference by which the reseller's own order comes back (a contact can be registered under it).
+pub const RESELLER_ORDER_REF: &str = "reference_id";
+
 #[derive(Debug, Clone)]
 pub struct Roamify {
     secrets: MacRing<Hmac<Sha256>>,

@@ -344,6 +344,23 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The `status` of the claim item at `key` (consistent read of that one attribute): `None` when there is
+    /// no item, `Some(None)` when it has no status.
+    async fn status_at(&self, key: Item) -> Result<Option<Option<String>>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .projection_expression("#status")
+            .expression_attribute_names("#status", "status")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item.map(|item| get_s(&item, "status").map(str::to_string)))
+    }
+
     /// The old item of a failed conditional put: from the error when DynamoDB returned it, else re-read.
     async fn old_item(&self, returned: Option<&Item>, key: Item) -> Result<Option<Item>, StoreError> {
         if let Some(item) = returned {
@@ -523,18 +540,9 @@ impl EventStore for DynamoStore {
         provider: ProviderId,
         dedupe_key: &DedupeKey,
     ) -> Result<Option<DeliveryStatus>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key(delivery_pk(provider, dedupe_key.as_str()), "EVENT")))
-            .projection_expression("#status")
-            .expression_attribute_names("#status", "status")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item.map(|item| parse_delivery_status(get_s(&item, "status"))))
+        let key = item_key(delivery_pk(provider, dedupe_key.as_str()), "EVENT");
+        let status = self.status_at(key).await?;
+        Ok(status.map(|status| parse_delivery_status(status.as_deref())))
     }
 
     async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -654,18 +662,8 @@ impl EventStore for DynamoStore {
     }
 
     async fn alert_status(&self, alert_id: &str) -> Result<Option<AlertStatus>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key(alert_pk(alert_id), "ALERT")))
-            .projection_expression("#status")
-            .expression_attribute_names("#status", "status")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item.map(|item| parse_alert_status(get_s(&item, "status"))))
+        let status = self.status_at(item_key(alert_pk(alert_id), "ALERT")).await?;
+        Ok(status.map(|status| parse_alert_status(status.as_deref())))
     }
 
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {

@@ -22,6 +22,7 @@ pub enum Space {
     States,
     Alerts,
     Conflicts,
+    Contacts,
 }
 
 impl Space {
@@ -31,6 +32,7 @@ impl Space {
             Self::States => "states",
             Self::Alerts => "alerts",
             Self::Conflicts => "conflicts",
+            Self::Contacts => "contacts",
         }
     }
 }
@@ -40,6 +42,8 @@ pub trait KvBackend: Send + Sync + 'static {
     fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError>;
     fn put(&self, space: Space, key: &str, document: &str) -> Result<(), StoreError>;
     fn list(&self, space: Space) -> Result<Vec<String>, StoreError>;
+    /// Writes (`Some` document) and deletes (`None`) together: all of them or, on an error, none.
+    fn apply(&self, changes: &[(Space, String, Option<String>)]) -> Result<(), StoreError>;
 }
 
 /// Documents in a map: the in-memory store for unit tests and benchmarks.
@@ -61,6 +65,17 @@ impl KvBackend for MemoryBackend {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert((space, key.to_string()), document.to_string());
+        Ok(())
+    }
+
+    fn apply(&self, changes: &[(Space, String, Option<String>)]) -> Result<(), StoreError> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (space, key, document) in changes {
+            match document {
+                Some(document) => map.insert((*space, key.clone()), document.clone()),
+                None => map.remove(&(*space, key.clone())),
+            };
+        }
         Ok(())
     }
 
@@ -115,7 +130,7 @@ impl<B: KvBackend> KvStore<B> {
         &self.backend
     }
 
-    fn read<T: DeserializeOwned>(&self, space: Space, key: &str) -> Result<Option<T>, StoreError> {
+    pub(crate) fn read<T: DeserializeOwned>(&self, space: Space, key: &str) -> Result<Option<T>, StoreError> {
         self.backend
             .get(space, key)?
             .map(|doc| {
@@ -137,7 +152,8 @@ impl<B: KvBackend> KvStore<B> {
             .collect()
     }
 
-    fn locked(&self) -> std::sync::MutexGuard<'_, ()> {
+    /// Held around every read-modify-write, so each is atomic within the process.
+    pub(crate) fn locked(&self) -> std::sync::MutexGuard<'_, ()> {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 

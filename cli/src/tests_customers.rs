@@ -1,0 +1,178 @@
+//! The customer directory through the CLI on the local SQLite store: import, get, set, remove.
+
+use super::customers::{self, CustomersArgs, CustomersCommand, ROWS_REFUSED};
+use super::tests::local_backend;
+use super::*;
+use shared::customers::{ContactStore, EsimRef};
+use shared::model::ProviderId;
+use std::io::Write as _;
+
+async fn run(command: CustomersCommand) -> (Result<u8, String>, String) {
+    let mut out = Vec::new();
+    let code = customers::run(CustomersArgs { command }, &mut out).await;
+    (code, String::from_utf8(out).unwrap())
+}
+
+fn import(file: &std::path::Path, db: &std::path::Path, dry_run: bool) -> CustomersCommand {
+    CustomersCommand::Import {
+        file: file.to_path_buf(),
+        dry_run,
+        backend: local_backend(db),
+    }
+}
+
+/// A 10,000-row CSV with 3 bad rows: the 3 lines are reported, the rest imported; the same file again changes
+/// nothing; a dry run of a changed file says what would change and changes nothing.
+#[tokio::test]
+async fn a_large_import_reports_bad_lines_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("contacts.db");
+    let file = dir.path().join("contacts.csv");
+    let mut csv = std::fs::File::create(&file).unwrap();
+    writeln!(
+        csv,
+        "provider,iccid,esim_ref,order_ref,name,phone,email,locale,time_zone,customer_id,topup_url,channels"
+    )
+    .unwrap();
+    for i in 0..10_000u64 {
+        let iccid = 8_900_000_000_000_000_000u64 + i;
+        let (phone, zone) = match i {
+            17 => ("12345".to_string(), "Europe/Madrid"),          // not E.164
+            4_242 => ("+34600000001".to_string(), "Mars/Olympus"), // unknown zone
+            _ => (format!("+346{:08}", i), "Europe/Madrid"),
+        };
+        let provider = if i == 9_999 { "acme" } else { "esimaccess" };
+        writeln!(
+            csv,
+            "{provider},{iccid},T{i},tx-{i},\"García, Ana {i}\",{phone},ana{i}@example.es,es,{zone},c-{i},https://shop.example/t/{i},sms|email"
+        )
+        .unwrap();
+    }
+    drop(csv);
+
+    let (code, out) = run(import(&file, &db, false)).await;
+    assert_eq!(code, Ok(ROWS_REFUSED), "{out}");
+    let refused: Vec<&str> = out.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(refused.len(), 3, "{out}");
+    assert!(refused[0].starts_with("line 19: phone"), "{refused:?}");
+    assert!(refused[1].starts_with("line 4244: time_zone"), "{refused:?}");
+    assert!(refused[2].starts_with("line 10001: provider"), "{refused:?}");
+    assert!(
+        out.contains("imported 9997 rows: 9997 created, 0 updated, 0 unchanged; 3 refused"),
+        "{out}"
+    );
+
+    let (_, again) = run(import(&file, &db, false)).await;
+    assert!(
+        again.contains("imported 9997 rows: 0 created, 0 updated, 9997 unchanged"),
+        "{again}"
+    );
+
+    let store = sqlite::open_store(&db).unwrap();
+    let by_order = store
+        .find(ProviderId::EsimAccess, &[EsimRef::Order("tx-5".into())])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_order.name.as_deref(), Some("García, Ana 5"));
+    assert_eq!(by_order.iccid.as_deref(), Some("8900000000000000005"));
+
+    let changed = dir.path().join("changed.jsonl");
+    std::fs::write(
+        &changed,
+        "{\"provider\":\"esimaccess\",\"iccid\":\"8900000000000000005\",\"name\":\"Ana\",\"locale\":\"es\"}\n\n{\"provider\":\"esimaccess\",\"esim_ref\":\"NEW-1\",\"phone\":\"+4915112345678\"}\n{\"provider\":\"esimaccess\",\"iccid\":8900000000000000006}\n",
+    )
+    .unwrap();
+    let (code, dry) = run(import(&changed, &db, true)).await;
+    assert_eq!(code, Ok(ROWS_REFUSED));
+    assert!(dry.contains("line 4: "), "a number is not an ICCID: {dry}");
+    assert!(
+        dry.contains("would import 2 rows: 1 created, 1 updated, 0 unchanged; 1 refused"),
+        "{dry}"
+    );
+    let unchanged = store
+        .find(ProviderId::EsimAccess, &[EsimRef::Esim("NEW-1".into())])
+        .await
+        .unwrap();
+    assert!(unchanged.is_none(), "a dry run changes nothing");
+}
+
+/// `set` changes only the fields given, `get` masks personal data unless --json, `remove` erases the contact
+/// under all its identifiers.
+#[tokio::test]
+async fn set_get_and_remove_one_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("one.db");
+    let file = dir.path().join("one.csv");
+    std::fs::write(
+        &file,
+        "provider,iccid,order_ref,name,phone,email\nroamify,8912345678901234567,r-1,Ana,+34612345678,ana@example.es\n",
+    )
+    .unwrap();
+    assert_eq!(run(import(&file, &db, false)).await.0, Ok(0));
+
+    let set = CustomersCommand::Set {
+        fields: Box::new(customers_set(&[
+            "--provider",
+            "roamify",
+            "--order-ref",
+            "r-1",
+            "--locale",
+            "fr",
+            "--channels",
+            "email",
+        ])),
+        backend: local_backend(&db),
+    };
+    let (code, out) = run(set).await;
+    assert_eq!((code, out.trim()), (Ok(0), "updated"));
+
+    let get = |json: bool| CustomersCommand::Get {
+        provider: "roamify".into(),
+        esim: "8912345678901234567".into(),
+        order: false,
+        json,
+        backend: local_backend(&db),
+    };
+    let (_, table) = run(get(false)).await;
+    assert!(
+        table.contains("+34••••••678") && table.contains("a•••@example.es"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("612345678") && table.contains("email") && table.contains("fr"),
+        "{table}"
+    );
+    let (_, json) = run(get(true)).await;
+    let contact: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(contact["phone"], "+34612345678");
+    assert_eq!(contact["name"], "Ana", "fields not given stay");
+    assert_eq!(contact["channels"], serde_json::json!({"sms": false, "email": true}));
+
+    let remove = CustomersCommand::Remove {
+        provider: "roamify".into(),
+        esim: "r-1".into(),
+        order: true,
+        backend: local_backend(&db),
+    };
+    let (_, removed) = run(remove).await;
+    assert!(removed.contains("removed the contact of 2 identifier(s)"), "{removed}");
+    let (code, _) = run(get(false)).await;
+    assert!(code.is_err(), "no contact under the ICCID either");
+    let store = sqlite::open_store(&db).unwrap();
+    let by_order = store
+        .find(ProviderId::Roamify, &[EsimRef::Order("r-1".into())])
+        .await
+        .unwrap();
+    assert!(by_order.is_none(), "nothing left under the order reference");
+}
+
+fn customers_set(args: &[&str]) -> customers::SetFields {
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        fields: customers::SetFields,
+    }
+    use clap::Parser;
+    Wrapper::parse_from(std::iter::once("set").chain(args.iter().copied())).fields
+}

@@ -1,0 +1,414 @@
+//! One customer's contact for one eSIM, validated from the fields a reseller sends.
+
+use super::EsimRef;
+use crate::model::ProviderId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The channels a customer may be told through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channels {
+    pub sms: bool,
+    pub email: bool,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Self { sms: true, email: true }
+    }
+}
+
+impl Channels {
+    /// `sms|email`, `sms,email`, `sms`, `email` or `none`, in any case; blank means both.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.trim().is_empty() {
+            return Some(Self::default());
+        }
+        let mut channels = Self {
+            sms: false,
+            email: false,
+        };
+        for word in text.split(['|', ',', ' ']).filter(|w| !w.is_empty()) {
+            match word.to_ascii_lowercase().as_str() {
+                "sms" => channels.sms = true,
+                "email" => channels.email = true,
+                "none" => {}
+                _ => return None,
+            }
+        }
+        Some(channels)
+    }
+
+    pub fn as_text(&self) -> &'static str {
+        match (self.sms, self.email) {
+            (true, true) => "sms|email",
+            (true, false) => "sms",
+            (false, true) => "email",
+            (false, false) => "none",
+        }
+    }
+}
+
+/// A contact as a reseller sends it (a CSV row, a JSON line, a request body): every field text, unchecked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactFields {
+    pub provider: Option<String>,
+    pub iccid: Option<String>,
+    pub esim_ref: Option<String>,
+    pub order_ref: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub locale: Option<String>,
+    pub time_zone: Option<String>,
+    pub customer_id: Option<String>,
+    pub topup_url: Option<String>,
+    pub channels: Option<String>,
+}
+
+/// Why fields are not a contact: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ContactProblem {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn problem(field: &'static str, reason: impl Into<String>) -> ContactProblem {
+    ContactProblem {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// A customer's contact for one eSIM. Only [`Contact::from_fields`] makes one, so every field is valid.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub provider: ProviderId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iccid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esim_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E.164: `+` and 8 to 15 digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A BCP 47 language tag, normalized (`es`, `fr-CA`); English when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// An IANA time zone (`Europe/Madrid`); UTC when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// The reseller's own id for the customer: the only contact detail alerts on the operator topic carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topup_url: Option<String>,
+    pub channels: Channels,
+}
+
+/// Personal data stays out of logs and panics: only the identifiers and channels show.
+impl fmt::Debug for Contact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Contact")
+            .field("provider", &self.provider)
+            .field("refs", &self.refs())
+            .field("phone", &self.phone.as_deref().map(mask_phone))
+            .field("email", &self.email.as_deref().map(mask_email))
+            .field("channels", &self.channels)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A value trimmed, `None` when blank; refused when it holds a control character or is longer than `max`.
+fn text(field: &'static str, value: &Option<String>, max: usize) -> Result<Option<String>, ContactProblem> {
+    let Some(value) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().any(crate::text::is_unsafe) {
+        return Err(problem(field, "contains control characters"));
+    }
+    if value.len() > max {
+        return Err(problem(field, format!("longer than {max} bytes")));
+    }
+    Ok(Some(value.to_string()))
+}
+
+fn phone(value: Option<String>) -> Result<Option<String>, ContactProblem> {
+    let Some(value) = value else { return Ok(None) };
+    // People write numbers with spaces, dots, dashes and brackets; E.164 has none of them.
+    let compact: String = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let digits = compact.strip_prefix('+').unwrap_or("");
+    let valid =
+        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+    if !valid {
+        return Err(problem(
+            "phone",
+            "not an E.164 number (+ country code and number, 8 to 15 digits)",
+        ));
+    }
+    Ok(Some(compact))
+}
+
+fn email(value: Option<String>) -> Result<Option<String>, ContactProblem> {
+    let Some(value) = value else { return Ok(None) };
+    let valid = value.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && local.len() <= 64
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && !local.contains(['@', ' ', '<', '>', '"', ',', ';'])
+    });
+    if !valid {
+        return Err(problem("email", "not an email address"));
+    }
+    Ok(Some(value))
+}
+
+/// `es`, `es-ES`, `pt_BR` → `pt-BR`: a language and an optional region.
+fn locale(value: Option<String>) -> Result<Option<String>, ContactProblem> {
+    let Some(value) = value else { return Ok(None) };
+    let (language, region) = match value.split_once(['-', '_']) {
+        Some((language, region)) => (language, Some(region)),
+        None => (value.as_str(), None),
+    };
+    let language_ok = (2..=3).contains(&language.len()) && language.bytes().all(|b| b.is_ascii_alphabetic());
+    let region_ok = region.is_none_or(|r| {
+        (r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()))
+            || (r.len() == 3 && r.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if !language_ok || !region_ok {
+        return Err(problem("locale", "not a language tag like en, es-ES or pt-BR"));
+    }
+    let language = language.to_ascii_lowercase();
+    Ok(Some(match region {
+        Some(region) => format!("{language}-{}", region.to_ascii_uppercase()),
+        None => language,
+    }))
+}
+
+fn time_zone(value: Option<String>) -> Result<Option<String>, ContactProblem> {
+    let Some(value) = value else { return Ok(None) };
+    match value.parse::<chrono_tz::Tz>() {
+        Ok(tz) => Ok(Some(tz.name().to_string())),
+        Err(_) => Err(problem("time_zone", "not an IANA time zone like Europe/Madrid")),
+    }
+}
+
+fn topup_url(value: Option<String>) -> Result<Option<String>, ContactProblem> {
+    let Some(value) = value else { return Ok(None) };
+    let valid = value
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        && value.len() > 8
+        && value.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(problem("topup_url", "not an https:// URL"));
+    }
+    Ok(Some(value))
+}
+
+impl Contact {
+    /// Validates and normalizes a reseller's fields. At least one of `iccid`, `esim_ref`, `order_ref` names
+    /// the eSIM.
+    pub fn from_fields(fields: &ContactFields) -> Result<Self, ContactProblem> {
+        let provider_name = text("provider", &fields.provider, 32)?.ok_or_else(|| problem("provider", "missing"))?;
+        let provider = ProviderId::parse(&provider_name.to_ascii_lowercase())
+            .ok_or_else(|| problem("provider", format!("unknown provider {provider_name}")))?;
+        let iccid = text("iccid", &fields.iccid, 22)?;
+        if let Some(iccid) = &iccid {
+            if !crate::text::is_plausible_iccid(iccid) {
+                return Err(problem("iccid", "not an ICCID (15 to 22 digits)"));
+            }
+        }
+        let contact = Self {
+            provider,
+            iccid,
+            esim_ref: text("esim_ref", &fields.esim_ref, 128)?,
+            order_ref: text("order_ref", &fields.order_ref, 128)?,
+            name: text("name", &fields.name, 128)?,
+            phone: phone(text("phone", &fields.phone, 32)?)?,
+            email: email(text("email", &fields.email, 254)?)?,
+            locale: locale(text("locale", &fields.locale, 16)?)?,
+            time_zone: time_zone(text("time_zone", &fields.time_zone, 64)?)?,
+            customer_id: text("customer_id", &fields.customer_id, 128)?,
+            topup_url: topup_url(text("topup_url", &fields.topup_url, 2048)?)?,
+            channels: match text("channels", &fields.channels, 32)? {
+                Some(channels) => Channels::parse(&channels)
+                    .ok_or_else(|| problem("channels", "use sms, email, sms|email or none"))?,
+                None => Channels::default(),
+            },
+        };
+        if contact.refs().is_empty() {
+            return Err(problem(
+                "iccid",
+                "one of iccid, esim_ref or order_ref must name the eSIM",
+            ));
+        }
+        Ok(contact)
+    }
+
+    /// The identifiers it is registered under.
+    pub fn refs(&self) -> Vec<EsimRef> {
+        let mut refs = Vec::new();
+        refs.extend(self.esim_ref.clone().map(EsimRef::Esim));
+        refs.extend(self.iccid.clone().map(EsimRef::Iccid));
+        refs.extend(self.order_ref.clone().map(EsimRef::Order));
+        refs
+    }
+
+    /// The fields it was made from, for export and editing.
+    pub fn to_fields(&self) -> ContactFields {
+        ContactFields {
+            provider: Some(self.provider.to_string()),
+            iccid: self.iccid.clone(),
+            esim_ref: self.esim_ref.clone(),
+            order_ref: self.order_ref.clone(),
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+            locale: self.locale.clone(),
+            time_zone: self.time_zone.clone(),
+            customer_id: self.customer_id.clone(),
+            topup_url: self.topup_url.clone(),
+            channels: Some(self.channels.as_text().to_string()),
+        }
+    }
+}
+
+/// `+49•••••••678`: the country code's first digits and the last three, for tables.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() <= 6 {
+        return "•".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 3..].iter().collect();
+    format!("{head}{}{tail}", "•".repeat(chars.len() - 6))
+}
+
+/// `j•••@example.com`: the first character of the local part and the domain, for tables.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> ContactFields {
+        let value = serde_json::Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+                .collect(),
+        );
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn valid_fields_are_normalized() {
+        let contact = Contact::from_fields(&fields(&[
+            ("provider", "ESIMACCESS"),
+            ("esim_ref", " 25052822150009 "),
+            ("order_ref", "tx-1"),
+            ("name", "Ana García"),
+            ("phone", "+34 612 34 56 78"),
+            ("email", "ana@example.es"),
+            ("locale", "es_es"),
+            ("time_zone", "Europe/Madrid"),
+            ("channels", "SMS"),
+            ("topup_url", "https://shop.example/topup?e=1"),
+        ]))
+        .unwrap();
+        assert_eq!(contact.provider, ProviderId::EsimAccess);
+        assert_eq!(contact.esim_ref.as_deref(), Some("25052822150009"));
+        assert_eq!(contact.phone.as_deref(), Some("+34612345678"));
+        assert_eq!(contact.locale.as_deref(), Some("es-ES"));
+        assert_eq!(
+            contact.channels,
+            Channels {
+                sms: true,
+                email: false
+            }
+        );
+        assert_eq!(
+            contact.refs(),
+            [EsimRef::Esim("25052822150009".into()), EsimRef::Order("tx-1".into())]
+        );
+        assert_eq!(Contact::from_fields(&contact.to_fields()).unwrap(), contact);
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let base = [("provider", "airalo"), ("iccid", "8912345678901234567")];
+        for (field, value) in [
+            ("provider", "acme"),
+            ("iccid", "8943\r\n1"),
+            ("phone", "0612345678"),
+            ("phone", "+12"),
+            ("email", "ana@"),
+            ("email", "ana example.com"),
+            ("locale", "spanish"),
+            ("time_zone", "Mars/Olympus"),
+            ("topup_url", "http://shop.example"),
+            ("channels", "pigeon"),
+            ("name", "Ana\u{1b}[31m"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.retain(|(k, _)| *k != field);
+            pairs.push((field, value));
+            let problem = Contact::from_fields(&fields(&pairs)).unwrap_err();
+            assert_eq!(problem.field, field, "{field}={value:?}: {problem}");
+        }
+        let nameless = Contact::from_fields(&fields(&[("provider", "airalo"), ("name", "x")])).unwrap_err();
+        assert!(nameless.reason.contains("must name the eSIM"));
+    }
+
+    #[test]
+    fn personal_data_is_masked_in_debug_and_tables() {
+        let contact = Contact::from_fields(&fields(&[
+            ("provider", "airalo"),
+            ("iccid", "8912345678901234567"),
+            ("name", "Ana García"),
+            ("phone", "+34612345678"),
+            ("email", "ana@example.es"),
+        ]))
+        .unwrap();
+        let debug = format!("{contact:?}");
+        assert!(
+            !debug.contains("612345678") && !debug.contains("ana@") && !debug.contains("García"),
+            "{debug}"
+        );
+        assert_eq!(mask_phone("+34612345678"), "+34••••••678");
+        assert_eq!(mask_email("ana@example.es"), "a•••@example.es");
+        assert_eq!(Channels::parse(""), Some(Channels::default()));
+        assert_eq!(
+            Channels::parse("none"),
+            Some(Channels {
+                sms: false,
+                email: false
+            })
+        );
+    }
+}

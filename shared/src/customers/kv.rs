@@ -1,0 +1,74 @@
+//! [`ContactStore`] on the key-value store (SQLite locally, memory in tests): one document per identifier.
+
+use super::{Contact, ContactStore, EsimRef, Upserted};
+use crate::model::ProviderId;
+use crate::store::{KvBackend, KvStore, Space, StoreError};
+use async_trait::async_trait;
+
+fn key(provider: ProviderId, esim: &EsimRef) -> String {
+    format!("{provider}#{}#{}", esim.kind(), esim.value())
+}
+
+impl<B: KvBackend> KvStore<B> {
+    fn contact_under(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {
+        self.read(Space::Contacts, &key(provider, esim))
+    }
+}
+
+fn document(contact: &Contact) -> Result<String, StoreError> {
+    serde_json::to_string(contact).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl<B: KvBackend> ContactStore for KvStore<B> {
+    async fn find(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Option<Contact>, StoreError> {
+        for esim in refs {
+            if let Some(contact) = self.contact_under(provider, esim)? {
+                return Ok(Some(contact));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError> {
+        let _guard = self.locked();
+        let refs = contact.refs();
+        let mut replaced = Vec::new();
+        for esim in &refs {
+            replaced.extend(self.contact_under(contact.provider, esim)?);
+        }
+        if replaced.len() == refs.len() && replaced.iter().all(|old| old == contact) {
+            return Ok(Upserted::Unchanged);
+        }
+        let doc = document(contact)?;
+        // Identifiers of the contacts replaced that the new one does not keep would still name them.
+        let stale = replaced
+            .iter()
+            .flat_map(Contact::refs)
+            .filter(|esim| !refs.contains(esim))
+            .map(|esim| (Space::Contacts, key(contact.provider, &esim), None));
+        let fresh = refs
+            .iter()
+            .map(|esim| (Space::Contacts, key(contact.provider, esim), Some(doc.clone())));
+        self.backend().apply(&stale.chain(fresh).collect::<Vec<_>>())?;
+        Ok(if replaced.is_empty() {
+            Upserted::Created
+        } else {
+            Upserted::Updated
+        })
+    }
+
+    async fn remove(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {
+        let _guard = self.locked();
+        let Some(contact) = self.contact_under(provider, esim)? else {
+            return Ok(None);
+        };
+        let changes: Vec<_> = contact
+            .refs()
+            .iter()
+            .map(|esim| (Space::Contacts, key(provider, esim), None))
+            .collect();
+        self.backend().apply(&changes)?;
+        Ok(Some(contact))
+    }
+}

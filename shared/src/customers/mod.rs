@@ -1,0 +1,146 @@
+//! The customer directory: who to tell about an eSIM. A reseller registers, per eSIM, its customer's contact
+//! (name, phone, email, locale, time zone, allowed channels, its own customer id and a top-up URL), found by
+//! any of the eSIM's identifiers: its ICCID, the provider's eSIM reference, or the reseller's order reference
+//! the provider echoes back. Contacts are personal data: their `Debug` masks them, [`mask_phone`] and
+//! [`mask_email`] are for tables, and removing a contact erases it.
+
+mod contact;
+#[cfg(feature = "aws")]
+mod dynamodb;
+mod kv;
+
+pub use contact::{mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
+
+use crate::model::{EsimIdentity, ProviderId};
+use crate::store::StoreError;
+use async_trait::async_trait;
+use std::fmt;
+
+/// One identifier of an eSIM a contact can be found by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EsimRef {
+    Iccid(String),
+    /// The provider's own eSIM reference, the key its state is kept under (eSIM Access `esimTranNo`).
+    Esim(String),
+    /// The reseller's own order reference, echoed back by the provider (eSIM Access `transactionId`,
+    /// Roamify `reference_id`).
+    Order(String),
+}
+
+impl EsimRef {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Iccid(_) => "iccid",
+            Self::Esim(_) => "esim",
+            Self::Order(_) => "order",
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Iccid(v) | Self::Esim(v) | Self::Order(v) => v,
+        }
+    }
+
+    /// An identifier as a person types it: an ICCID when it is one, else the provider's eSIM reference.
+    pub fn guess(text: &str) -> Self {
+        if crate::text::is_plausible_iccid(text) {
+            Self::Iccid(text.to_string())
+        } else {
+            Self::Esim(text.to_string())
+        }
+    }
+}
+
+impl fmt::Display for EsimRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind(), self.value())
+    }
+}
+
+/// The reference field by which each provider echoes the reseller's own order reference back, if it does.
+pub fn order_ref_field(provider: ProviderId) -> Option<&'static str> {
+    match provider {
+        ProviderId::EsimAccess => Some(crate::providers::esimaccess::RESELLER_ORDER_REF),
+        ProviderId::Roamify => Some(crate::providers::roamify::RESELLER_ORDER_REF),
+        ProviderId::EsimGo | ProviderId::Airalo => None,
+    }
+}
+
+/// Every identifier an alert's eSIM can be found by in the directory, most specific first.
+pub fn refs_of(provider: ProviderId, esim: &EsimIdentity) -> Vec<EsimRef> {
+    let mut refs = vec![EsimRef::Esim(esim.key.clone())];
+    if let Some(iccid) = &esim.iccid {
+        refs.push(EsimRef::Iccid(iccid.clone()));
+    }
+    let order = order_ref_field(provider).and_then(|field| esim.refs.get(field));
+    refs.extend(order.map(|order| EsimRef::Order(order.clone())));
+    refs.dedup();
+    refs
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Where contacts are kept: the events table (DynamoDB) or the local store (SQLite, memory).
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    /// The contact registered under any of `refs` (the first found, in their order).
+    async fn find(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Option<Contact>, StoreError>;
+    /// Registers `contact` under each of its identifiers, all or none. A contact found under one of them is
+    /// replaced, with its other identifiers.
+    async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError>;
+    /// Erases the contact registered under `esim`, with all its identifiers; returns what was erased.
+    async fn remove(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn an_alerts_esim_is_looked_up_by_its_key_iccid_and_the_resellers_order_reference() {
+        let esim = EsimIdentity {
+            key: "25052822150009".into(),
+            iccid: Some("8943108170001029631".into()),
+            refs: BTreeMap::from([
+                ("transactionId".into(), "tx-1".into()),
+                ("orderNo".into(), "B250528".into()),
+            ]),
+        };
+        assert_eq!(
+            refs_of(ProviderId::EsimAccess, &esim),
+            [
+                EsimRef::Esim("25052822150009".into()),
+                EsimRef::Iccid("8943108170001029631".into()),
+                EsimRef::Order("tx-1".into()),
+            ]
+        );
+        let by_iccid = EsimIdentity {
+            key: "8943108170001029631".into(),
+            iccid: Some("8943108170001029631".into()),
+            refs: BTreeMap::from([("reference_id".into(), "r-9".into())]),
+        };
+        assert_eq!(
+            refs_of(ProviderId::Roamify, &by_iccid),
+            [
+                EsimRef::Esim("8943108170001029631".into()),
+                EsimRef::Iccid("8943108170001029631".into()),
+                EsimRef::Order("r-9".into())
+            ]
+        );
+        assert_eq!(
+            refs_of(ProviderId::Airalo, &by_iccid).len(),
+            2,
+            "Airalo echoes no reseller order reference"
+        );
+        assert_eq!(EsimRef::guess("8943108170001029631").kind(), "iccid");
+        assert_eq!(EsimRef::guess("T-1").kind(), "esim");
+    }
+}
