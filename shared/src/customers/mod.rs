@@ -4,12 +4,16 @@
 //! the provider echoes back. Contacts are personal data: their `Debug` masks them, [`mask_phone`] and
 //! [`mask_email`] are for tables, and removing a contact erases it.
 
+mod amounts;
 mod contact;
 #[cfg(feature = "aws")]
 mod dynamodb;
 mod kv;
+mod messages;
 
+pub use amounts::DataUnits;
 pub use contact::{mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
+pub use messages::{customer_message, CustomerMessage};
 
 use crate::model::{EsimIdentity, ProviderId};
 use crate::store::StoreError;

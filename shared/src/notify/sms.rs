@@ -111,6 +111,34 @@ pub fn fit(text: &str, segments: usize) -> String {
     [text[..end].trim_end(), CUT_MARK].concat()
 }
 
+/// `head`, a space and `tail` in `segments` messages, the tail (a link) kept whole: when it does not all fit,
+/// the head is cut (ending with [`CUT_MARK`]) to make room; a tail that cannot fit whole is left out.
+pub fn fit_with_tail(head: &str, tail: &str, segments: usize) -> String {
+    let whole = format!("{head} {tail}");
+    let fits = |text: &str| measure(text).segments <= segments.max(1);
+    if fits(&whole) {
+        return whole;
+    }
+    let cut = |chars: usize| {
+        let end = head.char_indices().nth(chars).map_or(head.len(), |(at, _)| at);
+        format!("{}{CUT_MARK} {tail}", head[..end].trim_end())
+    };
+    if !fits(&cut(0)) {
+        return fit(head, segments);
+    }
+    // The longest cut of the head that fits: the size grows with the characters kept.
+    let (mut fitting, mut too_long) = (0, head.chars().count());
+    while too_long - fitting > 1 {
+        let middle = (fitting + too_long) / 2;
+        if fits(&cut(middle)) {
+            fitting = middle;
+        } else {
+            too_long = middle;
+        }
+    }
+    cut(fitting)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,7 +204,33 @@ mod tests {
         assert_eq!(fit("short", 1), "short");
     }
 
+    #[test]
+    fn a_link_at_the_end_stays_whole() {
+        let link = "https://shop.example/topup?e=25052822150009";
+        let head = format!("Travelsim: {}", "your plan has 10% of its data left. ".repeat(6));
+        let text = fit_with_tail(&head, link, 1);
+        assert!(text.ends_with(&format!("{CUT_MARK} {link}")), "{text}");
+        assert_eq!(measure(&text).segments, 1);
+        assert!(
+            measure(&text).units > 150,
+            "the head keeps all the room the link leaves: {text}"
+        );
+        assert_eq!(fit_with_tail("short", link, 1), format!("short {link}"));
+        let huge_link = format!("https://x/{}", "a".repeat(200));
+        assert!(
+            !fit_with_tail("short", &huge_link, 1).contains("https"),
+            "a link that cannot fit is left out"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn fit_with_tail_fits_and_keeps_the_tail_whole(head in "[a-z €á]{0,300}", tail in "https://[a-z]{1,40}", segments in 1usize..3) {
+            let text = fit_with_tail(&head, &tail, segments);
+            prop_assert!(measure(&text).segments <= segments);
+            prop_assert!(text.ends_with(&tail) || !text.contains("https"));
+        }
+
         #[test]
         fn fit_always_fits_and_keeps_a_prefix(text in "[a-z €🌍á…\n]{0,400}", segments in 1usize..4) {
             let cut = fit(&text, segments);

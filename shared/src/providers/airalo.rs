@@ -23,6 +23,9 @@ pub const SIGNATURE_HEADER: &str = "airalo-signature";
 /// The header parsed once, not on every lookup.
 static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
+/// Airalo sends percentages, never amounts; its packages are sold in decimal GB.
+pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Decimal;
+
 #[derive(Debug, Clone)]
 pub struct Airalo {
     client_secrets: MacRing<Hmac<Sha512>>,

@@ -25,6 +25,9 @@ pub const PUBLISHED_SENDER_IPS: [&str; 5] = [
 /// The reference by which the reseller's own order comes back (a contact can be registered under it).
 pub const RESELLER_ORDER_REF: &str = "transactionId";
 
+/// eSIM Access counts volumes in bytes of binary units (a 1 GB plan's `totalVolume` is 1073741824).
+pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Binary;
+
 #[derive(Debug, Clone)]
 pub struct EsimAccess {
     tokens: KeyRing,

@@ -25,6 +25,9 @@ static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 /// The reference by which the reseller's own order comes back (a contact can be registered under it).
 pub const RESELLER_ORDER_REF: &str = "reference_id";
 
+/// Roamify counts data in MB, 1024 of them to its 1 GB packages.
+pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Binary;
+
 #[derive(Debug, Clone)]
 pub struct Roamify {
     secrets: MacRing<Hmac<Sha256>>,
