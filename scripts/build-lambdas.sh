@@ -11,7 +11,7 @@ if [ "${1:-}" = "--quick" ]; then
   export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 fi
 
-functions=(esimgo esimaccess roamify airalo expiry-sweep callbacks)
+functions=(esimgo esimaccess roamify airalo expiry-sweep callbacks customers)
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if ! [ -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c 'import ziglang' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2" "ziglang==0.17.1"

@@ -7,7 +7,8 @@
   HEAD) on a function of that provider;
 - no secret value is in the template: secrets only by SSM parameter name, none of the fixture secrets;
 - each function reads only its own secret parameters and touches only the events table and alerts topic;
-- the partner callbacks API has its four routes on its own function, which alone may manage subscriptions.
+- the partner callbacks API has its four routes on its own function, which alone may manage subscriptions;
+- the customer directory's route is on its own function and takes only IAM-signed requests.
 Exits non-zero with a line per failed check."""
 import json, pathlib, re, sys, tomllib
 import yaml
@@ -117,6 +118,9 @@ for name, function in functions.items():
     for event in props.get("Events", {}).values():
         if event["Type"] == "HttpApi":
             routes.setdefault(event["Properties"]["Path"], set()).add((event["Properties"]["Method"], binary))
+            authorizer = event["Properties"].get("Auth", {}).get("Authorizer")
+            if event["Properties"]["Path"].startswith("/customers/"):
+                check(authorizer == "AWS_IAM", f"{name}: {event['Properties']['Path']} is not authorized with AWS_IAM")
 
 for provider in providers:
     path = f"/webhooks/{provider}"
@@ -126,10 +130,16 @@ for path, methods in routes.items():
     for method, binary in methods:
         if path.startswith("/webhooks/"):
             check(path.split("/")[2] == binary, f"{method} {path} is served by {binary}")
+        elif path.startswith("/customers/"):
+            check(binary == "customers", f"{method} {path} is not on the customers function")
         else:
             check(binary == "callbacks", f"{method} {path} is outside /webhooks/ but not on the callbacks function")
 for method, path in CALLBACK_ROUTES:
     check((method, "callbacks") in routes.get(path, set()), f"no {method} {path} route on the callbacks function")
+check(("PUT", "customers") in routes.get("/customers/{provider}/{esim}", set()),
+      "no PUT /customers/{provider}/{esim} route on the customers function")
+api_auth = resources.get("WebhookApi", {}).get("Properties", {}).get("Auth", {})
+check(api_auth.get("EnableIamAuthorizer") is True, "the HTTP API does not enable the IAM authorizer")
 check("expiry-sweep" in {f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") for f in functions.values()},
       "the expiry sweep function is missing")
 

@@ -3,6 +3,7 @@
 //! The production wiring (AWS clients, the runtime loop) is in `runtime`, behind the `aws` feature.
 
 use crate::callbacks::api::{ApiError, CallbacksApi, MAX_API_BODY_BYTES};
+use crate::customers::api::{CustomersApi, CustomersApiError, MAX_CONTACT_BODY_BYTES};
 use crate::ingress::{decode_body, BodyError, Delivery};
 use crate::reply::{Rejection, Reply};
 use crate::service::Service;
@@ -12,7 +13,7 @@ use lambda_http::aws_lambda_events::encodings::Body;
 use lambda_http::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 
 #[cfg(feature = "aws")]
-pub use crate::runtime::{build_service, run, run_callbacks, run_sweep};
+pub use crate::runtime::{build_service, run, run_callbacks, run_customers, run_sweep};
 
 /// Turns an API Gateway event into a [`Delivery`], decoding base64 within the body limit.
 pub fn delivery_from_apigw(request: ApiGatewayV2httpRequest, service: &Service) -> Result<Delivery, Rejection> {
@@ -77,6 +78,25 @@ pub async fn handle_callbacks_apigw(api: &CallbacksApi, request: ApiGatewayV2htt
         Err(BodyError::TooLarge { limit }) => ApiError::PayloadTooLarge(limit).reply(),
         Err(BodyError::InvalidBase64) => {
             ApiError::BadRequest("body is marked base64 but does not decode".into()).reply()
+        }
+    };
+    apigw_response(reply)
+}
+
+/// Handles one customer directory request end to end, with the IAM caller API Gateway authenticated. Never
+/// fails: every problem is a reply.
+pub async fn handle_customers_apigw(api: &CustomersApi, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let caller = request
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.iam.as_ref())
+        .and_then(|iam| iam.user_arn.clone().or_else(|| iam.caller_id.clone()));
+    let reply = match request_from_apigw(request, Utc::now(), MAX_CONTACT_BODY_BYTES) {
+        Ok(request) => api.handle(&request, caller.as_deref()).await,
+        Err(BodyError::TooLarge { limit }) => CustomersApiError::PayloadTooLarge(limit).reply(),
+        Err(BodyError::InvalidBase64) => {
+            CustomersApiError::BadRequest("body is marked base64 but does not decode".into()).reply()
         }
     };
     apigw_response(reply)

@@ -8,7 +8,8 @@ use crate::callbacks::url::SystemResolver;
 use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
 use crate::config::{process_env, provider_from_env, AwsTargets, Settings};
-use crate::lambda::{handle_apigw, handle_callbacks_apigw};
+use crate::customers::api::CustomersApi;
+use crate::lambda::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw};
 use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
 use crate::pipeline::Pipeline;
@@ -122,6 +123,34 @@ pub async fn run_callbacks() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
         let api = Arc::clone(&api);
         async move { Ok::<_, Error>(handle_callbacks_apigw(&api, event.payload).await) }
+    }))
+    .await
+}
+
+/// The customer directory API over the table named in the environment; fail-closed without it.
+pub async fn build_customers_api() -> CustomersApi {
+    let Some(table) = process_env("ESIMHOOKS_TABLE").filter(|t| !t.is_empty()) else {
+        return CustomersApi::fail_closed("ESIMHOOKS_TABLE is not set");
+    };
+    let retention = match Settings::from_env(&process_env) {
+        Ok(settings) => settings.retention,
+        Err(e) => return CustomersApi::fail_closed(e.to_string()),
+    };
+    let sdk = sdk_config().await;
+    CustomersApi::new(Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+        retention,
+    )))
+}
+
+/// The whole `main` of the customer directory function.
+pub async fn run_customers() -> Result<(), Error> {
+    telemetry::init_json();
+    let api = Arc::new(build_customers_api().await);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let api = Arc::clone(&api);
+        async move { Ok::<_, Error>(handle_customers_apigw(&api, event.payload).await) }
     }))
     .await
 }

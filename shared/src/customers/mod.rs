@@ -5,6 +5,7 @@
 //! [`mask_email`] are for tables, and removing a contact erases it.
 
 mod amounts;
+pub mod api;
 mod contact;
 #[cfg(feature = "aws")]
 mod dynamodb;

@@ -1,0 +1,175 @@
+//! `PUT /customers/{provider}/{esim}`: the reseller's order system registers a sold eSIM's contact. The route
+//! is authorized by API Gateway with AWS IAM (SigV4, the caller's own credentials); the handler also refuses
+//! any request that reached it without an IAM caller, so a route deployed without the authorizer fails closed.
+//! `{esim}` is an ICCID or the provider's eSIM reference (`?by=order`: the reseller's order reference); the
+//! body is the contact's fields as JSON (the columns of `customers import`, `provider` and the identifier
+//! taken from the path).
+
+use super::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
+use crate::ingress::Delivery;
+use crate::model::ProviderId;
+use crate::reply::Reply;
+use lambda_http::http::Method;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The largest contact body accepted.
+pub const MAX_CONTACT_BODY_BYTES: usize = 8 * 1024;
+
+/// Why a request was refused: the one error type of this API, mapped to a status once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustomersApiError {
+    #[error("the request is not signed by an IAM principal")]
+    NotAuthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method {0} is not allowed on this path")]
+    MethodNotAllowed(String),
+    #[error("body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("a dependency failed: {0}")]
+    Unavailable(String),
+}
+
+impl CustomersApiError {
+    fn status(&self) -> u16 {
+        match self {
+            Self::NotAuthorized => 403,
+            Self::BadRequest(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::PayloadTooLarge(_) => 413,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotAuthorized => "not_authorized",
+            Self::BadRequest(_) => "bad_request",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Unavailable(_) => "dependency_failure",
+        }
+    }
+
+    pub fn reply(&self) -> Reply {
+        // A dependency's detail goes to the log, not to the caller.
+        let message = match self {
+            Self::Unavailable(_) => "a dependency failed; retry later".to_string(),
+            other => other.to_string(),
+        };
+        let mut reply = Reply::json(
+            self.status(),
+            json!({"error": {"code": self.code(), "message": message}}),
+        );
+        if self.status() == 503 {
+            reply.retry_after = Some(30);
+        }
+        reply
+    }
+}
+
+pub struct CustomersApi {
+    /// The directory, or why this function is not configured (every request is then a 503).
+    contacts: Result<Arc<dyn ContactStore>, String>,
+}
+
+impl CustomersApi {
+    pub fn new(contacts: Arc<dyn ContactStore>) -> Self {
+        Self { contacts: Ok(contacts) }
+    }
+
+    pub fn fail_closed(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        tracing::error!(
+            reason,
+            "configuration incomplete: refusing every customer request until it is fixed"
+        );
+        Self { contacts: Err(reason) }
+    }
+
+    /// Answers one request. `caller` is the IAM principal API Gateway authenticated (its ARN), if any.
+    pub async fn handle(&self, request: &Delivery, caller: Option<&str>) -> Reply {
+        match self.try_handle(request, caller).await {
+            Ok(upserted) => {
+                let outcome = match upserted {
+                    Upserted::Created => "created",
+                    Upserted::Updated => "updated",
+                    Upserted::Unchanged => "unchanged",
+                };
+                tracing::info!(outcome, "customer contact registered");
+                Reply::json(200, json!({"outcome": outcome}))
+            }
+            Err(error) => {
+                if error.status() >= 500 {
+                    tracing::error!(%error, "customer contact not registered");
+                } else {
+                    tracing::warn!(code = error.code(), "customer contact request refused");
+                }
+                error.reply()
+            }
+        }
+    }
+
+    async fn try_handle(&self, request: &Delivery, caller: Option<&str>) -> Result<Upserted, CustomersApiError> {
+        if caller.is_none_or(str::is_empty) {
+            return Err(CustomersApiError::NotAuthorized);
+        }
+        let path = request.path.trim_end_matches('/');
+        let rest = path
+            .split_once("/customers/")
+            .map(|(_, rest)| rest)
+            .ok_or_else(|| CustomersApiError::NotFound("no such route".into()))?;
+        let (provider_name, esim) = match rest.split('/').collect::<Vec<_>>()[..] {
+            [provider, esim] if !esim.is_empty() => (provider, esim),
+            _ => return Err(CustomersApiError::NotFound("use /customers/{provider}/{esim}".into())),
+        };
+        if request.method != Method::PUT {
+            return Err(CustomersApiError::MethodNotAllowed(request.method.to_string()));
+        }
+        let provider = ProviderId::parse(provider_name)
+            .ok_or_else(|| CustomersApiError::NotFound(format!("unknown provider {provider_name}")))?;
+        if request.body.len() > MAX_CONTACT_BODY_BYTES {
+            return Err(CustomersApiError::PayloadTooLarge(MAX_CONTACT_BODY_BYTES));
+        }
+        let by_order = request.query_param("by").as_deref() == Some("order");
+        let esim = if by_order {
+            EsimRef::Order(esim.to_string())
+        } else {
+            EsimRef::guess(esim)
+        };
+        let mut fields: ContactFields = serde_json::from_slice(&request.body)
+            .map_err(|e| CustomersApiError::BadRequest(format!("the body is not a contact: {e}")))?;
+        if fields.provider.as_deref().is_some_and(|p| p != provider.as_str()) {
+            return Err(CustomersApiError::BadRequest("provider differs from the path's".into()));
+        }
+        fields.provider = Some(provider.to_string());
+        let slot = match &esim {
+            EsimRef::Iccid(_) => &mut fields.iccid,
+            EsimRef::Esim(_) => &mut fields.esim_ref,
+            EsimRef::Order(_) => &mut fields.order_ref,
+        };
+        match slot {
+            Some(given) if given.trim() != esim.value() => {
+                return Err(CustomersApiError::BadRequest(format!(
+                    "{} differs from the path's",
+                    esim.kind()
+                )))
+            }
+            _ => *slot = Some(esim.value().to_string()),
+        }
+        let contact = Contact::from_fields(&fields).map_err(|e| CustomersApiError::BadRequest(e.to_string()))?;
+        let contacts = self
+            .contacts
+            .as_ref()
+            .map_err(|reason| CustomersApiError::Unavailable(reason.clone()))?;
+        contacts
+            .upsert(&contact)
+            .await
+            .map_err(|e| CustomersApiError::Unavailable(e.to_string()))
+    }
+}
