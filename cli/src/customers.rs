@@ -3,7 +3,7 @@
 use crate::backend::BackendArgs;
 use clap::{Args, Subcommand};
 use shared::customers::{
-    mask_email, mask_phone, Contact, ContactFields, ContactProblem, ContactStore, EsimRef, Upserted,
+    mask_email, mask_phone, upsert_plan, Contact, ContactFields, ContactProblem, ContactStore, EsimRef, Upserted,
 };
 use shared::model::ProviderId;
 use std::io::Write;
@@ -307,13 +307,7 @@ async fn would_upsert(contact: &Contact, contacts: &dyn ContactStore) -> Result<
                 .map_err(|e| e.to_string())?,
         );
     }
-    Ok(if found.is_empty() {
-        Upserted::Created
-    } else if found.len() == contact.refs().len() && found.iter().all(|c| c == contact) {
-        Upserted::Unchanged
-    } else {
-        Upserted::Updated
-    })
+    Ok(upsert_plan(contact, &found).map_or(Upserted::Unchanged, |(outcome, _)| outcome))
 }
 
 type Row = (usize, Result<ContactFields, String>);

@@ -278,17 +278,17 @@ fn esim_alerts(
     now: DateTime<Utc>,
     alerts: &mut Vec<Alert>,
 ) {
-    // Low data: a provider's own warning fires at its level; otherwise judged on the state's usage (the newest
+    // Low data: a provider's own warning fires at its place on the scale (what is left), so it and our own
+    // reading name the same alert for the same situation; otherwise judged on the state's usage (the newest
     // measurement), so a stale event cannot raise a stale level.
-    // A provider's warning fires at its place on the scale (what is left), so it and our own reading name the
-    // same alert for the same situation.
     if let Some(event_usage) = &event.usage {
         let warned = event_usage.provider_alert_level.is_some();
-        let usage = match warned {
-            true => Some(event_usage),
-            false => state
+        let usage = if warned {
+            Some(event_usage)
+        } else {
+            state
                 .and_then(|s| s.usage.as_ref().map(|f| &f.value))
-                .or(Some(event_usage)),
+                .or(Some(event_usage))
         };
         if let Some(usage) = usage.filter(|u| !u.unlimited) {
             let reached = || {
@@ -297,9 +297,10 @@ fn esim_alerts(
                     .and_then(|r| rules.low_data_level(r))
                     .map(|l| format!("{l}%"))
             };
-            let level = match warned {
-                true => usage.alert_level.clone().or_else(reached),
-                false => reached(),
+            let level = if warned {
+                usage.alert_level.clone().or_else(reached)
+            } else {
+                reached()
             };
             if let Some(level) = level {
                 let mut alert = Alert::for_esim(event, state, AlertType::LowData, level, now)

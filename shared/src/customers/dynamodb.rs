@@ -3,7 +3,7 @@
 //! so no key is shared by many items; a lookup is one `BatchGetItem` of at most three keys, and a change is
 //! one transaction (every identifier of a contact, all or none).
 
-use super::{Contact, ContactStore, EsimRef, Upserted};
+use super::{upsert_plan, Contact, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
 use crate::store::dynamodb::{get_json, item_key, s, to_json, unavailable, DynamoStore, Item};
 use crate::store::StoreError;
@@ -90,10 +90,14 @@ impl ContactStore for DynamoStore {
 
     async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError> {
         let refs = contact.refs();
-        let replaced = self.contacts_under(contact.provider, &refs).await?;
-        if replaced.len() == refs.len() && replaced.values().all(|old| old == contact) {
+        let replaced: Vec<Contact> = self
+            .contacts_under(contact.provider, &refs)
+            .await?
+            .into_values()
+            .collect();
+        let Some((outcome, stale)) = upsert_plan(contact, &replaced) else {
             return Ok(Upserted::Unchanged);
-        }
+        };
         let document = to_json(contact)?;
         let mut items = Vec::new();
         for esim in &refs {
@@ -103,24 +107,11 @@ impl ContactStore for DynamoStore {
             let put = build(Put::builder().table_name(self.table()).set_item(Some(item)).build())?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
-        // Identifiers of the contacts replaced that the new one does not keep would still name them.
-        let mut stale: Vec<String> = replaced
-            .values()
-            .flat_map(Contact::refs)
-            .filter(|esim| !refs.contains(esim))
-            .map(|esim| pk(contact.provider, &esim))
-            .collect();
-        stale.sort();
-        stale.dedup();
-        for key in stale {
-            items.push(self.delete_item(key)?);
+        for esim in &stale {
+            items.push(self.delete_item(pk(contact.provider, esim))?);
         }
         self.transact(items).await?;
-        Ok(if replaced.is_empty() {
-            Upserted::Created
-        } else {
-            Upserted::Updated
-        })
+        Ok(outcome)
     }
 
     async fn remove(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {

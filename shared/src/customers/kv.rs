@@ -1,6 +1,6 @@
 //! [`ContactStore`] on the key-value store (SQLite locally, memory in tests): one document per identifier.
 
-use super::{Contact, ContactStore, EsimRef, Upserted};
+use super::{upsert_plan, Contact, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
 use crate::store::{KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
@@ -37,25 +37,18 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
         for esim in &refs {
             replaced.extend(self.contact_under(contact.provider, esim)?);
         }
-        if replaced.len() == refs.len() && replaced.iter().all(|old| old == contact) {
+        let Some((outcome, stale)) = upsert_plan(contact, &replaced) else {
             return Ok(Upserted::Unchanged);
-        }
+        };
         let doc = document(contact)?;
-        // Identifiers of the contacts replaced that the new one does not keep would still name them.
-        let stale = replaced
+        let deletes = stale
             .iter()
-            .flat_map(Contact::refs)
-            .filter(|esim| !refs.contains(esim))
-            .map(|esim| (Space::Contacts, key(contact.provider, &esim), None));
-        let fresh = refs
+            .map(|esim| (Space::Contacts, key(contact.provider, esim), None));
+        let writes = refs
             .iter()
             .map(|esim| (Space::Contacts, key(contact.provider, esim), Some(doc.clone())));
-        self.backend().apply(&stale.chain(fresh).collect::<Vec<_>>())?;
-        Ok(if replaced.is_empty() {
-            Upserted::Created
-        } else {
-            Upserted::Updated
-        })
+        self.backend().apply(&deletes.chain(writes).collect::<Vec<_>>())?;
+        Ok(outcome)
     }
 
     async fn remove(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {

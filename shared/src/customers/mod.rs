@@ -92,6 +92,30 @@ pub enum Upserted {
     Unchanged,
 }
 
+/// What registering `contact` takes, given the contacts stored under each of its identifiers (`replaced`, one
+/// per identifier that has one): `None` when every identifier already holds this very contact, else the
+/// outcome and the identifiers of the replaced contacts that it does not keep, to delete (they would still
+/// name the old contact).
+pub fn upsert_plan(contact: &Contact, replaced: &[Contact]) -> Option<(Upserted, Vec<EsimRef>)> {
+    let refs = contact.refs();
+    if replaced.len() == refs.len() && replaced.iter().all(|old| old == contact) {
+        return None;
+    }
+    let mut stale: Vec<EsimRef> = replaced
+        .iter()
+        .flat_map(Contact::refs)
+        .filter(|esim| !refs.contains(esim))
+        .collect();
+    stale.sort();
+    stale.dedup();
+    let outcome = if replaced.is_empty() {
+        Upserted::Created
+    } else {
+        Upserted::Updated
+    };
+    Some((outcome, stale))
+}
+
 /// Where contacts are kept: the events table (DynamoDB) or the local store (SQLite, memory).
 #[async_trait]
 pub trait ContactStore: Send + Sync {
