@@ -479,6 +479,11 @@ pub struct RawPadding {
 impl RawPadding {
     /// Splits a JSON text into its padding and the value between.
     pub fn split(text: &str) -> (Self, &str) {
+        let is_space_byte = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t' | b'\n' | b'\r'));
+        let bytes = text.as_bytes();
+        if !is_space_byte(bytes.first()) && !is_space_byte(bytes.last()) {
+            return (Self::default(), text);
+        }
         let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
         let value = text.trim_matches(is_space);
         let start = text.len() - text.trim_start_matches(is_space).len();
