@@ -1,5 +1,7 @@
-//! The customer directory on moto's DynamoDB: registered under every identifier, found by any, replaced whole,
-//! erased whole.
+//! Telling the customer, on moto: the directory on DynamoDB (registered under every identifier, found by any,
+//! replaced and erased whole) and the one alert scale on the operator topic.
+
+mod common;
 
 #[path = "common/moto_rig.rs"]
 mod moto_rig;
@@ -90,4 +92,35 @@ async fn contacts_are_found_by_any_identifier_replaced_and_erased_whole() {
         .await
         .unwrap()
         .is_none());
+}
+
+/// On the operator topic, an Airalo notice is published at its place on the scale with its own label as the
+/// `provider_level` attribute, and our own reading of the same situation publishes nothing more.
+#[tokio::test]
+async fn the_operator_topic_gets_the_scaled_level_and_the_providers_label() {
+    let rig = MotoRig::new("alert-scale", "2026-11-23T09:00:00Z").await;
+    let sink = std::sync::Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let pipeline = std::sync::Arc::new(shared::pipeline::Pipeline::new(
+        rig.store.clone(),
+        sink,
+        rig.clock.clone(),
+        common::quick_settings(),
+    ));
+    let service = shared::service::Service::ready(common::airalo_provider(), pipeline, 128 * 1024);
+    let body = serde_json::json!({"level": "90%", "package_name": "bonbon-7gb-10days", "remaining_percentage": 10,
+                                  "iccid": "8912345678901234567"})
+    .to_string();
+    use shared::clock::Clock;
+    let delivery = common::signed_delivery(ProviderId::Airalo, &body, rig.clock.now());
+    assert_eq!(service.handle(&delivery).await.status, 200);
+    let envelopes = rig.alerts().await;
+    assert_eq!(envelopes.len(), 1);
+    let attributes = &envelopes[0]["MessageAttributes"];
+    assert_eq!(attributes["level"]["Value"], "10%");
+    assert_eq!(attributes["provider_level"]["Value"], "90%");
+    let document: serde_json::Value = serde_json::from_str(envelopes[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (document["schema_version"].clone(), document["level"].clone()),
+        (serde_json::json!(2), serde_json::json!("10%"))
+    );
 }
