@@ -1,10 +1,11 @@
 //! Where the CLI keeps and reads events: the embedded SQLite file (default) or DynamoDB/SNS at whatever
 //! endpoint the AWS environment names (`AWS_ENDPOINT_URL` for an emulator).
 
-use crate::console::ConsoleSink;
+use crate::console::{ConsoleCustomerSender, ConsoleSink};
 use crate::sqlite::open_store;
 use clap::{Args, ValueEnum};
 use shared::config::SecretSource;
+use shared::customers::notify::{CustomerSender, NotificationStore};
 use shared::customers::ContactStore;
 use shared::notify::sns::SnsSink;
 use shared::notify::AlertSink;
@@ -40,6 +41,9 @@ pub struct BackendArgs {
 pub struct Opened {
     pub events: Arc<dyn EventStore>,
     pub contacts: Arc<dyn ContactStore>,
+    pub notifications: Arc<dyn NotificationStore>,
+    /// Where customer messages go: the console locally; none yet on AWS (SMS and email channels to come).
+    pub customer_sender: Option<Arc<dyn CustomerSender>>,
     pub query: Arc<dyn StoreQuery>,
     pub sink: Arc<dyn AlertSink>,
     pub secrets: Box<dyn SecretSource>,
@@ -55,6 +59,8 @@ impl BackendArgs {
                 Ok(Opened {
                     events: store.clone(),
                     contacts: store.clone(),
+                    notifications: store.clone(),
+                    customer_sender: Some(Arc::new(ConsoleCustomerSender::default())),
                     query: store,
                     sink: Arc::new(ConsoleSink::default()),
                     secrets: Box::new(shared::config::NoSecretSource),
@@ -81,6 +87,8 @@ impl BackendArgs {
                 Ok(Opened {
                     events: store.clone(),
                     contacts: store.clone(),
+                    notifications: store.clone(),
+                    customer_sender: None,
                     query: store,
                     sink,
                     secrets: Box::new(shared::aws::SsmSecrets(aws_sdk_ssm::Client::new(&sdk))),

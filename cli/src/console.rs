@@ -1,7 +1,10 @@
-//! Alerts for the local run: printed on the console (and kept in the store like every alert).
+//! Alerts and customer messages for the local run: printed on the console (and kept in the store like every
+//! alert and notification).
 
 use async_trait::async_trait;
 use shared::alerts::Alert;
+use shared::customers::notify::{Channel, CustomerSender, SendFailure};
+use shared::customers::{mask_email, mask_phone, CustomerMessage};
 use shared::notify::{render, AlertSink, PublishError};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,5 +25,40 @@ impl AlertSink for ConsoleSink {
             rendered.sms_text
         );
         Ok(format!("console-{}", self.count.fetch_add(1, Ordering::Relaxed) + 1))
+    }
+}
+
+/// Customer messages for the local run: printed, marked as such, instead of sent (the phone and email masked).
+#[derive(Default)]
+pub struct ConsoleCustomerSender {
+    count: AtomicU64,
+}
+
+#[async_trait]
+impl CustomerSender for ConsoleCustomerSender {
+    fn channels(&self) -> &'static [Channel] {
+        &[Channel::Sms, Channel::Email]
+    }
+
+    async fn send(&self, channel: Channel, to: &str, message: &CustomerMessage) -> Result<String, SendFailure> {
+        match channel {
+            Channel::Sms => println!(
+                "CUSTOMER SMS to {} [{}]: {}",
+                mask_phone(to),
+                message.locale,
+                message.sms
+            ),
+            Channel::Email => println!(
+                "CUSTOMER EMAIL to {} [{}]: {}\n{}",
+                mask_email(to),
+                message.locale,
+                message.email_subject,
+                message.email_text.trim_end()
+            ),
+        }
+        Ok(format!(
+            "console-customer-{}",
+            self.count.fetch_add(1, Ordering::Relaxed) + 1
+        ))
     }
 }

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use serde::Serialize;
+use shared::customers::notify::{Channel, NotificationRecord};
+use shared::customers::{mask_email, mask_phone};
 use shared::model::ProviderId;
 use shared::store::{ListQuery, StoreQuery};
 use std::io::Write;
@@ -113,6 +115,21 @@ fn print_table(out: &mut impl Write, header: &[&str], rows: Vec<Vec<String>>) ->
     writeln!(out, "{text}\n({count} rows)").or_else(io)
 }
 
+/// `sms SENT +34••••••678, email FAILED a•••@example.es`: who was told, the contact masked (personal data).
+fn told(notifications: &[NotificationRecord]) -> Option<String> {
+    let parts: Vec<String> = notifications
+        .iter()
+        .map(|n| {
+            let to = match n.channel {
+                Channel::Sms => mask_phone(&n.to),
+                Channel::Email => mask_email(&n.to),
+            };
+            format!("{} {} {to}", n.channel.as_str(), n.status.as_str())
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 pub async fn list(
     what: Listing,
     args: &ListArgs,
@@ -197,10 +214,15 @@ pub async fn list(
                         a.alert.level.clone(),
                         a.alert.esim.as_ref().map(|e| e.key.clone()).unwrap_or_else(dash),
                         a.status.as_str().into(),
+                        told(&a.notifications).unwrap_or_else(dash),
                     ]
                 })
                 .collect();
-            print_table(out, &["RAISED", "PROVIDER", "TYPE", "LEVEL", "ESIM", "STATUS"], table)
+            print_table(
+                out,
+                &["RAISED", "PROVIDER", "TYPE", "LEVEL", "ESIM", "STATUS", "CUSTOMER TOLD"],
+                table,
+            )
         }
         Listing::Conflicts => {
             let rows = store.list_conflicts(&query).await.map_err(failed)?;

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use listing::{ListArgs, Listing};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{process_env, provider_from_env, Settings, IMPLEMENTED_PROVIDERS};
+use shared::customers::notify::CustomerNotifier;
 use shared::pipeline::Pipeline;
 use shared::service::{Router, Service};
 use std::net::SocketAddr;
@@ -122,6 +123,26 @@ enum Command {
 }
 
 /// Builds the router for every implemented provider; one with missing secrets is served fail-closed.
+/// The pipeline over an opened backend: its store and alert sink, and its customer channel where it has one.
+fn pipeline_for(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Clock>) -> Pipeline {
+    let pipeline = Pipeline::new(
+        opened.events.clone(),
+        opened.sink.clone(),
+        clock,
+        settings.pipeline.clone(),
+    );
+    match &opened.customer_sender {
+        Some(sender) => pipeline.with_customers(Arc::new(CustomerNotifier {
+            contacts: opened.contacts.clone(),
+            notifications: opened.notifications.clone(),
+            sender: sender.clone(),
+            brand: settings.brand.clone(),
+            sms_parts: settings.sms_parts,
+        })),
+        None => pipeline,
+    }
+}
+
 async fn build_router(
     opened: &backend::Opened,
     settings: &Settings,
@@ -133,12 +154,7 @@ async fn build_router(
         ("ESIMACCESS_ALLOWED_IPS", None) => Some("off".to_string()),
         (_, value) => value,
     };
-    let pipeline = Arc::new(Pipeline::new(
-        opened.events.clone(),
-        opened.sink.clone(),
-        clock,
-        settings.pipeline.clone(),
-    ));
+    let pipeline = Arc::new(pipeline_for(opened, settings, clock));
     let mut services = Vec::new();
     for &provider in IMPLEMENTED_PROVIDERS {
         let service = match provider_from_env(provider, &local_env, opened.secrets.as_ref()).await {
@@ -232,7 +248,7 @@ async fn init_at(sdk: &aws_config::SdkConfig, table: &str, topic: &str) -> Resul
 async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(), String> {
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
     let opened = backend.open(true).await?;
-    let pipeline = Pipeline::new(opened.events, opened.sink, Arc::new(SystemClock), settings.pipeline);
+    let pipeline = pipeline_for(&opened, &settings, Arc::new(SystemClock));
     let report = pipeline.sweep_expiring().await.map_err(|e| e.to_string())?;
     println!(
         "expiring: {}, published: {}, already sent: {}, failed: {}",
@@ -310,7 +326,7 @@ async fn replay_stored(
         });
     }
     deliveries.reverse(); // oldest first, as they arrived
-    let pipeline = Pipeline::new(opened.events, opened.sink, Arc::new(SystemClock), settings.pipeline);
+    let pipeline = pipeline_for(&opened, &settings, Arc::new(SystemClock));
     let bar = if deliveries.len() >= 20 {
         indicatif::ProgressBar::new(deliveries.len() as u64)
     } else {

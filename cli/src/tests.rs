@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub(crate) const TOKEN: &str = "local-test-token";
 
-fn fixture_body(name: &str) -> String {
+pub(crate) fn fixture_body(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures/esimaccess")
         .join(name);

@@ -176,3 +176,60 @@ fn customers_set(args: &[&str]) -> customers::SetFields {
     use clap::Parser;
     Wrapper::parse_from(std::iter::once("set").chain(args.iter().copied())).fields
 }
+
+/// The local journey: a contact imported, a low-data delivery served: the customer's SMS and email are
+/// "sent" on the console once, and `alerts` says who was told (masked in the table, in full in JSON).
+#[tokio::test]
+async fn serve_tells_the_customer_once_and_alerts_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journey.db");
+    let file = dir.path().join("one.csv");
+    std::fs::write(
+        &file,
+        "provider,esim_ref,name,phone,email,locale\nesimaccess,25052822150009,Ana,+34612345678,ana@example.es,es\n",
+    )
+    .unwrap();
+    assert_eq!(run(import(&file, &db, false)).await.0, Ok(0));
+    let server = super::tests::start(&db).await;
+    let body = super::tests::fixture_body("05-data-usage-low.json");
+    let path = format!("/webhooks/esimaccess?token={}", super::tests::TOKEN);
+    for _ in 0..2 {
+        assert_eq!(super::tests::http(server.addr, "POST", &path, &body).await.0, 200);
+    }
+    server.stop().await;
+
+    let alerts = super::tests::list_json(Listing::Alerts, &db).await;
+    let low = alerts.iter().find(|a| a["alert"]["type"] == "low_data").unwrap();
+    let told = low["notifications"].as_array().unwrap();
+    let channels: Vec<(&str, &str, &str)> = told
+        .iter()
+        .map(|n| {
+            (
+                n["channel"].as_str().unwrap(),
+                n["to"].as_str().unwrap(),
+                n["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        channels,
+        [("sms", "+34612345678", "SENT"), ("email", "ana@example.es", "SENT")]
+    );
+    let store = sqlite::open_store(&db).unwrap();
+    let args = ListArgs {
+        provider: None,
+        since: Some("3650d".into()),
+        limit: 10,
+        json: false,
+    };
+    let mut out = Vec::new();
+    listing::list(Listing::Alerts, &args, &store, SystemClock.now(), &mut out)
+        .await
+        .unwrap();
+    let table = String::from_utf8(out).unwrap();
+    assert!(
+        table.contains("sms SENT +34••••••678, email SENT a•••@example.es"),
+        "{table}"
+    );
+    assert!(!table.contains("612345678"), "{table}");
+}

@@ -59,7 +59,14 @@ pub struct Settings {
     pub retention: Duration,
     /// Publish every stored event for partner callbacks that follow event types.
     pub partner_events: bool,
+    /// The reseller's brand, which starts every customer message (`ESIMHOOKS_BRAND`).
+    pub brand: String,
+    /// How many SMS parts a customer message may take (`ESIMHOOKS_SMS_PARTS`, 1 to 3).
+    pub sms_parts: usize,
 }
+
+/// The brand customer messages start with when `ESIMHOOKS_BRAND` is unset.
+pub const DEFAULT_BRAND: &str = "Your eSIM";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -68,6 +75,8 @@ impl Default for Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retention: Duration::days(400),
             partner_events: false,
+            brand: DEFAULT_BRAND.to_string(),
+            sms_parts: 1,
         }
     }
 }
@@ -114,6 +123,17 @@ impl Settings {
         let busy_wait_ms: u64 = parse_or(env, "ESIMHOOKS_BUSY_WAIT_MS", 3000)?;
         let retention_days: i64 = parse_or(env, "ESIMHOOKS_RETENTION_DAYS", 400)?;
         let partner_events: bool = parse_or(env, "ESIMHOOKS_PARTNER_EVENTS", false)?;
+        let sms_parts: usize = parse_or(env, "ESIMHOOKS_SMS_PARTS", 1)?;
+        if !(1..=3).contains(&sms_parts) {
+            return Err(ConfigError::Invalid {
+                name: "ESIMHOOKS_SMS_PARTS".into(),
+                reason: "must be 1 to 3".into(),
+            });
+        }
+        let brand = env("ESIMHOOKS_BRAND")
+            .map(|b| crate::text::clean_to(&b, 40).into_owned())
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| DEFAULT_BRAND.to_string());
         if lease_seconds < 1 || retention_days < 1 {
             return Err(ConfigError::Invalid {
                 name: "ESIMHOOKS_LEASE_SECONDS/RETENTION_DAYS".into(),
@@ -130,6 +150,8 @@ impl Settings {
             max_body_bytes,
             retention: Duration::days(retention_days),
             partner_events,
+            brand,
+            sms_parts,
         })
     }
 }

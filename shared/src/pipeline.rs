@@ -6,6 +6,7 @@
 
 use crate::alerts::{evaluate, upcoming_expiry, Alert, AlertRules};
 use crate::clock::Clock;
+use crate::customers::notify::{CustomerNotifier, NotifyError};
 use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
@@ -68,6 +69,8 @@ pub enum PipelineError {
     Publish(#[from] PublishError),
     #[error("a concurrent request holds the claim on {0}")]
     Busy(String),
+    #[error("telling the customer did not finish: {0}")]
+    Customer(#[from] NotifyError),
 }
 
 const STATE_RETRIES: usize = 8;
@@ -94,6 +97,8 @@ pub struct Pipeline {
     settings: PipelineSettings,
     attempt_seed: u64,
     attempts: AtomicU64,
+    /// Tells each alert's customer, where a directory is configured.
+    customers: Option<Arc<CustomerNotifier>>,
 }
 
 impl Pipeline {
@@ -112,7 +117,24 @@ impl Pipeline {
             settings,
             attempt_seed: hasher.finish(),
             attempts: AtomicU64::new(0),
+            customers: None,
         }
+    }
+
+    /// Also tells each alert's customer (their contact from the directory), each channel once.
+    pub fn with_customers(mut self, notifier: Arc<CustomerNotifier>) -> Self {
+        self.customers = Some(notifier);
+        self
+    }
+
+    /// Publishes an alert once and tells its customer, each channel once: an alert published by an earlier
+    /// attempt whose customer was not told yet is told now. True when the alert was published now.
+    async fn raise(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
+        let published = self.publish_once(alert, lease).await?;
+        if let Some(customers) = &self.customers {
+            customers.notify(alert, lease, self.clock.now()).await?;
+        }
+        Ok(published)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -236,7 +258,7 @@ impl Pipeline {
                 continue;
             };
             report.expiring += 1;
-            match self.publish_once(&alert, &lease).await {
+            match self.raise(&alert, &lease).await {
                 Ok(true) => report.published += 1,
                 Ok(false) => report.already_sent += 1,
                 Err(error) => {
@@ -274,7 +296,7 @@ impl Pipeline {
         let alerts = evaluate(event, state.as_ref(), &self.settings.rules, self.clock.now());
         let mut published = 0;
         for alert in &alerts {
-            if self.publish_once(alert, lease).await? {
+            if self.raise(alert, lease).await? {
                 published += 1;
             }
         }

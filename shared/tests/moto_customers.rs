@@ -124,3 +124,74 @@ async fn the_operator_topic_gets_the_scaled_level_and_the_providers_label() {
         (serde_json::json!(2), serde_json::json!("10%"))
     );
 }
+
+/// On DynamoDB: a low-data delivery for an eSIM with a contact, twenty copies at once: one SMS and one email,
+/// recorded beside the alert, which the alert listing shows.
+#[tokio::test]
+async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
+    use shared::customers::notify::{Channel, CustomerNotifier, MemorySender, NotificationStatus};
+    use shared::store::StoreQuery;
+    use std::sync::Arc;
+    let rig = MotoRig::new("notify", "2026-11-23T10:00:00Z").await;
+    let contact_fields = [
+        ("provider", "esimaccess"),
+        ("esim_ref", "T-ANA"),
+        ("phone", "+34612345678"),
+        ("email", "ana@example.es"),
+        ("locale", "fr"),
+    ];
+    rig.store.upsert(&contact(&contact_fields)).await.unwrap();
+    let sender = Arc::new(MemorySender::default());
+    let notifier = Arc::new(CustomerNotifier {
+        contacts: rig.store.clone(),
+        notifications: rig.store.clone(),
+        sender: sender.clone(),
+        brand: "Travelsim".into(),
+        sms_parts: 1,
+    });
+    let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let settings = shared::pipeline::PipelineSettings::default();
+    let pipeline =
+        shared::pipeline::Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), settings).with_customers(notifier);
+    let service = Arc::new(shared::service::Service::ready(
+        common::esimaccess_provider(false),
+        Arc::new(pipeline),
+        128 * 1024,
+    ));
+    let body = serde_json::json!({"notifyType": "DATA_USAGE", "notifyId": "n-1",
+        "content": {"esimTranNo": "T-ANA", "totalVolume": 1073741824, "orderUsage": 966367642, "remain": 107374182}})
+    .to_string();
+    use shared::clock::Clock;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let service = service.clone();
+            let delivery = common::signed_delivery(ProviderId::EsimAccess, &body, rig.clock.now());
+            tokio::spawn(async move { service.handle(&delivery).await.status })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let sent = sender.sent();
+    let channels: Vec<Channel> = sent.iter().map(|s| s.0).collect();
+    assert_eq!(channels, [Channel::Sms, Channel::Email], "{sent:?}");
+    assert!(
+        sent[0].2.starts_with("Travelsim: Bonjour, il reste 102 MB"),
+        "{}",
+        sent[0].2
+    );
+    assert_eq!(rig.alerts().await.len(), 1);
+    let now = rig.clock.now();
+    let window = shared::store::ListQuery {
+        since: Some(now - chrono::Duration::days(1)),
+        until: Some(now + chrono::Duration::days(1)),
+        ..Default::default()
+    };
+    let alerts = rig.store.list_alerts(&window).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    let told = &alerts[0].notifications;
+    assert_eq!(told.len(), 2);
+    assert!(told
+        .iter()
+        .all(|n| n.status == NotificationStatus::Sent && n.message_id.is_some()));
+}

@@ -3,12 +3,16 @@
 //! so no key is shared by many items; a lookup is one `BatchGetItem` of at most three keys, and a change is
 //! one transaction (every identifier of a contact, all or none).
 
+use super::notify::{notification_decision, Channel, NotificationRecord, NotificationStatus, NotificationStore};
 use super::{upsert_plan, Contact, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
-use crate::store::dynamodb::{get_json, item_key, s, to_json, unavailable, DynamoStore, Item};
-use crate::store::StoreError;
+use crate::store::dynamodb::{
+    alert_pk, condition_held, get_json, get_ms, get_s, item_key, n, s, to_json, unavailable, DynamoStore, Item,
+};
+use crate::store::{AlertClaim, Decision, StoreError};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 const CONTACT_SK: &str = "CONTACT";
@@ -125,5 +129,125 @@ impl ContactStore for DynamoStore {
             .collect::<Result<Vec<_>, _>>()?;
         self.transact(items).await?;
         Ok(Some(contact))
+    }
+}
+
+/// A notification lives beside its alert: `ALERT#<alert_id>` / `NOTIFY#<channel>` (`status`, `attempt`,
+/// `lease_until`, `notification` JSON), so one query reads an alert's notifications, and no index carries them.
+fn notification_sk(channel: Channel) -> String {
+    format!("NOTIFY#{}", channel.as_str())
+}
+
+fn notification_status(text: Option<&str>) -> NotificationStatus {
+    [NotificationStatus::Sent, NotificationStatus::Failed]
+        .into_iter()
+        .find(|status| Some(status.as_str()) == text)
+        .unwrap_or(NotificationStatus::Claimed)
+}
+
+fn notification_item(record: &NotificationRecord) -> Result<Item, StoreError> {
+    let mut item = item_key(alert_pk(&record.alert_id), &notification_sk(record.channel));
+    item.insert("status".into(), s(record.status.as_str()));
+    if let Some(attempt) = &record.attempt {
+        item.insert("attempt".into(), s(attempt.as_str()));
+    }
+    if let Some(until) = record.lease_until {
+        item.insert("lease_until".into(), n(until.timestamp_millis()));
+    }
+    item.insert("notification".into(), s(to_json(record)?));
+    Ok(item)
+}
+
+#[async_trait]
+impl NotificationStore for DynamoStore {
+    async fn claim_notification(
+        &self,
+        record: &NotificationRecord,
+        now: DateTime<Utc>,
+    ) -> Result<AlertClaim, StoreError> {
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(notification_item(record)?))
+            .condition_expression("attribute_not_exists(pk) OR (#status = :claimed AND #lease_until < :now)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lease_until", "lease_until")
+            .expression_attribute_values(":claimed", s(NotificationStatus::Claimed.as_str()))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(AlertClaim::Claimed),
+            Err(error) => error,
+        };
+        let old = match error.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                c.item().cloned()
+            }
+            _ => return Err(unavailable(error)),
+        };
+        let found = old.map(|item| {
+            (
+                notification_status(get_s(&item, "status")),
+                get_ms(&item, "lease_until"),
+            )
+        });
+        match notification_decision(found, now) {
+            Decision::Found(outcome) => Ok(outcome),
+            // The record changed between the write and the read: report it busy, the retry decides.
+            Decision::Take => Ok(AlertClaim::InProgress),
+        }
+    }
+
+    async fn finish_notification(&self, record: &NotificationRecord, attempt: &str) -> Result<(), StoreError> {
+        let request = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(notification_item(record)?))
+            .condition_expression("#attempt = :attempt")
+            .expression_attribute_names("#attempt", "attempt")
+            .expression_attribute_values(":attempt", s(attempt));
+        if !condition_held(request.send().await)? {
+            tracing::warn!("notification lease was taken over by another attempt; leaving its record alone");
+        }
+        Ok(())
+    }
+
+    async fn release_notification(&self, alert_id: &str, channel: Channel, attempt: &str) -> Result<(), StoreError> {
+        let request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(alert_pk(alert_id), &notification_sk(channel))))
+            .condition_expression("#attempt = :attempt")
+            .update_expression("SET #lease_until = :zero")
+            .expression_attribute_names("#attempt", "attempt")
+            .expression_attribute_names("#lease_until", "lease_until")
+            .expression_attribute_values(":attempt", s(attempt))
+            .expression_attribute_values(":zero", n(0));
+        condition_held(request.send().await)?;
+        Ok(())
+    }
+
+    async fn notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
+        let mut pages = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(alert_pk(alert_id)))
+            .expression_attribute_values(":prefix", s("NOTIFY#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut records = Vec::new();
+        while let Some(item) = pages.next().await {
+            records.push(get_json(&item.map_err(unavailable)?, "notification")?);
+        }
+        Ok(records)
     }
 }

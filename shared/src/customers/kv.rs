@@ -1,9 +1,12 @@
 //! [`ContactStore`] on the key-value store (SQLite locally, memory in tests): one document per identifier.
 
+use super::notify::{notification_decision, Channel, NotificationRecord, NotificationStore};
 use super::{upsert_plan, Contact, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
+use crate::store::{AlertClaim, Decision};
 use crate::store::{KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 fn key(provider: ProviderId, esim: &EsimRef) -> String {
     format!("{provider}#{}#{}", esim.kind(), esim.value())
@@ -63,5 +66,55 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
             .collect();
         self.backend().apply(&changes)?;
         Ok(Some(contact))
+    }
+}
+
+fn notification_key(alert_id: &str, channel: Channel) -> String {
+    format!("{alert_id}#{}", channel.as_str())
+}
+
+#[async_trait]
+impl<B: KvBackend> NotificationStore for KvStore<B> {
+    async fn claim_notification(
+        &self,
+        record: &NotificationRecord,
+        now: DateTime<Utc>,
+    ) -> Result<AlertClaim, StoreError> {
+        let _guard = self.locked();
+        let key = notification_key(&record.alert_id, record.channel);
+        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        match notification_decision(existing.map(|n| (n.status, n.lease_until)), now) {
+            Decision::Found(outcome) => Ok(outcome),
+            Decision::Take => {
+                self.write(Space::Notifications, &key, record)?;
+                Ok(AlertClaim::Claimed)
+            }
+        }
+    }
+
+    async fn finish_notification(&self, record: &NotificationRecord, attempt: &str) -> Result<(), StoreError> {
+        let _guard = self.locked();
+        let key = notification_key(&record.alert_id, record.channel);
+        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        if existing.is_some_and(|n| n.attempt.as_deref() == Some(attempt)) {
+            self.write(Space::Notifications, &key, record)?;
+        }
+        Ok(())
+    }
+
+    async fn release_notification(&self, alert_id: &str, channel: Channel, attempt: &str) -> Result<(), StoreError> {
+        let _guard = self.locked();
+        let key = notification_key(alert_id, channel);
+        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        if let Some(mut held) = existing.filter(|n| n.attempt.as_deref() == Some(attempt)) {
+            held.lease_until = Some(DateTime::UNIX_EPOCH);
+            self.write(Space::Notifications, &key, &held)?;
+        }
+        Ok(())
+    }
+
+    async fn notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
+        let all: Vec<NotificationRecord> = self.read_all(Space::Notifications)?;
+        Ok(all.into_iter().filter(|n| n.alert_id == alert_id).collect())
     }
 }

@@ -11,6 +11,7 @@ mod contact;
 mod dynamodb;
 mod kv;
 mod messages;
+pub mod notify;
 
 pub use amounts::DataUnits;
 pub use contact::{mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};

@@ -293,7 +293,7 @@ fn state_pk(provider: ProviderId, esim_key: &str) -> String {
     format!("ESIM#{provider}#{esim_key}")
 }
 
-fn alert_pk(alert_id: &str) -> String {
+pub(crate) fn alert_pk(alert_id: &str) -> String {
     format!("ALERT#{alert_id}")
 }
 
@@ -746,6 +746,7 @@ fn alert_from_item(item: &Item) -> Result<StoredAlert, StoreError> {
             .map(|t| t.to_utc()),
         receipt: get_s(item, "receipt").map(str::to_string),
         alert: get_json(item, "alert")?,
+        notifications: Vec::new(),
     })
 }
 
@@ -805,8 +806,14 @@ impl StoreQuery for DynamoStore {
     }
 
     async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError> {
+        use crate::customers::notify::NotificationStore;
         let items = self.list_items("ALERT", query).await?;
-        filtered(items, query, alert_from_item, |a| (a.alert.provider, a.alert.raised_at))
+        let mut alerts = filtered(items, query, alert_from_item, |a| (a.alert.provider, a.alert.raised_at))?;
+        // Each alert's notifications share its partition: one query per alert listed.
+        for alert in &mut alerts {
+            alert.notifications = self.notifications(&alert.alert.alert_id).await?;
+        }
+        Ok(alerts)
     }
 
     async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError> {

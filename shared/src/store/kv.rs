@@ -23,6 +23,7 @@ pub enum Space {
     Alerts,
     Conflicts,
     Contacts,
+    Notifications,
 }
 
 impl Space {
@@ -33,6 +34,7 @@ impl Space {
             Self::Alerts => "alerts",
             Self::Conflicts => "conflicts",
             Self::Contacts => "contacts",
+            Self::Notifications => "notifications",
         }
     }
 }
@@ -139,12 +141,12 @@ impl<B: KvBackend> KvStore<B> {
             .transpose()
     }
 
-    fn write<T: Serialize>(&self, space: Space, key: &str, value: &T) -> Result<(), StoreError> {
+    pub(crate) fn write<T: Serialize>(&self, space: Space, key: &str, value: &T) -> Result<(), StoreError> {
         let doc = serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.backend.put(space, key, &doc)
     }
 
-    fn read_all<T: DeserializeOwned>(&self, space: Space) -> Result<Vec<T>, StoreError> {
+    pub(crate) fn read_all<T: DeserializeOwned>(&self, space: Space) -> Result<Vec<T>, StoreError> {
         self.backend
             .list(space)?
             .iter()
@@ -326,6 +328,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
                     sent_at: None,
                     receipt: None,
                     alert: alert.clone(),
+                    notifications: Vec::new(),
                 };
                 self.write(Space::Alerts, &alert.alert_id, &record)?;
                 Ok(AlertClaim::Claimed)
@@ -394,7 +397,17 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
             .into_iter()
             .filter(|a| query.admits(a.alert.provider, a.alert.raised_at))
             .collect();
-        Ok(newest_first(kept, query, |a| a.alert.raised_at))
+        let mut alerts = newest_first(kept, query, |a| a.alert.raised_at);
+        let mut told: Vec<crate::customers::notify::NotificationRecord> = self.read_all(Space::Notifications)?;
+        told.sort_by_key(|n| n.channel);
+        for alert in &mut alerts {
+            alert.notifications = told
+                .iter()
+                .filter(|n| n.alert_id == alert.alert.alert_id)
+                .cloned()
+                .collect();
+        }
+        Ok(alerts)
     }
 
     async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError> {

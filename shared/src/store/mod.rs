@@ -148,6 +148,9 @@ pub struct StoredAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
     pub alert: Alert,
+    /// Who was told (the alert's customer), filled in by listings; kept beside the alert, not in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::customers::notify::NotificationRecord>,
 }
 
 /// A payload seen under a dedupe key that already held another: one record per (key, payload), however
