@@ -102,6 +102,14 @@ for name, function in functions.items():
     statements = [s for policy in props.get("Policies", []) if isinstance(policy, dict) for s in policy.get("Statement", [])]
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if "NotResource" in statement:
+            # The one exception: SMS to customers' phones, Publish to anything that is not a topic.
+            check(actions == ["sns:Publish"] and statement["NotResource"] == {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"},
+                  f"{name}: NotResource only for SMS (sns:Publish to anything but a topic)")
+            continue
+        if actions == ["sns:CheckIfPhoneNumberIsOptedOut"]:
+            check(statement["Resource"] == "*", f"{name}: the SMS opt-out check is account-wide")
+            continue
         targets = set(refs(statement["Resource"]))
         if any(a.startswith("ssm:") for a in actions):
             own = {v.get("Ref") for v in props.get("Environment", {}).get("Variables", {}).values() if isinstance(v, dict)}

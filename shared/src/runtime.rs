@@ -9,6 +9,8 @@ use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
 use crate::config::{process_env, provider_from_env, AwsTargets, Settings};
 use crate::customers::api::CustomersApi;
+use crate::customers::notify::CustomerNotifier;
+use crate::customers::sms::SnsSmsSender;
 use crate::lambda::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw};
 use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
@@ -26,15 +28,29 @@ async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settin
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
     let targets = AwsTargets::from_env(env).map_err(|e| e.to_string())?;
     let sdk = sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
-    let sink = SnsSink::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn)
-        .with_event_notifications(settings.partner_events);
-    let pipeline = Pipeline::new(
-        Arc::new(store),
-        Arc::new(sink),
-        Arc::new(SystemClock),
-        settings.pipeline.clone(),
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        targets.table,
+        settings.retention,
+    ));
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sink = SnsSink::new(sns.clone(), targets.topic_arn).with_event_notifications(settings.partner_events);
+    // Customers with a contact in the directory are told by SMS (SES email is not wired yet).
+    let optional = |name: &str| env(name).filter(|value| !value.is_empty());
+    let sms = SnsSmsSender::new(
+        sns,
+        optional("ESIMHOOKS_SMS_SENDER_ID"),
+        optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
     );
+    let customers = CustomerNotifier {
+        contacts: store.clone(),
+        notifications: store.clone(),
+        sender: Arc::new(sms),
+        brand: settings.brand.clone(),
+        sms_parts: settings.sms_parts,
+    };
+    let pipeline = Pipeline::new(store, Arc::new(sink), Arc::new(SystemClock), settings.pipeline.clone())
+        .with_customers(Arc::new(customers));
     Ok((pipeline, settings, sdk))
 }
 

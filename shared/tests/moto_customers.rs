@@ -195,3 +195,49 @@ async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
         .iter()
         .all(|n| n.status == NotificationStatus::Sent && n.message_id.is_some()));
 }
+
+/// Customer SMS through SNS on moto: published straight to the number (moto keeps it in its data); a number on
+/// the opt-out list (moto: ending in 99) is refused for good, not retried.
+#[tokio::test]
+async fn sms_go_straight_to_the_number_and_opted_out_numbers_are_refused() {
+    use shared::customers::notify::{Channel, CustomerSender, SendFailure};
+    use shared::customers::sms::SnsSmsSender;
+    let rig = MotoRig::new("sms", "2026-11-23T10:00:00Z").await;
+    let sender = SnsSmsSender::new(rig.sns.clone(), Some("Travelsim".into()), None);
+    let message = shared::customers::CustomerMessage {
+        locale: "en",
+        sms: "Travelsim: Hi Ana, your eSIM plan has 10% of its data left.".into(),
+        email_subject: String::new(),
+        email_text: String::new(),
+        email_html: String::new(),
+    };
+    let id = sender.send(Channel::Sms, "+34612345678", &message).await.unwrap();
+    assert!(!id.is_empty());
+    let data = moto_data().await;
+    assert!(
+        data.contains("+34612345678") && data.contains("has 10% of its data left"),
+        "{data}"
+    );
+    let refused = sender.send(Channel::Sms, "+34612345699", &message).await.unwrap_err();
+    assert!(
+        matches!(refused, SendFailure::Permanent(ref why) if why.contains("opted out")),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        sender.send(Channel::Email, "a@b.example", &message).await,
+        Err(SendFailure::Permanent(_))
+    ));
+}
+
+/// moto's record of what it was asked to do (`GET /moto-api/data.json`), as text.
+async fn moto_data() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let endpoint = moto_rig::endpoint();
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET /moto-api/data.json HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}

@@ -12,6 +12,8 @@ mod dynamodb;
 mod kv;
 mod messages;
 pub mod notify;
+#[cfg(feature = "aws")]
+pub mod sms;
 
 pub use amounts::DataUnits;
 pub use contact::{mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
