@@ -6,7 +6,7 @@ use crate::sqlite::open_store;
 use clap::{Args, ValueEnum};
 use shared::config::SecretSource;
 use shared::customers::notify::{CustomerSender, NotificationStore};
-use shared::customers::ContactStore;
+use shared::customers::{ContactLookup, ContactStore};
 use shared::notify::sns::SnsSink;
 use shared::notify::AlertSink;
 use shared::store::dynamodb::DynamoStore;
@@ -41,6 +41,7 @@ pub struct BackendArgs {
 pub struct Opened {
     pub events: Arc<dyn EventStore>,
     pub contacts: Arc<dyn ContactStore>,
+    pub contact_lookup: Arc<dyn ContactLookup>,
     pub notifications: Arc<dyn NotificationStore>,
     /// Where customer messages go: the console locally; none yet on AWS (SMS and email channels to come).
     pub customer_sender: Option<Arc<dyn CustomerSender>>,
@@ -59,6 +60,7 @@ impl BackendArgs {
                 Ok(Opened {
                     events: store.clone(),
                     contacts: store.clone(),
+                    contact_lookup: store.clone(),
                     notifications: store.clone(),
                     customer_sender: Some(Arc::new(ConsoleCustomerSender::default())),
                     query: store,
@@ -87,6 +89,7 @@ impl BackendArgs {
                 Ok(Opened {
                     events: store.clone(),
                     contacts: store.clone(),
+                    contact_lookup: store.clone(),
                     notifications: store.clone(),
                     customer_sender: None,
                     query: store,

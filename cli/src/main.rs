@@ -133,7 +133,7 @@ fn pipeline_for(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Cl
     );
     match &opened.customer_sender {
         Some(sender) => pipeline.with_customers(Arc::new(CustomerNotifier {
-            contacts: opened.contacts.clone(),
+            contacts: opened.contact_lookup.clone(),
             notifications: opened.notifications.clone(),
             sender: sender.clone(),
             brand: settings.brand.clone(),

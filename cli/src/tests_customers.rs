@@ -3,7 +3,7 @@
 use super::customers::{self, CustomersArgs, CustomersCommand, ROWS_REFUSED};
 use super::tests::local_backend;
 use super::*;
-use shared::customers::{ContactStore, EsimRef};
+use shared::customers::{ContactLookup, EsimRef};
 use shared::model::ProviderId;
 use std::io::Write as _;
 

@@ -6,7 +6,7 @@ use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::json;
 use shared::customers::api::CustomersApi;
-use shared::customers::{ContactStore, EsimRef};
+use shared::customers::{ContactLookup, EsimRef};
 use shared::lambda::handle_customers_apigw;
 use shared::model::ProviderId;
 use shared::store::KvStore;

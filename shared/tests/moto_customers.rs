@@ -7,7 +7,7 @@ mod common;
 mod moto_rig;
 
 use moto_rig::MotoRig;
-use shared::customers::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
+use shared::customers::{Contact, ContactFields, ContactLookup, ContactStore, EsimRef, Upserted};
 use shared::model::ProviderId;
 
 fn contact(pairs: &[(&str, &str)]) -> Contact {

@@ -4,7 +4,7 @@
 //! one transaction (every identifier of a contact, all or none).
 
 use super::notify::{notification_decision, Channel, NotificationRecord, NotificationStatus, NotificationStore};
-use super::{upsert_plan, Contact, ContactStore, EsimRef, Upserted};
+use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
 use crate::store::dynamodb::{
     alert_pk, condition_held, get_json, get_ms, get_s, item_key, n, s, to_json, unavailable, DynamoStore, Item,
@@ -86,12 +86,15 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl ContactStore for DynamoStore {
+impl ContactLookup for DynamoStore {
     async fn find(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Option<Contact>, StoreError> {
         let mut found = self.contacts_under(provider, refs).await?;
         Ok(refs.iter().find_map(|esim| found.remove(&pk(provider, esim))))
     }
+}
 
+#[async_trait]
+impl ContactStore for DynamoStore {
     async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError> {
         let refs = contact.refs();
         let replaced: Vec<Contact> = self

@@ -1,7 +1,7 @@
 //! [`ContactStore`] on the key-value store (SQLite locally, memory in tests): one document per identifier.
 
 use super::notify::{notification_decision, Channel, NotificationRecord, NotificationStore};
-use super::{upsert_plan, Contact, ContactStore, EsimRef, Upserted};
+use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
 use crate::store::{AlertClaim, Decision};
 use crate::store::{KvBackend, KvStore, Space, StoreError};
@@ -23,7 +23,7 @@ fn document(contact: &Contact) -> Result<String, StoreError> {
 }
 
 #[async_trait]
-impl<B: KvBackend> ContactStore for KvStore<B> {
+impl<B: KvBackend> ContactLookup for KvStore<B> {
     async fn find(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Option<Contact>, StoreError> {
         for esim in refs {
             if let Some(contact) = self.contact_under(provider, esim)? {
@@ -32,7 +32,10 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
         }
         Ok(None)
     }
+}
 
+#[async_trait]
+impl<B: KvBackend> ContactStore for KvStore<B> {
     async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError> {
         let _guard = self.locked();
         let refs = contact.refs();

@@ -119,11 +119,17 @@ pub fn upsert_plan(contact: &Contact, replaced: &[Contact]) -> Option<(Upserted,
     Some((outcome, stale))
 }
 
-/// Where contacts are kept: the events table (DynamoDB) or the local store (SQLite, memory).
+/// Finding a contact: all the alert path needs, so the functions that raise alerts link no code that
+/// changes the directory.
 #[async_trait]
-pub trait ContactStore: Send + Sync {
+pub trait ContactLookup: Send + Sync {
     /// The contact registered under any of `refs` (the first found, in their order).
     async fn find(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Option<Contact>, StoreError>;
+}
+
+/// Where contacts are kept: the events table (DynamoDB) or the local store (SQLite, memory).
+#[async_trait]
+pub trait ContactStore: ContactLookup {
     /// Registers `contact` under each of its identifiers, all or none. A contact found under one of them is
     /// replaced, with its other identifiers.
     async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError>;

@@ -4,7 +4,7 @@
 //! twice; a permanent refusal (an invalid number) is recorded and not retried, and never fails the provider's
 //! delivery; a transient failure releases the claim and fails it, so the provider's retry sends it.
 
-use super::{customer_message, refs_of, ContactStore};
+use super::{customer_message, refs_of, ContactLookup};
 use crate::alerts::Alert;
 use crate::store::{alert_decision, AlertClaim, AlertStatus, Decision, Lease, StoreError};
 use async_trait::async_trait;
@@ -121,7 +121,7 @@ pub trait CustomerSender: Send + Sync {
 
 /// What the customer side of the pipeline needs.
 pub struct CustomerNotifier {
-    pub contacts: Arc<dyn ContactStore>,
+    pub contacts: Arc<dyn ContactLookup>,
     pub notifications: Arc<dyn NotificationStore>,
     pub sender: Arc<dyn CustomerSender>,
     /// The reseller's brand, which starts every message.
