@@ -24,6 +24,15 @@ impl Reply {
         }
     }
 
+    /// The error every API here answers with, `{"error": {"code", "message"}}`; a 503 says when to retry.
+    pub fn error(status: u16, code: &str, message: &str, retry_after_503: u32) -> Self {
+        let mut reply = Self::json(status, json!({"error": {"code": code, "message": message}}));
+        if status == 503 {
+            reply.retry_after = Some(retry_after_503);
+        }
+        reply
+    }
+
     /// 200 with no body: the answer to a HEAD reachability check.
     pub fn empty_ok() -> Self {
         Self {
@@ -105,14 +114,7 @@ impl Rejection {
     }
 
     pub fn reply(&self) -> Reply {
-        let mut reply = Reply::json(
-            self.status(),
-            json!({"error": {"code": self.code(), "message": self.public_message()}}),
-        );
-        if self.status() == 503 {
-            reply.retry_after = Some(30);
-        }
-        reply
+        Reply::error(self.status(), self.code(), &self.public_message(), 30)
     }
 }
 

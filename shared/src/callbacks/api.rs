@@ -86,14 +86,7 @@ impl ApiError {
             Self::Unavailable(_) | Self::NotConfigured(_) => "temporary failure; retry later".to_string(),
             other => other.to_string(),
         };
-        let mut reply = Reply::json(
-            self.status(),
-            json!({"error": {"code": self.code(), "message": message}}),
-        );
-        if self.status() == 503 {
-            reply.retry_after = Some(5);
-        }
-        reply
+        Reply::error(self.status(), self.code(), &message, 5)
     }
 }
 

@@ -62,14 +62,7 @@ impl CustomersApiError {
             Self::Unavailable(_) => "a dependency failed; retry later".to_string(),
             other => other.to_string(),
         };
-        let mut reply = Reply::json(
-            self.status(),
-            json!({"error": {"code": self.code(), "message": message}}),
-        );
-        if self.status() == 503 {
-            reply.retry_after = Some(30);
-        }
-        reply
+        Reply::error(self.status(), self.code(), &message, 30)
     }
 }
 
