@@ -107,6 +107,22 @@ impl Server {
     }
 }
 
+/// `what` as the table a person reads, every provider, ten years back.
+pub(crate) async fn list_table(what: Listing, db: &std::path::Path) -> String {
+    let store = sqlite::open_store(db).unwrap();
+    let args = ListArgs {
+        provider: None,
+        since: Some("3650d".into()),
+        limit: 10,
+        json: false,
+    };
+    let mut out = Vec::new();
+    listing::list(what, &args, &store, SystemClock.now(), &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 pub(crate) async fn list_json(what: Listing, db: &std::path::Path) -> Vec<Value> {
     let store = sqlite::open_store(db).unwrap();
     let args = ListArgs {
@@ -185,18 +201,7 @@ async fn tables_show_what_was_stored() {
     .await;
     assert_eq!(status, 200);
     server.stop().await;
-    let store = sqlite::open_store(&db).unwrap();
-    let args = ListArgs {
-        provider: None,
-        since: Some("3650d".into()),
-        limit: 10,
-        json: false,
-    };
-    let mut out = Vec::new();
-    listing::list(Listing::Esims, &args, &store, SystemClock.now(), &mut out)
-        .await
-        .unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let text = list_table(Listing::Esims, &db).await;
     assert!(text.starts_with("UPDATED"), "{text}");
     assert!(text.contains("25052822150009") && text.contains("10.0%"), "{text}");
     assert!(text.trim_end().ends_with("(1 rows)"), "{text}");

@@ -215,18 +215,7 @@ async fn serve_tells_the_customer_once_and_alerts_say_so() {
         channels,
         [("sms", "+34612345678", "SENT"), ("email", "ana@example.es", "SENT")]
     );
-    let store = sqlite::open_store(&db).unwrap();
-    let args = ListArgs {
-        provider: None,
-        since: Some("3650d".into()),
-        limit: 10,
-        json: false,
-    };
-    let mut out = Vec::new();
-    listing::list(Listing::Alerts, &args, &store, SystemClock.now(), &mut out)
-        .await
-        .unwrap();
-    let table = String::from_utf8(out).unwrap();
+    let table = super::tests::list_table(Listing::Alerts, &db).await;
     assert!(
         table.contains("sms SENT +34••••••678, email SENT a•••@example.es"),
         "{table}"
