@@ -296,3 +296,21 @@ async fn a_repeated_conflict_is_one_record_with_a_count() {
     assert_eq!(conflicts.len(), 3);
     assert!(conflicts.iter().any(|c| c.count == 1));
 }
+
+/// A provider's own id that looks like a body hash is still the provider's id: its padded variants are the
+/// same delivery by that id (found by fuzzing the canonical keys).
+#[tokio::test]
+async fn a_provider_id_that_looks_like_a_body_hash_keeps_its_basis() {
+    use shared::model::DedupeBasis;
+    let provider = fixture_provider(ProviderId::Airalo);
+    let body = r#"{"request_id":"sha256:4NhR3gKmqCWK7IWppurpDX3Cg","data":{"id":9666}}"#;
+    let mut keys = Vec::new();
+    for variant in [body.to_string(), format!("\n \t{body} \r\n")] {
+        let delivery = signed_delivery(ProviderId::Airalo, &variant, instant(NOW));
+        let event = provider.normalize(provider.authenticate(&delivery).unwrap()).unwrap();
+        assert_eq!(event.dedupe_basis, DedupeBasis::ProviderId);
+        keys.push(event.dedupe_key);
+    }
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(keys[0].as_str(), "sha256:4NhR3gKmqCWK7IWppurpDX3Cg");
+}

@@ -11,7 +11,7 @@ pub mod roamify;
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    flag_once, DedupeKey, Event, EventKind, PayloadSha256, ProviderId, RawPadding, FLAG_ICCID_IMPLAUSIBLE,
+    flag_once, DedupeBasis, DedupeKey, Event, EventKind, PayloadSha256, ProviderId, RawPadding, FLAG_ICCID_IMPLAUSIBLE,
 };
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -47,9 +47,9 @@ pub(crate) fn start_event(
     provider_event_id: Option<Cow<'_, str>>,
 ) -> Event {
     let sha = PayloadSha256::of(verified.body());
-    let dedupe_key = match provider_event_id.map(into_trimmed).filter(|id| !id.is_empty()) {
-        Some(id) => DedupeKey::provider_id(id),
-        None => DedupeKey::body_hash(&sha),
+    let (dedupe_key, basis) = match provider_event_id.map(into_trimmed).filter(|id| !id.is_empty()) {
+        Some(id) => (DedupeKey::provider_id(id), DedupeBasis::ProviderId),
+        None => (DedupeKey::body_hash(&sha), DedupeBasis::BodyHash),
     };
     let mut event = Event::new(
         verified.provider(),
@@ -59,6 +59,8 @@ pub(crate) fn start_event(
         sha,
         raw,
     );
+    // Said, not inferred from the key: a provider's own id may itself begin with `sha256:`.
+    event.dedupe_basis = basis;
     event.raw_padding = padding;
     event
 }
