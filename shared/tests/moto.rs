@@ -14,7 +14,7 @@ use shared::model::ProviderId;
 use shared::notify::sns::SnsSink;
 use shared::pipeline::{Pipeline, PipelineSettings};
 use shared::service::Service;
-use shared::store::{DeliveryStatus, EventStore, Lease, ListQuery, StoreQuery};
+use shared::store::{DeliveryStatus, EventStore, Lease, StoreQuery};
 use std::sync::Arc;
 
 const NOW: &str = "2026-04-22T18:00:00Z";
@@ -43,15 +43,6 @@ impl MotoRig {
 
     fn service(&self) -> Service {
         self.service_with_topic(&self.topic_arn, quick_settings())
-    }
-
-    fn window(&self) -> ListQuery {
-        let now = self.clock.now();
-        ListQuery {
-            since: Some(now - Duration::days(1)),
-            until: Some(now + Duration::days(1)),
-            ..ListQuery::default()
-        }
     }
 }
 

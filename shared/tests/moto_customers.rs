@@ -181,13 +181,7 @@ async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
         sent[0].2
     );
     assert_eq!(rig.alerts().await.len(), 1);
-    let now = rig.clock.now();
-    let window = shared::store::ListQuery {
-        since: Some(now - chrono::Duration::days(1)),
-        until: Some(now + chrono::Duration::days(1)),
-        ..Default::default()
-    };
-    let alerts = rig.store.list_alerts(&window).await.unwrap();
+    let alerts = rig.store.list_alerts(&rig.window()).await.unwrap();
     assert_eq!(alerts.len(), 1);
     let told = &alerts[0].notifications;
     assert_eq!(told.len(), 2);

@@ -3,7 +3,6 @@
 
 mod common;
 
-use chrono::Duration;
 use common::*;
 use shared::clock::Clock;
 use shared::model::ProviderId;
@@ -11,7 +10,7 @@ use shared::notify::sns::SnsSink;
 use shared::pipeline::Pipeline;
 use shared::replay::{replay_one, Replayed};
 use shared::service::Service;
-use shared::store::{ListQuery, StoreQuery};
+use shared::store::StoreQuery;
 use std::sync::Arc;
 
 #[path = "common/moto_rig.rs"]
@@ -34,15 +33,6 @@ impl MotoRig {
 
     fn service(&self, provider: ProviderId) -> Service {
         Service::ready(fixture_provider(provider), self.pipeline(), 128 * 1024)
-    }
-
-    fn window(&self) -> ListQuery {
-        let now = self.clock.now();
-        ListQuery {
-            since: Some(now - Duration::days(1)),
-            until: Some(now + Duration::days(1)),
-            ..ListQuery::default()
-        }
     }
 }
 

@@ -86,6 +86,17 @@ impl MotoRig {
         }
     }
 
+    /// A day either side of the rig's clock: what a test's listings read.
+    pub fn window(&self) -> shared::store::ListQuery {
+        use shared::clock::Clock;
+        let now = self.clock.now();
+        shared::store::ListQuery {
+            since: Some(now - chrono::Duration::days(1)),
+            until: Some(now + chrono::Duration::days(1)),
+            ..shared::store::ListQuery::default()
+        }
+    }
+
     /// Every SNS envelope the queue received since the last call (moto delivers before Publish returns).
     pub async fn alerts(&self) -> Vec<Value> {
         let mut out = Vec::new();
