@@ -2,6 +2,7 @@
 
 use crate::backend::BackendArgs;
 use clap::{Args, Subcommand};
+use shared::customers::notifier::mask_past_notifications;
 use shared::customers::{
     mask_email, mask_phone, upsert_plan, Contact, ContactFields, ContactProblem, ContactStore, EsimRef, Upserted,
 };
@@ -155,10 +156,19 @@ pub async fn run(args: CustomersArgs, out: &mut impl Write) -> Result<u8, String
                 .remove(provider(&name)?, &esim_ref(&esim, order))
                 .await
                 .map_err(|e| e.to_string())?;
-            match removed {
-                Some(contact) => writeln!(out, "removed the contact of {} identifier(s)", contact.refs().len()),
-                None => writeln!(out, "no contact for {name} {esim}"),
-            }
+            let Some(contact) = removed else {
+                writeln!(out, "no contact for {name} {esim}").map_err(|e| e.to_string())?;
+                return Ok(0);
+            };
+            // The contact is gone; its phone and email are masked where past notifications recorded them.
+            let masked = mask_past_notifications(opened.notifications.as_ref(), &contact)
+                .await
+                .map_err(|e| e.to_string())?;
+            writeln!(
+                out,
+                "removed the contact of {} identifier(s); masked it in {masked} past notification(s)",
+                contact.refs().len()
+            )
             .map_err(|e| e.to_string())?;
             Ok(0)
         }

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use listing::{ListArgs, Listing};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{process_env, provider_from_env, Settings, IMPLEMENTED_PROVIDERS};
-use shared::customers::notify::CustomerNotifier;
+use shared::customers::notifier::CustomerNotifier;
 use shared::pipeline::Pipeline;
 use shared::service::{Router, Service};
 use std::net::SocketAddr;
@@ -132,14 +132,13 @@ fn pipeline_for(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Cl
         settings.pipeline.clone(),
     );
     match &opened.customer_sender {
-        Some(sender) => pipeline.with_customers(Arc::new(CustomerNotifier {
+        Some(sender) if settings.customers.enabled => pipeline.with_customers(Arc::new(CustomerNotifier {
             contacts: opened.contact_lookup.clone(),
             notifications: opened.notifications.clone(),
             sender: sender.clone(),
-            brand: settings.brand.clone(),
-            sms_parts: settings.sms_parts,
+            settings: settings.customers.clone(),
         })),
-        None => pipeline,
+        _ => pipeline,
     }
 }
 
@@ -254,10 +253,15 @@ async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(),
         "expiring: {}, published: {}, already sent: {}, failed: {}",
         report.expiring, report.published, report.already_sent, report.failed
     );
-    if report.failed > 0 {
+    let outbox = pipeline.send_due_notifications().await.map_err(|e| e.to_string())?;
+    println!(
+        "customer messages due after quiet hours: {}, sent: {}, not sent: {}, left for the next run: {}",
+        outbox.due, outbox.sent, outbox.not_sent, outbox.retry
+    );
+    if report.failed > 0 || outbox.retry > 0 {
         return Err(format!(
-            "{} expiry alerts could not be published; run again",
-            report.failed
+            "{} expiry alerts and {} customer messages are left; run again",
+            report.failed, outbox.retry
         ));
     }
     Ok(())

@@ -116,6 +116,10 @@ pub struct Alert {
     /// differs: an alert sent under it is this one.
     #[serde(skip)]
     pub former_alert_id: Option<String>,
+    /// The reseller's own id of the customer whose eSIM this is, from the directory: the only contact detail
+    /// an alert carries, so the reseller's app can tell the customer too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
 }
 
 /// `provider#esim#bundle#type#level`: the identity an alert fires once under.
@@ -163,6 +167,7 @@ impl Alert {
             occurred_at,
             raised_at,
             former_alert_id: None,
+            customer_id: None,
         }
     }
 

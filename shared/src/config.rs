@@ -4,6 +4,7 @@
 
 use crate::alerts::AlertRules;
 use crate::auth::KeyRing;
+use crate::customers::{CustomerSettings, QuietHours};
 use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
 use crate::providers::airalo::Airalo;
@@ -59,14 +60,9 @@ pub struct Settings {
     pub retention: Duration,
     /// Publish every stored event for partner callbacks that follow event types.
     pub partner_events: bool,
-    /// The reseller's brand, which starts every customer message (`ESIMHOOKS_BRAND`).
-    pub brand: String,
-    /// How many SMS parts a customer message may take (`ESIMHOOKS_SMS_PARTS`, 1 to 3).
-    pub sms_parts: usize,
+    /// How customers are messaged.
+    pub customers: CustomerSettings,
 }
-
-/// The brand customer messages start with when `ESIMHOOKS_BRAND` is unset.
-pub const DEFAULT_BRAND: &str = "Your eSIM";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -75,8 +71,7 @@ impl Default for Settings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retention: Duration::days(400),
             partner_events: false,
-            brand: DEFAULT_BRAND.to_string(),
-            sms_parts: 1,
+            customers: CustomerSettings::default(),
         }
     }
 }
@@ -130,10 +125,7 @@ impl Settings {
                 reason: "must be 1 to 3".into(),
             });
         }
-        let brand = env("ESIMHOOKS_BRAND")
-            .map(|b| crate::text::clean_to(&b, 40).into_owned())
-            .filter(|b| !b.is_empty())
-            .unwrap_or_else(|| DEFAULT_BRAND.to_string());
+        let customers = customer_settings(env, sms_parts)?;
         if lease_seconds < 1 || retention_days < 1 {
             return Err(ConfigError::Invalid {
                 name: "ESIMHOOKS_LEASE_SECONDS/RETENTION_DAYS".into(),
@@ -150,10 +142,33 @@ impl Settings {
             max_body_bytes,
             retention: Duration::days(retention_days),
             partner_events,
-            brand,
-            sms_parts,
+            customers,
         })
     }
+}
+
+/// `ESIMHOOKS_CUSTOMER_MESSAGES` (`true`), `ESIMHOOKS_BRAND` (`Your eSIM`), `ESIMHOOKS_QUIET_HOURS`
+/// (`21:00-08:00`, or `off`), `ESIMHOOKS_SMS_DAILY_CAP` (3, 0 for none).
+fn customer_settings(env: Env<'_>, sms_parts: usize) -> Result<CustomerSettings, ConfigError> {
+    let defaults = CustomerSettings::default();
+    let brand = env("ESIMHOOKS_BRAND")
+        .map(|b| crate::text::clean_to(&b, 40).into_owned())
+        .filter(|b| !b.is_empty())
+        .unwrap_or(defaults.brand);
+    let quiet_hours = match env("ESIMHOOKS_QUIET_HOURS").filter(|q| !q.trim().is_empty()) {
+        None => defaults.quiet_hours,
+        Some(text) => QuietHours::parse(&text).map_err(|reason| ConfigError::Invalid {
+            name: "ESIMHOOKS_QUIET_HOURS".into(),
+            reason,
+        })?,
+    };
+    Ok(CustomerSettings {
+        enabled: parse_or(env, "ESIMHOOKS_CUSTOMER_MESSAGES", defaults.enabled)?,
+        brand,
+        sms_parts,
+        quiet_hours,
+        sms_daily_cap: parse_or(env, "ESIMHOOKS_SMS_DAILY_CAP", defaults.sms_daily_cap)?,
+    })
 }
 
 /// Where production keeps events and sends alerts: `ESIMHOOKS_TABLE`, `ESIMHOOKS_TOPIC_ARN`.

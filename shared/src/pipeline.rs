@@ -6,7 +6,7 @@
 
 use crate::alerts::{evaluate, upcoming_expiry, Alert, AlertRules};
 use crate::clock::Clock;
-use crate::customers::notify::{CustomerNotifier, NotifyError};
+use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
 use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
@@ -129,12 +129,30 @@ impl Pipeline {
 
     /// Publishes an alert once and tells its customer, each channel once: an alert published by an earlier
     /// attempt whose customer was not told yet is told now. True when the alert was published now.
+    /// The operator's copy names the contact's `customer_id`, looked up once.
     async fn raise(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
-        let published = self.publish_once(alert, lease).await?;
-        if let Some(customers) = &self.customers {
-            customers.notify(alert, lease, self.clock.now()).await?;
-        }
+        let Some(customers) = &self.customers else {
+            return self.publish_once(alert, lease).await;
+        };
+        let Some(contact) = customers.contact_for(alert).await? else {
+            return self.publish_once(alert, lease).await;
+        };
+        let alert = Alert {
+            customer_id: contact.customer_id.clone(),
+            ..alert.clone()
+        };
+        let published = self.publish_once(&alert, lease).await?;
+        customers.notify(&alert, &contact, lease, self.clock.now()).await?;
         Ok(published)
+    }
+
+    /// Sends the customer messages whose quiet hours have ended (the scheduled run's second task).
+    pub async fn send_due_notifications(&self) -> Result<OutboxReport, PipelineError> {
+        let Some(customers) = &self.customers else {
+            return Ok(OutboxReport::default());
+        };
+        let lease = self.lease(&self.new_attempt());
+        Ok(customers.send_due(&lease, self.clock.now()).await?)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {

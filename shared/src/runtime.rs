@@ -1,5 +1,5 @@
 //! Production wiring of the Lambda functions: settings, secrets and AWS clients built once per cold start, and
-//! the runtime loops of the webhook functions and the expiry sweep.
+//! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox).
 
 use crate::aws::{sdk_config, SsmSecrets};
 use crate::callbacks::dynamodb::DynamoRegistry;
@@ -9,7 +9,9 @@ use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
 use crate::config::{process_env, provider_from_env, AwsTargets, Settings};
 use crate::customers::api::CustomersApi;
-use crate::customers::notify::CustomerNotifier;
+use crate::customers::email::SesEmailSender;
+use crate::customers::notifier::CustomerNotifier;
+use crate::customers::notify::Senders;
 use crate::customers::sms::SnsSmsSender;
 use crate::lambda::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw};
 use crate::model::ProviderId;
@@ -35,22 +37,39 @@ async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settin
     ));
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sink = SnsSink::new(sns.clone(), targets.topic_arn).with_event_notifications(settings.partner_events);
-    // Customers with a contact in the directory are told by SMS (SES email is not wired yet).
-    let optional = |name: &str| env(name).filter(|value| !value.is_empty());
-    let sms = SnsSmsSender::new(
-        sns,
-        optional("ESIMHOOKS_SMS_SENDER_ID"),
-        optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
+    let mut pipeline = Pipeline::new(
+        store.clone(),
+        Arc::new(sink),
+        Arc::new(SystemClock),
+        settings.pipeline.clone(),
     );
-    let customers = CustomerNotifier {
-        contacts: store.clone(),
-        notifications: store.clone(),
-        sender: Arc::new(sms),
-        brand: settings.brand.clone(),
-        sms_parts: settings.sms_parts,
-    };
-    let pipeline = Pipeline::new(store, Arc::new(sink), Arc::new(SystemClock), settings.pipeline.clone())
-        .with_customers(Arc::new(customers));
+    if settings.customers.enabled {
+        // Customers with a contact in the directory are told by SMS, and by email once a sender is set.
+        let optional = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        let sms = SnsSmsSender::new(
+            sns,
+            optional("ESIMHOOKS_SMS_SENDER_ID"),
+            optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
+        );
+        let email = optional("ESIMHOOKS_EMAIL_FROM").map(|from| {
+            let ses = aws_sdk_sesv2::Client::new(&sdk);
+            Arc::new(SesEmailSender::new(
+                ses,
+                from,
+                optional("ESIMHOOKS_SES_CONFIGURATION_SET"),
+            )) as _
+        });
+        let customers = CustomerNotifier {
+            contacts: store.clone(),
+            notifications: store,
+            sender: Arc::new(Senders {
+                sms: Some(Arc::new(sms)),
+                email,
+            }),
+            settings: settings.customers.clone(),
+        };
+        pipeline = pipeline.with_customers(Arc::new(customers));
+    }
     Ok((pipeline, settings, sdk))
 }
 
@@ -101,13 +120,21 @@ pub async fn run_sweep() -> Result<(), Error> {
                 failed = report.failed,
                 "expiry sweep done"
             );
-            if report.failed > 0 {
+            let outbox = pipeline.send_due_notifications().await?;
+            tracing::info!(
+                due = outbox.due,
+                sent = outbox.sent,
+                not_sent = outbox.not_sent,
+                retry = outbox.retry,
+                "customer outbox sent"
+            );
+            if report.failed > 0 || outbox.retry > 0 {
                 return Err(Error::from(format!(
-                    "{} expiry alerts could not be published",
-                    report.failed
+                    "{} expiry alerts and {} queued customer messages are left for the next run",
+                    report.failed, outbox.retry
                 )));
             }
-            Ok::<_, Error>(report)
+            Ok::<_, Error>(serde_json::json!({"sweep": report, "outbox": outbox}))
         }
     }))
     .await

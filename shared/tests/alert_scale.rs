@@ -7,12 +7,12 @@ use common::*;
 use serde_json::json;
 use shared::alerts::AlertType;
 use shared::clock::Clock;
-use shared::model::{Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, PayloadSha256, ProviderId};
+use shared::model::{Event, ProviderId};
 use shared::store::{EventStore, Lease, ListQuery, StoreQuery};
 
 const NOW: &str = "2026-11-23T09:00:00Z";
 const ICCID: &str = "8912345678901234567";
-const PACKAGE: &str = "bonbon-7gb-10days";
+const PACKAGE: &str = AIRALO_PACKAGE;
 
 async fn post_airalo(h: &Harness, body: serde_json::Value) -> serde_json::Value {
     let reply = h
@@ -27,35 +27,8 @@ fn notice(level: &str, remaining: u8) -> serde_json::Value {
     json!({"level": level, "package_name": PACKAGE, "remaining_percentage": remaining, "iccid": ICCID})
 }
 
-/// An Airalo eSIM's usage read from amounts (as another source of the same eSIM would give it): 10 % left.
 fn reading_at_ten_percent(now: chrono::DateTime<chrono::Utc>) -> Event {
-    let raw = serde_json::value::RawValue::from_string("{}".into()).unwrap();
-    let mut event = Event::new(
-        ProviderId::Airalo,
-        EventKind::DataUsage,
-        DedupeKey::provider_id("reading-1"),
-        now,
-        PayloadSha256::ZERO,
-        raw,
-    );
-    event.esim = Some(EsimIdentity {
-        key: ICCID.into(),
-        iccid: Some(ICCID.into()),
-        refs: Default::default(),
-    });
-    event.bundle = Some(Bundle {
-        reference: Some(PACKAGE.into()),
-        name: Some(PACKAGE.into()),
-    });
-    event.usage = Some(
-        DataUsage {
-            total_bytes: Some(1_000_000_000),
-            remaining_bytes: Some(100_000_000),
-            ..DataUsage::default()
-        }
-        .complete(),
-    );
-    event
+    airalo_reading(ICCID, now)
 }
 
 /// Airalo's `90%` (used) is the scale's `10%` (left), with the label kept; after the eSIM was alerted at 10 %

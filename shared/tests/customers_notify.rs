@@ -6,10 +6,9 @@ mod common;
 use common::*;
 use serde_json::json;
 use shared::clock::{Clock, FixedClock};
-use shared::customers::notify::{
-    Channel, CustomerNotifier, MemorySender, NotificationStatus, NotificationStore, SendFailure,
-};
-use shared::customers::{Contact, ContactFields, ContactStore};
+use shared::customers::notifier::CustomerNotifier;
+use shared::customers::notify::{Channel, MemorySender, NotificationStatus, NotificationStore, SendFailure};
+use shared::customers::{Contact, ContactFields, ContactStore, CustomerSettings, EsimRef, QuietHours};
 use shared::model::ProviderId;
 use shared::notify::MemorySink;
 use shared::pipeline::Pipeline;
@@ -21,6 +20,7 @@ const NOW: &str = "2026-11-23T10:00:00Z";
 
 struct Rig {
     service: Arc<Service>,
+    pipeline: Arc<Pipeline>,
     store: Arc<KvStore<MemoryBackend>>,
     sink: Arc<MemorySink>,
     sender: Arc<MemorySender>,
@@ -28,10 +28,21 @@ struct Rig {
 }
 
 async fn rig(contact: Option<&[(&str, &str)]>) -> Rig {
+    rig_with(contact, travelsim(), NOW).await
+}
+
+fn travelsim() -> CustomerSettings {
+    CustomerSettings {
+        brand: "Travelsim".into(),
+        ..Default::default()
+    }
+}
+
+async fn rig_with(contact: Option<&[(&str, &str)]>, settings: CustomerSettings, now: &str) -> Rig {
     let store = Arc::new(KvStore::in_memory());
     let sink = Arc::new(MemorySink::new());
     let sender = Arc::new(MemorySender::default());
-    let clock = Arc::new(FixedClock::at_rfc3339(NOW));
+    let clock = Arc::new(FixedClock::at_rfc3339(now));
     if let Some(pairs) = contact {
         let value = serde_json::Value::Object(
             pairs
@@ -46,17 +57,14 @@ async fn rig(contact: Option<&[(&str, &str)]>) -> Rig {
         contacts: store.clone(),
         notifications: store.clone(),
         sender: sender.clone(),
-        brand: "Travelsim".into(),
-        sms_parts: 1,
+        settings,
     });
-    let pipeline = Pipeline::new(store.clone(), sink.clone(), clock.clone(), quick_settings()).with_customers(notifier);
-    let service = Arc::new(Service::ready(
-        esimaccess_provider(false),
-        Arc::new(pipeline),
-        128 * 1024,
-    ));
+    let pipeline =
+        Arc::new(Pipeline::new(store.clone(), sink.clone(), clock.clone(), quick_settings()).with_customers(notifier));
+    let service = Arc::new(Service::ready(esimaccess_provider(false), pipeline.clone(), 128 * 1024));
     Rig {
         service,
+        pipeline,
         store,
         sink,
         sender,
@@ -179,4 +187,165 @@ async fn only_the_channels_the_contact_allows() {
     assert_eq!(post(&rig, &low_data("n-1")).await, 200);
     let sent = rig.sender.sent();
     assert_eq!(sent.iter().map(|s| s.0).collect::<Vec<_>>(), [Channel::Email]);
+}
+
+#[tokio::test]
+async fn a_message_due_at_23_local_waits_for_08_local_and_goes_once() {
+    // 22:00 UTC is 23:00 in Madrid.
+    let rig = rig_with(Some(ANA), travelsim(), "2026-12-01T22:00:00Z").await;
+    assert_eq!(post(&rig, &low_data("n-1")).await, 200);
+    assert!(rig.sender.sent().is_empty(), "nothing at night");
+    assert_eq!(rig.sink.published().len(), 1, "the operator is told at once");
+    let alert = rig.sink.published().remove(0);
+    let queued = rig.store.notifications(&alert.alert_id).await.unwrap();
+    assert_eq!(queued.len(), 2);
+    assert!(queued.iter().all(|n| n.status == NotificationStatus::Queued));
+    assert_eq!(queued[0].due_at, Some(at("2026-12-02T07:00:00Z")), "08:00 in Madrid");
+    // A redelivery at night queues nothing more.
+    assert_eq!(post(&rig, &low_data("n-2")).await, 200);
+
+    rig.clock.set(at("2026-12-02T06:59:00Z"));
+    let early = rig.pipeline.send_due_notifications().await.unwrap();
+    assert_eq!((early.due, early.sent), (0, 0));
+    assert!(rig.sender.sent().is_empty());
+
+    rig.clock.set(at("2026-12-02T07:00:00Z"));
+    let morning = rig.pipeline.send_due_notifications().await.unwrap();
+    assert_eq!((morning.due, morning.sent, morning.retry), (2, 2, 0));
+    let sent = rig.sender.sent();
+    assert_eq!(
+        sent.iter().map(|s| s.0).collect::<Vec<_>>(),
+        [Channel::Sms, Channel::Email]
+    );
+    assert!(sent[0].2.starts_with("Travelsim: Hola Ana"), "{}", sent[0].2);
+
+    rig.clock.set(at("2026-12-02T07:15:00Z"));
+    let again = rig.pipeline.send_due_notifications().await.unwrap();
+    assert_eq!(again.due, 0, "sent once");
+    assert_eq!(post(&rig, &low_data("n-3")).await, 200);
+    assert_eq!(rig.sender.sent().len(), 2);
+    let records = rig.store.notifications(&alert.alert_id).await.unwrap();
+    assert!(records
+        .iter()
+        .all(|n| n.status == NotificationStatus::Sent && n.alert.is_none() && n.due_at.is_none()));
+}
+
+#[tokio::test]
+async fn a_queued_message_fails_over_to_the_next_run_and_a_contact_removed_meanwhile_gets_nothing() {
+    let rig = rig_with(Some(ANA), travelsim(), "2026-12-01T22:00:00Z").await;
+    assert_eq!(post(&rig, &low_data("n-1")).await, 200);
+    rig.clock.set(at("2026-12-02T07:30:00Z"));
+    rig.sender.fail_next(vec![SendFailure::Transient("throttled".into())]);
+    let first = rig.pipeline.send_due_notifications().await.unwrap();
+    assert_eq!((first.sent, first.retry), (1, 1), "{first:?}");
+    let second = rig.pipeline.send_due_notifications().await.unwrap();
+    assert_eq!((second.due, second.sent), (1, 1), "the throttled one, on the next run");
+
+    let rig = rig_with(Some(ANA), travelsim(), "2026-12-01T22:00:00Z").await;
+    assert_eq!(post(&rig, &low_data("n-1")).await, 200);
+    let removed = rig
+        .store
+        .remove(ProviderId::EsimAccess, &EsimRef::Esim("T-ANA".into()))
+        .await
+        .unwrap();
+    assert!(removed.is_some());
+    rig.clock.set(at("2026-12-02T07:30:00Z"));
+    let report = rig.pipeline.send_due_notifications().await.unwrap();
+    assert_eq!((report.due, report.sent, report.not_sent), (2, 0, 2));
+    assert!(rig.sender.sent().is_empty());
+}
+
+#[tokio::test]
+async fn at_most_the_daily_cap_of_sms_per_customer() {
+    let settings = CustomerSettings {
+        quiet_hours: None,
+        sms_daily_cap: 2,
+        ..travelsim()
+    };
+    let mut sms_only = ANA.to_vec();
+    sms_only.push(("channels", "sms"));
+    let rig = rig_with(Some(&sms_only), settings, NOW).await;
+    // Three eSIMs of one customer (one phone) run low on one day.
+    for esim in ["T-BOB", "T-CAT"] {
+        let mut fields = sms_only.clone();
+        fields[1] = ("esim_ref", esim);
+        let value = serde_json::to_value(fields.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()).unwrap();
+        let contact = Contact::from_fields(&serde_json::from_value::<ContactFields>(value).unwrap()).unwrap();
+        rig.store.upsert(&contact).await.unwrap();
+    }
+    for esim in ["T-ANA", "T-BOB", "T-CAT"] {
+        let body = json!({"notifyType": "DATA_USAGE", "notifyId": format!("n-{esim}"), "content": {"esimTranNo": esim,
+               "totalVolume": 1073741824u64, "orderUsage": 966367642u64, "remain": 107374182u64}});
+        assert_eq!(post(&rig, &body.to_string()).await, 200);
+    }
+    let alerts = rig.sink.published();
+    assert_eq!(alerts.len(), 3, "{alerts:?}");
+    assert_eq!(rig.sender.sent().len(), 2, "capped at 2 a day");
+    let mut statuses = Vec::new();
+    for alert in &alerts {
+        statuses.extend(rig.store.notifications(&alert.alert_id).await.unwrap());
+    }
+    let skipped: Vec<_> = statuses
+        .iter()
+        .filter(|n| n.status == NotificationStatus::Skipped)
+        .collect();
+    assert!(!skipped.is_empty());
+    assert_eq!(skipped[0].error.as_deref(), Some("daily SMS cap of 2 reached"));
+}
+
+#[tokio::test]
+async fn the_operators_alert_names_the_customer_id_and_nothing_else_of_the_contact() {
+    let mut with_id = ANA.to_vec();
+    with_id.push(("customer_id", "cus_42"));
+    let rig = rig(Some(&with_id)).await;
+    assert_eq!(post(&rig, &low_data("n-1")).await, 200);
+    let alert = rig.sink.published().remove(0);
+    assert_eq!(alert.customer_id.as_deref(), Some("cus_42"));
+    let document = serde_json::to_string(&alert).unwrap();
+    assert!(
+        !document.contains("612345678") && !document.contains("ana@"),
+        "{document}"
+    );
+}
+
+#[tokio::test]
+async fn turned_off_no_contact_is_looked_up_and_nobody_is_told() {
+    let settings = CustomerSettings {
+        enabled: false,
+        ..travelsim()
+    };
+    let rig = rig_with(Some(ANA), settings, NOW).await;
+    assert_eq!(post(&rig, &low_data("n-1")).await, 200);
+    assert!(rig.sender.sent().is_empty());
+    let alert = rig.sink.published().remove(0);
+    assert_eq!(alert.customer_id, None);
+}
+
+#[tokio::test]
+async fn removing_a_contact_masks_it_in_past_notifications() {
+    let rig = rig(Some(ANA)).await;
+    assert_eq!(post(&rig, &low_data("n-1")).await, 200);
+    let contact = rig
+        .store
+        .remove(ProviderId::EsimAccess, &EsimRef::Esim("T-ANA".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let masked = shared::customers::notifier::mask_past_notifications(rig.store.as_ref(), &contact)
+        .await
+        .unwrap();
+    assert_eq!(masked, 2);
+    let alert = rig.sink.published().remove(0);
+    let records = rig.store.notifications(&alert.alert_id).await.unwrap();
+    let document = serde_json::to_string(&records).unwrap();
+    assert!(
+        !document.contains("612345678") && !document.contains("ana@example.es"),
+        "{document}"
+    );
+    assert!(records.iter().all(|n| n.status == NotificationStatus::Sent));
+    assert_eq!(QuietHours::parse("off"), Ok(None));
+}
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }

@@ -129,7 +129,8 @@ async fn the_operator_topic_gets_the_scaled_level_and_the_providers_label() {
 /// recorded beside the alert, which the alert listing shows.
 #[tokio::test]
 async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
-    use shared::customers::notify::{Channel, CustomerNotifier, MemorySender, NotificationStatus};
+    use shared::customers::notifier::CustomerNotifier;
+    use shared::customers::notify::{Channel, MemorySender, NotificationStatus};
     use shared::store::StoreQuery;
     use std::sync::Arc;
     let rig = MotoRig::new("notify", "2026-11-23T10:00:00Z").await;
@@ -146,8 +147,10 @@ async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
         contacts: rig.store.clone(),
         notifications: rig.store.clone(),
         sender: sender.clone(),
-        brand: "Travelsim".into(),
-        sms_parts: 1,
+        settings: shared::customers::CustomerSettings {
+            brand: "Travelsim".into(),
+            ..Default::default()
+        },
     });
     let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
     let settings = shared::pipeline::PipelineSettings::default();
@@ -207,7 +210,7 @@ async fn sms_go_straight_to_the_number_and_opted_out_numbers_are_refused() {
     };
     let id = sender.send(Channel::Sms, "+34612345678", &message).await.unwrap();
     assert!(!id.is_empty());
-    let data = moto_data().await;
+    let data = moto_rig::moto_data().await.to_string();
     assert!(
         data.contains("+34612345678") && data.contains("has 10% of its data left"),
         "{data}"
@@ -221,17 +224,4 @@ async fn sms_go_straight_to_the_number_and_opted_out_numbers_are_refused() {
         sender.send(Channel::Email, "a@b.example", &message).await,
         Err(SendFailure::Permanent(_))
     ));
-}
-
-/// moto's record of what it was asked to do (`GET /moto-api/data.json`), as text.
-async fn moto_data() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let endpoint = moto_rig::endpoint();
-    let address = endpoint.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET /moto-api/data.json HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    String::from_utf8_lossy(&response).into_owned()
 }

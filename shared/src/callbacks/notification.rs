@@ -250,6 +250,7 @@ fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: 
             occurred_at: now,
             raised_at: now,
             former_alert_id: None,
+            customer_id: None,
         };
         return serde_json::to_value(&alert).unwrap_or(Value::Null);
     }

@@ -3,16 +3,21 @@
 //! so no key is shared by many items; a lookup is one `BatchGetItem` of at most three keys, and a change is
 //! one transaction (every identifier of a contact, all or none).
 
-use super::notify::{notification_decision, Channel, NotificationRecord, NotificationStatus, NotificationStore};
+use super::kv::allowance_key;
+use super::notify::{
+    due_claimable, notification_decision, Channel, NotificationRecord, NotificationStatus, NotificationStore,
+    OUTBOX_LOOKBACK,
+};
 use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
 use crate::store::dynamodb::{
     alert_pk, condition_held, get_json, get_ms, get_s, item_key, n, s, to_json, unavailable, DynamoStore, Item,
+    LISTING_INDEX,
 };
 use crate::store::{AlertClaim, Decision, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
 use std::collections::HashMap;
 
 const CONTACT_SK: &str = "CONTACT";
@@ -136,16 +141,24 @@ impl ContactStore for DynamoStore {
 }
 
 /// A notification lives beside its alert: `ALERT#<alert_id>` / `NOTIFY#<channel>` (`status`, `attempt`,
-/// `lease_until`, `notification` JSON), so one query reads an alert's notifications, and no index carries them.
+/// `lease_until`, `notification` JSON), so one query reads an alert's notifications. Only a message waiting
+/// in the outbox is in an index: `gsi1pk = OUTBOX#<due hour>`, `gsi1sk = <due_at>#<alert_id>#<channel>`
+/// (sparse: the record leaves the index when it is sent).
 fn notification_sk(channel: Channel) -> String {
     format!("NOTIFY#{}", channel.as_str())
 }
 
-fn notification_status(text: Option<&str>) -> NotificationStatus {
-    [NotificationStatus::Sent, NotificationStatus::Failed]
-        .into_iter()
-        .find(|status| Some(status.as_str()) == text)
-        .unwrap_or(NotificationStatus::Claimed)
+fn outbox_bucket(at: DateTime<Utc>) -> String {
+    format!("OUTBOX#{}", at.format("%Y-%m-%dT%H"))
+}
+
+fn outbox_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The daily SMS count of a phone: `SMSDAY#<digest of the number>#<local day>` / `COUNT`, gone after two days.
+fn allowance_pk(to: &str, day: NaiveDate) -> String {
+    format!("SMSDAY#{}", allowance_key(to, day))
 }
 
 fn notification_item(record: &NotificationRecord) -> Result<Item, StoreError> {
@@ -156,6 +169,18 @@ fn notification_item(record: &NotificationRecord) -> Result<Item, StoreError> {
     }
     if let Some(until) = record.lease_until {
         item.insert("lease_until".into(), n(until.timestamp_millis()));
+    }
+    if let (true, Some(due_at)) = (record.in_outbox(), record.due_at) {
+        item.insert("gsi1pk".into(), s(outbox_bucket(due_at)));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!(
+                "{}#{}#{}",
+                outbox_time(due_at),
+                record.alert_id,
+                record.channel.as_str()
+            )),
+        );
     }
     item.insert("notification".into(), s(to_json(record)?));
     Ok(item)
@@ -193,7 +218,7 @@ impl NotificationStore for DynamoStore {
         };
         let found = old.map(|item| {
             (
-                notification_status(get_s(&item, "status")),
+                NotificationStatus::parse(get_s(&item, "status")),
                 get_ms(&item, "lease_until"),
             )
         });
@@ -252,5 +277,112 @@ impl NotificationStore for DynamoStore {
             records.push(get_json(&item.map_err(unavailable)?, "notification")?);
         }
         Ok(records)
+    }
+
+    async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError> {
+        let mut due = Vec::new();
+        let mut hour = (now - OUTBOX_LOOKBACK)
+            .duration_trunc(Duration::hours(1))
+            .unwrap_or(now);
+        // `#` sorts before `~`: every record due up to this second.
+        let until = format!("{}~", outbox_time(now));
+        while hour <= now {
+            let mut pages = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(LISTING_INDEX)
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :until")
+                .expression_attribute_values(":pk", s(outbox_bucket(hour)))
+                .expression_attribute_values(":until", s(until.as_str()))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = pages.next().await {
+                let record: NotificationRecord = get_json(&item.map_err(unavailable)?, "notification")?;
+                if record.in_outbox() && due_claimable(record.status, record.lease_until, now) {
+                    due.push(record);
+                }
+            }
+            hour += Duration::hours(1);
+        }
+        Ok(due)
+    }
+
+    async fn claim_due(&self, record: &NotificationRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let request = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(notification_item(record)?))
+            .condition_expression(
+                "attribute_exists(gsi1pk) AND (#status = :queued OR (#status = :claimed AND #lease_until <= :now))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lease_until", "lease_until")
+            .expression_attribute_values(":queued", s(NotificationStatus::Queued.as_str()))
+            .expression_attribute_values(":claimed", s(NotificationStatus::Claimed.as_str()))
+            .expression_attribute_values(":now", n(now.timestamp_millis()));
+        condition_held(request.send().await)
+    }
+
+    async fn take_sms_allowance(&self, to: &str, day: NaiveDate, cap: u32) -> Result<bool, StoreError> {
+        let expires = day
+            .and_hms_opt(0, 0, 0)
+            .map(|midnight| midnight.and_utc() + Duration::days(3))
+            .unwrap_or_else(Utc::now);
+        let request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(allowance_pk(to, day), "COUNT")))
+            .update_expression("ADD #count :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count < :cap")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cap", n(i64::from(cap)))
+            .expression_attribute_values(":ttl", n(expires.timestamp()));
+        condition_held(request.send().await)
+    }
+
+    /// A scan: erasure is rare, and an index of recipients would be one more copy of personal data.
+    async fn mask_recipient(&self, to: &str, masked: &str) -> Result<usize, StoreError> {
+        let mut pages = self
+            .client()
+            .scan()
+            .table_name(self.table())
+            .filter_expression("begins_with(sk, :notify) AND contains(#notification, :to)")
+            .expression_attribute_names("#notification", "notification")
+            .expression_attribute_values(":notify", s("NOTIFY#"))
+            .expression_attribute_values(":to", s(format!("\"to\":{}", to_json(&to)?)))
+            .into_paginator()
+            .items()
+            .send();
+        let mut records: Vec<NotificationRecord> = Vec::new();
+        while let Some(item) = pages.next().await {
+            let record: NotificationRecord = get_json(&item.map_err(unavailable)?, "notification")?;
+            if record.to == to {
+                records.push(record);
+            }
+        }
+        for record in &records {
+            let mut record = record.clone();
+            record.to = masked.to_string();
+            self.client()
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(item_key(
+                    alert_pk(&record.alert_id),
+                    &notification_sk(record.channel),
+                )))
+                .update_expression("SET #notification = :record")
+                .expression_attribute_names("#notification", "notification")
+                .expression_attribute_values(":record", s(to_json(&record)?))
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(records.len())
     }
 }

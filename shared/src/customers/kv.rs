@@ -1,12 +1,14 @@
 //! [`ContactStore`] on the key-value store (SQLite locally, memory in tests): one document per identifier.
 
-use super::notify::{notification_decision, Channel, NotificationRecord, NotificationStore};
+use super::notify::{
+    due_claimable, notification_decision, Channel, NotificationRecord, NotificationStore, OUTBOX_LOOKBACK,
+};
 use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
 use crate::store::{AlertClaim, Decision};
 use crate::store::{KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 fn key(provider: ProviderId, esim: &EsimRef) -> String {
     format!("{provider}#{}#{}", esim.kind(), esim.value())
@@ -76,6 +78,12 @@ fn notification_key(alert_id: &str, channel: Channel) -> String {
     format!("{alert_id}#{}", channel.as_str())
 }
 
+/// The day's SMS count of a phone, keyed by a digest of the number: a counter is not a contact record.
+pub(crate) fn allowance_key(to: &str, day: NaiveDate) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{}#{day}", hex::encode(&Sha256::digest(to.as_bytes())[..16]))
+}
+
 #[async_trait]
 impl<B: KvBackend> NotificationStore for KvStore<B> {
     async fn claim_notification(
@@ -119,5 +127,55 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
     async fn notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
         let all: Vec<NotificationRecord> = self.read_all(Space::Notifications)?;
         Ok(all.into_iter().filter(|n| n.alert_id == alert_id).collect())
+    }
+
+    async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError> {
+        let all: Vec<NotificationRecord> = self.read_all(Space::Notifications)?;
+        let mut due: Vec<NotificationRecord> = all
+            .into_iter()
+            .filter(|n| n.in_outbox() && n.due_at.is_some_and(|at| at <= now && at > now - OUTBOX_LOOKBACK))
+            .filter(|n| due_claimable(n.status, n.lease_until, now))
+            .collect();
+        due.sort_by(|a, b| (a.due_at, &a.alert_id, a.channel).cmp(&(b.due_at, &b.alert_id, b.channel)));
+        Ok(due)
+    }
+
+    async fn claim_due(&self, record: &NotificationRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _guard = self.locked();
+        let key = notification_key(&record.alert_id, record.channel);
+        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        let claimable = existing.is_some_and(|n| n.in_outbox() && due_claimable(n.status, n.lease_until, now));
+        if claimable {
+            self.write(Space::Notifications, &key, record)?;
+        }
+        Ok(claimable)
+    }
+
+    async fn take_sms_allowance(&self, to: &str, day: NaiveDate, cap: u32) -> Result<bool, StoreError> {
+        let _guard = self.locked();
+        let key = allowance_key(to, day);
+        let count: u32 = self.read(Space::Allowances, &key)?.unwrap_or(0);
+        if count >= cap {
+            return Ok(false);
+        }
+        self.write(Space::Allowances, &key, &(count + 1))?;
+        Ok(true)
+    }
+
+    async fn mask_recipient(&self, to: &str, masked: &str) -> Result<usize, StoreError> {
+        let _guard = self.locked();
+        let all: Vec<NotificationRecord> = self.read_all(Space::Notifications)?;
+        let mut changes = Vec::new();
+        for mut record in all.into_iter().filter(|n| n.to == to) {
+            record.to = masked.to_string();
+            let document = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            changes.push((
+                Space::Notifications,
+                notification_key(&record.alert_id, record.channel),
+                Some(document),
+            ));
+        }
+        self.backend().apply(&changes)?;
+        Ok(changes.len())
     }
 }

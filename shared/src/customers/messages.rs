@@ -324,6 +324,7 @@ mod tests {
             occurred_at: now,
             raised_at: now,
             former_alert_id: None,
+            customer_id: None,
         }
     }
 

@@ -9,15 +9,20 @@ pub mod api;
 mod contact;
 #[cfg(feature = "aws")]
 mod dynamodb;
+#[cfg(feature = "aws")]
+pub mod email;
 mod kv;
 mod messages;
+pub mod notifier;
 pub mod notify;
+mod policy;
 #[cfg(feature = "aws")]
 pub mod sms;
 
 pub use amounts::DataUnits;
 pub use contact::{mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
 pub use messages::{customer_message, CustomerMessage};
+pub use policy::{local_day, zone_of, CustomerSettings, QuietHours, DEFAULT_BRAND};
 
 use crate::model::{EsimIdentity, ProviderId};
 use crate::store::StoreError;

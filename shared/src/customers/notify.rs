@@ -1,14 +1,11 @@
-//! Telling the customer: for each alert about an eSIM with a contact, its message through each channel the
-//! contact allows, each (alert, channel) exactly once. A channel is claimed before it is sent (the pattern of
-//! deliveries and alerts: a lease, then a final status), so duplicate storms and retries never text anyone
-//! twice; a permanent refusal (an invalid number) is recorded and not retried, and never fails the provider's
-//! delivery; a transient failure releases the claim and fails it, so the provider's retry sends it.
+//! The records and ports of telling the customer: a notification per (alert, channel), claimed before it is
+//! sent (the pattern of deliveries and alerts: a lease, then a final status), the store that keeps them beside
+//! their alert, and the senders (SNS SMS, SES email, the console, memory).
 
-use super::{customer_message, refs_of, ContactLookup};
 use crate::alerts::Alert;
-use crate::store::{alert_decision, AlertClaim, AlertStatus, Decision, Lease, StoreError};
+use crate::store::{alert_decision, AlertClaim, AlertStatus, Decision, StoreError};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -32,18 +29,34 @@ impl Channel {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum NotificationStatus {
     Claimed,
+    /// Due in quiet hours: waits in the outbox until `due_at`.
+    Queued,
     Sent,
-    /// Refused for good (invalid number, opted out, refused address): recorded, not retried.
+    /// Refused for good by the channel (invalid number, opted out, refused address): recorded, not retried.
     Failed,
+    /// Not sent by our own rule (daily SMS cap, suppressed address, contact removed while queued).
+    Skipped,
 }
 
 impl NotificationStatus {
+    pub const ALL: [Self; 5] = [Self::Claimed, Self::Queued, Self::Sent, Self::Failed, Self::Skipped];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Claimed => "CLAIMED",
+            Self::Queued => "QUEUED",
             Self::Sent => "SENT",
             Self::Failed => "FAILED",
+            Self::Skipped => "SKIPPED",
         }
+    }
+
+    /// The stored text back; an unknown one reads as a claim (whose lease decides).
+    pub fn parse(text: Option<&str>) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|status| Some(status.as_str()) == text)
+            .unwrap_or(Self::Claimed)
     }
 }
 
@@ -67,24 +80,48 @@ pub struct NotificationRecord {
     pub sent_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When a message held back by quiet hours may go; set while it waits in the outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    /// The alert a queued message tells of, so the outbox can word it without another read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Alert>,
 }
 
-/// The claim rule for a notification: the alert rule, a failed one counting as done.
+impl NotificationRecord {
+    /// Waiting in the outbox (queued, or claimed from it): the records the outbox index holds.
+    pub fn in_outbox(&self) -> bool {
+        self.due_at.is_some() && matches!(self.status, NotificationStatus::Queued | NotificationStatus::Claimed)
+    }
+}
+
+/// The claim rule for a notification: the alert rule, a queued, failed or skipped one counting as done (the
+/// outbox sends a queued one).
 pub fn notification_decision(
     existing: Option<(NotificationStatus, Option<DateTime<Utc>>)>,
     now: DateTime<Utc>,
 ) -> Decision<AlertClaim> {
     let as_alert = existing.map(|(status, lease)| match status {
         NotificationStatus::Claimed => (AlertStatus::Claimed, lease),
-        NotificationStatus::Sent | NotificationStatus::Failed => (AlertStatus::Sent, lease),
+        _ => (AlertStatus::Sent, lease),
     });
     alert_decision(as_alert, now)
+}
+
+/// The outbox's claim rule: a queued record, or one whose claimer's lease ran out.
+pub fn due_claimable(status: NotificationStatus, lease_until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    match status {
+        NotificationStatus::Queued => true,
+        NotificationStatus::Claimed => lease_until.is_none_or(|until| until <= now),
+        _ => false,
+    }
 }
 
 /// Where notifications are recorded: beside their alert.
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
-    /// Claims `(record.alert_id, record.channel)` for `record.attempt` until `record.lease_until`.
+    /// Claims `(record.alert_id, record.channel)` for `record.attempt` until `record.lease_until`, or, for
+    /// a `Queued` record, puts it in the outbox; either only where no live record is.
     async fn claim_notification(
         &self,
         record: &NotificationRecord,
@@ -97,7 +134,20 @@ pub trait NotificationStore: Send + Sync {
     async fn release_notification(&self, alert_id: &str, channel: Channel, attempt: &str) -> Result<(), StoreError>;
     /// The notifications of an alert.
     async fn notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError>;
+    /// Outbox records due by `now` (queued, or claimed with a lease run out), from the last
+    /// [`OUTBOX_LOOKBACK`].
+    async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError>;
+    /// Claims a due outbox record for `record.attempt`: true when taken (see [`due_claimable`]).
+    async fn claim_due(&self, record: &NotificationRecord, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Counts one SMS to `to` on its local `day`; false (and nothing counted) when `cap` were already sent.
+    async fn take_sms_allowance(&self, to: &str, day: NaiveDate, cap: u32) -> Result<bool, StoreError>;
+    /// Replaces `to` by `masked` in every notification record sent to it (erasure); returns how many.
+    async fn mask_recipient(&self, to: &str, masked: &str) -> Result<usize, StoreError>;
 }
+
+/// How far back the outbox looks for due messages: a quiet window is under a day, so this covers two days of
+/// failed scheduled runs.
+pub const OUTBOX_LOOKBACK: chrono::Duration = chrono::Duration::hours(48);
 
 /// Why a message was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,121 +163,10 @@ pub enum SendFailure {
 /// A channel to the customer: SMS by SNS, email by SES, the console locally, memory in tests.
 #[async_trait]
 pub trait CustomerSender: Send + Sync {
-    /// The channels this sender can deliver.
-    fn channels(&self) -> &'static [Channel];
+    /// Whether this sender delivers `channel`.
+    fn sends(&self, channel: Channel) -> bool;
     /// Sends `message` to `to` through `channel`; returns the channel's message id.
     async fn send(&self, channel: Channel, to: &str, message: &super::CustomerMessage) -> Result<String, SendFailure>;
-}
-
-/// What the customer side of the pipeline needs.
-pub struct CustomerNotifier {
-    pub contacts: Arc<dyn ContactLookup>,
-    pub notifications: Arc<dyn NotificationStore>,
-    pub sender: Arc<dyn CustomerSender>,
-    /// The reseller's brand, which starts every message.
-    pub brand: String,
-    /// How many SMS parts a message may take.
-    pub sms_parts: usize,
-}
-
-/// Why telling the customer did not finish: the delivery (or sweep) fails and its retry finishes it.
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("sending {channel} for alert {alert_ref} {reason}")]
-    Send {
-        channel: &'static str,
-        alert_ref: String,
-        reason: SendFailure,
-    },
-    #[error("a concurrent attempt holds the {0} notification")]
-    Busy(&'static str),
-}
-
-impl CustomerNotifier {
-    /// Tells the customer of `alert`'s eSIM through every channel allowed, each once. Returns how many were
-    /// sent now.
-    pub async fn notify(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<usize, NotifyError> {
-        let Some(esim) = &alert.esim else {
-            return Ok(0);
-        };
-        let Some(contact) = self
-            .contacts
-            .find(alert.provider, &refs_of(alert.provider, esim))
-            .await?
-        else {
-            return Ok(0);
-        };
-        let Some(message) = customer_message(alert, &contact, &self.brand, self.sms_parts) else {
-            return Ok(0);
-        };
-        let wanted = [
-            (Channel::Sms, contact.channels.sms, contact.phone.as_deref()),
-            (Channel::Email, contact.channels.email, contact.email.as_deref()),
-        ];
-        let mut sent = 0;
-        for (channel, allowed, to) in wanted {
-            let Some(to) = to.filter(|_| allowed && self.sender.channels().contains(&channel)) else {
-                continue;
-            };
-            let mut record = NotificationRecord {
-                alert_id: alert.alert_id.clone(),
-                channel,
-                to: to.to_string(),
-                customer_id: contact.customer_id.clone(),
-                status: NotificationStatus::Claimed,
-                attempt: Some(lease.attempt.clone()),
-                lease_until: Some(lease.until),
-                message_id: None,
-                sent_at: None,
-                error: None,
-            };
-            match self.notifications.claim_notification(&record, now).await? {
-                AlertClaim::AlreadySent => continue,
-                AlertClaim::InProgress => return Err(NotifyError::Busy(channel.as_str())),
-                AlertClaim::Claimed => {}
-            }
-            let alert_ref = crate::model::log_ref(&alert.alert_id);
-            match self.sender.send(channel, to, &message).await {
-                Ok(message_id) => {
-                    record.status = NotificationStatus::Sent;
-                    record.message_id = Some(message_id);
-                    record.sent_at = Some(now);
-                    sent += 1;
-                    tracing::info!(alert_ref, channel = channel.as_str(), "customer notified");
-                }
-                Err(SendFailure::Permanent(reason)) => {
-                    tracing::warn!(
-                        alert_ref,
-                        channel = channel.as_str(),
-                        reason,
-                        "customer notification refused for good"
-                    );
-                    record.status = NotificationStatus::Failed;
-                    record.error = Some(reason);
-                }
-                Err(failure @ SendFailure::Transient(_)) => {
-                    if let Err(error) = self
-                        .notifications
-                        .release_notification(&alert.alert_id, channel, &lease.attempt)
-                        .await
-                    {
-                        tracing::warn!(%error, "could not release the notification claim; it expires on its own");
-                    }
-                    return Err(NotifyError::Send {
-                        channel: channel.as_str(),
-                        alert_ref,
-                        reason: failure,
-                    });
-                }
-            }
-            record.attempt = None;
-            record.lease_until = None;
-            self.notifications.finish_notification(&record, &lease.attempt).await?;
-        }
-        Ok(sent)
-    }
 }
 
 /// Keeps what it sends, for tests; can be told how the next sends fail.
@@ -251,8 +190,8 @@ impl MemorySender {
 
 #[async_trait]
 impl CustomerSender for MemorySender {
-    fn channels(&self) -> &'static [Channel] {
-        &[Channel::Sms, Channel::Email]
+    fn sends(&self, _: Channel) -> bool {
+        true
     }
 
     async fn send(&self, channel: Channel, to: &str, message: &super::CustomerMessage) -> Result<String, SendFailure> {
@@ -269,5 +208,38 @@ impl CustomerSender for MemorySender {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.push((channel, to.to_string(), text));
         Ok(format!("memory-{}", sent.len()))
+    }
+}
+
+/// SMS by one sender and email by another, each optional (no SES sender: no customer email).
+#[derive(Default)]
+pub struct Senders {
+    pub sms: Option<Arc<dyn CustomerSender>>,
+    pub email: Option<Arc<dyn CustomerSender>>,
+}
+
+impl Senders {
+    fn of(&self, channel: Channel) -> Option<&Arc<dyn CustomerSender>> {
+        match channel {
+            Channel::Sms => self.sms.as_ref(),
+            Channel::Email => self.email.as_ref(),
+        }
+    }
+}
+
+#[async_trait]
+impl CustomerSender for Senders {
+    fn sends(&self, channel: Channel) -> bool {
+        self.of(channel).is_some_and(|sender| sender.sends(channel))
+    }
+
+    async fn send(&self, channel: Channel, to: &str, message: &super::CustomerMessage) -> Result<String, SendFailure> {
+        match self.of(channel) {
+            Some(sender) => sender.send(channel, to, message).await,
+            None => Err(SendFailure::Permanent(format!(
+                "no {} sender is configured",
+                channel.as_str()
+            ))),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Customer SMS straight to the customer's phone with SNS `Publish` (`PhoneNumber`, transactional), from a
 //! sender ID or origination number where configured. A number on SNS's opt-out list (the customer replied
-//! STOP) is not messaged: a permanent refusal, recorded. Email needs SES and is not sent from here.
+//! STOP) is not messaged: a permanent refusal, recorded.
 
 use super::notify::{Channel, CustomerSender, SendFailure};
 use super::CustomerMessage;
@@ -34,26 +34,28 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, SendFailure> {
         .map_err(|e| SendFailure::Permanent(e.to_string()))
 }
 
-/// SNS's answer as a failure: the caller's mistakes (a number SNS cannot message) for good, the rest for now.
-fn failure<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+/// An AWS answer as a failure: the error codes in `permanent` (the caller's mistakes) for good, the rest
+/// (throttling, outages) for now. SNS and SES errors are the same smithy type.
+pub(super) fn send_failure<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     error: aws_sdk_sns::error::SdkError<E, R>,
+    permanent: &[&str],
 ) -> SendFailure {
-    let permanent = matches!(
-        error.as_service_error().and_then(|e| e.code()),
-        Some("InvalidParameter" | "InvalidParameterValue")
-    );
+    let code = error.as_service_error().and_then(|e| e.code());
     let text = DisplayErrorContext(&error).to_string();
-    if permanent {
+    if code.is_some_and(|code| permanent.contains(&code)) {
         SendFailure::Permanent(text)
     } else {
         SendFailure::Transient(text)
     }
 }
 
+/// The SNS codes that mean the number cannot be messaged.
+const PERMANENT: &[&str] = &["InvalidParameter", "InvalidParameterValue"];
+
 #[async_trait]
 impl CustomerSender for SnsSmsSender {
-    fn channels(&self) -> &'static [Channel] {
-        &[Channel::Sms]
+    fn sends(&self, channel: Channel) -> bool {
+        channel == Channel::Sms
     }
 
     async fn send(&self, channel: Channel, to: &str, message: &CustomerMessage) -> Result<String, SendFailure> {
@@ -69,7 +71,7 @@ impl CustomerSender for SnsSmsSender {
             .phone_number(to)
             .send()
             .await
-            .map_err(failure)?
+            .map_err(|e| send_failure(e, PERMANENT))?
             .is_opted_out();
         if opted_out {
             return Err(SendFailure::Permanent(
@@ -88,7 +90,7 @@ impl CustomerSender for SnsSmsSender {
         if let Some(number) = &self.origination_number {
             request = request.message_attributes("AWS.MM.SMS.OriginationNumber", attribute(number)?);
         }
-        let output = request.send().await.map_err(failure)?;
+        let output = request.send().await.map_err(|e| send_failure(e, PERMANENT))?;
         Ok(output.message_id().unwrap_or_default().to_string())
     }
 }

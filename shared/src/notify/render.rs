@@ -196,6 +196,7 @@ mod tests {
             occurred_at: Utc::now(),
             raised_at: Utc::now(),
             former_alert_id: None,
+            customer_id: None,
         }
     }
 

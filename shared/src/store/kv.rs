@@ -24,6 +24,8 @@ pub enum Space {
     Conflicts,
     Contacts,
     Notifications,
+    /// Per-phone daily SMS counts.
+    Allowances,
 }
 
 impl Space {
@@ -35,6 +37,7 @@ impl Space {
             Self::Conflicts => "conflicts",
             Self::Contacts => "contacts",
             Self::Notifications => "notifications",
+            Self::Allowances => "allowances",
         }
     }
 }

@@ -408,3 +408,38 @@ pub fn fixture_provider(provider: ProviderId) -> Arc<dyn Provider> {
         ProviderId::Airalo => airalo_provider(),
     }
 }
+
+/// The Airalo package of [`airalo_reading`] and the notices tests send about it.
+pub const AIRALO_PACKAGE: &str = "bonbon-7gb-10days";
+
+/// An Airalo eSIM's usage read from amounts (as another source of the same eSIM would give it): 10 % left.
+pub fn airalo_reading(iccid: &str, now: DateTime<Utc>) -> shared::model::Event {
+    use shared::model::{Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, PayloadSha256};
+    let raw = serde_json::value::RawValue::from_string("{}".into()).unwrap();
+    let mut event = Event::new(
+        ProviderId::Airalo,
+        EventKind::DataUsage,
+        DedupeKey::provider_id("reading-1"),
+        now,
+        PayloadSha256::ZERO,
+        raw,
+    );
+    event.esim = Some(EsimIdentity {
+        key: iccid.into(),
+        iccid: Some(iccid.into()),
+        refs: Default::default(),
+    });
+    event.bundle = Some(Bundle {
+        reference: Some(AIRALO_PACKAGE.into()),
+        name: Some(AIRALO_PACKAGE.into()),
+    });
+    event.usage = Some(
+        DataUsage {
+            total_bytes: Some(1_000_000_000),
+            remaining_bytes: Some(100_000_000),
+            ..DataUsage::default()
+        }
+        .complete(),
+    );
+    event
+}

@@ -1,0 +1,292 @@
+//! Telling the customer: for each alert about an eSIM with a contact, its message through each channel the
+//! contact allows, each (alert, channel) exactly once, at a decent hour. A message due in the customer's quiet
+//! hours waits in the outbox and the scheduled run sends it when they end. A permanent refusal (an invalid
+//! number, an opted-out phone) is recorded and not retried, and never fails the provider's delivery; a
+//! transient failure releases the claim and fails the attempt, so the provider's retry (or the next scheduled
+//! run, for the outbox) sends it.
+
+use super::notify::{Channel, CustomerSender, NotificationRecord, NotificationStatus, NotificationStore, SendFailure};
+use super::{customer_message, local_day, mask_email, mask_phone, refs_of, zone_of, Contact, ContactLookup};
+use super::{CustomerMessage, CustomerSettings};
+use crate::alerts::Alert;
+use crate::model::log_ref;
+use crate::store::{AlertClaim, Lease, StoreError};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// What the customer side of the pipeline needs.
+pub struct CustomerNotifier {
+    pub contacts: Arc<dyn ContactLookup>,
+    pub notifications: Arc<dyn NotificationStore>,
+    pub sender: Arc<dyn CustomerSender>,
+    pub settings: CustomerSettings,
+}
+
+/// Why telling the customer did not finish: the delivery (or sweep) fails and its retry finishes it.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("sending {channel} for alert {alert_ref} {reason}")]
+    Send {
+        channel: &'static str,
+        alert_ref: String,
+        reason: SendFailure,
+    },
+    #[error("a concurrent attempt holds the {0} notification")]
+    Busy(&'static str),
+}
+
+/// What one run of the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxReport {
+    /// Messages whose quiet hours had ended.
+    pub due: usize,
+    pub sent: usize,
+    /// Not sent, for good (refused, capped, contact removed or channel withdrawn meanwhile).
+    pub not_sent: usize,
+    /// Left for the next run (a transient failure, or another run holds it).
+    pub retry: usize,
+}
+
+/// How one channel's attempt ended.
+enum Sent {
+    Now,
+    NotSent,
+}
+
+impl CustomerNotifier {
+    /// The contact of `alert`'s eSIM: one lookup, `None` without an eSIM, a contact, or when turned off.
+    pub async fn contact_for(&self, alert: &Alert) -> Result<Option<Contact>, StoreError> {
+        match &alert.esim {
+            Some(esim) if self.settings.enabled => {
+                self.contacts.find(alert.provider, &refs_of(alert.provider, esim)).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn message(&self, alert: &Alert, contact: &Contact) -> Option<CustomerMessage> {
+        customer_message(alert, contact, &self.settings.brand, self.settings.sms_parts)
+    }
+
+    /// Where `contact` may be reached by `channel` now: allowed by the contact and a sender configured.
+    fn address<'c>(&self, contact: &'c Contact, channel: Channel) -> Option<&'c str> {
+        let (allowed, to) = match channel {
+            Channel::Sms => (contact.channels.sms, contact.phone.as_deref()),
+            Channel::Email => (contact.channels.email, contact.email.as_deref()),
+        };
+        to.filter(|_| allowed && self.sender.sends(channel))
+    }
+
+    /// Tells `contact` about `alert` through every channel allowed, each once; a message due in the contact's
+    /// quiet hours goes to the outbox. Returns how many were sent now.
+    pub async fn notify(
+        &self,
+        alert: &Alert,
+        contact: &Contact,
+        lease: &Lease,
+        now: DateTime<Utc>,
+    ) -> Result<usize, NotifyError> {
+        let Some(message) = self.message(alert, contact) else {
+            return Ok(0);
+        };
+        let release = self
+            .settings
+            .quiet_hours
+            .and_then(|quiet| quiet.release_time(now, zone_of(contact.time_zone.as_deref())));
+        let mut sent = 0;
+        for channel in [Channel::Sms, Channel::Email] {
+            let Some(to) = self.address(contact, channel) else {
+                continue;
+            };
+            let mut record = NotificationRecord {
+                alert_id: alert.alert_id.clone(),
+                channel,
+                to: to.to_string(),
+                customer_id: contact.customer_id.clone(),
+                status: NotificationStatus::Claimed,
+                attempt: Some(lease.attempt.clone()),
+                lease_until: Some(lease.until),
+                message_id: None,
+                sent_at: None,
+                error: None,
+                due_at: None,
+                alert: None,
+            };
+            if let Some(due_at) = release {
+                record.status = NotificationStatus::Queued;
+                record.attempt = None;
+                record.lease_until = None;
+                record.due_at = Some(due_at);
+                record.alert = Some(alert.clone());
+            }
+            match self.notifications.claim_notification(&record, now).await? {
+                AlertClaim::AlreadySent => continue,
+                AlertClaim::InProgress => return Err(NotifyError::Busy(channel.as_str())),
+                AlertClaim::Claimed if release.is_some() => {
+                    tracing::info!(
+                        alert_ref = log_ref(&alert.alert_id),
+                        channel = channel.as_str(),
+                        due_at = %record.due_at.unwrap_or(now),
+                        "customer notification queued until quiet hours end"
+                    );
+                }
+                AlertClaim::Claimed => {
+                    if let Sent::Now = self.deliver(record, contact, &message, &lease.attempt, now).await? {
+                        sent += 1;
+                    }
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends a claimed notification (within the daily SMS cap) and records how it ended.
+    async fn deliver(
+        &self,
+        mut record: NotificationRecord,
+        contact: &Contact,
+        message: &CustomerMessage,
+        attempt: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Sent, NotifyError> {
+        let channel = record.channel;
+        let alert_ref = log_ref(&record.alert_id);
+        let cap = self.settings.sms_daily_cap;
+        let day = local_day(now, zone_of(contact.time_zone.as_deref()));
+        let outcome = if channel == Channel::Sms
+            && cap > 0
+            && !self.notifications.take_sms_allowance(&record.to, day, cap).await?
+        {
+            tracing::info!(alert_ref, cap, "customer SMS not sent: the daily cap is reached");
+            Err((NotificationStatus::Skipped, format!("daily SMS cap of {cap} reached")))
+        } else {
+            match self.sender.send(channel, &record.to, message).await {
+                Ok(message_id) => Ok(message_id),
+                Err(SendFailure::Permanent(reason)) => {
+                    tracing::warn!(
+                        alert_ref,
+                        channel = channel.as_str(),
+                        reason,
+                        "customer notification refused"
+                    );
+                    Err((NotificationStatus::Failed, reason))
+                }
+                Err(failure @ SendFailure::Transient(_)) => {
+                    if let Err(error) = self
+                        .notifications
+                        .release_notification(&record.alert_id, channel, attempt)
+                        .await
+                    {
+                        tracing::warn!(%error, "could not release the notification claim; it expires on its own");
+                    }
+                    return Err(NotifyError::Send {
+                        channel: channel.as_str(),
+                        alert_ref,
+                        reason: failure,
+                    });
+                }
+            }
+        };
+        let sent = match outcome {
+            Ok(message_id) => {
+                tracing::info!(alert_ref, channel = channel.as_str(), "customer notified");
+                record.status = NotificationStatus::Sent;
+                record.message_id = Some(message_id);
+                record.sent_at = Some(now);
+                Sent::Now
+            }
+            Err((status, reason)) => {
+                record.status = status;
+                record.error = Some(reason);
+                Sent::NotSent
+            }
+        };
+        self.finish(record, attempt).await?;
+        Ok(sent)
+    }
+
+    async fn finish(&self, mut record: NotificationRecord, attempt: &str) -> Result<(), StoreError> {
+        record.attempt = None;
+        record.lease_until = None;
+        record.due_at = None;
+        record.alert = None;
+        self.notifications.finish_notification(&record, attempt).await
+    }
+
+    /// Sends every outbox message whose quiet hours have ended, each once, to the contact as it is now: a
+    /// contact removed meanwhile gets nothing, a changed number gets it at the new one.
+    pub async fn send_due(&self, lease: &Lease, now: DateTime<Utc>) -> Result<OutboxReport, StoreError> {
+        let mut report = OutboxReport::default();
+        for queued in self.notifications.due_notifications(now).await? {
+            let Some(alert) = queued.alert.clone() else {
+                continue;
+            };
+            report.due += 1;
+            let mut record = queued;
+            record.status = NotificationStatus::Claimed;
+            record.attempt = Some(lease.attempt.clone());
+            record.lease_until = Some(lease.until);
+            if !self.notifications.claim_due(&record, now).await? {
+                report.retry += 1;
+                continue;
+            }
+            let contact = match self.contact_for(&alert).await {
+                Ok(contact) => contact,
+                Err(error) => {
+                    tracing::warn!(%error, "contact lookup failed; the next run retries");
+                    self.release(&record, lease).await;
+                    report.retry += 1;
+                    continue;
+                }
+            };
+            let ready = contact.as_ref().and_then(|contact| {
+                let to = self.address(contact, record.channel)?;
+                Some((contact, to.to_string(), self.message(&alert, contact)?))
+            });
+            let Some((contact, to, message)) = ready else {
+                record.status = NotificationStatus::Skipped;
+                record.error = Some("the contact or this channel was withdrawn while the message waited".into());
+                self.finish(record, &lease.attempt).await?;
+                report.not_sent += 1;
+                continue;
+            };
+            record.to = to;
+            record.customer_id = contact.customer_id.clone();
+            match self.deliver(record, contact, &message, &lease.attempt, now).await {
+                Ok(Sent::Now) => report.sent += 1,
+                Ok(Sent::NotSent) => report.not_sent += 1,
+                Err(NotifyError::Store(error)) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(%error, "queued customer notification not sent; the next run retries");
+                    report.retry += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn release(&self, record: &NotificationRecord, lease: &Lease) {
+        if let Err(error) = self
+            .notifications
+            .release_notification(&record.alert_id, record.channel, &lease.attempt)
+            .await
+        {
+            tracing::warn!(%error, "could not release the outbox claim; it expires on its own");
+        }
+    }
+}
+
+/// Erases `contact`'s phone and email from every notification record sent to them (after the contact itself
+/// is removed); returns how many records were masked.
+pub async fn mask_past_notifications(store: &dyn NotificationStore, contact: &Contact) -> Result<usize, StoreError> {
+    let mut masked = 0;
+    if let Some(phone) = &contact.phone {
+        masked += store.mask_recipient(phone, &mask_phone(phone)).await?;
+    }
+    if let Some(email) = &contact.email {
+        masked += store.mask_recipient(email, &mask_email(email)).await?;
+    }
+    Ok(masked)
+}
