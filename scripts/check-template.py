@@ -99,7 +99,14 @@ for name, function in functions.items():
     if provider:
         for var in ("ESIMHOOKS_TABLE", "ESIMHOOKS_TOPIC_ARN", f"{prefixes[name_of[provider]]}_SECRETS_PARAM"):
             check(var in env, f"{name}: missing {var}")
-    statements = [s for policy in props.get("Policies", []) if isinstance(policy, dict) for s in policy.get("Statement", [])]
+    policies = props.get("Policies", [])
+    managed = [resources[p["Ref"]] for p in policies if isinstance(p, dict) and p.get("Ref") in resources]
+    statements = [s for policy in policies if isinstance(policy, dict) for s in policy.get("Statement", [])]
+    statements += [s for m in managed for s in m["Properties"]["PolicyDocument"]["Statement"]]
+    # A statement under a condition: the statement it gives when the condition holds.
+    statements = [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
+    if provider or binary == "expiry-sweep":
+        check({"Ref": "CustomerMessagesPolicy"} in policies, f"{name}: cannot reach customers (CustomerMessagesPolicy)")
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if "NotResource" in statement:
@@ -109,6 +116,11 @@ for name, function in functions.items():
             continue
         if actions == ["sns:CheckIfPhoneNumberIsOptedOut"]:
             check(statement["Resource"] == "*", f"{name}: the SMS opt-out check is account-wide")
+            continue
+        if any(a.startswith("ses:") for a in actions):
+            check(actions == ["ses:SendEmail"], f"{name}: SES access beyond SendEmail: {actions}")
+            check(statement.get("Condition", {}).get("StringEquals", {}).get("ses:FromAddress") == {"Ref": "EmailFrom"},
+                  f"{name}: customer email not limited to the configured sender")
             continue
         targets = set(refs(statement["Resource"]))
         if any(a.startswith("ssm:") for a in actions):

@@ -43,7 +43,7 @@ pub struct Opened {
     pub contacts: Arc<dyn ContactStore>,
     pub contact_lookup: Arc<dyn ContactLookup>,
     pub notifications: Arc<dyn NotificationStore>,
-    /// Where customer messages go: the console locally; none yet on AWS (SMS and email channels to come).
+    /// Where customer messages go: the console locally; SNS SMS and SES email on AWS.
     pub customer_sender: Option<Arc<dyn CustomerSender>>,
     pub query: Arc<dyn StoreQuery>,
     pub sink: Arc<dyn AlertSink>,
@@ -91,7 +91,10 @@ impl BackendArgs {
                     contacts: store.clone(),
                     contact_lookup: store.clone(),
                     notifications: store.clone(),
-                    customer_sender: None,
+                    customer_sender: Some(Arc::new(shared::runtime::customer_senders(
+                        &sdk,
+                        &shared::config::process_env,
+                    ))),
                     query: store,
                     sink,
                     secrets: Box::new(shared::aws::SsmSecrets(aws_sdk_ssm::Client::new(&sdk))),

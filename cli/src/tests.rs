@@ -512,6 +512,17 @@ async fn init_creates_a_table_and_topic_the_aws_backend_can_use() {
     assert!(topic_arn.starts_with("arn:aws:sns:"), "{topic_arn}");
     // Idempotent: running it again is fine.
     init_at(&sdk, &table, &table).await.unwrap();
+    // The customer email sender's SES identity, also idempotent.
+    let from = format!("alerts-{}@travelsim.example", std::process::id());
+    super::init_email_identity(&sdk, &from).await.unwrap();
+    super::init_email_identity(&sdk, &from).await.unwrap();
+    let identity = aws_sdk_sesv2::Client::new(&sdk)
+        .get_email_identity()
+        .email_identity(&from)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(identity.identity_type().map(|t| t.as_str()), Some("EMAIL_ADDRESS"));
     // The table works with the real store and the listing commands.
     let store = shared::store::dynamodb::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),

@@ -25,6 +25,26 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Error};
 use std::sync::Arc;
 
+/// Customers are told by SMS (SNS, from `ESIMHOOKS_SMS_SENDER_ID` or `ESIMHOOKS_SMS_ORIGINATION_NUMBER` where
+/// set) and, once `ESIMHOOKS_EMAIL_FROM` names a sender, by email (SES, through
+/// `ESIMHOOKS_SES_CONFIGURATION_SET` where set).
+pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>) -> Senders {
+    let optional = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+    let sms = SnsSmsSender::new(
+        aws_sdk_sns::Client::new(sdk),
+        optional("ESIMHOOKS_SMS_SENDER_ID"),
+        optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
+    );
+    let email = optional("ESIMHOOKS_EMAIL_FROM").map(|from| {
+        let ses = aws_sdk_sesv2::Client::new(sdk);
+        Arc::new(SesEmailSender::new(ses, from, optional("ESIMHOOKS_SES_CONFIGURATION_SET"))) as _
+    });
+    Senders {
+        sms: Some(Arc::new(sms)),
+        email,
+    }
+}
+
 /// The production pipeline over DynamoDB and SNS, and the settings it was built with.
 async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settings, aws_config::SdkConfig), String> {
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
@@ -36,7 +56,7 @@ async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settin
         settings.retention,
     ));
     let sns = aws_sdk_sns::Client::new(&sdk);
-    let sink = SnsSink::new(sns.clone(), targets.topic_arn).with_event_notifications(settings.partner_events);
+    let sink = SnsSink::new(sns, targets.topic_arn).with_event_notifications(settings.partner_events);
     let mut pipeline = Pipeline::new(
         store.clone(),
         Arc::new(sink),
@@ -44,28 +64,10 @@ async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settin
         settings.pipeline.clone(),
     );
     if settings.customers.enabled {
-        // Customers with a contact in the directory are told by SMS, and by email once a sender is set.
-        let optional = |name: &str| env(name).filter(|value| !value.trim().is_empty());
-        let sms = SnsSmsSender::new(
-            sns,
-            optional("ESIMHOOKS_SMS_SENDER_ID"),
-            optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
-        );
-        let email = optional("ESIMHOOKS_EMAIL_FROM").map(|from| {
-            let ses = aws_sdk_sesv2::Client::new(&sdk);
-            Arc::new(SesEmailSender::new(
-                ses,
-                from,
-                optional("ESIMHOOKS_SES_CONFIGURATION_SET"),
-            )) as _
-        });
         let customers = CustomerNotifier {
             contacts: store.clone(),
             notifications: store,
-            sender: Arc::new(Senders {
-                sms: Some(Arc::new(sms)),
-                email,
-            }),
+            sender: Arc::new(customer_senders(&sdk, env)),
             settings: settings.customers.clone(),
         };
         pipeline = pipeline.with_customers(Arc::new(customers));
