@@ -124,7 +124,7 @@ for name, function in functions.items():
             continue
         targets = set(refs(statement["Resource"]))
         if any(a.startswith("ssm:") for a in actions):
-            own = {v.get("Ref") for v in props.get("Environment", {}).get("Variables", {}).values() if isinstance(v, dict)}
+            own = {v.get("Ref") for v in env.values() if isinstance(v, dict)}
             own |= {v["Fn::If"][1]["Ref"] for v in props.get("Environment", {}).get("Variables", {}).values()
                     if isinstance(v, dict) and "Fn::If" in v}
             check({t for t in targets if not t.startswith("AWS::")} <= own,

@@ -4,7 +4,7 @@
 
 use crate::alerts::AlertRules;
 use crate::auth::KeyRing;
-use crate::customers::{CustomerSettings, QuietHours};
+use crate::customers::{CustomerSettings, QuietHours, Templates};
 use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
 use crate::providers::airalo::Airalo;
@@ -148,7 +148,8 @@ impl Settings {
 }
 
 /// `ESIMHOOKS_CUSTOMER_MESSAGES` (`true`), `ESIMHOOKS_BRAND` (`Your eSIM`), `ESIMHOOKS_QUIET_HOURS`
-/// (`21:00-08:00`, or `off`), `ESIMHOOKS_SMS_DAILY_CAP` (3, 0 for none).
+/// (`21:00-08:00`, or `off`), `ESIMHOOKS_SMS_DAILY_CAP` (3, 0 for none), `ESIMHOOKS_MESSAGES_FILE` (the
+/// operator's message templates; none).
 fn customer_settings(env: Env<'_>, sms_parts: usize) -> Result<CustomerSettings, ConfigError> {
     let defaults = CustomerSettings::default();
     let brand = env("ESIMHOOKS_BRAND")
@@ -162,8 +163,20 @@ fn customer_settings(env: Env<'_>, sms_parts: usize) -> Result<CustomerSettings,
             reason,
         })?,
     };
+    let templates = match env("ESIMHOOKS_MESSAGES_FILE").filter(|f| !f.trim().is_empty()) {
+        None => defaults.templates,
+        Some(path) => {
+            let invalid = |reason: String| ConfigError::Invalid {
+                name: "ESIMHOOKS_MESSAGES_FILE".into(),
+                reason,
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("{path}: {e}")))?;
+            Arc::new(Templates::with_overrides(&text).map_err(invalid)?)
+        }
+    };
     Ok(CustomerSettings {
         enabled: parse_or(env, "ESIMHOOKS_CUSTOMER_MESSAGES", defaults.enabled)?,
+        templates,
         brand,
         sms_parts,
         quiet_hours,

@@ -7,7 +7,7 @@ use crate::callbacks::sns::SnsTransport;
 use crate::callbacks::url::SystemResolver;
 use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
-use crate::config::{process_env, provider_from_env, AwsTargets, Settings};
+use crate::config::{process_env, provider_from_env, AwsTargets, SecretSource, Settings};
 use crate::customers::api::CustomersApi;
 use crate::customers::email::SesEmailSender;
 use crate::customers::notifier::CustomerNotifier;
@@ -37,7 +37,11 @@ pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>
     );
     let email = optional("ESIMHOOKS_EMAIL_FROM").map(|from| {
         let ses = aws_sdk_sesv2::Client::new(sdk);
-        Arc::new(SesEmailSender::new(ses, from, optional("ESIMHOOKS_SES_CONFIGURATION_SET"))) as _
+        Arc::new(SesEmailSender::new(
+            ses,
+            from,
+            optional("ESIMHOOKS_SES_CONFIGURATION_SET"),
+        )) as _
     });
     Senders {
         sms: Some(Arc::new(sms)),
@@ -47,9 +51,18 @@ pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>
 
 /// The production pipeline over DynamoDB and SNS, and the settings it was built with.
 async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settings, aws_config::SdkConfig), String> {
-    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+    let mut settings = Settings::from_env(env).map_err(|e| e.to_string())?;
     let targets = AwsTargets::from_env(env).map_err(|e| e.to_string())?;
     let sdk = sdk_config().await;
+    // The operator's message templates, deployed as an SSM parameter (JSON, as ESIMHOOKS_MESSAGES_FILE).
+    if let Some(name) = env("ESIMHOOKS_MESSAGES_PARAM").filter(|n| !n.trim().is_empty()) {
+        let text = SsmSecrets(aws_sdk_ssm::Client::new(&sdk))
+            .parameter(&name)
+            .await
+            .map_err(|e| format!("ESIMHOOKS_MESSAGES_PARAM {name}: {e}"))?;
+        let templates = crate::customers::Templates::with_overrides(&text)?;
+        settings.customers.templates = Arc::new(templates);
+    }
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         targets.table,

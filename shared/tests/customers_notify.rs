@@ -349,3 +349,37 @@ async fn removing_a_contact_masks_it_in_past_notifications() {
 fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
+
+#[tokio::test]
+async fn the_operators_own_words_from_a_file_and_a_language_of_their_own() {
+    let file = std::env::temp_dir().join(format!("esimhooks-messages-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        r#"{"pt": {"greeting_named": "Olá {name},", "low_data_amount": "{greeting} restam {data_left} em {plan}."}}"#,
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let env = |name: &str| (name == "ESIMHOOKS_MESSAGES_FILE").then(|| path.clone());
+    let settings = shared::config::Settings::from_env(&env).unwrap().customers;
+    std::fs::remove_file(&file).unwrap();
+    let mut portuguese = ANA.to_vec();
+    portuguese[6] = ("locale", "pt-BR");
+    let rig = rig_with(
+        Some(&portuguese),
+        CustomerSettings {
+            brand: "Travelsim".into(),
+            ..settings
+        },
+        NOW,
+    )
+    .await;
+    assert_eq!(post(&rig, &low_data("n-1")).await, 200);
+    let sent = rig.sender.sent();
+    assert_eq!(
+        sent[0].2, "Travelsim: Olá Ana, restam 102 MB em your eSIM plan.",
+        "{sent:?}"
+    );
+
+    let broken = |name: &str| (name == "ESIMHOOKS_MESSAGES_FILE").then(|| "/nonexistent/messages.json".to_string());
+    assert!(shared::config::Settings::from_env(&broken).is_err());
+}

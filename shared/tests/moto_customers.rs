@@ -202,7 +202,7 @@ async fn sms_go_straight_to_the_number_and_opted_out_numbers_are_refused() {
     let rig = MotoRig::new("sms", "2026-11-23T10:00:00Z").await;
     let sender = SnsSmsSender::new(rig.sns.clone(), Some("Travelsim".into()), None);
     let message = shared::customers::CustomerMessage {
-        locale: "en",
+        locale: "en".into(),
         sms: "Travelsim: Hi Ana, your eSIM plan has 10% of its data left.".into(),
         email_subject: String::new(),
         email_text: String::new(),

@@ -1,9 +1,9 @@
 //! What a customer reads: an alert worded for the person whose eSIM it is, in their language, with their
 //! plan, the data left as the provider sells it and the end time in their time zone; never an ICCID, an
-//! internal reference or raw provider text. English, Spanish, French and German are built in; a locale
-//! without its own wording falls back to English.
+//! internal reference or raw provider text. The words are the templates' (see `wording.rs`); a locale without
+//! its own wording falls back to English.
 
-use super::{Contact, DataUnits};
+use super::{Contact, CustomerSettings, DataUnits};
 use crate::alerts::{Alert, AlertType};
 use crate::notify::sms;
 use chrono::{DateTime, Utc};
@@ -11,130 +11,12 @@ use chrono::{DateTime, Utc};
 /// One customer's message for one alert, in every form a channel takes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerMessage {
-    pub locale: &'static str,
+    pub locale: String,
     /// Fitted to the configured number of SMS parts in its encoding.
     pub sms: String,
     pub email_subject: String,
     pub email_text: String,
     pub email_html: String,
-}
-
-/// The wording of one language. `{brand}`, `{greeting}`, `{name}`, `{plan}`, `{percent}`, `{data_left}`,
-/// `{ends_at}`, `{hours}` and `{topup_url}` are filled in.
-struct Wording {
-    locale: &'static str,
-    decimal: char,
-    months: [&'static str; 12],
-    greeting: &'static str,
-    greeting_named: &'static str,
-    your_plan: &'static str,
-    low_data: &'static str,
-    low_data_amount: &'static str,
-    expiry_soon: &'static str,
-    expiry_ended: &'static str,
-    expiry_within: &'static str,
-    topup: &'static str,
-    topup_link: &'static str,
-    subject_low_data: &'static str,
-    subject_expiry_soon: &'static str,
-    subject_expiry_ended: &'static str,
-    subject_expiry_within: &'static str,
-}
-
-const ENGLISH: Wording = Wording {
-    locale: "en",
-    decimal: '.',
-    months: [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ],
-    greeting: "Hi,",
-    greeting_named: "Hi {name},",
-    your_plan: "your eSIM plan",
-    low_data: "{greeting} {plan} has {percent} of its data left.",
-    low_data_amount: "{greeting} {plan} has {data_left} of data left ({percent}).",
-    expiry_soon: "{greeting} {plan} ends on {ends_at}.",
-    expiry_ended: "{greeting} {plan} has ended.",
-    expiry_within: "{greeting} {plan} ends within {hours} hours.",
-    topup: "Top up: {topup_url}",
-    topup_link: "Top up",
-    subject_low_data: "{brand}: {percent} of your data left",
-    subject_expiry_soon: "{brand}: your plan ends on {ends_at}",
-    subject_expiry_ended: "{brand}: your plan has ended",
-    subject_expiry_within: "{brand}: your plan ends within {hours} hours",
-};
-
-const SPANISH: Wording = Wording {
-    locale: "es",
-    decimal: ',',
-    months: [
-        "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic",
-    ],
-    greeting: "Hola:",
-    greeting_named: "Hola {name}:",
-    your_plan: "tu plan eSIM",
-    low_data: "{greeting} a {plan} le queda el {percent} de los datos.",
-    low_data_amount: "{greeting} a {plan} le quedan {data_left} de datos ({percent}).",
-    expiry_soon: "{greeting} {plan} termina el {ends_at}.",
-    expiry_ended: "{greeting} {plan} ha terminado.",
-    expiry_within: "{greeting} {plan} termina en menos de {hours} horas.",
-    topup: "Recarga: {topup_url}",
-    topup_link: "Recargar",
-    subject_low_data: "{brand}: te queda el {percent} de los datos",
-    subject_expiry_soon: "{brand}: tu plan termina el {ends_at}",
-    subject_expiry_ended: "{brand}: tu plan ha terminado",
-    subject_expiry_within: "{brand}: tu plan termina en menos de {hours} horas",
-};
-
-const FRENCH: Wording = Wording {
-    locale: "fr",
-    decimal: ',',
-    months: [
-        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.",
-    ],
-    greeting: "Bonjour,",
-    greeting_named: "Bonjour {name},",
-    your_plan: "votre forfait eSIM",
-    low_data: "{greeting} il reste {percent} des données de {plan}.",
-    low_data_amount: "{greeting} il reste {data_left} de données sur {plan} ({percent}).",
-    expiry_soon: "{greeting} {plan} se termine le {ends_at}.",
-    expiry_ended: "{greeting} {plan} est terminé.",
-    expiry_within: "{greeting} {plan} se termine dans moins de {hours} heures.",
-    topup: "Recharger : {topup_url}",
-    topup_link: "Recharger",
-    subject_low_data: "{brand} : il vous reste {percent} de vos données",
-    subject_expiry_soon: "{brand} : votre forfait se termine le {ends_at}",
-    subject_expiry_ended: "{brand} : votre forfait est terminé",
-    subject_expiry_within: "{brand} : votre forfait se termine dans moins de {hours} heures",
-};
-
-const GERMAN: Wording = Wording {
-    locale: "de",
-    decimal: ',',
-    months: [
-        "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez.",
-    ],
-    greeting: "Hallo,",
-    greeting_named: "Hallo {name},",
-    your_plan: "Ihr eSIM-Tarif",
-    low_data: "{greeting} {plan} hat noch {percent} des Datenvolumens.",
-    low_data_amount: "{greeting} {plan} hat noch {data_left} Datenvolumen ({percent}).",
-    expiry_soon: "{greeting} {plan} endet am {ends_at}.",
-    expiry_ended: "{greeting} {plan} ist abgelaufen.",
-    expiry_within: "{greeting} {plan} endet in weniger als {hours} Stunden.",
-    topup: "Aufladen: {topup_url}",
-    topup_link: "Aufladen",
-    subject_low_data: "{brand}: noch {percent} Ihres Datenvolumens",
-    subject_expiry_soon: "{brand}: Ihr Tarif endet am {ends_at}",
-    subject_expiry_ended: "{brand}: Ihr Tarif ist abgelaufen",
-    subject_expiry_within: "{brand}: Ihr Tarif endet in weniger als {hours} Stunden",
-};
-
-const BUILT_IN: [&Wording; 4] = [&ENGLISH, &SPANISH, &FRENCH, &GERMAN];
-
-/// The wording for a locale: the exact language, else English.
-fn wording(locale: Option<&str>) -> &'static Wording {
-    let language = locale.unwrap_or("en").split('-').next().unwrap_or("en");
-    BUILT_IN.into_iter().find(|w| w.locale == language).unwrap_or(&ENGLISH)
 }
 
 /// `template` with each `{name}` replaced by its value, in one pass: a value is never read as a template
@@ -175,7 +57,7 @@ fn plan_name(alert: &Alert) -> Option<String> {
 }
 
 /// `2 Dec 14:00` in the contact's time zone (UTC when it has none), with the locale's month names.
-fn local_time(at: DateTime<Utc>, time_zone: Option<&str>, months: &[&str; 12]) -> String {
+fn local_time(at: DateTime<Utc>, time_zone: Option<&str>, months: &[std::borrow::Cow<'static, str>; 12]) -> String {
     use chrono::{Datelike, Timelike};
     let zone: chrono_tz::Tz = time_zone.and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC);
     let local = at.with_timezone(&zone);
@@ -197,15 +79,16 @@ fn escape_html(text: &str) -> String {
 }
 
 /// The message `contact` gets for `alert`, or `None` for alerts that are not a customer's business (account
-/// balance). `sms_parts` is how many SMS parts a message may take.
-pub fn customer_message(alert: &Alert, contact: &Contact, brand: &str, sms_parts: usize) -> Option<CustomerMessage> {
-    let words = wording(contact.locale.as_deref());
+/// balance), worded by `settings`' templates, fitted to its number of SMS parts.
+pub fn customer_message(alert: &Alert, contact: &Contact, settings: &CustomerSettings) -> Option<CustomerMessage> {
+    let (brand, sms_parts) = (settings.brand.as_str(), settings.sms_parts);
+    let words = settings.templates.wording(contact.locale.as_deref());
     let name = contact
         .name
         .as_deref()
         .map(|n| crate::text::clean_to(n, 64).into_owned());
     let greeting = match &name {
-        Some(name) => fill(words.greeting_named, &[("name", name)]),
+        Some(name) => fill(&words.greeting_named, &[("name", name)]),
         None => words.greeting.to_string(),
     };
     let plan = plan_name(alert).unwrap_or_else(|| words.your_plan.to_string());
@@ -231,19 +114,19 @@ pub fn customer_message(alert: &Alert, contact: &Contact, brand: &str, sms_parts
         ("hours", hours),
     ];
     let (body, subject) = match alert.alert_type {
-        AlertType::LowData if data_left.is_some() => (words.low_data_amount, words.subject_low_data),
-        AlertType::LowData => (words.low_data, words.subject_low_data),
-        AlertType::Expiry if alert.level == "ended" => (words.expiry_ended, words.subject_expiry_ended),
-        AlertType::Expiry if ends_at.is_some() => (words.expiry_soon, words.subject_expiry_soon),
+        AlertType::LowData if data_left.is_some() => (&words.low_data_amount, &words.subject_low_data),
+        AlertType::LowData => (&words.low_data, &words.subject_low_data),
+        AlertType::Expiry if alert.level == "ended" => (&words.expiry_ended, &words.subject_expiry_ended),
+        AlertType::Expiry if ends_at.is_some() => (&words.expiry_soon, &words.subject_expiry_soon),
         // A provider's warning without an end date: hours left, as the level says.
-        AlertType::Expiry => (words.expiry_within, words.subject_expiry_within),
+        AlertType::Expiry => (&words.expiry_within, &words.subject_expiry_within),
         AlertType::AccountBalance => return None,
     };
     let line = fill(body, &values);
     let topup = contact
         .topup_url
         .as_deref()
-        .map(|url| fill(words.topup, &[("topup_url", url)]));
+        .map(|url| fill(&words.topup, &[("topup_url", url)]));
     let sms_head = format!("{brand}: {line}");
     let sms_text = match &topup {
         Some(topup) => sms::fit_with_tail(&sms_head, topup, sms_parts),
@@ -253,7 +136,7 @@ pub fn customer_message(alert: &Alert, contact: &Contact, brand: &str, sms_parts
         format!(
             "<p><a href=\"{}\">{}</a></p>",
             escape_html(url),
-            escape_html(words.topup_link)
+            escape_html(&words.topup_link)
         )
     });
     let email_html = format!(
@@ -263,7 +146,7 @@ pub fn customer_message(alert: &Alert, contact: &Contact, brand: &str, sms_parts
         escape_html(brand)
     );
     Some(CustomerMessage {
-        locale: words.locale,
+        locale: words.locale.to_string(),
         sms: sms_text,
         email_subject: fill(subject, &values),
         email_text: match &topup {
@@ -279,6 +162,14 @@ mod tests {
     use super::*;
     use crate::customers::{Contact, ContactFields};
     use crate::model::{Bundle, DataUsage, DedupeKey, ProviderId};
+
+    fn settings(brand: &str, sms_parts: usize) -> CustomerSettings {
+        CustomerSettings {
+            brand: brand.into(),
+            sms_parts,
+            ..Default::default()
+        }
+    }
 
     fn contact(locale: &str, name: &str) -> Contact {
         Contact::from_fields(&ContactFields {
@@ -331,7 +222,7 @@ mod tests {
     #[test]
     fn each_language_says_it_with_the_customers_plan_amounts_and_time() {
         let low = alert(AlertType::LowData, "10%");
-        let en = customer_message(&low, &contact("en-GB", "Ana"), "Travelsim", 1).unwrap();
+        let en = customer_message(&low, &contact("en-GB", "Ana"), &settings("Travelsim", 1)).unwrap();
         assert_eq!(
             en.sms,
             "Travelsim: Hi Ana, Europe 1 GB 7 days has 102 MB of data left (10%). Top up: https://shop.example/t?e=1&x=<y>"
@@ -343,19 +234,19 @@ mod tests {
             "{}",
             en.email_html
         );
-        let es = customer_message(&low, &contact("es", "Ana"), "Travelsim", 1).unwrap();
+        let es = customer_message(&low, &contact("es", "Ana"), &settings("Travelsim", 1)).unwrap();
         assert!(es.sms.contains("le quedan 102 MB de datos (10%)"), "{}", es.sms);
         let expiry = alert(AlertType::Expiry, "24h");
-        let fr = customer_message(&expiry, &contact("fr-CA", "Zoé"), "Travelsim", 1).unwrap();
+        let fr = customer_message(&expiry, &contact("fr-CA", "Zoé"), &settings("Travelsim", 1)).unwrap();
         // 20 hours after 22:30 UTC is 19:30 in Madrid the next day.
         assert!(fr.sms.contains("se termine le 2 déc. 19:30"), "{}", fr.sms);
-        let de = customer_message(&expiry, &contact("de", "Jörg"), "Travelsim", 1).unwrap();
+        let de = customer_message(&expiry, &contact("de", "Jörg"), &settings("Travelsim", 1)).unwrap();
         assert!(
             de.email_subject.contains("endet am 2 Dez. 19:30"),
             "{}",
             de.email_subject
         );
-        let unknown = customer_message(&low, &contact("pt-BR", "Ana"), "Travelsim", 1).unwrap();
+        let unknown = customer_message(&low, &contact("pt-BR", "Ana"), &settings("Travelsim", 1)).unwrap();
         assert_eq!(
             unknown.locale, "en",
             "a locale without its own wording falls back to English"
@@ -366,7 +257,7 @@ mod tests {
     fn no_identifier_or_code_reaches_the_customer() {
         let mut low = alert(AlertType::LowData, "10%");
         low.bundle.as_mut().unwrap().name = Some("esim_1GB_7D_IT_V2".into());
-        let message = customer_message(&low, &contact("en", "{plan}"), "Travelsim", 1).unwrap();
+        let message = customer_message(&low, &contact("en", "{plan}"), &settings("Travelsim", 1)).unwrap();
         for text in [
             &message.sms,
             &message.email_text,
@@ -384,7 +275,7 @@ mod tests {
         );
         let mut balance = alert(AlertType::AccountBalance, "low");
         balance.usage = None;
-        assert!(customer_message(&balance, &contact("en", "Ana"), "Travelsim", 1).is_none());
+        assert!(customer_message(&balance, &contact("en", "Ana"), &settings("Travelsim", 1)).is_none());
     }
 
     #[test]
@@ -392,7 +283,7 @@ mod tests {
         let low = alert(AlertType::LowData, "10%");
         let long_name = "Ana María de los Ángeles Fernández-Castillo";
         let url = "https://shop.example/t?e=1&x=<y>";
-        let one = customer_message(&low, &contact("es", long_name), "Travelsim", 1).unwrap();
+        let one = customer_message(&low, &contact("es", long_name), &settings("Travelsim", 1)).unwrap();
         let size = sms::measure(&one.sms);
         assert_eq!(
             (size.encoding, size.segments),
@@ -405,18 +296,23 @@ mod tests {
             "the link stays whole: {}",
             one.sms
         );
-        let three = customer_message(&low, &contact("es", long_name), "Travelsim", 3).unwrap();
+        let three = customer_message(&low, &contact("es", long_name), &settings("Travelsim", 3)).unwrap();
         assert!(sms::measure(&three.sms).segments <= 3, "{}", three.sms);
         assert!(
             !three.sms.contains(sms::CUT_MARK) && three.sms.contains("(10%)"),
             "{}",
             three.sms
         );
-        let ended = customer_message(&alert(AlertType::Expiry, "ended"), &contact("en", "Ana"), "T", 1).unwrap();
+        let ended = customer_message(
+            &alert(AlertType::Expiry, "ended"),
+            &contact("en", "Ana"),
+            &settings("T", 1),
+        )
+        .unwrap();
         assert!(ended.sms.contains("has ended"));
         let mut warned = alert(AlertType::Expiry, "72h");
         warned.expires_at = None;
-        let within = customer_message(&warned, &contact("en", "Ana"), "T", 1).unwrap();
+        let within = customer_message(&warned, &contact("en", "Ana"), &settings("T", 1)).unwrap();
         assert!(within.sms.contains("ends within 72 hours"), "{}", within.sms);
     }
 }

@@ -67,7 +67,7 @@ impl CustomerNotifier {
     }
 
     fn message(&self, alert: &Alert, contact: &Contact) -> Option<CustomerMessage> {
-        customer_message(alert, contact, &self.settings.brand, self.settings.sms_parts)
+        customer_message(alert, contact, &self.settings)
     }
 
     /// Where `contact` may be reached by `channel` now: allowed by the contact and a sender configured.

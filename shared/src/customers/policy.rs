@@ -1,8 +1,10 @@
 //! When and how often a customer may be messaged: quiet hours in the customer's own time zone and a daily SMS
 //! cap. Both are decided from an injected `now`, never the system clock.
 
+use super::Templates;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::sync::Arc;
 
 /// A nightly window, in the customer's local time, in which no message is sent: one due then waits in the
 /// outbox until the window ends. `start > end` spans midnight (the default, 21:00-08:00).
@@ -93,6 +95,8 @@ pub struct CustomerSettings {
     pub quiet_hours: Option<QuietHours>,
     /// SMS per customer phone per local day (`ESIMHOOKS_SMS_DAILY_CAP`, default 3; 0 for no cap).
     pub sms_daily_cap: u32,
+    /// The words of each language, with the operator's overrides.
+    pub templates: Arc<Templates>,
 }
 
 /// The brand customer messages start with when `ESIMHOOKS_BRAND` is unset.
@@ -106,6 +110,7 @@ impl Default for CustomerSettings {
             sms_parts: 1,
             quiet_hours: Some(QuietHours::default()),
             sms_daily_cap: 3,
+            templates: Arc::default(),
         }
     }
 }
