@@ -2,6 +2,7 @@
 //! alert and notification).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use shared::alerts::Alert;
 use shared::customers::notify::{Channel, CustomerSender, SendFailure};
 use shared::customers::{mask_email, mask_phone, CustomerMessage};
@@ -60,5 +61,21 @@ impl CustomerSender for ConsoleCustomerSender {
             "console-customer-{}",
             self.count.fetch_add(1, Ordering::Relaxed) + 1
         ))
+    }
+
+    fn held(&self, channel: Channel, to: &str, message: &CustomerMessage, until: DateTime<Utc>) {
+        let to = match channel {
+            Channel::Sms => mask_phone(to),
+            Channel::Email => mask_email(to),
+        };
+        println!(
+            "CUSTOMER {} to {to} held by quiet hours until {} (`esimhooks sweep` sends it then): {}",
+            channel.as_str().to_uppercase(),
+            until.format("%Y-%m-%d %H:%M UTC"),
+            match channel {
+                Channel::Sms => &message.sms,
+                Channel::Email => &message.email_subject,
+            }
+        );
     }
 }

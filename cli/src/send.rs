@@ -114,5 +114,12 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
         println!("{provider} {what}: {status} {text}");
         refused |= !(200..300).contains(&status);
     }
+    if args.scenario {
+        println!(
+            "the customer of ICCID {} (a contact from `esimhooks customers`) was told on the serving console; \
+             `esimhooks alerts` lists who was told of each alert",
+            args.iccid
+        );
+    }
     Ok(if refused { 3 } else { 0 })
 }

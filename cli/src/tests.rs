@@ -127,9 +127,13 @@ pub(crate) async fn list_table(what: Listing, db: &std::path::Path) -> String {
 }
 
 pub(crate) async fn list_json(what: Listing, db: &std::path::Path) -> Vec<Value> {
+    list_json_of(what, db, "esimaccess").await
+}
+
+pub(crate) async fn list_json_of(what: Listing, db: &std::path::Path, provider: &str) -> Vec<Value> {
     let store = sqlite::open_store(db).unwrap();
     let args = ListArgs {
-        provider: Some("esimaccess".into()),
+        provider: Some(provider.into()),
         since: Some("3650d".into()),
         limit: 100,
         json: true,

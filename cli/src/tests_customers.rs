@@ -222,3 +222,65 @@ async fn serve_tells_the_customer_once_and_alerts_say_so() {
     );
     assert!(!table.contains("612345678"), "{table}");
 }
+
+/// `send --scenario` for an eSIM with a contact: its whole life on the local server, each customer alert
+/// told to the customer (on the console), and on record.
+#[tokio::test]
+async fn a_scenario_for_an_esim_with_a_contact_tells_the_customer_at_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scenario.db");
+    let file = dir.path().join("one.csv");
+    let iccid = "8944500000000000042";
+    std::fs::write(
+        &file,
+        format!("provider,iccid,name,phone,locale,channels\nairalo,{iccid},Ana,+34612345678,es,sms\n"),
+    )
+    .unwrap();
+    assert_eq!(run(import(&file, &db, false)).await.0, Ok(0));
+    let server = super::tests::start(&db).await;
+    let args = super::send::SendArgs {
+        provider: "airalo".into(),
+        event_type: None,
+        file: None,
+        scenario: true,
+        secret: super::tests::secret_of("airalo"),
+        url: format!("http://{}", server.addr),
+        iccid: iccid.into(),
+        remaining: 50,
+        ends_in_hours: 72,
+        list_types: false,
+    };
+    let sent = tokio::task::spawn_blocking(move || super::send::run(&args))
+        .await
+        .unwrap();
+    assert_eq!(sent, Ok(0));
+    server.stop().await;
+
+    let alerts = super::tests::list_json_of(Listing::Alerts, &db, "airalo").await;
+    let mut told: Vec<(String, String, String)> = alerts
+        .iter()
+        .map(|a| {
+            let notes = a["notifications"].as_array().unwrap();
+            assert_eq!(notes.len(), 1, "{a}");
+            assert_eq!(notes[0]["to"], "+34612345678");
+            let level = format!(
+                "{} {}",
+                a["alert"]["type"].as_str().unwrap(),
+                a["alert"]["level"].as_str().unwrap()
+            );
+            let error = notes[0]["error"].as_str().unwrap_or_default().to_string();
+            (level, notes[0]["status"].as_str().unwrap().to_string(), error)
+        })
+        .collect();
+    told.sort();
+    let expected = [
+        ("expiry 24h", "SKIPPED", "daily SMS cap of 3 reached"),
+        ("expiry 72h", "SENT", ""),
+        ("low_data 10%", "SENT", ""),
+        ("low_data 25%", "SENT", ""),
+    ];
+    assert_eq!(
+        told,
+        expected.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    );
+}

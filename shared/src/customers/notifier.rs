@@ -125,6 +125,7 @@ impl CustomerNotifier {
                 AlertClaim::AlreadySent => continue,
                 AlertClaim::InProgress => return Err(NotifyError::Busy(channel.as_str())),
                 AlertClaim::Claimed if release.is_some() => {
+                    self.sender.held(channel, to, &message, record.due_at.unwrap_or(now));
                     tracing::info!(
                         alert_ref = log_ref(&alert.alert_id),
                         channel = channel.as_str(),

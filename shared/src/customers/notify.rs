@@ -167,6 +167,8 @@ pub trait CustomerSender: Send + Sync {
     fn sends(&self, channel: Channel) -> bool;
     /// Sends `message` to `to` through `channel`; returns the channel's message id.
     async fn send(&self, channel: Channel, to: &str, message: &super::CustomerMessage) -> Result<String, SendFailure>;
+    /// Hears that `message` waits for the customer's quiet hours to end at `until` (the local run shows it).
+    fn held(&self, _channel: Channel, _to: &str, _message: &super::CustomerMessage, _until: DateTime<Utc>) {}
 }
 
 /// Keeps what it sends, for tests; can be told how the next sends fail.
