@@ -1,5 +1,6 @@
 //! Per-delivery cost of the hot path, over every fixture in fixtures/ (both rotated secrets configured):
-//! verify + normalize, the API Gateway adapter, and the whole in-process pipeline with the in-memory store.
+//! verify + normalize, the API Gateway adapter, and the whole in-process pipeline with the in-memory store,
+//! without and with customers to tell.
 //!
 //!     cargo bench -p shared --bench deliveries
 
@@ -9,6 +10,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use fixtures::{deliveries, fixture_deliveries, providers, root, status};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use shared::clock::SystemClock;
+use shared::customers::notifier::CustomerNotifier;
+use shared::customers::notify::MemorySender;
+use shared::customers::CustomerSettings;
 use shared::model::ProviderId;
 use shared::notify::MemorySink;
 use shared::pipeline::{Pipeline, PipelineSettings};
@@ -90,6 +94,30 @@ fn adapter(c: &mut Criterion) {
     });
 }
 
+/// Contacts for every eSIM the fixtures name, so each alert is told to a customer (SMS and email).
+fn directory() -> Arc<KvStore<shared::store::MemoryBackend>> {
+    use shared::customers::{Contact, ContactFields, ContactStore};
+    let store = Arc::new(KvStore::in_memory());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    for (provider, delivery) in deliveries() {
+        let Ok(event) = provider.normalize(provider.authenticate(&delivery).unwrap()) else {
+            continue;
+        };
+        let Some(esim) = event.esim else { continue };
+        let fields = ContactFields {
+            provider: Some(provider.id().as_str().into()),
+            esim_ref: Some(esim.key.clone()),
+            phone: Some("+34612345678".into()),
+            email: Some("ana@example.es".into()),
+            locale: Some("es".into()),
+            ..Default::default()
+        };
+        let contact = Contact::from_fields(&fields).unwrap();
+        runtime.block_on(store.upsert(&contact)).unwrap();
+    }
+    store
+}
+
 fn pipeline(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -97,34 +125,51 @@ fn pipeline(c: &mut Criterion) {
         .unwrap();
     let all = deliveries();
     let count = all.len();
-    // Each iteration: a fresh in-memory store, every fixture through the real Service (store, state, alerts).
-    c.bench_function(&format!("full pipeline, in-memory store, all {count} fixtures"), |b| {
-        b.iter_batched(
-            || {
-                let store = Arc::new(KvStore::in_memory());
-                let sink = Arc::new(MemorySink::new());
-                let pipeline = Arc::new(Pipeline::new(
-                    store,
-                    sink,
-                    Arc::new(SystemClock),
-                    PipelineSettings::default(),
-                ));
-                providers()
-                    .into_iter()
-                    .map(|p| Service::ready(p, pipeline.clone(), 128 * 1024))
-                    .collect::<Vec<_>>()
-            },
-            |services| {
-                runtime.block_on(async {
-                    for (provider, delivery) in &all {
-                        let service = services.iter().find(|s| s.provider_id() == provider.id()).unwrap();
-                        black_box(service.handle(delivery).await);
+    let contacts = directory();
+    // Each iteration: a fresh in-memory store, every fixture through the real Service (store, state, alerts),
+    // without a customer directory, then with one that has a contact for every eSIM (quiet hours off).
+    for with_customers in [false, true] {
+        let name = match with_customers {
+            false => format!("full pipeline, in-memory store, all {count} fixtures"),
+            true => format!("full pipeline with customers told, all {count} fixtures"),
+        };
+        c.bench_function(&name, |b| {
+            b.iter_batched(
+                || {
+                    let store = Arc::new(KvStore::in_memory());
+                    let sink = Arc::new(MemorySink::new());
+                    let mut pipeline =
+                        Pipeline::new(store.clone(), sink, Arc::new(SystemClock), PipelineSettings::default());
+                    if with_customers {
+                        pipeline = pipeline.with_customers(Arc::new(CustomerNotifier {
+                            contacts: contacts.clone(),
+                            notifications: store,
+                            sender: Arc::new(MemorySender::default()),
+                            settings: CustomerSettings {
+                                quiet_hours: None,
+                                sms_daily_cap: 0,
+                                ..Default::default()
+                            },
+                        }));
                     }
-                })
-            },
-            BatchSize::SmallInput,
-        )
-    });
+                    let pipeline = Arc::new(pipeline);
+                    providers()
+                        .into_iter()
+                        .map(|p| Service::ready(p, pipeline.clone(), 128 * 1024))
+                        .collect::<Vec<_>>()
+                },
+                |services| {
+                    runtime.block_on(async {
+                        for (provider, delivery) in &all {
+                            let service = services.iter().find(|s| s.provider_id() == provider.id()).unwrap();
+                            black_box(service.handle(delivery).await);
+                        }
+                    })
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
 }
 
 criterion_group!(benches, verify_and_normalize, adapter, pipeline);

@@ -383,3 +383,53 @@ async fn the_operators_own_words_from_a_file_and_a_language_of_their_own() {
     let broken = |name: &str| (name == "ESIMHOOKS_MESSAGES_FILE").then(|| "/nonexistent/messages.json".to_string());
     assert!(shared::config::Settings::from_env(&broken).is_err());
 }
+
+/// Counts the directory reads the pipeline makes.
+struct CountingLookup {
+    inner: Arc<KvStore<MemoryBackend>>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl shared::customers::ContactLookup for CountingLookup {
+    async fn find(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Option<Contact>, shared::store::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.find(provider, refs).await
+    }
+}
+
+/// The cost of the directory on the delivery path: one read per alert raised (none for a delivery that raises
+/// none, none at all when turned off).
+#[tokio::test]
+async fn one_directory_read_per_alert_and_none_without_one() {
+    for enabled in [true, false] {
+        let store = Arc::new(KvStore::in_memory());
+        let lookup = Arc::new(CountingLookup {
+            inner: store.clone(),
+            reads: Default::default(),
+        });
+        let notifier = Arc::new(CustomerNotifier {
+            contacts: lookup.clone(),
+            notifications: store.clone(),
+            sender: Arc::new(MemorySender::default()),
+            settings: CustomerSettings { enabled, ..travelsim() },
+        });
+        let clock = Arc::new(FixedClock::at_rfc3339(NOW));
+        let pipeline = Pipeline::new(
+            store.clone(),
+            Arc::new(MemorySink::new()),
+            clock.clone(),
+            quick_settings(),
+        )
+        .with_customers(notifier);
+        let service = Service::ready(esimaccess_provider(false), Arc::new(pipeline), 128 * 1024);
+        let quiet = json!({"notifyType": "DATA_USAGE", "notifyId": "n-0", "eventGenerateTime": "2026-11-23T09:00:00Z", "content": {"esimTranNo": "T-ANA",
+                           "totalVolume": 1073741824u64, "orderUsage": 1000, "remain": 1073740824u64}});
+        for body in [quiet.to_string(), low_data("n-1"), low_data("n-1")] {
+            let delivery = signed_delivery(ProviderId::EsimAccess, &body, clock.now());
+            assert_eq!(service.handle(&delivery).await.status, 200);
+        }
+        let reads = lookup.reads.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(reads, if enabled { 1 } else { 0 }, "enabled: {enabled}");
+    }
+}
