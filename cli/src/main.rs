@@ -14,9 +14,11 @@ use backend::BackendArgs;
 use clap::{Parser, Subcommand};
 use listing::{ListArgs, Listing};
 use shared::clock::{Clock, SystemClock};
-use shared::config::{process_env, provider_from_env, Settings, IMPLEMENTED_PROVIDERS};
+use shared::config::{process_env, provider_from_env, Settings};
 use shared::customers::notifier::CustomerNotifier;
+use shared::model::ProviderId;
 use shared::pipeline::Pipeline;
+use shared::providers::SourceChecks;
 use shared::service::{Router, Service};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -148,15 +150,12 @@ async fn build_router(
     clock: Arc<dyn Clock>,
     env: shared::config::Env<'_>,
 ) -> Router {
-    let local_env = |name: &str| match (name, env(name)) {
-        // Local senders are not eSIM Access's servers: the allow-list is opt-in here.
-        ("ESIMACCESS_ALLOWED_IPS", None) => Some("off".to_string()),
-        (_, value) => value,
-    };
     let pipeline = Arc::new(pipeline_for(opened, settings, clock));
     let mut services = Vec::new();
-    for &provider in IMPLEMENTED_PROVIDERS {
-        let service = match provider_from_env(provider, &local_env, opened.secrets.as_ref()).await {
+    for &provider in ProviderId::ALL {
+        // Local senders are not the providers' servers: sender allow-lists are opt-in here.
+        let built = provider_from_env(provider, env, opened.secrets.as_ref(), SourceChecks::OptIn).await;
+        let service = match built {
             Ok(p) => Service::ready(p, pipeline.clone(), settings.max_body_bytes),
             Err(e) => Service::fail_closed(provider, e.to_string()),
         };

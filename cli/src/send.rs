@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct SendArgs {
-    /// Provider to impersonate: esimgo, esimaccess, roamify, airalo.
+    /// Provider to impersonate, by the name in its webhook URL (`esimgo`, `airalo`...).
     #[arg(long)]
     pub provider: String,
     /// Event type (see `--list-types`); default: the provider's usage event.
@@ -45,8 +45,9 @@ pub struct SendArgs {
 /// Exit codes: 0 every delivery answered 2xx; 3 some were refused (4xx/5xx); 1 could not send at all.
 pub fn run(args: &SendArgs) -> Result<u8, String> {
     let provider = ProviderId::parse(&args.provider).ok_or(format!(
-        "unknown provider {}: use esimgo, esimaccess, roamify or airalo",
-        args.provider
+        "unknown provider {}: use {}",
+        args.provider,
+        ProviderId::names()
     ))?;
     if args.list_types {
         println!("{}", event_types(provider).join("\n"));
@@ -60,12 +61,7 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
         let steps: Vec<(String, u8)> = if args.scenario {
             scenario(provider).iter().map(|(t, r)| (t.to_string(), *r)).collect()
         } else {
-            let default = match provider {
-                ProviderId::EsimAccess => "data_usage",
-                ProviderId::EsimGo => "utilisation",
-                ProviderId::Roamify => "usage",
-                ProviderId::Airalo => "low_data_75",
-            };
+            let default = event_types(provider)[0];
             vec![(args.event_type.clone().unwrap_or(default.into()), args.remaining)]
         };
         // A scenario's steps happen a few minutes apart while the plan's end approaches (72 h → 20 h), so

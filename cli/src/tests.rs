@@ -551,6 +551,7 @@ async fn init_creates_a_table_and_topic_the_aws_backend_can_use() {
             _ => None,
         },
         &shared::config::NoSecretSource,
+        shared::providers::SourceChecks::Deployed,
     )
     .await
     .unwrap();

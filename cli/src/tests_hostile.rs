@@ -42,7 +42,7 @@ async fn replay_after_padded_bodies_changes_and_publishes_nothing() {
     let db = dir.path().join("padded.db");
     let server = start(&db).await;
     let mut sent = 0;
-    for provider in ProviderId::ALL {
+    for &provider in ProviderId::ALL {
         let secret = match provider {
             ProviderId::EsimAccess => TOKEN.to_string(),
             _ => secret_of(provider.as_str()),

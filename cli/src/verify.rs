@@ -6,13 +6,13 @@ use clap::Args;
 use shared::auth::{AuthFailure, KeyRing};
 use shared::ingress::Delivery;
 use shared::model::ProviderId;
-use shared::providers::Provider;
+use shared::providers::{Provider, ProviderConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
-    /// Provider whose scheme to check: esimgo, esimaccess, roamify, airalo.
+    /// Provider whose scheme to check, by the name in its webhook URL (`esimgo`, `airalo`...).
     #[arg(long)]
     pub provider: String,
     /// File with the raw body, byte for byte.
@@ -31,12 +31,7 @@ pub struct VerifyArgs {
 
 fn provider(id: ProviderId, secret: &str) -> Result<Arc<dyn Provider>, String> {
     let ring = KeyRing::parse(secret).ok_or("an empty secret")?;
-    Ok(match id {
-        ProviderId::EsimAccess => Arc::new(shared::providers::esimaccess::EsimAccess::new(ring, None)),
-        ProviderId::EsimGo => Arc::new(shared::providers::esimgo::EsimGo::new(ring, None)),
-        ProviderId::Roamify => Arc::new(shared::providers::roamify::Roamify::new(ring)),
-        ProviderId::Airalo => Arc::new(shared::providers::airalo::Airalo::new(ring)),
-    })
+    (id.spec().build)(&ProviderConfig::local(ring)).map_err(|e| e.to_string())
 }
 
 fn delivery(args: &VerifyArgs, body: Bytes) -> Result<Delivery, String> {
@@ -99,7 +94,11 @@ fn altered_forms(body: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 
 /// Exit codes: 0 authentic; 4 not authentic (the reason is printed).
 pub fn run(args: &VerifyArgs) -> Result<u8, String> {
-    let id = ProviderId::parse(&args.provider).ok_or(format!("unknown provider {}", args.provider))?;
+    let id = ProviderId::parse(&args.provider).ok_or(format!(
+        "unknown provider {}: use {}",
+        args.provider,
+        ProviderId::names()
+    ))?;
     let body = Bytes::from(std::fs::read(&args.body).map_err(|e| format!("cannot read {}: {e}", args.body.display()))?);
     let request = delivery(args, body.clone())?;
     let mut last = None;

@@ -7,14 +7,9 @@ use crate::auth::KeyRing;
 use crate::customers::{CustomerSettings, QuietHours, Templates};
 use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
-use crate::providers::airalo::Airalo;
-use crate::providers::esimaccess::EsimAccess;
-use crate::providers::esimgo::EsimGo;
-use crate::providers::roamify::Roamify;
-use crate::providers::Provider;
+use crate::providers::{Provider, ProviderConfig, SourceChecks};
 use async_trait::async_trait;
 use chrono::Duration;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 128 * 1024;
@@ -217,16 +212,6 @@ impl SecretSource for NoSecretSource {
     }
 }
 
-/// The environment variable prefix of a provider's settings.
-pub fn env_prefix(provider: ProviderId) -> &'static str {
-    match provider {
-        ProviderId::EsimGo => "ESIMGO",
-        ProviderId::EsimAccess => "ESIMACCESS",
-        ProviderId::Roamify => "ROAMIFY",
-        ProviderId::Airalo => "AIRALO",
-    }
-}
-
 /// A list of secrets named `<base>`: from the SSM parameter named by `<base>_PARAM`, else from `<base>` itself.
 /// Comma- or newline-separated, current first. `None` when neither is set.
 async fn secret_list(base: &str, env: Env<'_>, secrets: &dyn SecretSource) -> Result<Option<KeyRing>, ConfigError> {
@@ -254,54 +239,32 @@ pub async fn provider_secrets(
     env: Env<'_>,
     secrets: &dyn SecretSource,
 ) -> Result<KeyRing, ConfigError> {
-    let base = format!("{}_SECRETS", env_prefix(provider));
+    let base = format!("{}_SECRETS", provider.env_prefix());
     secret_list(&base, env, secrets)
         .await?
         .ok_or_else(|| ConfigError::Missing(format!("{base}_PARAM (or {base})")))
 }
 
-/// `ESIMACCESS_ALLOWED_IPS`: unset or `published` for eSIM Access's published sender IPs, `off` to disable,
-/// or a comma-separated list.
-fn esimaccess_allowed_ips(env: Env<'_>) -> Result<Option<Vec<IpAddr>>, ConfigError> {
-    let name = "ESIMACCESS_ALLOWED_IPS";
-    match env(name).as_deref().map(str::trim) {
-        None | Some("published") => Ok(Some(EsimAccess::published_ips())),
-        Some("off") => Ok(None),
-        Some(list) => list
-            .split(',')
-            .map(|ip| ip.trim().parse::<IpAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
-            .map_err(|e| ConfigError::Invalid {
-                name: name.into(),
-                reason: e.to_string(),
-            }),
-    }
-}
-
-/// The providers this build can serve.
-pub const IMPLEMENTED_PROVIDERS: &[ProviderId] = &ProviderId::ALL;
-
-/// Builds a provider from its configuration.
+/// Builds a provider from its configuration: its secrets (`<PREFIX>_SECRETS_PARAM` or `<PREFIX>_SECRETS`),
+/// the optional lists its spec names, and its own settings.
 pub async fn provider_from_env(
     provider: ProviderId,
     env: Env<'_>,
     secrets: &dyn SecretSource,
+    source_checks: SourceChecks,
 ) -> Result<Arc<dyn Provider>, ConfigError> {
-    match provider {
-        ProviderId::EsimAccess => {
-            let tokens = provider_secrets(provider, env, secrets).await?;
-            Ok(Arc::new(EsimAccess::new(tokens, esimaccess_allowed_ips(env)?)))
-        }
-        ProviderId::EsimGo => {
-            let api_keys = provider_secrets(provider, env, secrets).await?;
-            // Unsigned V2 callbacks are refused unless URL tokens for them are configured.
-            let v2_tokens = secret_list("ESIMGO_V2_TOKENS", env, secrets).await?;
-            Ok(Arc::new(EsimGo::new(api_keys, v2_tokens)))
-        }
-        ProviderId::Roamify => Ok(Arc::new(Roamify::new(provider_secrets(provider, env, secrets).await?))),
-        ProviderId::Airalo => Ok(Arc::new(Airalo::new(provider_secrets(provider, env, secrets).await?))),
+    let spec = provider.spec();
+    let mut extra_secrets = Vec::new();
+    for name in spec.extra_secrets {
+        extra_secrets.push(secret_list(name, env, secrets).await?);
     }
+    let config = ProviderConfig {
+        secrets: provider_secrets(provider, env, secrets).await?,
+        extra_secrets,
+        env,
+        source_checks,
+    };
+    (spec.build)(&config)
 }
 
 #[cfg(test)]
@@ -363,25 +326,8 @@ mod tests {
             Err(ConfigError::Secret { .. })
         ));
         assert!(matches!(
-            provider_from_env(ProviderId::EsimAccess, &env_of(&[]), &OneParam).await,
+            provider_from_env(ProviderId::EsimAccess, &env_of(&[]), &OneParam, SourceChecks::Deployed).await,
             Err(ConfigError::Missing(_))
         ));
-    }
-
-    #[test]
-    fn allow_list_forms() {
-        assert_eq!(esimaccess_allowed_ips(&env_of(&[])).unwrap().unwrap().len(), 5);
-        assert_eq!(
-            esimaccess_allowed_ips(&env_of(&[("ESIMACCESS_ALLOWED_IPS", "off")])).unwrap(),
-            None
-        );
-        assert_eq!(
-            esimaccess_allowed_ips(&env_of(&[("ESIMACCESS_ALLOWED_IPS", "127.0.0.1, ::1")]))
-                .unwrap()
-                .unwrap()
-                .len(),
-            2
-        );
-        assert!(esimaccess_allowed_ips(&env_of(&[("ESIMACCESS_ALLOWED_IPS", "nope")])).is_err());
     }
 }

@@ -32,40 +32,7 @@ pub(crate) fn flag_once(flags: &mut Vec<String>, flag: &str) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ProviderId {
-    #[serde(rename = "esimgo")]
-    EsimGo,
-    #[serde(rename = "esimaccess")]
-    EsimAccess,
-    #[serde(rename = "roamify")]
-    Roamify,
-    #[serde(rename = "airalo")]
-    Airalo,
-}
-
-impl ProviderId {
-    pub const ALL: [ProviderId; 4] = [Self::EsimGo, Self::EsimAccess, Self::Roamify, Self::Airalo];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EsimGo => "esimgo",
-            Self::EsimAccess => "esimaccess",
-            Self::Roamify => "roamify",
-            Self::Airalo => "airalo",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
-
-impl fmt::Display for ProviderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::providers::registry::ProviderId;
 
 /// What a delivery is about, across providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

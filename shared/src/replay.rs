@@ -2,25 +2,13 @@
 //! finish deliveries whose processing failed. Only stored payloads can be replayed, and a payload is stored only
 //! after it was authenticated, so replay re-normalizes without re-verifying (signatures are not stored).
 
-use crate::auth::{KeyRing, Verified};
+use crate::auth::Verified;
 use crate::ingress::Delivery;
-use crate::model::{Event, ProviderId};
+use crate::model::Event;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
-use crate::providers::{NormalizeError, Provider};
+use crate::providers::NormalizeError;
 use bytes::Bytes;
 use lambda_http::http::{HeaderMap, Method};
-use std::sync::Arc;
-
-/// A provider for normalizing only: its placeholder secret authenticates nothing.
-pub fn normalizer(provider: ProviderId) -> Arc<dyn Provider> {
-    let placeholder = KeyRing::parse("replay-only: never used to authenticate").expect("non-empty");
-    match provider {
-        ProviderId::EsimAccess => Arc::new(crate::providers::esimaccess::EsimAccess::new(placeholder, None)),
-        ProviderId::EsimGo => Arc::new(crate::providers::esimgo::EsimGo::new(placeholder, None)),
-        ProviderId::Roamify => Arc::new(crate::providers::roamify::Roamify::new(placeholder)),
-        ProviderId::Airalo => Arc::new(crate::providers::airalo::Airalo::new(placeholder)),
-    }
-}
 
 /// The stored payload normalized again by the current code, keeping the original receipt time.
 pub fn renormalize(stored: &Event) -> Result<Event, NormalizeError> {
@@ -34,7 +22,7 @@ pub fn renormalize(stored: &Event) -> Result<Event, NormalizeError> {
         received_at: stored.received_at,
         request_id: None,
     };
-    let mut event = normalizer(stored.provider).normalize(Verified::new(stored.provider, &delivery))?;
+    let mut event = (stored.provider.spec().normalize)(Verified::new(stored.provider, &delivery))?;
     // Stored under the key the delivery had before its dedupe basis changed: it keeps that identity, so
     // replay finds the stored record (and its alerts keep their ids) instead of making a second one.
     if event.former_dedupe_key.as_ref() == Some(&stored.dedupe_key) {

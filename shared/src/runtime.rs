@@ -17,6 +17,7 @@ use crate::lambda::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw
 use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
 use crate::pipeline::Pipeline;
+use crate::providers::SourceChecks;
 use crate::service::Service;
 use crate::store::dynamodb::DynamoStore;
 use crate::telemetry;
@@ -96,7 +97,8 @@ pub async fn build_service(provider_id: ProviderId) -> Service {
         Ok(built) => built,
         Err(reason) => return Service::fail_closed(provider_id, reason).with_metrics(),
     };
-    match provider_from_env(provider_id, &env, &SsmSecrets(aws_sdk_ssm::Client::new(&sdk))).await {
+    let ssm = SsmSecrets(aws_sdk_ssm::Client::new(&sdk));
+    match provider_from_env(provider_id, &env, &ssm, SourceChecks::Deployed).await {
         Ok(provider) => Service::ready(provider, Arc::new(pipeline), settings.max_body_bytes).with_metrics(),
         Err(e) => Service::fail_closed(provider_id, e.to_string()).with_metrics(),
     }

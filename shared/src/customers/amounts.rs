@@ -15,12 +15,7 @@ pub enum DataUnits {
 
 impl DataUnits {
     pub fn of(provider: ProviderId) -> Self {
-        match provider {
-            ProviderId::EsimGo => crate::providers::esimgo::DATA_UNITS,
-            ProviderId::EsimAccess => crate::providers::esimaccess::DATA_UNITS,
-            ProviderId::Roamify => crate::providers::roamify::DATA_UNITS,
-            ProviderId::Airalo => crate::providers::airalo::DATA_UNITS,
-        }
+        provider.spec().data_units
     }
 
     fn step(self) -> f64 {

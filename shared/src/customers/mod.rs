@@ -75,11 +75,7 @@ impl fmt::Display for EsimRef {
 
 /// The reference field by which each provider echoes the reseller's own order reference back, if it does.
 pub fn order_ref_field(provider: ProviderId) -> Option<&'static str> {
-    match provider {
-        ProviderId::EsimAccess => Some(crate::providers::esimaccess::RESELLER_ORDER_REF),
-        ProviderId::Roamify => Some(crate::providers::roamify::RESELLER_ORDER_REF),
-        ProviderId::EsimGo | ProviderId::Airalo => None,
-    }
+    provider.spec().order_ref_field
 }
 
 /// Every identifier an alert's eSIM can be found by in the directory, most specific first.

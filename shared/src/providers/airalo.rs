@@ -6,6 +6,7 @@
 
 use super::airalo_canonical::{sdk_form, NonAscii};
 use super::json::{self, json_fields, Field, List, Obj};
+use super::registry::{ProviderSpec, Signature};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
@@ -13,11 +14,14 @@ use crate::model::{
     AccountBalance, Bundle, DataUsage, DedupeBasis, DedupeKey, EsimIdentity, Event, EventKind, OrderInfo,
     PayloadSha256, ProviderId, Validity,
 };
+use crate::simulate::SampleParams;
 use hmac::Hmac;
 use lambda_http::http::HeaderName;
+use serde_json::{json, Value};
 use sha2::Sha512;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub const SIGNATURE_HEADER: &str = "airalo-signature";
 /// The header parsed once, not on every lookup.
@@ -104,12 +108,13 @@ impl Provider for Airalo {
         }
         Ok(Verified::new(ProviderId::Airalo, delivery))
     }
+}
 
-    fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let mut event = self.read(verified)?;
-        key_by_canonical_body(&mut event, verified.body());
-        Ok(event)
-    }
+/// Maps an authenticated delivery to the common model (needs no secret).
+pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
+    let mut event = read(verified)?;
+    key_by_canonical_body(&mut event, verified.body());
+    Ok(event)
 }
 
 /// A delivery keyed by its body is keyed by the body's canonical form (the SDK form with non-ASCII escaped:
@@ -129,125 +134,123 @@ fn key_by_canonical_body(event: &mut Event, body: &[u8]) {
     }
 }
 
-impl Airalo {
-    /// The event a body describes, keyed as [`start_event`] keys it.
-    fn read(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let (root, json) = match json::parse::<Notification>(verified.body()) {
-            Ok(parsed) => parsed,
-            Err(error) => return unreadable(&verified, &error),
+/// The event a body describes, keyed as [`start_event`] keys it.
+fn read(verified: Verified<'_>) -> Result<Event, NormalizeError> {
+    let (root, json) = match json::parse::<Notification>(verified.body()) {
+        Ok(parsed) => parsed,
+        Err(error) => return unreadable(&verified, &error),
+    };
+    let data = &root.data;
+    let level = root.level.text();
+    let iccid = root.iccid.text();
+
+    if let (Some(level), Some(iccid)) = (level, iccid.clone()) {
+        // Low data (`75%`, `90%`) or expiry (`3days`, `1days`): one notification per package and level.
+        let package = root.package_name.text();
+        let id = [&iccid, "#", package.as_deref().unwrap_or("-"), "#", &level].concat();
+        let is_expiry = ends_with_any_case(&level, "day") || ends_with_any_case(&level, "days");
+        let kind = if is_expiry {
+            EventKind::Validity
+        } else {
+            EventKind::DataUsage
         };
-        let data = &root.data;
-        let level = root.level.text();
-        let iccid = root.iccid.text();
-
-        if let (Some(level), Some(iccid)) = (level, iccid.clone()) {
-            // Low data (`75%`, `90%`) or expiry (`3days`, `1days`): one notification per package and level.
-            let package = root.package_name.text();
-            let id = [&iccid, "#", package.as_deref().unwrap_or("-"), "#", &level].concat();
-            let is_expiry = ends_with_any_case(&level, "day") || ends_with_any_case(&level, "days");
-            let kind = if is_expiry {
-                EventKind::Validity
-            } else {
-                EventKind::DataUsage
-            };
-            let mut event = start_event(&verified, json.to_raw_value(), kind, Some(id.into()));
-            event.dedupe_basis = DedupeBasis::Derived;
-            event.provider_event_type = Some(["low_data_notification/", &level].concat());
-            event.esim = plausible_iccid(Some(iccid), &mut event.flags).map(|iccid| EsimIdentity {
-                key: iccid.clone(),
-                iccid: Some(iccid),
-                refs: BTreeMap::new(),
+        let mut event = start_event(&verified, json.to_raw_value(), kind, Some(id.into()));
+        event.dedupe_basis = DedupeBasis::Derived;
+        event.provider_event_type = Some(["low_data_notification/", &level].concat());
+        event.esim = plausible_iccid(Some(iccid), &mut event.flags).map(|iccid| EsimIdentity {
+            key: iccid.clone(),
+            iccid: Some(iccid),
+            refs: BTreeMap::new(),
+        });
+        event.bundle = package.map(|name| Bundle {
+            reference: Some(name.clone()),
+            name: Some(name),
+        });
+        let ratio = root
+            .remaining_percentage
+            .number()
+            .filter(|p| (0.0..=100.0).contains(p))
+            .map(|p| p / 100.0);
+        let mut usage = DataUsage {
+            remaining_ratio: ratio,
+            ..DataUsage::default()
+        };
+        if is_expiry {
+            event.validity = Some(Validity {
+                provider_remaining: Some(level.clone()),
+                alert_level: hours_left(&level),
+                provider_alert_level: Some(level),
+                ..Validity::default()
             });
-            event.bundle = package.map(|name| Bundle {
-                reference: Some(name.clone()),
-                name: Some(name),
-            });
-            let ratio = root
-                .remaining_percentage
-                .number()
-                .filter(|p| (0.0..=100.0).contains(p))
-                .map(|p| p / 100.0);
-            let mut usage = DataUsage {
-                remaining_ratio: ratio,
-                ..DataUsage::default()
-            };
-            if is_expiry {
-                event.validity = Some(Validity {
-                    provider_remaining: Some(level.clone()),
-                    alert_level: hours_left(&level),
-                    provider_alert_level: Some(level),
-                    ..Validity::default()
-                });
-            } else {
-                usage.alert_level = percent_left(&level);
-                usage.provider_alert_level = Some(level);
-            }
-            event.usage = Some(usage);
-            return Ok(event);
+        } else {
+            usage.alert_level = percent_left(&level);
+            usage.provider_alert_level = Some(level);
         }
+        event.usage = Some(usage);
+        return Ok(event);
+    }
 
-        if let (Some(message), Some(remaining)) = (root.message.text(), root.remaining.number()) {
-            let mut event = start_event(&verified, json.to_raw_value(), EventKind::AccountBalance, None);
-            event.provider_event_type = Some("credit_limit_notification".into());
-            // The level is only inside the message ("Surpassed 80% of the credit limit balance").
-            let level = message
-                .split_whitespace()
-                .find(|w| w.ends_with('%'))
-                .map(str::to_string);
-            event.balance = Some(AccountBalance {
-                balance: Some(remaining),
-                threshold: None,
-                currency: None,
-                provider_level: Some(level.unwrap_or_else(|| "credit_limit".into())),
-                low: true,
-            });
-            return Ok(event);
-        }
+    if let (Some(message), Some(remaining)) = (root.message.text(), root.remaining.number()) {
+        let mut event = start_event(&verified, json.to_raw_value(), EventKind::AccountBalance, None);
+        event.provider_event_type = Some("credit_limit_notification".into());
+        // The level is only inside the message ("Surpassed 80% of the credit limit balance").
+        let level = message
+            .split_whitespace()
+            .find(|w| w.ends_with('%'))
+            .map(str::to_string);
+        event.balance = Some(AccountBalance {
+            balance: Some(remaining),
+            threshold: None,
+            currency: None,
+            provider_level: Some(level.unwrap_or_else(|| "credit_limit".into())),
+            low: true,
+        });
+        return Ok(event);
+    }
 
-        if let Some(request_id) = root.request_id.text().or_else(|| data.request_id.text()) {
-            let mut event = start_event(
-                &verified,
-                json.to_raw_value(),
-                EventKind::Order,
-                Some(request_id.as_str().into()),
-            );
-            event.provider_event_type = Some("async_order".into());
-            let sims: Vec<&Sim> = data
-                .sims
-                .0
-                .iter()
-                .filter(|sim| sim.is_object())
-                .map(|sim| &**sim)
-                .collect();
-            let failed = root.reason.is_present() || data.reason.is_present();
-            event.order = Some(OrderInfo {
-                order_ref: data.code.text().or_else(|| data.id.text()),
-                status: Some(if failed { "failed" } else { "completed" }.into()),
-                transaction_ref: Some(request_id),
-            });
-            event.bundle = data.package_id.text().map(|id| Bundle {
-                reference: Some(id),
-                name: data.package.text(),
-            });
-            if let [sim] = sims.as_slice() {
-                if let Some(iccid) = plausible_iccid(sim.iccid.text(), &mut event.flags) {
-                    event.esim = Some(EsimIdentity {
-                        key: iccid.clone(),
-                        iccid: Some(iccid),
-                        refs: BTreeMap::new(),
-                    });
-                }
-            }
-            return Ok(event);
-        }
-
-        Ok(start_event(
+    if let Some(request_id) = root.request_id.text().or_else(|| data.request_id.text()) {
+        let mut event = start_event(
             &verified,
             json.to_raw_value(),
-            EventKind::Unrecognized,
-            None,
-        ))
+            EventKind::Order,
+            Some(request_id.as_str().into()),
+        );
+        event.provider_event_type = Some("async_order".into());
+        let sims: Vec<&Sim> = data
+            .sims
+            .0
+            .iter()
+            .filter(|sim| sim.is_object())
+            .map(|sim| &**sim)
+            .collect();
+        let failed = root.reason.is_present() || data.reason.is_present();
+        event.order = Some(OrderInfo {
+            order_ref: data.code.text().or_else(|| data.id.text()),
+            status: Some(if failed { "failed" } else { "completed" }.into()),
+            transaction_ref: Some(request_id),
+        });
+        event.bundle = data.package_id.text().map(|id| Bundle {
+            reference: Some(id),
+            name: data.package.text(),
+        });
+        if let [sim] = sims.as_slice() {
+            if let Some(iccid) = plausible_iccid(sim.iccid.text(), &mut event.flags) {
+                event.esim = Some(EsimIdentity {
+                    key: iccid.clone(),
+                    iccid: Some(iccid),
+                    refs: BTreeMap::new(),
+                });
+            }
+        }
+        return Ok(event);
     }
+
+    Ok(start_event(
+        &verified,
+        json.to_raw_value(),
+        EventKind::Unrecognized,
+        None,
+    ))
 }
 
 /// Airalo's low-data levels count data used (`75%`, `90%`); the alert scale counts what is left (`25%`, `10%`).
@@ -301,4 +304,62 @@ json_fields! {
     struct Sim<'a> {
         "iccid" => iccid: Field<'a>,
     }
+}
+
+/// Airalo in the provider list.
+pub static SPEC: ProviderSpec = ProviderSpec {
+    id: ProviderId::Airalo,
+    title: "Airalo",
+    extra_secrets: &[],
+    build: |config| Ok(Arc::new(Airalo::new(config.secrets.clone()))),
+    normalize,
+    sign: |body, secret| {
+        use hmac::{digest::KeyInit, Mac};
+        let mut mac =
+            <hmac::Hmac<sha2::Sha512> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+        mac.update(body.as_bytes());
+        Signature::Header(SIGNATURE_HEADER, hex::encode(mac.finalize().into_bytes()))
+    },
+    event_types: &[
+        "low_data_75",
+        "low_data_90",
+        "expiry_3days",
+        "expiry_1days",
+        "credit_limit",
+        "async_order",
+    ],
+    scenario: &[
+        ("async_order", 100),
+        ("low_data_75", 25),
+        ("low_data_90", 10),
+        ("expiry_3days", 10),
+        ("expiry_1days", 10),
+    ],
+    sample,
+    order_ref_field: None,
+    data_units: DATA_UNITS,
+    type_field: Some("level"),
+};
+
+fn sample(t: &str, p: &SampleParams) -> Option<Value> {
+    let id = p.event_id("airalo", t);
+    let body = {
+        let level = |level: &str| json!({"level": level, "package_name": "bonbon-7gb-10days", "remaining_percentage": p.remaining_percent, "iccid": p.iccid});
+        match t {
+            "low_data_75" => level("75%"),
+            "low_data_90" => level("90%"),
+            "expiry_3days" => level("3days"),
+            "expiry_1days" => level("1days"),
+            "credit_limit" => json!({"message": "Surpassed 80% of the credit limit balance", "remaining": 225.35}),
+            "async_order" => {
+                json!({"request_id": format!("REQ{}", &id[..22]), "data": {"id": p.sequence, "code": format!("20260101-{:06}", p.sequence),
+                "package_id": "kallur-digital-7days-1gb", "quantity": "1", "type": "sim", "validity": 7, "package": "Kallur Digital-1 GB - 7 Days",
+                "data": "1 GB", "price": 9.5, "currency": "USD", "created_at": p.now.format("%Y-%m-%d %H:%M:%S").to_string(),
+                "sims": [{"iccid": p.iccid, "lpa": "lpa.airalo.com", "matching_code": "TEST", "qrcode_url": "https://sandbox.airalo.com/qr?id=1"}]},
+                "meta": {"message": "success"}})
+            }
+            _ => return None,
+        }
+    };
+    Some(body)
 }

@@ -4,14 +4,19 @@
 //! content}`. ICCIDs are reused by eSIM Access, so per-eSIM state is keyed by `esimTranNo`.
 
 use super::json::{self, json_fields, Field, Obj};
+use super::registry::{ProviderConfig, ProviderSpec, Signature, SourceChecks};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{AuthFailure, KeyRing, Verified};
+use crate::config::ConfigError;
 use crate::ingress::Delivery;
 use crate::model::{
     refs_sent, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange,
     Validity,
 };
+use crate::simulate::SampleParams;
+use serde_json::{json, Value};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The sender IPs eSIM Access publishes for its webhooks.
 pub const PUBLISHED_SENDER_IPS: [&str; 5] = [
@@ -70,86 +75,87 @@ impl Provider for EsimAccess {
         }
         Ok(Verified::new(ProviderId::EsimAccess, delivery))
     }
+}
 
-    fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let (envelope, json) = match json::parse::<Envelope>(verified.body()) {
-            Ok(parsed) => parsed,
-            Err(error) => return unreadable(&verified, &error),
-        };
-        let content = &envelope.content;
-        let kind = match envelope.notify_type.as_str() {
-            Some("CHECK_HEALTH") => EventKind::HealthCheck,
-            Some("ORDER_STATUS") => EventKind::Order,
-            Some("ESIM_STATUS" | "SMDP_EVENT") => EventKind::EsimStatus,
-            Some("DATA_USAGE") => EventKind::DataUsage,
-            Some("VALIDITY_USAGE") => EventKind::Validity,
-            _ => EventKind::Unrecognized,
-        };
-        let mut event = start_event(&verified, json.to_raw_value(), kind, envelope.notify_id.text_ref());
-        event.provider_event_type = envelope.notify_type.text();
-        event.set_occurred_at(
-            envelope
-                .event_generate_time
-                .instant()
-                .or_else(|| content.timestamp.instant())
-                .or_else(|| content.last_update_time.instant()),
-        );
-        if kind == EventKind::Unrecognized {
-            return Ok(event);
-        }
-
-        if matches!(kind, EventKind::HealthCheck | EventKind::Order) {
-            event.order = Some(OrderInfo {
-                order_ref: content.order_no.text(),
-                status: content.order_status.text(),
-                transaction_ref: content.transaction_id.text(),
-            });
-            return Ok(event);
-        }
-
-        event.esim = identity(content, &mut event.flags);
-        if event.esim.is_none() {
-            event.flags.push("no_esim_identity".into());
-        }
-        // The transaction names the package an order or top-up bought: alerts fire once per package.
-        let package = content.transaction_id.text().or_else(|| content.order_no.text());
-        event.bundle = package.map(|reference| Bundle {
-            reference: Some(reference),
-            name: None,
-        });
-        match kind {
-            EventKind::EsimStatus => event.status = status(content),
-            EventKind::DataUsage => {
-                event.usage = Some(
-                    DataUsage {
-                        total_bytes: content.total_volume.whole(),
-                        used_bytes: content.order_usage.whole(),
-                        remaining_bytes: content.remain.whole(),
-                        provider_threshold: content.remain_threshold.text(),
-                        measured_at: event.plausible(content.last_update_time.instant()),
-                        ..DataUsage::default()
-                    }
-                    .complete(),
-                )
-            }
-            EventKind::Validity => {
-                // Here `remain` counts `durationUnit`s (days), not bytes.
-                let remaining = match (content.remain.number(), content.duration_unit.text()) {
-                    (Some(n), Some(unit)) => Some(format!("{n} {unit}")),
-                    (Some(n), None) => Some(format!("{n} DAY")),
-                    _ => None,
-                };
-                event.validity = Some(Validity {
-                    expires_at: content.expired_time.instant(),
-                    starts_at: None,
-                    provider_remaining: remaining,
-                    ..Validity::default()
-                });
-            }
-            _ => {}
-        }
-        Ok(event)
+/// Maps an authenticated delivery to the common model (needs no secret).
+pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
+    let (envelope, json) = match json::parse::<Envelope>(verified.body()) {
+        Ok(parsed) => parsed,
+        Err(error) => return unreadable(&verified, &error),
+    };
+    let content = &envelope.content;
+    let kind = match envelope.notify_type.as_str() {
+        Some("CHECK_HEALTH") => EventKind::HealthCheck,
+        Some("ORDER_STATUS") => EventKind::Order,
+        Some("ESIM_STATUS" | "SMDP_EVENT") => EventKind::EsimStatus,
+        Some("DATA_USAGE") => EventKind::DataUsage,
+        Some("VALIDITY_USAGE") => EventKind::Validity,
+        _ => EventKind::Unrecognized,
+    };
+    let mut event = start_event(&verified, json.to_raw_value(), kind, envelope.notify_id.text_ref());
+    event.provider_event_type = envelope.notify_type.text();
+    event.set_occurred_at(
+        envelope
+            .event_generate_time
+            .instant()
+            .or_else(|| content.timestamp.instant())
+            .or_else(|| content.last_update_time.instant()),
+    );
+    if kind == EventKind::Unrecognized {
+        return Ok(event);
     }
+
+    if matches!(kind, EventKind::HealthCheck | EventKind::Order) {
+        event.order = Some(OrderInfo {
+            order_ref: content.order_no.text(),
+            status: content.order_status.text(),
+            transaction_ref: content.transaction_id.text(),
+        });
+        return Ok(event);
+    }
+
+    event.esim = identity(content, &mut event.flags);
+    if event.esim.is_none() {
+        event.flags.push("no_esim_identity".into());
+    }
+    // The transaction names the package an order or top-up bought: alerts fire once per package.
+    let package = content.transaction_id.text().or_else(|| content.order_no.text());
+    event.bundle = package.map(|reference| Bundle {
+        reference: Some(reference),
+        name: None,
+    });
+    match kind {
+        EventKind::EsimStatus => event.status = status(content),
+        EventKind::DataUsage => {
+            event.usage = Some(
+                DataUsage {
+                    total_bytes: content.total_volume.whole(),
+                    used_bytes: content.order_usage.whole(),
+                    remaining_bytes: content.remain.whole(),
+                    provider_threshold: content.remain_threshold.text(),
+                    measured_at: event.plausible(content.last_update_time.instant()),
+                    ..DataUsage::default()
+                }
+                .complete(),
+            )
+        }
+        EventKind::Validity => {
+            // Here `remain` counts `durationUnit`s (days), not bytes.
+            let remaining = match (content.remain.number(), content.duration_unit.text()) {
+                (Some(n), Some(unit)) => Some(format!("{n} {unit}")),
+                (Some(n), None) => Some(format!("{n} DAY")),
+                _ => None,
+            };
+            event.validity = Some(Validity {
+                expires_at: content.expired_time.instant(),
+                starts_at: None,
+                provider_remaining: remaining,
+                ..Validity::default()
+            });
+        }
+        _ => {}
+    }
+    Ok(event)
 }
 
 json_fields! {
@@ -231,4 +237,127 @@ fn status(content: &Content<'_>) -> Option<StatusChange> {
         provider_status,
         profile_status: smdp_status,
     })
+}
+
+/// eSIM Access in the provider list.
+pub static SPEC: ProviderSpec = ProviderSpec {
+    id: ProviderId::EsimAccess,
+    title: "eSIM Access",
+    extra_secrets: &[],
+    build,
+    normalize,
+    sign: |_, _| Signature::UrlToken,
+    event_types: &[
+        "data_usage",
+        "check_health",
+        "order_status",
+        "esim_status",
+        "smdp_event",
+        "validity_usage",
+    ],
+    scenario: &[
+        ("order_status", 100),
+        ("smdp_event", 100),
+        ("esim_status", 100),
+        ("data_usage", 50),
+        ("data_usage", 9),
+        ("validity_usage", 9),
+    ],
+    sample,
+    order_ref_field: Some(RESELLER_ORDER_REF),
+    data_units: DATA_UNITS,
+    type_field: Some("notifyType"),
+};
+
+fn build(config: &ProviderConfig<'_>) -> Result<Arc<dyn Provider>, ConfigError> {
+    let allowed_ips = match config.source_checks {
+        SourceChecks::Deployed => allowed_ips(config.env, true)?,
+        SourceChecks::OptIn => allowed_ips(config.env, false)?,
+        SourceChecks::Off => None,
+    };
+    Ok(Arc::new(EsimAccess::new(config.secrets.clone(), allowed_ips)))
+}
+
+/// `ESIMACCESS_ALLOWED_IPS`: `published` for eSIM Access's published sender IPs (also when unset and
+/// `by_default`), `off` to disable, or a comma-separated list.
+fn allowed_ips(env: crate::config::Env<'_>, by_default: bool) -> Result<Option<Vec<IpAddr>>, ConfigError> {
+    let name = "ESIMACCESS_ALLOWED_IPS";
+    match env(name).as_deref().map(str::trim) {
+        None if !by_default => Ok(None),
+        None | Some("published") => Ok(Some(EsimAccess::published_ips())),
+        Some("off") => Ok(None),
+        Some(list) => list
+            .split(',')
+            .map(|ip| ip.trim().parse::<IpAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                name: name.into(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+fn sample(t: &str, p: &SampleParams) -> Option<Value> {
+    use crate::simulate::{merge, rfc3339};
+    use chrono::Duration;
+    let (id, ends, tran_no) = (p.event_id("esimaccess", t), p.ends(), p.tran_no());
+    let (total, remaining) = (SampleParams::TOTAL_BYTES, p.remaining_bytes());
+    let body = {
+        let base = json!({"iccid": p.iccid, "orderNo": format!("B{tran_no}"), "esimTranNo": tran_no, "transactionId": format!("tx-{tran_no}")});
+        let (notify_type, content) = match t {
+            "check_health" => ("CHECK_HEALTH", json!({"orderNo": "1234567890", "orderStatus": "Test"})),
+            "order_status" => (
+                "ORDER_STATUS",
+                json!({"orderNo": format!("B{tran_no}"), "orderStatus": "GOT_RESOURCE", "transactionId": format!("tx-{tran_no}")}),
+            ),
+            "esim_status" => (
+                "ESIM_STATUS",
+                merge(base, json!({"esimStatus": "IN_USE", "smdpStatus": "ENABLED"})),
+            ),
+            "smdp_event" => (
+                "SMDP_EVENT",
+                merge(
+                    base,
+                    json!({"eid": "89049032005008882600050326403713", "esimStatus": "GOT_RESOURCE",
+                "smdpStatus": "DOWNLOAD", "timestamp": rfc3339(p.now), "seqNumber": p.sequence, "notifyStatus": "Executed-Success"}),
+                ),
+            ),
+            "data_usage" => (
+                "DATA_USAGE",
+                merge(
+                    base,
+                    json!({"totalVolume": total, "orderUsage": total - remaining, "remain": remaining,
+                "remainThreshold": f64::from(p.remaining_percent) / 100.0, "lastUpdateTime": rfc3339(p.now - Duration::minutes(30))}),
+                ),
+            ),
+            "validity_usage" => (
+                "VALIDITY_USAGE",
+                merge(
+                    base,
+                    json!({"remain": (p.ends_in_hours / 24).max(1), "totalDuration": 30,
+                "durationUnit": "DAY", "expiredTime": rfc3339(ends)}),
+                ),
+            ),
+            _ => return None,
+        };
+        json!({"notifyType": notify_type, "notifyId": id, "eventGenerateTime": rfc3339(p.now), "content": content})
+    };
+    Some(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_forms() {
+        let env = |value: &'static str| move |name: &str| (name == "ESIMACCESS_ALLOWED_IPS").then(|| value.to_string());
+        assert_eq!(allowed_ips(&|_| None, true).unwrap().unwrap().len(), 5);
+        assert_eq!(allowed_ips(&|_| None, false).unwrap(), None, "a local server: opt-in");
+        assert_eq!(allowed_ips(&env("published"), false).unwrap().unwrap().len(), 5);
+        assert_eq!(allowed_ips(&env("off"), true).unwrap(), None);
+        assert_eq!(allowed_ips(&env("127.0.0.1, ::1"), true).unwrap().unwrap().len(), 2);
+        assert!(allowed_ips(&env("nope"), true).is_err());
+    }
 }

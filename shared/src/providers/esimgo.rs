@@ -4,6 +4,7 @@
 //! `alertType` bodies and `event` bodies (`esim.*`). No event id: the dedupe key is the body hash.
 
 use super::json::{self, json_fields, Field, Obj};
+use super::registry::{ProviderSpec, Signature};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
@@ -11,10 +12,13 @@ use crate::model::{
     AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, Location, ProviderId, StatusChange,
     Validity,
 };
+use crate::simulate::SampleParams;
 use hmac::Hmac;
 use lambda_http::http::HeaderName;
+use serde_json::{json, Value};
 use sha2::Sha256;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub const SIGNATURE_HEADER: &str = "x-signature-sha256";
 /// The header parsed once, not on every lookup.
@@ -64,123 +68,124 @@ impl Provider for EsimGo {
         }
         Ok(Verified::new(ProviderId::EsimGo, delivery))
     }
+}
 
-    fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let (root, json) = match json::parse::<Callback>(verified.body()) {
-            Ok(parsed) => parsed,
-            Err(error) => return unreadable(&verified, &error),
-        };
-        // Rendered as text (not only strings) because a present value of any type decides the family.
-        let alert_type = root.alert_type.text_ref();
-        let family_b = root.event.text_ref();
-        let kind = match (alert_type.as_deref(), family_b.as_deref()) {
-            (Some("Utilisation" | "FirstUse"), _) => EventKind::DataUsage,
-            (Some("FirstAttachment" | "ProfileStatusChange"), _) => EventKind::EsimStatus,
-            (Some("CountryChange"), _) => EventKind::Location,
-            (Some("LowBalance" | "InsufficientBalance" | "Topup" | "AutoTopup" | "eSIMGoTopup"), _) => {
-                EventKind::AccountBalance
-            }
-            (Some("MSISDNEnabled" | "MSISDNDisabled" | "SMSFailed"), _) => EventKind::ServiceChange,
-            (None, Some("esim.deleted" | "esim.deletion_scheduled")) => EventKind::EsimStatus,
-            // The legacy lower-case `usage` and anything new: kept, not interpreted.
-            _ => EventKind::Unrecognized,
-        };
-        let mut event = start_event(&verified, json.to_raw_value(), kind, None);
-        event.provider_event_type = alert_type.as_deref().or(family_b.as_deref()).map(str::to_owned);
-        event.set_occurred_at(root.date.instant().or_else(|| root.timestamp.instant()));
-        if kind == EventKind::Unrecognized {
-            return Ok(event);
+/// Maps an authenticated delivery to the common model (needs no secret).
+pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
+    let (root, json) = match json::parse::<Callback>(verified.body()) {
+        Ok(parsed) => parsed,
+        Err(error) => return unreadable(&verified, &error),
+    };
+    // Rendered as text (not only strings) because a present value of any type decides the family.
+    let alert_type = root.alert_type.text_ref();
+    let family_b = root.event.text_ref();
+    let kind = match (alert_type.as_deref(), family_b.as_deref()) {
+        (Some("Utilisation" | "FirstUse"), _) => EventKind::DataUsage,
+        (Some("FirstAttachment" | "ProfileStatusChange"), _) => EventKind::EsimStatus,
+        (Some("CountryChange"), _) => EventKind::Location,
+        (Some("LowBalance" | "InsufficientBalance" | "Topup" | "AutoTopup" | "eSIMGoTopup"), _) => {
+            EventKind::AccountBalance
         }
-        let bundle = &root.bundle;
-        if kind != EventKind::AccountBalance {
-            event.esim = identity(&root.iccid, &mut event.flags);
-        }
-
-        match (alert_type.as_deref(), family_b.as_deref()) {
-            (Some(kind @ ("Utilisation" | "FirstUse")), _) => {
-                event.bundle = bundle_of(bundle);
-                event.usage = Some(
-                    DataUsage {
-                        total_bytes: bundle.initial_quantity.whole(),
-                        remaining_bytes: bundle.remaining_quantity.whole(),
-                        unlimited: bundle.unlimited.bool().unwrap_or(false),
-                        ..DataUsage::default()
-                    }
-                    .complete(),
-                );
-                event.validity = Some(Validity {
-                    expires_at: bundle.end_time.instant(),
-                    starts_at: bundle.start_time.instant(),
-                    ..Validity::default()
-                })
-                .filter(|v| v.expires_at.is_some());
-                if kind == "FirstUse" {
-                    event.status = Some(status(Lifecycle::Active, "FirstUse"));
-                }
-            }
-            (Some("FirstAttachment"), _) => event.status = Some(status(Lifecycle::Active, "FirstAttachment")),
-            (Some("ProfileStatusChange"), _) => {
-                let profile = root.profile_status.text();
-                let lifecycle = match profile.as_deref() {
-                    Some("Released") => Lifecycle::Pending,
-                    Some("Downloaded" | "Installed") => Lifecycle::Installed,
-                    _ => Lifecycle::Unknown,
-                };
-                event.status = Some(StatusChange {
-                    lifecycle,
-                    provider_status: profile.clone().unwrap_or_else(|| "ProfileStatusChange".into()),
-                    profile_status: profile,
-                });
-                if let (Some(esim), Some(eid)) = (event.esim.as_mut(), root.device.eid.text()) {
-                    esim.refs.insert("eid".into(), eid);
-                }
-            }
-            (Some("CountryChange"), _) => {
-                event.location = Some(Location {
-                    country_code: root.country.code.text(),
-                    country_name: root.country.name.text(),
-                });
-            }
-            (Some(level @ ("LowBalance" | "InsufficientBalance")), _) => {
-                let info = &root.balance_info;
-                let percent = info.threshold_percent_remaining.number();
-                event.balance = Some(AccountBalance {
-                    balance: info.balance.number(),
-                    threshold: info.threshold.number(),
-                    currency: None,
-                    provider_level: Some(match percent {
-                        Some(p) => format!("{level} ({p:.0}% of threshold)"),
-                        None => level.to_string(),
-                    }),
-                    low: true,
-                });
-            }
-            (Some(level), _) if kind == EventKind::AccountBalance => {
-                // Top-ups carry old and new amounts under `bundle`, oddly.
-                event.balance = Some(AccountBalance {
-                    balance: bundle.new_amount.number(),
-                    threshold: None,
-                    currency: None,
-                    provider_level: Some(level.to_string()),
-                    low: false,
-                });
-            }
-            (Some(_), _) => {
-                // MSISDN and SMS notices: who and which number, kept as references.
-                if let Some(esim) = event.esim.as_mut() {
-                    for (name, value) in [("msisdn", &root.msisdn), ("reason", &root.reason)] {
-                        if let Some(v) = value.text() {
-                            esim.refs.insert(name.into(), v);
-                        }
-                    }
-                }
-            }
-            (None, Some("esim.deleted")) => event.status = Some(status(Lifecycle::Deleted, "esim.deleted")),
-            // Deletion is only scheduled: stored, but the eSIM's lifecycle is unchanged until it happens.
-            (None, _) => {}
-        }
-        Ok(event)
+        (Some("MSISDNEnabled" | "MSISDNDisabled" | "SMSFailed"), _) => EventKind::ServiceChange,
+        (None, Some("esim.deleted" | "esim.deletion_scheduled")) => EventKind::EsimStatus,
+        // The legacy lower-case `usage` and anything new: kept, not interpreted.
+        _ => EventKind::Unrecognized,
+    };
+    let mut event = start_event(&verified, json.to_raw_value(), kind, None);
+    event.provider_event_type = alert_type.as_deref().or(family_b.as_deref()).map(str::to_owned);
+    event.set_occurred_at(root.date.instant().or_else(|| root.timestamp.instant()));
+    if kind == EventKind::Unrecognized {
+        return Ok(event);
     }
+    let bundle = &root.bundle;
+    if kind != EventKind::AccountBalance {
+        event.esim = identity(&root.iccid, &mut event.flags);
+    }
+
+    match (alert_type.as_deref(), family_b.as_deref()) {
+        (Some(kind @ ("Utilisation" | "FirstUse")), _) => {
+            event.bundle = bundle_of(bundle);
+            event.usage = Some(
+                DataUsage {
+                    total_bytes: bundle.initial_quantity.whole(),
+                    remaining_bytes: bundle.remaining_quantity.whole(),
+                    unlimited: bundle.unlimited.bool().unwrap_or(false),
+                    ..DataUsage::default()
+                }
+                .complete(),
+            );
+            event.validity = Some(Validity {
+                expires_at: bundle.end_time.instant(),
+                starts_at: bundle.start_time.instant(),
+                ..Validity::default()
+            })
+            .filter(|v| v.expires_at.is_some());
+            if kind == "FirstUse" {
+                event.status = Some(status(Lifecycle::Active, "FirstUse"));
+            }
+        }
+        (Some("FirstAttachment"), _) => event.status = Some(status(Lifecycle::Active, "FirstAttachment")),
+        (Some("ProfileStatusChange"), _) => {
+            let profile = root.profile_status.text();
+            let lifecycle = match profile.as_deref() {
+                Some("Released") => Lifecycle::Pending,
+                Some("Downloaded" | "Installed") => Lifecycle::Installed,
+                _ => Lifecycle::Unknown,
+            };
+            event.status = Some(StatusChange {
+                lifecycle,
+                provider_status: profile.clone().unwrap_or_else(|| "ProfileStatusChange".into()),
+                profile_status: profile,
+            });
+            if let (Some(esim), Some(eid)) = (event.esim.as_mut(), root.device.eid.text()) {
+                esim.refs.insert("eid".into(), eid);
+            }
+        }
+        (Some("CountryChange"), _) => {
+            event.location = Some(Location {
+                country_code: root.country.code.text(),
+                country_name: root.country.name.text(),
+            });
+        }
+        (Some(level @ ("LowBalance" | "InsufficientBalance")), _) => {
+            let info = &root.balance_info;
+            let percent = info.threshold_percent_remaining.number();
+            event.balance = Some(AccountBalance {
+                balance: info.balance.number(),
+                threshold: info.threshold.number(),
+                currency: None,
+                provider_level: Some(match percent {
+                    Some(p) => format!("{level} ({p:.0}% of threshold)"),
+                    None => level.to_string(),
+                }),
+                low: true,
+            });
+        }
+        (Some(level), _) if kind == EventKind::AccountBalance => {
+            // Top-ups carry old and new amounts under `bundle`, oddly.
+            event.balance = Some(AccountBalance {
+                balance: bundle.new_amount.number(),
+                threshold: None,
+                currency: None,
+                provider_level: Some(level.to_string()),
+                low: false,
+            });
+        }
+        (Some(_), _) => {
+            // MSISDN and SMS notices: who and which number, kept as references.
+            if let Some(esim) = event.esim.as_mut() {
+                for (name, value) in [("msisdn", &root.msisdn), ("reason", &root.reason)] {
+                    if let Some(v) = value.text() {
+                        esim.refs.insert(name.into(), v);
+                    }
+                }
+            }
+        }
+        (None, Some("esim.deleted")) => event.status = Some(status(Lifecycle::Deleted, "esim.deleted")),
+        // Deletion is only scheduled: stored, but the eSIM's lifecycle is unchanged until it happens.
+        (None, _) => {}
+    }
+    Ok(event)
 }
 
 json_fields! {
@@ -276,4 +281,72 @@ fn identity(iccid: &Field<'_>, flags: &mut Vec<String>) -> Option<EsimIdentity> 
             None
         }
     }
+}
+
+/// eSIM Go in the provider list.
+pub static SPEC: ProviderSpec = ProviderSpec {
+    id: ProviderId::EsimGo,
+    title: "eSIM Go",
+    extra_secrets: &["ESIMGO_V2_TOKENS"],
+    build: |config| Ok(Arc::new(EsimGo::new(config.secrets.clone(), config.extra(0)))),
+    normalize,
+    sign: |body, secret| {
+        use base64::Engine;
+        let tag = crate::simulate::hmac_sha256(secret, body.as_bytes());
+        Signature::Header(SIGNATURE_HEADER, base64::engine::general_purpose::STANDARD.encode(tag))
+    },
+    event_types: &[
+        "utilisation",
+        "first_use",
+        "first_attachment",
+        "country_change",
+        "low_balance",
+        "topup",
+        "profile_status_change",
+        "msisdn_disabled",
+        "esim_deleted",
+    ],
+    scenario: &[
+        ("first_attachment", 100),
+        ("first_use", 100),
+        ("utilisation", 50),
+        ("utilisation", 15),
+        ("esim_deleted", 15),
+    ],
+    sample,
+    order_ref_field: None,
+    data_units: DATA_UNITS,
+    type_field: Some("alertType"),
+};
+
+fn sample(t: &str, p: &SampleParams) -> Option<Value> {
+    use crate::simulate::rfc3339;
+    use chrono::Duration;
+    let (ends, total, remaining) = (p.ends(), SampleParams::TOTAL_BYTES, p.remaining_bytes());
+    let body = {
+        let bundle = json!({"id": "215009266", "reference": "3a6e2e40-c674-45e9-b289-b35027bf72a9-0", "name": "esim_1GB_7D_GB_V2",
+            "description": "eSIM, 1GB, 7 Days, United Kingdom, V2", "initialQuantity": total, "remainingQuantity": remaining,
+            "startTime": rfc3339(ends - Duration::days(7)), "endTime": rfc3339(ends), "unlimited": false});
+        match t {
+            "utilisation" => json!({"iccid": p.iccid, "alertType": "Utilisation", "bundle": bundle}),
+            "first_use" => json!({"iccid": p.iccid, "alertType": "FirstUse", "bundle": bundle}),
+            "first_attachment" => json!({"iccid": p.iccid, "alertType": "FirstAttachment"}),
+            "country_change" => {
+                json!({"iccid": p.iccid, "alertType": "CountryChange", "country": {"code": "NO", "name": "Norway"}})
+            }
+            "low_balance" => {
+                json!({"alertType": "LowBalance", "balanceInfo": {"balance": 1299.3, "threshold": 2600, "thresholdPercentRemaining": 49.973}})
+            }
+            "topup" => json!({"alertType": "Topup", "bundle": {"oldAmount": 40.1, "newAmount": 90.1}}),
+            "profile_status_change" => {
+                json!({"iccid": p.iccid, "alertType": "ProfileStatusChange", "profileStatus": "Installed", "timestamp": rfc3339(p.now)})
+            }
+            "msisdn_disabled" => {
+                json!({"iccid": p.iccid, "alertType": "MSISDNDisabled", "msisdn": "446789030059638", "reason": "Bundle expired"})
+            }
+            "esim_deleted" => json!({"date": rfc3339(p.now), "event": "esim.deleted", "iccid": p.iccid}),
+            _ => return None,
+        }
+    };
+    Some(body)
 }

@@ -1,12 +1,16 @@
-//! A provider is a value implementing [`Provider`]: how its deliveries are authenticated and how they map to
-//! the common model. Adding one is a module here, a thin crate in `functions/`, a route and docs.
+//! A provider is a module here declaring its [`ProviderSpec`], and a value implementing [`Provider`] (how its
+//! deliveries are authenticated, with its secrets). The list of providers is `registry.rs`; adding one is its
+//! module, a line there, its binary's entry in `functions/webhooks` and its entry in `deploy/providers.json`.
 
 pub mod airalo;
 mod airalo_canonical;
 pub mod esimaccess;
 pub mod esimgo;
 mod json;
+pub mod registry;
 pub mod roamify;
+
+pub use registry::{ProviderConfig, ProviderSpec, Signature, SourceChecks};
 
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;
@@ -34,8 +38,10 @@ pub trait Provider: Send + Sync {
     fn authenticate<'a>(&self, delivery: &'a Delivery) -> Result<Verified<'a>, AuthFailure>;
 
     /// Maps an authenticated delivery to the common model. Unknown but readable payloads become
-    /// [`EventKind::Unrecognized`]; only unreadable bodies are errors.
-    fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError>;
+    /// [`EventKind::Unrecognized`]; only unreadable bodies are errors. The spec's `normalize`: no secret needed.
+    fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
+        (self.id().spec().normalize)(verified)
+    }
 }
 
 /// Starts an event with the envelope every provider shares: the raw payload (kept verbatim), its hash, and the
@@ -105,14 +111,11 @@ mod tests {
     use crate::auth::KeyRing;
     use bytes::Bytes;
 
-    fn providers() -> Vec<Box<dyn Provider>> {
-        let ring = || KeyRing::parse("k").unwrap();
-        vec![
-            Box::new(esimgo::EsimGo::new(ring(), None)),
-            Box::new(esimaccess::EsimAccess::new(ring(), None)),
-            Box::new(roamify::Roamify::new(ring())),
-            Box::new(airalo::Airalo::new(ring())),
-        ]
+    fn providers() -> Vec<std::sync::Arc<dyn Provider>> {
+        ProviderId::ALL
+            .iter()
+            .map(|id| (id.spec().build)(&ProviderConfig::local(KeyRing::parse("k").unwrap())).unwrap())
+            .collect()
     }
 
     fn normalize(provider: &dyn Provider, body: String) -> Result<Event, NormalizeError> {
@@ -156,12 +159,7 @@ mod tests {
     #[test]
     fn json_the_fields_cannot_hold_is_stored_flagged() {
         for provider in providers() {
-            let name = match provider.id() {
-                ProviderId::EsimAccess => "notifyType",
-                ProviderId::EsimGo => "alertType",
-                ProviderId::Roamify => "event_type",
-                ProviderId::Airalo => "level",
-            };
+            let name = provider.id().spec().type_field.unwrap_or("iccid");
             let event = normalize(provider.as_ref(), format!("{{\"{name}\": 1e999}}")).unwrap();
             assert_eq!(event.kind, EventKind::Unrecognized);
             assert_eq!(event.flags, vec!["fields_unreadable".to_string()]);

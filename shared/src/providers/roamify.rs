@@ -4,6 +4,7 @@
 //! Times are unix seconds.
 
 use super::json::{self, json_fields, Field, Obj, ReadFields};
+use super::registry::{ProviderSpec, Signature};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
@@ -11,12 +12,15 @@ use crate::model::{
     refs_sent, AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId,
     StatusChange, Validity,
 };
+use crate::simulate::SampleParams;
 use crate::time::from_unix_seconds;
 use chrono::{DateTime, Utc};
 use hmac::Hmac;
 use lambda_http::http::HeaderName;
+use serde_json::{json, Value};
 use sha2::Sha256;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 pub const SIGNATURE_HEADER: &str = "x-roamify-signature";
 /// The header parsed once, not on every lookup.
@@ -53,33 +57,34 @@ impl Provider for Roamify {
         }
         Ok(Verified::new(ProviderId::Roamify, delivery))
     }
+}
 
-    fn normalize(&self, verified: Verified<'_>) -> Result<Event, NormalizeError> {
-        let (root, json) = match json::parse::<Root>(verified.body()) {
-            Ok(parsed) => parsed,
-            Err(error) => return unreadable(&verified, &error),
-        };
-        let top = &root.fields;
-        let category = top.event_category.as_str();
-        let event_type = top.event_type.as_str();
-        let kind = match (category, event_type) {
-            (Some("esim"), Some("status")) => EventKind::EsimStatus,
-            (Some("esim"), Some("usage")) => EventKind::DataUsage,
-            (Some("partner"), Some("low_balance" | "insufficient_balance" | "top_up")) => EventKind::AccountBalance,
-            (Some("affiliate"), Some("order")) => EventKind::Order,
-            (Some("refund"), Some("refunded" | "rejected")) => EventKind::Refund,
-            _ => EventKind::Unrecognized,
-        };
-        let mut event = start_event(&verified, json.to_raw_value(), kind, top.event_id.text_ref());
-        event.provider_event_type = match (top.event_category.text_ref(), top.event_type.text_ref()) {
-            (Some(c), Some(t)) => Some([&c, "/", &t].concat()),
-            (c, t) => c.or(t).map(Cow::into_owned),
-        };
-        // Current layout nests the fields under `data`; older payloads have them at the top level.
-        let fields = root.data.as_deref().unwrap_or(top);
-        describe(&mut event, event_type, fields, &top.timestamp);
-        Ok(event)
-    }
+/// Maps an authenticated delivery to the common model (needs no secret).
+pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
+    let (root, json) = match json::parse::<Root>(verified.body()) {
+        Ok(parsed) => parsed,
+        Err(error) => return unreadable(&verified, &error),
+    };
+    let top = &root.fields;
+    let category = top.event_category.as_str();
+    let event_type = top.event_type.as_str();
+    let kind = match (category, event_type) {
+        (Some("esim"), Some("status")) => EventKind::EsimStatus,
+        (Some("esim"), Some("usage")) => EventKind::DataUsage,
+        (Some("partner"), Some("low_balance" | "insufficient_balance" | "top_up")) => EventKind::AccountBalance,
+        (Some("affiliate"), Some("order")) => EventKind::Order,
+        (Some("refund"), Some("refunded" | "rejected")) => EventKind::Refund,
+        _ => EventKind::Unrecognized,
+    };
+    let mut event = start_event(&verified, json.to_raw_value(), kind, top.event_id.text_ref());
+    event.provider_event_type = match (top.event_category.text_ref(), top.event_type.text_ref()) {
+        (Some(c), Some(t)) => Some([&c, "/", &t].concat()),
+        (c, t) => c.or(t).map(Cow::into_owned),
+    };
+    // Current layout nests the fields under `data`; older payloads have them at the top level.
+    let fields = root.data.as_deref().unwrap_or(top);
+    describe(&mut event, event_type, fields, &top.timestamp);
+    Ok(event)
 }
 
 /// Fills in what the fields say about an event of a recognised kind.
@@ -344,4 +349,70 @@ fn usage(f: &Fields<'_>) -> DataUsage {
         .map(|p| 1.0 - p / 100.0);
     }
     usage
+}
+
+/// Roamify in the provider list.
+pub static SPEC: ProviderSpec = ProviderSpec {
+    id: ProviderId::Roamify,
+    title: "Roamify",
+    extra_secrets: &[],
+    build: |config| Ok(Arc::new(Roamify::new(config.secrets.clone()))),
+    normalize,
+    sign: |body, secret| {
+        let tag = crate::simulate::hmac_sha256(secret, body.as_bytes());
+        Signature::Header(SIGNATURE_HEADER, hex::encode(tag))
+    },
+    event_types: &["usage", "status", "expired", "low_balance", "refund", "order"],
+    scenario: &[
+        ("order", 100),
+        ("status", 100),
+        ("usage", 50),
+        ("usage", 8),
+        ("expired", 8),
+    ],
+    sample,
+    order_ref_field: Some(RESELLER_ORDER_REF),
+    data_units: DATA_UNITS,
+    type_field: Some("event_type"),
+};
+
+fn sample(t: &str, p: &SampleParams) -> Option<Value> {
+    use crate::simulate::merge;
+    use chrono::Duration;
+    let (ends, tran_no) = (p.ends(), p.tran_no());
+    let body = {
+        let esim = json!({"timestamp": p.now.timestamp(), "iccid": p.iccid, "esim_id": format!("esim-{tran_no}"), "reference_id": format!("ref-{tran_no}"),
+            "start": (ends - Duration::days(7)).timestamp(), "end": ends.timestamp()});
+        let mb = 1024u64;
+        let remaining_mb = mb * u64::from(p.remaining_percent.min(100)) / 100;
+        match t {
+            "status" => {
+                json!({"event_category": "esim", "event_type": "status", "data": merge(esim, json!({"status": "ACTIVATED"}))})
+            }
+            "expired" => {
+                json!({"event_category": "esim", "event_type": "status", "data": merge(esim, json!({"status": "EXPIRED"}))})
+            }
+            "usage" => {
+                json!({"event_category": "esim", "event_type": "usage", "data": merge(esim, json!({"status": "ACTIVATED",
+                "package_id": "esim-fr-7days-1gb", "package_name": "France 1GB 7 Days", "data_units": "MB", "voice_units": "minutes",
+                "sms_units": "messages", "data_total": mb, "data_used": mb - remaining_mb, "data_remaining": remaining_mb}))})
+            }
+            "low_balance" => {
+                json!({"event_category": "partner", "event_type": "low_balance", "data": {"timestamp": p.now.timestamp(),
+                "balance": 42.5, "threshold": 100, "threshold_percentage": 42.5}})
+            }
+            "refund" => {
+                json!({"event_id": format!("rfd_{}_refunded", p.sequence), "event_category": "refund", "event_type": "refunded",
+                "data": {"timestamp": p.now.timestamp(), "refund_id": p.sequence.to_string(), "status": "REFUNDED", "product_type": "esim",
+                "esim_id": format!("esim-{tran_no}"), "iccid": p.iccid}})
+            }
+            "order" => {
+                json!({"event_category": "affiliate", "event_type": "order", "data": {"timestamp": p.now.timestamp(), "partner_name": "esimhooks",
+                "partner_id": "p-1", "commission_rate": 10, "commission_amount": 0.95, "order_data": {"order_id": format!("o-{}", p.sequence),
+                "order_total": 9.5, "order_currency": "USD", "order_status": "completed", "order_items": []}}})
+            }
+            _ => return None,
+        }
+    };
+    Some(body)
 }

@@ -1,0 +1,195 @@
+//! The one list of providers. Each provider lives in its own module, which declares everything about it in a
+//! [`ProviderSpec`] (`SPEC`): names, configuration, authentication, normalization, signing for simulation,
+//! event types, samples and scenario. Everything else (configuration, the router, `serve`, `send`, `verify`,
+//! `replay`, the simulator, benchmarks, fuzzing) reads this list; adding a provider is its module and one line
+//! in [`providers!`] below.
+
+use super::{NormalizeError, Provider};
+use crate::auth::{KeyRing, Verified};
+use crate::config::{ConfigError, Env};
+use crate::customers::DataUnits;
+use crate::model::Event;
+use crate::simulate::SampleParams;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// What a provider's configuration gives its constructor.
+pub struct ProviderConfig<'a> {
+    /// `<PREFIX>_SECRETS` (or the SSM parameter `<PREFIX>_SECRETS_PARAM` names): tokens, keys or passwords,
+    /// current first.
+    pub secrets: KeyRing,
+    /// The optional lists the spec names in `extra_secrets`, in that order (`None`: not configured).
+    pub extra_secrets: Vec<Option<KeyRing>>,
+    /// The process environment, for settings of the provider's own (`ESIMACCESS_ALLOWED_IPS`).
+    pub env: Env<'a>,
+    /// Which network-level checks (sender IP allow-lists) apply.
+    pub source_checks: SourceChecks,
+}
+
+/// Which sender checks a provider applies besides its secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceChecks {
+    /// Deployed: the provider's published sender list applies unless the operator turns it off.
+    Deployed,
+    /// A local server: only a list the operator sets (local senders are not the provider's servers).
+    OptIn,
+    /// None: verifying a saved request, simulating.
+    Off,
+}
+
+impl ProviderConfig<'_> {
+    /// A configuration with `secrets` only, for local verification and simulation.
+    pub fn local(secrets: KeyRing) -> ProviderConfig<'static> {
+        ProviderConfig {
+            secrets,
+            extra_secrets: Vec::new(),
+            env: &|_| None,
+            source_checks: SourceChecks::Off,
+        }
+    }
+
+    /// The extra secret list at `index` of the spec's `extra_secrets`.
+    pub fn extra(&self, index: usize) -> Option<KeyRing> {
+        self.extra_secrets.get(index).cloned().flatten()
+    }
+}
+
+/// How a provider authenticates a delivery, as a sender must present it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signature {
+    /// The secret itself goes in the URL (`?token=`).
+    UrlToken,
+    /// A header carries it (a signature, or Basic credentials).
+    Header(&'static str, String),
+}
+
+/// Everything about one provider.
+pub struct ProviderSpec {
+    pub id: ProviderId,
+    /// As people write it: `eSIM Go`.
+    pub title: &'static str,
+    /// Optional secret lists besides `<PREFIX>_SECRETS`, by variable name (`ESIMGO_V2_TOKENS`): each read from
+    /// `<NAME>_PARAM` (SSM) or `<NAME>`.
+    pub extra_secrets: &'static [&'static str],
+    /// Builds the provider that authenticates deliveries.
+    pub build: fn(&ProviderConfig<'_>) -> Result<Arc<dyn Provider>, ConfigError>,
+    /// Maps an authenticated delivery to the common model; needs no secret (replay uses it as is).
+    pub normalize: fn(Verified<'_>) -> Result<Event, NormalizeError>,
+    /// How a sender holding `secret` authenticates `body` (simulation, `send`, `verify`).
+    pub sign: fn(body: &str, secret: &str) -> Signature,
+    /// The event types `sample` builds; the first is `send`'s default.
+    pub event_types: &'static [&'static str],
+    /// The event types that take an eSIM from order to expiry, in order, with the data left (percent).
+    pub scenario: &'static [(&'static str, u8)],
+    /// A realistic body of one event type, or `None` for a type the provider does not have.
+    pub sample: fn(event_type: &str, params: &SampleParams) -> Option<Value>,
+    /// The field by which the provider echoes the reseller's own order reference back, if it does.
+    pub order_ref_field: Option<&'static str>,
+    /// How the provider counts data: a 1 GB plan in bytes.
+    pub data_units: DataUnits,
+    /// The body field that names the event type, where there is one (tests probe it).
+    pub type_field: Option<&'static str>,
+}
+
+/// Declares the providers: the enum of their ids, its names and the list of specs, from one line each.
+macro_rules! providers {
+    ($($variant:ident = $name:literal in $module:ident,)+) => {
+        /// A provider this build serves: one variant per module in `providers/`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum ProviderId {
+            $(#[serde(rename = $name)] $variant,)+
+        }
+
+        impl ProviderId {
+            /// Every provider, in the order of the list.
+            pub const ALL: &'static [ProviderId] = &[$(Self::$variant),+];
+
+            /// Everything about this provider.
+            pub fn spec(self) -> &'static ProviderSpec {
+                match self {
+                    $(Self::$variant => &super::$module::SPEC,)+
+                }
+            }
+
+            /// As in URLs, binaries, environment variables and stored records: `esimgo`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+providers! {
+    EsimGo = "esimgo" in esimgo,
+    EsimAccess = "esimaccess" in esimaccess,
+    Roamify = "roamify" in roamify,
+    Airalo = "airalo" in airalo,
+}
+
+impl ProviderId {
+    /// Of its environment variables: `ESIMGO` (`ESIMGO_SECRETS`, `ESIMGO_SECRETS_PARAM`).
+    pub fn env_prefix(self) -> String {
+        self.as_str().to_ascii_uppercase()
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|p| p.as_str() == name)
+    }
+
+    /// The provider names, for messages: `esimgo, esimaccess, roamify or airalo`.
+    pub fn names() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
+        match names.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A provider module that declares a `SPEC` is in the list, and each spec is its own.
+    #[test]
+    fn every_provider_module_is_in_the_list() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/providers");
+        let mut modules: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| {
+                let declares = |text: String| {
+                    text.lines()
+                        .any(|l| l == "pub static SPEC: ProviderSpec = ProviderSpec {")
+                };
+                std::fs::read_to_string(path).is_ok_and(declares)
+            })
+            .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        modules.sort();
+        let mut listed: Vec<String> = ProviderId::ALL.iter().map(|p| p.as_str().to_string()).collect();
+        listed.sort();
+        assert_eq!(
+            modules, listed,
+            "a provider module missing from providers! (or named differently)"
+        );
+        for &id in ProviderId::ALL {
+            let spec = id.spec();
+            assert_eq!(spec.id, id, "{id}'s module declares another provider's spec");
+            assert_eq!(ProviderId::parse(id.as_str()), Some(id));
+            assert!(!spec.event_types.is_empty() && !spec.scenario.is_empty(), "{id}");
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(json, format!("\"{id}\""));
+        }
+        assert!(ProviderId::names().ends_with(&format!(" or {}", ProviderId::ALL.last().unwrap())));
+    }
+}
