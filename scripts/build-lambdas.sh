@@ -11,7 +11,9 @@ if [ "${1:-}" = "--quick" ]; then
   export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 fi
 
-functions=(esimgo esimaccess roamify airalo expiry-sweep callbacks customers)
+# One webhook binary per provider (functions/webhooks/src/bin/<provider>.rs), then the other functions.
+mapfile -t providers < <(ls functions/webhooks/src/bin | sed 's/\.rs$//')
+functions=("${providers[@]}" expiry-sweep callbacks customers)
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if ! [ -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c 'import ziglang' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2" "ziglang==0.17.1"
@@ -24,8 +26,7 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   done
 fi
 
-packages=()
-for f in "${functions[@]}"; do packages+=(-p "$f"); done
+packages=(-p webhooks -p expiry-sweep -p callbacks -p customers)
 rm -rf target/lambda
 PATH="$PWD/.venv/bin:$PATH" cargo lambda build --release --arm64 "${packages[@]}"
 

@@ -58,12 +58,7 @@ fn verify_and_normalize(c: &mut Criterion) {
             })
         },
     );
-    for provider in [
-        ProviderId::EsimGo,
-        ProviderId::EsimAccess,
-        ProviderId::Roamify,
-        ProviderId::Airalo,
-    ] {
+    for &provider in ProviderId::ALL {
         let mine: Vec<_> = all.iter().filter(|(p, _)| p.id() == provider).collect();
         c.bench_function(&format!("verify+normalize {provider} ({} fixtures)", mine.len()), |b| {
             b.iter(|| {
@@ -84,7 +79,11 @@ fn adapter(c: &mut Criterion) {
         Arc::new(SystemClock),
         PipelineSettings::default(),
     );
-    let service = Service::ready(providers()[1].clone(), Arc::new(pipeline), 128 * 1024);
+    let esimaccess = providers()
+        .into_iter()
+        .find(|p| p.id() == ProviderId::EsimAccess)
+        .unwrap();
+    let service = Service::ready(esimaccess, Arc::new(pipeline), 128 * 1024);
     c.bench_function("api gateway event to delivery (adapter)", |b| {
         b.iter_batched(
             || event.clone(),

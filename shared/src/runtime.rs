@@ -104,6 +104,13 @@ pub async fn build_service(provider_id: ProviderId) -> Service {
     }
 }
 
+/// The whole `main` of the provider function named `name` (its binary's name).
+pub async fn run_named(name: &str) -> Result<(), Error> {
+    let provider_id = ProviderId::parse(name)
+        .ok_or_else(|| format!("binary {name} names no provider: use {}", ProviderId::names()))?;
+    run(provider_id).await
+}
+
 /// The whole `main` of a provider function.
 pub async fn run(provider_id: ProviderId) -> Result<(), Error> {
     telemetry::init_json();

@@ -192,4 +192,29 @@ mod tests {
         }
         assert!(ProviderId::names().ends_with(&format!(" or {}", ProviderId::ALL.last().unwrap())));
     }
+
+    /// Each provider has its Lambda binary, named after it, and each binary names a provider.
+    #[test]
+    fn every_provider_has_its_lambda_binary() {
+        let bins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/webhooks/src/bin");
+        let mut names: Vec<String> = std::fs::read_dir(&bins)
+            .unwrap()
+            .map(|entry| {
+                entry
+                    .unwrap()
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        let mut listed: Vec<String> = ProviderId::ALL.iter().map(|p| p.as_str().to_string()).collect();
+        listed.sort();
+        assert_eq!(
+            names, listed,
+            "functions/webhooks/src/bin/<provider>.rs, one per provider"
+        );
+    }
 }

@@ -361,16 +361,18 @@ pub fn response_json(r: &lambda_http::aws_lambda_events::apigw::ApiGatewayV2http
     }
 }
 
+/// The fixture secrets of `provider`, current first (what its `<PREFIX>_SECRETS` would hold).
+pub fn fixture_keyring(provider: ProviderId) -> Vec<String> {
+    let s = secrets();
+    let ring = s[provider.as_str()]["keyring"]
+        .as_array()
+        .expect("fixtures/secrets.json: keyring");
+    ring.iter().map(|k| k.as_str().unwrap().to_string()).collect()
+}
+
 /// The fixture secret `provider` signs with (eSIM Access: its URL token).
 pub fn fixture_secret(provider: ProviderId) -> String {
-    let s = secrets();
-    let name = match provider {
-        ProviderId::EsimAccess => "url_token",
-        ProviderId::EsimGo => "api_key",
-        ProviderId::Roamify => "secret",
-        ProviderId::Airalo => "client_secret",
-    };
-    s[provider.as_str()][name].as_str().unwrap().to_string()
+    fixture_keyring(provider).remove(0)
 }
 
 /// A delivery of exactly `body`, signed (or carrying the token) as `provider` does, with the fixture secret.
@@ -399,14 +401,10 @@ pub fn signed_delivery(provider: ProviderId, body: &str, received_at: DateTime<U
     }
 }
 
-/// Each provider with the fixture secrets, eSIM Access without its IP allow-list.
+/// Each provider with the fixture secrets, built from its spec, without sender allow-lists.
 pub fn fixture_provider(provider: ProviderId) -> Arc<dyn Provider> {
-    match provider {
-        ProviderId::EsimAccess => esimaccess_provider(false),
-        ProviderId::EsimGo => esimgo_provider(None),
-        ProviderId::Roamify => roamify_provider(),
-        ProviderId::Airalo => airalo_provider(),
-    }
+    let ring = KeyRing::parse(&fixture_keyring(provider).join(",")).unwrap();
+    (provider.spec().build)(&shared::providers::ProviderConfig::local(ring)).unwrap()
 }
 
 /// The Airalo package of [`airalo_reading`] and the notices tests send about it.
