@@ -68,15 +68,24 @@ CALLBACK_ROUTES = [
 CALLBACK_SNS_ACTIONS = {"sns:Subscribe", "sns:Publish", "sns:Unsubscribe", "sns:SetSubscriptionAttributes",
                         "sns:GetSubscriptionAttributes"}
 
+# Binaries: each package under functions/ (its own name), and each binary of functions/webhooks/src/bin.
 packages = {}
 for manifest in (root / "functions").glob("*/Cargo.toml"):
     data = tomllib.loads(manifest.read_text())
     packages[data["package"]["name"]] = manifest.parent.name
+    for binary in (manifest.parent / "src/bin").glob("*.rs"):
+        packages[binary.stem] = manifest.parent.name
 
-providers = re.findall(r'Self::\w+ => "(\w+)",', source[source.index("pub fn as_str(self) -> &'static str {"):])[:4]
-check(sorted(providers) == ["airalo", "esimaccess", "esimgo", "roamify"], f"provider names read from model.rs: {providers}")
-prefixes = dict(re.findall(r'ProviderId::(\w+) => "([A-Z]+)"', source))
-name_of = {"esimgo": "EsimGo", "esimaccess": "EsimAccess", "roamify": "Roamify", "airalo": "Airalo"}
+# The providers, as the registry lists them (one line each in registry.rs).
+registry = (root / "shared/src/providers/registry.rs").read_text()
+providers = re.findall(r'^    \w+ = "(\w+)" in \w+,$', registry, re.M)
+check(len(providers) >= 4 and "esimgo" in providers, f"provider names read from registry.rs: {providers}")
+check(sorted(providers) == sorted(p.stem for p in (root / "functions/webhooks/src/bin").glob("*.rs")),
+      "every provider has its binary in functions/webhooks/src/bin, and only they")
+# The optional secret lists a provider's spec names (`extra_secrets: &["ESIMGO_V2_TOKENS"]`): read by format!.
+extra_secrets = {name for module in (root / "shared/src/providers").glob("*.rs")
+                 for listed in re.findall(r"extra_secrets: &\[([^\]]*)\]", module.read_text())
+                 for name in re.findall(r'"([A-Z0-9_]+)"', listed)}
 
 functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
 routes = {}
@@ -87,7 +96,7 @@ for name, function in functions.items():
     check(function.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda", f"{name}: BuildMethod is not rust-cargolambda")
     env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
     for var, value in env.items():
-        built = {f"{p}_SECRETS_PARAM" for p in prefixes.values()} | {"ESIMGO_V2_TOKENS_PARAM"}  # names made by format!
+        built = {f"{p.upper()}_SECRETS_PARAM" for p in providers} | {f"{e}_PARAM" for e in extra_secrets}
         check(f'"{var}"' in source or var in built or var == "RUST_LOG",
               f"{name}: environment variable {var} is read nowhere in shared/src")
         for target in refs(value):
@@ -97,7 +106,7 @@ for name, function in functions.items():
               f"{name}: {var} would put a secret value in the template; use the _PARAM form")
     provider = next((p for p in providers if binary == p), None)
     if provider:
-        for var in ("ESIMHOOKS_TABLE", "ESIMHOOKS_TOPIC_ARN", f"{prefixes[name_of[provider]]}_SECRETS_PARAM"):
+        for var in ("ESIMHOOKS_TABLE", "ESIMHOOKS_TOPIC_ARN", f"{provider.upper()}_SECRETS_PARAM"):
             check(var in env, f"{name}: missing {var}")
     policies = props.get("Policies", [])
     managed = [resources[p["Ref"]] for p in policies if isinstance(p, dict) and p.get("Ref") in resources]
@@ -167,8 +176,9 @@ text = (root / "template.yaml").read_text()
 secrets = json.loads((root / "fixtures/secrets.json").read_text())
 for provider, values in secrets.items():
     for key, value in values.items():
-        if "secret" in key or "key" in key or "token" in key:
-            check(value not in text, f"a fixture secret ({provider}.{key}) appears in template.yaml")
+        for one in (value if isinstance(value, list) else [value]):
+            if "secret" in key or "key" in key or "token" in key:
+                check(one not in text, f"a fixture secret ({provider}.{key}) appears in template.yaml")
 for name, parameter in parameters.items():
     if "Secret" in name or "Token" in name:
         check(parameter.get("Type") == "String" and "Default" in parameter and (parameter["Default"] in ("",) or parameter["Default"].startswith("/")),

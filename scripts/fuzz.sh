@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes every target in fuzz/ for SECONDS each (default 60): each provider's verify + normalize, and the
-# Lambda request adapter with the whole service behind it. Builds with the nightly toolchain and libFuzzer's
+# Fuzzes every target in fuzz/ for SECONDS each (default 60): every provider's verify + normalize (`providers`,
+# the first input byte picks the provider), eSIM Go's and Airalo's extra paths, and the Lambda request adapter
+# with the whole service behind it. Builds with the nightly toolchain and libFuzzer's
 # coverage instrumentation (what `cargo fuzz` does, without installing it), seeds from fixtures/ and events/,
 # keeps what it learns in fuzz/corpus/, and fails on any crash (the input is saved in fuzz/artifacts/).
 #   scripts/fuzz.sh 20          # CI
@@ -8,21 +9,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
-targets=(esimgo esimaccess roamify airalo request_adapter)
+mapfile -t targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -vx esimhooks-fuzz)
 
 python3 - <<'PY'
 import json, pathlib
 root = pathlib.Path(".")
-headers = {"esimgo": "x-signature-sha256", "roamify": "x-roamify-signature", "airalo": "airalo-signature"}
-for provider in ["esimgo", "esimaccess", "roamify", "airalo"]:
-    out = root / "fuzz/seeds" / provider
-    out.mkdir(parents=True, exist_ok=True)
+headers = {"esimgo": "x-signature-sha256", "airalo": "airalo-signature"}
+providers = sorted(p.name for p in (root / "fixtures").iterdir() if p.is_dir())
+def credential(f):
+    """What the delivery authenticated with: its URL token, or its first header beyond content-type."""
+    token = (f.get("auth") or {}).get("url_token")
+    if token:
+        return token.encode()[:255]
+    given = {k: v for k, v in f["request"]["headers"].items() if k not in ("content-type", "user-agent")}
+    return next(iter(given.values()), "").encode()[:255]
+for index, provider in enumerate(providers):
     for path in sorted((root / "fixtures" / provider).glob("*.json")):
         f = json.loads(path.read_text())
-        head = (f["request"]["headers"].get(headers.get(provider, ""), "") if provider in headers
-                else "?token=" + (f.get("auth") or {}).get("url_token", ""))
-        head = head.encode()[:255]
-        (out / path.stem).write_bytes(bytes([len(head)]) + head + f["request"]["body"].encode())
+        head, body = credential(f), f["request"]["body"].encode()
+        out = root / "fuzz/seeds/providers"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{provider}-{path.stem}").write_bytes(bytes([index, len(head)]) + head + body)
+        if provider in headers:
+            out = root / "fuzz/seeds" / provider
+            out.mkdir(parents=True, exist_ok=True)
+            (out / path.stem).write_bytes(bytes([len(head)]) + head + body)
 out = root / "fuzz/seeds/request_adapter"
 out.mkdir(parents=True, exist_ok=True)
 for path in sorted(root.glob("events/*/*.json")):

@@ -111,7 +111,7 @@ pub fn hmac_sha256(secret: &str, body: &[u8]) -> Vec<u8> {
 pub fn sign(provider: ProviderId, body: &str, secret: &str) -> SampleRequest {
     let path = format!("/webhooks/{provider}");
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    let path_and_query = match (provider.spec().sign)(body, secret) {
+    let path_and_query = match (provider.spec().sign)(body.as_bytes(), secret) {
         Signature::UrlToken => format!("{path}?token={}", percent_encode(secret)),
         Signature::Header(name, value) => {
             headers.push((name.to_string(), value));

@@ -317,7 +317,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         use hmac::{digest::KeyInit, Mac};
         let mut mac =
             <hmac::Hmac<sha2::Sha512> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-        mac.update(body.as_bytes());
+        mac.update(body);
         Signature::Header(SIGNATURE_HEADER, hex::encode(mac.finalize().into_bytes()))
     },
     event_types: &[

@@ -292,7 +292,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     normalize,
     sign: |body, secret| {
         use base64::Engine;
-        let tag = crate::simulate::hmac_sha256(secret, body.as_bytes());
+        let tag = crate::simulate::hmac_sha256(secret, body);
         Signature::Header(SIGNATURE_HEADER, base64::engine::general_purpose::STANDARD.encode(tag))
     },
     event_types: &[

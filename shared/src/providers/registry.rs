@@ -76,7 +76,7 @@ pub struct ProviderSpec {
     /// Maps an authenticated delivery to the common model; needs no secret (replay uses it as is).
     pub normalize: fn(Verified<'_>) -> Result<Event, NormalizeError>,
     /// How a sender holding `secret` authenticates `body` (simulation, `send`, `verify`).
-    pub sign: fn(body: &str, secret: &str) -> Signature,
+    pub sign: fn(body: &[u8], secret: &str) -> Signature,
     /// The event types `sample` builds; the first is `send`'s default.
     pub event_types: &'static [&'static str],
     /// The event types that take an eSIM from order to expiry, in order, with the data left (percent).

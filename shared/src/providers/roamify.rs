@@ -359,7 +359,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     build: |config| Ok(Arc::new(Roamify::new(config.secrets.clone()))),
     normalize,
     sign: |body, secret| {
-        let tag = crate::simulate::hmac_sha256(secret, body.as_bytes());
+        let tag = crate::simulate::hmac_sha256(secret, body);
         Signature::Header(SIGNATURE_HEADER, hex::encode(tag))
     },
     event_types: &["usage", "status", "expired", "low_balance", "refund", "order"],
