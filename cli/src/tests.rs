@@ -66,20 +66,23 @@ pub(crate) fn local_backend(db: &std::path::Path) -> BackendArgs {
     }
 }
 
-/// Secrets the test server is configured with, per provider.
+/// Secrets the test server is configured with, per provider (eSIM Access: [`TOKEN`]).
 pub(crate) fn secret_of(provider: &str) -> String {
-    format!("{provider}-local-secret")
+    match provider {
+        "esimaccess" => TOKEN.to_string(),
+        _ => format!("{provider}-local-secret"),
+    }
 }
 
 pub(crate) async fn start(db: &std::path::Path) -> Server {
     let backend = local_backend(db);
     let opened = backend.open(true).await.unwrap();
-    let env = |name: &str| match name {
-        "ESIMACCESS_SECRETS" => Some(TOKEN.to_string()),
-        "ESIMGO_SECRETS" => Some(secret_of("esimgo")),
-        "ROAMIFY_SECRETS" => Some(secret_of("roamify")),
-        "AIRALO_SECRETS" => Some(secret_of("airalo")),
-        _ => None,
+    // `<PREFIX>_SECRETS` of every provider in the list.
+    let env = |name: &str| {
+        let provider = ProviderId::ALL
+            .iter()
+            .find(|p| name.strip_suffix("_SECRETS") == Some(p.env_prefix().as_str()))?;
+        Some(secret_of(provider.as_str()))
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // The system clock may read any hour: customer messages go at once, whatever the customer's night.
@@ -291,14 +294,8 @@ async fn send_is_accepted_for_every_provider_and_refused_with_a_wrong_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("send.db");
     let server = start(&db).await;
-    let secret = |p: &str| {
-        if p == "esimaccess" {
-            TOKEN.to_string()
-        } else {
-            secret_of(p)
-        }
-    };
-    for provider in ["esimgo", "esimaccess", "roamify", "airalo"] {
+    let secret = secret_of;
+    for provider in ProviderId::ALL.iter().map(|p| p.as_str()) {
         assert_eq!(
             send(send_args(provider, server.addr, secret(provider))).await,
             Ok(0),
@@ -311,7 +308,7 @@ async fn send_is_accepted_for_every_provider_and_refused_with_a_wrong_secret() {
         );
     }
     // A whole scenario per provider: every step accepted.
-    for provider in ["esimgo", "esimaccess", "roamify", "airalo"] {
+    for provider in ProviderId::ALL.iter().map(|p| p.as_str()) {
         let mut args = send_args(provider, server.addr, secret(provider));
         args.scenario = true;
         args.iccid = format!("89445000000000001{}", provider.len());
@@ -328,7 +325,11 @@ async fn send_is_accepted_for_every_provider_and_refused_with_a_wrong_secret() {
         .await
         .unwrap();
     let providers: std::collections::BTreeSet<String> = all.iter().map(|d| d.event.provider.to_string()).collect();
-    assert_eq!(providers.len(), 4, "every provider's sends were stored: {providers:?}");
+    assert_eq!(
+        providers.len(),
+        ProviderId::ALL.len(),
+        "every provider's sends were stored: {providers:?}"
+    );
     let alerts = shared::store::StoreQuery::list_alerts(&store, &shared::store::ListQuery::default())
         .await
         .unwrap();

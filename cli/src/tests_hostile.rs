@@ -43,10 +43,7 @@ async fn replay_after_padded_bodies_changes_and_publishes_nothing() {
     let server = start(&db).await;
     let mut sent = 0;
     for &provider in ProviderId::ALL {
-        let secret = match provider {
-            ProviderId::EsimAccess => TOKEN.to_string(),
-            _ => secret_of(provider.as_str()),
-        };
+        let secret = secret_of(provider.as_str());
         for (i, body) in accepted_bodies(provider).into_iter().enumerate() {
             // Every other body only with its padding: no unpadded twin shares its hash.
             let padded = format!("\n \t{body}\r\n");

@@ -32,7 +32,7 @@ pub(crate) fn flag_once(flags: &mut Vec<String>, flag: &str) {
     }
 }
 
-pub use crate::providers::registry::ProviderId;
+pub use crate::providers::ProviderId;
 
 /// What a delivery is about, across providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

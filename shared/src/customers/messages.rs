@@ -114,6 +114,9 @@ pub fn customer_message(alert: &Alert, contact: &Contact, settings: &CustomerSet
         ("hours", hours),
     ];
     let (body, subject) = match alert.alert_type {
+        AlertType::LowData if data_left.is_some() && usage.and_then(|u| u.remaining_ratio).is_none() => {
+            (&words.low_data_left, &words.subject_low_data_left)
+        }
         AlertType::LowData if data_left.is_some() => (&words.low_data_amount, &words.subject_low_data),
         AlertType::LowData => (&words.low_data, &words.subject_low_data),
         AlertType::Expiry if alert.level == "ended" => (&words.expiry_ended, &words.subject_expiry_ended),

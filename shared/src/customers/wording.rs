@@ -25,12 +25,15 @@ pub struct Wording {
     pub your_plan: Text,
     pub low_data: Text,
     pub low_data_amount: Text,
+    /// Data left known only as an amount (the provider states no total).
+    pub low_data_left: Text,
     pub expiry_soon: Text,
     pub expiry_ended: Text,
     pub expiry_within: Text,
     pub topup: Text,
     pub topup_link: Text,
     pub subject_low_data: Text,
+    pub subject_low_data_left: Text,
     pub subject_expiry_soon: Text,
     pub subject_expiry_ended: Text,
     pub subject_expiry_within: Text,
@@ -58,12 +61,14 @@ const ENGLISH: Wording = Wording {
     your_plan: t("your eSIM plan"),
     low_data: t("{greeting} {plan} has {percent} of its data left."),
     low_data_amount: t("{greeting} {plan} has {data_left} of data left ({percent})."),
+    low_data_left: t("{greeting} {plan} has {data_left} of data left."),
     expiry_soon: t("{greeting} {plan} ends on {ends_at}."),
     expiry_ended: t("{greeting} {plan} has ended."),
     expiry_within: t("{greeting} {plan} ends within {hours} hours."),
     topup: t("Top up: {topup_url}"),
     topup_link: t("Top up"),
     subject_low_data: t("{brand}: {percent} of your data left"),
+    subject_low_data_left: t("{brand}: {data_left} of data left"),
     subject_expiry_soon: t("{brand}: your plan ends on {ends_at}"),
     subject_expiry_ended: t("{brand}: your plan has ended"),
     subject_expiry_within: t("{brand}: your plan ends within {hours} hours"),
@@ -91,12 +96,14 @@ const SPANISH: Wording = Wording {
     your_plan: t("tu plan eSIM"),
     low_data: t("{greeting} a {plan} le queda el {percent} de los datos."),
     low_data_amount: t("{greeting} a {plan} le quedan {data_left} de datos ({percent})."),
+    low_data_left: t("{greeting} a {plan} le quedan {data_left} de datos."),
     expiry_soon: t("{greeting} {plan} termina el {ends_at}."),
     expiry_ended: t("{greeting} {plan} ha terminado."),
     expiry_within: t("{greeting} {plan} termina en menos de {hours} horas."),
     topup: t("Recarga: {topup_url}"),
     topup_link: t("Recargar"),
     subject_low_data: t("{brand}: te queda el {percent} de los datos"),
+    subject_low_data_left: t("{brand}: te quedan {data_left} de datos"),
     subject_expiry_soon: t("{brand}: tu plan termina el {ends_at}"),
     subject_expiry_ended: t("{brand}: tu plan ha terminado"),
     subject_expiry_within: t("{brand}: tu plan termina en menos de {hours} horas"),
@@ -124,12 +131,14 @@ const FRENCH: Wording = Wording {
     your_plan: t("votre forfait eSIM"),
     low_data: t("{greeting} il reste {percent} des données de {plan}."),
     low_data_amount: t("{greeting} il reste {data_left} de données sur {plan} ({percent})."),
+    low_data_left: t("{greeting} il reste {data_left} de données sur {plan}."),
     expiry_soon: t("{greeting} {plan} se termine le {ends_at}."),
     expiry_ended: t("{greeting} {plan} est terminé."),
     expiry_within: t("{greeting} {plan} se termine dans moins de {hours} heures."),
     topup: t("Recharger : {topup_url}"),
     topup_link: t("Recharger"),
     subject_low_data: t("{brand} : il vous reste {percent} de vos données"),
+    subject_low_data_left: t("{brand} : il vous reste {data_left} de données"),
     subject_expiry_soon: t("{brand} : votre forfait se termine le {ends_at}"),
     subject_expiry_ended: t("{brand} : votre forfait est terminé"),
     subject_expiry_within: t("{brand} : votre forfait se termine dans moins de {hours} heures"),
@@ -157,12 +166,14 @@ const GERMAN: Wording = Wording {
     your_plan: t("Ihr eSIM-Tarif"),
     low_data: t("{greeting} {plan} hat noch {percent} des Datenvolumens."),
     low_data_amount: t("{greeting} {plan} hat noch {data_left} Datenvolumen ({percent})."),
+    low_data_left: t("{greeting} {plan} hat noch {data_left} Datenvolumen."),
     expiry_soon: t("{greeting} {plan} endet am {ends_at}."),
     expiry_ended: t("{greeting} {plan} ist abgelaufen."),
     expiry_within: t("{greeting} {plan} endet in weniger als {hours} Stunden."),
     topup: t("Aufladen: {topup_url}"),
     topup_link: t("Aufladen"),
     subject_low_data: t("{brand}: noch {percent} Ihres Datenvolumens"),
+    subject_low_data_left: t("{brand}: noch {data_left} Datenvolumen"),
     subject_expiry_soon: t("{brand}: Ihr Tarif endet am {ends_at}"),
     subject_expiry_ended: t("{brand}: Ihr Tarif ist abgelaufen"),
     subject_expiry_within: t("{brand}: Ihr Tarif endet in weniger als {hours} Stunden"),
@@ -194,12 +205,14 @@ struct Overrides {
     your_plan: Option<String>,
     low_data: Option<String>,
     low_data_amount: Option<String>,
+    low_data_left: Option<String>,
     expiry_soon: Option<String>,
     expiry_ended: Option<String>,
     expiry_within: Option<String>,
     topup: Option<String>,
     topup_link: Option<String>,
     subject_low_data: Option<String>,
+    subject_low_data_left: Option<String>,
     subject_expiry_soon: Option<String>,
     subject_expiry_ended: Option<String>,
     subject_expiry_within: Option<String>,
@@ -260,12 +273,14 @@ impl Overrides {
         set(&mut to.your_plan, self.your_plan);
         set(&mut to.low_data, self.low_data);
         set(&mut to.low_data_amount, self.low_data_amount);
+        set(&mut to.low_data_left, self.low_data_left);
         set(&mut to.expiry_soon, self.expiry_soon);
         set(&mut to.expiry_ended, self.expiry_ended);
         set(&mut to.expiry_within, self.expiry_within);
         set(&mut to.topup, self.topup);
         set(&mut to.topup_link, self.topup_link);
         set(&mut to.subject_low_data, self.subject_low_data);
+        set(&mut to.subject_low_data_left, self.subject_low_data_left);
         set(&mut to.subject_expiry_soon, self.subject_expiry_soon);
         set(&mut to.subject_expiry_ended, self.subject_expiry_ended);
         set(&mut to.subject_expiry_within, self.subject_expiry_within);

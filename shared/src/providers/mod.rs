@@ -1,21 +1,32 @@
 //! A provider is a module here declaring its [`ProviderSpec`], and a value implementing [`Provider`] (how its
-//! deliveries are authenticated, with its secrets). The list of providers is `registry.rs`; adding one is its
-//! module, a line there, its binary's entry in `functions/webhooks` and its entry in `deploy/providers.json`.
+//! deliveries are authenticated, with its secrets). Adding one is its module, its line in the list below, its
+//! binary in `functions/webhooks/src/bin` and its entry in `scripts/template-providers.json`.
 
-pub mod airalo;
 mod airalo_canonical;
-pub mod esimaccess;
-pub mod esimgo;
 mod json;
 pub mod registry;
+
+pub mod airalo;
+pub mod esimaccess;
+pub mod esimgo;
+pub mod gigastore;
 pub mod roamify;
+
+// The list of providers: one line each, `Variant = "name" in module`.
+registry::providers! {
+    EsimGo = "esimgo" in esimgo,
+    EsimAccess = "esimaccess" in esimaccess,
+    Roamify = "roamify" in roamify,
+    Airalo = "airalo" in airalo,
+    Gigastore = "gigastore" in gigastore,
+}
 
 pub use registry::{ProviderConfig, ProviderSpec, Signature, SourceChecks};
 
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    flag_once, DedupeBasis, DedupeKey, Event, EventKind, PayloadSha256, ProviderId, RawPadding, FLAG_ICCID_IMPLAUSIBLE,
+    flag_once, DedupeBasis, DedupeKey, Event, EventKind, PayloadSha256, RawPadding, FLAG_ICCID_IMPLAUSIBLE,
 };
 use serde_json::value::RawValue;
 use std::borrow::Cow;

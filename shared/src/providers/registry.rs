@@ -1,9 +1,10 @@
 //! The one list of providers. Each provider lives in its own module, which declares everything about it in a
 //! [`ProviderSpec`] (`SPEC`): names, configuration, authentication, normalization, signing for simulation,
 //! event types, samples and scenario. Everything else (configuration, the router, `serve`, `send`, `verify`,
-//! `replay`, the simulator, benchmarks, fuzzing) reads this list; adding a provider is its module and one line
-//! in [`providers!`] below.
+//! `replay`, the simulator, benchmarks, fuzzing) reads the list, which `providers/mod.rs` declares with
+//! [`providers!`]: adding a provider is its module and one line there.
 
+pub use super::ProviderId;
 use super::{NormalizeError, Provider};
 use crate::auth::{KeyRing, Verified};
 use crate::config::{ConfigError, Env};
@@ -91,7 +92,8 @@ pub struct ProviderSpec {
     pub type_field: Option<&'static str>,
 }
 
-/// Declares the providers: the enum of their ids, its names and the list of specs, from one line each.
+/// Declares the providers (in `providers/mod.rs`, beside their modules): the enum of their ids, its names and
+/// the list of specs, from one line each.
 macro_rules! providers {
     ($($variant:ident = $name:literal in $module:ident,)+) => {
         /// A provider this build serves: one variant per module in `providers/`.
@@ -105,9 +107,9 @@ macro_rules! providers {
             pub const ALL: &'static [ProviderId] = &[$(Self::$variant),+];
 
             /// Everything about this provider.
-            pub fn spec(self) -> &'static ProviderSpec {
+            pub fn spec(self) -> &'static $crate::providers::ProviderSpec {
                 match self {
-                    $(Self::$variant => &super::$module::SPEC,)+
+                    $(Self::$variant => &$module::SPEC,)+
                 }
             }
 
@@ -121,12 +123,7 @@ macro_rules! providers {
     };
 }
 
-providers! {
-    EsimGo = "esimgo" in esimgo,
-    EsimAccess = "esimaccess" in esimaccess,
-    Roamify = "roamify" in roamify,
-    Airalo = "airalo" in airalo,
-}
+pub(crate) use providers;
 
 impl ProviderId {
     /// Of its environment variables: `ESIMGO` (`ESIMGO_SECRETS`, `ESIMGO_SECRETS_PARAM`).

@@ -361,6 +361,16 @@ pub fn response_json(r: &lambda_http::aws_lambda_events::apigw::ApiGatewayV2http
     }
 }
 
+/// When `provider`'s fixtures are delivered (fixtures/clock.json): their expectations hold then.
+pub fn fixture_clock(provider: ProviderId) -> String {
+    let text = std::fs::read_to_string(repo_root().join("fixtures/clock.json")).unwrap();
+    let clock: serde_json::Value = serde_json::from_str(&text).unwrap();
+    clock[provider.as_str()]
+        .as_str()
+        .expect("fixtures/clock.json")
+        .to_string()
+}
+
 /// The fixture secrets of `provider`, current first (what its `<PREFIX>_SECRETS` would hold).
 pub fn fixture_keyring(provider: ProviderId) -> Vec<String> {
     let s = secrets();
@@ -399,6 +409,18 @@ pub fn signed_delivery(provider: ProviderId, body: &str, received_at: DateTime<U
         received_at,
         request_id: None,
     }
+}
+
+/// Each provider with the fixture secrets, built from its spec as deployed (eSIM Access's published sender
+/// IPs on).
+pub fn deployed_provider(provider: ProviderId) -> Arc<dyn Provider> {
+    let config = shared::providers::ProviderConfig {
+        secrets: KeyRing::parse(&fixture_keyring(provider).join(",")).unwrap(),
+        extra_secrets: Vec::new(),
+        env: &|_| None,
+        source_checks: shared::providers::SourceChecks::Deployed,
+    };
+    (provider.spec().build)(&config).unwrap()
 }
 
 /// Each provider with the fixture secrets, built from its spec, without sender allow-lists.
