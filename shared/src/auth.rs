@@ -288,6 +288,10 @@ pub enum AuthFailure {
     SignatureMismatch,
     #[error("unsigned delivery refused by configuration")]
     UnsignedRefused,
+    #[error("Authorization header is not Basic credentials (base64 of user:password)")]
+    MalformedCredentials,
+    #[error("Basic credentials match none configured")]
+    WrongCredentials,
 }
 
 /// A delivery whose authenticity was checked. Only code in this crate can make one (the constructor is

@@ -43,18 +43,7 @@ async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
         post_twice(&h, f).await;
     }
     let stored = assert_stored_once_and_alerted(&h, &all, &schemas).await;
-    let mut published: Vec<(String, String, Option<String>)> = h
-        .sink
-        .published()
-        .iter()
-        .map(|a| {
-            (
-                a.alert_type.as_str().to_string(),
-                a.level.clone(),
-                a.provider_level.clone(),
-            )
-        })
-        .collect();
+    let mut published = h.published_levels();
     published.sort();
     let expected = [
         ("account_balance", "low", "80%"),

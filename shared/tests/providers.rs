@@ -25,7 +25,10 @@ async fn every_providers_fixtures_are_stored_once_and_alert_once() {
 fn every_provider_has_fixtures_and_a_keyring() {
     for &id in ProviderId::ALL {
         assert!(!fixtures(id.as_str()).is_empty(), "fixtures/{id}/");
-        assert_eq!(fixture_keyring(id).len(), 2, "fixtures/secrets.json: {id}.keyring");
+        assert!(
+            fixture_keyring(id).len() >= 2,
+            "fixtures/secrets.json: {id}.keyring, current and rotated"
+        );
         assert!(!fixture_clock(id).is_empty());
     }
 }

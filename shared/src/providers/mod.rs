@@ -10,6 +10,7 @@ pub mod airalo;
 pub mod esimaccess;
 pub mod esimgo;
 pub mod gigastore;
+pub mod oneglobal;
 pub mod roamify;
 
 // The list of providers: one line each, `Variant = "name" in module`.
@@ -19,6 +20,7 @@ registry::providers! {
     Roamify = "roamify" in roamify,
     Airalo = "airalo" in airalo,
     Gigastore = "gigastore" in gigastore,
+    OneGlobal = "oneglobal" in oneglobal,
 }
 
 pub use registry::{ProviderConfig, ProviderSpec, Signature, SourceChecks};

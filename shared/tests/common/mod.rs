@@ -221,6 +221,21 @@ impl Harness {
         }
     }
 
+    /// Each published alert as (type, level, provider level), in publishing order.
+    pub fn published_levels(&self) -> Vec<(String, String, Option<String>)> {
+        self.sink
+            .published()
+            .iter()
+            .map(|a| {
+                (
+                    a.alert_type.as_str().to_string(),
+                    a.level.clone(),
+                    a.provider_level.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// The first published alert of `alert_type` (`low_data`, `expiry`, ...); the test expects one.
     pub fn published_alert(&self, alert_type: &str) -> Alert {
         self.sink
