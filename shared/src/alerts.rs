@@ -76,10 +76,15 @@ impl AlertRules {
         if expires_at <= now {
             Some("ended".into())
         } else if expires_at - now <= self.expiry_window {
-            Some(format!("{}h", self.expiry_window.num_hours()))
+            Some(self.window_level())
         } else {
             None
         }
+    }
+
+    /// The level of an end within the window: `24h`.
+    fn window_level(&self) -> String {
+        hours_level(self.expiry_window.num_hours())
     }
 }
 
@@ -122,14 +127,29 @@ pub struct Alert {
     pub customer_id: Option<String>,
 }
 
-/// `provider#esim#bundle#type#level`: the identity an alert fires once under.
+/// A low-data level on the scale: the percent left, `20%`.
+pub fn percent_level(percent_left: u8) -> String {
+    format!("{percent_left}%")
+}
+
+/// An expiry level on the scale: the hours left, `72h`.
+pub fn hours_level(hours: i64) -> String {
+    format!("{hours}h")
+}
+
+/// `provider#esim#bundle#type#level`: the identity an alert fires once under. An account-balance alert is
+/// about a delivery, not an eSIM: `provider#account#account_balance#<delivery key>`.
 fn alert_id(
     provider: ProviderId,
     esim: Option<&EsimIdentity>,
     bundle: Option<&Bundle>,
     alert_type: AlertType,
     level: &str,
+    event_key: &DedupeKey,
 ) -> String {
+    if alert_type == AlertType::AccountBalance {
+        return format!("{provider}#account#{}#{event_key}", alert_type.as_str());
+    }
     let esim_part = esim.map_or("-", |e| e.key.as_str());
     let bundle_part = bundle
         .and_then(|b| b.reference.as_deref().or(b.name.as_deref()))
@@ -153,7 +173,14 @@ impl Alert {
     ) -> Self {
         Self {
             schema_version: ALERT_SCHEMA_VERSION,
-            alert_id: alert_id(provider, esim.as_ref(), bundle.as_ref(), alert_type, &level),
+            alert_id: alert_id(
+                provider,
+                esim.as_ref(),
+                bundle.as_ref(),
+                alert_type,
+                &level,
+                &event_dedupe_key,
+            ),
             alert_type,
             level,
             provider_level: None,
@@ -182,6 +209,7 @@ impl Alert {
                     self.bundle.as_ref(),
                     self.alert_type,
                     label,
+                    &self.event_dedupe_key,
                 );
                 self.former_alert_id = Some(former);
             }
@@ -233,7 +261,7 @@ pub fn upcoming_expiry(state: &EsimState, rules: &AlertRules, now: DateTime<Utc>
         iccid: state.iccid.clone(),
         refs: state.refs.clone(),
     };
-    let level = format!("{}h", rules.expiry_window.num_hours());
+    let level = rules.window_level();
     let key = validity.event_key.clone();
     let mut alert = Alert::new(
         state.provider,
@@ -263,12 +291,6 @@ pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, no
         let label = event.balance.as_ref().and_then(|b| b.provider_level.clone());
         let mut alert = Alert::for_esim(event, None, AlertType::AccountBalance, "low".into(), now);
         alert.provider_level = label;
-        alert.alert_id = format!(
-            "{}#account#{}#{}",
-            event.provider,
-            AlertType::AccountBalance.as_str(),
-            event.dedupe_key
-        );
         alert.balance = event.balance.clone();
         alerts.push(alert);
     }
@@ -300,7 +322,7 @@ fn esim_alerts(
                 usage
                     .remaining_ratio
                     .and_then(|r| rules.low_data_level(r))
-                    .map(|l| format!("{l}%"))
+                    .map(percent_level)
             };
             let level = if warned {
                 usage.alert_level.clone().or_else(reached)

@@ -66,8 +66,12 @@ impl KeyRing {
         )
     }
 
-    pub fn secrets(&self) -> &[Secret] {
-        &self.secrets
+    /// Splits the ring into HTTP Basic credentials (entries with a `:`, `user:password`) and URL tokens (the
+    /// rest), either `None` when it has none.
+    pub fn split_credentials(&self) -> (Option<KeyRing>, Option<KeyRing>) {
+        let (basic, tokens): (Vec<Secret>, Vec<Secret>) =
+            self.secrets.iter().cloned().partition(|s| s.expose().contains(':'));
+        (Self::new(basic), Self::new(tokens))
     }
 
     pub fn len(&self) -> usize {

@@ -256,7 +256,7 @@ fn read(verified: Verified<'_>) -> Result<Event, NormalizeError> {
 /// Airalo's low-data levels count data used (`75%`, `90%`); the alert scale counts what is left (`25%`, `10%`).
 fn percent_left(level: &str) -> Option<String> {
     let used: u8 = level.strip_suffix('%')?.trim().parse().ok()?;
-    (used <= 100).then(|| format!("{}%", 100 - used))
+    (used <= 100).then(|| crate::alerts::percent_level(100 - used))
 }
 
 /// Airalo's expiry levels count days left (`3days`, `1days`); the alert scale counts hours (`72h`, `24h`), so
@@ -264,7 +264,7 @@ fn percent_left(level: &str) -> Option<String> {
 fn hours_left(level: &str) -> Option<String> {
     let digits = level.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let days: u16 = digits.trim().parse().ok()?;
-    (days <= 365).then(|| format!("{}h", u32::from(days) * 24))
+    (days <= 365).then(|| crate::alerts::hours_level(i64::from(days) * 24))
 }
 
 /// `ends_with` ignoring ASCII case, without a lower-case copy per delivery.

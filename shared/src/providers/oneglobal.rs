@@ -8,7 +8,7 @@
 use super::json::{self, json_fields, Field};
 use super::registry::{ProviderConfig, ProviderSpec, Signature};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
-use crate::auth::{AuthFailure, KeyRing, Secret, Verified};
+use crate::auth::{AuthFailure, KeyRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
     refs_sent, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, ProviderId, StatusChange, Validity,
@@ -64,13 +64,8 @@ impl OneGlobal {
     /// Splits the configured secrets: an entry with a `:` is Basic credentials (split at the first `:` by the
     /// sender), any other a URL token.
     pub fn new(secrets: &KeyRing) -> Self {
-        let (basic, tokens): (Vec<&Secret>, Vec<&Secret>) =
-            secrets.secrets().iter().partition(|s| s.expose().contains(':'));
-        let ring = |list: Vec<&Secret>| KeyRing::new(list.into_iter().cloned());
-        Self {
-            basic: ring(basic),
-            tokens: ring(tokens),
-        }
+        let (basic, tokens) = secrets.split_credentials();
+        Self { basic, tokens }
     }
 }
 
@@ -171,12 +166,16 @@ pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
         }
         EventKind::DataUsage => {
             // USAGE_THRESHOLD counts data used (80 %): on the scale, what is left.
-            let used = body.threshold.number().filter(|t| (0.0..=100.0).contains(t));
+            let used = body
+                .threshold
+                .number()
+                .filter(|t| (0.0..=100.0).contains(t))
+                .map(|t| t.round() as u8);
             event.usage = Some(DataUsage {
                 remaining_bytes: remaining,
                 provider_threshold: body.threshold.text(),
-                provider_alert_level: used.map(|t| format!("{t:.0}%")),
-                alert_level: used.map(|t| format!("{:.0}%", 100.0 - t)),
+                provider_alert_level: used.map(|t| format!("{t}%")),
+                alert_level: used.map(|t| crate::alerts::percent_level(100 - t)),
                 ..DataUsage::default()
             });
             if used.is_none() {
