@@ -90,12 +90,6 @@ impl KeyRing {
             .iter()
             .fold(false, |found, digest| ct_eq(&given, digest) | found)
     }
-
-    /// Whether `tag` is the HMAC of `message` under any secret in the ring. Keys once per call; providers on
-    /// the hot path hold a [`MacRing`] instead.
-    pub fn any_mac_matches<M: Mac + KeyInit + Clone>(&self, message: &[u8], tag: &[u8]) -> bool {
-        MacRing::<M>::new(self).matches(message, tag)
-    }
 }
 
 /// The HMAC state of every secret in a ring, keyed once at cold start: verifying a delivery then costs only
@@ -339,6 +333,17 @@ mod tests {
     }
 
     #[test]
+    fn credentials_split_from_tokens_at_a_colon() {
+        let ring = KeyRing::parse("token-1,user:pa:ss,token-2").unwrap();
+        let (basic, tokens) = ring.split_credentials();
+        let (basic, tokens) = (basic.unwrap(), tokens.unwrap());
+        assert_eq!((basic.len(), tokens.len()), (1, 2));
+        assert!(basic.contains(b"user:pa:ss") && !basic.contains(b"token-1"));
+        assert!(tokens.contains(b"token-2"));
+        assert!(KeyRing::parse("only-a-token").unwrap().split_credentials().0.is_none());
+    }
+
+    #[test]
     fn ring_parses_rotation_list_and_refuses_empty() {
         let ring = KeyRing::parse(" a , b\nc,,").unwrap();
         assert_eq!(ring.len(), 3);
@@ -353,8 +358,9 @@ mod tests {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"new").unwrap();
         mac.update(b"body");
         let tag = mac.finalize().into_bytes();
-        assert!(ring.any_mac_matches::<Hmac<Sha256>>(b"body", &tag));
-        assert!(!ring.any_mac_matches::<Hmac<Sha256>>(b"bodY", &tag));
+        let keyed = MacRing::<Hmac<Sha256>>::new(&ring);
+        assert!(keyed.matches(b"body", &tag));
+        assert!(!keyed.matches(b"bodY", &tag));
     }
 
     #[test]

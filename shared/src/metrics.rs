@@ -2,6 +2,7 @@
 //! run), which CloudWatch Logs turns into metrics without any API call on the request path.
 //! Namespace `esimhooks`; dimensions `provider`, and `provider` + `reason` for rejections and failures.
 
+use crate::customers::notifier::OutboxReport;
 use crate::pipeline::SweepReport;
 use serde_json::{json, Map, Value};
 
@@ -89,13 +90,17 @@ pub fn request_line(provider: &str, outcome: RequestOutcome, latency_ms: f64, ti
     Value::Object(document).to_string()
 }
 
-/// The EMF line for one run of the expiry sweep.
-pub fn sweep_line(report: &SweepReport, timestamp_ms: i64) -> String {
+/// The EMF line for one scheduled run: the expiry sweep and the customer outbox.
+pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64) -> String {
     let names = [
         ("SweepExpiring", "Count"),
         ("SweepPublished", "Count"),
         ("SweepAlreadySent", "Count"),
         ("SweepFailed", "Count"),
+        ("OutboxDue", "Count"),
+        ("OutboxSent", "Count"),
+        ("OutboxNotSent", "Count"),
+        ("OutboxRetry", "Count"),
     ];
     json!({
         "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([[]]), &names)]},
@@ -103,6 +108,10 @@ pub fn sweep_line(report: &SweepReport, timestamp_ms: i64) -> String {
         "SweepPublished": report.published,
         "SweepAlreadySent": report.already_sent,
         "SweepFailed": report.failed,
+        "OutboxDue": outbox.due,
+        "OutboxSent": outbox.sent,
+        "OutboxNotSent": outbox.not_sent,
+        "OutboxRetry": outbox.retry,
     })
     .to_string()
 }
@@ -198,8 +207,17 @@ mod tests {
             already_sent: 2,
             failed: 0,
         };
-        let doc = parse(&sweep_line(&report, 5));
+        let outbox = OutboxReport {
+            due: 4,
+            sent: 3,
+            not_sent: 1,
+            retry: 0,
+        };
+        let doc = parse(&sweep_line(&report, &outbox, 5));
         assert_valid_emf(&doc);
-        assert_eq!(doc["SweepPublished"], 1);
+        assert_eq!(
+            (doc["SweepPublished"].as_u64(), doc["OutboxSent"].as_u64()),
+            (Some(1), Some(3))
+        );
     }
 }

@@ -145,6 +145,8 @@ pub async fn run_sweep() -> Result<(), Error> {
                 "expiry sweep done"
             );
             let outbox = pipeline.send_due_notifications().await?;
+            let now = pipeline.clock().now().timestamp_millis();
+            println!("{}", crate::metrics::sweep_line(&report, &outbox, now));
             tracing::info!(
                 due = outbox.due,
                 sent = outbox.sent,
