@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use shared::clock::Clock;
 use shared::ingress::Delivery;
-use shared::reply::{Rejection, Reply};
+use shared::reply::{HttpError, Rejection, Reply};
 use shared::service::{Router, Service};
 use std::net::SocketAddr;
 use std::sync::Arc;

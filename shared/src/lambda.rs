@@ -5,7 +5,7 @@
 use crate::callbacks::api::{ApiError, CallbacksApi, MAX_API_BODY_BYTES};
 use crate::customers::api::{CustomersApi, CustomersApiError, MAX_CONTACT_BODY_BYTES};
 use crate::ingress::{decode_body, BodyError, Delivery};
-use crate::reply::{Rejection, Reply};
+use crate::reply::{HttpError, Rejection, Reply};
 use crate::service::Service;
 use chrono::{DateTime, Utc};
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};

@@ -43,6 +43,25 @@ impl Reply {
     }
 }
 
+/// An error an HTTP boundary answers with (the webhooks, the partner callbacks API, the customer directory
+/// API): its status and stable code, decided once per error type, and one JSON error body for all.
+pub trait HttpError: std::fmt::Display {
+    fn status(&self) -> u16;
+    /// A stable machine-readable code.
+    fn code(&self) -> &'static str;
+    /// What the caller is told; authentication and dependency details stay in our logs.
+    fn public_message(&self) -> String {
+        self.to_string()
+    }
+    /// How long a 503 asks the caller to wait, in seconds.
+    fn retry_after(&self) -> u32 {
+        30
+    }
+    fn reply(&self) -> Reply {
+        Reply::error(self.status(), self.code(), &self.public_message(), self.retry_after())
+    }
+}
+
 /// Why a delivery was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
@@ -75,8 +94,8 @@ impl From<BodyError> for Rejection {
     }
 }
 
-impl Rejection {
-    pub fn status(&self) -> u16 {
+impl HttpError for Rejection {
+    fn status(&self) -> u16 {
         match self {
             Self::MethodNotAllowed(_) => 405,
             Self::PayloadTooLarge { .. } => 413,
@@ -88,8 +107,8 @@ impl Rejection {
         }
     }
 
-    /// A stable machine-readable code, also the `reason` of rejection metrics.
-    pub fn code(&self) -> &'static str {
+    /// Also the `reason` of rejection metrics.
+    fn code(&self) -> &'static str {
         match self {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -103,7 +122,6 @@ impl Rejection {
         }
     }
 
-    /// What the sender is told. Authentication and dependency details stay in our logs only.
     fn public_message(&self) -> String {
         match self {
             Self::Unauthenticated(_) => "authentication failed".into(),
@@ -111,10 +129,6 @@ impl Rejection {
             Self::Dependency(_) | Self::PublishFailed(_) => "temporary failure; retry later".into(),
             other => other.to_string(),
         }
-    }
-
-    pub fn reply(&self) -> Reply {
-        Reply::error(self.status(), self.code(), &self.public_message(), 30)
     }
 }
 

@@ -7,7 +7,7 @@ use crate::metrics::{request_line, RequestOutcome};
 use crate::model::{log_ref, DedupeBasis, EventKind, ProviderId};
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
 use crate::providers::Provider;
-use crate::reply::{Rejection, Reply};
+use crate::reply::{HttpError, Rejection, Reply};
 use lambda_http::http::Method;
 use serde_json::json;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use super::types::NotificationType;
 use super::url::{validate_url, HostResolver};
 use crate::clock::Clock;
 use crate::ingress::Delivery;
-use crate::reply::Reply;
+use crate::reply::{HttpError, Reply};
 use crate::store::StoreError;
 use lambda_http::http::Method;
 use serde_json::{json, Value};
@@ -55,8 +55,8 @@ impl From<TransportError> for ApiError {
     }
 }
 
-impl ApiError {
-    pub fn status(&self) -> u16 {
+impl HttpError for ApiError {
+    fn status(&self) -> u16 {
         match self {
             Self::Unauthenticated => 401,
             Self::BadRequest(_) => 400,
@@ -68,7 +68,7 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::BadRequest(_) => "bad_request",
@@ -81,12 +81,15 @@ impl ApiError {
         }
     }
 
-    pub fn reply(&self) -> Reply {
-        let message = match self {
+    fn public_message(&self) -> String {
+        match self {
             Self::Unavailable(_) | Self::NotConfigured(_) => "temporary failure; retry later".to_string(),
             other => other.to_string(),
-        };
-        Reply::error(self.status(), self.code(), &message, 5)
+        }
+    }
+
+    fn retry_after(&self) -> u32 {
+        5
     }
 }
 

@@ -8,7 +8,7 @@
 use super::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
 use crate::ingress::Delivery;
 use crate::model::ProviderId;
-use crate::reply::Reply;
+use crate::reply::{HttpError, Reply};
 use lambda_http::http::Method;
 use serde_json::json;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub enum CustomersApiError {
     Unavailable(String),
 }
 
-impl CustomersApiError {
+impl HttpError for CustomersApiError {
     fn status(&self) -> u16 {
         match self {
             Self::NotAuthorized => 403,
@@ -56,13 +56,12 @@ impl CustomersApiError {
         }
     }
 
-    pub fn reply(&self) -> Reply {
-        // A dependency's detail goes to the log, not to the caller.
-        let message = match self {
+    /// A dependency's detail goes to the log, not to the caller.
+    fn public_message(&self) -> String {
+        match self {
             Self::Unavailable(_) => "a dependency failed; retry later".to_string(),
             other => other.to_string(),
-        };
-        Reply::error(self.status(), self.code(), &message, 30)
+        }
     }
 }
 
