@@ -1,7 +1,10 @@
 //! Time is an input: everything that compares against "now" takes a [`Clock`], so expiry windows and leases
 //! are tested by moving a [`FixedClock`], never by sleeping.
 
-use chrono::{DateTime, Duration, Utc};
+#[cfg(any(test, feature = "testing"))]
+use chrono::Duration;
+use chrono::{DateTime, Utc};
+#[cfg(any(test, feature = "testing"))]
 use std::sync::Mutex;
 
 pub trait Clock: Send + Sync {
@@ -18,10 +21,12 @@ impl Clock for SystemClock {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// A clock that only moves when told to.
 #[derive(Debug)]
 pub struct FixedClock(Mutex<DateTime<Utc>>);
 
+#[cfg(any(test, feature = "testing"))]
 impl FixedClock {
     pub fn at(now: DateTime<Utc>) -> Self {
         Self(Mutex::new(now))
@@ -46,6 +51,7 @@ impl FixedClock {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())

@@ -7,7 +7,9 @@ use crate::store::{alert_decision, AlertClaim, AlertStatus, Decision, StoreError
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(any(test, feature = "testing"))]
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -171,6 +173,7 @@ pub trait CustomerSender: Send + Sync {
     fn held(&self, _channel: Channel, _to: &str, _message: &super::CustomerMessage, _until: DateTime<Utc>) {}
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Keeps what it sends, for tests; can be told how the next sends fail.
 #[derive(Default)]
 pub struct MemorySender {
@@ -178,6 +181,7 @@ pub struct MemorySender {
     failures: Mutex<Vec<SendFailure>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemorySender {
     /// (channel, to, text: the SMS or the email's subject), in order.
     pub fn sent(&self) -> Vec<(Channel, String, String)> {
@@ -190,6 +194,7 @@ impl MemorySender {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl CustomerSender for MemorySender {
     fn sends(&self, _: Channel) -> bool {

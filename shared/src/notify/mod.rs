@@ -9,10 +9,13 @@ pub mod sns;
 pub use render::{render, RenderedAlert};
 
 use crate::alerts::Alert;
+#[cfg(any(test, feature = "testing"))]
 use crate::callbacks::Notification;
 use crate::model::Event;
 use async_trait::async_trait;
+#[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(any(test, feature = "testing"))]
 use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,7 @@ pub trait AlertSink: Send + Sync {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Keeps published alerts in memory; can be told to fail the next N publishes.
 #[derive(Debug, Default)]
 pub struct MemorySink {
@@ -46,6 +50,7 @@ pub struct MemorySink {
     event_failures_left: AtomicUsize,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemorySink {
     pub fn new() -> Self {
         Self::default()
@@ -76,6 +81,7 @@ impl MemorySink {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl AlertSink for MemorySink {
     async fn publish(&self, alert: &Alert) -> Result<String, PublishError> {

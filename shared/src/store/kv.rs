@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+#[cfg(any(test, feature = "testing"))]
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -51,10 +52,12 @@ pub trait KvBackend: Send + Sync + 'static {
     fn apply(&self, changes: &[(Space, String, Option<String>)]) -> Result<(), StoreError>;
 }
 
+#[cfg(any(test, feature = "testing"))]
 /// Documents in a map: the in-memory store for unit tests and benchmarks.
 #[derive(Debug, Default)]
 pub struct MemoryBackend(Mutex<BTreeMap<(Space, String), String>>);
 
+#[cfg(any(test, feature = "testing"))]
 impl KvBackend for MemoryBackend {
     fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -105,6 +108,7 @@ pub struct KvStore<B> {
     lock: Mutex<()>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl KvStore<MemoryBackend> {
     pub fn in_memory() -> Self {
         Self::new(MemoryBackend::default())

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use kv::{KvBackend, KvStore, MemoryBackend, Space};
+#[cfg(any(test, feature = "testing"))]
+pub use kv::MemoryBackend;
+pub use kv::{KvBackend, KvStore, Space};
 
 /// The right to process one delivery or publish one alert until `until`. A crashed holder's lease expires and
 /// the next attempt takes over.
