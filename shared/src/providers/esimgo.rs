@@ -70,6 +70,58 @@ impl Provider for EsimGo {
     }
 }
 
+/// What an eSIM Go callback is, decided once from its `alertType` (or, for the newer deletion notices, its
+/// `event`); each family is then read by its own function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice<'a> {
+    Usage {
+        first_use: bool,
+    },
+    FirstAttachment,
+    ProfileStatus,
+    CountryChange,
+    LowBalance(&'a str),
+    Topup(&'a str),
+    /// MSISDN and SMS notices.
+    Service,
+    Deleted,
+    /// Deletion only scheduled: stored, the lifecycle unchanged until it happens.
+    DeletionScheduled,
+    /// The legacy lower-case `usage` and anything new: kept, not interpreted.
+    Unrecognized,
+}
+
+impl<'a> Notice<'a> {
+    fn classify(alert_type: Option<&'a str>, event: Option<&'a str>) -> Self {
+        match (alert_type, event) {
+            (Some("Utilisation"), _) => Self::Usage { first_use: false },
+            (Some("FirstUse"), _) => Self::Usage { first_use: true },
+            (Some("FirstAttachment"), _) => Self::FirstAttachment,
+            (Some("ProfileStatusChange"), _) => Self::ProfileStatus,
+            (Some("CountryChange"), _) => Self::CountryChange,
+            (Some(level @ ("LowBalance" | "InsufficientBalance")), _) => Self::LowBalance(level),
+            (Some(level @ ("Topup" | "AutoTopup" | "eSIMGoTopup")), _) => Self::Topup(level),
+            (Some("MSISDNEnabled" | "MSISDNDisabled" | "SMSFailed"), _) => Self::Service,
+            (None, Some("esim.deleted")) => Self::Deleted,
+            (None, Some("esim.deletion_scheduled")) => Self::DeletionScheduled,
+            _ => Self::Unrecognized,
+        }
+    }
+
+    fn kind(self) -> EventKind {
+        match self {
+            Self::Usage { .. } => EventKind::DataUsage,
+            Self::FirstAttachment | Self::ProfileStatus | Self::Deleted | Self::DeletionScheduled => {
+                EventKind::EsimStatus
+            }
+            Self::CountryChange => EventKind::Location,
+            Self::LowBalance(_) | Self::Topup(_) => EventKind::AccountBalance,
+            Self::Service => EventKind::ServiceChange,
+            Self::Unrecognized => EventKind::Unrecognized,
+        }
+    }
+}
+
 /// Maps an authenticated delivery to the common model (needs no secret).
 pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
     let (root, json) = match json::parse::<Callback>(verified.body()) {
@@ -79,100 +131,36 @@ pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
     // Rendered as text (not only strings) because a present value of any type decides the family.
     let alert_type = root.alert_type.text_ref();
     let family_b = root.event.text_ref();
-    let kind = match (alert_type.as_deref(), family_b.as_deref()) {
-        (Some("Utilisation" | "FirstUse"), _) => EventKind::DataUsage,
-        (Some("FirstAttachment" | "ProfileStatusChange"), _) => EventKind::EsimStatus,
-        (Some("CountryChange"), _) => EventKind::Location,
-        (Some("LowBalance" | "InsufficientBalance" | "Topup" | "AutoTopup" | "eSIMGoTopup"), _) => {
-            EventKind::AccountBalance
-        }
-        (Some("MSISDNEnabled" | "MSISDNDisabled" | "SMSFailed"), _) => EventKind::ServiceChange,
-        (None, Some("esim.deleted" | "esim.deletion_scheduled")) => EventKind::EsimStatus,
-        // The legacy lower-case `usage` and anything new: kept, not interpreted.
-        _ => EventKind::Unrecognized,
-    };
-    let mut event = start_event(&verified, json.to_raw_value(), kind, None);
+    let notice = Notice::classify(alert_type.as_deref(), family_b.as_deref());
+    let mut event = start_event(&verified, json.to_raw_value(), notice.kind(), None);
     event.provider_event_type = alert_type.as_deref().or(family_b.as_deref()).map(str::to_owned);
     event.set_occurred_at(root.date.instant().or_else(|| root.timestamp.instant()));
-    if kind == EventKind::Unrecognized {
-        return Ok(event);
-    }
-    let bundle = &root.bundle;
-    if kind != EventKind::AccountBalance {
+    if !matches!(notice, Notice::Unrecognized | Notice::LowBalance(_) | Notice::Topup(_)) {
         event.esim = identity(&root.iccid, &mut event.flags);
     }
-
-    match (alert_type.as_deref(), family_b.as_deref()) {
-        (Some(kind @ ("Utilisation" | "FirstUse")), _) => {
-            event.bundle = bundle_of(bundle);
-            event.usage = Some(
-                DataUsage {
-                    total_bytes: bundle.initial_quantity.whole(),
-                    remaining_bytes: bundle.remaining_quantity.whole(),
-                    unlimited: bundle.unlimited.bool().unwrap_or(false),
-                    ..DataUsage::default()
-                }
-                .complete(),
-            );
-            event.validity = Some(Validity {
-                expires_at: bundle.end_time.instant(),
-                starts_at: bundle.start_time.instant(),
-                ..Validity::default()
-            })
-            .filter(|v| v.expires_at.is_some());
-            if kind == "FirstUse" {
-                event.status = Some(status(Lifecycle::Active, "FirstUse"));
-            }
-        }
-        (Some("FirstAttachment"), _) => event.status = Some(status(Lifecycle::Active, "FirstAttachment")),
-        (Some("ProfileStatusChange"), _) => {
-            let profile = root.profile_status.text();
-            let lifecycle = match profile.as_deref() {
-                Some("Released") => Lifecycle::Pending,
-                Some("Downloaded" | "Installed") => Lifecycle::Installed,
-                _ => Lifecycle::Unknown,
-            };
-            event.status = Some(StatusChange {
-                lifecycle,
-                provider_status: profile.clone().unwrap_or_else(|| "ProfileStatusChange".into()),
-                profile_status: profile,
-            });
-            if let (Some(esim), Some(eid)) = (event.esim.as_mut(), root.device.eid.text()) {
-                esim.refs.insert("eid".into(), eid);
-            }
-        }
-        (Some("CountryChange"), _) => {
+    match notice {
+        Notice::Usage { first_use } => usage(&mut event, &root.bundle, first_use),
+        Notice::FirstAttachment => event.status = Some(status(Lifecycle::Active, "FirstAttachment")),
+        Notice::ProfileStatus => profile_status(&mut event, &root),
+        Notice::CountryChange => {
             event.location = Some(Location {
                 country_code: root.country.code.text(),
                 country_name: root.country.name.text(),
             });
         }
-        (Some(level @ ("LowBalance" | "InsufficientBalance")), _) => {
-            let info = &root.balance_info;
-            let percent = info.threshold_percent_remaining.number();
-            event.balance = Some(AccountBalance {
-                balance: info.balance.number(),
-                threshold: info.threshold.number(),
-                currency: None,
-                provider_level: Some(match percent {
-                    Some(p) => format!("{level} ({p:.0}% of threshold)"),
-                    None => level.to_string(),
-                }),
-                low: true,
-            });
-        }
-        (Some(level), _) if kind == EventKind::AccountBalance => {
+        Notice::LowBalance(level) => event.balance = Some(low_balance(level, &root.balance_info)),
+        Notice::Topup(level) => {
             // Top-ups carry old and new amounts under `bundle`, oddly.
             event.balance = Some(AccountBalance {
-                balance: bundle.new_amount.number(),
+                balance: root.bundle.new_amount.number(),
                 threshold: None,
                 currency: None,
                 provider_level: Some(level.to_string()),
                 low: false,
             });
         }
-        (Some(_), _) => {
-            // MSISDN and SMS notices: who and which number, kept as references.
+        Notice::Service => {
+            // Who and which number, kept as references.
             if let Some(esim) = event.esim.as_mut() {
                 for (name, value) in [("msisdn", &root.msisdn), ("reason", &root.reason)] {
                     if let Some(v) = value.text() {
@@ -181,11 +169,63 @@ pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
                 }
             }
         }
-        (None, Some("esim.deleted")) => event.status = Some(status(Lifecycle::Deleted, "esim.deleted")),
-        // Deletion is only scheduled: stored, but the eSIM's lifecycle is unchanged until it happens.
-        (None, _) => {}
+        Notice::Deleted => event.status = Some(status(Lifecycle::Deleted, "esim.deleted")),
+        Notice::DeletionScheduled | Notice::Unrecognized => {}
     }
     Ok(event)
+}
+
+fn usage(event: &mut Event, bundle: &BundleFields<'_>, first_use: bool) {
+    event.bundle = bundle_of(bundle);
+    event.usage = Some(
+        DataUsage {
+            total_bytes: bundle.initial_quantity.whole(),
+            remaining_bytes: bundle.remaining_quantity.whole(),
+            unlimited: bundle.unlimited.bool().unwrap_or(false),
+            ..DataUsage::default()
+        }
+        .complete(),
+    );
+    event.validity = Some(Validity {
+        expires_at: bundle.end_time.instant(),
+        starts_at: bundle.start_time.instant(),
+        ..Validity::default()
+    })
+    .filter(|v| v.expires_at.is_some());
+    if first_use {
+        event.status = Some(status(Lifecycle::Active, "FirstUse"));
+    }
+}
+
+fn profile_status(event: &mut Event, root: &Callback<'_>) {
+    let profile = root.profile_status.text();
+    let lifecycle = match profile.as_deref() {
+        Some("Released") => Lifecycle::Pending,
+        Some("Downloaded" | "Installed") => Lifecycle::Installed,
+        _ => Lifecycle::Unknown,
+    };
+    event.status = Some(StatusChange {
+        lifecycle,
+        provider_status: profile.clone().unwrap_or_else(|| "ProfileStatusChange".into()),
+        profile_status: profile,
+    });
+    if let (Some(esim), Some(eid)) = (event.esim.as_mut(), root.device.eid.text()) {
+        esim.refs.insert("eid".into(), eid);
+    }
+}
+
+fn low_balance(level: &str, info: &BalanceInfo<'_>) -> AccountBalance {
+    let percent = info.threshold_percent_remaining.number();
+    AccountBalance {
+        balance: info.balance.number(),
+        threshold: info.threshold.number(),
+        currency: None,
+        provider_level: Some(match percent {
+            Some(p) => format!("{level} ({p:.0}% of threshold)"),
+            None => level.to_string(),
+        }),
+        low: true,
+    }
 }
 
 json_fields! {
