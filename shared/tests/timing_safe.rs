@@ -8,7 +8,8 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+        } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+            // A `tests.rs` is a module's `#[cfg(test)] mod tests;`: test code, like the sections below.
             out.push(path);
         }
     }

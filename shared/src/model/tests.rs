@@ -1,0 +1,26 @@
+use super::*;
+
+#[test]
+fn payload_sha256_is_the_hex_digest_and_reads_back_only_as_written() {
+    let abc = PayloadSha256::of(b"abc");
+    assert_eq!(
+        abc.as_str(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let json = serde_json::to_string(&abc).unwrap();
+    assert_eq!(json, format!("\"{abc}\""));
+    assert_eq!(serde_json::from_str::<PayloadSha256>(&json).unwrap(), abc);
+    assert_eq!(PayloadSha256::parse(&"0".repeat(64)), Some(PayloadSha256::ZERO));
+    let upper = abc.to_ascii_uppercase();
+    for bad in [
+        &upper[..],
+        &abc[..63],
+        &format!("{abc}0"),
+        &"g".repeat(64),
+        "",
+        &"é".repeat(32),
+    ] {
+        assert_eq!(PayloadSha256::parse(bad), None, "{bad}");
+        assert!(serde_json::from_value::<PayloadSha256>(serde_json::json!(bad)).is_err());
+    }
+}
