@@ -5,202 +5,21 @@
 use super::notification::{filter_policy, EchoSubject, Notification};
 use super::partner::{Partner, PartnerId};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
-use super::transport::{CallbackTransport, SubscriptionStatus, TransportError};
+use super::transport::{CallbackTransport, SubscriptionStatus};
 use super::types::NotificationType;
 use super::url::{validate_url, HostResolver};
 use crate::clock::Clock;
 use crate::ingress::Delivery;
 use crate::reply::{HttpError, Reply};
-use crate::store::StoreError;
-use lambda_http::http::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Request bodies are a URL or two ids: anything bigger is not ours.
-pub const MAX_API_BODY_BYTES: usize = 16 * 1024;
-const DEFAULT_PAGE: usize = 20;
-const MAX_PAGE: usize = 50;
-const MAX_SUBJECT_LEN: usize = 128;
+mod request;
 
-/// Every way an API request can fail, mapped to a status once.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("missing or invalid API key for this partner")]
-    Unauthenticated,
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("method {0} is not allowed on this path")]
-    MethodNotAllowed(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("body larger than {0} bytes")]
-    PayloadTooLarge(usize),
-    #[error("a dependency failed: {0}")]
-    Unavailable(String),
-    #[error("the callbacks API is not configured: {0}")]
-    NotConfigured(String),
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
-
-impl From<TransportError> for ApiError {
-    fn from(e: TransportError) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
-
-impl HttpError for ApiError {
-    fn status(&self) -> u16 {
-        match self {
-            Self::Unauthenticated => 401,
-            Self::BadRequest(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::MethodNotAllowed(_) => 405,
-            Self::Conflict(_) => 409,
-            Self::PayloadTooLarge(_) => 413,
-            Self::Unavailable(_) | Self::NotConfigured(_) => 503,
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthenticated => "unauthenticated",
-            Self::BadRequest(_) => "bad_request",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::Unavailable(_) => "dependency_failure",
-            Self::NotConfigured(_) => "not_configured",
-        }
-    }
-
-    fn public_message(&self) -> String {
-        match self {
-            Self::Unavailable(_) | Self::NotConfigured(_) => "temporary failure; retry later".to_string(),
-            other => other.to_string(),
-        }
-    }
-
-    fn retry_after(&self) -> u32 {
-        5
-    }
-}
-
-/// What the path and method ask for; segments still unparsed.
-#[derive(Debug, PartialEq, Eq)]
-enum Route<'a> {
-    Put(&'a str, &'a str),
-    List(&'a str),
-    Delete(&'a str, &'a str),
-    Echo(&'a str, &'a str),
-}
-
-impl Route<'_> {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Put(..) => "put_callback",
-            Self::List(_) => "list_callbacks",
-            Self::Delete(..) => "delete_callback",
-            Self::Echo(..) => "echo",
-        }
-    }
-}
-
-/// Matches the end of the path, so a stage or base-path prefix does not matter.
-fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, ApiError> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let not_allowed = || Err(ApiError::MethodNotAllowed(method.to_string()));
-    match segments.as_slice() {
-        [.., "v1", "callbacks", "echo", partner, kind] => match *method {
-            Method::POST => Ok(Route::Echo(partner, kind)),
-            _ => not_allowed(),
-        },
-        [.., partner, "callbacks", kind] => match *method {
-            Method::PUT => Ok(Route::Put(partner, kind)),
-            Method::DELETE => Ok(Route::Delete(partner, kind)),
-            _ => not_allowed(),
-        },
-        [.., partner, "callbacks"] => match *method {
-            Method::GET => Ok(Route::List(partner)),
-            _ => not_allowed(),
-        },
-        _ => Err(ApiError::NotFound("no callbacks route at this path".into())),
-    }
-}
-
-fn presented_key(request: &Delivery) -> Option<&str> {
-    if let Some(key) = request.header("x-api-key") {
-        return Some(key.trim());
-    }
-    let authorization = request.header("authorization")?;
-    let (scheme, key) = authorization.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
-}
-
-fn notification_type(segment: &str) -> Result<NotificationType, ApiError> {
-    NotificationType::parse(segment).ok_or_else(|| {
-        let supported: Vec<String> = NotificationType::ALL.iter().map(|t| t.to_string()).collect();
-        ApiError::BadRequest(format!(
-            "notification type {segment:?} is not supported; supported types: {}",
-            supported.join(", ")
-        ))
-    })
-}
-
-fn json_body(request: &Delivery) -> Result<serde_json::Map<String, Value>, ApiError> {
-    if request.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Default::default());
-    }
-    match serde_json::from_slice::<Value>(&request.body) {
-        Ok(Value::Object(fields)) => Ok(fields),
-        Ok(_) => Err(ApiError::BadRequest("the body must be a JSON object".into())),
-        Err(e) => Err(ApiError::BadRequest(format!("the body is not valid JSON: {e}"))),
-    }
-}
-
-/// A string field that is absent or null is None; any other non-string is an error.
-fn optional_string(fields: &serde_json::Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
-    match fields.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::BadRequest(format!("{name} must be a string"))),
-    }
-}
-
-/// The echo's subject: exactly one of `esim_ref` and `simulation_id`.
-fn echo_subject(request: &Delivery) -> Result<EchoSubject, ApiError> {
-    let fields = json_body(request)?;
-    let esim_ref = optional_string(&fields, "esim_ref")?;
-    let simulation_id = optional_string(&fields, "simulation_id")?;
-    let subject = match (esim_ref, simulation_id) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::BadRequest(
-                "give exactly one of esim_ref or simulation_id, not both".into(),
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::BadRequest(
-                "give exactly one of esim_ref (an eSIM reference) or simulation_id (an id of your choosing)".into(),
-            ))
-        }
-        (Some(esim), None) => EchoSubject::Esim(esim),
-        (None, Some(simulation)) => EchoSubject::Simulation(simulation),
-    };
-    let (EchoSubject::Esim(value) | EchoSubject::Simulation(value)) = &subject;
-    if value.is_empty() || value.len() > MAX_SUBJECT_LEN || !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::BadRequest(format!(
-            "the id must be 1 to {MAX_SUBJECT_LEN} printable ASCII characters without spaces"
-        )));
-    }
-    Ok(subject)
-}
+use request::{
+    echo_subject, json_body, notification_type, optional_string, presented_key, route, Route, DEFAULT_PAGE, MAX_PAGE,
+};
+pub use request::{ApiError, MAX_API_BODY_BYTES};
 
 struct Parts {
     registry: Arc<dyn CallbackRegistry>,

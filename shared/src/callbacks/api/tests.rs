@@ -1,4 +1,5 @@
 use super::*;
+use lambda_http::http::Method;
 
 #[test]
 fn routes_match_the_end_of_the_path() {
