@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 cargo bench -p shared --bench deliveries -- --warm-up-time 1 --measurement-time 4 2>&1 | grep -E "^(verify|api|full)|time:"
 cargo run --release -q -p shared --example fixture_costs -- 5 20000
-cargo build --release -p esimaccess -p hello-lambda
+cargo build --release -p webhooks --bin esimaccess
+cargo build --release -p hello-lambda
 cargo build -p esimhooks-cli
 cargo build --release -p shared --example moto_latency
 cargo build --release -p esimhooks-cli --bin esimhooks --example load
