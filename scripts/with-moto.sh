@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 venv=".venv"
 moto_pin='moto[dynamodb]==5.2.5'
-if ! "$venv/bin/python" -c 'import moto, flask, flask_cors' >/dev/null 2>&1; then
-  echo "with-moto.sh: installing $moto_pin into $venv" >&2
+# standardwebhooks: the reference verifier partner callbacks are checked against.
+if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, standardwebhooks' >/dev/null 2>&1; then
+  echo "with-moto.sh: installing $moto_pin and standardwebhooks into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_pin" flask flask-cors
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_pin" flask flask-cors "standardwebhooks==1.1.0"
 fi
 
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -34,6 +35,7 @@ echo "with-moto.sh: moto listening on $endpoint" >&2
 
 # The integration tests read this endpoint; the credentials are moto's dummies, never real ones.
 export ESIMHOOKS_TEST_ENDPOINT="$endpoint" ESIMHOOKS_TEST_HTTP_CAPTURE="$capture"
+export ESIMHOOKS_TEST_PYTHON="$PWD/$venv/bin/python"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 

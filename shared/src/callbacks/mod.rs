@@ -12,6 +12,7 @@ pub mod notification;
 pub mod offboard;
 pub mod partner;
 pub mod registry;
+pub mod signing;
 #[cfg(feature = "aws")]
 pub mod sns;
 pub mod transport;

@@ -1,0 +1,79 @@
+//! Our Standard Webhooks signatures checked by an independent implementation: the reference `standardwebhooks`
+//! package from PyPI (installed by scripts/with-moto.sh into the test venv, named by ESIMHOOKS_TEST_PYTHON).
+//! Signed callbacks verify; a tampered body, a wrong secret and a timestamp outside five minutes do not; during
+//! a rotation either secret verifies.
+
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+use shared::callbacks::signing::{signed_headers, SigningSecret};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const VERIFIER: &str = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+results = []
+for case in json.load(sys.stdin):
+    try:
+        Webhook(case["secret"]).verify(case["body"], case["headers"])
+        results.append("verified")
+    except Exception as error:
+        results.append(type(error).__name__)
+print(json.dumps(results))
+"#;
+
+/// What the reference library says of each case: `verified` or the exception it raised.
+fn reference_verdicts(cases: &[Value]) -> Vec<String> {
+    let python = std::env::var("ESIMHOOKS_TEST_PYTHON").expect(
+        "ESIMHOOKS_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs standardwebhooks",
+    );
+    let mut child = Command::new(python)
+        .args(["-c", VERIFIER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(cases).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn case(secret: &str, headers: &[(&str, String); 3], body: &str) -> Value {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), Value::String(value.clone())))
+        .collect();
+    json!({"secret": secret, "headers": headers, "body": body})
+}
+
+#[test]
+fn the_reference_library_verifies_what_we_sign_and_only_that() {
+    let (current, current_text) = SigningSecret::generate().unwrap();
+    let (previous, previous_text) = SigningSecret::generate().unwrap();
+    let (_, stranger_text) = SigningSecret::generate().unwrap();
+    let body = r#"{"notification_id":"ntf_1","type":"alert.low_data","level":"10%","ünïcode":"✓"}"#;
+    let now = Utc::now();
+    let signed = signed_headers(std::slice::from_ref(&current), "ntf_1", now, body.as_bytes());
+    let rotating = signed_headers(&[current.clone(), previous.clone()], "ntf_2", now, body.as_bytes());
+    let stale = signed_headers(&[current], "ntf_3", now - Duration::minutes(10), body.as_bytes());
+    let cases = [
+        case(&current_text, &signed, body),
+        case(&current_text, &rotating, body),
+        case(&previous_text, &rotating, body),
+        case(&current_text, &signed, &body.replace("10%", "90%")),
+        case(&stranger_text, &signed, body),
+        case(&current_text, &stale, body),
+    ];
+    let verdicts = reference_verdicts(&cases);
+    assert_eq!(&verdicts[..3], ["verified", "verified", "verified"], "{verdicts:?}");
+    assert!(
+        verdicts[3..].iter().all(|v| v != "verified"),
+        "tampered, wrong secret and stale must fail: {verdicts:?}"
+    );
+}
