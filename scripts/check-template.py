@@ -64,6 +64,7 @@ CALLBACK_ROUTES = [
     ("GET", "/{partnerId}/callbacks"),
     ("DELETE", "/{partnerId}/callbacks/{notificationType}"),
     ("POST", "/v1/callbacks/echo/{partnerId}/{notificationTypeId}"),
+    ("POST", "/{partnerId}/secret/rotate"),
 ]
 CALLBACK_SNS_ACTIONS = {"sns:Subscribe", "sns:Publish", "sns:Unsubscribe", "sns:SetSubscriptionAttributes",
                         "sns:GetSubscriptionAttributes"}

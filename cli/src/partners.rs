@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use shared::callbacks::offboard::remove_partner;
-use shared::callbacks::partner::{generate_key, Partner, PartnerId};
+use shared::callbacks::partner::{generate_key, Partner, PartnerId, SIGNING_OVERLAP};
 use shared::callbacks::registry::CallbackRegistry;
+use shared::callbacks::signing::SigningSecret;
 use shared::callbacks::transport::CallbackTransport;
 use shared::callbacks::NotificationType;
 use std::collections::BTreeSet;
@@ -27,7 +28,8 @@ pub struct PartnersArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PartnersCommand {
-    /// Create a partner and print its API key (shown once; only its hash is stored).
+    /// Create a partner and print its API key (shown once; only its hash is stored) and the secret its
+    /// callbacks are signed with (Standard Webhooks `whsec_…`, shown once).
     Add {
         /// 3–64 of a-z, 0-9 and "-"; it is the {partnerId} in the API's paths.
         id: String,
@@ -37,6 +39,13 @@ pub enum PartnersCommand {
     },
     /// Issue a new API key; the previous one keeps working until the next rotation.
     Rotate { id: String },
+    /// Issue a new callback signing secret (shown once); the previous one also signs for the overlap.
+    RotateSecret {
+        id: String,
+        /// Hours the previous secret keeps signing.
+        #[arg(long, default_value_t = 24)]
+        overlap_hours: i64,
+    },
     /// Remove a partner for good: its keys stop working, and every callback it registered is removed with its
     /// SNS subscription. Without --yes, only says what would be removed.
     Remove {
@@ -103,17 +112,20 @@ pub async fn run(
                 ));
             }
             let key = generate_key().map_err(|e| format!("no random source: {e}"))?;
+            let (secret, secret_text) = SigningSecret::generate().map_err(|e| format!("no random source: {e}"))?;
             let mut partner = Partner {
                 name: name.clone().unwrap_or_else(|| id.to_string()),
                 id,
                 key_hashes: Vec::new(),
                 created_at: now,
+                signing_keys: Vec::new(),
             };
             partner.add_key(&key);
+            partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
             registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
             writeln!(
                 out,
-                "partner {} created. API key (shown once, store it now):\n{key}",
+                "partner {} created. Shown once, store them now:\nAPI key: {key}\nsigning secret: {secret_text}",
                 partner.id
             )
             .map_err(io)?;
@@ -132,6 +144,23 @@ pub async fn run(
             writeln!(
                 out,
                 "new API key for {id} (shown once; the previous key works until the next rotation):\n{key}"
+            )
+            .map_err(io)?;
+        }
+        PartnersCommand::RotateSecret { id, overlap_hours } => {
+            let registry = need()?;
+            let id = parse_id(id)?;
+            let mut partner = registry
+                .partner(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no partner {id}"))?;
+            let (secret, text) = SigningSecret::generate().map_err(|e| format!("no random source: {e}"))?;
+            partner.rotate_signing_key(secret, now, chrono::Duration::hours((*overlap_hours).max(0)));
+            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
+            writeln!(
+                out,
+                "new signing secret for {id} (shown once; the previous one also signs for {overlap_hours} h):\n{text}"
             )
             .map_err(io)?;
         }
@@ -220,10 +249,39 @@ mod tests {
         )
         .await
         .unwrap();
-        let first = printed_key(&added);
+        let first = added
+            .lines()
+            .find_map(|l| l.strip_prefix("API key: "))
+            .unwrap()
+            .to_string();
         let id = PartnerId::parse("acme").unwrap();
         let stored = registry.partner(&id).await.unwrap().unwrap();
         assert!(stored.accepts(&first));
+        // The signing secret is shown once and signs the partner's callbacks.
+        let secret = added.lines().find_map(|l| l.strip_prefix("signing secret: ")).unwrap();
+        assert!(secret.starts_with("whsec_"));
+        assert_eq!(
+            stored.signing_secrets(Utc::now()),
+            [SigningSecret::parse(secret).unwrap()]
+        );
+        let rotated_secret = run_text(
+            PartnersCommand::RotateSecret {
+                id: "acme".into(),
+                overlap_hours: 24,
+            },
+            &registry,
+        )
+        .await
+        .unwrap();
+        let new_secret = SigningSecret::parse(printed_key(&rotated_secret).as_str()).unwrap();
+        let signing = registry
+            .partner(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .signing_secrets(Utc::now());
+        assert_eq!(signing.len(), 2, "both sign during the overlap");
+        assert_eq!(signing[0], new_secret);
         assert!(
             !format!("{stored:?}").contains(&first),
             "the key itself is never stored"

@@ -177,12 +177,17 @@ pub async fn build_callbacks_api() -> CallbacksApi {
     let registry = DynamoRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table);
     let dead_letters = process_env("ESIMHOOKS_CALLBACKS_DLQ_ARN").filter(|arn| !arn.is_empty());
     let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn, dead_letters);
-    CallbacksApi::new(
+    let api = CallbacksApi::new(
         Arc::new(registry),
         Arc::new(transport),
         Arc::new(SystemResolver),
         Arc::new(SystemClock),
-    )
+    );
+    match process_env("ESIMHOOKS_SIGNING_OVERLAP_HOURS").map(|h| h.trim().parse::<i64>()) {
+        None => api,
+        Some(Ok(hours)) if hours >= 0 => api.with_signing_overlap(chrono::Duration::hours(hours)),
+        Some(_) => CallbacksApi::fail_closed("ESIMHOOKS_SIGNING_OVERLAP_HOURS is not a number of hours"),
+    }
 }
 
 /// The whole `main` of the partner callbacks API function.

@@ -73,6 +73,7 @@ impl Callbacks {
             name: name.into(),
             key_hashes: vec![],
             created_at: self.rig.clock.now(),
+            signing_keys: Vec::new(),
         };
         partner.add_key(&key);
         self.registry.save_partner(&partner).await.unwrap();
@@ -595,4 +596,36 @@ async fn removing_a_partner_deletes_its_subscriptions_and_records_and_no_one_els
         (bee_list.0, bee_list.1["callbacks"][0]["url"].clone()),
         (200, json!(bee_url))
     );
+}
+
+/// `POST /{partnerId}/secret/rotate`: a new signing secret shown once; the previous one signs for the overlap.
+#[tokio::test]
+async fn a_partner_rotates_its_signing_secret_and_both_sign_for_the_overlap() {
+    use shared::callbacks::signing::SigningSecret;
+    let c = Callbacks::new("rotate-secret").await;
+    let (id, key) = c.partner("acme").await;
+    let (first, _) = c.call("POST", &format!("/{id}/secret/rotate"), Some(&key), None).await;
+    assert_eq!(first, 200);
+    let (status, body) = c.call("POST", &format!("/{id}/secret/rotate"), Some(&key), None).await;
+    assert_eq!(status, 200, "{body}");
+    let secret = SigningSecret::parse(body["secret"].as_str().unwrap()).unwrap();
+    let until = body["previous_secrets_sign_until"].as_str().unwrap();
+    assert_eq!(
+        until,
+        (c.rig.clock.now() + chrono::Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    let stored = c
+        .registry
+        .partner(&PartnerId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let signing = stored.signing_secrets(c.rig.clock.now());
+    assert_eq!((signing.len(), &signing[0]), (2, &secret));
+    let (refused, _) = c
+        .call("POST", &format!("/{id}/secret/rotate"), Some("ehk_wrong"), None)
+        .await;
+    assert_eq!(refused, 401);
+    let (wrong_method, _) = c.call("GET", &format!("/{id}/secret/rotate"), Some(&key), None).await;
+    assert_eq!(wrong_method, 405);
 }

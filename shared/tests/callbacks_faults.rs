@@ -41,6 +41,7 @@ impl Rig {
             name: "Acme".into(),
             key_hashes: vec![],
             created_at: clock.now(),
+            signing_keys: Vec::new(),
         };
         partner.add_key(&key);
         registry.save_partner(&partner).await.unwrap();
@@ -144,6 +145,7 @@ async fn removing_a_partner_revokes_it_and_unsubscribes_its_urls_and_a_failed_ru
         name: "Bee".into(),
         key_hashes: vec![],
         created_at: rig.clock.now(),
+        signing_keys: Vec::new(),
     };
     bee.add_key(&bee_key);
     rig.registry.save_partner(&bee).await.unwrap();

@@ -3,14 +3,16 @@
 //! [`CallbacksApi::sync_endpoint`], which is idempotent, so any failed request is repaired by repeating it.
 
 use super::notification::{filter_policy, EchoSubject, Notification};
-use super::partner::{Partner, PartnerId};
+use super::partner::{Partner, PartnerId, SIGNING_OVERLAP};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
+use super::signing::SigningSecret;
 use super::transport::{CallbackTransport, SubscriptionStatus};
 use super::types::NotificationType;
 use super::url::{validate_url, HostResolver};
 use crate::clock::Clock;
 use crate::ingress::Delivery;
 use crate::reply::{HttpError, Reply};
+use chrono::Duration;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -26,6 +28,8 @@ struct Parts {
     transport: Arc<dyn CallbackTransport>,
     resolver: Arc<dyn HostResolver>,
     clock: Arc<dyn Clock>,
+    /// How long a replaced signing secret keeps signing.
+    signing_overlap: Duration,
 }
 
 pub struct CallbacksApi {
@@ -45,8 +49,17 @@ impl CallbacksApi {
                 transport,
                 resolver,
                 clock,
+                signing_overlap: SIGNING_OVERLAP,
             }),
         }
+    }
+
+    /// A replaced signing secret signs for `overlap` (default 24 h; `ESIMHOOKS_SIGNING_OVERLAP_HOURS`).
+    pub fn with_signing_overlap(mut self, overlap: Duration) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.signing_overlap = overlap;
+        }
+        self
     }
 
     /// Configuration is missing: every request gets 503 until it is fixed.
@@ -113,7 +126,7 @@ impl Parts {
             return Err(ApiError::PayloadTooLarge(MAX_API_BODY_BYTES));
         }
         let partner_segment = match route {
-            Route::Put(p, _) | Route::List(p) | Route::Delete(p, _) | Route::Echo(p, _) => p,
+            Route::Put(p, _) | Route::List(p) | Route::Delete(p, _) | Route::Echo(p, _) | Route::RotateSecret(p) => p,
         };
         let partner = self.authenticate(partner_segment, request).await?;
         match route {
@@ -124,7 +137,22 @@ impl Parts {
                 let kind = notification_type(kind)?;
                 self.echo(&partner, kind, echo_subject(request)?).await
             }
+            Route::RotateSecret(_) => self.rotate_secret(partner).await,
         }
+    }
+
+    /// A new signing secret, shown once; the ones it replaces keep signing for the overlap.
+    async fn rotate_secret(&self, mut partner: Partner) -> Result<Reply, ApiError> {
+        let (secret, text) =
+            SigningSecret::generate().map_err(|e| ApiError::Unavailable(format!("no random source: {e}")))?;
+        let now = self.clock.now();
+        partner.rotate_signing_key(secret, now, self.signing_overlap);
+        self.registry.save_partner(&partner).await?;
+        let previous_until = partner.signing_keys.get(1).and_then(|k| k.retires_at);
+        Ok(Reply::json(
+            200,
+            json!({"partner_id": partner.id.as_str(), "secret": text, "previous_secrets_sign_until": previous_until}),
+        ))
     }
 
     /// The key must be one of the path's partner's keys. An unknown partner and a wrong key get the same

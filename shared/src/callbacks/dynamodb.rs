@@ -1,5 +1,6 @@
 //! [`CallbackRegistry`] on the events table (layout in `docs/dynamodb.md`):
-//! - partner `PARTNER#<id>` / `PARTNER` (name, key_hashes, created_at; listed through gsi1 `PARTNER`);
+//! - partner `PARTNER#<id>` / `PARTNER` (name, key_hashes, created_at, signing_keys as JSON: the
+//!   Standard Webhooks secrets its callbacks are signed with; listed through gsi1 `PARTNER`);
 //! - registration `PARTNER#<id>` / `CALLBACK#<type, 3 digits>` (url, created_at, updated_at), so one query
 //!   reads a partner's registrations in type order and no key can reach another partner's;
 //! - endpoint `ENDPOINT#<sha256 of the URL>` / `ENDPOINT` (url, partner, subscription_arn).
@@ -7,7 +8,7 @@
 use super::partner::{Partner, PartnerId};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
 use super::types::NotificationType;
-use crate::store::dynamodb::{condition_held, get_s, item_key, s, unavailable, Item, LISTING_INDEX};
+use crate::store::dynamodb::{condition_held, get_s, item_key, s, to_json, unavailable, Item, LISTING_INDEX};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -60,11 +61,16 @@ fn partner_from(item: &Item) -> Result<Partner, StoreError> {
         Some(AttributeValue::L(values)) => values.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
         _ => return Err(corrupt("key_hashes")),
     };
+    let signing_keys = match get_s(item, "signing_keys") {
+        Some(text) => serde_json::from_str(text).map_err(|_| corrupt("signing_keys"))?,
+        None => Vec::new(),
+    };
     Ok(Partner {
         id: partner_id(item, "partner")?,
         name: get_s(item, "name").unwrap_or_default().to_string(),
         key_hashes,
         created_at: time(item, "created_at")?,
+        signing_keys,
     })
 }
 
@@ -113,6 +119,7 @@ impl CallbackRegistry for DynamoRegistry {
             ("name".to_string(), s(partner.name.as_str())),
             ("key_hashes".to_string(), AttributeValue::L(hashes)),
             ("created_at".to_string(), s(partner.created_at.to_rfc3339())),
+            ("signing_keys".to_string(), s(to_json(&partner.signing_keys)?)),
             ("gsi1pk".to_string(), s(PARTNER_LISTING)),
             ("gsi1sk".to_string(), s(partner.id.as_str())),
         ]);

@@ -3,6 +3,7 @@
 //! guess, and a lookup costs one hash instead of a deliberately slow one. Two keys may be live at once, so a
 //! partner can rotate without downtime.
 
+use super::signing::SigningSecret;
 use crate::auth::secret_eq;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -62,7 +63,40 @@ pub struct Partner {
     /// SHA-256 (hex) of each live API key, newest first.
     pub key_hashes: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The keys its callbacks are signed with (Standard Webhooks), newest first; a replaced one signs too until
+    /// it retires.
+    #[serde(default)]
+    pub signing_keys: Vec<SigningKey>,
 }
+
+/// A partner's callback signing secret and how long it signs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SigningKey {
+    #[serde(with = "secret_text")]
+    pub secret: SigningSecret,
+    pub created_at: DateTime<Utc>,
+    /// When a rotation replaced it, the end of the overlap in which it still signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retires_at: Option<DateTime<Utc>>,
+}
+
+/// A signing secret stored as its `whsec_` text.
+mod secret_text {
+    use super::SigningSecret;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secret: &SigningSecret, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&secret.to_text())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SigningSecret, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SigningSecret::parse(&text).ok_or_else(|| serde::de::Error::custom("not a whsec_ signing secret"))
+    }
+}
+
+/// How long a replaced signing secret keeps signing, by default.
+pub const SIGNING_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
 impl Partner {
     /// True when `key` is one of the partner's live keys. Every stored hash is compared, in constant time.
@@ -71,6 +105,33 @@ impl Partner {
         self.key_hashes.iter().fold(false, |found, stored| {
             found | secret_eq(given.as_bytes(), stored.as_bytes())
         })
+    }
+
+    /// Makes `secret` the newest signing key at `now`; the ones it replaces keep signing for `overlap`, and
+    /// keys whose overlap has ended are dropped.
+    pub fn rotate_signing_key(&mut self, secret: SigningSecret, now: DateTime<Utc>, overlap: chrono::Duration) {
+        self.signing_keys.retain(|k| k.retires_at.is_none_or(|at| at > now));
+        for key in &mut self.signing_keys {
+            let until = now + overlap;
+            key.retires_at = Some(key.retires_at.map_or(until, |at| at.min(until)));
+        }
+        self.signing_keys.insert(
+            0,
+            SigningKey {
+                secret,
+                created_at: now,
+                retires_at: None,
+            },
+        );
+    }
+
+    /// The secrets that sign a callback sent at `now`, newest first.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<SigningSecret> {
+        self.signing_keys
+            .iter()
+            .filter(|k| k.retires_at.is_none_or(|at| at > now))
+            .map(|k| k.secret.clone())
+            .collect()
     }
 
     /// Adds a key's hash as the newest, dropping the oldest beyond [`MAX_KEYS`].
@@ -98,6 +159,34 @@ pub fn generate_key() -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotated_signing_key_signs_with_the_new_one_until_the_overlap_ends() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut partner = Partner {
+            id: PartnerId::parse("acme").unwrap(),
+            name: "Acme".into(),
+            key_hashes: Vec::new(),
+            created_at: t0,
+            signing_keys: Vec::new(),
+        };
+        let (first, _) = SigningSecret::generate().unwrap();
+        let (second, _) = SigningSecret::generate().unwrap();
+        partner.rotate_signing_key(first.clone(), t0, SIGNING_OVERLAP);
+        assert_eq!(partner.signing_secrets(t0), std::slice::from_ref(&first));
+        let t1 = t0 + chrono::Duration::hours(1);
+        partner.rotate_signing_key(second.clone(), t1, SIGNING_OVERLAP);
+        assert_eq!(partner.signing_secrets(t1), [second.clone(), first.clone()]);
+        assert_eq!(
+            partner.signing_secrets(t1 + chrono::Duration::hours(25)),
+            std::slice::from_ref(&second),
+            "the overlap ended"
+        );
+        let stored = serde_json::to_string(&partner).unwrap();
+        assert!(stored.contains("whsec_"));
+        assert_eq!(serde_json::from_str::<Partner>(&stored).unwrap(), partner);
+        assert!(!format!("{partner:?}").contains("whsec_"), "Debug never shows a secret");
+    }
 
     #[test]
     fn partner_ids_are_checked() {
@@ -132,6 +221,7 @@ mod tests {
             name: "Acme".into(),
             key_hashes: vec![],
             created_at: Utc::now(),
+            signing_keys: Vec::new(),
         };
         partner.add_key(&first);
         assert!(partner.accepts(&first) && !partner.accepts(&second));

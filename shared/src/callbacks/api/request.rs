@@ -94,6 +94,7 @@ pub(super) enum Route<'a> {
     List(&'a str),
     Delete(&'a str, &'a str),
     Echo(&'a str, &'a str),
+    RotateSecret(&'a str),
 }
 
 impl Route<'_> {
@@ -103,6 +104,7 @@ impl Route<'_> {
             Self::List(_) => "list_callbacks",
             Self::Delete(..) => "delete_callback",
             Self::Echo(..) => "echo",
+            Self::RotateSecret(_) => "rotate_secret",
         }
     }
 }
@@ -119,6 +121,10 @@ pub(super) fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Api
         [.., partner, "callbacks", kind] => match *method {
             Method::PUT => Ok(Route::Put(partner, kind)),
             Method::DELETE => Ok(Route::Delete(partner, kind)),
+            _ => not_allowed(),
+        },
+        [.., partner, "secret", "rotate"] => match *method {
+            Method::POST => Ok(Route::RotateSecret(partner)),
             _ => not_allowed(),
         },
         [.., partner, "callbacks"] => match *method {
