@@ -6,6 +6,7 @@
 //! subscription per registered URL and publishes.
 
 pub mod api;
+pub mod delivery;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod notification;
