@@ -36,7 +36,9 @@ impl RetrySchedule {
             .filter(|d| !d.is_empty())
             .map(|d| {
                 let (number, unit) = d.split_at(d.len().saturating_sub(1));
-                let n: i64 = number.parse().map_err(|_| format!("{d:?} is not a delay like 5s, 5m or 2h"))?;
+                let n: i64 = number
+                    .parse()
+                    .map_err(|_| format!("{d:?} is not a delay like 5s, 5m or 2h"))?;
                 let delay = match unit {
                     "s" => Duration::seconds(n),
                     "m" => Duration::minutes(n),
@@ -168,8 +170,14 @@ mod tests {
         let schedule = RetrySchedule::default();
         assert_eq!(judge(&status(204), 1, &schedule), Verdict::Delivered);
         assert_eq!(judge(&status(410), 1, &schedule), Verdict::DisableEndpoint);
-        assert_eq!(judge(&status(500), 1, &schedule), Verdict::RetryIn(Duration::seconds(5)));
-        assert_eq!(judge(&status(404), 3, &schedule), Verdict::RetryIn(Duration::minutes(30)));
+        assert_eq!(
+            judge(&status(500), 1, &schedule),
+            Verdict::RetryIn(Duration::seconds(5))
+        );
+        assert_eq!(
+            judge(&status(404), 3, &schedule),
+            Verdict::RetryIn(Duration::minutes(30))
+        );
         let failed = Response::Failed {
             error: "timed out".into(),
         };

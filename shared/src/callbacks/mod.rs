@@ -9,6 +9,8 @@ pub mod api;
 pub mod delivery;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
+#[cfg(feature = "aws")]
+pub mod http;
 pub mod notification;
 pub mod offboard;
 pub mod partner;
