@@ -352,6 +352,8 @@ mod tests {
             url: url.into(),
             partner: id.clone(),
             subscription_arn: arn,
+            failing_since: None,
+            disabled_at: None,
         };
         registry.save_endpoint(&endpoint).await.unwrap();
         let remove = |yes| PartnersCommand::Remove { id: "acme".into(), yes };

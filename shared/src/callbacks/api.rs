@@ -267,6 +267,9 @@ impl Parts {
                 url: url.to_string(),
                 partner: partner.clone(),
                 subscription_arn: arn.clone(),
+                // Registering a callback (again) enables its endpoint.
+                failing_since: None,
+                disabled_at: None,
             })
             .await?;
         match saved {

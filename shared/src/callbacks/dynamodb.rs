@@ -3,7 +3,8 @@
 //!   Standard Webhooks secrets its callbacks are signed with; listed through gsi1 `PARTNER`);
 //! - registration `PARTNER#<id>` / `CALLBACK#<type, 3 digits>` (url, created_at, updated_at), so one query
 //!   reads a partner's registrations in type order and no key can reach another partner's;
-//! - endpoint `ENDPOINT#<sha256 of the URL>` / `ENDPOINT` (url, partner, subscription_arn).
+//! - endpoint `ENDPOINT#<sha256 of the URL>` / `ENDPOINT` (url, partner, subscription_arn, failing_since and
+//!   disabled_at when they apply).
 
 use super::partner::{Partner, PartnerId};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
@@ -54,6 +55,13 @@ fn partner_id(item: &Item, name: &str) -> Result<PartnerId, StoreError> {
     get_s(item, name)
         .and_then(PartnerId::parse)
         .ok_or_else(|| corrupt(name))
+}
+
+fn optional_time(item: &Item, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(_) => time(item, name).map(Some),
+    }
 }
 
 fn partner_from(item: &Item) -> Result<Partner, StoreError> {
@@ -232,6 +240,8 @@ impl CallbackRegistry for DynamoRegistry {
             subscription_arn: get_s(&item, "subscription_arn")
                 .ok_or_else(|| corrupt("subscription_arn"))?
                 .to_string(),
+            failing_since: optional_time(&item, "failing_since")?,
+            disabled_at: optional_time(&item, "disabled_at")?,
         }))
     }
 
@@ -242,6 +252,14 @@ impl CallbackRegistry for DynamoRegistry {
             ("partner".to_string(), s(endpoint.partner.as_str())),
             ("subscription_arn".to_string(), s(endpoint.subscription_arn.as_str())),
         ]);
+        for (name, at) in [
+            ("failing_since", endpoint.failing_since),
+            ("disabled_at", endpoint.disabled_at),
+        ] {
+            if let Some(at) = at {
+                item.insert(name.to_string(), s(at.to_rfc3339()));
+            }
+        }
         let result = self
             .client
             .put_item()

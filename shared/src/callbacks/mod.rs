@@ -15,6 +15,7 @@ pub mod notification;
 pub mod offboard;
 pub mod partner;
 pub mod registry;
+pub mod sender;
 pub mod signing;
 #[cfg(feature = "aws")]
 pub mod sns;

@@ -26,6 +26,10 @@ pub struct Endpoint {
     pub url: String,
     pub partner: PartnerId,
     pub subscription_arn: String,
+    /// Since when every attempt to it failed (none since its last success).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When it was disabled (a `410 Gone`, or failing too long); a `PUT` of its callback enables it again.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -49,6 +53,29 @@ pub trait CallbackRegistry: Send + Sync {
     /// Saves unless another partner holds the URL (false then).
     async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError>;
     async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError>;
+
+    /// The registrations a notification of `notification_type` for `audience` (`all`, or one partner's id for
+    /// an echo) goes to.
+    async fn registrations_for(
+        &self,
+        audience: &str,
+        notification_type: NotificationType,
+    ) -> Result<Vec<Registration>, StoreError> {
+        let partners = match PartnerId::parse(audience) {
+            Some(one) => vec![one],
+            None => self.partners().await?.into_iter().map(|p| p.id).collect(),
+        };
+        let mut found = Vec::new();
+        for partner in partners {
+            let registered = self.registrations(&partner).await?;
+            found.extend(
+                registered
+                    .into_iter()
+                    .filter(|r| r.notification_type == notification_type),
+            );
+        }
+        Ok(found)
+    }
 }
 
 #[derive(Default)]

@@ -1,0 +1,234 @@
+//! Delivering partner callbacks one endpoint at a time. A notification fans out into one job per registered
+//! endpoint; each job is attempted on its own (a slow or dead endpoint delays no other), signed with the
+//! partner's live Standard Webhooks secrets, logged, and judged by the delivery rules. The queue that carries
+//! jobs between attempts (SQS deployed, SQLite locally) is the caller's; this decides what happens.
+
+use super::delivery::{failing_too_long, judge, Response, RetrySchedule, Verdict, DISABLE_AFTER};
+use super::notification::Notification;
+use super::partner::PartnerId;
+use super::registry::CallbackRegistry;
+use super::signing::signed_headers;
+use super::types::NotificationType;
+use crate::clock::Clock;
+use crate::store::StoreError;
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A notification as it reaches the sender (from the topic): its type, audience and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationMessage {
+    pub notification_type: NotificationType,
+    /// `all`, or one partner's id (an echo).
+    pub audience: String,
+    pub notification_id: String,
+    /// The callback body, exactly as partners receive it.
+    pub body: String,
+}
+
+impl From<&Notification> for NotificationMessage {
+    fn from(notification: &Notification) -> Self {
+        Self {
+            notification_type: notification.notification_type,
+            audience: notification.audience.clone(),
+            notification_id: notification.body.notification_id.clone(),
+            body: notification.message(),
+        }
+    }
+}
+
+/// One callback to one endpoint: what the queue carries between attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbackJob {
+    pub notification_id: String,
+    pub notification_type: u16,
+    pub partner: PartnerId,
+    pub url: String,
+    pub body: String,
+}
+
+/// One attempt, in the partner's attempt log (kept 30 days).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub partner: PartnerId,
+    pub url: String,
+    pub notification_id: String,
+    pub notification_type: u16,
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub verdict: Verdict,
+}
+
+/// Where attempts are logged.
+#[async_trait]
+pub trait AttemptLog: Send + Sync {
+    async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
+    /// A partner's attempts since `since`, newest first, at most `limit`.
+    async fn attempts(
+        &self,
+        partner: &PartnerId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>, StoreError>;
+}
+
+/// Posts one signed callback (HTTPS deployed; a double in tests).
+#[async_trait]
+pub trait Poster: Send + Sync {
+    async fn post(&self, url: &str, headers: &[(&str, String)], body: Bytes) -> (Response, std::time::Duration);
+}
+
+#[cfg(feature = "aws")]
+#[async_trait]
+impl Poster for super::http::HttpPoster {
+    async fn post(&self, url: &str, headers: &[(&str, String)], body: Bytes) -> (Response, std::time::Duration) {
+        super::http::HttpPoster::post(self, url, headers, body).await
+    }
+}
+
+pub struct Sender {
+    pub registry: Arc<dyn CallbackRegistry>,
+    pub poster: Arc<dyn Poster>,
+    pub log: Arc<dyn AttemptLog>,
+    pub clock: Arc<dyn Clock>,
+    pub schedule: RetrySchedule,
+    /// An endpoint failing every attempt this long is disabled.
+    pub disable_after: Duration,
+}
+
+impl Sender {
+    pub fn new(
+        registry: Arc<dyn CallbackRegistry>,
+        poster: Arc<dyn Poster>,
+        log: Arc<dyn AttemptLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            registry,
+            poster,
+            log,
+            clock,
+            schedule: RetrySchedule::default(),
+            disable_after: DISABLE_AFTER,
+        }
+    }
+
+    /// The jobs a notification makes: one per endpoint registered for its type and audience, except disabled
+    /// endpoints.
+    pub async fn fan_out(&self, message: &NotificationMessage) -> Result<Vec<CallbackJob>, StoreError> {
+        let registrations = self
+            .registry
+            .registrations_for(&message.audience, message.notification_type)
+            .await?;
+        let mut jobs = Vec::new();
+        for registration in registrations {
+            let endpoint = self.registry.endpoint(&registration.url).await?;
+            if endpoint.is_some_and(|e| e.disabled_at.is_some()) {
+                continue;
+            }
+            jobs.push(CallbackJob {
+                notification_id: message.notification_id.clone(),
+                notification_type: message.notification_type.number(),
+                partner: registration.partner,
+                url: registration.url,
+                body: message.body.clone(),
+            });
+        }
+        Ok(jobs)
+    }
+
+    /// Attempt number `attempt` (1 for the first) of `job`: signed with the partner's live secrets, posted,
+    /// logged, judged. A `410` disables the endpoint, and so does failing for longer than `disable_after`;
+    /// a job for a removed partner or a disabled endpoint is dropped (delivered to nobody, `Exhausted`).
+    pub async fn attempt(&self, job: &CallbackJob, attempt: u32) -> Result<Verdict, StoreError> {
+        let now = self.clock.now();
+        let Some(partner) = self.registry.partner(&job.partner).await? else {
+            return Ok(Verdict::Exhausted);
+        };
+        let mut endpoint = self.registry.endpoint(&job.url).await?;
+        if endpoint.as_ref().is_some_and(|e| e.disabled_at.is_some()) {
+            return Ok(Verdict::Exhausted);
+        }
+        let secrets = partner.signing_secrets(now);
+        let headers = signed_headers(&secrets, &job.notification_id, now, job.body.as_bytes());
+        let headers: Vec<(&str, String)> = headers.into_iter().collect();
+        let (response, latency) = self
+            .poster
+            .post(&job.url, &headers, Bytes::from(job.body.clone()))
+            .await;
+        let mut verdict = judge(&response, attempt, &self.schedule);
+        if let Some(endpoint) = endpoint.as_mut() {
+            let failing_since = match verdict {
+                Verdict::Delivered => None,
+                _ => Some(endpoint.failing_since.unwrap_or(now)),
+            };
+            let too_long = failing_too_long(failing_since, now, self.disable_after);
+            if verdict == Verdict::DisableEndpoint || too_long {
+                endpoint.disabled_at = Some(now);
+                tracing::warn!(partner = %job.partner, "callback endpoint disabled");
+                verdict = Verdict::DisableEndpoint;
+            }
+            if endpoint.failing_since != failing_since || endpoint.disabled_at.is_some() {
+                endpoint.failing_since = failing_since;
+                self.registry.save_endpoint(endpoint).await?;
+            }
+        }
+        let (status, error) = match response {
+            Response::Status { code, .. } => (Some(code), None),
+            Response::Failed { error } => (None, Some(error)),
+        };
+        self.log
+            .record(&AttemptRecord {
+                partner: job.partner.clone(),
+                url: job.url.clone(),
+                notification_id: job.notification_id.clone(),
+                notification_type: job.notification_type,
+                attempt,
+                at: now,
+                status,
+                error,
+                latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+                verdict,
+            })
+            .await?;
+        Ok(verdict)
+    }
+}
+
+/// The attempt log in memory (tests).
+#[cfg(any(test, feature = "testing"))]
+#[derive(Default)]
+pub struct MemoryAttemptLog(std::sync::Mutex<Vec<AttemptRecord>>);
+
+#[cfg(any(test, feature = "testing"))]
+#[async_trait]
+impl AttemptLog for MemoryAttemptLog {
+    async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(attempt.clone());
+        Ok(())
+    }
+
+    async fn attempts(
+        &self,
+        partner: &PartnerId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mine: Vec<AttemptRecord> = all
+            .iter()
+            .filter(|a| &a.partner == partner && a.at >= since)
+            .cloned()
+            .collect();
+        mine.sort_by(|a, b| b.at.cmp(&a.at).then(b.attempt.cmp(&a.attempt)));
+        mine.truncate(limit);
+        Ok(mine)
+    }
+}
