@@ -17,10 +17,13 @@ use shared::clock::{Clock, FixedClock};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A receiver on loopback answering with `statuses` in turn (then 200); keeps each request's headers and body.
+/// One request a receiver got: its headers (lower-case names) and body.
+type Received = (Vec<(String, String)>, String);
+
+/// A receiver on loopback answering with `statuses` in turn (then 200); keeps each request.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
 }
 
 async fn receiver(path: &str, statuses: Vec<u16>) -> Receiver {
