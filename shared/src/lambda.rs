@@ -13,7 +13,7 @@ use lambda_http::aws_lambda_events::encodings::Body;
 use lambda_http::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 
 #[cfg(feature = "aws")]
-pub use crate::runtime::{build_service, run, run_callbacks, run_customers, run_named, run_sweep};
+pub use crate::runtime::{build_service, run, run_callback_sender, run_callbacks, run_customers, run_named, run_sweep};
 
 /// Turns an API Gateway event into a [`Delivery`], decoding base64 within the body limit.
 pub fn delivery_from_apigw(request: ApiGatewayV2httpRequest, service: &Service) -> Result<Delivery, Rejection> {

@@ -2,7 +2,12 @@
 //! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox).
 
 use crate::aws::{sdk_config, SsmSecrets};
+use crate::callbacks::attempts::DynamoAttemptLog;
+use crate::callbacks::delivery::RetrySchedule;
 use crate::callbacks::dynamodb::DynamoRegistry;
+use crate::callbacks::http::HttpPoster;
+use crate::callbacks::queue::{QueueSender, SqsEvent};
+use crate::callbacks::sender::Sender;
 use crate::callbacks::sns::SnsTransport;
 use crate::callbacks::url::SystemResolver;
 use crate::callbacks::CallbacksApi;
@@ -197,6 +202,55 @@ pub async fn run_callbacks() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
         let api = Arc::clone(&api);
         async move { Ok::<_, Error>(handle_callbacks_apigw(&api, event.payload).await) }
+    }))
+    .await
+}
+
+/// The partner callback sender over the table and queues named in the environment: `ESIMHOOKS_TABLE`,
+/// `ESIMHOOKS_CALLBACKS_QUEUE_URL`, `ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL`, and optionally
+/// `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE` (`5s,5m,30m,2h,5h,10h,10h`).
+pub async fn build_callback_sender() -> Result<QueueSender, String> {
+    let need = |name: &str| {
+        process_env(name)
+            .filter(|v| !v.is_empty())
+            .ok_or(format!("{name} is not set"))
+    };
+    let table = need("ESIMHOOKS_TABLE")?;
+    let queue_url = need("ESIMHOOKS_CALLBACKS_QUEUE_URL")?;
+    let dead_letter_url = need("ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL")?;
+    let sdk = sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let poster = HttpPoster::new(Arc::new(SystemResolver), false).map_err(|e| e.to_string())?;
+    let mut sender = Sender::new(
+        Arc::new(DynamoRegistry::new(ddb.clone(), &table)),
+        Arc::new(poster),
+        Arc::new(DynamoAttemptLog::new(ddb, &table)),
+        Arc::new(SystemClock),
+    );
+    if let Some(schedule) = process_env("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
+        sender.schedule = RetrySchedule::parse(&schedule)?;
+    }
+    Ok(QueueSender {
+        sender,
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        queue_url,
+        dead_letter_url,
+    })
+}
+
+/// The whole `main` of the partner callback sender (an SQS trigger with batch item failures).
+pub async fn run_callback_sender() -> Result<(), Error> {
+    telemetry::init_json();
+    let sender = match build_callback_sender().await {
+        Ok(sender) => Arc::new(sender),
+        Err(reason) => {
+            tracing::error!(reason, "configuration incomplete: the callback sender cannot run");
+            return Err(reason.into());
+        }
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let sender = Arc::clone(&sender);
+        async move { Ok::<_, Error>(sender.handle(event.payload).await) }
     }))
     .await
 }

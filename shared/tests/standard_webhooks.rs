@@ -3,46 +3,12 @@
 //! Signed callbacks verify; a tampered body, a wrong secret and a timestamp outside five minutes do not; during
 //! a rotation either secret verifies.
 
+mod common;
+
 use chrono::{Duration, Utc};
+use common::reference_verdicts;
 use serde_json::{json, Value};
 use shared::callbacks::signing::{signed_headers, SigningSecret};
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-const VERIFIER: &str = r#"
-import json, sys
-from standardwebhooks.webhooks import Webhook
-results = []
-for case in json.load(sys.stdin):
-    try:
-        Webhook(case["secret"]).verify(case["body"], case["headers"])
-        results.append("verified")
-    except Exception as error:
-        results.append(type(error).__name__)
-print(json.dumps(results))
-"#;
-
-/// What the reference library says of each case: `verified` or the exception it raised.
-fn reference_verdicts(cases: &[Value]) -> Vec<String> {
-    let python = std::env::var("ESIMHOOKS_TEST_PYTHON").expect(
-        "ESIMHOOKS_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs standardwebhooks",
-    );
-    let mut child = Command::new(python)
-        .args(["-c", VERIFIER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(cases).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 fn case(secret: &str, headers: &[(&str, String); 3], body: &str) -> Value {
     let headers: serde_json::Map<String, Value> = headers

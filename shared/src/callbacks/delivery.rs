@@ -93,8 +93,10 @@ pub enum Verdict {
     DisableEndpoint,
     /// Try again after this long.
     RetryIn(#[serde(with = "seconds")] Duration),
-    /// The schedule is spent: dead-lettered, recoverable.
+    /// The schedule is spent, or the endpoint is disabled: dead-lettered, recoverable.
     Exhausted,
+    /// Nobody to deliver to any more (the partner was removed): dropped.
+    Dropped,
 }
 
 mod seconds {

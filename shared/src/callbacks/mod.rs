@@ -6,6 +6,8 @@
 //! subscription per registered URL and publishes.
 
 pub mod api;
+#[cfg(feature = "aws")]
+pub mod attempts;
 pub mod delivery;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
@@ -14,6 +16,8 @@ pub mod http;
 pub mod notification;
 pub mod offboard;
 pub mod partner;
+#[cfg(feature = "aws")]
+pub mod queue;
 pub mod registry;
 pub mod sender;
 pub mod signing;

@@ -173,6 +173,18 @@ impl Notification {
     }
 }
 
+/// A message from the topic as a callback: its notification id and body. Event notifications and echoes
+/// are published as the callback body itself; an alert as its document, which becomes the alert's body.
+pub fn callback_body(message: &str) -> Option<(String, String)> {
+    let value: Value = serde_json::from_str(message).ok()?;
+    if let Some(id) = value.get("notification_id").and_then(Value::as_str) {
+        return Some((id.to_string(), message.to_string()));
+    }
+    let alert: Alert = serde_json::from_value(value).ok()?;
+    let notification = Notification::for_alert(&alert);
+    Some((notification.body.notification_id.clone(), notification.message()))
+}
+
 /// The SNS filter policy of one partner's subscription: its types, and either real notifications or its own
 /// echoes.
 pub fn filter_policy(partner: &PartnerId, types: &[NotificationType]) -> String {

@@ -145,12 +145,13 @@ impl Sender {
     }
 
     /// Attempt number `attempt` (1 for the first) of `job`: signed with the partner's live secrets, posted,
-    /// logged, judged. A `410` disables the endpoint, and so does failing for longer than `disable_after`;
-    /// a job for a removed partner or a disabled endpoint is dropped (delivered to nobody, `Exhausted`).
+    /// logged, judged. A `410` disables the endpoint, and so does failing for longer than `disable_after`.
+    /// A job for a disabled endpoint is `Exhausted` (dead-lettered: recoverable once it is enabled again); for
+    /// a removed partner, `Dropped`.
     pub async fn attempt(&self, job: &CallbackJob, attempt: u32) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
         let Some(partner) = self.registry.partner(&job.partner).await? else {
-            return Ok(Verdict::Exhausted);
+            return Ok(Verdict::Dropped);
         };
         let mut endpoint = self.registry.endpoint(&job.url).await?;
         if endpoint.as_ref().is_some_and(|e| e.disabled_at.is_some()) {

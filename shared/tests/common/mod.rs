@@ -478,3 +478,40 @@ pub fn airalo_reading(iccid: &str, now: DateTime<Utc>) -> shared::model::Event {
     );
     event
 }
+
+const VERIFIER: &str = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+results = []
+for case in json.load(sys.stdin):
+    try:
+        Webhook(case["secret"]).verify(case["body"], case["headers"])
+        results.append("verified")
+    except Exception as error:
+        results.append(type(error).__name__)
+print(json.dumps(results))
+"#;
+
+/// What the reference Standard Webhooks library (PyPI `standardwebhooks`, in the test venv named by
+/// ESIMHOOKS_TEST_PYTHON) says of each case (`{secret, headers, body}`): `verified` or the exception it raised.
+pub fn reference_verdicts(cases: &[serde_json::Value]) -> Vec<String> {
+    use std::io::Write;
+    let python = std::env::var("ESIMHOOKS_TEST_PYTHON").expect(
+        "ESIMHOOKS_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs standardwebhooks",
+    );
+    let mut child = std::process::Command::new(python)
+        .args(["-c", VERIFIER])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(cases).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -1,0 +1,254 @@
+//! The partner callback sender on SQS and DynamoDB (moto), its handler driven with SQS events as Lambda
+//! delivers them: an alert from the topic fans out into a job per registered endpoint, the job is delivered
+//! signed (verified by the reference `standardwebhooks` library), a failed attempt stays on the queue
+//! invisible until its retry is due, an exhausted one goes to the dead-letter queue, and every attempt is in
+//! the partner's attempt log.
+
+mod common;
+
+#[path = "common/moto_rig.rs"]
+mod moto_rig;
+
+use common::*;
+use moto_rig::MotoRig;
+use serde_json::{json, Value};
+use shared::callbacks::attempts::DynamoAttemptLog;
+use shared::callbacks::dynamodb::DynamoRegistry;
+use shared::callbacks::http::HttpPoster;
+use shared::callbacks::partner::{Partner, PartnerId, SIGNING_OVERLAP};
+use shared::callbacks::queue::{sns_envelope, QueueSender, SqsEvent};
+use shared::callbacks::registry::{CallbackRegistry, Endpoint, Registration};
+use shared::callbacks::sender::{AttemptLog, Sender};
+use shared::callbacks::signing::SigningSecret;
+use shared::callbacks::url::StaticResolver;
+use shared::callbacks::NotificationType;
+use shared::clock::Clock;
+use shared::model::ProviderId;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A receiver on loopback answering `statuses` in turn (then 200); returns its URL and what it got.
+async fn receiver(statuses: Vec<u16>) -> (String, Arc<std::sync::Mutex<Vec<(Value, String)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://partner.test:{}/hooks", listener.local_addr().unwrap().port());
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = got.clone();
+    tokio::spawn(async move {
+        let mut statuses = statuses.into_iter();
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 8192];
+            let (head, body) = loop {
+                let n = stream.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length || n == 0 {
+                        break (head.to_string(), body.to_string());
+                    }
+                }
+            };
+            let headers: serde_json::Map<String, Value> = head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), Value::String(v.trim().to_string())))
+                .collect();
+            log.lock().unwrap().push((Value::Object(headers), body));
+            let status = statuses.next().unwrap_or(200);
+            let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            stream.write_all(answer.as_bytes()).await.unwrap();
+            let _ = stream.shutdown().await;
+        }
+    });
+    (url, got)
+}
+
+struct Queue {
+    rig: MotoRig,
+    sender: QueueSender,
+    registry: Arc<DynamoRegistry>,
+    log: Arc<DynamoAttemptLog>,
+}
+
+async fn queue(name: &str) -> Queue {
+    // The reference verifier checks timestamps against the real clock: the rig's starts at it.
+    let rig = MotoRig::new(name, &chrono::Utc::now().to_rfc3339()).await;
+    let create = |suffix: &str| {
+        rig.sqs
+            .create_queue()
+            .queue_name(format!("{name}-{suffix}-{}", std::process::id()))
+    };
+    let queue_url = create("jobs").send().await.unwrap().queue_url.unwrap();
+    let dead_letter_url = create("dead").send().await.unwrap().queue_url.unwrap();
+    let registry = Arc::new(DynamoRegistry::new(rig.store.client().clone(), rig.store.table()));
+    let log = Arc::new(DynamoAttemptLog::new(rig.store.client().clone(), rig.store.table()));
+    let poster = HttpPoster::new(Arc::new(StaticResolver(vec!["127.0.0.1".parse().unwrap()])), true).unwrap();
+    let sender = QueueSender {
+        sender: Sender::new(registry.clone(), Arc::new(poster), log.clone(), rig.clock.clone()),
+        sqs: rig.sqs.clone(),
+        queue_url,
+        dead_letter_url,
+    };
+    Queue {
+        rig,
+        sender,
+        registry,
+        log,
+    }
+}
+
+impl Queue {
+    /// A partner with a signing secret and a callback for low-data alerts at `url`; returns its secret.
+    async fn partner(&self, id: &str, url: &str) -> String {
+        let now = self.rig.clock.now();
+        let (secret, text) = SigningSecret::generate().unwrap();
+        let id = PartnerId::parse(id).unwrap();
+        let mut partner = Partner {
+            id: id.clone(),
+            name: id.to_string(),
+            key_hashes: vec![],
+            created_at: now,
+            signing_keys: vec![],
+        };
+        partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
+        self.registry.save_partner(&partner).await.unwrap();
+        let registration = Registration {
+            partner: id.clone(),
+            notification_type: NotificationType::for_alert(shared::alerts::AlertType::LowData),
+            url: url.into(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.registry.save_registration(&registration).await.unwrap();
+        let endpoint = Endpoint {
+            url: url.into(),
+            partner: id,
+            subscription_arn: String::new(),
+            failing_since: None,
+            disabled_at: None,
+        };
+        self.registry.save_endpoint(&endpoint).await.unwrap();
+        text
+    }
+
+    /// The messages now visible on `url`, as a Lambda SQS event.
+    async fn receive(&self, url: &str) -> (SqsEvent, Vec<String>) {
+        let received = self
+            .rig
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let count = m
+                    .attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                    .cloned()
+                    .unwrap_or_else(|| "1".into());
+                json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                       "attributes": {"ApproximateReceiveCount": count}})
+            })
+            .collect();
+        let bodies = messages
+            .iter()
+            .map(|m| m.body().unwrap_or_default().to_string())
+            .collect();
+        (serde_json::from_value(json!({"Records": records})).unwrap(), bodies)
+    }
+}
+
+/// An SQS event holding the low-data alert of eSIM Access's fixture as the topic delivers it to the queue.
+async fn alert_from_topic() -> SqsEvent {
+    let h = Harness::new(
+        fixture_provider(ProviderId::EsimAccess),
+        "2026-04-22T18:00:00Z",
+        quick_settings(),
+    );
+    h.accept("esimaccess", &["data-usage-low"]).await;
+    let rendered = shared::notify::render(&h.published_alert("low_data"));
+    let message: Value = serde_json::from_str(&rendered.message).unwrap();
+    let attributes: Vec<(&str, &str)> = rendered.attributes.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body = sns_envelope(message["sqs"].as_str().unwrap(), &attributes);
+    serde_json::from_value(json!({"Records": [{"messageId": "sns-1", "receiptHandle": "r-1", "body": body}]})).unwrap()
+}
+
+#[tokio::test]
+async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exhausted_ones_are_dead_lettered() {
+    let q = queue("cbq").await;
+    let (good_url, good_got) = receiver(vec![]).await;
+    let (flaky_url, flaky_got) = receiver(vec![503]).await;
+    let good_secret = q.partner("good-co", &good_url).await;
+    q.partner("flaky-co", &flaky_url).await;
+
+    // The topic's message fans out into one job per endpoint, sent back to the queue.
+    let fanned = q.sender.handle(alert_from_topic().await).await;
+    assert!(fanned.failures.is_empty(), "{fanned:?}");
+    let (jobs, bodies) = q.receive(&q.sender.queue_url).await;
+    assert_eq!(jobs.records.len(), 2, "{bodies:?}");
+
+    // First attempts: one delivered, one kept (503) and invisible until its retry is due.
+    let first = q.sender.handle(jobs).await;
+    assert_eq!(first.failures.len(), 1);
+    let (visible, _) = q.receive(&q.sender.queue_url).await;
+    assert!(visible.records.is_empty(), "the retry waits out its delay");
+    assert_eq!(flaky_got.lock().unwrap().len(), 1);
+
+    // The delivered callback verifies with the reference library, with the partner's secret.
+    let got = good_got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let (headers, body) = &got[0];
+    let verdicts = reference_verdicts(&[json!({"secret": good_secret, "headers": headers, "body": body})]);
+    assert_eq!(verdicts, ["verified"]);
+    let callback: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(callback["data"]["type"], "low_data");
+    assert_eq!(headers["webhook-id"], callback["notification_id"]);
+
+    // An attempt that is the schedule's last (the eighth receive) and fails goes to the dead-letter queue.
+    let (dead_url, dead_got) = receiver(vec![500]).await;
+    q.partner("dead-co", &dead_url).await;
+    let flaky_job = bodies.iter().find(|b| b.contains(&flaky_url)).unwrap();
+    let dead_job = flaky_job.replace(&flaky_url, &dead_url).replace("flaky-co", "dead-co");
+    let last_attempt: SqsEvent =
+        serde_json::from_value(json!({"Records": [{"messageId": "m-8", "receiptHandle": "r-8",
+        "body": dead_job, "attributes": {"ApproximateReceiveCount": "8"}}]}))
+        .unwrap();
+    let exhausted = q.sender.handle(last_attempt).await;
+    assert!(exhausted.failures.is_empty(), "dead-lettered, not kept");
+    assert_eq!(dead_got.lock().unwrap().len(), 1);
+    let (dead_letters, dead_bodies) = q.receive(&q.sender.dead_letter_url).await;
+    assert_eq!(dead_letters.records.len(), 1);
+    assert!(dead_bodies[0].contains(&dead_url));
+
+    // The attempt log.
+    let since = q.rig.clock.now() - chrono::Duration::days(1);
+    let flaky = q
+        .log
+        .attempts(&PartnerId::parse("flaky-co").unwrap(), since, 10)
+        .await
+        .unwrap();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!(flaky[0].status, Some(503));
+    let good = q
+        .log
+        .attempts(&PartnerId::parse("good-co").unwrap(), since, 10)
+        .await
+        .unwrap();
+    assert_eq!((good.len(), good[0].status), (1, Some(200)));
+}
