@@ -65,6 +65,7 @@ CALLBACK_ROUTES = [
     ("DELETE", "/{partnerId}/callbacks/{notificationType}"),
     ("POST", "/v1/callbacks/echo/{partnerId}/{notificationTypeId}"),
     ("POST", "/{partnerId}/secret/rotate"),
+    ("GET", "/{partnerId}/callbacks/attempts"),
 ]
 CALLBACK_SNS_ACTIONS = {"sns:Subscribe", "sns:Publish", "sns:Unsubscribe", "sns:SetSubscriptionAttributes",
                         "sns:GetSubscriptionAttributes"}

@@ -179,7 +179,9 @@ pub async fn build_callbacks_api() -> CallbacksApi {
         Err(e) => return CallbacksApi::fail_closed(e.to_string()),
     };
     let sdk = sdk_config().await;
-    let registry = DynamoRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table);
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let attempts = DynamoAttemptLog::new(ddb.clone(), &targets.table);
+    let registry = DynamoRegistry::new(ddb, targets.table);
     let dead_letters = process_env("ESIMHOOKS_CALLBACKS_DLQ_ARN").filter(|arn| !arn.is_empty());
     let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn, dead_letters);
     let api = CallbacksApi::new(
@@ -187,7 +189,8 @@ pub async fn build_callbacks_api() -> CallbacksApi {
         Arc::new(transport),
         Arc::new(SystemResolver),
         Arc::new(SystemClock),
-    );
+    )
+    .with_attempt_log(Arc::new(attempts));
     match process_env("ESIMHOOKS_SIGNING_OVERLAP_HOURS").map(|h| h.trim().parse::<i64>()) {
         None => api,
         Some(Ok(hours)) if hours >= 0 => api.with_signing_overlap(chrono::Duration::hours(hours)),

@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{json, Value};
+use shared::callbacks::attempts::DynamoAttemptLog;
 use shared::callbacks::dynamodb::DynamoRegistry;
 use shared::callbacks::offboard::{remove_partner, Removed};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId};
@@ -50,12 +51,14 @@ impl Callbacks {
         let registry = Arc::new(DynamoRegistry::new(rig.store.client().clone(), rig.store.table()));
         let transport = SnsTransport::new(rig.sns.clone(), rig.topic_arn.clone(), None);
         let resolver = StaticResolver(vec!["93.184.215.14".parse().unwrap()]);
+        let attempts = DynamoAttemptLog::new(rig.store.client().clone(), rig.store.table());
         let api = CallbacksApi::new(
             registry.clone(),
             Arc::new(transport),
             Arc::new(resolver),
             rig.clock.clone(),
-        );
+        )
+        .with_attempt_log(Arc::new(attempts));
         Self {
             rig,
             api,
@@ -628,4 +631,93 @@ async fn a_partner_rotates_its_signing_secret_and_both_sign_for_the_overlap() {
     assert_eq!(refused, 401);
     let (wrong_method, _) = c.call("GET", &format!("/{id}/secret/rotate"), Some(&key), None).await;
     assert_eq!(wrong_method, 405);
+}
+
+/// `GET /{partnerId}/callbacks/attempts`: the partner's own attempts, newest first, filtered and paged.
+#[tokio::test]
+async fn a_partner_reads_its_attempts_filtered_and_paged() {
+    use shared::callbacks::delivery::Verdict;
+    use shared::callbacks::sender::{AttemptLog, AttemptRecord};
+    let c = Callbacks::new("attempts").await;
+    let (id, key) = c.partner("acme").await;
+    let (other, _) = c.partner("other").await;
+    let log = DynamoAttemptLog::new(c.rig.store.client().clone(), c.rig.store.table());
+    let now = c.rig.clock.now();
+    for (i, (partner, status, verdict, kind)) in [
+        (&id, Some(500), Verdict::RetryIn(chrono::Duration::seconds(5)), 1u16),
+        (&id, Some(200), Verdict::Delivered, 1),
+        (&id, None, Verdict::RetryIn(chrono::Duration::minutes(5)), 2),
+        (&other, Some(200), Verdict::Delivered, 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let record = AttemptRecord {
+            partner: PartnerId::parse(partner).unwrap(),
+            url: "https://acme.example/hooks".into(),
+            notification_id: format!("ntf_{i}"),
+            notification_type: kind,
+            attempt: 1,
+            at: now - chrono::Duration::minutes(10 - i as i64),
+            status,
+            error: status.is_none().then(|| "timed out".into()),
+            latency_ms: 12,
+            verdict,
+        };
+        log.record(&record).await.unwrap();
+    }
+    let (status, all) = c
+        .call("GET", &format!("/{id}/callbacks/attempts"), Some(&key), None)
+        .await;
+    assert_eq!(status, 200, "{all}");
+    let ids: Vec<&str> = all["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["notification_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ntf_2", "ntf_1", "ntf_0"], "newest first, only its own");
+    let (_, failed) = c
+        .call(
+            "GET",
+            &format!("/{id}/callbacks/attempts?status=failed&type=1"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(failed["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(failed["attempts"][0]["status"], 500);
+    let (_, page) = c
+        .call("GET", &format!("/{id}/callbacks/attempts?limit=2"), Some(&key), None)
+        .await;
+    assert_eq!(page["attempts"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, rest) = c
+        .call(
+            "GET",
+            &format!("/{id}/callbacks/attempts?limit=2&cursor={}", cursor.replace('+', "%2B")),
+            Some(&key),
+            None,
+        )
+        .await;
+    let rest: Vec<&str> = rest["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["notification_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest, ["ntf_0"]);
+    let (bad, _) = c
+        .call(
+            "GET",
+            &format!("/{id}/callbacks/attempts?status=maybe"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(bad, 400);
+    let (refused, _) = c
+        .call("GET", &format!("/{other}/callbacks/attempts"), Some(&key), None)
+        .await;
+    assert_eq!(refused, 401, "another partner's log needs its key");
 }

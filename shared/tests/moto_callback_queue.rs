@@ -240,14 +240,24 @@ async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exha
     let since = q.rig.clock.now() - chrono::Duration::days(1);
     let flaky = q
         .log
-        .attempts(&PartnerId::parse("flaky-co").unwrap(), since, 10)
+        .attempts(
+            &PartnerId::parse("flaky-co").unwrap(),
+            since,
+            since + chrono::Duration::days(3650),
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(flaky.len(), 1);
     assert_eq!(flaky[0].status, Some(503));
     let good = q
         .log
-        .attempts(&PartnerId::parse("good-co").unwrap(), since, 10)
+        .attempts(
+            &PartnerId::parse("good-co").unwrap(),
+            since,
+            since + chrono::Duration::days(3650),
+            10,
+        )
         .await
         .unwrap();
     assert_eq!((good.len(), good[0].status), (1, Some(200)));

@@ -2,9 +2,11 @@
 //! echo. Registrations live in the registry; the SNS subscriptions are derived from them per URL by
 //! [`CallbacksApi::sync_endpoint`], which is idempotent, so any failed request is repaired by repeating it.
 
+use super::delivery::Verdict;
 use super::notification::{filter_policy, EchoSubject, Notification};
 use super::partner::{Partner, PartnerId, SIGNING_OVERLAP};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
+use super::sender::{AttemptLog, AttemptRecord};
 use super::signing::SigningSecret;
 use super::transport::{CallbackTransport, SubscriptionStatus};
 use super::types::NotificationType;
@@ -12,15 +14,16 @@ use super::url::{validate_url, HostResolver};
 use crate::clock::Clock;
 use crate::ingress::Delivery;
 use crate::reply::{HttpError, Reply};
-use chrono::Duration;
+use chrono::{DateTime, Duration};
+
+/// How far back partners can read their attempts (the log keeps 30 days).
+const ATTEMPT_WINDOW: Duration = Duration::days(30);
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 mod request;
 
-use request::{
-    echo_subject, json_body, notification_type, optional_string, presented_key, route, Route, DEFAULT_PAGE, MAX_PAGE,
-};
+use request::{echo_subject, json_body, notification_type, optional_string, page_limit, presented_key, route, Route};
 pub use request::{ApiError, MAX_API_BODY_BYTES};
 
 struct Parts {
@@ -30,6 +33,8 @@ struct Parts {
     clock: Arc<dyn Clock>,
     /// How long a replaced signing secret keeps signing.
     signing_overlap: Duration,
+    /// The callback sender's attempt log, where it is deployed.
+    attempts: Option<Arc<dyn AttemptLog>>,
 }
 
 pub struct CallbacksApi {
@@ -50,8 +55,17 @@ impl CallbacksApi {
                 resolver,
                 clock,
                 signing_overlap: SIGNING_OVERLAP,
+                attempts: None,
             }),
         }
+    }
+
+    /// Partners can read their delivery attempts from `log`.
+    pub fn with_attempt_log(mut self, log: Arc<dyn AttemptLog>) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.attempts = Some(log);
+        }
+        self
     }
 
     /// A replaced signing secret signs for `overlap` (default 24 h; `ESIMHOOKS_SIGNING_OVERLAP_HOURS`).
@@ -126,7 +140,12 @@ impl Parts {
             return Err(ApiError::PayloadTooLarge(MAX_API_BODY_BYTES));
         }
         let partner_segment = match route {
-            Route::Put(p, _) | Route::List(p) | Route::Delete(p, _) | Route::Echo(p, _) | Route::RotateSecret(p) => p,
+            Route::Put(p, _)
+            | Route::List(p)
+            | Route::Delete(p, _)
+            | Route::Echo(p, _)
+            | Route::RotateSecret(p)
+            | Route::Attempts(p) => p,
         };
         let partner = self.authenticate(partner_segment, request).await?;
         match route {
@@ -138,7 +157,45 @@ impl Parts {
                 self.echo(&partner, kind, echo_subject(request)?).await
             }
             Route::RotateSecret(_) => self.rotate_secret(partner).await,
+            Route::Attempts(_) => self.attempts(&partner, request).await,
         }
+    }
+
+    /// The partner's delivery attempts, newest first, a page at a time (`limit`, `cursor`), optionally only
+    /// `status=delivered|failed` and one `type`; the last 30 days are kept.
+    async fn attempts(&self, partner: &Partner, request: &Delivery) -> Result<Reply, ApiError> {
+        let log = self
+            .attempts
+            .as_ref()
+            .ok_or_else(|| ApiError::NotConfigured("the attempt log is not configured".into()))?;
+        let limit = page_limit(request)?;
+        let until = match request.query_param("cursor") {
+            None => self.clock.now() + Duration::seconds(1),
+            Some(text) => DateTime::parse_from_rfc3339(&text)
+                .map_err(|_| ApiError::BadRequest("cursor is not one this API returned".into()))?
+                .to_utc(),
+        };
+        let delivered = match request.query_param("status").as_deref() {
+            None => None,
+            Some("delivered") => Some(true),
+            Some("failed") => Some(false),
+            Some(_) => return Err(ApiError::BadRequest("status is delivered or failed".into())),
+        };
+        let kind = request.query_param("type").map(|t| notification_type(&t)).transpose()?;
+        let since = self.clock.now() - ATTEMPT_WINDOW;
+        let fetched = log.attempts(&partner.id, since, until, limit).await?;
+        let next_cursor = (fetched.len() == limit)
+            .then(|| fetched.last().map(|a| a.at.to_rfc3339()))
+            .flatten();
+        let shown: Vec<&AttemptRecord> = fetched
+            .iter()
+            .filter(|a| delivered.is_none_or(|d| (a.verdict == Verdict::Delivered) == d))
+            .filter(|a| kind.is_none_or(|k| a.notification_type == k.number()))
+            .collect();
+        Ok(Reply::json(
+            200,
+            json!({"partner_id": partner.id.as_str(), "attempts": shown, "next_cursor": next_cursor}),
+        ))
     }
 
     /// A new signing secret, shown once; the ones it replaces keep signing for the overlap.
@@ -279,14 +336,7 @@ impl Parts {
     }
 
     async fn list(&self, partner: &Partner, request: &Delivery) -> Result<Reply, ApiError> {
-        let limit = match request.query_param("limit") {
-            None => DEFAULT_PAGE,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| ApiError::BadRequest(format!("limit must be a number from 1 to {MAX_PAGE}")))?,
-        };
+        let limit = page_limit(request)?;
         let after = match request.query_param("cursor") {
             None => 0,
             Some(text) => text

@@ -61,15 +61,18 @@ impl AttemptLog for DynamoAttemptLog {
         &self,
         partner: &PartnerId,
         since: DateTime<Utc>,
+        until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
         let mut pages = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk >= :since")
+            .key_condition_expression("pk = :pk AND sk BETWEEN :since AND :until")
             .expression_attribute_values(":pk", s(pk(partner)))
             .expression_attribute_values(":since", s(instant(since)))
+            // `#` sorts after the instant: every attempt strictly before `until`.
+            .expression_attribute_values(":until", s(instant(until)))
             .scan_index_forward(false)
             .into_paginator()
             .items()

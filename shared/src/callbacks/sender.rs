@@ -70,11 +70,12 @@ pub struct AttemptRecord {
 #[async_trait]
 pub trait AttemptLog: Send + Sync {
     async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
-    /// A partner's attempts since `since`, newest first, at most `limit`.
+    /// A partner's attempts from `since` to before `until`, newest first, at most `limit`.
     async fn attempts(
         &self,
         partner: &PartnerId,
         since: DateTime<Utc>,
+        until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError>;
 }
@@ -220,12 +221,13 @@ impl AttemptLog for MemoryAttemptLog {
         &self,
         partner: &PartnerId,
         since: DateTime<Utc>,
+        until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
         let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut mine: Vec<AttemptRecord> = all
             .iter()
-            .filter(|a| &a.partner == partner && a.at >= since)
+            .filter(|a| &a.partner == partner && a.at >= since && a.at < until)
             .cloned()
             .collect();
         mine.sort_by(|a, b| b.at.cmp(&a.at).then(b.attempt.cmp(&a.attempt)));

@@ -95,6 +95,7 @@ pub(super) enum Route<'a> {
     Delete(&'a str, &'a str),
     Echo(&'a str, &'a str),
     RotateSecret(&'a str),
+    Attempts(&'a str),
 }
 
 impl Route<'_> {
@@ -105,6 +106,7 @@ impl Route<'_> {
             Self::Delete(..) => "delete_callback",
             Self::Echo(..) => "echo",
             Self::RotateSecret(_) => "rotate_secret",
+            Self::Attempts(_) => "list_attempts",
         }
     }
 }
@@ -118,6 +120,7 @@ pub(super) fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Api
             Method::POST => Ok(Route::Echo(partner, kind)),
             _ => not_allowed(),
         },
+        [.., partner, "callbacks", "attempts"] if *method == Method::GET => Ok(Route::Attempts(partner)),
         [.., partner, "callbacks", kind] => match *method {
             Method::PUT => Ok(Route::Put(partner, kind)),
             Method::DELETE => Ok(Route::Delete(partner, kind)),
@@ -132,6 +135,18 @@ pub(super) fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Api
             _ => not_allowed(),
         },
         _ => Err(ApiError::NotFound("no callbacks route at this path".into())),
+    }
+}
+
+/// A page's size: `limit`, 1 to 50, 20 when not given.
+pub(super) fn page_limit(request: &Delivery) -> Result<usize, ApiError> {
+    match request.query_param("limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| ApiError::BadRequest(format!("limit must be a number from 1 to {MAX_PAGE}"))),
     }
 }
 
