@@ -67,8 +67,7 @@ CALLBACK_ROUTES = [
     ("POST", "/{partnerId}/secret/rotate"),
     ("GET", "/{partnerId}/callbacks/attempts"),
 ]
-CALLBACK_SNS_ACTIONS = {"sns:Subscribe", "sns:Publish", "sns:Unsubscribe", "sns:SetSubscriptionAttributes",
-                        "sns:GetSubscriptionAttributes"}
+CALLBACK_SNS_ACTIONS = {"sns:Publish", "sns:Unsubscribe"}
 
 # Binaries: each package under functions/ (its own name), and each binary of functions/webhooks/src/bin.
 packages = {}
@@ -171,8 +170,16 @@ check(("PUT", "customers") in routes.get("/customers/{provider}/{esim}", set()),
       "no PUT /customers/{provider}/{esim} route on the customers function")
 api_auth = resources.get("WebhookApi", {}).get("Properties", {}).get("Auth", {})
 check(api_auth.get("EnableIamAuthorizer") is True, "the HTTP API does not enable the IAM authorizer")
-check("expiry-sweep" in {f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") for f in functions.values()},
-      "the expiry sweep function is missing")
+binaries = {f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") for f in functions.values()}
+check("expiry-sweep" in binaries, "the expiry sweep function is missing")
+check("callbacks-sender" in binaries, "the partner callback sender function is missing")
+sender = next((f for f in functions.values() if f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "callbacks-sender"), {})
+queue_events = [e for e in sender.get("Properties", {}).get("Events", {}).values() if e["Type"] == "SQS"]
+check(len(queue_events) == 1 and queue_events[0]["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"],
+      "the callback sender is triggered by its queue with batch item failures")
+subscriptions = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
+check(not any(r["Properties"].get("Protocol") in ("http", "https") for r in subscriptions),
+      "no HTTP(S) subscription on the topic: partner callbacks are delivered by the sender")
 
 text = (root / "template.yaml").read_text()
 secrets = json.loads((root / "fixtures/secrets.json").read_text())

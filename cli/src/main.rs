@@ -3,6 +3,7 @@
 mod backend;
 mod console;
 mod customers;
+mod listen;
 mod listing;
 mod partners;
 mod send;
@@ -47,6 +48,14 @@ enum Command {
         addr: SocketAddr,
         #[command(flatten)]
         backend: BackendArgs,
+    },
+    /// A local receiver for partner callbacks: verifies each with the signing secret(s) and prints it.
+    Listen {
+        /// The partner's signing secret, `whsec_…` (repeat for a rotation's two).
+        #[arg(long = "secret", required = true)]
+        secrets: Vec<String>,
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
     },
     /// Create the DynamoDB table and SNS topic at the configured endpoint (AWS_ENDPOINT_URL for an emulator).
     Init {
@@ -197,9 +206,10 @@ async fn run_partners(args: partners::PartnersArgs) -> Result<(), String> {
     let registry = sdk.as_ref().zip(args.table.as_ref()).map(|(sdk, table)| {
         shared::callbacks::dynamodb::DynamoRegistry::new(aws_sdk_dynamodb::Client::new(sdk), table)
     });
-    let transport = sdk.as_ref().zip(args.topic_arn.as_ref()).map(|(sdk, topic_arn)| {
-        shared::callbacks::sns::SnsTransport::new(aws_sdk_sns::Client::new(sdk), topic_arn, None)
-    });
+    let transport = sdk
+        .as_ref()
+        .zip(args.topic_arn.as_ref())
+        .map(|(sdk, topic_arn)| shared::callbacks::sns::SnsTransport::new(aws_sdk_sns::Client::new(sdk), topic_arn));
     let registry = registry
         .as_ref()
         .map(|r| r as &dyn shared::callbacks::registry::CallbackRegistry);
@@ -391,6 +401,10 @@ async fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Serve { addr, backend } => done(serve(addr, backend).await),
         Command::Init { table, topic } => done(init(&table, &topic).await),
+        Command::Listen { secrets, port } => match listen::parse_secrets(&secrets) {
+            Ok(secrets) => done(listen::run(port, secrets).await),
+            Err(e) => done(Err(e)),
+        },
         Command::Partners(args) => done(run_partners(args).await),
         Command::Customers(args) => customers::run(args, &mut std::io::stdout().lock()).await,
         Command::Sweep { backend } => done(sweep(backend, &process_env).await),

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use shared::callbacks::offboard::remove_partner;
+use shared::callbacks::offboard::{remove_partner, retire_sns_subscriptions};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId, SIGNING_OVERLAP};
 use shared::callbacks::registry::CallbackRegistry;
 use shared::callbacks::signing::SigningSecret;
@@ -53,6 +53,9 @@ pub enum PartnersCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Remove the SNS HTTPS subscriptions partner callbacks used before esimhooks delivered them itself (once,
+    /// after deploying the callback sender), so no partner is called twice.
+    RetireSns,
     /// List partners (never their keys).
     List {
         #[arg(long)]
@@ -183,16 +186,29 @@ pub async fn run(
                 .map_err(io)?;
                 return Ok(());
             }
-            let transport = transport
-                .ok_or("removing a partner needs --topic-arn or ESIMHOOKS_TOPIC_ARN to unsubscribe its callbacks")?;
+            let transport = transport.ok_or(
+                "removing a partner needs --topic-arn or ESIMHOOKS_TOPIC_ARN (SNS subscriptions from before are removed)",
+            )?;
             let removed = remove_partner(registry, transport, &id)
                 .await
                 .map_err(|e| failed(&e))?
                 .ok_or_else(|| format!("no partner {id}"))?;
             writeln!(
                 out,
-                "partner {id} removed: its API keys, {} callbacks and {} SNS subscriptions",
-                removed.callbacks, removed.subscriptions
+                "partner {id} removed: its API keys, {} callbacks and {} endpoints",
+                removed.callbacks, removed.endpoints
+            )
+            .map_err(io)?;
+        }
+        PartnersCommand::RetireSns => {
+            let registry = need()?;
+            let transport = transport.ok_or("retire-sns needs --topic-arn or ESIMHOOKS_TOPIC_ARN")?;
+            let retired = retire_sns_subscriptions(registry, transport)
+                .await
+                .map_err(|e| e.to_string())?;
+            writeln!(
+                out,
+                "{retired} SNS subscriptions of partner callbacks removed: esimhooks delivers callbacks itself now"
             )
             .map_err(io)?;
         }
@@ -325,7 +341,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn remove_says_what_it_would_do_then_revokes_keys_and_unsubscribes_with_yes() {
+    async fn remove_says_what_it_would_do_then_revokes_keys_and_removes_endpoints_with_yes() {
         use shared::callbacks::registry::{Endpoint, Registration};
         use shared::callbacks::transport::MemoryTransport;
         let registry = MemoryRegistry::default();
@@ -337,7 +353,7 @@ mod tests {
         run_text(add, &registry).await.unwrap();
         let id = PartnerId::parse("acme").unwrap();
         let url = "https://hooks.acme.example/esim";
-        let arn = transport.subscribe(url, "{}").await.unwrap();
+        let arn = "arn:aws:sns:us-east-1:1:alerts:old".to_string();
         for kind in [NotificationType::ALL[0], NotificationType::ALL[1]] {
             let registration = Registration {
                 partner: id.clone(),
@@ -369,9 +385,9 @@ mod tests {
             .await
             .unwrap();
         let said = String::from_utf8(out).unwrap();
-        assert!(said.contains("2 callbacks and 1 SNS subscriptions"), "{said}");
+        assert!(said.contains("2 callbacks and 1 endpoints"), "{said}");
         assert!(registry.partner(&id).await.unwrap().is_none());
-        assert!(transport.subscriptions().is_empty());
+        assert_eq!(transport.unsubscribed(), ["arn:aws:sns:us-east-1:1:alerts:old"]);
         let again = run_text(remove(true), &registry).await;
         assert!(again.unwrap_err().contains("no partner"));
     }

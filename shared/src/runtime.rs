@@ -172,7 +172,6 @@ pub async fn run_sweep() -> Result<(), Error> {
 }
 
 /// The partner callbacks API over the table and topic named in the environment; fail-closed without them.
-/// `ESIMHOOKS_CALLBACKS_DLQ_ARN` names the queue that keeps deliveries SNS gave up on.
 pub async fn build_callbacks_api() -> CallbacksApi {
     let targets = match AwsTargets::from_env(&process_env) {
         Ok(targets) => targets,
@@ -182,8 +181,7 @@ pub async fn build_callbacks_api() -> CallbacksApi {
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let attempts = DynamoAttemptLog::new(ddb.clone(), &targets.table);
     let registry = DynamoRegistry::new(ddb, targets.table);
-    let dead_letters = process_env("ESIMHOOKS_CALLBACKS_DLQ_ARN").filter(|arn| !arn.is_empty());
-    let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn, dead_letters);
+    let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn);
     let api = CallbacksApi::new(
         Arc::new(registry),
         Arc::new(transport),

@@ -1,7 +1,7 @@
-//! Partner callbacks through the production path (API Gateway event → CallbacksApi → DynamoDB registry + SNS
-//! subscriptions) against moto. moto's HTTPS deliveries are captured by scripts/moto_server.py instead of
-//! sent, so each test reads what its partners' URLs would have received; the rig's SQS queue, subscribed to
-//! the same topic without a filter, shows every message with its attributes.
+//! Partner callbacks through the production path (API Gateway event → CallbacksApi → DynamoDB registry, echoes
+//! published to the SNS topic) against moto. The rig's SQS queue, subscribed to the topic without a filter,
+//! shows every message with its attributes, and the callback sender's fan-out tells which partner endpoints
+//! each would be delivered to (the delivery itself: `moto_callback_queue.rs`).
 
 mod common;
 
@@ -10,12 +10,15 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{json, Value};
 use shared::callbacks::attempts::DynamoAttemptLog;
 use shared::callbacks::dynamodb::DynamoRegistry;
+use shared::callbacks::http::HttpPoster;
+use shared::callbacks::notification::callback_body;
 use shared::callbacks::offboard::{remove_partner, Removed};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId};
 use shared::callbacks::registry::CallbackRegistry;
+use shared::callbacks::sender::{CallbackJob, MemoryAttemptLog, NotificationMessage, Sender};
 use shared::callbacks::sns::SnsTransport;
 use shared::callbacks::url::StaticResolver;
-use shared::callbacks::CallbacksApi;
+use shared::callbacks::{CallbacksApi, NotificationType};
 use shared::clock::Clock;
 use shared::lambda::{handle_apigw, handle_callbacks_apigw};
 use shared::notify::sns::SnsSink;
@@ -49,7 +52,7 @@ impl Callbacks {
     async fn new(name: &str) -> Self {
         let rig = MotoRig::new(name, NOW).await;
         let registry = Arc::new(DynamoRegistry::new(rig.store.client().clone(), rig.store.table()));
-        let transport = SnsTransport::new(rig.sns.clone(), rig.topic_arn.clone(), None);
+        let transport = SnsTransport::new(rig.sns.clone(), rig.topic_arn.clone());
         let resolver = StaticResolver(vec!["93.184.215.14".parse().unwrap()]);
         let attempts = DynamoAttemptLog::new(rig.store.client().clone(), rig.store.table());
         let api = CallbacksApi::new(
@@ -113,64 +116,57 @@ impl Callbacks {
         (response.status_code as u16, response_json(&response))
     }
 
-    /// The subscriptions on the topic by endpoint URL, with their filter policies.
-    async fn subscriptions(&self) -> BTreeMap<String, Value> {
-        let listed = self
-            .rig
-            .sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&self.rig.topic_arn)
-            .send()
-            .await
-            .unwrap();
+    /// The endpoint records of `urls` that exist, by URL, with their partner.
+    async fn endpoints(&self, urls: &[&str]) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        for subscription in listed.subscriptions() {
-            if subscription.protocol() != Some("https") {
-                continue;
+        for url in urls {
+            if let Some(endpoint) = self.registry.endpoint(url).await.unwrap() {
+                out.insert(url.to_string(), endpoint.partner.to_string());
             }
-            let attributes = self
-                .rig
-                .sns
-                .get_subscription_attributes()
-                .subscription_arn(subscription.subscription_arn().unwrap())
-                .send()
-                .await
-                .unwrap()
-                .attributes
-                .unwrap_or_default();
-            let policy = attributes
-                .get("FilterPolicy")
-                .map_or(Value::Null, |p| serde_json::from_str(p).unwrap());
-            assert!(attributes
-                .get("DeliveryPolicy")
-                .is_some_and(|p| p.contains("healthyRetryPolicy")));
-            out.insert(subscription.endpoint().unwrap().to_string(), policy);
         }
         out
     }
 
-    /// What SNS delivered to `url` (moto's captured HTTPS POSTs): each envelope's Message, parsed.
-    fn received(&self, url: &str) -> Vec<Value> {
-        let path = std::env::var("ESIMHOOKS_TEST_HTTP_CAPTURE")
-            .expect("ESIMHOOKS_TEST_HTTP_CAPTURE is not set: run the tests with scripts/test.sh");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        text.lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap())
-            .filter(|delivery| delivery["url"] == url)
-            .map(|delivery| {
-                assert_eq!(delivery["body"]["Type"], "Notification");
-                serde_json::from_str(delivery["body"]["Message"].as_str().unwrap()).unwrap()
-            })
-            .collect()
+    /// The callback jobs the sender makes of what the topic carried (`envelopes`, as its SQS subscriber got
+    /// them): one per registered endpoint.
+    async fn jobs_of(&self, envelopes: &[Value]) -> Vec<CallbackJob> {
+        let log = Arc::new(MemoryAttemptLog::default());
+        let resolver = Arc::new(StaticResolver(vec!["93.184.215.14".parse().unwrap()]));
+        let poster = Arc::new(HttpPoster::new(resolver, false).unwrap());
+        let sender = Sender::new(self.registry.clone(), poster, log, self.rig.clock.clone());
+        let mut jobs = Vec::new();
+        for envelope in envelopes {
+            let attribute = |name: &str| {
+                envelope["MessageAttributes"][name]["Value"]
+                    .as_str()
+                    .map(str::to_string)
+            };
+            let Some(kind) = attribute("notification_type")
+                .as_deref()
+                .and_then(NotificationType::parse)
+            else {
+                continue;
+            };
+            let (notification_id, body) = callback_body(envelope["Message"].as_str().unwrap()).unwrap();
+            let message = NotificationMessage {
+                notification_type: kind,
+                audience: attribute("audience").unwrap_or_else(|| "all".into()),
+                notification_id,
+                body,
+            };
+            jobs.extend(sender.fan_out(&message).await.unwrap());
+        }
+        jobs
     }
 }
 
-fn types_of(policy: &Value) -> Vec<String> {
-    serde_json::from_value(policy["notification_type"].clone()).unwrap()
+/// The body of a callback job.
+fn body(job: &CallbackJob) -> Value {
+    serde_json::from_str(&job.body).unwrap()
 }
 
 #[tokio::test]
-async fn register_list_update_and_delete_keep_sns_in_step() {
+async fn register_list_update_and_delete_keep_the_endpoints_in_step() {
     let t = Callbacks::new("cb-crud").await;
     let (acme, key) = t.partner("acme").await;
     let (first_url, second_url) = (t.url("crm"), t.url("app"));
@@ -189,7 +185,7 @@ async fn register_list_update_and_delete_keep_sns_in_step() {
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["notification_name"], "alert.low_data");
     assert_eq!(created["url"], first_url);
-    assert_eq!(created["subscription_status"], "confirmed");
+    assert_eq!(created["endpoint_status"], "active");
     let (status, _) = t
         .call(
             "PUT",
@@ -209,12 +205,21 @@ async fn register_list_update_and_delete_keep_sns_in_step() {
         .await;
     assert_eq!(status, 201);
 
-    // One subscription per URL, filtered on its types and on real notifications or this partner's echoes.
-    let subscriptions = t.subscriptions().await;
-    assert_eq!(subscriptions.len(), 2, "{subscriptions:?}");
-    assert_eq!(types_of(&subscriptions[&first_url]), ["1", "2"]);
-    assert_eq!(subscriptions[&first_url]["audience"], json!(["all", acme]));
-    assert_eq!(types_of(&subscriptions[&second_url]), ["11"]);
+    // One endpoint per URL, the partner's own; no SNS subscription (esimhooks delivers callbacks itself).
+    let endpoints = t.endpoints(&[&first_url, &second_url]).await;
+    assert_eq!(endpoints.len(), 2, "{endpoints:?}");
+    assert!(endpoints.values().all(|partner| *partner == acme));
+    assert!(t
+        .rig
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&t.rig.topic_arn)
+        .send()
+        .await
+        .unwrap()
+        .subscriptions()
+        .iter()
+        .all(|s| s.protocol() != Some("https")));
 
     // Paged listing.
     let (status, page) = t
@@ -238,10 +243,10 @@ async fn register_list_update_and_delete_keep_sns_in_step() {
         )
         .await;
     assert_eq!(rest["callbacks"][0]["notification_type"], 11);
-    assert_eq!(rest["callbacks"][0]["subscription_status"], "confirmed");
+    assert_eq!(rest["callbacks"][0]["endpoint_status"], "active");
     assert_eq!(rest["next_cursor"], Value::Null);
 
-    // Update: type 2 moves to the second URL; both subscriptions follow.
+    // Update: type 2 moves to the second URL; type 1 keeps the first URL's endpoint.
     let (status, updated) = t
         .call(
             "PUT",
@@ -252,16 +257,14 @@ async fn register_list_update_and_delete_keep_sns_in_step() {
         .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["url"], second_url);
-    let subscriptions = t.subscriptions().await;
-    assert_eq!(types_of(&subscriptions[&first_url]), ["1"]);
-    assert_eq!(types_of(&subscriptions[&second_url]), ["2", "11"]);
+    assert_eq!(t.endpoints(&[&first_url, &second_url]).await.len(), 2);
 
-    // Delete: the last type at a URL takes its subscription with it; a second delete is a 404.
+    // Delete: the last type at a URL takes its endpoint with it; a second delete is a 404.
     let (status, deleted) = t
         .call("DELETE", &format!("/{acme}/callbacks/1"), Some(&key), None)
         .await;
     assert_eq!(status, 200, "{deleted}");
-    assert!(!t.subscriptions().await.contains_key(&first_url));
+    assert!(t.endpoints(&[&first_url]).await.is_empty());
     let (status, again) = t
         .call("DELETE", &format!("/{acme}/callbacks/1"), Some(&key), None)
         .await;
@@ -392,7 +395,11 @@ async fn requests_that_must_fail_do_and_say_why() {
         .call("GET", &format!("/{globex}/callbacks"), Some(&globex_key), None)
         .await;
     assert_eq!(listed["callbacks"], json!([]), "globex sees none of acme's callbacks");
-    assert_eq!(t.subscriptions().await.len(), 1, "refused requests left SNS alone");
+    assert_eq!(
+        t.endpoints(&[&url]).await.len(),
+        1,
+        "refused requests changed no endpoint"
+    );
 }
 
 #[tokio::test]
@@ -422,7 +429,7 @@ async fn echo_reaches_only_the_partners_url_with_the_right_attributes() {
     assert_eq!(sent["status"], "sent");
     assert_eq!(sent["url"], acme_url);
 
-    // Published once, with the attributes partner subscriptions filter on.
+    // Published once, with the attributes the sender fans out by.
     let messages = t.rig.alerts().await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     let attributes = &messages[0]["MessageAttributes"];
@@ -434,17 +441,18 @@ async fn echo_reaches_only_the_partners_url_with_the_right_attributes() {
         "email and SMS filters must not match an echo"
     );
 
-    // Delivered to acme's URL only, as a test notification about the simulation.
-    let received = t.received(&acme_url);
-    assert_eq!(received.len(), 1);
-    let body = &received[0];
-    assert_eq!(body["notification_id"], sent["notification_id"]);
-    assert_eq!(body["notification_type"], 11);
-    assert_eq!(body["test"], true);
-    assert_eq!(body["partner_id"], acme);
-    assert_eq!(body["subject"], json!({"simulation_id": "run-42"}));
-    assert_eq!(body["data"]["kind"], "data_usage");
-    assert!(t.received(&globex_url).is_empty());
+    // For acme's URL only, as a test notification about the simulation.
+    let jobs = t.jobs_of(&messages).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].url, acme_url);
+    let callback = body(&jobs[0]);
+    assert_eq!(callback["notification_id"], sent["notification_id"]);
+    assert_eq!(callback["notification_type"], 11);
+    assert_eq!(callback["test"], true);
+    assert_eq!(callback["partner_id"], acme);
+    assert_eq!(callback["subject"], json!({"simulation_id": "run-42"}));
+    assert_eq!(callback["data"]["kind"], "data_usage");
+    assert!(jobs.iter().all(|j| j.url != globex_url));
 
     let (status, _) = t
         .call(
@@ -455,11 +463,9 @@ async fn echo_reaches_only_the_partners_url_with_the_right_attributes() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        t.received(&acme_url)[1]["subject"],
-        json!({"esim_ref": "89012345678901234567"})
-    );
-    assert_eq!(t.rig.alerts().await.len(), 1);
+    let second = t.jobs_of(&t.rig.alerts().await).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(body(&second[0])["subject"], json!({"esim_ref": "89012345678901234567"}));
 
     let refused: Vec<(String, Option<Value>, u16, &str)> = vec![
         (
@@ -494,7 +500,6 @@ async fn echo_reaches_only_the_partners_url_with_the_right_attributes() {
         .await;
     assert_eq!(status, 401, "a partner cannot fire another partner's echo");
     assert!(t.rig.alerts().await.is_empty(), "nothing refused was published");
-    assert_eq!(t.received(&acme_url).len(), 2);
 }
 
 #[tokio::test]
@@ -530,12 +535,13 @@ async fn real_alerts_and_events_reach_the_partner_urls_registered_for_them() {
         assert_eq!(response.status_code, 200);
     }
 
-    let alerts = t.received(&alerts_url);
+    let jobs = t.jobs_of(&t.rig.alerts().await).await;
+    let alerts: Vec<Value> = jobs.iter().filter(|j| j.url == alerts_url).map(body).collect();
     assert_eq!(alerts.len(), 1, "the low-data alert, once: {alerts:?}");
     assert_eq!(alerts[0]["notification_name"], "alert.low_data");
     assert_eq!(alerts[0]["test"], false);
     assert_eq!(alerts[0]["data"]["type"], "low_data");
-    let usage = t.received(&usage_url);
+    let usage: Vec<Value> = jobs.iter().filter(|j| j.url == usage_url).map(body).collect();
     assert_eq!(
         usage.len(),
         1,
@@ -550,7 +556,7 @@ async fn real_alerts_and_events_reach_the_partner_urls_registered_for_them() {
 }
 
 #[tokio::test]
-async fn removing_a_partner_deletes_its_subscriptions_and_records_and_no_one_elses() {
+async fn removing_a_partner_deletes_its_endpoints_and_records_and_no_one_elses() {
     let c = Callbacks::new("callbacks_remove").await;
     let (acme, acme_key) = c.partner("acme").await;
     let (bee, bee_key) = c.partner("bee").await;
@@ -565,28 +571,21 @@ async fn removing_a_partner_deletes_its_subscriptions_and_records_and_no_one_els
         let (status, reply) = c.call("PUT", &path, Some(key), Some(json!({"url": url}))).await;
         assert_eq!(status, 201, "{reply}");
     }
-    let before = c.subscriptions().await;
-    assert!([&acme_url, &acme_crm, &bee_url]
-        .iter()
-        .all(|url| before.contains_key(*url)));
+    assert_eq!(c.endpoints(&[&acme_url, &acme_crm, &bee_url]).await.len(), 3);
 
     let id = PartnerId::parse(&acme).unwrap();
-    let transport = SnsTransport::new(c.rig.sns.clone(), c.rig.topic_arn.clone(), None);
+    let transport = SnsTransport::new(c.rig.sns.clone(), c.rig.topic_arn.clone());
     let removed = remove_partner(c.registry.as_ref(), &transport, &id).await.unwrap();
     assert_eq!(
         removed,
         Some(Removed {
             callbacks: 3,
-            subscriptions: 2
+            endpoints: 2
         })
     );
 
-    let after = c.subscriptions().await;
-    assert!(
-        !after.contains_key(&acme_url) && !after.contains_key(&acme_crm),
-        "{after:?}"
-    );
-    assert_eq!(types_of(&after[&bee_url]), ["1"]);
+    let after = c.endpoints(&[&acme_url, &acme_crm, &bee_url]).await;
+    assert_eq!(after.keys().collect::<Vec<_>>(), [&bee_url], "{after:?}");
     assert!(c.registry.partner(&id).await.unwrap().is_none());
     assert!(c.registry.registrations(&id).await.unwrap().is_empty());
     assert!(c.registry.endpoint(&acme_url).await.unwrap().is_none());

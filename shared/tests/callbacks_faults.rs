@@ -1,7 +1,8 @@
-//! Partner callbacks when SNS fails or drifts, with the in-memory registry and transport: a failed request
-//! answers 503 and its retry leaves SNS exactly as the registry says; a subscription removed behind our back
-//! is recreated; an event notification that cannot be published fails the delivery, and the provider's retry
-//! offers it again without publishing the alert twice.
+//! Partner callbacks when SNS fails, with the in-memory registry and transport: retiring an SNS subscription
+//! left from before (esimhooks delivers callbacks itself now) that fails answers 503 and changes nothing the
+//! partner sees, and the retry converges; removing a partner finishes on a second run; a disabled endpoint
+//! comes back with a PUT; an event notification that cannot be published fails the delivery, and the
+//! provider's retry offers it again without publishing the alert twice.
 
 mod common;
 
@@ -9,10 +10,10 @@ use bytes::Bytes;
 use common::*;
 use lambda_http::http::{HeaderMap, HeaderValue, Method};
 use serde_json::{json, Value};
-use shared::callbacks::offboard::{remove_partner, Removed};
+use shared::callbacks::offboard::{remove_partner, retire_sns_subscriptions, Removed};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId};
-use shared::callbacks::registry::{CallbackRegistry, MemoryRegistry};
-use shared::callbacks::transport::{CallbackTransport, MemoryTransport};
+use shared::callbacks::registry::{CallbackRegistry, Endpoint, MemoryRegistry};
+use shared::callbacks::transport::MemoryTransport;
 use shared::callbacks::url::StaticResolver;
 use shared::callbacks::CallbacksApi;
 use shared::clock::{Clock, FixedClock};
@@ -77,67 +78,60 @@ impl Rig {
         (reply.status, serde_json::from_str(&reply.body).unwrap_or(Value::Null))
     }
 
-    /// URL → filter types of every subscription the transport holds.
-    fn subscribed(&self) -> Vec<(String, Value)> {
-        self.transport
-            .subscriptions()
-            .into_values()
-            .map(|s| (s.url, s.filter_policy["notification_type"].clone()))
-            .collect()
+    /// Gives `url` (registered by `partner`) an SNS subscription from before, as older deployments made.
+    async fn with_old_subscription(&self, partner: &str, url: &str, arn: &str) {
+        let endpoint = Endpoint {
+            url: url.into(),
+            partner: PartnerId::parse(partner).unwrap(),
+            subscription_arn: arn.into(),
+            failing_since: None,
+            disabled_at: None,
+        };
+        self.registry.save_endpoint(&endpoint).await.unwrap();
     }
 }
 
 #[tokio::test]
-async fn a_failed_registration_is_a_503_and_its_retry_converges() {
+async fn a_registration_that_cannot_retire_an_old_sns_subscription_is_a_503_and_its_retry_converges() {
     let rig = Rig::new().await;
+    rig.with_old_subscription("acme", URL, "arn:old:1").await;
     rig.transport.fail_next(1);
     let (status, reply) = rig
         .call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": URL})))
         .await;
     assert_eq!(status, 503, "{reply}");
     assert_eq!(reply["error"]["code"], "dependency_failure");
-    assert!(rig.subscribed().is_empty());
+    let (_, listed) = rig.call(Method::GET, "/acme/callbacks", None).await;
+    assert!(listed["callbacks"].as_array().unwrap().is_empty(), "nothing registered");
 
-    let (status, _) = rig
+    let (status, reply) = rig
         .call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": URL})))
         .await;
-    assert!(status == 200 || status == 201);
-    assert_eq!(rig.subscribed(), [(URL.to_string(), json!(["1"]))]);
-    assert_eq!(rig.registry.endpoints().len(), 1);
-
-    // Moving a type to another URL when SNS fails changes nothing the partner can see; the retry moves it.
-    let other = "https://crm.acme.example/esim";
-    rig.transport.fail_next(1);
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["endpoint_status"], "active");
     assert_eq!(
-        rig.call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": other})))
-            .await
-            .0,
-        503
+        rig.transport.unsubscribed(),
+        ["arn:old:1"],
+        "the partner is not called twice"
     );
-    let (_, listed) = rig.call(Method::GET, "/acme/callbacks", None).await;
-    assert_eq!(listed["callbacks"][0]["url"], URL);
+    assert_eq!(rig.registry.endpoints()[0].subscription_arn, "");
+
+    // Moving the type to another URL lets the first go; deleting the last callback lets the second go.
+    let other = "https://crm.acme.example/esim";
     assert_eq!(
         rig.call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": other})))
             .await
             .0,
         200
     );
-    assert_eq!(rig.subscribed(), [(other.to_string(), json!(["1"]))]);
-
-    // A delete that fails keeps the registration, so repeating it finishes the job (no orphan subscription).
-    rig.transport.fail_next(1);
-    let (status, _) = rig.call(Method::DELETE, "/acme/callbacks/1", None).await;
-    assert_eq!(status, 503);
-    let (_, listed) = rig.call(Method::GET, "/acme/callbacks", None).await;
-    assert_eq!(listed["callbacks"].as_array().unwrap().len(), 1);
-    let (status, _) = rig.call(Method::DELETE, "/acme/callbacks/1", None).await;
-    assert_eq!(status, 200);
-    assert!(rig.subscribed().is_empty());
+    let urls: Vec<String> = rig.registry.endpoints().into_iter().map(|e| e.url).collect();
+    assert_eq!(urls, [other]);
+    assert_eq!(rig.call(Method::DELETE, "/acme/callbacks/1", None).await.0, 200);
     assert!(rig.registry.endpoints().is_empty());
 }
 
 #[tokio::test]
-async fn removing_a_partner_revokes_it_and_unsubscribes_its_urls_and_a_failed_run_is_finished_by_the_next() {
+async fn removing_a_partner_revokes_it_and_removes_its_endpoints_and_a_failed_run_is_finished_by_the_next() {
     let rig = Rig::new().await;
     let bee_key = generate_key().unwrap();
     let mut bee = Partner {
@@ -161,16 +155,19 @@ async fn removing_a_partner_revokes_it_and_unsubscribes_its_urls_and_a_failed_ru
         .call_as(&bee_key, Method::PUT, "/bee/callbacks/1", Some(json!({"url": bee_url})))
         .await;
     assert_eq!(put.0, 201);
-    assert_eq!(rig.subscribed().len(), 3);
+    assert_eq!(rig.registry.endpoints().len(), 3);
+    // The acme URLs still have SNS subscriptions from an older deployment.
+    rig.with_old_subscription("acme", URL, "arn:old:acme-1").await;
+    rig.with_old_subscription("acme", crm, "arn:old:acme-2").await;
     let acme = PartnerId::parse("acme").unwrap();
 
-    // SNS fails: the run stops, but the keys are already revoked and nothing is half-registered.
+    // SNS fails: the run stops, but the keys are already revoked and nothing is half-removed.
     rig.transport.fail_next(1);
     assert!(remove_partner(rig.registry.as_ref(), rig.transport.as_ref(), &acme)
         .await
         .is_err());
     assert_eq!(rig.call(Method::GET, "/acme/callbacks", None).await.0, 401);
-    assert_eq!(rig.subscribed().len(), 3);
+    assert_eq!(rig.registry.endpoints().len(), 3);
 
     let removed = remove_partner(rig.registry.as_ref(), rig.transport.as_ref(), &acme)
         .await
@@ -179,10 +176,14 @@ async fn removing_a_partner_revokes_it_and_unsubscribes_its_urls_and_a_failed_ru
         removed,
         Some(Removed {
             callbacks: 3,
-            subscriptions: 2
+            endpoints: 2
         })
     );
-    assert_eq!(rig.subscribed(), [(bee_url.to_string(), json!(["1"]))]);
+    assert_eq!(
+        rig.transport.unsubscribed(),
+        ["arn:old:acme-2", "arn:old:acme-1"],
+        "by URL"
+    );
     assert!(rig.registry.partner(&acme).await.unwrap().is_none());
     assert!(rig.registry.registrations(&acme).await.unwrap().is_empty());
     assert_eq!(rig.registry.endpoints().len(), 1);
@@ -198,7 +199,7 @@ async fn removing_a_partner_revokes_it_and_unsubscribes_its_urls_and_a_failed_ru
 }
 
 #[tokio::test]
-async fn a_subscription_removed_outside_the_api_is_recreated_on_the_next_put() {
+async fn a_disabled_endpoint_is_listed_so_and_a_put_enables_it_again() {
     let rig = Rig::new().await;
     assert_eq!(
         rig.call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": URL})))
@@ -206,18 +207,36 @@ async fn a_subscription_removed_outside_the_api_is_recreated_on_the_next_put() {
             .0,
         201
     );
-    let arn = rig.registry.endpoints()[0].subscription_arn.clone();
-    rig.transport.unsubscribe(&arn).await.unwrap();
+    let mut endpoint = rig.registry.endpoints().remove(0);
+    endpoint.failing_since = Some(rig.clock.now());
+    endpoint.disabled_at = Some(rig.clock.now());
+    rig.registry.save_endpoint(&endpoint).await.unwrap();
     let (_, listed) = rig.call(Method::GET, "/acme/callbacks", None).await;
-    assert_eq!(listed["callbacks"][0]["subscription_status"], "missing");
+    assert_eq!(listed["callbacks"][0]["endpoint_status"], "disabled");
 
     let (status, reply) = rig
-        .call(Method::PUT, "/acme/callbacks/2", Some(json!({"url": URL})))
+        .call(Method::PUT, "/acme/callbacks/1", Some(json!({"url": URL})))
         .await;
-    assert_eq!(status, 201, "{reply}");
-    assert_eq!(rig.subscribed(), [(URL.to_string(), json!(["1", "2"]))]);
-    assert_ne!(rig.registry.endpoints()[0].subscription_arn, arn);
-    assert_eq!(reply["subscription_status"], "confirmed");
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["endpoint_status"], "active");
+    assert_eq!(rig.registry.endpoints()[0].disabled_at, None);
+}
+
+#[tokio::test]
+async fn retiring_the_old_sns_subscriptions_removes_each_once() {
+    let rig = Rig::new().await;
+    for (path, url) in [
+        ("/acme/callbacks/1", URL),
+        ("/acme/callbacks/2", "https://crm.acme.example/esim"),
+    ] {
+        assert_eq!(rig.call(Method::PUT, path, Some(json!({"url": url}))).await.0, 201);
+    }
+    rig.with_old_subscription("acme", URL, "arn:old:1").await;
+    let retire = || retire_sns_subscriptions(rig.registry.as_ref(), rig.transport.as_ref());
+    assert_eq!(retire().await.unwrap(), 1);
+    assert_eq!(rig.transport.unsubscribed(), ["arn:old:1"]);
+    assert_eq!(retire().await.unwrap(), 0, "done once");
+    assert!(rig.registry.endpoints().iter().all(|e| e.subscription_arn.is_empty()));
 }
 
 #[tokio::test]

@@ -1,14 +1,14 @@
-//! The partner callbacks API: register, list and remove a callback URL per notification type, and fire a test
-//! echo. Registrations live in the registry; the SNS subscriptions are derived from them per URL by
-//! [`CallbacksApi::sync_endpoint`], which is idempotent, so any failed request is repaired by repeating it.
+//! The partner callbacks API: register, list and remove a callback URL per notification type, fire a test
+//! echo, rotate the signing secret and read the delivery attempts. Registrations and the endpoints behind their
+//! URLs (one partner's each) live in the registry; the callback sender delivers to them.
 
 use super::delivery::Verdict;
-use super::notification::{filter_policy, EchoSubject, Notification};
+use super::notification::{EchoSubject, Notification};
 use super::partner::{Partner, PartnerId, SIGNING_OVERLAP};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
 use super::sender::{AttemptLog, AttemptRecord};
 use super::signing::SigningSecret;
-use super::transport::{CallbackTransport, SubscriptionStatus};
+use super::transport::CallbackTransport;
 use super::types::NotificationType;
 use super::url::{validate_url, HostResolver};
 use crate::clock::Clock;
@@ -121,14 +121,26 @@ impl CallbacksApi {
     }
 }
 
-fn registration_json(registration: &Registration, status: Option<SubscriptionStatus>) -> Value {
+/// How the endpoint behind a URL is doing: `active`, `failing` (every attempt since `failing_since` failed) or
+/// `disabled` (a `410 Gone`, or failing too long: a `PUT` enables it again).
+fn endpoint_status(endpoint: Option<&Endpoint>) -> &'static str {
+    match endpoint {
+        Some(e) if e.disabled_at.is_some() => "disabled",
+        Some(e) if e.failing_since.is_some() => "failing",
+        _ => "active",
+    }
+}
+
+fn registration_json(registration: &Registration, endpoint: Option<&Endpoint>) -> Value {
     let t = registration.notification_type;
     json!({
         "partner_id": registration.partner.as_str(),
         "notification_type": t.number(),
         "notification_name": t.name(),
         "url": registration.url,
-        "subscription_status": status.map_or("unknown", SubscriptionStatus::as_str),
+        "endpoint_status": endpoint_status(endpoint),
+        "failing_since": endpoint.and_then(|e| e.failing_since),
+        "disabled_at": endpoint.and_then(|e| e.disabled_at),
         "created_at": registration.created_at,
         "updated_at": registration.updated_at,
     })
@@ -236,15 +248,9 @@ impl Parts {
         let now = self.clock.now();
         let registered = self.registry.registrations(&partner.id).await?;
         let current = registered.iter().find(|r| r.notification_type == kind);
-        // SNS first, the registry last: a request that fails half-way changed nothing the registry shows, and
-        // repeating it finishes the job. A URL another partner holds is refused before anything changes.
-        let arn = self
-            .sync_endpoint(&partner.id, &registered, url, Some((kind, true)))
-            .await?;
-        if let Some(old) = current.filter(|old| old.url != url) {
-            self.sync_endpoint(&partner.id, &registered, &old.url, Some((kind, false)))
-                .await?;
-        }
+        // The URL first (refused if another partner holds it), the registration last: a request that fails
+        // half-way changed nothing the partner sees, and repeating it finishes the job.
+        let endpoint = self.claim_endpoint(&partner.id, url).await?;
         let registration = Registration {
             partner: partner.id.clone(),
             notification_type: kind,
@@ -253,13 +259,12 @@ impl Parts {
             updated_at: now,
         };
         self.registry.save_registration(&registration).await?;
-        let status = match arn {
-            Some(arn) => self.transport.status(&arn).await.ok(),
-            None => None,
-        };
+        if let Some(old) = current.filter(|old| old.url != url) {
+            self.release_if_unused(&partner.id, &registered, &old.url, kind).await?;
+        }
         tracing::info!(partner = %partner.id, notification_type = kind.number(), created = current.is_none(), "callback registered");
         let code = if current.is_none() { 201 } else { 200 };
-        Ok(Reply::json(code, registration_json(&registration, status)))
+        Ok(Reply::json(code, registration_json(&registration, Some(&endpoint))))
     }
 
     async fn find(&self, partner: &PartnerId, kind: NotificationType) -> Result<Option<Registration>, ApiError> {
@@ -267,72 +272,55 @@ impl Parts {
         Ok(all.into_iter().find(|r| r.notification_type == kind))
     }
 
-    /// Makes SNS match the partner's `registered` callbacks (as read at the start of the request) for one
-    /// URL, with one pending `change` (a type added or removed there) applied first: one subscription whose
-    /// filter policy lists every type the partner has at the URL, or none when no type is left. Returns the
-    /// subscription's ARN.
-    async fn sync_endpoint(
+    /// Takes `url` for `partner` (refused when another partner holds it), enabled: registering a callback
+    /// (again) is how a disabled endpoint comes back. An SNS subscription left from before esimhooks delivered
+    /// callbacks itself is removed, so the partner is not called twice.
+    async fn claim_endpoint(&self, partner: &PartnerId, url: &str) -> Result<Endpoint, ApiError> {
+        let existing = self.registry.endpoint(url).await?;
+        if existing.as_ref().is_some_and(|e| &e.partner != partner) {
+            return Err(url_taken());
+        }
+        if let Some(arn) = existing
+            .as_ref()
+            .map(|e| e.subscription_arn.as_str())
+            .filter(|a| !a.is_empty())
+        {
+            self.transport.unsubscribe(arn).await?;
+        }
+        let endpoint = Endpoint {
+            url: url.to_string(),
+            partner: partner.clone(),
+            subscription_arn: String::new(),
+            failing_since: None,
+            disabled_at: None,
+        };
+        match self.registry.save_endpoint(&endpoint).await? {
+            true => Ok(endpoint),
+            false => Err(url_taken()),
+        }
+    }
+
+    /// Lets go of `url` when none of the partner's `registered` callbacks other than `leaving` still uses it.
+    async fn release_if_unused(
         &self,
         partner: &PartnerId,
         registered: &[Registration],
         url: &str,
-        change: Option<(NotificationType, bool)>,
-    ) -> Result<Option<String>, ApiError> {
-        let mut types: Vec<NotificationType> = registered
+        leaving: NotificationType,
+    ) -> Result<(), ApiError> {
+        if registered
             .iter()
-            .filter(|r| r.url == url)
-            .map(|r| r.notification_type)
-            .collect();
-        if let Some((kind, present)) = change {
-            types.retain(|t| *t != kind);
-            if present {
-                types.push(kind);
-                types.sort();
-            }
+            .any(|r| r.url == url && r.notification_type != leaving)
+        {
+            return Ok(());
         }
-        let endpoint = self.registry.endpoint(url).await?;
-        if endpoint.as_ref().is_some_and(|e| &e.partner != partner) {
-            return Err(url_taken());
-        }
-        if types.is_empty() {
-            if let Some(endpoint) = endpoint {
+        if let Some(endpoint) = self.registry.endpoint(url).await?.filter(|e| &e.partner == partner) {
+            if !endpoint.subscription_arn.is_empty() {
                 self.transport.unsubscribe(&endpoint.subscription_arn).await?;
-                self.registry.delete_endpoint(url).await?;
             }
-            return Ok(None);
+            self.registry.delete_endpoint(url).await?;
         }
-        let policy = filter_policy(partner, &types);
-        let arn = match endpoint {
-            Some(endpoint) => match self
-                .transport
-                .set_filter_policy(&endpoint.subscription_arn, &policy)
-                .await
-            {
-                Ok(()) => endpoint.subscription_arn,
-                // SNS dropped it (never confirmed within three days): subscribe again, which sends a new
-                // confirmation request.
-                Err(_) if self.transport.status(&endpoint.subscription_arn).await? == SubscriptionStatus::Missing => {
-                    self.transport.subscribe(url, &policy).await?
-                }
-                Err(e) => return Err(e.into()),
-            },
-            None => self.transport.subscribe(url, &policy).await?,
-        };
-        let saved = self
-            .registry
-            .save_endpoint(&Endpoint {
-                url: url.to_string(),
-                partner: partner.clone(),
-                subscription_arn: arn.clone(),
-                // Registering a callback (again) enables its endpoint.
-                failing_since: None,
-                disabled_at: None,
-            })
-            .await?;
-        match saved {
-            true => Ok(Some(arn)),
-            false => Err(url_taken()),
-        }
+        Ok(())
     }
 
     async fn list(&self, partner: &Partner, request: &Delivery) -> Result<Reply, ApiError> {
@@ -350,31 +338,24 @@ impl Parts {
             (Some(_), Some(last)) => Some(last.notification_type.number().to_string()),
             _ => None,
         };
-        // Types registered at the same URL share one subscription: ask SNS once per URL.
-        let mut statuses: Vec<(&str, Option<SubscriptionStatus>)> = Vec::new();
+        // Types registered at the same URL share one endpoint: read it once per URL.
+        let mut endpoints: Vec<(&str, Option<Endpoint>)> = Vec::new();
         let mut callbacks = Vec::with_capacity(page.len());
         for registration in &page {
             let url = registration.url.as_str();
-            let status = match statuses.iter().find(|(known, _)| *known == url) {
-                Some((_, status)) => *status,
-                None => {
-                    let status = self.status_of(url).await;
-                    statuses.push((url, status));
-                    status
-                }
-            };
-            callbacks.push(registration_json(registration, status));
+            if !endpoints.iter().any(|(known, _)| *known == url) {
+                endpoints.push((url, self.registry.endpoint(url).await?));
+            }
+            let endpoint = endpoints
+                .iter()
+                .find(|(known, _)| *known == url)
+                .and_then(|(_, e)| e.as_ref());
+            callbacks.push(registration_json(registration, endpoint));
         }
         Ok(Reply::json(
             200,
             json!({"partner_id": partner.id.as_str(), "callbacks": callbacks, "next_cursor": next_cursor}),
         ))
-    }
-
-    /// The confirmation status of the subscription behind a URL; None when it cannot be told now.
-    async fn status_of(&self, url: &str) -> Option<SubscriptionStatus> {
-        let endpoint = self.registry.endpoint(url).await.ok()??;
-        self.transport.status(&endpoint.subscription_arn).await.ok()
     }
 
     async fn delete(&self, partner: &Partner, kind: NotificationType) -> Result<Reply, ApiError> {
@@ -383,13 +364,13 @@ impl Parts {
             .iter()
             .find(|r| r.notification_type == kind)
             .ok_or_else(|| ApiError::NotFound(format!("no callback is registered for notification type {kind}")))?;
-        self.sync_endpoint(&partner.id, &registered, &current.url, Some((kind, false)))
-            .await?;
         let removed = self
             .registry
             .delete_registration(&partner.id, kind)
             .await?
             .unwrap_or_else(|| current.clone());
+        self.release_if_unused(&partner.id, &registered, &current.url, kind)
+            .await?;
         tracing::info!(partner = %partner.id, notification_type = kind.number(), "callback removed");
         Ok(Reply::json(
             200,

@@ -1,6 +1,6 @@
-//! What a partner's callback URL receives: SNS's signed envelope whose `Message` is a [`CallbackBody`], and
-//! the message attributes that partner subscriptions filter on (`notification_type`, `audience`).
-//! Real notifications go to `audience=all`; an echo goes to `audience=<partner id>` only.
+//! What a partner's callback URL receives: a [`CallbackBody`], signed (Standard Webhooks) by the callback
+//! sender. On the topic a notification carries the attributes the sender fans out by (`notification_type`,
+//! `audience`): real notifications go to `audience=all`, an echo to `audience=<partner id>` only.
 
 use super::partner::PartnerId;
 use super::types::NotificationType;
@@ -183,17 +183,6 @@ pub fn callback_body(message: &str) -> Option<(String, String)> {
     let alert: Alert = serde_json::from_value(value).ok()?;
     let notification = Notification::for_alert(&alert);
     Some((notification.body.notification_id.clone(), notification.message()))
-}
-
-/// The SNS filter policy of one partner's subscription: its types, and either real notifications or its own
-/// echoes.
-pub fn filter_policy(partner: &PartnerId, types: &[NotificationType]) -> String {
-    let numbers: Vec<String> = types.iter().map(|t| t.number().to_string()).collect();
-    serde_json::json!({
-        TYPE_ATTRIBUTE: numbers,
-        AUDIENCE_ATTRIBUTE: [AUDIENCE_ALL, partner.as_str()],
-    })
-    .to_string()
 }
 
 const SAMPLE_PROVIDER: ProviderId = ProviderId::EsimGo;
@@ -385,16 +374,5 @@ mod tests {
         assert_eq!(notification.body.data["kind"], "data_usage");
         assert_eq!(notification.body.data["dedupe_key"], event.dedupe_key.as_str());
         assert!(notification.body.data.get("raw").is_none());
-    }
-
-    #[test]
-    fn filter_policy_names_the_types_and_the_audience() {
-        let policy: Value = serde_json::from_str(&filter_policy(
-            &partner(),
-            &[NotificationType::LowData, NotificationType::Refund],
-        ))
-        .unwrap();
-        assert_eq!(policy[TYPE_ATTRIBUTE], serde_json::json!(["1", "17"]));
-        assert_eq!(policy[AUDIENCE_ATTRIBUTE], serde_json::json!(["all", "acme-travel"]));
     }
 }
