@@ -210,15 +210,23 @@ async fn run_partners(args: partners::PartnersArgs) -> Result<(), String> {
         .as_ref()
         .zip(args.topic_arn.as_ref())
         .map(|(sdk, topic_arn)| shared::callbacks::sns::SnsTransport::new(aws_sdk_sns::Client::new(sdk), topic_arn));
-    let registry = registry
-        .as_ref()
-        .map(|r| r as &dyn shared::callbacks::registry::CallbackRegistry);
-    partners::run(
-        &args.command,
-        registry,
-        transport
+    let attempts = sdk.as_ref().zip(args.table.as_ref()).map(|(sdk, table)| {
+        shared::callbacks::attempts::DynamoAttemptLog::new(aws_sdk_dynamodb::Client::new(sdk), table)
+    });
+    let backends = partners::Backends {
+        registry: registry
+            .as_ref()
+            .map(|r| r as &dyn shared::callbacks::registry::CallbackRegistry),
+        transport: transport
             .as_ref()
             .map(|t| t as &dyn shared::callbacks::transport::CallbackTransport),
+        attempts: attempts
+            .as_ref()
+            .map(|a| a as &dyn shared::callbacks::sender::AttemptLog),
+    };
+    partners::run(
+        &args.command,
+        backends,
         SystemClock.now(),
         &mut std::io::stdout().lock(),
     )

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use shared::callbacks::offboard::{remove_partner, retire_sns_subscriptions};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId, SIGNING_OVERLAP};
 use shared::callbacks::registry::CallbackRegistry;
+use shared::callbacks::sender::AttemptLog;
 use shared::callbacks::signing::SigningSecret;
 use shared::callbacks::transport::CallbackTransport;
 use shared::callbacks::NotificationType;
@@ -56,6 +57,14 @@ pub enum PartnersCommand {
     /// Remove the SNS HTTPS subscriptions partner callbacks used before esimhooks delivered them itself (once,
     /// after deploying the callback sender), so no partner is called twice.
     RetireSns,
+    /// A partner's callback delivery attempts, newest first (the last 30 days).
+    Attempts {
+        id: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// List partners (never their keys).
     List {
         #[arg(long)]
@@ -80,14 +89,27 @@ fn parse_id(text: &str) -> Result<PartnerId, String> {
     })
 }
 
-/// Runs one partners command against `registry` (None only for `types`) and, for `remove`, `transport`.
+/// Where a partners command works: the registry (None only for `types`), the topic (`remove`, `retire-sns`)
+/// and the attempt log (`attempts`).
+#[derive(Clone, Copy, Default)]
+pub struct Backends<'a> {
+    pub registry: Option<&'a dyn CallbackRegistry>,
+    pub transport: Option<&'a dyn CallbackTransport>,
+    pub attempts: Option<&'a dyn AttemptLog>,
+}
+
+/// Runs one partners command.
 pub async fn run(
     command: &PartnersCommand,
-    registry: Option<&dyn CallbackRegistry>,
-    transport: Option<&dyn CallbackTransport>,
+    backends: Backends<'_>,
     now: DateTime<Utc>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
+    let Backends {
+        registry,
+        transport,
+        attempts,
+    } = backends;
     let io = |e: std::io::Error| e.to_string();
     let need = || registry.ok_or("this command needs --table or ESIMHOOKS_TABLE");
     match command {
@@ -212,6 +234,40 @@ pub async fn run(
             )
             .map_err(io)?;
         }
+        PartnersCommand::Attempts { id, limit, json } => {
+            let id = parse_id(id)?;
+            let log = attempts.ok_or("this command needs --table or ESIMHOOKS_TABLE")?;
+            let since = now - chrono::Duration::days(30);
+            let found = log
+                .attempts(&id, since, now + chrono::Duration::seconds(1), (*limit).clamp(1, 1000))
+                .await
+                .map_err(|e| e.to_string())?;
+            if *json {
+                writeln!(out, "{}", serde_json::to_string(&found).map_err(|e| e.to_string())?).map_err(io)?;
+            } else {
+                for a in &found {
+                    let answer = match (a.status, &a.error) {
+                        (Some(status), _) => status.to_string(),
+                        (None, Some(error)) => error.clone(),
+                        (None, None) => "-".into(),
+                    };
+                    let verdict = serde_json::to_string(&a.verdict).unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{}  {}  type {:<3} attempt {:<2} {:>6} ms  {:<24} {}  {}",
+                        a.at.to_rfc3339(),
+                        a.notification_id,
+                        a.notification_type,
+                        a.attempt,
+                        a.latency_ms,
+                        shared::text::clean(&answer),
+                        verdict.trim_matches('"'),
+                        a.url
+                    )
+                    .map_err(io)?;
+                }
+            }
+        }
         PartnersCommand::List { json } => {
             let partners = need()?.partners().await.map_err(|e| e.to_string())?;
             if *json {
@@ -245,7 +301,11 @@ mod tests {
 
     async fn run_text(command: PartnersCommand, registry: &MemoryRegistry) -> Result<String, String> {
         let mut out = Vec::new();
-        run(&command, Some(registry), None, Utc::now(), &mut out).await?;
+        let backends = Backends {
+            registry: Some(registry),
+            ..Backends::default()
+        };
+        run(&command, backends, Utc::now(), &mut out).await?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -377,13 +437,20 @@ mod tests {
         let dry = run_text(remove(false), &registry).await.unwrap();
         assert!(dry.contains("2 callbacks at 1 URLs"), "{dry}");
         assert!(registry.partner(&id).await.unwrap().is_some());
-        let refused = run(&remove(true), Some(&registry), None, Utc::now(), &mut Vec::new()).await;
+        let only_registry = Backends {
+            registry: Some(&registry),
+            ..Backends::default()
+        };
+        let refused = run(&remove(true), only_registry, Utc::now(), &mut Vec::new()).await;
         assert!(refused.unwrap_err().contains("ESIMHOOKS_TOPIC_ARN"));
 
         let mut out = Vec::new();
-        run(&remove(true), Some(&registry), Some(&transport), Utc::now(), &mut out)
-            .await
-            .unwrap();
+        let both = Backends {
+            registry: Some(&registry),
+            transport: Some(&transport),
+            ..Backends::default()
+        };
+        run(&remove(true), both, Utc::now(), &mut out).await.unwrap();
         let said = String::from_utf8(out).unwrap();
         assert!(said.contains("2 callbacks and 1 endpoints"), "{said}");
         assert!(registry.partner(&id).await.unwrap().is_none());
@@ -392,12 +459,82 @@ mod tests {
         assert!(again.unwrap_err().contains("no partner"));
     }
 
+    /// An attempt log holding a few attempts.
+    struct Log(Vec<shared::callbacks::sender::AttemptRecord>);
+
+    #[async_trait::async_trait]
+    impl AttemptLog for Log {
+        async fn record(&self, _: &shared::callbacks::sender::AttemptRecord) -> Result<(), shared::store::StoreError> {
+            Ok(())
+        }
+
+        async fn attempts(
+            &self,
+            partner: &PartnerId,
+            since: DateTime<Utc>,
+            until: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<Vec<shared::callbacks::sender::AttemptRecord>, shared::store::StoreError> {
+            let mine = self
+                .0
+                .iter()
+                .filter(|a| &a.partner == partner && a.at >= since && a.at < until);
+            Ok(mine.take(limit).cloned().collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn attempts_are_listed_for_one_partner() {
+        use shared::callbacks::delivery::Verdict;
+        let now = Utc::now();
+        let attempt = |partner: &str, status: Option<u16>, verdict| shared::callbacks::sender::AttemptRecord {
+            partner: PartnerId::parse(partner).unwrap(),
+            url: format!("https://{partner}.example/hooks"),
+            notification_id: "ntf_1".into(),
+            notification_type: 1,
+            attempt: 1,
+            at: now - chrono::Duration::minutes(1),
+            status,
+            error: status.is_none().then(|| "no answer within 15 s".into()),
+            latency_ms: 15_000,
+            verdict,
+        };
+        let log = Log(vec![
+            attempt("acme", None, Verdict::RetryIn(chrono::Duration::seconds(5))),
+            attempt("globex", Some(200), Verdict::Delivered),
+        ]);
+        let backends = Backends {
+            attempts: Some(&log),
+            ..Backends::default()
+        };
+        let command = PartnersCommand::Attempts {
+            id: "acme".into(),
+            limit: 20,
+            json: false,
+        };
+        let mut out = Vec::new();
+        run(&command, backends, now, &mut out).await.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("no answer within 15 s") && text.contains("acme.example"),
+            "{text}"
+        );
+        let missing = run(&command, Backends::default(), now, &mut Vec::new()).await;
+        assert!(missing.unwrap_err().contains("--table"));
+    }
+
     #[tokio::test]
     async fn types_are_listed_with_their_numbers() {
         let mut out = Vec::new();
-        run(&PartnersCommand::Types { json: true }, None, None, Utc::now(), &mut out)
-            .await
-            .unwrap();
+        run(
+            &PartnersCommand::Types { json: true },
+            Backends::default(),
+            Utc::now(),
+            &mut out,
+        )
+        .await
+        .unwrap();
         let types: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(types.as_array().unwrap().len(), NotificationType::ALL.len());
         assert_eq!(types[0]["number"], 1);

@@ -2,6 +2,7 @@
 //! run), which CloudWatch Logs turns into metrics without any API call on the request path.
 //! Namespace `esimhooks`; dimensions `provider`, and `provider` + `reason` for rejections and failures.
 
+use crate::callbacks::delivery::Verdict;
 use crate::customers::notifier::OutboxReport;
 use crate::pipeline::SweepReport;
 use serde_json::{json, Map, Value};
@@ -112,6 +113,30 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
         "OutboxSent": outbox.sent,
         "OutboxNotSent": outbox.not_sent,
         "OutboxRetry": outbox.retry,
+    })
+    .to_string()
+}
+
+/// The EMF line for one partner callback attempt: counts by partner (and in all), and its latency.
+pub fn callback_line(partner: &str, verdict: &Verdict, latency_ms: u64, timestamp_ms: i64) -> String {
+    let count = |hit: bool| u8::from(hit);
+    let names = [
+        ("CallbackAttempts", "Count"),
+        ("CallbackDelivered", "Count"),
+        ("CallbackFailures", "Count"),
+        ("CallbackExhausted", "Count"),
+        ("CallbackDisabled", "Count"),
+        ("CallbackLatencyMs", "Milliseconds"),
+    ];
+    json!({
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([["partner"], []]), &names)]},
+        "partner": partner,
+        "CallbackAttempts": 1,
+        "CallbackDelivered": count(*verdict == Verdict::Delivered),
+        "CallbackFailures": count(*verdict != Verdict::Delivered),
+        "CallbackExhausted": count(*verdict == Verdict::Exhausted),
+        "CallbackDisabled": count(*verdict == Verdict::DisableEndpoint),
+        "CallbackLatencyMs": latency_ms,
     })
     .to_string()
 }

@@ -228,6 +228,7 @@ pub async fn build_callback_sender() -> Result<QueueSender, String> {
         Arc::new(DynamoAttemptLog::new(ddb, &table)),
         Arc::new(SystemClock),
     );
+    sender.emit_metrics = true;
     if let Some(schedule) = process_env("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
         sender.schedule = RetrySchedule::parse(&schedule)?;
     }

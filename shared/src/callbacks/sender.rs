@@ -102,6 +102,8 @@ pub struct Sender {
     pub schedule: RetrySchedule,
     /// An endpoint failing every attempt this long is disabled.
     pub disable_after: Duration,
+    /// Print an EMF metrics line per attempt (the Lambda sender; off in tests and locally).
+    pub emit_metrics: bool,
 }
 
 impl Sender {
@@ -118,6 +120,7 @@ impl Sender {
             clock,
             schedule: RetrySchedule::default(),
             disable_after: DISABLE_AFTER,
+            emit_metrics: false,
         }
     }
 
@@ -182,6 +185,12 @@ impl Sender {
                 self.registry.save_endpoint(endpoint).await?;
             }
         }
+        let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        if self.emit_metrics {
+            let line =
+                crate::metrics::callback_line(job.partner.as_str(), &verdict, latency_ms, now.timestamp_millis());
+            println!("{line}");
+        }
         let (status, error) = match response {
             Response::Status { code, .. } => (Some(code), None),
             Response::Failed { error } => (None, Some(error)),
@@ -196,7 +205,7 @@ impl Sender {
                 at: now,
                 status,
                 error,
-                latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+                latency_ms,
                 verdict,
             })
             .await?;
