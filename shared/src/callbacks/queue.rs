@@ -192,12 +192,8 @@ impl QueueSender {
     }
 }
 
-/// The body of a job message, for tests that drive the queue by hand.
-pub fn job_message(job: &CallbackJob) -> String {
-    serde_json::to_string(&QueueMessage::Job { job: job.clone() }).unwrap_or_default()
-}
-
 /// An SNS envelope as SQS delivers it, for tests.
+#[cfg(any(test, feature = "testing"))]
 pub fn sns_envelope(message: &str, attributes: &[(&str, &str)]) -> String {
     let attributes = attributes
         .iter()
