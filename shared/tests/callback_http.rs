@@ -6,53 +6,12 @@ use bytes::Bytes;
 use shared::callbacks::delivery::Response;
 use shared::callbacks::http::HttpPoster;
 use shared::callbacks::url::StaticResolver;
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
 
-/// A receiver answering each request with the next canned response; keeps what it received.
-struct Receiver {
-    port: u16,
-    received: Arc<Mutex<Vec<String>>>,
-}
+#[path = "common/receiver.rs"]
+mod receiver;
 
-async fn receiver(answers: Vec<&'static str>) -> Receiver {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let log = received.clone();
-    tokio::spawn(async move {
-        for answer in answers {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut buffer).await.unwrap();
-                request.extend_from_slice(&buffer[..n]);
-                let text = String::from_utf8_lossy(&request).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break;
-                    }
-                }
-                if n == 0 {
-                    break;
-                }
-            }
-            log.lock().unwrap().push(String::from_utf8_lossy(&request).to_string());
-            stream.write_all(answer.as_bytes()).await.unwrap();
-            stream.shutdown().await.unwrap();
-        }
-    });
-    Receiver { port, received }
-}
+use receiver::receiver;
 
 fn loopback() -> Arc<StaticResolver> {
     Arc::new(StaticResolver(vec!["127.0.0.1".parse().unwrap()]))
@@ -61,9 +20,10 @@ fn loopback() -> Arc<StaticResolver> {
 #[tokio::test]
 async fn answers_are_read_and_redirects_are_not_followed() {
     let r = receiver(vec![
-        "HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno",
-        "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        receiver::status(204),
+        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno".into(),
+        "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            .into(),
     ])
     .await;
     let poster = HttpPoster::new(loopback(), true).unwrap();
@@ -94,10 +54,11 @@ async fn answers_are_read_and_redirects_are_not_followed() {
         },
         "not followed"
     );
-    let received = r.received.lock().unwrap().clone();
+    let received = r.received();
     assert_eq!(received.len(), 3);
-    assert!(received[0].starts_with("POST /hooks HTTP/1.1"), "{}", received[0]);
-    assert!(received[0].contains("webhook-id: ntf_1") && received[0].ends_with("{\"a\":1}"));
+    assert_eq!(received[0].request_line, "POST /hooks HTTP/1.1");
+    assert_eq!(received[0].header("webhook-id"), Some("ntf_1"));
+    assert_eq!(received[0].body, "{\"a\":1}");
 }
 
 #[tokio::test]
@@ -128,7 +89,7 @@ async fn addresses_a_callback_may_not_reach_are_refused_when_connecting() {
         matches!(&plain, Response::Failed { error } if error.contains("https")),
         "{plain:?}"
     );
-    assert!(r.received.lock().unwrap().is_empty(), "nothing reached the receiver");
+    assert!(r.received().is_empty(), "nothing reached the receiver");
     // Nobody listening: an error, not a panic.
     let local = HttpPoster::new(loopback(), true).unwrap();
     let (refused, _) = local.post("http://partner.test:1/", &[], Bytes::new()).await;

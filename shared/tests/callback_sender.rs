@@ -14,61 +14,17 @@ use shared::callbacks::signing::{verify, SigningSecret};
 use shared::callbacks::url::StaticResolver;
 use shared::callbacks::NotificationType;
 use shared::clock::{Clock, FixedClock};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
 
-/// One request a receiver got: its headers (lower-case names) and body.
-type Received = (Vec<(String, String)>, String);
+#[path = "common/receiver.rs"]
+mod receiver;
 
-/// A receiver on loopback answering with `statuses` in turn (then 200); keeps each request.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-}
+use receiver::Receiver;
 
-async fn receiver(path: &str, statuses: Vec<u16>) -> Receiver {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://partner.test:{}{path}", listener.local_addr().unwrap().port());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let log = got.clone();
-    tokio::spawn(async move {
-        let mut statuses = statuses.into_iter();
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 8192];
-            let (head, body) = loop {
-                let n = stream.read(&mut buffer).await.unwrap();
-                request.extend_from_slice(&buffer[..n]);
-                let text = String::from_utf8_lossy(&request).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length || n == 0 {
-                        break (head.to_string(), body.to_string());
-                    }
-                }
-            };
-            let headers = head
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                .collect();
-            log.lock().unwrap().push((headers, body));
-            let status = statuses.next().unwrap_or(200);
-            let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            stream.write_all(answer.as_bytes()).await.unwrap();
-            let _ = stream.shutdown().await;
-        }
-    });
-    Receiver { url, got }
+/// A receiver on loopback at `path` answering `statuses` in turn (then 200).
+async fn receiver(path: &str, statuses: Vec<u16>) -> (String, Receiver) {
+    let r = receiver::receiver(statuses.into_iter().map(receiver::status).collect()).await;
+    (r.url(path), r)
 }
 
 struct Rig {
@@ -166,12 +122,12 @@ async fn run(rig: &Rig, jobs: Vec<CallbackJob>) -> Vec<Vec<(DateTime<Utc>, Verdi
 
 #[tokio::test]
 async fn a_flaky_endpoint_gets_it_once_after_four_attempts_while_another_is_served_on_time() {
-    let flaky = receiver("/flaky", vec![500, 503, 502]).await;
-    let steady = receiver("/steady", vec![]).await;
-    let rig = rig(&[("flaky-co", &flaky.url), ("steady-co", &steady.url)]).await;
+    let (flaky_url, flaky) = receiver("/flaky", vec![500, 503, 502]).await;
+    let (steady_url, _steady) = receiver("/steady", vec![]).await;
+    let rig = rig(&[("flaky-co", &flaky_url), ("steady-co", &steady_url)]).await;
     let jobs = rig.sender.fan_out(&message("sim-1")).await.unwrap();
     assert_eq!(jobs.len(), 2);
-    let flaky_index = jobs.iter().position(|j| j.url == flaky.url).unwrap();
+    let flaky_index = jobs.iter().position(|j| j.url == flaky_url).unwrap();
     let history = run(&rig, jobs).await;
 
     let t0 = DateTime::parse_from_rfc3339(T0).unwrap().to_utc();
@@ -204,36 +160,33 @@ async fn a_flaky_endpoint_gets_it_once_after_four_attempts_while_another_is_serv
         "newest first"
     );
     // Every request the receiver got verifies with the partner's secret, and carries the same id.
-    let got = flaky.got.lock().unwrap().clone();
+    let got = flaky.received();
     assert_eq!(got.len(), 4);
     let secret = &rig.secrets.iter().find(|(id, _)| *id == flaky_id).unwrap().1;
-    for ((headers, body), (at, _)) in got.iter().zip(attempts) {
-        let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        assert_eq!(
-            header("webhook-id"),
-            Some(got[0].0.iter().find(|(k, _)| k == "webhook-id").unwrap().1.as_str())
-        );
+    for (request, (at, _)) in got.iter().zip(attempts) {
+        let header = |name: &str| request.header(name);
+        assert_eq!(header("webhook-id"), got[0].header("webhook-id"));
         let checked = verify(
             secret,
             header("webhook-id"),
             header("webhook-timestamp"),
             header("webhook-signature"),
-            body.as_bytes(),
+            request.body.as_bytes(),
             *at,
         );
         assert_eq!(checked, Ok(()));
     }
-    let endpoint = rig.registry.endpoint(&flaky.url).await.unwrap().unwrap();
+    let endpoint = rig.registry.endpoint(&flaky_url).await.unwrap().unwrap();
     assert_eq!(endpoint.failing_since, None, "a success clears the failure span");
 }
 
 #[tokio::test]
 async fn a_dead_endpoint_exhausts_the_schedule_and_410_disables() {
-    let dead = receiver("/dead", vec![500; 20]).await;
-    let gone = receiver("/gone", vec![410]).await;
-    let rig = rig(&[("dead-co", &dead.url), ("gone-co", &gone.url)]).await;
+    let (dead_url, _dead) = receiver("/dead", vec![500; 20]).await;
+    let (gone_url, _gone) = receiver("/gone", vec![410]).await;
+    let rig = rig(&[("dead-co", &dead_url), ("gone-co", &gone_url)]).await;
     let jobs = rig.sender.fan_out(&message("sim-2")).await.unwrap();
-    let dead_index = jobs.iter().position(|j| j.url == dead.url).unwrap();
+    let dead_index = jobs.iter().position(|j| j.url == dead_url).unwrap();
     let history = run(&rig, jobs).await;
     let attempts = &history[dead_index];
     assert_eq!(attempts.len(), 8);
@@ -245,22 +198,22 @@ async fn a_dead_endpoint_exhausts_the_schedule_and_410_disables() {
     );
     assert_eq!(history[1 - dead_index].as_slice(), [(t0, Verdict::DisableEndpoint)]);
 
-    let disabled = rig.registry.endpoint(&gone.url).await.unwrap().unwrap();
+    let disabled = rig.registry.endpoint(&gone_url).await.unwrap().unwrap();
     assert_eq!(disabled.disabled_at, Some(t0));
-    let dying = rig.registry.endpoint(&dead.url).await.unwrap().unwrap();
+    let dying = rig.registry.endpoint(&dead_url).await.unwrap().unwrap();
     assert_eq!(dying.failing_since, Some(t0));
     // The next notification skips the disabled endpoint.
     let next = rig.sender.fan_out(&message("sim-3")).await.unwrap();
     assert_eq!(
         next.iter().map(|j| j.url.as_str()).collect::<Vec<_>>(),
-        [dead.url.as_str()]
+        [dead_url.as_str()]
     );
 }
 
 #[tokio::test]
 async fn an_endpoint_failing_for_five_days_is_disabled() {
-    let dead = receiver("/dead", vec![500; 20]).await;
-    let rig = rig(&[("dead-co", &dead.url)]).await;
+    let (dead_url, _dead) = receiver("/dead", vec![500; 20]).await;
+    let rig = rig(&[("dead-co", &dead_url)]).await;
     let jobs = rig.sender.fan_out(&message("sim-4")).await.unwrap();
     assert_eq!(
         rig.sender.attempt(&jobs[0], 1).await.unwrap(),
@@ -274,7 +227,7 @@ async fn an_endpoint_failing_for_five_days_is_disabled() {
     );
     assert!(rig
         .registry
-        .endpoint(&dead.url)
+        .endpoint(&dead_url)
         .await
         .unwrap()
         .unwrap()

@@ -25,52 +25,16 @@ use shared::callbacks::NotificationType;
 use shared::clock::Clock;
 use shared::model::ProviderId;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A receiver on loopback answering `statuses` in turn (then 200); returns its URL and what it got.
-async fn receiver(statuses: Vec<u16>) -> (String, Arc<std::sync::Mutex<Vec<(Value, String)>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://partner.test:{}/hooks", listener.local_addr().unwrap().port());
-    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = got.clone();
-    tokio::spawn(async move {
-        let mut statuses = statuses.into_iter();
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 8192];
-            let (head, body) = loop {
-                let n = stream.read(&mut buffer).await.unwrap();
-                request.extend_from_slice(&buffer[..n]);
-                let text = String::from_utf8_lossy(&request).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length || n == 0 {
-                        break (head.to_string(), body.to_string());
-                    }
-                }
-            };
-            let headers: serde_json::Map<String, Value> = head
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), Value::String(v.trim().to_string())))
-                .collect();
-            log.lock().unwrap().push((Value::Object(headers), body));
-            let status = statuses.next().unwrap_or(200);
-            let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            stream.write_all(answer.as_bytes()).await.unwrap();
-            let _ = stream.shutdown().await;
-        }
-    });
-    (url, got)
+#[path = "common/receiver.rs"]
+mod receiver;
+
+use receiver::Receiver;
+
+/// A receiver on loopback answering `statuses` in turn (then 200).
+async fn receiver(statuses: Vec<u16>) -> (String, Receiver) {
+    let r = receiver::receiver(statuses.into_iter().map(receiver::status).collect()).await;
+    (r.url("/hooks"), r)
 }
 
 struct Queue {
@@ -192,8 +156,8 @@ async fn alert_from_topic() -> SqsEvent {
 #[tokio::test]
 async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exhausted_ones_are_dead_lettered() {
     let q = queue("cbq").await;
-    let (good_url, good_got) = receiver(vec![]).await;
-    let (flaky_url, flaky_got) = receiver(vec![503]).await;
+    let (good_url, good) = receiver(vec![]).await;
+    let (flaky_url, flaky) = receiver(vec![503]).await;
     let good_secret = q.partner("good-co", &good_url).await;
     q.partner("flaky-co", &flaky_url).await;
 
@@ -208,12 +172,12 @@ async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exha
     assert_eq!(first.failures.len(), 1);
     let (visible, _) = q.receive(&q.sender.queue_url).await;
     assert!(visible.records.is_empty(), "the retry waits out its delay");
-    assert_eq!(flaky_got.lock().unwrap().len(), 1);
+    assert_eq!(flaky.received().len(), 1);
 
     // The delivered callback verifies with the reference library, with the partner's secret.
-    let got = good_got.lock().unwrap().clone();
+    let got = good.received();
     assert_eq!(got.len(), 1);
-    let (headers, body) = &got[0];
+    let (headers, body) = (got[0].headers_json(), &got[0].body);
     let verdicts = reference_verdicts(&[json!({"secret": good_secret, "headers": headers, "body": body})]);
     assert_eq!(verdicts, ["verified"]);
     let callback: Value = serde_json::from_str(body).unwrap();
@@ -221,7 +185,7 @@ async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exha
     assert_eq!(headers["webhook-id"], callback["notification_id"]);
 
     // An attempt that is the schedule's last (the eighth receive) and fails goes to the dead-letter queue.
-    let (dead_url, dead_got) = receiver(vec![500]).await;
+    let (dead_url, dead) = receiver(vec![500]).await;
     q.partner("dead-co", &dead_url).await;
     let flaky_job = bodies.iter().find(|b| b.contains(&flaky_url)).unwrap();
     let dead_job = flaky_job.replace(&flaky_url, &dead_url).replace("flaky-co", "dead-co");
@@ -231,7 +195,7 @@ async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exha
         .unwrap();
     let exhausted = q.sender.handle(last_attempt).await;
     assert!(exhausted.failures.is_empty(), "dead-lettered, not kept");
-    assert_eq!(dead_got.lock().unwrap().len(), 1);
+    assert_eq!(dead.received().len(), 1);
     let (dead_letters, dead_bodies) = q.receive(&q.sender.dead_letter_url).await;
     assert_eq!(dead_letters.records.len(), 1);
     assert!(dead_bodies[0].contains(&dead_url));
