@@ -144,6 +144,7 @@ pub async fn run(
                 key_hashes: Vec::new(),
                 created_at: now,
                 signing_keys: Vec::new(),
+                contact_email: None,
             };
             partner.add_key(&key);
             partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
@@ -459,30 +460,6 @@ mod tests {
         assert!(again.unwrap_err().contains("no partner"));
     }
 
-    /// An attempt log holding a few attempts.
-    struct Log(Vec<shared::callbacks::sender::AttemptRecord>);
-
-    #[async_trait::async_trait]
-    impl AttemptLog for Log {
-        async fn record(&self, _: &shared::callbacks::sender::AttemptRecord) -> Result<(), shared::store::StoreError> {
-            Ok(())
-        }
-
-        async fn attempts(
-            &self,
-            partner: &PartnerId,
-            since: DateTime<Utc>,
-            until: DateTime<Utc>,
-            limit: usize,
-        ) -> Result<Vec<shared::callbacks::sender::AttemptRecord>, shared::store::StoreError> {
-            let mine = self
-                .0
-                .iter()
-                .filter(|a| &a.partner == partner && a.at >= since && a.at < until);
-            Ok(mine.take(limit).cloned().collect())
-        }
-    }
-
     #[tokio::test]
     async fn attempts_are_listed_for_one_partner() {
         use shared::callbacks::delivery::Verdict;
@@ -499,10 +476,13 @@ mod tests {
             latency_ms: 15_000,
             verdict,
         };
-        let log = Log(vec![
-            attempt("acme", None, Verdict::RetryIn(chrono::Duration::seconds(5))),
-            attempt("globex", Some(200), Verdict::Delivered),
-        ]);
+        let log = shared::callbacks::sender::MemoryAttemptLog::default();
+        log.record(&attempt("acme", None, Verdict::RetryIn(chrono::Duration::seconds(5))))
+            .await
+            .unwrap();
+        log.record(&attempt("globex", Some(200), Verdict::Delivered))
+            .await
+            .unwrap();
         let backends = Backends {
             attempts: Some(&log),
             ..Backends::default()

@@ -76,6 +76,7 @@ async fn main() {
         key_hashes: vec![],
         created_at: now,
         signing_keys: vec![],
+        contact_email: None,
     };
     partner.rotate_signing_key(SigningSecret::generate().unwrap().0, now, SIGNING_OVERLAP);
     registry.save_partner(&partner).await.unwrap();

@@ -6,7 +6,7 @@ use crate::callbacks::attempts::DynamoAttemptLog;
 use crate::callbacks::delivery::RetrySchedule;
 use crate::callbacks::dynamodb::DynamoRegistry;
 use crate::callbacks::http::HttpPoster;
-use crate::callbacks::queue::{QueueSender, SqsEvent};
+use crate::callbacks::queue::{QueueSender, SqsEvent, SqsJobQueue};
 use crate::callbacks::sender::Sender;
 use crate::callbacks::sns::SnsTransport;
 use crate::callbacks::url::SystemResolver;
@@ -182,13 +182,17 @@ pub async fn build_callbacks_api() -> CallbacksApi {
     let attempts = DynamoAttemptLog::new(ddb.clone(), &targets.table);
     let registry = DynamoRegistry::new(ddb, targets.table);
     let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn);
-    let api = CallbacksApi::new(
+    let mut api = CallbacksApi::new(
         Arc::new(registry),
         Arc::new(transport),
         Arc::new(SystemResolver),
         Arc::new(SystemClock),
     )
     .with_attempt_log(Arc::new(attempts));
+    if let Some(queue_url) = process_env("ESIMHOOKS_CALLBACKS_QUEUE_URL").filter(|u| !u.is_empty()) {
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        api = api.with_job_queue(Arc::new(SqsJobQueue { sqs, queue_url }));
+    }
     match process_env("ESIMHOOKS_SIGNING_OVERLAP_HOURS").map(|h| h.trim().parse::<i64>()) {
         None => api,
         Some(Ok(hours)) if hours >= 0 => api.with_signing_overlap(chrono::Duration::hours(hours)),
@@ -209,7 +213,8 @@ pub async fn run_callbacks() -> Result<(), Error> {
 
 /// The partner callback sender over the table and queues named in the environment: `ESIMHOOKS_TABLE`,
 /// `ESIMHOOKS_CALLBACKS_QUEUE_URL`, `ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL`, and optionally
-/// `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE` (`5s,5m,30m,2h,5h,10h,10h`).
+/// `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE` (`5s,5m,30m,2h,5h,10h,10h`) and `ESIMHOOKS_EMAIL_FROM` (partners are told
+/// by email when an endpoint is disabled).
 pub async fn build_callback_sender() -> Result<QueueSender, String> {
     let need = |name: &str| {
         process_env(name)
@@ -229,6 +234,7 @@ pub async fn build_callback_sender() -> Result<QueueSender, String> {
         Arc::new(SystemClock),
     );
     sender.emit_metrics = true;
+    sender.notices = customer_senders(&sdk, &process_env).email;
     if let Some(schedule) = process_env("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
         sender.schedule = RetrySchedule::parse(&schedule)?;
     }

@@ -72,6 +72,14 @@ pub fn is_plausible_iccid(iccid: &str) -> bool {
     (15..=22).contains(&iccid.len()) && iccid.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Text safe to put in HTML, as an element's content or a quoted attribute.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

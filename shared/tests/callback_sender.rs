@@ -1,19 +1,22 @@
 //! Delivering partner callbacks, one endpoint at a time, to receivers on loopback through the real HTTP
 //! poster, with an injected clock driving the retry schedule: a flaky endpoint gets the callback once after
 //! four attempts, a dead one exhausts the schedule, `410` disables an endpoint, and another partner's endpoint
-//! is served on time meanwhile. Every callback verifies with the partner's Standard Webhooks secret.
+//! is served on time meanwhile. Every callback verifies with the partner's Standard Webhooks secret. What was
+//! given up on is recovered, under the same `webhook-id`, once the endpoint is enabled again.
 
 use chrono::{DateTime, Duration, Utc};
 use shared::callbacks::delivery::Verdict;
 use shared::callbacks::http::HttpPoster;
 use shared::callbacks::notification::Notification;
 use shared::callbacks::partner::{Partner, PartnerId, SIGNING_OVERLAP};
+use shared::callbacks::recovery::{recover, MemoryJobQueue, Recovered};
 use shared::callbacks::registry::{CallbackRegistry, Endpoint, MemoryRegistry, Registration};
 use shared::callbacks::sender::{AttemptLog, CallbackJob, MemoryAttemptLog, NotificationMessage, Sender};
 use shared::callbacks::signing::{verify, SigningSecret};
 use shared::callbacks::url::StaticResolver;
 use shared::callbacks::NotificationType;
 use shared::clock::{Clock, FixedClock};
+use shared::customers::notify::{Channel, MemorySender};
 use std::sync::Arc;
 
 #[path = "common/receiver.rs"]
@@ -51,6 +54,7 @@ async fn rig(partners: &[(&str, &str)]) -> Rig {
             key_hashes: vec![],
             created_at: clock.now(),
             signing_keys: vec![],
+            contact_email: None,
         };
         partner.rotate_signing_key(secret.clone(), clock.now(), SIGNING_OVERLAP);
         registry.save_partner(&partner).await.unwrap();
@@ -233,4 +237,56 @@ async fn an_endpoint_failing_for_five_days_is_disabled() {
         .unwrap()
         .disabled_at
         .is_some());
+}
+
+#[tokio::test]
+async fn a_disabled_endpoint_is_told_by_email_and_what_failed_is_recovered_once_it_is_enabled() {
+    let (gone_url, gone) = receiver("/gone", vec![410]).await;
+    let mut rig = rig(&[("gone-co", &gone_url)]).await;
+    let id = PartnerId::parse("gone-co").unwrap();
+    let mut partner = rig.registry.partner(&id).await.unwrap().unwrap();
+    partner.contact_email = Some("ops@gone.example".into());
+    rig.registry.save_partner(&partner).await.unwrap();
+    let mailbox = Arc::new(MemorySender::default());
+    rig.sender.notices = Some(mailbox.clone());
+    let t0 = rig.clock.now();
+
+    let first = rig.sender.fan_out(&message("sim-6")).await.unwrap();
+    assert_eq!(run(&rig, first).await[0].as_slice(), [(t0, Verdict::DisableEndpoint)]);
+    let sent = mailbox.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0].0, sent[0].1.as_str()), (Channel::Email, "ops@gone.example"));
+    assert!(sent[0].2.contains("disabled"), "{}", sent[0].2);
+
+    // While disabled, a notification is given up on at once; nothing is posted and no second email goes out.
+    rig.clock.advance(Duration::minutes(10));
+    assert!(rig.sender.fan_out(&message("sim-7")).await.unwrap().is_empty());
+    assert_eq!(gone.received().len(), 1);
+    assert_eq!(mailbox.sent().len(), 1);
+    let parked = rig.log.parked(&id, t0, 10).await.unwrap();
+    assert_eq!(parked.len(), 2);
+
+    // Enabled again (as a PUT of its callback does), recovery re-sends both, oldest first, same webhook-id.
+    let mut endpoint = rig.registry.endpoint(&gone_url).await.unwrap().unwrap();
+    endpoint.disabled_at = None;
+    endpoint.failing_since = None;
+    rig.registry.save_endpoint(&endpoint).await.unwrap();
+    let queue = MemoryJobQueue::default();
+    let recovered = recover(rig.log.as_ref(), &queue, &id, t0, 100).await.unwrap();
+    assert_eq!(recovered, Recovered { resent: 2, more: false });
+    let jobs = queue.0.lock().unwrap().clone();
+    let history = run(&rig, jobs).await;
+    assert!(
+        history.iter().all(|h| h.last().unwrap().1 == Verdict::Delivered),
+        "{history:?}"
+    );
+    let got = gone.received();
+    assert_eq!(got.len(), 3);
+    let ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    assert_eq!(ids[1], ids[0], "the recovered callback keeps its webhook-id");
+    assert_ne!(ids[2], ids[0]);
+    assert!(
+        rig.log.parked(&id, t0, 10).await.unwrap().is_empty(),
+        "recovered ones are forgotten"
+    );
 }

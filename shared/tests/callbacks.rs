@@ -14,6 +14,7 @@ use shared::callbacks::http::HttpPoster;
 use shared::callbacks::notification::callback_body;
 use shared::callbacks::offboard::{remove_partner, Removed};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId};
+use shared::callbacks::queue::SqsJobQueue;
 use shared::callbacks::registry::CallbackRegistry;
 use shared::callbacks::sender::{CallbackJob, MemoryAttemptLog, NotificationMessage, Sender};
 use shared::callbacks::sns::SnsTransport;
@@ -38,6 +39,8 @@ const NOW: &str = "2026-04-22T18:00:00Z";
 struct Callbacks {
     rig: MotoRig,
     api: CallbacksApi,
+    /// Where recovered deliveries are queued (the callback sender's queue).
+    jobs_url: String,
     registry: Arc<DynamoRegistry>,
     /// A name unique to this test, for partner ids and URLs.
     tag: String,
@@ -55,16 +58,31 @@ impl Callbacks {
         let transport = SnsTransport::new(rig.sns.clone(), rig.topic_arn.clone());
         let resolver = StaticResolver(vec!["93.184.215.14".parse().unwrap()]);
         let attempts = DynamoAttemptLog::new(rig.store.client().clone(), rig.store.table());
+        let jobs_url = rig
+            .sqs
+            .create_queue()
+            .queue_name(format!("{name}-jobs-{}", unique_tag()))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let jobs = SqsJobQueue {
+            sqs: rig.sqs.clone(),
+            queue_url: jobs_url.clone(),
+        };
         let api = CallbacksApi::new(
             registry.clone(),
             Arc::new(transport),
             Arc::new(resolver),
             rig.clock.clone(),
         )
-        .with_attempt_log(Arc::new(attempts));
+        .with_attempt_log(Arc::new(attempts))
+        .with_job_queue(Arc::new(jobs));
         Self {
             rig,
             api,
+            jobs_url,
             registry,
             tag: unique_tag(),
         }
@@ -80,6 +98,7 @@ impl Callbacks {
             key_hashes: vec![],
             created_at: self.rig.clock.now(),
             signing_keys: Vec::new(),
+            contact_email: None,
         };
         partner.add_key(&key);
         self.registry.save_partner(&partner).await.unwrap();
@@ -719,4 +738,94 @@ async fn a_partner_reads_its_attempts_filtered_and_paged() {
         .call("GET", &format!("/{other}/callbacks/attempts"), Some(&key), None)
         .await;
     assert_eq!(refused, 401, "another partner's log needs its key");
+}
+
+/// `POST /{partnerId}/callbacks/recover`: every delivery to the partner given up on since `since` is queued
+/// again on the sender's queue and forgotten; another partner's, and older ones, stay.
+#[tokio::test]
+async fn a_partner_recovers_what_failed_since_a_time_and_only_that() {
+    use shared::callbacks::sender::{AttemptLog, FailedDelivery};
+    let c = Callbacks::new("recover").await;
+    let (id, key) = c.partner("acme").await;
+    let (other, _) = c.partner("other").await;
+    let log = DynamoAttemptLog::new(c.rig.store.client().clone(), c.rig.store.table());
+    let now = c.rig.clock.now();
+    for (n, (partner, hours_ago)) in [(&id, 30), (&id, 5), (&id, 1), (&other, 1)].into_iter().enumerate() {
+        let failed = FailedDelivery {
+            job: CallbackJob {
+                notification_id: format!("ntf_{n}"),
+                notification_type: 1,
+                partner: PartnerId::parse(partner).unwrap(),
+                url: format!("https://{partner}.example/cb"),
+                body: format!("{{\"n\":{n}}}"),
+            },
+            failed_at: now - chrono::Duration::hours(hours_ago),
+            attempts: 8,
+        };
+        log.park(&failed).await.unwrap();
+    }
+    let path = format!("/{id}/callbacks/recover");
+    let since = (now - chrono::Duration::hours(6)).to_rfc3339();
+    let (status, answer) = c.call("POST", &path, Some(&key), Some(json!({"since": since}))).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        (answer["resent"].as_u64(), answer["more"].as_bool()),
+        (Some(2), Some(false))
+    );
+    let received = c
+        .rig
+        .sqs
+        .receive_message()
+        .queue_url(&c.jobs_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = received
+        .messages()
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(m.body().unwrap()).unwrap()["job"]["notification_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["ntf_1", "ntf_2"]);
+    let (_, again) = c.call("POST", &path, Some(&key), Some(json!({"since": since}))).await;
+    assert_eq!(again["resent"], 0, "recovered ones are forgotten");
+    let left = log
+        .parked(&PartnerId::parse(&id).unwrap(), now - chrono::Duration::days(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "the one before since stays");
+    assert_eq!(
+        log.parked(&PartnerId::parse(&other).unwrap(), now - chrono::Duration::days(1), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    for (body, expected) in [
+        (None, 400),
+        (Some(json!({"since": "yesterday"})), 400),
+        (
+            Some(json!({"since": (now + chrono::Duration::hours(1)).to_rfc3339()})),
+            400,
+        ),
+    ] {
+        let (status, answer) = c.call("POST", &path, Some(&key), body).await;
+        assert_eq!(status, expected, "{answer}");
+    }
+    let (refused, _) = c
+        .call(
+            "POST",
+            &format!("/{other}/callbacks/recover"),
+            Some(&key),
+            Some(json!({"since": since})),
+        )
+        .await;
+    assert_eq!(refused, 401, "another partner's failures need its key");
 }

@@ -43,6 +43,7 @@ impl Rig {
             key_hashes: vec![],
             created_at: clock.now(),
             signing_keys: Vec::new(),
+            contact_email: None,
         };
         partner.add_key(&key);
         registry.save_partner(&partner).await.unwrap();
@@ -140,6 +141,7 @@ async fn removing_a_partner_revokes_it_and_removes_its_endpoints_and_a_failed_ru
         key_hashes: vec![],
         created_at: rig.clock.now(),
         signing_keys: Vec::new(),
+        contact_email: None,
     };
     bee.add_key(&bee_key);
     rig.registry.save_partner(&bee).await.unwrap();

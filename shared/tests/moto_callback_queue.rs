@@ -1,8 +1,8 @@
 //! The partner callback sender on SQS and DynamoDB (moto), its handler driven with SQS events as Lambda
 //! delivers them: an alert from the topic fans out into a job per registered endpoint, the job is delivered
 //! signed (verified by the reference `standardwebhooks` library), a failed attempt stays on the queue
-//! invisible until its retry is due, an exhausted one goes to the dead-letter queue, and every attempt is in
-//! the partner's attempt log.
+//! invisible until its retry is due, an exhausted one goes to the dead-letter queue and is recoverable onto
+//! the callbacks queue, and every attempt is in the partner's attempt log.
 
 mod common;
 
@@ -16,7 +16,8 @@ use shared::callbacks::attempts::DynamoAttemptLog;
 use shared::callbacks::dynamodb::DynamoRegistry;
 use shared::callbacks::http::HttpPoster;
 use shared::callbacks::partner::{Partner, PartnerId, SIGNING_OVERLAP};
-use shared::callbacks::queue::{sns_envelope, QueueSender, SqsEvent};
+use shared::callbacks::queue::{sns_envelope, QueueSender, SqsEvent, SqsJobQueue};
+use shared::callbacks::recovery::recover;
 use shared::callbacks::registry::{CallbackRegistry, Endpoint, Registration};
 use shared::callbacks::sender::{AttemptLog, Sender};
 use shared::callbacks::signing::SigningSecret;
@@ -83,6 +84,7 @@ impl Queue {
             key_hashes: vec![],
             created_at: now,
             signing_keys: vec![],
+            contact_email: None,
         };
         partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
         self.registry.save_partner(&partner).await.unwrap();
@@ -225,4 +227,21 @@ async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exha
         .await
         .unwrap();
     assert_eq!((good.len(), good[0].status), (1, Some(200)));
+
+    // The exhausted delivery is kept for recovery, which queues it again for a fresh schedule.
+    let dead_co = PartnerId::parse("dead-co").unwrap();
+    assert_eq!(q.log.parked(&dead_co, since, 10).await.unwrap().len(), 1);
+    let jobs = SqsJobQueue {
+        sqs: q.sender.sqs.clone(),
+        queue_url: q.sender.queue_url.clone(),
+    };
+    let recovered = recover(q.log.as_ref(), &jobs, &dead_co, since, 100).await.unwrap();
+    assert_eq!((recovered.resent, recovered.more), (1, false));
+    let (again, again_bodies) = q.receive(&q.sender.queue_url).await;
+    assert_eq!(again.records.len(), 1);
+    assert!(again_bodies[0].contains(&dead_url));
+    assert!(q.log.parked(&dead_co, since, 10).await.unwrap().is_empty());
+    let delivered = q.sender.handle(again).await;
+    assert!(delivered.failures.is_empty(), "the endpoint works again: delivered");
+    assert_eq!(dead.received().len(), 2);
 }

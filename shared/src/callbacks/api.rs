@@ -1,12 +1,11 @@
 //! The partner callbacks API: register, list and remove a callback URL per notification type, fire a test
-//! echo, rotate the signing secret and read the delivery attempts. Registrations and the endpoints behind their
+//! echo, rotate the signing secret, read the delivery attempts and recover failed deliveries. Registrations and the endpoints behind their
 //! URLs (one partner's each) live in the registry; the callback sender delivers to them.
 
-use super::delivery::Verdict;
 use super::notification::{EchoSubject, Notification};
 use super::partner::{Partner, PartnerId, SIGNING_OVERLAP};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
-use super::sender::{AttemptLog, AttemptRecord};
+use super::sender::{AttemptLog, JobQueue};
 use super::signing::SigningSecret;
 use super::transport::CallbackTransport;
 use super::types::NotificationType;
@@ -14,13 +13,11 @@ use super::url::{validate_url, HostResolver};
 use crate::clock::Clock;
 use crate::ingress::Delivery;
 use crate::reply::{HttpError, Reply};
-use chrono::{DateTime, Duration};
-
-/// How far back partners can read their attempts (the log keeps 30 days).
-const ATTEMPT_WINDOW: Duration = Duration::days(30);
+use chrono::Duration;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+mod deliveries;
 mod request;
 
 use request::{echo_subject, json_body, notification_type, optional_string, page_limit, presented_key, route, Route};
@@ -35,6 +32,8 @@ struct Parts {
     signing_overlap: Duration,
     /// The callback sender's attempt log, where it is deployed.
     attempts: Option<Arc<dyn AttemptLog>>,
+    /// Where recovered deliveries are queued again.
+    jobs: Option<Arc<dyn JobQueue>>,
 }
 
 pub struct CallbacksApi {
@@ -56,6 +55,7 @@ impl CallbacksApi {
                 clock,
                 signing_overlap: SIGNING_OVERLAP,
                 attempts: None,
+                jobs: None,
             }),
         }
     }
@@ -64,6 +64,14 @@ impl CallbacksApi {
     pub fn with_attempt_log(mut self, log: Arc<dyn AttemptLog>) -> Self {
         if let Ok(parts) = &mut self.parts {
             parts.attempts = Some(log);
+        }
+        self
+    }
+
+    /// Partners can recover failed deliveries: they are queued again on `jobs`.
+    pub fn with_job_queue(mut self, jobs: Arc<dyn JobQueue>) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.jobs = Some(jobs);
         }
         self
     }
@@ -157,7 +165,8 @@ impl Parts {
             | Route::Delete(p, _)
             | Route::Echo(p, _)
             | Route::RotateSecret(p)
-            | Route::Attempts(p) => p,
+            | Route::Attempts(p)
+            | Route::Recover(p) => p,
         };
         let partner = self.authenticate(partner_segment, request).await?;
         match route {
@@ -170,44 +179,8 @@ impl Parts {
             }
             Route::RotateSecret(_) => self.rotate_secret(partner).await,
             Route::Attempts(_) => self.attempts(&partner, request).await,
+            Route::Recover(_) => self.recover(&partner, request).await,
         }
-    }
-
-    /// The partner's delivery attempts, newest first, a page at a time (`limit`, `cursor`), optionally only
-    /// `status=delivered|failed` and one `type`; the last 30 days are kept.
-    async fn attempts(&self, partner: &Partner, request: &Delivery) -> Result<Reply, ApiError> {
-        let log = self
-            .attempts
-            .as_ref()
-            .ok_or_else(|| ApiError::NotConfigured("the attempt log is not configured".into()))?;
-        let limit = page_limit(request)?;
-        let until = match request.query_param("cursor") {
-            None => self.clock.now() + Duration::seconds(1),
-            Some(text) => DateTime::parse_from_rfc3339(&text)
-                .map_err(|_| ApiError::BadRequest("cursor is not one this API returned".into()))?
-                .to_utc(),
-        };
-        let delivered = match request.query_param("status").as_deref() {
-            None => None,
-            Some("delivered") => Some(true),
-            Some("failed") => Some(false),
-            Some(_) => return Err(ApiError::BadRequest("status is delivered or failed".into())),
-        };
-        let kind = request.query_param("type").map(|t| notification_type(&t)).transpose()?;
-        let since = self.clock.now() - ATTEMPT_WINDOW;
-        let fetched = log.attempts(&partner.id, since, until, limit).await?;
-        let next_cursor = (fetched.len() == limit)
-            .then(|| fetched.last().map(|a| a.at.to_rfc3339()))
-            .flatten();
-        let shown: Vec<&AttemptRecord> = fetched
-            .iter()
-            .filter(|a| delivered.is_none_or(|d| (a.verdict == Verdict::Delivered) == d))
-            .filter(|a| kind.is_none_or(|k| a.notification_type == k.number()))
-            .collect();
-        Ok(Reply::json(
-            200,
-            json!({"partner_id": partner.id.as_str(), "attempts": shown, "next_cursor": next_cursor}),
-        ))
     }
 
     /// A new signing secret, shown once; the ones it replaces keep signing for the overlap.

@@ -79,6 +79,7 @@ fn partner_from(item: &Item) -> Result<Partner, StoreError> {
         key_hashes,
         created_at: time(item, "created_at")?,
         signing_keys,
+        contact_email: get_s(item, "contact_email").map(str::to_string),
     })
 }
 
@@ -131,6 +132,9 @@ impl CallbackRegistry for DynamoRegistry {
             ("gsi1pk".to_string(), s(PARTNER_LISTING)),
             ("gsi1sk".to_string(), s(partner.id.as_str())),
         ]);
+        if let Some(email) = &partner.contact_email {
+            item.insert("contact_email".to_string(), s(email.as_str()));
+        }
         self.client
             .put_item()
             .table_name(&self.table)

@@ -18,6 +18,7 @@ pub mod offboard;
 pub mod partner;
 #[cfg(feature = "aws")]
 pub mod queue;
+pub mod recovery;
 pub mod registry;
 pub mod sender;
 pub mod signing;

@@ -67,6 +67,9 @@ pub struct Partner {
     /// it retires.
     #[serde(default)]
     pub signing_keys: Vec<SigningKey>,
+    /// Who hears that an endpoint was disabled (optional; a business contact, still never logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
 }
 
 /// A partner's callback signing secret and how long it signs.
@@ -169,6 +172,7 @@ mod tests {
             key_hashes: Vec::new(),
             created_at: t0,
             signing_keys: Vec::new(),
+            contact_email: None,
         };
         let (first, _) = SigningSecret::generate().unwrap();
         let (second, _) = SigningSecret::generate().unwrap();
@@ -222,6 +226,7 @@ mod tests {
             key_hashes: vec![],
             created_at: Utc::now(),
             signing_keys: Vec::new(),
+            contact_email: None,
         };
         partner.add_key(&first);
         assert!(partner.accepts(&first) && !partner.accepts(&second));

@@ -6,8 +6,10 @@
 
 use super::delivery::Verdict;
 use super::notification::callback_body;
-use super::sender::{CallbackJob, NotificationMessage, Sender};
+use super::sender::{CallbackJob, JobQueue, NotificationMessage, Sender};
 use super::types::NotificationType;
+use crate::store::StoreError;
+use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 use serde::{Deserialize, Serialize};
@@ -118,33 +120,8 @@ impl QueueSender {
                 return true;
             }
         };
-        for chunk in jobs.chunks(10) {
-            let entries: Vec<SendMessageBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, job)| {
-                    let body = serde_json::to_string(&QueueMessage::Job { job: job.clone() }).ok()?;
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            let sent = self
-                .sqs
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
-            // A job sent twice is attempted twice: partners deduplicate on webhook-id.
-            match sent {
-                Ok(output) if output.failed.is_empty() => {}
-                _ => return true,
-            }
-        }
-        false
+        // A job sent twice is attempted twice: partners deduplicate on webhook-id.
+        send_jobs(&self.sqs, &self.queue_url, &jobs).await.is_err()
     }
 
     /// True when the job must be kept for its next attempt.
@@ -189,6 +166,52 @@ impl QueueSender {
                 dead.is_err()
             }
         }
+    }
+}
+
+/// Sends jobs to the queue for their first attempt, ten to a batch.
+async fn send_jobs(sqs: &Client, queue_url: &str, jobs: &[CallbackJob]) -> Result<(), StoreError> {
+    for chunk in jobs.chunks(10) {
+        let entries: Vec<SendMessageBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, job)| {
+                let body = serde_json::to_string(&QueueMessage::Job { job: job.clone() }).ok()?;
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let output = sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("sqs: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+        if !output.failed.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "sqs refused {} of {} jobs",
+                output.failed.len(),
+                chunk.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The callback queue as where recovered deliveries go (the callbacks API).
+pub struct SqsJobQueue {
+    pub sqs: Client,
+    pub queue_url: String,
+}
+
+#[async_trait]
+impl JobQueue for SqsJobQueue {
+    async fn enqueue(&self, jobs: &[CallbackJob]) -> Result<(), StoreError> {
+        send_jobs(&self.sqs, &self.queue_url, jobs).await
     }
 }
 

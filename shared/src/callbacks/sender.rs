@@ -1,7 +1,9 @@
 //! Delivering partner callbacks one endpoint at a time. A notification fans out into one job per registered
 //! endpoint; each job is attempted on its own (a slow or dead endpoint delays no other), signed with the
 //! partner's live Standard Webhooks secrets, logged, and judged by the delivery rules. The queue that carries
-//! jobs between attempts (SQS deployed, SQLite locally) is the caller's; this decides what happens.
+//! jobs between attempts (SQS deployed, SQLite locally) is the caller's; this decides what happens. A delivery
+//! given up on (its schedule spent, its endpoint disabled) is kept with the attempt log, so it can be
+//! recovered (`recovery.rs`) once the partner's endpoint works again.
 
 use super::delivery::{failing_too_long, judge, Response, RetrySchedule, Verdict, DISABLE_AFTER};
 use super::notification::Notification;
@@ -10,6 +12,8 @@ use super::registry::CallbackRegistry;
 use super::signing::signed_headers;
 use super::types::NotificationType;
 use crate::clock::Clock;
+use crate::customers::notify::{Channel, CustomerSender};
+use crate::customers::CustomerMessage;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -66,10 +70,31 @@ pub struct AttemptRecord {
     pub verdict: Verdict,
 }
 
-/// Where attempts are logged.
+/// A delivery given up on: its schedule spent, or its endpoint disabled (a `410`, failing too long). Kept as
+/// long as the attempt log, until recovered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedDelivery {
+    pub job: CallbackJob,
+    pub failed_at: DateTime<Utc>,
+    /// Attempts made: 0 when the endpoint was already disabled.
+    pub attempts: u32,
+}
+
+/// Where attempts are logged and deliveries given up on are kept (30 days).
 #[async_trait]
 pub trait AttemptLog: Send + Sync {
     async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError>;
+    /// Keeps a delivery given up on, until it is recovered or 30 days old.
+    async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError>;
+    /// A partner's deliveries given up on at or after `since`, oldest first, at most `limit`.
+    async fn parked(
+        &self,
+        partner: &PartnerId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<FailedDelivery>, StoreError>;
+    /// Forgets a recovered delivery.
+    async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError>;
     /// A partner's attempts from `since` to before `until`, newest first, at most `limit`.
     async fn attempts(
         &self,
@@ -78,6 +103,12 @@ pub trait AttemptLog: Send + Sync {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError>;
+}
+
+/// Carries jobs to their first attempt: SQS deployed, the local store's queue in `serve`.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, jobs: &[CallbackJob]) -> Result<(), StoreError>;
 }
 
 /// Posts one signed callback (HTTPS deployed; a double in tests).
@@ -104,6 +135,8 @@ pub struct Sender {
     pub disable_after: Duration,
     /// Print an EMF metrics line per attempt (the Lambda sender; off in tests and locally).
     pub emit_metrics: bool,
+    /// Tells a partner with a `contact_email` that an endpoint was disabled (SES deployed).
+    pub notices: Option<Arc<dyn CustomerSender>>,
 }
 
 impl Sender {
@@ -121,11 +154,12 @@ impl Sender {
             schedule: RetrySchedule::default(),
             disable_after: DISABLE_AFTER,
             emit_metrics: false,
+            notices: None,
         }
     }
 
-    /// The jobs a notification makes: one per endpoint registered for its type and audience, except disabled
-    /// endpoints.
+    /// The jobs a notification makes: one per endpoint registered for its type and audience. One for a
+    /// disabled endpoint is given up on at once (kept, recoverable once the endpoint is enabled again).
     pub async fn fan_out(&self, message: &NotificationMessage) -> Result<Vec<CallbackJob>, StoreError> {
         let registrations = self
             .registry
@@ -134,24 +168,35 @@ impl Sender {
         let mut jobs = Vec::new();
         for registration in registrations {
             let endpoint = self.registry.endpoint(&registration.url).await?;
-            if endpoint.is_some_and(|e| e.disabled_at.is_some()) {
-                continue;
-            }
-            jobs.push(CallbackJob {
+            let job = CallbackJob {
                 notification_id: message.notification_id.clone(),
                 notification_type: message.notification_type.number(),
                 partner: registration.partner,
                 url: registration.url,
                 body: message.body.clone(),
-            });
+            };
+            if endpoint.is_some_and(|e| e.disabled_at.is_some()) {
+                self.give_up(job, 0).await?;
+            } else {
+                jobs.push(job);
+            }
         }
         Ok(jobs)
     }
 
+    async fn give_up(&self, job: CallbackJob, attempts: u32) -> Result<(), StoreError> {
+        let failed = FailedDelivery {
+            job,
+            failed_at: self.clock.now(),
+            attempts,
+        };
+        self.log.park(&failed).await
+    }
+
     /// Attempt number `attempt` (1 for the first) of `job`: signed with the partner's live secrets, posted,
     /// logged, judged. A `410` disables the endpoint, and so does failing for longer than `disable_after`.
-    /// A job for a disabled endpoint is `Exhausted` (dead-lettered: recoverable once it is enabled again); for
-    /// a removed partner, `Dropped`.
+    /// A job for a disabled endpoint is `Exhausted`; for a removed partner, `Dropped`. A job given up on
+    /// (exhausted, or its endpoint disabled) is kept for recovery.
     pub async fn attempt(&self, job: &CallbackJob, attempt: u32) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
         let Some(partner) = self.registry.partner(&job.partner).await? else {
@@ -159,6 +204,7 @@ impl Sender {
         };
         let mut endpoint = self.registry.endpoint(&job.url).await?;
         if endpoint.as_ref().is_some_and(|e| e.disabled_at.is_some()) {
+            self.give_up(job.clone(), attempt.saturating_sub(1)).await?;
             return Ok(Verdict::Exhausted);
         }
         let secrets = partner.signing_secrets(now);
@@ -178,6 +224,7 @@ impl Sender {
             if verdict == Verdict::DisableEndpoint || too_long {
                 endpoint.disabled_at = Some(now);
                 tracing::warn!(partner = %job.partner, "callback endpoint disabled");
+                self.tell_disabled(&partner, &job.url, &response).await;
                 verdict = Verdict::DisableEndpoint;
             }
             if endpoint.failing_since != failing_since || endpoint.disabled_at.is_some() {
@@ -209,20 +256,104 @@ impl Sender {
                 verdict,
             })
             .await?;
+        if matches!(verdict, Verdict::DisableEndpoint | Verdict::Exhausted) {
+            self.give_up(job.clone(), attempt).await?;
+        }
         Ok(verdict)
+    }
+
+    /// Emails the partner's contact that `url` was disabled; a failure is logged, never fatal.
+    async fn tell_disabled(&self, partner: &super::partner::Partner, url: &str, last: &Response) {
+        let (Some(notices), Some(to)) = (&self.notices, &partner.contact_email) else {
+            return;
+        };
+        let message = disabled_notice(partner, url, last, self.disable_after);
+        if let Err(error) = notices.send(Channel::Email, to, &message).await {
+            tracing::warn!(partner = %partner.id, ?error, "the endpoint-disabled email was not sent");
+        }
+    }
+}
+
+/// The email a partner's contact gets when one of its endpoints is disabled.
+fn disabled_notice(
+    partner: &super::partner::Partner,
+    url: &str,
+    last: &Response,
+    disable_after: Duration,
+) -> CustomerMessage {
+    let why = match last {
+        Response::Status { code: 410, .. } => "it answered 410 Gone".to_string(),
+        _ => format!(
+            "every attempt to it failed for {} days",
+            disable_after.num_hours() as f64 / 24.0
+        ),
+    };
+    let text = format!(
+        "Callbacks to {url} for partner {id} are no longer sent: {why}.\n\n\
+         Callbacks not delivered are kept for 30 days. To resume, register the URL again \
+         (PUT /{id}/callbacks/{{type}}), then re-send what failed with POST /{id}/callbacks/recover \
+         and {{\"since\": \"<time>\"}}. The attempt log is at GET /{id}/callbacks/attempts.\n",
+        id = partner.id
+    );
+    let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>"));
+    CustomerMessage {
+        locale: "en".into(),
+        sms: String::new(),
+        email_subject: format!("Callbacks to your endpoint were disabled ({})", partner.id),
+        email_text: text,
+        email_html: html,
     }
 }
 
 /// The attempt log in memory (tests).
 #[cfg(any(test, feature = "testing"))]
 #[derive(Default)]
-pub struct MemoryAttemptLog(std::sync::Mutex<Vec<AttemptRecord>>);
+pub struct MemoryAttemptLog {
+    attempts: std::sync::Mutex<Vec<AttemptRecord>>,
+    parked: std::sync::Mutex<Vec<FailedDelivery>>,
+}
 
 #[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl AttemptLog for MemoryAttemptLog {
     async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(attempt.clone());
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(attempt.clone());
+        Ok(())
+    }
+
+    async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
+        self.parked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(failed.clone());
+        Ok(())
+    }
+
+    async fn parked(
+        &self,
+        partner: &PartnerId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<FailedDelivery>, StoreError> {
+        let all = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mine: Vec<FailedDelivery> = all
+            .iter()
+            .filter(|f| &f.job.partner == partner && f.failed_at >= since)
+            .cloned()
+            .collect();
+        mine.sort_by_key(|f| f.failed_at);
+        mine.truncate(limit);
+        Ok(mine)
+    }
+
+    async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
+        self.parked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|f| f != failed);
         Ok(())
     }
 
@@ -233,7 +364,7 @@ impl AttemptLog for MemoryAttemptLog {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let all = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         let mut mine: Vec<AttemptRecord> = all
             .iter()
             .filter(|a| &a.partner == partner && a.at >= since && a.at < until)

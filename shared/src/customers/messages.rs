@@ -6,6 +6,7 @@
 use super::{Contact, CustomerSettings, DataUnits};
 use crate::alerts::{Alert, AlertType};
 use crate::notify::sms;
+use crate::text::escape_html;
 use chrono::{DateTime, Utc};
 
 /// One customer's message for one alert, in every form a channel takes.
@@ -69,13 +70,6 @@ fn local_time(at: DateTime<Utc>, time_zone: Option<&str>, months: &[std::borrow:
         local.hour(),
         local.minute()
     )
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The message `contact` gets for `alert`, or `None` for alerts that are not a customer's business (account

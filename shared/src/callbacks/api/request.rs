@@ -96,6 +96,7 @@ pub(super) enum Route<'a> {
     Echo(&'a str, &'a str),
     RotateSecret(&'a str),
     Attempts(&'a str),
+    Recover(&'a str),
 }
 
 impl Route<'_> {
@@ -107,6 +108,7 @@ impl Route<'_> {
             Self::Echo(..) => "echo",
             Self::RotateSecret(_) => "rotate_secret",
             Self::Attempts(_) => "list_attempts",
+            Self::Recover(_) => "recover",
         }
     }
 }
@@ -121,6 +123,7 @@ pub(super) fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Api
             _ => not_allowed(),
         },
         [.., partner, "callbacks", "attempts"] if *method == Method::GET => Ok(Route::Attempts(partner)),
+        [.., partner, "callbacks", "recover"] if *method == Method::POST => Ok(Route::Recover(partner)),
         [.., partner, "callbacks", kind] => match *method {
             Method::PUT => Ok(Route::Put(partner, kind)),
             Method::DELETE => Ok(Route::Delete(partner, kind)),
