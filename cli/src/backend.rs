@@ -2,7 +2,7 @@
 //! endpoint the AWS environment names (`AWS_ENDPOINT_URL` for an emulator).
 
 use crate::console::{ConsoleCustomerSender, ConsoleSink};
-use crate::sqlite::open_store;
+use crate::sqlite::{open_store, SqliteBackend};
 use clap::{Args, ValueEnum};
 use shared::config::SecretSource;
 use shared::customers::notify::{CustomerSender, NotificationStore};
@@ -10,7 +10,7 @@ use shared::customers::{ContactLookup, ContactStore};
 use shared::notify::sns::SnsSink;
 use shared::notify::AlertSink;
 use shared::store::dynamodb::DynamoStore;
-use shared::store::{EventStore, StoreQuery};
+use shared::store::{EventStore, KvStore, StoreQuery};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,6 +48,8 @@ pub struct Opened {
     pub query: Arc<dyn StoreQuery>,
     pub sink: Arc<dyn AlertSink>,
     pub secrets: Box<dyn SecretSource>,
+    /// The SQLite store itself (local backend): partner callbacks live there too.
+    pub local: Option<Arc<KvStore<SqliteBackend>>>,
 }
 
 impl BackendArgs {
@@ -63,9 +65,10 @@ impl BackendArgs {
                     contact_lookup: store.clone(),
                     notifications: store.clone(),
                     customer_sender: Some(Arc::new(ConsoleCustomerSender::default())),
-                    query: store,
+                    query: store.clone(),
                     sink: Arc::new(ConsoleSink::default()),
                     secrets: Box::new(shared::config::NoSecretSource),
+                    local: Some(store),
                 })
             }
             BackendKind::Aws => {
@@ -98,6 +101,7 @@ impl BackendArgs {
                     query: store,
                     sink,
                     secrets: Box::new(shared::aws::SsmSecrets(aws_sdk_ssm::Client::new(&sdk))),
+                    local: None,
                 })
             }
         }

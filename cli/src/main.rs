@@ -46,6 +46,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Let partners register loopback and http:// callback URLs (to test against localhost).
+        #[arg(long)]
+        allow_loopback_callbacks: bool,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -173,10 +176,38 @@ async fn build_router(
     Router::new(services)
 }
 
-async fn serve(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
+/// On the local store, partner callbacks: alerts and events are offered to partners, a sender attempts due
+/// callbacks every `tick`, and the API is returned for `serve` to answer on its paths.
+fn partner_callbacks(
+    opened: &mut backend::Opened,
+    clock: Arc<dyn Clock>,
+    allow_loopback: bool,
+    tick: std::time::Duration,
+) -> Result<Option<Arc<shared::callbacks::CallbacksApi>>, String> {
+    let Some(store) = opened.local.clone() else {
+        return match allow_loopback {
+            true => {
+                Err("--allow-loopback-callbacks is for the local backend (the deployed API never allows it)".into())
+            }
+            false => Ok(None),
+        };
+    };
+    let overlap = shared::callbacks::partner::signing_overlap(&process_env)?;
+    let (sender, api) = serve::local_callbacks(store, clock, allow_loopback, overlap)?;
+    opened.sink = Arc::new(shared::callbacks::local::PartnerSink {
+        inner: opened.sink.clone(),
+        callbacks: sender.clone(),
+    });
+    serve::spawn_delivery(sender, tick);
+    Ok(Some(api))
+}
+
+async fn serve(addr: SocketAddr, backend: BackendArgs, allow_loopback_callbacks: bool) -> Result<(), String> {
     let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
-    let opened = backend.open(true).await?;
+    let mut opened = backend.open(true).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tick = std::time::Duration::from_secs(1);
+    let callbacks = partner_callbacks(&mut opened, clock.clone(), allow_loopback_callbacks, tick)?;
     let router = Arc::new(build_router(&opened, &settings, clock.clone(), &process_env).await);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -190,47 +221,19 @@ async fn serve(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
     for provider in router.providers() {
         eprintln!("  POST http://{bound}/webhooks/{provider}");
     }
-    let state = serve::AppState { router, clock };
+    if callbacks.is_some() {
+        eprintln!("  partner callbacks API at http://{bound}/{{partnerId}}/callbacks (docs/callbacks.md)");
+    }
+    let state = serve::AppState {
+        router,
+        clock,
+        callbacks,
+    };
     serve::run(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
     .map_err(|e| e.to_string())
-}
-
-async fn run_partners(args: partners::PartnersArgs) -> Result<(), String> {
-    let sdk = match (&args.table, args.command.needs_registry()) {
-        (Some(_), true) => Some(shared::aws::sdk_config().await),
-        _ => None,
-    };
-    let registry = sdk.as_ref().zip(args.table.as_ref()).map(|(sdk, table)| {
-        shared::callbacks::dynamodb::DynamoRegistry::new(aws_sdk_dynamodb::Client::new(sdk), table)
-    });
-    let transport = sdk
-        .as_ref()
-        .zip(args.topic_arn.as_ref())
-        .map(|(sdk, topic_arn)| shared::callbacks::sns::SnsTransport::new(aws_sdk_sns::Client::new(sdk), topic_arn));
-    let attempts = sdk.as_ref().zip(args.table.as_ref()).map(|(sdk, table)| {
-        shared::callbacks::attempts::DynamoAttemptLog::new(aws_sdk_dynamodb::Client::new(sdk), table)
-    });
-    let backends = partners::Backends {
-        registry: registry
-            .as_ref()
-            .map(|r| r as &dyn shared::callbacks::registry::CallbackRegistry),
-        transport: transport
-            .as_ref()
-            .map(|t| t as &dyn shared::callbacks::transport::CallbackTransport),
-        attempts: attempts
-            .as_ref()
-            .map(|a| a as &dyn shared::callbacks::sender::AttemptLog),
-    };
-    partners::run(
-        &args.command,
-        backends,
-        SystemClock.now(),
-        &mut std::io::stdout().lock(),
-    )
-    .await
 }
 
 async fn init(table: &str, topic: &str) -> Result<(), String> {
@@ -407,13 +410,17 @@ async fn run(cli: Cli) -> Result<u8, String> {
     };
     let done = |result: Result<(), String>| result.map(|()| 0u8);
     match cli.command {
-        Command::Serve { addr, backend } => done(serve(addr, backend).await),
+        Command::Serve {
+            addr,
+            allow_loopback_callbacks,
+            backend,
+        } => done(serve(addr, backend, allow_loopback_callbacks).await),
         Command::Init { table, topic } => done(init(&table, &topic).await),
         Command::Listen { secrets, port } => match listen::parse_secrets(&secrets) {
             Ok(secrets) => done(listen::run(port, secrets).await),
             Err(e) => done(Err(e)),
         },
-        Command::Partners(args) => done(run_partners(args).await),
+        Command::Partners(args) => done(partners::open::run_opened(&args, &mut std::io::stdout().lock()).await),
         Command::Customers(args) => customers::run(args, &mut std::io::stdout().lock()).await,
         Command::Sweep { backend } => done(sweep(backend, &process_env).await),
         Command::Send(args) => tokio::task::spawn_blocking(move || send::run(&args))
@@ -454,6 +461,8 @@ async fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_callbacks;
 #[cfg(test)]
 mod tests_customers;
 #[cfg(test)]

@@ -1,14 +1,21 @@
 //! The local HTTP server: every provider at `POST /webhooks/{provider}`, through the same `shared::Router`
-//! the Lambda functions use.
+//! the Lambda functions use, and, over the local store, the partner callbacks API with a sender that delivers
+//! callbacks from the store's queue (the deployed sender's rules: signing, retries, disabling, recovery).
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use shared::callbacks::api::MAX_API_BODY_BYTES;
+use shared::callbacks::http::HttpPoster;
+use shared::callbacks::local::LocalCallbacks;
+use shared::callbacks::url::SystemResolver;
+use shared::callbacks::CallbacksApi;
 use shared::clock::Clock;
 use shared::ingress::Delivery;
 use shared::reply::{HttpError, Rejection, Reply};
-use shared::service::{Router, Service};
+use shared::service::Router;
+use shared::store::{KvBackend, KvStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,6 +23,41 @@ use std::sync::Arc;
 pub struct AppState {
     pub router: Arc<Router>,
     pub clock: Arc<dyn Clock>,
+    /// The partner callbacks API, on every path the webhook router does not serve (local store only).
+    pub callbacks: Option<Arc<CallbacksApi>>,
+}
+
+/// Partner callbacks over the local store: the sender and the API. `allow_loopback` lets partners register
+/// loopback and `http://` URLs (`serve --allow-loopback-callbacks`).
+pub fn local_callbacks<B: KvBackend>(
+    store: Arc<KvStore<B>>,
+    clock: Arc<dyn Clock>,
+    allow_loopback: bool,
+    signing_overlap: chrono::Duration,
+) -> Result<(Arc<LocalCallbacks<B>>, Arc<CallbacksApi>), String> {
+    let poster = HttpPoster::new(Arc::new(SystemResolver), allow_loopback)
+        .map_err(|e| format!("no TLS roots for callbacks: {e}"))?;
+    let sender = Arc::new(LocalCallbacks::new(store.clone(), Arc::new(poster), clock.clone()));
+    let api = CallbacksApi::new(store.clone(), sender.clone(), Arc::new(SystemResolver), clock)
+        .with_attempt_log(store)
+        .with_job_queue(sender.clone())
+        .with_signing_overlap(signing_overlap);
+    let api = if allow_loopback { api.allowing_loopback() } else { api };
+    Ok((sender, Arc::new(api)))
+}
+
+/// Attempts the callbacks that are due, every `every`, until the process ends.
+pub fn spawn_delivery<B: KvBackend>(sender: Arc<LocalCallbacks<B>>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = sender.deliver_due().await {
+                tracing::warn!(%error, "callbacks not delivered this round");
+            }
+        }
+    });
 }
 
 /// Every path goes to the webhook router, which answers 404 for paths it does not serve.
@@ -34,10 +76,13 @@ async fn webhook(
     // Read here, within the served route's limit, so a body over it gets the same JSON 413 as in Lambda (axum's
     // own limit would answer in plain text). A body that cannot be read to its end within the limit is refused
     // as too large: when the reading failed for another reason, the client is gone and hears nothing.
-    let limit = state
-        .router
-        .route(uri.path())
-        .map_or(shared::config::DEFAULT_MAX_BODY_BYTES, Service::max_body_bytes);
+    let served = state.router.route(uri.path());
+    let callbacks = state.callbacks.as_ref().filter(|_| served.is_none());
+    let limit = match (served, callbacks) {
+        (Some(service), _) => service.max_body_bytes(),
+        (None, Some(_)) => MAX_API_BODY_BYTES,
+        (None, None) => shared::config::DEFAULT_MAX_BODY_BYTES,
+    };
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
         return response(Rejection::PayloadTooLarge { limit }.reply());
     };
@@ -51,7 +96,10 @@ async fn webhook(
         received_at: state.clock.now(),
         request_id: None,
     };
-    response(state.router.handle(&delivery).await)
+    match callbacks {
+        Some(api) => response(api.handle(&delivery).await),
+        None => response(state.router.handle(&delivery).await),
+    }
 }
 
 fn response(reply: Reply) -> Response {

@@ -76,7 +76,7 @@ pub(crate) fn secret_of(provider: &str) -> String {
 
 pub(crate) async fn start(db: &std::path::Path) -> Server {
     let backend = local_backend(db);
-    let opened = backend.open(true).await.unwrap();
+    let mut opened = backend.open(true).await.unwrap();
     // `<PREFIX>_SECRETS` of every provider in the list.
     let env = |name: &str| {
         let provider = ProviderId::ALL
@@ -88,12 +88,19 @@ pub(crate) async fn start(db: &std::path::Path) -> Server {
     // The system clock may read any hour: customer messages go at once, whatever the customer's night.
     let mut settings = Settings::default();
     settings.customers.quiet_hours = None;
+    let tick = std::time::Duration::from_millis(100);
+    let callbacks = partner_callbacks(&mut opened, clock.clone(), true, tick).unwrap();
     let router = Arc::new(build_router(&opened, &settings, clock.clone(), &env).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(async move {
-        serve::run(listener, serve::AppState { router, clock }, async {
+        let state = serve::AppState {
+            router,
+            clock,
+            callbacks,
+        };
+        serve::run(listener, state, async {
             let _ = stopped.await;
         })
         .await

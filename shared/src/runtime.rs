@@ -193,10 +193,9 @@ pub async fn build_callbacks_api() -> CallbacksApi {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         api = api.with_job_queue(Arc::new(SqsJobQueue { sqs, queue_url }));
     }
-    match process_env("ESIMHOOKS_SIGNING_OVERLAP_HOURS").map(|h| h.trim().parse::<i64>()) {
-        None => api,
-        Some(Ok(hours)) if hours >= 0 => api.with_signing_overlap(chrono::Duration::hours(hours)),
-        Some(_) => CallbacksApi::fail_closed("ESIMHOOKS_SIGNING_OVERLAP_HOURS is not a number of hours"),
+    match crate::callbacks::partner::signing_overlap(&process_env) {
+        Ok(overlap) => api.with_signing_overlap(overlap),
+        Err(reason) => CallbacksApi::fail_closed(reason),
     }
 }
 

@@ -9,7 +9,7 @@ use super::sender::{AttemptLog, JobQueue};
 use super::signing::SigningSecret;
 use super::transport::CallbackTransport;
 use super::types::NotificationType;
-use super::url::{validate_url, HostResolver};
+use super::url::{validate_url_reaching, HostResolver};
 use crate::clock::Clock;
 use crate::ingress::Delivery;
 use crate::reply::{HttpError, Reply};
@@ -34,6 +34,8 @@ struct Parts {
     attempts: Option<Arc<dyn AttemptLog>>,
     /// Where recovered deliveries are queued again.
     jobs: Option<Arc<dyn JobQueue>>,
+    /// Loopback and `http://` callback URLs are accepted (a local server only).
+    allow_loopback: bool,
 }
 
 pub struct CallbacksApi {
@@ -56,6 +58,7 @@ impl CallbacksApi {
                 signing_overlap: SIGNING_OVERLAP,
                 attempts: None,
                 jobs: None,
+                allow_loopback: false,
             }),
         }
     }
@@ -72,6 +75,14 @@ impl CallbacksApi {
     pub fn with_job_queue(mut self, jobs: Arc<dyn JobQueue>) -> Self {
         if let Ok(parts) = &mut self.parts {
             parts.jobs = Some(jobs);
+        }
+        self
+    }
+
+    /// Accepts loopback and `http://` callback URLs: `serve --allow-loopback-callbacks`, never in Lambda.
+    pub fn allowing_loopback(mut self) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.allow_loopback = true;
         }
         self
     }
@@ -214,7 +225,7 @@ impl Parts {
         let url = optional_string(&fields, "url")?.ok_or_else(|| {
             ApiError::BadRequest("the body must name the callback as {\"url\": \"https://...\"}".into())
         })?;
-        let url = validate_url(&url, self.resolver.as_ref())
+        let url = validate_url_reaching(&url, self.resolver.as_ref(), self.allow_loopback)
             .await
             .map_err(|problem| ApiError::BadRequest(problem.to_string()))?;
         let url = url.as_str();

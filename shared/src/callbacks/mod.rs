@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod http;
+pub mod local;
 pub mod notification;
 pub mod offboard;
 pub mod partner;

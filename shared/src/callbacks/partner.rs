@@ -101,6 +101,15 @@ mod secret_text {
 /// How long a replaced signing secret keeps signing, by default.
 pub const SIGNING_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
+/// The signing overlap `ESIMHOOKS_SIGNING_OVERLAP_HOURS` sets (whole hours, 0 or more), else the default.
+pub fn signing_overlap(env: crate::config::Env<'_>) -> Result<chrono::Duration, String> {
+    match env("ESIMHOOKS_SIGNING_OVERLAP_HOURS").map(|h| h.trim().parse::<i64>()) {
+        None => Ok(SIGNING_OVERLAP),
+        Some(Ok(hours)) if hours >= 0 => Ok(chrono::Duration::hours(hours)),
+        Some(_) => Err("ESIMHOOKS_SIGNING_OVERLAP_HOURS is not a number of hours".into()),
+    }
+}
+
 impl Partner {
     /// True when `key` is one of the partner's live keys. Every stored hash is compared, in constant time.
     pub fn accepts(&self, key: &str) -> bool {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// One partner's URL for one notification type.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Registration {
     pub partner: PartnerId,
     pub notification_type: NotificationType,
@@ -21,7 +21,7 @@ pub struct Registration {
 
 /// The SNS subscription behind one URL. SNS keeps one subscription per (topic, URL), so every type a partner
 /// registers at the same URL shares it, and a URL belongs to one partner.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Endpoint {
     pub url: String,
     pub partner: PartnerId,

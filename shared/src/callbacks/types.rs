@@ -128,6 +128,21 @@ impl NotificationType {
     }
 }
 
+/// Stored as its number, the form partners keep.
+impl serde::Serialize for NotificationType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u16(self.number())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NotificationType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let number = u16::deserialize(deserializer)?;
+        Self::parse(&number.to_string())
+            .ok_or_else(|| serde::de::Error::custom(format!("no notification type {number}")))
+    }
+}
+
 impl std::fmt::Display for NotificationType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.number(), self.name())

@@ -1,6 +1,7 @@
 //! Callback URL validation: HTTPS only, no credentials or fragments, and a host that is neither a private,
 //! loopback, link-local or otherwise non-public address, nor a name that resolves to one. Checked when a URL
-//! is registered; SNS makes the deliveries, from outside our network.
+//! is registered, and again by the sender when it connects (`http.rs`). A local server may allow loopback
+//! addresses and `http://` (`serve --allow-loopback-callbacks`), so a partner can test against localhost.
 
 use async_trait::async_trait;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -69,17 +70,22 @@ enum Host {
     Name(String),
 }
 
-/// Splits and checks the URL's syntax; returns the normalized URL, its host and port.
-fn parse(text: &str) -> Result<(String, Host, u16), UrlProblem> {
+/// Splits and checks the URL's syntax (`http://` too when `allow_http`); returns the normalized URL, its host
+/// and port.
+fn parse(text: &str, allow_http: bool) -> Result<(String, Host, u16), UrlProblem> {
     if text.len() > MAX_URL_LEN {
         return Err(UrlProblem::Malformed("longer than 2048 characters"));
     }
     if !text.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(UrlProblem::Malformed("only printable ASCII without spaces is allowed"));
     }
-    let rest = match text.get(..8) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("https://") => &text[8..],
-        _ => return Err(UrlProblem::NotHttps),
+    let starts = |scheme: &str| text.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme));
+    let (scheme, default_port, rest) = if starts("https://") {
+        ("https", 443, &text[8..])
+    } else if allow_http && starts("http://") {
+        ("http", 80, &text[7..])
+    } else {
+        return Err(UrlProblem::NotHttps);
     };
     if text.contains('#') {
         return Err(UrlProblem::Malformed("fragments are not allowed"));
@@ -89,19 +95,23 @@ fn parse(text: &str) -> Result<(String, Host, u16), UrlProblem> {
     if authority.contains('@') {
         return Err(UrlProblem::Credentials);
     }
-    let (host_text, port) = split_port(authority)?;
-    let host = parse_host(host_text)?;
+    let (host_text, port) = split_port(authority, default_port)?;
+    let host = parse_host(host_text, allow_http)?;
     let host_for_url = match &host {
         Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]"),
         Host::Ip(ip) => ip.to_string(),
         Host::Name(name) => name.clone(),
     };
-    let port_part = if port == 443 { String::new() } else { format!(":{port}") };
+    let port_part = if port == default_port {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
     let path = if path.is_empty() { "/" } else { path };
-    Ok((format!("https://{host_for_url}{port_part}{path}"), host, port))
+    Ok((format!("{scheme}://{host_for_url}{port_part}{path}"), host, port))
 }
 
-fn split_port(authority: &str) -> Result<(&str, u16), UrlProblem> {
+fn split_port(authority: &str, default_port: u16) -> Result<(&str, u16), UrlProblem> {
     let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
         let close = inner.find(']').ok_or(UrlProblem::Malformed("unclosed IPv6 bracket"))?;
         let after = &inner[close + 1..];
@@ -120,7 +130,7 @@ fn split_port(authority: &str) -> Result<(&str, u16), UrlProblem> {
         }
     };
     let port = match port {
-        None => 443,
+        None => default_port,
         Some(p) => Some(p)
             .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|p| p.parse::<u16>().ok())
@@ -130,7 +140,8 @@ fn split_port(authority: &str) -> Result<(&str, u16), UrlProblem> {
     Ok((host, port))
 }
 
-fn parse_host(text: &str) -> Result<Host, UrlProblem> {
+/// `localhost` is a host only where loopback is allowed.
+fn parse_host(text: &str, allow_localhost: bool) -> Result<Host, UrlProblem> {
     if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
         let ip: Ipv6Addr = inner
             .parse()
@@ -157,6 +168,9 @@ fn parse_host(text: &str) -> Result<Host, UrlProblem> {
     };
     if !labels.iter().all(label_ok) {
         return Err(UrlProblem::Malformed("invalid host name"));
+    }
+    if allow_localhost && name == "localhost" {
+        return Ok(Host::Name(name));
     }
     // One label is a local name; an all-digit last label is a numeric address in disguise (127.1, 2130706433).
     let last = labels[labels.len() - 1];
@@ -214,23 +228,32 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 
 /// Checks a callback URL and every address its host resolves to.
 pub async fn validate_url(text: &str, resolver: &dyn HostResolver) -> Result<CallbackUrl, UrlProblem> {
-    let (url, host, port) = parse(text)?;
-    let addresses = match host {
-        Host::Ip(ip) => vec![ip],
+    validate_url_reaching(text, resolver, false).await
+}
+
+/// [`validate_url`], also allowing loopback addresses and `http://` when `allow_loopback` (a local server
+/// only).
+pub async fn validate_url_reaching(
+    text: &str,
+    resolver: &dyn HostResolver,
+    allow_loopback: bool,
+) -> Result<CallbackUrl, UrlProblem> {
+    let (url, host, port) = parse(text, allow_loopback)?;
+    let allowed = |ip: &IpAddr| is_public(*ip) || (allow_loopback && ip.is_loopback());
+    let (addresses, shown) = match host {
+        Host::Ip(ip) => (vec![ip], None),
         Host::Name(name) => {
             let resolved = resolver.resolve(&name, port).await.unwrap_or_default();
             if resolved.is_empty() {
                 return Err(UrlProblem::Unresolvable(name));
             }
-            if let Some(bad) = resolved.iter().find(|ip| !is_public(**ip)) {
-                return Err(UrlProblem::NonPublic(format!("{name} ({bad})")));
-            }
-            return Ok(CallbackUrl(url));
+            (resolved, Some(name))
         }
     };
-    match addresses.iter().find(|ip| !is_public(**ip)) {
-        Some(bad) => Err(UrlProblem::NonPublic(bad.to_string())),
-        None => Ok(CallbackUrl(url)),
+    match (addresses.iter().find(|ip| !allowed(ip)), shown) {
+        (Some(bad), Some(name)) => Err(UrlProblem::NonPublic(format!("{name} ({bad})"))),
+        (Some(bad), None) => Err(UrlProblem::NonPublic(bad.to_string())),
+        (None, _) => Ok(CallbackUrl(url)),
     }
 }
 
@@ -341,6 +364,36 @@ mod tests {
         }
         let long = format!("https://hooks.example.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(matches!(check(&long).await, Err(UrlProblem::Malformed(_))));
+    }
+
+    #[tokio::test]
+    async fn a_local_server_may_allow_loopback_and_http_and_nothing_else_private() {
+        fn loopback() -> StaticResolver {
+            StaticResolver(vec!["127.0.0.1".parse().unwrap()])
+        }
+        let allowed = |url: &'static str| async move { validate_url_reaching(url, &loopback(), true).await };
+        assert_eq!(
+            allowed("http://127.0.0.1:9000/hooks").await.unwrap().as_str(),
+            "http://127.0.0.1:9000/hooks"
+        );
+        assert_eq!(allowed("HTTP://localhost").await.unwrap().as_str(), "http://localhost/");
+        assert_eq!(
+            allowed("https://[::1]:8443/x").await.unwrap().as_str(),
+            "https://[::1]:8443/x"
+        );
+        assert!(matches!(
+            allowed("http://10.0.0.1/x").await,
+            Err(UrlProblem::NonPublic(_))
+        ));
+        assert!(matches!(allowed("ftp://127.0.0.1/x").await, Err(UrlProblem::NotHttps)));
+        assert!(matches!(
+            validate_url("http://127.0.0.1:9000/hooks", &loopback()).await,
+            Err(UrlProblem::NotHttps)
+        ));
+        assert!(matches!(
+            validate_url("https://localhost.example/hooks", &loopback()).await,
+            Err(UrlProblem::NonPublic(_))
+        ));
     }
 
     #[tokio::test]

@@ -159,9 +159,9 @@ fn phone(value: Option<String>) -> Result<Option<String>, ContactProblem> {
     Ok(Some(compact))
 }
 
-fn email(value: Option<String>) -> Result<Option<String>, ContactProblem> {
-    let Some(value) = value else { return Ok(None) };
-    let valid = value.split_once('@').is_some_and(|(local, domain)| {
+/// Whether `value` is an address SES can send to: `local@domain.tld`, no display name or list.
+pub fn is_email_address(value: &str) -> bool {
+    value.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty()
             && local.len() <= 64
             && domain.contains('.')
@@ -172,8 +172,12 @@ fn email(value: Option<String>) -> Result<Option<String>, ContactProblem> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
             && !local.contains(['@', ' ', '<', '>', '"', ',', ';'])
-    });
-    if !valid {
+    })
+}
+
+fn email(value: Option<String>) -> Result<Option<String>, ContactProblem> {
+    let Some(value) = value else { return Ok(None) };
+    if !is_email_address(&value) {
         return Err(problem("email", "not an email address"));
     }
     Ok(Some(value))

@@ -21,7 +21,7 @@ pub mod sms;
 mod wording;
 
 pub use amounts::DataUnits;
-pub use contact::{mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
+pub use contact::{is_email_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
 pub use messages::{customer_message, CustomerMessage};
 pub use policy::{local_day, zone_of, CustomerSettings, QuietHours, DEFAULT_BRAND};
 pub use wording::{Templates, Wording};

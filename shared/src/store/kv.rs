@@ -27,6 +27,14 @@ pub enum Space {
     Notifications,
     /// Per-phone daily SMS counts.
     Allowances,
+    /// Partner callbacks (local runs): partners, their registrations and endpoints, the jobs waiting for an
+    /// attempt, the attempt log and the deliveries given up on.
+    Partners,
+    Registrations,
+    Endpoints,
+    CallbackJobs,
+    CallbackAttempts,
+    FailedCallbacks,
 }
 
 impl Space {
@@ -39,6 +47,12 @@ impl Space {
             Self::Contacts => "contacts",
             Self::Notifications => "notifications",
             Self::Allowances => "allowances",
+            Self::Partners => "partners",
+            Self::Registrations => "registrations",
+            Self::Endpoints => "endpoints",
+            Self::CallbackJobs => "callback_jobs",
+            Self::CallbackAttempts => "callback_attempts",
+            Self::FailedCallbacks => "failed_callbacks",
         }
     }
 }
@@ -115,6 +129,13 @@ impl KvStore<MemoryBackend> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
+impl Default for KvStore<MemoryBackend> {
+    fn default() -> Self {
+        Self::in_memory()
+    }
+}
+
 fn delivery_key(event: &Event) -> String {
     delivery_key_of(event.provider, &event.dedupe_key)
 }
@@ -137,6 +158,10 @@ impl<B: KvBackend> KvStore<B> {
 
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    pub(crate) fn delete(&self, space: Space, key: &str) -> Result<(), StoreError> {
+        self.backend.apply(&[(space, key.to_string(), None)])
     }
 
     pub(crate) fn read<T: DeserializeOwned>(&self, space: Space, key: &str) -> Result<Option<T>, StoreError> {

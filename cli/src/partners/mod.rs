@@ -1,16 +1,20 @@
-//! `esimhooks partners`: the operator's side of partner callbacks. Partners are created here (their API key
-//! is printed once and only its hash is stored), keys are rotated here, partners are removed here (keys,
-//! callbacks and SNS subscriptions), and the notification types are listed.
+//! `esimhooks partners`: the operator's side of partner callbacks, on the local store (what `serve` delivers
+//! from) or the deployed table. Partners are created here (their API key and signing secret are printed once;
+//! only the key's hash is stored), keys and secrets are rotated here, partners are removed here (keys,
+//! callbacks and SNS subscriptions from before), their attempts are read and their failed deliveries
+//! recovered here, and the notification types are listed.
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use shared::callbacks::offboard::{remove_partner, retire_sns_subscriptions};
 use shared::callbacks::partner::{generate_key, Partner, PartnerId, SIGNING_OVERLAP};
+use shared::callbacks::recovery::{recover, MAX_RECOVERED_PER_CALL};
 use shared::callbacks::registry::CallbackRegistry;
-use shared::callbacks::sender::AttemptLog;
+use shared::callbacks::sender::{AttemptLog, JobQueue};
 use shared::callbacks::signing::SigningSecret;
 use shared::callbacks::transport::CallbackTransport;
 use shared::callbacks::NotificationType;
+use shared::customers::{is_email_address, mask_email};
 use std::collections::BTreeSet;
 use std::io::Write;
 
@@ -18,6 +22,16 @@ use std::io::Write;
 pub struct PartnersArgs {
     #[command(subcommand)]
     pub command: PartnersCommand,
+    /// Where partners are kept: the local SQLite file `serve` uses, or the deployed table. By default, aws
+    /// when a table is named (--table or ESIMHOOKS_TABLE), else local.
+    #[arg(long, value_enum, env = "ESIMHOOKS_BACKEND", global = true)]
+    pub backend: Option<crate::backend::BackendKind>,
+    /// SQLite file for the local backend.
+    #[arg(long, default_value = "esimhooks.db", env = "ESIMHOOKS_DB", global = true)]
+    pub db: std::path::PathBuf,
+    /// The callback sender's queue (the stack's CallbacksQueueUrl output): `recover` queues deliveries on it.
+    #[arg(long, env = "ESIMHOOKS_CALLBACKS_QUEUE_URL", global = true)]
+    pub queue_url: Option<String>,
     /// The DynamoDB table (the stack's EventsTableName output).
     #[arg(long, env = "ESIMHOOKS_TABLE", global = true)]
     pub table: Option<String>,
@@ -37,6 +51,24 @@ pub enum PartnersCommand {
         /// A display name.
         #[arg(long)]
         name: Option<String>,
+        /// Who is emailed when one of the partner's endpoints is disabled.
+        #[arg(long)]
+        contact_email: Option<String>,
+    },
+    /// Set (or with --clear, remove) who is emailed when one of the partner's endpoints is disabled.
+    Contact {
+        id: String,
+        #[arg(long, required_unless_present = "clear", conflicts_with = "clear")]
+        email: Option<String>,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Queue again every delivery to the partner that failed (schedule spent, endpoint disabled) since a time.
+    Recover {
+        id: String,
+        /// RFC 3339 (2026-12-01T00:00:00Z), within the last 30 days.
+        #[arg(long)]
+        since: String,
     },
     /// Issue a new API key; the previous one keeps working until the next rotation.
     Rotate { id: String },
@@ -89,13 +121,31 @@ fn parse_id(text: &str) -> Result<PartnerId, String> {
     })
 }
 
-/// Where a partners command works: the registry (None only for `types`), the topic (`remove`, `retire-sns`)
-/// and the attempt log (`attempts`).
+/// Where a partners command works: the registry (None only for `types`), the topic (`remove`, `retire-sns`),
+/// the attempt log (`attempts`, `recover`) and the sender's queue (`recover`).
 #[derive(Clone, Copy, Default)]
 pub struct Backends<'a> {
     pub registry: Option<&'a dyn CallbackRegistry>,
     pub transport: Option<&'a dyn CallbackTransport>,
     pub attempts: Option<&'a dyn AttemptLog>,
+    pub jobs: Option<&'a dyn JobQueue>,
+}
+
+async fn existing(registry: &dyn CallbackRegistry, id: &PartnerId) -> Result<Partner, String> {
+    registry
+        .partner(id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no partner {id}"))
+}
+
+/// A contact address as the operator typed it, checked as the customer directory checks emails.
+fn contact_email(text: &str) -> Result<String, String> {
+    let email = text.trim();
+    match is_email_address(email) {
+        true => Ok(email.to_string()),
+        false => Err(format!("{email:?} is not an email address")),
+    }
 }
 
 /// Runs one partners command.
@@ -109,6 +159,7 @@ pub async fn run(
         registry,
         transport,
         attempts,
+        jobs,
     } = backends;
     let io = |e: std::io::Error| e.to_string();
     let need = || registry.ok_or("this command needs --table or ESIMHOOKS_TABLE");
@@ -128,9 +179,14 @@ pub async fn run(
                 }
             }
         }
-        PartnersCommand::Add { id, name } => {
+        PartnersCommand::Add {
+            id,
+            name,
+            contact_email: contact,
+        } => {
             let registry = need()?;
             let id = parse_id(id)?;
+            let contact = contact.as_deref().map(contact_email).transpose()?;
             if registry.partner(&id).await.map_err(|e| e.to_string())?.is_some() {
                 return Err(format!(
                     "partner {id} exists; use `esimhooks partners rotate {id}` for a new key"
@@ -144,7 +200,7 @@ pub async fn run(
                 key_hashes: Vec::new(),
                 created_at: now,
                 signing_keys: Vec::new(),
-                contact_email: None,
+                contact_email: contact,
             };
             partner.add_key(&key);
             partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
@@ -156,14 +212,52 @@ pub async fn run(
             )
             .map_err(io)?;
         }
+        PartnersCommand::Contact { id, email, clear } => {
+            let registry = need()?;
+            let id = parse_id(id)?;
+            let mut partner = existing(registry, &id).await?;
+            partner.contact_email = match (email, clear) {
+                (_, true) => None,
+                (Some(email), false) => Some(contact_email(email)?),
+                (None, false) => return Err("say --email ADDRESS or --clear".into()),
+            };
+            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
+            let said = match &partner.contact_email {
+                Some(email) => format!("{id} is emailed at {} when an endpoint is disabled", mask_email(email)),
+                None => format!("{id} has no contact email"),
+            };
+            writeln!(out, "{said}").map_err(io)?;
+        }
+        PartnersCommand::Recover { id, since } => {
+            let id = parse_id(id)?;
+            let log = attempts.ok_or("recover needs the attempt log: --table or the local --db")?;
+            let jobs =
+                jobs.ok_or("recover on aws needs the sender's queue: --queue-url or ESIMHOOKS_CALLBACKS_QUEUE_URL")?;
+            let since = DateTime::parse_from_rfc3339(since)
+                .map_err(|_| format!("--since {since:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z"))?
+                .to_utc()
+                .max(now - chrono::Duration::days(30));
+            let mut resent = 0;
+            loop {
+                let round = recover(log, jobs, &id, since, MAX_RECOVERED_PER_CALL)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                resent += round.resent;
+                if !round.more {
+                    break;
+                }
+            }
+            writeln!(
+                out,
+                "{resent} failed deliveries to {id} since {} queued again",
+                since.to_rfc3339()
+            )
+            .map_err(io)?;
+        }
         PartnersCommand::Rotate { id } => {
             let registry = need()?;
             let id = parse_id(id)?;
-            let mut partner = registry
-                .partner(&id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no partner {id}"))?;
+            let mut partner = existing(registry, &id).await?;
             let key = generate_key().map_err(|e| format!("no random source: {e}"))?;
             partner.add_key(&key);
             registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
@@ -176,11 +270,7 @@ pub async fn run(
         PartnersCommand::RotateSecret { id, overlap_hours } => {
             let registry = need()?;
             let id = parse_id(id)?;
-            let mut partner = registry
-                .partner(&id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no partner {id}"))?;
+            let mut partner = existing(registry, &id).await?;
             let (secret, text) = SigningSecret::generate().map_err(|e| format!("no random source: {e}"))?;
             partner.rotate_signing_key(secret, now, chrono::Duration::hours((*overlap_hours).max(0)));
             registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
@@ -274,7 +364,8 @@ pub async fn run(
             if *json {
                 let rows: Vec<_> = partners
                     .iter()
-                    .map(|p| serde_json::json!({"id": p.id, "name": p.name, "keys": p.key_hashes.len(), "created_at": p.created_at}))
+                    .map(|p| serde_json::json!({"id": p.id, "name": p.name, "keys": p.key_hashes.len(), "created_at": p.created_at,
+                        "contact_email": p.contact_email.as_deref().map(mask_email)}))
                     .collect();
                 writeln!(out, "{}", serde_json::Value::from(rows)).map_err(io)?;
             } else {
@@ -295,229 +386,6 @@ pub async fn run(
     Ok(())
 }
 
+pub mod open;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use shared::callbacks::registry::MemoryRegistry;
-
-    async fn run_text(command: PartnersCommand, registry: &MemoryRegistry) -> Result<String, String> {
-        let mut out = Vec::new();
-        let backends = Backends {
-            registry: Some(registry),
-            ..Backends::default()
-        };
-        run(&command, backends, Utc::now(), &mut out).await?;
-        Ok(String::from_utf8(out).unwrap())
-    }
-
-    fn printed_key(text: &str) -> String {
-        text.lines().last().unwrap().trim().to_string()
-    }
-
-    #[tokio::test]
-    async fn add_rotate_and_list_keep_only_hashes() {
-        let registry = MemoryRegistry::default();
-        let added = run_text(
-            PartnersCommand::Add {
-                id: "acme".into(),
-                name: Some("Acme Travel".into()),
-            },
-            &registry,
-        )
-        .await
-        .unwrap();
-        let first = added
-            .lines()
-            .find_map(|l| l.strip_prefix("API key: "))
-            .unwrap()
-            .to_string();
-        let id = PartnerId::parse("acme").unwrap();
-        let stored = registry.partner(&id).await.unwrap().unwrap();
-        assert!(stored.accepts(&first));
-        // The signing secret is shown once and signs the partner's callbacks.
-        let secret = added.lines().find_map(|l| l.strip_prefix("signing secret: ")).unwrap();
-        assert!(secret.starts_with("whsec_"));
-        assert_eq!(
-            stored.signing_secrets(Utc::now()),
-            [SigningSecret::parse(secret).unwrap()]
-        );
-        let rotated_secret = run_text(
-            PartnersCommand::RotateSecret {
-                id: "acme".into(),
-                overlap_hours: 24,
-            },
-            &registry,
-        )
-        .await
-        .unwrap();
-        let new_secret = SigningSecret::parse(printed_key(&rotated_secret).as_str()).unwrap();
-        let signing = registry
-            .partner(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .signing_secrets(Utc::now());
-        assert_eq!(signing.len(), 2, "both sign during the overlap");
-        assert_eq!(signing[0], new_secret);
-        assert!(
-            !format!("{stored:?}").contains(&first),
-            "the key itself is never stored"
-        );
-
-        let again = run_text(
-            PartnersCommand::Add {
-                id: "acme".into(),
-                name: None,
-            },
-            &registry,
-        )
-        .await;
-        assert!(again.unwrap_err().contains("rotate"));
-
-        let rotated = printed_key(
-            &run_text(PartnersCommand::Rotate { id: "acme".into() }, &registry)
-                .await
-                .unwrap(),
-        );
-        let stored = registry.partner(&id).await.unwrap().unwrap();
-        assert!(stored.accepts(&first) && stored.accepts(&rotated));
-
-        let listed = run_text(PartnersCommand::List { json: true }, &registry).await.unwrap();
-        let rows: serde_json::Value = serde_json::from_str(&listed).unwrap();
-        assert_eq!(rows[0]["id"], "acme");
-        assert_eq!(rows[0]["keys"], 2);
-        assert!(!listed.contains(&first) && !listed.contains(&rotated));
-
-        let bad = run_text(
-            PartnersCommand::Add {
-                id: "v1".into(),
-                name: None,
-            },
-            &registry,
-        )
-        .await;
-        assert!(bad.unwrap_err().contains("invalid partner id"));
-        let missing = run_text(PartnersCommand::Rotate { id: "nobody".into() }, &registry).await;
-        assert!(missing.unwrap_err().contains("no partner"));
-    }
-
-    #[tokio::test]
-    async fn remove_says_what_it_would_do_then_revokes_keys_and_removes_endpoints_with_yes() {
-        use shared::callbacks::registry::{Endpoint, Registration};
-        use shared::callbacks::transport::MemoryTransport;
-        let registry = MemoryRegistry::default();
-        let transport = MemoryTransport::default();
-        let add = PartnersCommand::Add {
-            id: "acme".into(),
-            name: None,
-        };
-        run_text(add, &registry).await.unwrap();
-        let id = PartnerId::parse("acme").unwrap();
-        let url = "https://hooks.acme.example/esim";
-        let arn = "arn:aws:sns:us-east-1:1:alerts:old".to_string();
-        for kind in [NotificationType::ALL[0], NotificationType::ALL[1]] {
-            let registration = Registration {
-                partner: id.clone(),
-                notification_type: kind,
-                url: url.into(),
-                created_at: Utc::now(),
-                updated_at: Utc::now(),
-            };
-            registry.save_registration(&registration).await.unwrap();
-        }
-        let endpoint = Endpoint {
-            url: url.into(),
-            partner: id.clone(),
-            subscription_arn: arn,
-            failing_since: None,
-            disabled_at: None,
-        };
-        registry.save_endpoint(&endpoint).await.unwrap();
-        let remove = |yes| PartnersCommand::Remove { id: "acme".into(), yes };
-
-        let dry = run_text(remove(false), &registry).await.unwrap();
-        assert!(dry.contains("2 callbacks at 1 URLs"), "{dry}");
-        assert!(registry.partner(&id).await.unwrap().is_some());
-        let only_registry = Backends {
-            registry: Some(&registry),
-            ..Backends::default()
-        };
-        let refused = run(&remove(true), only_registry, Utc::now(), &mut Vec::new()).await;
-        assert!(refused.unwrap_err().contains("ESIMHOOKS_TOPIC_ARN"));
-
-        let mut out = Vec::new();
-        let both = Backends {
-            registry: Some(&registry),
-            transport: Some(&transport),
-            ..Backends::default()
-        };
-        run(&remove(true), both, Utc::now(), &mut out).await.unwrap();
-        let said = String::from_utf8(out).unwrap();
-        assert!(said.contains("2 callbacks and 1 endpoints"), "{said}");
-        assert!(registry.partner(&id).await.unwrap().is_none());
-        assert_eq!(transport.unsubscribed(), ["arn:aws:sns:us-east-1:1:alerts:old"]);
-        let again = run_text(remove(true), &registry).await;
-        assert!(again.unwrap_err().contains("no partner"));
-    }
-
-    #[tokio::test]
-    async fn attempts_are_listed_for_one_partner() {
-        use shared::callbacks::delivery::Verdict;
-        let now = Utc::now();
-        let attempt = |partner: &str, status: Option<u16>, verdict| shared::callbacks::sender::AttemptRecord {
-            partner: PartnerId::parse(partner).unwrap(),
-            url: format!("https://{partner}.example/hooks"),
-            notification_id: "ntf_1".into(),
-            notification_type: 1,
-            attempt: 1,
-            at: now - chrono::Duration::minutes(1),
-            status,
-            error: status.is_none().then(|| "no answer within 15 s".into()),
-            latency_ms: 15_000,
-            verdict,
-        };
-        let log = shared::callbacks::sender::MemoryAttemptLog::default();
-        log.record(&attempt("acme", None, Verdict::RetryIn(chrono::Duration::seconds(5))))
-            .await
-            .unwrap();
-        log.record(&attempt("globex", Some(200), Verdict::Delivered))
-            .await
-            .unwrap();
-        let backends = Backends {
-            attempts: Some(&log),
-            ..Backends::default()
-        };
-        let command = PartnersCommand::Attempts {
-            id: "acme".into(),
-            limit: 20,
-            json: false,
-        };
-        let mut out = Vec::new();
-        run(&command, backends, now, &mut out).await.unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(
-            text.contains("no answer within 15 s") && text.contains("acme.example"),
-            "{text}"
-        );
-        let missing = run(&command, Backends::default(), now, &mut Vec::new()).await;
-        assert!(missing.unwrap_err().contains("--table"));
-    }
-
-    #[tokio::test]
-    async fn types_are_listed_with_their_numbers() {
-        let mut out = Vec::new();
-        run(
-            &PartnersCommand::Types { json: true },
-            Backends::default(),
-            Utc::now(),
-            &mut out,
-        )
-        .await
-        .unwrap();
-        let types: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(types.as_array().unwrap().len(), NotificationType::ALL.len());
-        assert_eq!(types[0]["number"], 1);
-        assert_eq!(types[0]["name"], "alert.low_data");
-    }
-}
+mod tests;

@@ -1,0 +1,299 @@
+//! Partner callbacks on the local store, for `esimhooks serve`: partners, registrations, endpoints, the
+//! attempt log, deliveries given up on and the jobs waiting for an attempt all live in the same key-value
+//! store as events (SQLite), and [`LocalCallbacks`] delivers them with the deployed sender's rules: the same
+//! fan-out, signing, retry schedule, disabling and recovery. Only the queue differs: a job waits in the store
+//! until its attempt is due, where SQS holds it deployed.
+
+use super::delivery::Verdict;
+use super::notification::Notification;
+use super::partner::{Partner, PartnerId};
+use super::registry::{CallbackRegistry, Endpoint, Registration};
+use super::sender::{
+    AttemptLog, AttemptRecord, CallbackJob, FailedDelivery, JobQueue, NotificationMessage, Poster, Sender,
+};
+use super::transport::{CallbackTransport, TransportError};
+use super::types::NotificationType;
+use crate::alerts::Alert;
+use crate::clock::Clock;
+use crate::model::Event;
+use crate::notify::{AlertSink, PublishError};
+use crate::store::{KvBackend, KvStore, Space, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn registration_key(partner: &PartnerId, kind: NotificationType) -> String {
+    format!("{partner}#{:05}", kind.number())
+}
+
+fn failed_key(failed: &FailedDelivery) -> String {
+    let job = &failed.job;
+    format!("{}#{}#{}", job.partner, instant(failed.failed_at), job.notification_id)
+}
+
+fn job_key(job: &CallbackJob) -> String {
+    format!("{}#{}", job.partner, job.notification_id)
+}
+
+#[async_trait]
+impl<B: KvBackend> CallbackRegistry for KvStore<B> {
+    async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError> {
+        self.read(Space::Partners, id.as_str())
+    }
+
+    async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
+        self.write(Space::Partners, partner.id.as_str(), partner)
+    }
+
+    async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError> {
+        self.delete(Space::Partners, id.as_str())
+    }
+
+    async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
+        let mut all: Vec<Partner> = self.read_all(Space::Partners)?;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+
+    async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError> {
+        let all: Vec<Registration> = self.read_all(Space::Registrations)?;
+        let mut mine: Vec<Registration> = all.into_iter().filter(|r| &r.partner == partner).collect();
+        mine.sort_by_key(|r| r.notification_type.number());
+        Ok(mine)
+    }
+
+    async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
+        let _guard = self.locked();
+        let key = registration_key(&registration.partner, registration.notification_type);
+        let previous = self.read(Space::Registrations, &key)?;
+        self.write(Space::Registrations, &key, registration)?;
+        Ok(previous)
+    }
+
+    async fn delete_registration(
+        &self,
+        partner: &PartnerId,
+        notification_type: NotificationType,
+    ) -> Result<Option<Registration>, StoreError> {
+        let _guard = self.locked();
+        let key = registration_key(partner, notification_type);
+        let previous = self.read(Space::Registrations, &key)?;
+        self.delete(Space::Registrations, &key)?;
+        Ok(previous)
+    }
+
+    async fn endpoint(&self, url: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.read(Space::Endpoints, url)
+    }
+
+    async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError> {
+        let _guard = self.locked();
+        let current: Option<Endpoint> = self.read(Space::Endpoints, &endpoint.url)?;
+        if current.is_some_and(|e| e.partner != endpoint.partner) {
+            return Ok(false);
+        }
+        self.write(Space::Endpoints, &endpoint.url, endpoint)?;
+        Ok(true)
+    }
+
+    async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
+        self.delete(Space::Endpoints, url)
+    }
+}
+
+#[async_trait]
+impl<B: KvBackend> AttemptLog for KvStore<B> {
+    async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
+        let key = format!(
+            "{}#{}#{}#{:03}",
+            attempt.partner,
+            instant(attempt.at),
+            attempt.notification_id,
+            attempt.attempt
+        );
+        self.write(Space::CallbackAttempts, &key, attempt)
+    }
+
+    async fn attempts(
+        &self,
+        partner: &PartnerId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        let all: Vec<AttemptRecord> = self.read_all(Space::CallbackAttempts)?;
+        let mut mine: Vec<AttemptRecord> = all
+            .into_iter()
+            .filter(|a| &a.partner == partner && a.at >= since && a.at < until)
+            .collect();
+        mine.sort_by(|a, b| b.at.cmp(&a.at).then(b.attempt.cmp(&a.attempt)));
+        mine.truncate(limit);
+        Ok(mine)
+    }
+
+    async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
+        self.write(Space::FailedCallbacks, &failed_key(failed), failed)
+    }
+
+    async fn parked(
+        &self,
+        partner: &PartnerId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<FailedDelivery>, StoreError> {
+        let all: Vec<FailedDelivery> = self.read_all(Space::FailedCallbacks)?;
+        let mut mine: Vec<FailedDelivery> = all
+            .into_iter()
+            .filter(|f| &f.job.partner == partner && f.failed_at >= since)
+            .collect();
+        mine.sort_by_key(|f| f.failed_at);
+        mine.truncate(limit);
+        Ok(mine)
+    }
+
+    async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
+        self.delete(Space::FailedCallbacks, &failed_key(failed))
+    }
+}
+
+/// A job waiting in the store for attempt number `attempt`, due at `due_at`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QueuedJob {
+    job: CallbackJob,
+    attempt: u32,
+    due_at: DateTime<Utc>,
+}
+
+/// The local callback sender: notifications fan out into jobs kept in the store, and [`Self::deliver_due`]
+/// (called every second by `serve`) attempts the ones that are due, all at once, so a slow endpoint delays
+/// no other.
+pub struct LocalCallbacks<B: KvBackend> {
+    store: Arc<KvStore<B>>,
+    sender: Sender,
+}
+
+impl<B: KvBackend> LocalCallbacks<B> {
+    pub fn new(store: Arc<KvStore<B>>, poster: Arc<dyn Poster>, clock: Arc<dyn Clock>) -> Self {
+        let sender = Sender::new(store.clone(), poster, store.clone(), clock);
+        Self { store, sender }
+    }
+
+    /// The sender, to change its schedule or disabling span.
+    pub fn sender_mut(&mut self) -> &mut Sender {
+        &mut self.sender
+    }
+
+    fn queue(&self, job: CallbackJob, attempt: u32, due_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = job_key(&job);
+        self.store
+            .write(Space::CallbackJobs, &key, &QueuedJob { job, attempt, due_at })
+    }
+
+    /// Fans a notification out into one job per registered endpoint, each due now; returns how many.
+    pub async fn offer(&self, message: &NotificationMessage) -> Result<usize, StoreError> {
+        let jobs = self.sender.fan_out(message).await?;
+        self.enqueue(&jobs).await?;
+        Ok(jobs.len())
+    }
+
+    /// Attempts every job that is due, concurrently; returns how many were attempted. A job whose attempt
+    /// could not be recorded stays and is attempted again.
+    pub async fn deliver_due(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let now = self.sender.clock.now();
+        let waiting: Vec<QueuedJob> = self.store.read_all(Space::CallbackJobs)?;
+        let mut attempts = tokio::task::JoinSet::new();
+        for queued in waiting.into_iter().filter(|q| q.due_at <= now) {
+            let this = Arc::clone(self);
+            attempts.spawn(async move { this.attempt(queued).await });
+        }
+        let mut done = 0;
+        while let Some(finished) = attempts.join_next().await {
+            match finished {
+                Ok(Ok(())) => done += 1,
+                Ok(Err(error)) => tracing::warn!(%error, "a callback attempt could not be recorded; tried again"),
+                Err(error) => tracing::error!(%error, "a callback attempt stopped"),
+            }
+        }
+        Ok(done)
+    }
+
+    async fn attempt(&self, queued: QueuedJob) -> Result<(), StoreError> {
+        let verdict = self.sender.attempt(&queued.job, queued.attempt).await?;
+        match verdict {
+            Verdict::RetryIn(delay) => {
+                let due = self.sender.clock.now() + delay;
+                self.queue(queued.job, queued.attempt + 1, due)
+            }
+            Verdict::Delivered | Verdict::DisableEndpoint | Verdict::Exhausted | Verdict::Dropped => {
+                self.store.delete(Space::CallbackJobs, &job_key(&queued.job))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<B: KvBackend> JobQueue for LocalCallbacks<B> {
+    async fn enqueue(&self, jobs: &[CallbackJob]) -> Result<(), StoreError> {
+        let now = self.sender.clock.now();
+        for job in jobs {
+            self.queue(job.clone(), 1, now)?;
+        }
+        Ok(())
+    }
+}
+
+/// The local API's echo, and nothing to unsubscribe: local callbacks never used SNS.
+#[async_trait]
+impl<B: KvBackend> CallbackTransport for LocalCallbacks<B> {
+    async fn unsubscribe(&self, _subscription_arn: &str) -> Result<(), TransportError> {
+        Ok(())
+    }
+
+    async fn publish(&self, notification: &Notification) -> Result<String, TransportError> {
+        self.offer(&NotificationMessage::from(notification))
+            .await
+            .map_err(|e| TransportError(e.to_string()))?;
+        Ok(notification.body.notification_id.clone())
+    }
+}
+
+/// An alert sink that also offers alerts and events to partners' callbacks (the local run's SNS topic).
+pub struct PartnerSink {
+    pub inner: Arc<dyn AlertSink>,
+    pub callbacks: Arc<dyn CallbackTransport>,
+}
+
+impl PartnerSink {
+    async fn offer(&self, notification: &Notification) -> Result<(), PublishError> {
+        self.callbacks
+            .publish(notification)
+            .await
+            .map(|_| ())
+            .map_err(|e| PublishError {
+                what: format!("notification {}", notification.body.notification_id),
+                reason: e.to_string(),
+            })
+    }
+}
+
+#[async_trait]
+impl AlertSink for PartnerSink {
+    async fn publish(&self, alert: &Alert) -> Result<String, PublishError> {
+        let receipt = self.inner.publish(alert).await?;
+        self.offer(&Notification::for_alert(alert)).await?;
+        Ok(receipt)
+    }
+
+    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
+        self.inner.publish_event(event).await?;
+        match Notification::for_event(event) {
+            Some(notification) => self.offer(&notification).await,
+            None => Ok(()),
+        }
+    }
+}
