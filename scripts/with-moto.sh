@@ -14,6 +14,21 @@ if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, standardwebhooks' >/
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_pin" flask flask-cors "standardwebhooks==1.1.0"
 fi
 
+# The npm standardwebhooks package checks callbacks too where Node is present (skipped, said so, where not).
+node_verifier="target/node-verifier"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  if [ ! -d "$node_verifier/node_modules/standardwebhooks" ]; then
+    mkdir -p "$node_verifier"
+    npm install --prefix "$node_verifier" --no-audit --no-fund --silent standardwebhooks@1.1.1 >&2 \
+      || echo "with-moto.sh: npm could not install standardwebhooks; callbacks are checked with Python only" >&2
+  fi
+  if [ -d "$node_verifier/node_modules/standardwebhooks" ]; then
+    export ESIMHOOKS_TEST_NODE_MODULES="$PWD/$node_verifier/node_modules"
+  fi
+else
+  echo "with-moto.sh: no Node here; callbacks are checked with the Python standardwebhooks only" >&2
+fi
+
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
 # SNS deliveries to HTTPS subscribers (partner callbacks) are captured in this file, not sent (see the script).

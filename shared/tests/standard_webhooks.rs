@@ -1,5 +1,6 @@
 //! Our Standard Webhooks signatures checked by an independent implementation: the reference `standardwebhooks`
-//! package from PyPI (installed by scripts/with-moto.sh into the test venv, named by ESIMHOOKS_TEST_PYTHON).
+//! package from PyPI (installed by scripts/with-moto.sh into the test venv, named by ESIMHOOKS_TEST_PYTHON), and
+//! the npm one where Node is present (both must agree).
 //! Signed callbacks verify; a tampered body, a wrong secret and a timestamp outside five minutes do not; during
 //! a rotation either secret verifies.
 

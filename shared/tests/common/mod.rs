@@ -479,7 +479,7 @@ pub fn airalo_reading(iccid: &str, now: DateTime<Utc>) -> shared::model::Event {
     event
 }
 
-const VERIFIER: &str = r#"
+const PYTHON_VERIFIER: &str = r#"
 import json, sys
 from standardwebhooks.webhooks import Webhook
 results = []
@@ -492,17 +492,24 @@ for case in json.load(sys.stdin):
 print(json.dumps(results))
 "#;
 
-/// What the reference Standard Webhooks library (PyPI `standardwebhooks`, in the test venv named by
-/// ESIMHOOKS_TEST_PYTHON) says of each case (`{secret, headers, body}`): `verified` or the exception it raised.
-pub fn reference_verdicts(cases: &[serde_json::Value]) -> Vec<String> {
+const NODE_VERIFIER: &str = r#"
+const { Webhook } = require("standardwebhooks");
+const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+console.log(JSON.stringify(cases.map((c) => {
+  try { new Webhook(c.secret).verify(c.body, c.headers); return "verified"; }
+  catch (error) { return error.name || "Error"; }
+})));
+"#;
+
+/// Runs `program` with `args`, the cases as JSON on stdin; its JSON answer.
+fn run_verifier(program: &str, args: &[&str], env: &[(&str, String)], cases: &[serde_json::Value]) -> Vec<String> {
     use std::io::Write;
-    let python = std::env::var("ESIMHOOKS_TEST_PYTHON").expect(
-        "ESIMHOOKS_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs standardwebhooks",
-    );
-    let mut child = std::process::Command::new(python)
-        .args(["-c", VERIFIER])
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     child
@@ -514,4 +521,24 @@ pub fn reference_verdicts(cases: &[serde_json::Value]) -> Vec<String> {
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// What the reference Standard Webhooks library (PyPI `standardwebhooks`, in the test venv named by
+/// ESIMHOOKS_TEST_PYTHON) says of each case (`{secret, headers, body}`): `verified` or the exception it raised.
+/// Where scripts/with-moto.sh installed the npm `standardwebhooks` too (Node present), it must agree on every
+/// case.
+pub fn reference_verdicts(cases: &[serde_json::Value]) -> Vec<String> {
+    let python = std::env::var("ESIMHOOKS_TEST_PYTHON").expect(
+        "ESIMHOOKS_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs standardwebhooks",
+    );
+    let verdicts = run_verifier(&python, &["-c", PYTHON_VERIFIER], &[], cases);
+    if let Ok(modules) = std::env::var("ESIMHOOKS_TEST_NODE_MODULES") {
+        let node = run_verifier("node", &["-e", NODE_VERIFIER], &[("NODE_PATH", modules)], cases);
+        let agree = |p: &String, n: &String| (p == "verified") == (n == "verified");
+        assert!(
+            verdicts.iter().zip(&node).all(|(p, n)| agree(p, n)) && node.len() == verdicts.len(),
+            "Python {verdicts:?} and Node {node:?} disagree"
+        );
+    }
+    verdicts
 }
