@@ -66,6 +66,7 @@ CALLBACK_ROUTES = [
     ("POST", "/v1/callbacks/echo/{partnerId}/{notificationTypeId}"),
     ("POST", "/{partnerId}/secret/rotate"),
     ("GET", "/{partnerId}/callbacks/attempts"),
+    ("POST", "/{partnerId}/callbacks/recover"),
 ]
 CALLBACK_SNS_ACTIONS = {"sns:Publish", "sns:Unsubscribe"}
 
@@ -177,6 +178,13 @@ sender = next((f for f in functions.values() if f.get("Metadata", {}).get("Build
 queue_events = [e for e in sender.get("Properties", {}).get("Events", {}).values() if e["Type"] == "SQS"]
 check(len(queue_events) == 1 and queue_events[0]["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"],
       "the callback sender is triggered by its queue with batch item failures")
+api = next((f for f in functions.values() if f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "callbacks"), {})
+check(api.get("Properties", {}).get("Environment", {}).get("Variables", {}).get("ESIMHOOKS_CALLBACKS_QUEUE_URL") == {"Ref": "CallbacksQueue"},
+      "the callbacks API queues recovered deliveries on the sender's queue (ESIMHOOKS_CALLBACKS_QUEUE_URL)")
+api_sqs = [st for policy in api.get("Properties", {}).get("Policies", []) if isinstance(policy, dict)
+           for st in policy.get("Statement", []) if isinstance(st, dict) and st.get("Action") == "sqs:SendMessage"]
+check(any("CallbacksQueue" in set(refs(st.get("Resource"))) for st in api_sqs),
+      "the callbacks API may send to the callbacks queue (recovery)")
 subscriptions = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
 check(not any(r["Properties"].get("Protocol") in ("http", "https") for r in subscriptions),
       "no HTTP(S) subscription on the topic: partner callbacks are delivered by the sender")
