@@ -193,7 +193,8 @@ fn partner_callbacks(
         };
     };
     let overlap = shared::callbacks::partner::signing_overlap(&process_env)?;
-    let (sender, api) = serve::local_callbacks(store, clock, allow_loopback, overlap)?;
+    let notices = opened.customer_sender.clone();
+    let (sender, api) = serve::local_callbacks(store, clock, allow_loopback, overlap, notices)?;
     opened.sink = Arc::new(shared::callbacks::local::PartnerSink {
         inner: opened.sink.clone(),
         callbacks: sender.clone(),

@@ -28,16 +28,21 @@ pub struct AppState {
 }
 
 /// Partner callbacks over the local store: the sender and the API. `allow_loopback` lets partners register
-/// loopback and `http://` URLs (`serve --allow-loopback-callbacks`).
+/// loopback and `http://` URLs (`serve --allow-loopback-callbacks`); `notices` tells a partner's contact that
+/// an endpoint was disabled (the console, locally).
 pub fn local_callbacks<B: KvBackend>(
     store: Arc<KvStore<B>>,
     clock: Arc<dyn Clock>,
     allow_loopback: bool,
     signing_overlap: chrono::Duration,
+    notices: Option<Arc<dyn shared::customers::notify::CustomerSender>>,
 ) -> Result<(Arc<LocalCallbacks<B>>, Arc<CallbacksApi>), String> {
     let poster = HttpPoster::new(Arc::new(SystemResolver), allow_loopback)
         .map_err(|e| format!("no TLS roots for callbacks: {e}"))?;
-    let sender = Arc::new(LocalCallbacks::new(store.clone(), Arc::new(poster), clock.clone()));
+    let mut sender = LocalCallbacks::new(store.clone(), Arc::new(poster), clock.clone());
+    sender.sender_mut().configure(&shared::config::process_env)?;
+    sender.sender_mut().notices = notices;
+    let sender = Arc::new(sender);
     let api = CallbacksApi::new(store.clone(), sender.clone(), Arc::new(SystemResolver), clock)
         .with_attempt_log(store)
         .with_job_queue(sender.clone())

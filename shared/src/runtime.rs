@@ -3,7 +3,6 @@
 
 use crate::aws::{sdk_config, SsmSecrets};
 use crate::callbacks::attempts::DynamoAttemptLog;
-use crate::callbacks::delivery::RetrySchedule;
 use crate::callbacks::dynamodb::DynamoRegistry;
 use crate::callbacks::http::HttpPoster;
 use crate::callbacks::queue::{QueueSender, SqsEvent, SqsJobQueue};
@@ -212,8 +211,8 @@ pub async fn run_callbacks() -> Result<(), Error> {
 
 /// The partner callback sender over the table and queues named in the environment: `ESIMHOOKS_TABLE`,
 /// `ESIMHOOKS_CALLBACKS_QUEUE_URL`, `ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL`, and optionally
-/// `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE` (`5s,5m,30m,2h,5h,10h,10h`) and `ESIMHOOKS_EMAIL_FROM` (partners are told
-/// by email when an endpoint is disabled).
+/// `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE` (`5s,5m,30m,2h,5h,10h,10h`), `ESIMHOOKS_CALLBACK_DISABLE_AFTER` (`5d`)
+/// and `ESIMHOOKS_EMAIL_FROM` (partners are told by email when an endpoint is disabled).
 pub async fn build_callback_sender() -> Result<QueueSender, String> {
     let need = |name: &str| {
         process_env(name)
@@ -233,10 +232,8 @@ pub async fn build_callback_sender() -> Result<QueueSender, String> {
         Arc::new(SystemClock),
     );
     sender.emit_metrics = true;
+    sender.configure(&process_env)?;
     sender.notices = customer_senders(&sdk, &process_env).email;
-    if let Some(schedule) = process_env("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
-        sender.schedule = RetrySchedule::parse(&schedule)?;
-    }
     Ok(QueueSender {
         sender,
         sqs: aws_sdk_sqs::Client::new(&sdk),

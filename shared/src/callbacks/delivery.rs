@@ -35,17 +35,7 @@ impl RetrySchedule {
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(|d| {
-                let (number, unit) = d.split_at(d.len().saturating_sub(1));
-                let n: i64 = number
-                    .parse()
-                    .map_err(|_| format!("{d:?} is not a delay like 5s, 5m or 2h"))?;
-                let delay = match unit {
-                    "s" => Duration::seconds(n),
-                    "m" => Duration::minutes(n),
-                    "h" => Duration::hours(n),
-                    "d" => Duration::days(n),
-                    _ => return Err(format!("{d:?} has no unit (s, m, h or d)")),
-                };
+                let delay = parse_span(d)?;
                 if delay <= Duration::zero() || delay > Duration::days(2) {
                     return Err(format!("{d:?} is not between 1 second and 2 days"));
                 }
@@ -68,6 +58,35 @@ impl RetrySchedule {
         let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
         self.0.get(index).copied()
     }
+}
+
+/// A span written as a number and a unit: `5s`, `30m`, `2h`, `5d`.
+pub fn parse_span(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a span like 5s, 5m, 2h or 5d"))?;
+    match unit {
+        "s" => Ok(Duration::seconds(n)),
+        "m" => Ok(Duration::minutes(n)),
+        "h" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        _ => Err(format!("{text:?} has no unit (s, m, h or d)")),
+    }
+}
+
+/// The disabling span `ESIMHOOKS_CALLBACK_DISABLE_AFTER` sets (`5d`, `36h`: 1 hour to 30 days), else the
+/// default.
+pub fn disable_after(env: crate::config::Env<'_>) -> Result<Duration, String> {
+    let Some(text) = env("ESIMHOOKS_CALLBACK_DISABLE_AFTER").filter(|t| !t.trim().is_empty()) else {
+        return Ok(DISABLE_AFTER);
+    };
+    let span = parse_span(&text).map_err(|e| format!("ESIMHOOKS_CALLBACK_DISABLE_AFTER: {e}"))?;
+    if span < Duration::hours(1) || span > Duration::days(30) {
+        return Err("ESIMHOOKS_CALLBACK_DISABLE_AFTER must be between 1h and 30d".into());
+    }
+    Ok(span)
 }
 
 /// What an endpoint did with an attempt.
@@ -203,5 +222,18 @@ mod tests {
         assert!(!failing_too_long(None, t0, DISABLE_AFTER));
         assert!(!failing_too_long(Some(t0), t0 + Duration::days(4), DISABLE_AFTER));
         assert!(failing_too_long(Some(t0), t0 + Duration::days(5), DISABLE_AFTER));
+    }
+
+    #[test]
+    fn the_disabling_span_is_configured_within_bounds() {
+        let with = |value: &'static str| {
+            move |name: &str| (name == "ESIMHOOKS_CALLBACK_DISABLE_AFTER").then(|| value.to_string())
+        };
+        assert_eq!(disable_after(&|_: &str| None), Ok(DISABLE_AFTER));
+        assert_eq!(disable_after(&with("36h")), Ok(Duration::hours(36)));
+        assert_eq!(disable_after(&with(" 7d ")), Ok(Duration::days(7)));
+        for bad in ["30m", "31d", "5", "five days", "-1d"] {
+            assert!(disable_after(&with(bad)).is_err(), "{bad}");
+        }
     }
 }

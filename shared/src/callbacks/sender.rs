@@ -158,6 +158,17 @@ impl Sender {
         }
     }
 
+    /// Takes the retry schedule and the disabling span from the environment where set
+    /// (`ESIMHOOKS_CALLBACK_RETRY_SCHEDULE`, `ESIMHOOKS_CALLBACK_DISABLE_AFTER`): deployed and local alike.
+    pub fn configure(&mut self, env: crate::config::Env<'_>) -> Result<(), String> {
+        if let Some(schedule) = env("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
+            self.schedule =
+                RetrySchedule::parse(&schedule).map_err(|e| format!("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE: {e}"))?;
+        }
+        self.disable_after = super::delivery::disable_after(env)?;
+        Ok(())
+    }
+
     /// The jobs a notification makes: one per endpoint registered for its type and audience. One for a
     /// disabled endpoint is given up on at once (kept, recoverable once the endpoint is enabled again).
     pub async fn fan_out(&self, message: &NotificationMessage) -> Result<Vec<CallbackJob>, StoreError> {
