@@ -176,39 +176,12 @@ async fn build_router(
     Router::new(services)
 }
 
-/// On the local store, partner callbacks: alerts and events are offered to partners, a sender attempts due
-/// callbacks every `tick`, and the API is returned for `serve` to answer on its paths.
-fn partner_callbacks(
-    opened: &mut backend::Opened,
-    clock: Arc<dyn Clock>,
-    allow_loopback: bool,
-    tick: std::time::Duration,
-) -> Result<Option<Arc<shared::callbacks::CallbacksApi>>, String> {
-    let Some(store) = opened.local.clone() else {
-        return match allow_loopback {
-            true => {
-                Err("--allow-loopback-callbacks is for the local backend (the deployed API never allows it)".into())
-            }
-            false => Ok(None),
-        };
-    };
-    let overlap = shared::callbacks::partner::signing_overlap(&process_env)?;
-    let notices = opened.customer_sender.clone();
-    let (sender, api) = serve::local_callbacks(store, clock, allow_loopback, overlap, notices)?;
-    opened.sink = Arc::new(shared::callbacks::local::PartnerSink {
-        inner: opened.sink.clone(),
-        callbacks: sender.clone(),
-    });
-    serve::spawn_delivery(sender, tick);
-    Ok(Some(api))
-}
-
 async fn serve(addr: SocketAddr, backend: BackendArgs, allow_loopback_callbacks: bool) -> Result<(), String> {
     let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
     let mut opened = backend.open(true).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let tick = std::time::Duration::from_secs(1);
-    let callbacks = partner_callbacks(&mut opened, clock.clone(), allow_loopback_callbacks, tick)?;
+    let callbacks = serve::partner_callbacks(&mut opened, clock.clone(), allow_loopback_callbacks, tick)?;
     let router = Arc::new(build_router(&opened, &settings, clock.clone(), &process_env).await);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -51,6 +51,33 @@ pub fn local_callbacks<B: KvBackend>(
     Ok((sender, Arc::new(api)))
 }
 
+/// On the local store, partner callbacks: alerts and events are offered to partners, a sender attempts due
+/// callbacks every `tick`, and the API is returned for `serve` to answer on its paths.
+pub fn partner_callbacks(
+    opened: &mut crate::backend::Opened,
+    clock: Arc<dyn Clock>,
+    allow_loopback: bool,
+    tick: std::time::Duration,
+) -> Result<Option<Arc<shared::callbacks::CallbacksApi>>, String> {
+    let Some(store) = opened.local.clone() else {
+        return match allow_loopback {
+            true => {
+                Err("--allow-loopback-callbacks is for the local backend (the deployed API never allows it)".into())
+            }
+            false => Ok(None),
+        };
+    };
+    let overlap = shared::callbacks::partner::signing_overlap(&shared::config::process_env)?;
+    let notices = opened.customer_sender.clone();
+    let (sender, api) = local_callbacks(store, clock, allow_loopback, overlap, notices)?;
+    opened.sink = Arc::new(shared::callbacks::local::PartnerSink {
+        inner: opened.sink.clone(),
+        callbacks: sender.clone(),
+    });
+    spawn_delivery(sender, tick);
+    Ok(Some(api))
+}
+
 /// Attempts the callbacks that are due, every `every`, until the process ends.
 pub fn spawn_delivery<B: KvBackend>(sender: Arc<LocalCallbacks<B>>, every: std::time::Duration) {
     tokio::spawn(async move {

@@ -89,7 +89,7 @@ pub(crate) async fn start(db: &std::path::Path) -> Server {
     let mut settings = Settings::default();
     settings.customers.quiet_hours = None;
     let tick = std::time::Duration::from_millis(100);
-    let callbacks = partner_callbacks(&mut opened, clock.clone(), true, tick).unwrap();
+    let callbacks = serve::partner_callbacks(&mut opened, clock.clone(), true, tick).unwrap();
     let router = Arc::new(build_router(&opened, &settings, clock.clone(), &env).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -102,7 +102,7 @@ async fn loopback_urls_are_refused_unless_allowed_and_only_locally() {
         .await
         .unwrap();
     let tick = std::time::Duration::from_secs(1);
-    let api = partner_callbacks(&mut opened, Arc::new(SystemClock), false, tick)
+    let api = serve::partner_callbacks(&mut opened, Arc::new(SystemClock), false, tick)
         .unwrap()
         .unwrap();
     let store = opened.local.clone().unwrap();
@@ -143,6 +143,6 @@ async fn loopback_urls_are_refused_unless_allowed_and_only_locally() {
         topic_arn: Some("arn:aws:sns:us-east-1:000000000000:t".into()),
     };
     let mut deployed = aws.open(true).await.unwrap();
-    let refused = partner_callbacks(&mut deployed, Arc::new(SystemClock), true, tick).err();
+    let refused = serve::partner_callbacks(&mut deployed, Arc::new(SystemClock), true, tick).err();
     assert!(refused.unwrap().contains("local backend"));
 }

@@ -1,9 +1,11 @@
-//! Partner callbacks: partners register an HTTPS URL per notification type through an API-key-authenticated
-//! API, and get alerts and events as signed SNS HTTPS deliveries with SNS's retries (`docs/callbacks.md`).
+//! Partner callbacks: partners register a URL per notification type through an API-key-authenticated API
+//! (`api.rs`), and esimhooks delivers alerts and events to it signed the Standard Webhooks way
+//! (`signing.rs`), one endpoint at a time, with retries, an attempt log and recovery (`sender.rs`,
+//! `recovery.rs`); see `docs/callbacks.md`.
 //!
-//! [`api::CallbacksApi`] serves the API over two ports: a [`registry::CallbackRegistry`] (DynamoDB) that
-//! keeps partners and registrations, and a [`transport::CallbackTransport`] (SNS) that holds one filtered
-//! subscription per registered URL and publishes.
+//! Deployed, notifications reach the sender through the alerts topic and an SQS queue (`queue.rs`), and
+//! partners, endpoints and attempts live in DynamoDB (`dynamodb.rs`, `attempts.rs`). Locally, `serve` keeps
+//! all of it, the queue included, in its SQLite store (`local.rs`).
 
 pub mod api;
 #[cfg(feature = "aws")]
