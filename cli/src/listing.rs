@@ -11,9 +11,9 @@ use std::io::Write;
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Only this provider (esimgo, esimaccess, roamify, airalo).
-    #[arg(long)]
-    pub provider: Option<String>,
+    /// Only this provider, by the name in its webhook URL (esimgo, airalo...).
+    #[arg(long, value_parser = crate::provider_arg)]
+    pub provider: Option<ProviderId>,
     /// Only since this time: RFC 3339, or an age like 24h or 7d (default: 7d).
     #[arg(long)]
     pub since: Option<String>,
@@ -50,10 +50,7 @@ fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
 
 impl ListArgs {
     pub fn query(&self, now: DateTime<Utc>) -> Result<ListQuery, String> {
-        let provider = match &self.provider {
-            None => None,
-            Some(name) => Some(ProviderId::parse(name).ok_or(format!("unknown provider {name}"))?),
-        };
+        let provider = self.provider;
         let since = parse_since(self.since.as_deref().unwrap_or("7d"), now)?;
         Ok(ListQuery {
             provider,

@@ -25,6 +25,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// A provider as named in its webhook URL (`esimgo`, `airalo`...); any other name is a usage error (exit 2)
+/// that lists the names.
+pub(crate) fn provider_arg(text: &str) -> Result<ProviderId, String> {
+    ProviderId::parse(text).ok_or_else(|| format!("unknown provider {text}: use {}", ProviderId::names()))
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "esimhooks",
@@ -79,8 +85,8 @@ enum Command {
     /// Re-run stored deliveries through the current normalizers (dedupe honoured unless --force).
     Replay {
         /// Only this provider.
-        #[arg(long)]
-        provider: Option<String>,
+        #[arg(long, value_parser = provider_arg)]
+        provider: Option<ProviderId>,
         /// Only deliveries received since (RFC 3339 or an age like 24h, 7d; default 7d).
         #[arg(long)]
         since: Option<String>,
@@ -286,7 +292,7 @@ async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(),
 
 #[allow(clippy::too_many_arguments)]
 async fn replay(
-    provider: Option<String>,
+    provider: Option<ProviderId>,
     since: Option<String>,
     until: Option<String>,
     esim: Option<String>,
@@ -313,7 +319,7 @@ struct ReplayCounts {
 }
 
 async fn replay_stored(
-    provider: Option<String>,
+    provider: Option<ProviderId>,
     since: Option<String>,
     until: Option<String>,
     esim: Option<String>,

@@ -11,8 +11,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 pub struct SendArgs {
     /// Provider to impersonate, by the name in its webhook URL (`esimgo`, `airalo`...).
-    #[arg(long)]
-    pub provider: String,
+    #[arg(long, value_parser = crate::provider_arg)]
+    pub provider: ProviderId,
     /// Event type (see `--list-types`); default: the provider's usage event.
     #[arg(long = "type")]
     pub event_type: Option<String>,
@@ -23,8 +23,8 @@ pub struct SendArgs {
     #[arg(long)]
     pub scenario: bool,
     /// The secret to sign with (eSIM Access: the URL token).
-    #[arg(long, env = "ESIMHOOKS_SEND_SECRET")]
-    pub secret: String,
+    #[arg(long, env = "ESIMHOOKS_SEND_SECRET", required_unless_present = "list_types")]
+    pub secret: Option<String>,
     /// Base URL of the receiver (local server or deployed API).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
@@ -44,19 +44,16 @@ pub struct SendArgs {
 
 /// Exit codes: 0 every delivery answered 2xx; 3 some were refused (4xx/5xx); 1 could not send at all.
 pub fn run(args: &SendArgs) -> Result<u8, String> {
-    let provider = ProviderId::parse(&args.provider).ok_or(format!(
-        "unknown provider {}: use {}",
-        args.provider,
-        ProviderId::names()
-    ))?;
+    let provider = args.provider;
     if args.list_types {
         println!("{}", event_types(provider).join("\n"));
         return Ok(0);
     }
+    let secret = args.secret.as_deref().ok_or("--secret is needed to sign")?;
     let mut requests: Vec<(String, SampleRequest)> = Vec::new();
     if let Some(file) = &args.file {
         let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        requests.push((file.display().to_string(), sign(provider, &text, &args.secret)));
+        requests.push((file.display().to_string(), sign(provider, &text, secret)));
     } else {
         let steps: Vec<(String, u8)> = if args.scenario {
             scenario(provider).iter().map(|(t, r)| (t.to_string(), *r)).collect()
@@ -84,7 +81,7 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
             let body = body(provider, &event_type, &params).ok_or(format!(
                 "{provider} has no event type {event_type}; --list-types shows them"
             ))?;
-            requests.push((event_type, sign(provider, &body.to_string(), &args.secret)));
+            requests.push((event_type, sign(provider, &body.to_string(), secret)));
         }
     }
 

@@ -239,11 +239,11 @@ async fn a_scenario_for_an_esim_with_a_contact_tells_the_customer_at_each_step()
     assert_eq!(run(import(&file, &db, false)).await.0, Ok(0));
     let server = super::tests::start(&db).await;
     let args = super::send::SendArgs {
-        provider: "airalo".into(),
+        provider: ProviderId::Airalo,
         event_type: None,
         file: None,
         scenario: true,
-        secret: super::tests::secret_of("airalo"),
+        secret: Some(super::tests::secret_of("airalo")),
         url: format!("http://{}", server.addr),
         iccid: iccid.into(),
         remaining: 50,

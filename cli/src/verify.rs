@@ -13,8 +13,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
     /// Provider whose scheme to check, by the name in its webhook URL (`esimgo`, `airalo`...).
-    #[arg(long)]
-    pub provider: String,
+    #[arg(long, value_parser = crate::provider_arg)]
+    pub provider: ProviderId,
     /// File with the raw body, byte for byte.
     #[arg(long)]
     pub body: PathBuf,
@@ -94,11 +94,7 @@ fn altered_forms(body: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 
 /// Exit codes: 0 authentic; 4 not authentic (the reason is printed).
 pub fn run(args: &VerifyArgs) -> Result<u8, String> {
-    let id = ProviderId::parse(&args.provider).ok_or(format!(
-        "unknown provider {}: use {}",
-        args.provider,
-        ProviderId::names()
-    ))?;
+    let id = args.provider;
     let body = Bytes::from(std::fs::read(&args.body).map_err(|e| format!("cannot read {}: {e}", args.body.display()))?);
     let request = delivery(args, body.clone())?;
     let mut last = None;

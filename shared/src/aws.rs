@@ -24,18 +24,46 @@ const AWS_ENDPOINT_ROOTS: [&str; 5] = [
 /// Talking to AWS itself, the clients trust only the roots AWS endpoints chain to: reading and parsing the
 /// system's whole certificate store (~150 files) was half of a cold start. With `AWS_ENDPOINT_URL` set (an
 /// emulator, a proxy with its own CA), the system store is used as usual.
+///
+/// An emulator on loopback (moto, LocalStack, DynamoDB Local) takes any credentials: when none are set in the
+/// environment, dummy ones are used, so `esimhooks init` against it needs nothing exported.
 pub async fn sdk_config() -> SdkConfig {
-    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|url| !url.is_empty());
-    let trust = match custom_endpoint {
-        true => TrustStore::default(),
-        false => aws_endpoint_roots(),
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|url| !url.is_empty());
+    let trust = match endpoint {
+        Some(_) => TrustStore::default(),
+        None => aws_endpoint_roots(),
     };
-    load(trust, None).await
+    let env = |name: &str| std::env::var(name).ok();
+    let dummy = endpoint
+        .as_deref()
+        .is_some_and(|url| emulator_without_credentials(url, &env));
+    load(trust, None, dummy).await
+}
+
+/// Whether `endpoint` is on loopback and the environment names no credentials (keys or a profile).
+fn emulator_without_credentials(endpoint: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let named = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ]
+    .iter()
+    .any(|name| env(name).is_some_and(|v| !v.is_empty()));
+    loopback && !named
 }
 
 /// The same, with every client sent to `endpoint` (tests, local emulators) and the system's roots trusted.
 pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
-    load(TrustStore::default(), Some(endpoint)).await
+    load(TrustStore::default(), Some(endpoint), false).await
 }
 
 fn aws_endpoint_roots() -> TrustStore {
@@ -49,10 +77,18 @@ fn aws_endpoint_roots() -> TrustStore {
 /// The SDK's default chains (region, credentials), all through our HTTPS client: with no default client
 /// compiled in, anything built outside the loader (a `RegionProviderChain::default_provider()`, say) would
 /// panic at its first IMDS call, so the region fallback is applied after loading.
-async fn load(trust: TrustStore, endpoint: Option<&str>) -> SdkConfig {
+async fn load(trust: TrustStore, endpoint: Option<&str>, dummy_credentials: bool) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(trust));
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
+    }
+    if dummy_credentials {
+        let dummy = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "emulator");
+        loader = loader.credentials_provider(dummy);
+        // Nor ask the instance metadata service for a region it does not have.
+        if ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().all(|name| std::env::var_os(name).is_none()) {
+            loader = loader.region(Region::from_static("us-east-1"));
+        }
     }
     let config = loader.load().await;
     match config.region() {
@@ -104,6 +140,31 @@ impl SecretSource for SsmSecrets {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_emulator_on_loopback_gets_dummy_credentials_only_when_none_are_named() {
+        let none = |_: &str| None;
+        let keyed = |name: &str| (name == "AWS_ACCESS_KEY_ID").then(|| "AKIA".to_string());
+        let profiled = |name: &str| (name == "AWS_PROFILE").then(|| "dev".to_string());
+        for url in [
+            "http://127.0.0.1:5000",
+            "http://localhost:4566/",
+            "http://[::1]:8000",
+            "http://127.0.0.1",
+        ] {
+            assert!(emulator_without_credentials(url, &none), "{url}");
+            assert!(!emulator_without_credentials(url, &keyed), "{url}");
+            assert!(!emulator_without_credentials(url, &profiled), "{url}");
+        }
+        for url in [
+            "https://dynamodb.eu-west-1.amazonaws.com",
+            "http://10.0.0.5:4566",
+            "http://localhost.example",
+        ] {
+            assert!(!emulator_without_credentials(url, &none), "{url}");
+        }
+    }
+
     use super::*;
     use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
     use base64::Engine;

@@ -25,17 +25,6 @@ pub struct RenderedAlert {
     pub attributes: Vec<(&'static str, String)>,
 }
 
-fn human_bytes(bytes: u64) -> String {
-    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-    const MIB: f64 = 1024.0 * 1024.0;
-    let b = bytes as f64;
-    if b >= GIB {
-        format!("{:.2} GB", b / GIB)
-    } else {
-        format!("{:.0} MB", b / MIB)
-    }
-}
-
 fn esim_label(alert: &Alert) -> String {
     alert
         .esim
@@ -62,12 +51,14 @@ fn sentence(alert: &Alert) -> String {
                 .and_then(|u| u.remaining_ratio)
                 .map(|r| format!("{:.0}%", r * 100.0))
                 .unwrap_or_else(|| alert.level.clone());
+            // In the provider's own units, as the plan was sold (MB of 10^6 or 2^20 bytes).
+            let units = crate::customers::DataUnits::of(alert.provider);
             let amounts = usage
                 .and_then(|u| {
                     Some(format!(
                         " ({} of {})",
-                        human_bytes(u.remaining_bytes?),
-                        human_bytes(u.total_bytes?)
+                        units.label(u.remaining_bytes?, '.'),
+                        units.label(u.total_bytes?, '.')
                     ))
                 })
                 .unwrap_or_default();
@@ -205,9 +196,11 @@ mod tests {
         let r = render(&alert());
         assert_eq!(sms::measure(&r.sms_text).segments, 1, "{}", r.sms_text);
         assert!(r.sms_text.ends_with(sms::CUT_MARK));
-        assert!(r
-            .sms_text
-            .starts_with("eSIM 8943108170001029631 has 10% of its data left (4.98 GB of 50.00 GB)"));
+        assert!(
+            r.sms_text
+                .starts_with("eSIM 8943108170001029631 has 10% of its data left (5 GB of 50 GB)"),
+            "in eSIM Access's binary units, as sold"
+        );
         assert!(r.subject.len() <= 100 && r.subject.is_ascii());
     }
 
