@@ -346,12 +346,14 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         "msisdn_disabled",
         "esim_deleted",
     ],
+    // Utilisation comes at 50, 80 and 100 % used: the plan is used up before the eSIM is deleted.
     scenario: &[
         ("first_attachment", 100),
         ("first_use", 100),
         ("utilisation", 50),
-        ("utilisation", 15),
-        ("esim_deleted", 15),
+        ("utilisation", 20),
+        ("utilisation", 0),
+        ("esim_deleted", 0),
     ],
     sample,
     order_ref_field: None,
