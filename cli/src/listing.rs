@@ -5,7 +5,8 @@ use clap::Args;
 use serde::Serialize;
 use shared::customers::notify::{Channel, NotificationRecord};
 use shared::customers::{mask_email, mask_phone};
-use shared::model::ProviderId;
+use shared::model::{Lifecycle, ProviderId};
+use shared::state::EsimState;
 use shared::store::{ListQuery, StoreQuery};
 use std::io::Write;
 
@@ -14,15 +15,73 @@ pub struct ListArgs {
     /// Only this provider, by the name in its webhook URL (esimgo, airalo...).
     #[arg(long, value_parser = crate::provider_arg)]
     pub provider: Option<ProviderId>,
-    /// Only since this time: RFC 3339, or an age like 24h or 7d (default: 7d).
+    /// Only since this time: RFC 3339, an age like 30m, 24h or 7d, or `today` (default: 7d).
     #[arg(long)]
     pub since: Option<String>,
+    /// Only about this eSIM: its ICCID, the provider's key for it, or a reference (order, transaction).
+    #[arg(long)]
+    pub iccid: Option<String>,
     /// At most this many rows, newest first.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
     /// Print JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `esims` only: the fleet views.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FleetArgs {
+    /// Only eSIMs with less than this percent of their data left.
+    #[arg(long, value_name = "PERCENT")]
+    pub below: Option<f64>,
+    /// Only eSIMs whose plan ends within this span from now (30m, 24h, 7d), not already ended.
+    #[arg(long, value_name = "SPAN")]
+    pub ending_within: Option<String>,
+    /// Only eSIMs in this lifecycle (pending, installed, active, suspended, depleted, expired, cancelled, deleted).
+    #[arg(long)]
+    pub lifecycle: Option<String>,
+}
+
+/// What an eSIM is known by: its key, its ICCID and its references.
+pub fn names_esim(key: &str, iccid: Option<&str>, refs: &shared::model::Refs, wanted: &str) -> bool {
+    key == wanted || iccid == Some(wanted) || refs.values().any(|r| r == wanted)
+}
+
+fn identity_named(identity: Option<&shared::model::EsimIdentity>, wanted: Option<&str>) -> bool {
+    match wanted {
+        None => true,
+        Some(w) => identity.is_some_and(|i| names_esim(&i.key, i.iccid.as_deref(), &i.refs, w)),
+    }
+}
+
+impl FleetArgs {
+    fn admits(&self, state: &EsimState, now: DateTime<Utc>) -> Result<bool, String> {
+        if let Some(below) = self.below {
+            let left = state.usage.as_ref().and_then(|f| f.value.remaining_ratio);
+            if !left.is_some_and(|r| r * 100.0 < below) {
+                return Ok(false);
+            }
+        }
+        if let Some(span) = &self.ending_within {
+            let span = shared::callbacks::delivery::parse_span(span).map_err(|e| format!("--ending-within: {e}"))?;
+            if !state.expires_at().is_some_and(|end| end > now && end <= now + span) {
+                return Ok(false);
+            }
+        }
+        if let Some(wanted) = &self.lifecycle {
+            let wanted: Lifecycle = serde_json::from_value(serde_json::Value::String(wanted.to_lowercase()))
+                .map_err(|_| format!("--lifecycle {wanted}: use pending, installed, active, suspended, depleted, expired, cancelled or deleted"))?;
+            if state.status.as_ref().map(|f| f.value.lifecycle) != Some(wanted) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn is_set(&self) -> bool {
+        self.below.is_some() || self.ending_within.is_some() || self.lifecycle.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -33,18 +92,24 @@ pub enum Listing {
     Conflicts,
 }
 
-fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.to_utc());
+    }
+    if text == "today" {
+        return Ok(now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let n: i64 = number
         .parse()
-        .map_err(|_| format!("--since {text}: use RFC 3339 or an age like 24h or 7d"))?;
+        .map_err(|_| format!("--since {text}: use RFC 3339, today, or an age like 30m, 24h or 7d"))?;
     match unit {
+        "m" => Ok(now - Duration::minutes(n)),
         "h" => Ok(now - Duration::hours(n)),
         "d" => Ok(now - Duration::days(n)),
-        _ => Err(format!("--since {text}: use RFC 3339 or an age like 24h or 7d")),
+        _ => Err(format!(
+            "--since {text}: use RFC 3339, today, or an age like 30m, 24h or 7d"
+        )),
     }
 }
 
@@ -56,7 +121,8 @@ impl ListArgs {
             provider,
             since: Some(since),
             until: Some(now + Duration::minutes(1)),
-            limit: Some(self.limit),
+            // One more than shown, to say when there are more; all of them when rows are filtered here.
+            limit: self.iccid.is_none().then_some(self.limit.saturating_add(1)),
         })
     }
 }
@@ -112,8 +178,20 @@ fn print_table(out: &mut impl Write, header: &[&str], rows: Vec<Vec<String>>) ->
     writeln!(out, "{text}\n({count} rows)").or_else(io)
 }
 
+/// Keeps the first `limit` rows; when there were more, says so (on stderr: stdout may be a pipe of JSON).
+fn cut<T>(mut rows: Vec<T>, limit: usize) -> Vec<T> {
+    if rows.len() > limit {
+        rows.truncate(limit);
+        eprintln!(
+            "more rows: use --limit {} (or a narrower --since)",
+            limit.saturating_mul(2).max(1)
+        );
+    }
+    rows
+}
+
 /// `sms SENT +34••••••678, email FAILED a•••@example.es`: who was told, the contact masked (personal data).
-fn told(notifications: &[NotificationRecord]) -> Option<String> {
+pub fn told(notifications: &[NotificationRecord]) -> Option<String> {
     let parts: Vec<String> = notifications
         .iter()
         .map(|n| {
@@ -130,16 +208,26 @@ fn told(notifications: &[NotificationRecord]) -> Option<String> {
 pub async fn list(
     what: Listing,
     args: &ListArgs,
+    fleet: &FleetArgs,
     store: &dyn StoreQuery,
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), String> {
-    let query = args.query(now)?;
+    let mut query = args.query(now)?;
+    if fleet.is_set() {
+        query.limit = None;
+    }
+    let wanted = args.iccid.as_deref();
     let failed = |e: shared::store::StoreError| e.to_string();
     let dash = || "-".to_string();
     match what {
         Listing::Events => {
             let rows = store.list_deliveries(&query).await.map_err(failed)?;
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|d| identity_named(d.event.esim.as_ref(), wanted))
+                .collect();
+            let rows = cut(rows, args.limit);
             if args.json {
                 return print_json(out, &rows);
             }
@@ -165,7 +253,14 @@ pub async fn list(
             )
         }
         Listing::Esims => {
-            let rows = store.list_states(&query).await.map_err(failed)?;
+            let mut rows = Vec::new();
+            for state in store.list_states(&query).await.map_err(failed)? {
+                let named = wanted.is_none_or(|w| names_esim(&state.key, state.iccid.as_deref(), &state.refs, w));
+                if named && fleet.admits(&state, now)? {
+                    rows.push(state);
+                }
+            }
+            let rows = cut(rows, args.limit);
             if args.json {
                 return print_json(out, &rows);
             }
@@ -198,6 +293,11 @@ pub async fn list(
         }
         Listing::Alerts => {
             let rows = store.list_alerts(&query).await.map_err(failed)?;
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|a| identity_named(a.alert.esim.as_ref(), wanted))
+                .collect();
+            let rows = cut(rows, args.limit);
             if args.json {
                 return print_json(out, &rows);
             }
@@ -223,6 +323,11 @@ pub async fn list(
         }
         Listing::Conflicts => {
             let rows = store.list_conflicts(&query).await.map_err(failed)?;
+            let rows: Vec<_> = rows
+                .into_iter()
+                .filter(|c| identity_named(c.event.esim.as_ref(), wanted))
+                .collect();
+            let rows = cut(rows, args.limit);
             if args.json {
                 return print_json(out, &rows);
             }

@@ -9,6 +9,7 @@ mod partners;
 mod send;
 mod serve;
 mod sqlite;
+mod timeline;
 mod verify;
 
 use backend::BackendArgs;
@@ -118,6 +119,15 @@ enum Command {
     Esims {
         #[command(flatten)]
         list: ListArgs,
+        #[command(flatten)]
+        fleet: listing::FleetArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Everything that happened to an eSIM, in order: events with the state they left, alerts and who was told.
+    Esim {
+        #[command(flatten)]
+        timeline: timeline::TimelineArgs,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -332,6 +342,7 @@ async fn replay_stored(
     let filter = ListArgs {
         provider,
         since,
+        iccid: None,
         limit: usize::MAX,
         json: false,
     };
@@ -376,11 +387,12 @@ async fn replay_stored(
 }
 
 async fn run(cli: Cli) -> Result<u8, String> {
-    let listing = |what, list: ListArgs, backend: BackendArgs| async move {
+    let listing = |what, list: ListArgs, fleet: listing::FleetArgs, backend: BackendArgs| async move {
         let opened = backend.open(false).await?;
         listing::list(
             what,
             &list,
+            &fleet,
             opened.query.as_ref(),
             SystemClock.now(),
             &mut std::io::stdout().lock(),
@@ -420,10 +432,16 @@ async fn run(cli: Cli) -> Result<u8, String> {
             clap_complete::generate(shell, &mut Cli::command(), "esimhooks", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Events { list, backend } => listing(Listing::Events, list, backend).await,
-        Command::Esims { list, backend } => listing(Listing::Esims, list, backend).await,
-        Command::Alerts { list, backend } => listing(Listing::Alerts, list, backend).await,
-        Command::Conflicts { list, backend } => listing(Listing::Conflicts, list, backend).await,
+        Command::Events { list, backend } => listing(Listing::Events, list, Default::default(), backend).await,
+        Command::Esims { list, fleet, backend } => listing(Listing::Esims, list, fleet, backend).await,
+        Command::Esim { timeline, backend } => {
+            let opened = backend.open(false).await?;
+            let now = SystemClock.now();
+            let ran = timeline::run(&timeline, opened.query.as_ref(), now, &mut std::io::stdout().lock()).await;
+            done(ran)
+        }
+        Command::Alerts { list, backend } => listing(Listing::Alerts, list, Default::default(), backend).await,
+        Command::Conflicts { list, backend } => listing(Listing::Conflicts, list, Default::default(), backend).await,
     }
 }
 
@@ -445,5 +463,7 @@ mod tests;
 mod tests_callbacks;
 #[cfg(test)]
 mod tests_customers;
+#[cfg(test)]
+mod tests_fleet;
 #[cfg(test)]
 mod tests_hostile;

@@ -126,11 +126,12 @@ pub(crate) async fn list_table(what: Listing, db: &std::path::Path) -> String {
     let args = ListArgs {
         provider: None,
         since: Some("3650d".into()),
+        iccid: None,
         limit: 10,
         json: false,
     };
     let mut out = Vec::new();
-    listing::list(what, &args, &store, SystemClock.now(), &mut out)
+    listing::list(what, &args, &Default::default(), &store, SystemClock.now(), &mut out)
         .await
         .unwrap();
     String::from_utf8(out).unwrap()
@@ -145,11 +146,12 @@ pub(crate) async fn list_json_of(what: Listing, db: &std::path::Path, provider: 
     let args = ListArgs {
         provider: Some(ProviderId::parse(provider).unwrap()),
         since: Some("3650d".into()),
+        iccid: None,
         limit: 100,
         json: true,
     };
     let mut out = Vec::new();
-    listing::list(what, &args, &store, SystemClock.now(), &mut out)
+    listing::list(what, &args, &Default::default(), &store, SystemClock.now(), &mut out)
         .await
         .unwrap();
     serde_json::from_slice(&out).unwrap()
@@ -602,13 +604,21 @@ async fn init_creates_a_table_and_topic_the_aws_backend_can_use() {
     let args = ListArgs {
         provider: None,
         since: Some("1d".into()),
+        iccid: None,
         limit: 10,
         json: true,
     };
     let mut out = Vec::new();
-    listing::list(Listing::Alerts, &args, &store, SystemClock.now(), &mut out)
-        .await
-        .unwrap();
+    listing::list(
+        Listing::Alerts,
+        &args,
+        &Default::default(),
+        &store,
+        SystemClock.now(),
+        &mut out,
+    )
+    .await
+    .unwrap();
     let alerts: Vec<Value> = serde_json::from_slice(&out).unwrap();
     assert_eq!(alerts.len(), 1);
 }

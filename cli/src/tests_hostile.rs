@@ -123,11 +123,12 @@ async fn tables_print_stored_control_characters_as_spaces() {
     let args = ListArgs {
         provider: None,
         since: Some("1d".into()),
+        iccid: None,
         limit: 10,
         json: false,
     };
     let mut out = Vec::new();
-    listing::list(Listing::Esims, &args, &store, now, &mut out)
+    listing::list(Listing::Esims, &args, &Default::default(), &store, now, &mut out)
         .await
         .unwrap();
     let text = String::from_utf8(out).unwrap();

@@ -86,7 +86,10 @@ async fn load(trust: TrustStore, endpoint: Option<&str>, dummy_credentials: bool
         let dummy = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "emulator");
         loader = loader.credentials_provider(dummy);
         // Nor ask the instance metadata service for a region it does not have.
-        if ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().all(|name| std::env::var_os(name).is_none()) {
+        if ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .all(|name| std::env::var_os(name).is_none())
+        {
             loader = loader.region(Region::from_static("us-east-1"));
         }
     }

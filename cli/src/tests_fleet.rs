@@ -1,0 +1,130 @@
+//! The everyday questions answered from the CLI over a store the local server filled: an eSIM's timeline by
+//! ICCID or reference, the fleet below a level or in a lifecycle, and events and alerts of one eSIM.
+
+use super::*;
+use crate::tests::{fixture_body, http, start, TOKEN};
+use serde_json::Value;
+
+const HALF: &str = "8985224081073202668";
+const LOW: &str = "8943108170001029631";
+
+async fn filled() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleet.db");
+    let server = start(&db).await;
+    let path = format!("/webhooks/esimaccess?token={TOKEN}");
+    for name in [
+        "02-esim-status-in-use.json",
+        "04-data-usage-half.json",
+        "05-data-usage-low.json",
+    ] {
+        let (status, reply) = http(server.addr, "POST", &path, &fixture_body(name)).await;
+        assert_eq!(status, 200, "{name}: {reply}");
+    }
+    server.stop().await;
+    (dir, db)
+}
+
+/// `argv` (after `esimhooks`) parsed as the CLI does, run on `db`; its JSON answer.
+async fn json_of(db: &std::path::Path, argv: &[&str]) -> Result<Value, String> {
+    let argv = [&["esimhooks"], argv, &["--json", "--db", db.to_str().unwrap()]].concat();
+    let store = sqlite::open_store(db).unwrap();
+    let mut out = Vec::new();
+    let now = SystemClock.now();
+    match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.command {
+        Command::Esim { timeline, .. } => timeline::run(&timeline, &store, now, &mut out).await?,
+        Command::Esims { list, fleet, .. } => {
+            listing::list(Listing::Esims, &list, &fleet, &store, now, &mut out).await?
+        }
+        Command::Events { list, .. } => {
+            listing::list(Listing::Events, &list, &Default::default(), &store, now, &mut out).await?
+        }
+        Command::Alerts { list, .. } => {
+            listing::list(Listing::Alerts, &list, &Default::default(), &store, now, &mut out).await?
+        }
+        other => panic!("not a listing: {other:?}"),
+    }
+    Ok(serde_json::from_slice(&out).unwrap())
+}
+
+fn iccids(rows: &Value) -> Vec<&str> {
+    let mut found: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["iccid"].as_str().unwrap())
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn an_esims_timeline_is_found_by_iccid_or_reference_in_order() {
+    let (_dir, db) = filled().await;
+    let by_iccid = json_of(&db, &["esim", HALF]).await.unwrap();
+    assert_eq!(by_iccid.as_array().unwrap().len(), 1, "{by_iccid}");
+    let timeline = &by_iccid[0]["timeline"];
+    let kinds: Vec<&str> = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["esim_status (ESIM_STATUS)", "data_usage (DATA_USAGE)"],
+        "arrival order"
+    );
+    assert_eq!(timeline[0]["lifecycle"], "active");
+    assert!(timeline[0].get("data_left_percent").is_none(), "no usage known yet");
+    assert!(timeline[1]["data_left_percent"].as_f64().unwrap() > 40.0, "{timeline}");
+    let by_reference = json_of(&db, &["esim", "7533748552008-1-TH_20_30"]).await.unwrap();
+    assert_eq!(by_reference[0]["key"], by_iccid[0]["key"]);
+
+    let low = json_of(&db, &["esim", LOW]).await.unwrap();
+    let entries: Vec<(&str, &str)> = low[0]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["entry"].as_str().unwrap(), e["what"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        [("event", "data_usage (DATA_USAGE)"), ("alert", "low_data 10%")]
+    );
+    let missing = json_of(&db, &["esim", "8900000000000000000"]).await.unwrap_err();
+    assert!(missing.contains("no eSIM named"), "{missing}");
+}
+
+#[tokio::test]
+async fn the_fleet_is_filtered_by_data_left_lifecycle_and_esim() {
+    let (_dir, db) = filled().await;
+    let esims = |argv: &'static [&'static str]| {
+        let db = db.clone();
+        async move {
+            json_of(&db, &[&["esims", "--since", "1d"], argv].concat())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(iccids(&esims(&[]).await), [LOW, HALF]);
+    assert_eq!(iccids(&esims(&["--below", "20"]).await), [LOW]);
+    assert_eq!(iccids(&esims(&["--below", "5"]).await), Vec::<&str>::new());
+    assert_eq!(iccids(&esims(&["--lifecycle", "active"]).await), [HALF]);
+    assert_eq!(iccids(&esims(&["--ending-within", "1h"]).await), Vec::<&str>::new());
+    let refused = json_of(&db, &["esims", "--lifecycle", "asleep"]).await.unwrap_err();
+    assert!(refused.contains("--lifecycle asleep"), "{refused}");
+
+    let events = json_of(&db, &["events", "--iccid", HALF]).await.unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 2);
+    let alerts = json_of(&db, &["alerts", "--iccid", LOW]).await.unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 1);
+    assert!(json_of(&db, &["alerts", "--iccid", HALF])
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let cut = json_of(&db, &["events", "--limit", "1"]).await.unwrap();
+    assert_eq!(cut.as_array().unwrap().len(), 1, "the limit holds");
+}
