@@ -178,6 +178,22 @@ sender = next((f for f in functions.values() if f.get("Metadata", {}).get("Build
 queue_events = [e for e in sender.get("Properties", {}).get("Events", {}).values() if e["Type"] == "SQS"]
 check(len(queue_events) == 1 and queue_events[0]["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"],
       "the callback sender is triggered by its queue with batch item failures")
+# Schema drift: per provider, an alarm on the share of its deliveries stored unrecognized or incomplete.
+def drift_alarm_of(provider):
+    for resource in resources.values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        queries = resource["Properties"].get("Metrics", [])
+        named = {q["Id"]: q.get("MetricStat", {}).get("Metric", {}) for q in queries}
+        drift = named.get("drift", {})
+        if drift.get("MetricName") == "SchemaDrift" and {"Name": "provider", "Value": provider} in drift.get("Dimensions", []):
+            return resource
+for provider in providers:
+    alarm = drift_alarm_of(provider)
+    check(alarm is not None, f"no schema drift alarm for {provider}")
+    if alarm:
+        check(alarm["Properties"].get("AlarmActions") == [{"Ref": "OpsTopic"}], f"the {provider} drift alarm tells the ops topic")
+check('"SchemaDrift"' in source, "the SchemaDrift metric the alarms read is emitted by shared/src")
 api = next((f for f in functions.values() if f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "callbacks"), {})
 check(api.get("Properties", {}).get("Environment", {}).get("Variables", {}).get("ESIMHOOKS_CALLBACKS_QUEUE_URL") == {"Ref": "CallbacksQueue"},
       "the callbacks API queues recovered deliveries on the sender's queue (ESIMHOOKS_CALLBACKS_QUEUE_URL)")

@@ -103,7 +103,36 @@ def function(p):
             f"{i} deliveries answered 5xx (our DynamoDB or SNS failed, or the function is misconfigured); the provider retries.",
             "", "1") + alarm("AuthFailures", "Rejected",
             f"Many {i} deliveries failed authentication (probing, or a secret rotated on one side only).",
-            "        - {Name: reason, Value: unauthenticated}\n", "!Ref AuthFailureAlarmThreshold")
+            "        - {Name: reason, Value: unauthenticated}\n", "!Ref AuthFailureAlarmThreshold") + f"""  {r}SchemaDriftAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: >-
+        A share of {i} deliveries over an hour were stored unrecognized or missing fields their type promises: the
+        provider may have changed its payloads. Fix the mapping and replay them (docs/operations.md, schema drift).
+      Metrics:
+        - Id: drift
+          ReturnData: false
+          MetricStat:
+            Metric: {{Namespace: esimhooks, MetricName: SchemaDrift, Dimensions: [{{Name: provider, Value: {i}}}]}}
+            Period: 3600
+            Stat: Sum
+        - Id: stored
+          ReturnData: false
+          MetricStat:
+            Metric: {{Namespace: esimhooks, MetricName: Stored, Dimensions: [{{Name: provider, Value: {i}}}]}}
+            Period: 3600
+            Stat: Sum
+        - Id: share
+          Label: percent of stored deliveries showing schema drift (at least 5 stored)
+          Expression: IF(stored >= 5, 100 * drift / stored, 0)
+          ReturnData: true
+      EvaluationPeriods: 1
+      Threshold: !Ref SchemaDriftAlarmPercent
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref OpsTopic]
+
+"""
 
 
 def output(p):

@@ -14,6 +14,8 @@ pub const NAMESPACE: &str = "esimhooks";
 pub enum RequestOutcome {
     Stored {
         alerts: usize,
+        /// The event stored shows schema drift (unrecognized, or missing what its type promises).
+        drift: bool,
     },
     Duplicate,
     Conflict,
@@ -38,11 +40,11 @@ fn directive(dimensions: Value, names: &[(&str, &str)]) -> Value {
 /// The EMF line for one webhook request.
 pub fn request_line(provider: &str, outcome: RequestOutcome, latency_ms: f64, timestamp_ms: i64) -> String {
     let count = |hit: bool| u8::from(hit);
-    let (stored, duplicate, conflict, alerts) = match outcome {
-        RequestOutcome::Stored { alerts } => (1, 0, 0, alerts),
-        RequestOutcome::Duplicate => (0, 1, 0, 0),
-        RequestOutcome::Conflict => (0, 0, 1, 0),
-        _ => (0, 0, 0, 0),
+    let (stored, duplicate, conflict, alerts, drift) = match outcome {
+        RequestOutcome::Stored { alerts, drift } => (1, 0, 0, alerts, count(drift)),
+        RequestOutcome::Duplicate => (0, 1, 0, 0, 0),
+        RequestOutcome::Conflict => (0, 0, 1, 0, 0),
+        _ => (0, 0, 0, 0, 0),
     };
     let reason = match outcome {
         RequestOutcome::Rejected { reason } | RequestOutcome::Failed { reason } => Some(reason),
@@ -55,6 +57,7 @@ pub fn request_line(provider: &str, outcome: RequestOutcome, latency_ms: f64, ti
         &[
             ("Received", "Count"),
             ("Stored", "Count"),
+            ("SchemaDrift", "Count"),
             ("Duplicates", "Count"),
             ("Conflicts", "Count"),
             ("Rejected", "Count"),
@@ -78,6 +81,7 @@ pub fn request_line(provider: &str, outcome: RequestOutcome, latency_ms: f64, ti
     for (name, value) in [
         ("Received", json!(1)),
         ("Stored", json!(stored)),
+        ("SchemaDrift", json!(drift)),
         ("Duplicates", json!(duplicate)),
         ("Conflicts", json!(conflict)),
         ("Rejected", json!(rejected)),
@@ -175,7 +179,7 @@ mod tests {
     fn stored_request_counts_alerts() {
         let doc = parse(&request_line(
             "esimaccess",
-            RequestOutcome::Stored { alerts: 2 },
+            RequestOutcome::Stored { alerts: 2, drift: false },
             3.4567,
             1_700_000_000_000,
         ));

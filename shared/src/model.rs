@@ -28,6 +28,15 @@ pub const FLAG_TIME_AHEAD: &str = "provider_time_ahead_of_receipt";
 pub const FLAG_TIME_TOO_OLD: &str = "provider_time_implausibly_old";
 pub const FLAG_ICCID_IMPLAUSIBLE: &str = "iccid_implausible";
 
+/// The flags that say a payload lacked what its type promises: with unrecognized payloads, the signs that a
+/// provider changed what it sends (schema drift), counted per provider and alarmed on.
+pub const DRIFT_FLAGS: &[&str] = &[
+    "fields_unreadable",
+    "no_esim_identity",
+    "usage_amounts_missing",
+    "usage_threshold_missing",
+];
+
 /// Adds `flag` to `flags` unless it is there already.
 pub(crate) fn flag_once(flags: &mut Vec<String>, flag: &str) {
     if !flags.iter().any(|f| f == flag) {
@@ -323,6 +332,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// Whether this event shows the provider's payloads may have changed: stored unrecognized, or flagged
+    /// with one of the [`DRIFT_FLAGS`].
+    pub fn shows_schema_drift(&self) -> bool {
+        self.kind == EventKind::Unrecognized || self.flags.iter().any(|f| DRIFT_FLAGS.contains(&f.as_str()))
+    }
+
     /// A fresh event with only the envelope set; provider normalizers fill in the rest.
     pub fn new(
         provider: ProviderId,

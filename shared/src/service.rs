@@ -28,16 +28,21 @@ pub struct Service {
     readiness: Readiness,
     clock: Arc<dyn Clock>,
     /// Print one CloudWatch EMF line per request (Lambda); off for local runs and tests.
-    emit_metrics: bool,
+    /// Where the per-request EMF line goes (stdout in Lambda); none by default.
+    metrics: Option<MetricsOut>,
 }
 
 /// What an accepted request did, for the reply and the log line.
+/// Where EMF lines are written.
+pub type MetricsOut = Arc<dyn Fn(&str) + Send + Sync>;
+
 enum Handled {
     Head,
     Accepted {
         kind: EventKind,
         dedupe_key: String,
         outcome: Outcome,
+        drift: bool,
     },
 }
 
@@ -64,7 +69,7 @@ impl Service {
             provider_id,
             readiness,
             clock,
-            emit_metrics: false,
+            metrics: None,
         }
     }
 
@@ -75,25 +80,30 @@ impl Service {
             provider_id,
             readiness: Readiness::FailClosed(reason),
             clock: Arc::new(SystemClock),
-            emit_metrics: false,
+            metrics: None,
         }
     }
 
-    /// Turns on the per-request CloudWatch EMF line (Lambda; a fail-closed function reports too).
-    pub fn with_metrics(mut self) -> Self {
-        self.emit_metrics = true;
+    /// Turns on the per-request CloudWatch EMF line on stdout (Lambda; a fail-closed function reports too).
+    pub fn with_metrics(self) -> Self {
+        self.with_metrics_to(Arc::new(|line: &str| println!("{line}")))
+    }
+
+    /// The per-request EMF line goes to `out` (tests read it).
+    pub fn with_metrics_to(mut self, out: MetricsOut) -> Self {
+        self.metrics = Some(out);
         self
     }
 
     fn emit(&self, outcome: RequestOutcome, latency_ms: f64) {
-        if self.emit_metrics {
+        if let Some(out) = &self.metrics {
             let line = request_line(
                 self.provider_id.as_str(),
                 outcome,
                 latency_ms,
                 self.clock.now().timestamp_millis(),
             );
-            println!("{line}");
+            out(&line);
         }
     }
 
@@ -125,6 +135,7 @@ impl Service {
                 kind,
                 dedupe_key,
                 outcome,
+                drift,
             }) => {
                 let alerts = match outcome {
                     Outcome::Stored { alerts } => alerts,
@@ -142,7 +153,7 @@ impl Service {
                 );
                 self.emit(
                     match outcome {
-                        Outcome::Stored { alerts } => RequestOutcome::Stored { alerts },
+                        Outcome::Stored { alerts } => RequestOutcome::Stored { alerts, drift },
                         Outcome::Duplicate => RequestOutcome::Duplicate,
                         Outcome::Conflict => RequestOutcome::Conflict,
                     },
@@ -210,6 +221,7 @@ impl Service {
             kind: event.kind,
             dedupe_key,
             outcome,
+            drift: event.shows_schema_drift(),
         })
     }
 }

@@ -24,3 +24,25 @@ fn payload_sha256_is_the_hex_digest_and_reads_back_only_as_written() {
         assert!(serde_json::from_value::<PayloadSha256>(serde_json::json!(bad)).is_err());
     }
 }
+
+#[test]
+fn schema_drift_is_an_unrecognized_payload_or_a_missing_promised_field() {
+    let raw = serde_json::value::RawValue::from_string("{}".into()).unwrap();
+    let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let mut event = Event::new(
+        ProviderId::Roamify,
+        EventKind::DataUsage,
+        DedupeKey::provider_id("d-1"),
+        at,
+        PayloadSha256::ZERO,
+        raw,
+    );
+    assert!(!event.shows_schema_drift());
+    event.flags.push(FLAG_TIME_AHEAD.into());
+    assert!(!event.shows_schema_drift(), "hostile input is not drift");
+    event.flags.push("usage_amounts_missing".into());
+    assert!(event.shows_schema_drift());
+    event.flags.clear();
+    event.kind = EventKind::Unrecognized;
+    assert!(event.shows_schema_drift());
+}
