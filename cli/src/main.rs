@@ -9,6 +9,7 @@ mod partners;
 mod send;
 mod serve;
 mod sqlite;
+mod stats;
 mod timeline;
 mod verify;
 
@@ -128,6 +129,13 @@ enum Command {
     Esim {
         #[command(flatten)]
         timeline: timeline::TimelineArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Per provider, for a period: deliveries stored, unrecognized or drifting, conflicts, alerts and messages.
+    Stats {
+        #[command(flatten)]
+        stats: stats::StatsArgs,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -439,6 +447,11 @@ async fn run(cli: Cli) -> Result<u8, String> {
             let now = SystemClock.now();
             let ran = timeline::run(&timeline, opened.query.as_ref(), now, &mut std::io::stdout().lock()).await;
             done(ran)
+        }
+        Command::Stats { stats, backend } => {
+            let opened = backend.open(false).await?;
+            let now = SystemClock.now();
+            done(stats::run(&stats, opened.query.as_ref(), now, &mut std::io::stdout().lock()).await)
         }
         Command::Alerts { list, backend } => listing(Listing::Alerts, list, Default::default(), backend).await,
         Command::Conflicts { list, backend } => listing(Listing::Conflicts, list, Default::default(), backend).await,

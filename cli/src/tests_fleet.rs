@@ -36,6 +36,7 @@ async fn json_of(db: &std::path::Path, argv: &[&str]) -> Result<Value, String> {
         Command::Esims { list, fleet, .. } => {
             listing::list(Listing::Esims, &list, &fleet, &store, now, &mut out).await?
         }
+        Command::Stats { stats, .. } => stats::run(&stats, &store, now, &mut out).await?,
         Command::Events { list, .. } => {
             listing::list(Listing::Events, &list, &Default::default(), &store, now, &mut out).await?
         }
@@ -127,4 +128,30 @@ async fn the_fleet_is_filtered_by_data_left_lifecycle_and_esim() {
         .is_empty());
     let cut = json_of(&db, &["events", "--limit", "1"]).await.unwrap();
     assert_eq!(cut.as_array().unwrap().len(), 1, "the limit holds");
+}
+
+#[tokio::test]
+async fn stats_count_each_providers_deliveries_alerts_and_drift() {
+    let (_dir, db) = filled().await;
+    let server = start(&db).await;
+    let path = format!("/webhooks/esimaccess?token={TOKEN}");
+    let odd = r#"{"notifyType":"SOMETHING_NEW","notifyId":"n-1","content":{}}"#;
+    assert_eq!(http(server.addr, "POST", &path, odd).await.0, 200);
+    server.stop().await;
+    let today = json_of(&db, &["stats", "--since", "1h"]).await.unwrap();
+    let esimaccess = &today["providers"]["esimaccess"];
+    assert_eq!(esimaccess["stored"], 4, "{today}");
+    assert_eq!(
+        (esimaccess["unrecognized"].as_u64(), esimaccess["schema_drift"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (esimaccess["alerts"].as_u64(), esimaccess["alerts_sent"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(today["providers"]["roamify"]["stored"], 0, "every provider is listed");
+    let one = json_of(&db, &["stats", "--since", "1h", "--provider", "roamify"])
+        .await
+        .unwrap();
+    assert_eq!(one["providers"].as_object().unwrap().len(), 1);
 }

@@ -179,7 +179,10 @@ mod tests {
     fn stored_request_counts_alerts() {
         let doc = parse(&request_line(
             "esimaccess",
-            RequestOutcome::Stored { alerts: 2, drift: false },
+            RequestOutcome::Stored {
+                alerts: 2,
+                drift: false,
+            },
             3.4567,
             1_700_000_000_000,
         ));

@@ -12,12 +12,16 @@ use std::sync::{Arc, Mutex};
 
 #[tokio::test]
 async fn the_drift_count_rises_with_unrecognized_deliveries_and_only_them() {
-    let mut rig = Harness::new(fixture_provider(ProviderId::EsimAccess), "2026-11-23T09:00:00Z", quick_settings());
+    let mut rig = Harness::new(
+        fixture_provider(ProviderId::EsimAccess),
+        "2026-11-23T09:00:00Z",
+        quick_settings(),
+    );
     let lines = Arc::new(Mutex::new(Vec::<Value>::new()));
     let kept = lines.clone();
-    rig.service = rig
-        .service
-        .with_metrics_to(Arc::new(move |line: &str| kept.lock().unwrap().push(serde_json::from_str(line).unwrap())));
+    rig.service = rig.service.with_metrics_to(Arc::new(move |line: &str| {
+        kept.lock().unwrap().push(serde_json::from_str(line).unwrap())
+    }));
     let now = rig.clock.now();
     let post = |body: Value| signed_delivery(ProviderId::EsimAccess, &body.to_string(), now);
     let usage = |id: &str, remain: Value| {
@@ -39,8 +43,16 @@ async fn the_drift_count_rises_with_unrecognized_deliveries_and_only_them() {
     assert_eq!(drift, [0, 1, 1], "{lines:?}");
     assert!(lines.iter().all(|l| l["Stored"] == 1 && l["provider"] == "esimaccess"));
     let declared = lines[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
-    assert!(declared.iter().any(|m| m["Name"] == "SchemaDrift"), "declared as a metric");
+    assert!(
+        declared.iter().any(|m| m["Name"] == "SchemaDrift"),
+        "declared as a metric"
+    );
     // A duplicate is not counted again.
-    let again = rig.service.handle(&post(json!({"notifyType": "SOMETHING_NEW", "notifyId": "d-3", "content": {}}))).await;
+    let again = rig
+        .service
+        .handle(&post(
+            json!({"notifyType": "SOMETHING_NEW", "notifyId": "d-3", "content": {}}),
+        ))
+        .await;
     assert_eq!(again.status, 200);
 }

@@ -1,0 +1,120 @@
+//! `esimhooks stats --since today`: per provider, what the store holds for a period: deliveries stored (and
+//! of them unrecognized or showing schema drift), conflicts, alerts raised and sent, customer messages sent and
+//! failed. Exact duplicates change nothing in the store, so they are counted where requests are: the
+//! `Received` and `Duplicates` metrics of the deployed functions (docs/operations.md).
+
+use crate::listing::parse_since;
+use chrono::{DateTime, Duration, Utc};
+use clap::Args;
+use serde::Serialize;
+use shared::customers::notify::NotificationStatus;
+use shared::model::{EventKind, ProviderId};
+use shared::store::{AlertStatus, ListQuery, StoreQuery};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// The period's start: RFC 3339, today, or an age like 30m, 24h or 7d.
+    #[arg(long, default_value = "today")]
+    pub since: String,
+    /// Only this provider.
+    #[arg(long, value_parser = crate::provider_arg)]
+    pub provider: Option<ProviderId>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct ProviderStats {
+    pub stored: u64,
+    pub unrecognized: u64,
+    pub schema_drift: u64,
+    /// Deliveries that reused a known id with another payload (kept aside, not applied).
+    pub conflicts: u64,
+    pub alerts: u64,
+    pub alerts_sent: u64,
+    pub notifications_sent: u64,
+    pub notifications_failed: u64,
+}
+
+/// The counts per provider since `since`; every provider listed, idle ones at zero.
+pub async fn stats(
+    store: &dyn StoreQuery,
+    since: DateTime<Utc>,
+    provider: Option<ProviderId>,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<ProviderId, ProviderStats>, String> {
+    let query = ListQuery {
+        provider,
+        since: Some(since),
+        until: Some(now + Duration::minutes(1)),
+        limit: None,
+    };
+    let failed = |e: shared::store::StoreError| e.to_string();
+    let mut all: BTreeMap<ProviderId, ProviderStats> = ProviderId::ALL
+        .iter()
+        .filter(|p| provider.is_none_or(|only| only == **p))
+        .map(|p| (*p, ProviderStats::default()))
+        .collect();
+    for d in store.list_deliveries(&query).await.map_err(failed)? {
+        let row = all.entry(d.event.provider).or_default();
+        row.stored += 1;
+        row.unrecognized += u64::from(d.event.kind == EventKind::Unrecognized);
+        row.schema_drift += u64::from(d.event.shows_schema_drift());
+    }
+    for c in store.list_conflicts(&query).await.map_err(failed)? {
+        all.entry(c.event.provider).or_default().conflicts += c.count;
+    }
+    for a in store.list_alerts(&query).await.map_err(failed)? {
+        let row = all.entry(a.alert.provider).or_default();
+        row.alerts += 1;
+        row.alerts_sent += u64::from(a.status == AlertStatus::Sent);
+        for n in &a.notifications {
+            row.notifications_sent += u64::from(n.status == NotificationStatus::Sent);
+            row.notifications_failed += u64::from(n.status == NotificationStatus::Failed);
+        }
+    }
+    Ok(all)
+}
+
+pub async fn run(
+    args: &StatsArgs,
+    store: &dyn StoreQuery,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let since = parse_since(&args.since, now)?;
+    let all = stats(store, since, args.provider, now).await?;
+    let io = |e: std::io::Error| e.to_string();
+    if args.json {
+        let rows: BTreeMap<String, &ProviderStats> = all.iter().map(|(p, s)| (p.to_string(), s)).collect();
+        let doc = serde_json::json!({"since": since, "providers": rows});
+        return writeln!(out, "{doc}").map_err(io);
+    }
+    writeln!(out, "since {}", since.format("%Y-%m-%d %H:%M:%S UTC")).map_err(io)?;
+    writeln!(
+        out,
+        "{:<12} {:>7} {:>12} {:>6} {:>9} {:>7} {:>6} {:>9} {:>10}",
+        "PROVIDER", "STORED", "UNRECOGNIZED", "DRIFT", "CONFLICTS", "ALERTS", "SENT", "TOLD", "TOLD FAIL"
+    )
+    .map_err(io)?;
+    for (provider, s) in &all {
+        writeln!(
+            out,
+            "{:<12} {:>7} {:>12} {:>6} {:>9} {:>7} {:>6} {:>9} {:>10}",
+            provider.as_str(),
+            s.stored,
+            s.unrecognized,
+            s.schema_drift,
+            s.conflicts,
+            s.alerts,
+            s.alerts_sent,
+            s.notifications_sent,
+            s.notifications_failed
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}
