@@ -5,6 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
+
+# The console's browser test drives Debian's Chromium with playwright-core (no browser download); both are
+# installed here when missing. Its screenshots land in target/console-screenshots/.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing Debian's chromium for the console's browser test" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2
+fi
+browser="target/browser-test"
+if [ ! -d "$browser/node_modules/playwright-core" ]; then
+  mkdir -p "$browser"
+  npm install --prefix "$browser" --no-audit --no-fund --silent playwright-core@1.65.1 >&2
+fi
+export ESIMHOOKS_TEST_BROWSER="$PWD/$browser/node_modules"
+
 log=target/test-output.log
 set +e
 bash scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"

@@ -56,7 +56,7 @@ fn identity_named(identity: Option<&shared::model::EsimIdentity>, wanted: Option
 }
 
 impl FleetArgs {
-    fn admits(&self, state: &EsimState, now: DateTime<Utc>) -> Result<bool, String> {
+    pub fn admits(&self, state: &EsimState, now: DateTime<Utc>) -> Result<bool, String> {
         if let Some(below) = self.below {
             let left = state.usage.as_ref().and_then(|f| f.value.remaining_ratio);
             if !left.is_some_and(|r| r * 100.0 < below) {

@@ -12,6 +12,7 @@ mod sqlite;
 mod stats;
 mod timeline;
 mod verify;
+mod web;
 
 use backend::BackendArgs;
 use clap::{Parser, Subcommand};
@@ -57,6 +58,15 @@ enum Command {
         /// Let partners register loopback and http:// callback URLs (to test against localhost).
         #[arg(long)]
         allow_loopback_callbacks: bool,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// The operator console in the browser (overview, eSIM timelines, fleet, event inspector with replay),
+    /// on loopback, over the local store or (--backend aws) the deployed table.
+    Console {
+        /// Address to listen on (loopback only).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: SocketAddr,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -198,6 +208,27 @@ async fn build_router(
         services.push(service);
     }
     Router::new(services)
+}
+
+async fn console(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
+    let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
+    let opened = backend.open(false).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let pipeline = pipeline_for(&opened, &settings, clock.clone());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("esimhooks console on http://{bound}");
+    let console = Arc::new(web::Console {
+        opened,
+        pipeline,
+        clock,
+    });
+    web::run(listener, console, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }
 
 async fn serve(addr: SocketAddr, backend: BackendArgs, allow_loopback_callbacks: bool) -> Result<(), String> {
@@ -415,6 +446,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
             allow_loopback_callbacks,
             backend,
         } => done(serve(addr, backend, allow_loopback_callbacks).await),
+        Command::Console { addr, backend } => done(console(addr, backend).await),
         Command::Init { table, topic } => done(init(&table, &topic).await),
         Command::Listen { secrets, port } => match listen::parse_secrets(&secrets) {
             Ok(secrets) => done(listen::run(port, secrets).await),
@@ -480,3 +512,5 @@ mod tests_customers;
 mod tests_fleet;
 #[cfg(test)]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_web;

@@ -46,10 +46,13 @@ struct Entry {
     /// After an alert: who was told (masked).
     #[serde(skip_serializing_if = "Option::is_none")]
     told: Option<String>,
+    /// An event's dedupe key, to open it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dedupe_key: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-struct Timeline {
+pub struct Timeline {
     provider: ProviderId,
     key: String,
     iccid: Option<String>,
@@ -76,6 +79,7 @@ fn event_entry(event: &Event, status: &str, after: Option<&EsimState>) -> Entry 
             .and_then(|v| v.as_str().map(str::to_string)),
         ends_at: after.and_then(EsimState::expires_at),
         told: None,
+        dedupe_key: Some(event.dedupe_key.as_str().to_string()),
     }
 }
 
@@ -89,11 +93,16 @@ fn alert_entry(alert: &StoredAlert) -> Entry {
         lifecycle: None,
         ends_at: None,
         told: crate::listing::told(&alert.notifications),
+        dedupe_key: None,
     }
 }
 
 /// The timelines of every eSIM `args.esim` names, oldest entry first; an error when none matches.
-async fn timelines(args: &TimelineArgs, store: &dyn StoreQuery, now: DateTime<Utc>) -> Result<Vec<Timeline>, String> {
+pub async fn timelines(
+    args: &TimelineArgs,
+    store: &dyn StoreQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<Timeline>, String> {
     let query = ListQuery {
         provider: args.provider,
         since: Some(parse_since(&args.since, now)?),

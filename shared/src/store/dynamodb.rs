@@ -788,6 +788,23 @@ fn filtered<T>(
 
 #[async_trait]
 impl StoreQuery for DynamoStore {
+    async fn delivery(
+        &self,
+        provider: ProviderId,
+        dedupe_key: &DedupeKey,
+    ) -> Result<Option<StoredDelivery>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key(delivery_pk(provider, dedupe_key.as_str()), "EVENT")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.as_ref().map(delivery_from_item).transpose()
+    }
+
     async fn list_deliveries(&self, query: &ListQuery) -> Result<Vec<StoredDelivery>, StoreError> {
         let items = self.list_items("EVENT", query).await?;
         filtered(items, query, delivery_from_item, |d| {

@@ -404,6 +404,14 @@ fn newest_first<T>(mut items: Vec<T>, query: &ListQuery, at: impl Fn(&T) -> Date
 
 #[async_trait]
 impl<B: KvBackend> StoreQuery for KvStore<B> {
+    async fn delivery(
+        &self,
+        provider: ProviderId,
+        dedupe_key: &DedupeKey,
+    ) -> Result<Option<StoredDelivery>, StoreError> {
+        self.read(Space::Deliveries, &delivery_key_of(provider, dedupe_key))
+    }
+
     async fn list_deliveries(&self, query: &ListQuery) -> Result<Vec<StoredDelivery>, StoreError> {
         let all: Vec<StoredDelivery> = self.read_all(Space::Deliveries)?;
         let kept = all

@@ -271,6 +271,12 @@ pub trait StoreQuery: Send + Sync {
     async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError>;
     /// Conflicts last seen in the query's window, most recent first.
     async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError>;
+    /// One stored delivery, by its provider and dedupe key (a key read, no listing).
+    async fn delivery(
+        &self,
+        provider: ProviderId,
+        dedupe_key: &DedupeKey,
+    ) -> Result<Option<StoredDelivery>, StoreError>;
 }
 
 #[cfg(test)]
