@@ -5,9 +5,11 @@ mod console;
 mod customers;
 mod listen;
 mod listing;
+mod maintain;
 mod partners;
 mod send;
 mod serve;
+mod setup;
 mod sqlite;
 mod stats;
 mod timeline;
@@ -17,6 +19,8 @@ mod web;
 use backend::BackendArgs;
 use clap::{Parser, Subcommand};
 use listing::{ListArgs, Listing};
+use maintain::{replay, sweep};
+use setup::init;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{process_env, provider_from_env, Settings};
 use shared::customers::notifier::CustomerNotifier;
@@ -170,7 +174,6 @@ enum Command {
     },
 }
 
-/// Builds the router for every implemented provider; one with missing secrets is served fail-closed.
 /// The pipeline over an opened backend: its store and alert sink, and its customer channel where it has one.
 fn pipeline_for(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Clock>) -> Pipeline {
     let pipeline = Pipeline::new(
@@ -190,6 +193,7 @@ fn pipeline_for(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Cl
     }
 }
 
+/// Builds the router for every implemented provider; one with missing secrets is served fail-closed.
 async fn build_router(
     opened: &backend::Opened,
     settings: &Settings,
@@ -263,166 +267,6 @@ async fn serve(addr: SocketAddr, backend: BackendArgs, allow_loopback_callbacks:
     })
     .await
     .map_err(|e| e.to_string())
-}
-
-async fn init(table: &str, topic: &str) -> Result<(), String> {
-    let sdk = shared::aws::sdk_config().await;
-    let (table, topic_arn) = init_at(&sdk, table, topic).await?;
-    println!("export ESIMHOOKS_TABLE={table}");
-    println!("export ESIMHOOKS_TOPIC_ARN={topic_arn}");
-    if let Some(from) = process_env("ESIMHOOKS_EMAIL_FROM").filter(|f| !f.trim().is_empty()) {
-        init_email_identity(&sdk, &from).await?;
-        eprintln!("SES identity {from} created: confirm SES's verification email before customers get email");
-        println!("export ESIMHOOKS_EMAIL_FROM={from}");
-    }
-    Ok(())
-}
-
-/// Creates the SES identity customer email is sent from; one that exists already is fine.
-async fn init_email_identity(sdk: &aws_config::SdkConfig, from: &str) -> Result<(), String> {
-    let created = aws_sdk_sesv2::Client::new(sdk)
-        .create_email_identity()
-        .email_identity(from)
-        .send()
-        .await;
-    match created {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => Ok(()),
-        Err(e) => Err(format!(
-            "creating the SES identity {from}: {}",
-            aws_sdk_sesv2::error::DisplayErrorContext(&e)
-        )),
-    }
-}
-
-/// Creates the table (with its indexes and TTL) and the topic where `sdk` points; returns their names.
-async fn init_at(sdk: &aws_config::SdkConfig, table: &str, topic: &str) -> Result<(String, String), String> {
-    shared::store::dynamodb::DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(sdk), table)
-        .await
-        .map_err(|e| format!("creating table {table}: {e}"))?;
-    let topic_arn = aws_sdk_sns::Client::new(sdk)
-        .create_topic()
-        .name(topic)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "creating topic {topic}: {}",
-                aws_sdk_sns::error::DisplayErrorContext(&e)
-            )
-        })?
-        .topic_arn
-        .unwrap_or_default();
-    Ok((table.to_string(), topic_arn))
-}
-
-async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result<(), String> {
-    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
-    let opened = backend.open(true).await?;
-    let pipeline = pipeline_for(&opened, &settings, Arc::new(SystemClock));
-    let report = pipeline.sweep_expiring().await.map_err(|e| e.to_string())?;
-    println!(
-        "expiring: {}, published: {}, already sent: {}, failed: {}",
-        report.expiring, report.published, report.already_sent, report.failed
-    );
-    let outbox = pipeline.send_due_notifications().await.map_err(|e| e.to_string())?;
-    println!(
-        "customer messages due after quiet hours: {}, sent: {}, not sent: {}, left for the next run: {}",
-        outbox.due, outbox.sent, outbox.not_sent, outbox.retry
-    );
-    if report.failed > 0 || outbox.retry > 0 {
-        return Err(format!(
-            "{} expiry alerts and {} customer messages are left; run again",
-            report.failed, outbox.retry
-        ));
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn replay(
-    provider: Option<ProviderId>,
-    since: Option<String>,
-    until: Option<String>,
-    esim: Option<String>,
-    force: bool,
-    backend: BackendArgs,
-) -> Result<u8, String> {
-    let counts = replay_stored(provider, since, until, esim, force, backend).await?;
-    println!(
-        "replayed {}: {} changed, {} unchanged, {} failed",
-        counts.changed + counts.unchanged + counts.failed,
-        counts.changed,
-        counts.unchanged,
-        counts.failed
-    );
-    Ok(if counts.failed > 0 { 5 } else { 0 })
-}
-
-/// How a replay went, delivery by delivery.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct ReplayCounts {
-    changed: usize,
-    unchanged: usize,
-    failed: usize,
-}
-
-async fn replay_stored(
-    provider: Option<ProviderId>,
-    since: Option<String>,
-    until: Option<String>,
-    esim: Option<String>,
-    force: bool,
-    backend: BackendArgs,
-) -> Result<ReplayCounts, String> {
-    let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
-    let opened = backend.open(true).await?;
-    let now = SystemClock.now();
-    let filter = ListArgs {
-        provider,
-        since,
-        iccid: None,
-        limit: usize::MAX,
-        json: false,
-    };
-    let mut query = filter.query(now)?;
-    if let Some(until) = until {
-        query.until = Some(
-            chrono::DateTime::parse_from_rfc3339(&until)
-                .map_err(|e| format!("--until {until}: {e}"))?
-                .to_utc(),
-        );
-    }
-    let mut deliveries = opened.query.list_deliveries(&query).await.map_err(|e| e.to_string())?;
-    if let Some(esim) = &esim {
-        deliveries.retain(|d| {
-            d.event
-                .esim
-                .as_ref()
-                .is_some_and(|e| &e.key == esim || e.iccid.as_ref() == Some(esim))
-        });
-    }
-    deliveries.reverse(); // oldest first, as they arrived
-    let pipeline = pipeline_for(&opened, &settings, Arc::new(SystemClock));
-    let bar = if deliveries.len() >= 20 {
-        indicatif::ProgressBar::new(deliveries.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let mut counts = ReplayCounts::default();
-    for stored in &deliveries {
-        match shared::replay::replay_one(&pipeline, &stored.event, force).await {
-            Ok(shared::replay::Replayed::Changed) => counts.changed += 1,
-            Ok(shared::replay::Replayed::Unchanged) => counts.unchanged += 1,
-            Err(e) => {
-                counts.failed += 1;
-                bar.suspend(|| eprintln!("{} {}: {e}", stored.event.provider, stored.event.dedupe_key));
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(counts)
 }
 
 async fn run(cli: Cli) -> Result<u8, String> {

@@ -1,6 +1,7 @@
 //! The local server end to end: real HTTP on loopback, the SQLite file, the listing commands.
 
 use super::*;
+use crate::setup::init_at;
 use serde_json::Value;
 use std::io::Write as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -553,8 +554,8 @@ async fn init_creates_a_table_and_topic_the_aws_backend_can_use() {
     init_at(&sdk, &table, &table).await.unwrap();
     // The customer email sender's SES identity, also idempotent.
     let from = format!("alerts-{}@travelsim.example", std::process::id());
-    super::init_email_identity(&sdk, &from).await.unwrap();
-    super::init_email_identity(&sdk, &from).await.unwrap();
+    crate::setup::init_email_identity(&sdk, &from).await.unwrap();
+    crate::setup::init_email_identity(&sdk, &from).await.unwrap();
     let identity = aws_sdk_sesv2::Client::new(&sdk)
         .get_email_identity()
         .email_identity(&from)

@@ -3,6 +3,7 @@
 
 use super::tests::{http_with, local_backend, secret_of, start, TOKEN};
 use super::*;
+use crate::maintain::replay_stored;
 use serde_json::Value;
 use shared::model::ProviderId;
 use shared::store::{ListQuery, StoreQuery};
