@@ -64,7 +64,7 @@ impl FleetArgs {
             }
         }
         if let Some(span) = &self.ending_within {
-            let span = shared::callbacks::delivery::parse_span(span).map_err(|e| format!("--ending-within: {e}"))?;
+            let span = shared::time::parse_span(span).map_err(|e| format!("--ending-within: {e}"))?;
             if !state.expires_at().is_some_and(|end| end > now && end <= now + span) {
                 return Ok(false);
             }

@@ -2,6 +2,7 @@
 //! endpoint's answer means (delivered, retry when, give up, or disable the endpoint), and when an endpoint that
 //! keeps failing is disabled. The sender applies them to each attempt with an injected clock.
 
+use crate::time::parse_span;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -57,22 +58,6 @@ impl RetrySchedule {
     pub fn delay_after(&self, attempt: u32) -> Option<Duration> {
         let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
         self.0.get(index).copied()
-    }
-}
-
-/// A span written as a number and a unit: `5s`, `30m`, `2h`, `5d`.
-pub fn parse_span(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a span like 5s, 5m, 2h or 5d"))?;
-    match unit {
-        "s" => Ok(Duration::seconds(n)),
-        "m" => Ok(Duration::minutes(n)),
-        "h" => Ok(Duration::hours(n)),
-        "d" => Ok(Duration::days(n)),
-        _ => Err(format!("{text:?} has no unit (s, m, h or d)")),
     }
 }
 
