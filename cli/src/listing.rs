@@ -55,17 +55,25 @@ fn identity_named(identity: Option<&shared::model::EsimIdentity>, wanted: Option
     }
 }
 
+/// An eSIM that is gone (deleted or cancelled): what data or time it had left no longer counts.
+pub fn gone(state: &EsimState) -> bool {
+    matches!(
+        state.status.as_ref().map(|f| f.value.lifecycle),
+        Some(Lifecycle::Deleted | Lifecycle::Cancelled)
+    )
+}
+
 impl FleetArgs {
     pub fn admits(&self, state: &EsimState, now: DateTime<Utc>) -> Result<bool, String> {
         if let Some(below) = self.below {
             let left = state.usage.as_ref().and_then(|f| f.value.remaining_ratio);
-            if !left.is_some_and(|r| r * 100.0 < below) {
+            if gone(state) || !left.is_some_and(|r| r * 100.0 < below) {
                 return Ok(false);
             }
         }
         if let Some(span) = &self.ending_within {
             let span = shared::time::parse_span(span).map_err(|e| format!("--ending-within: {e}"))?;
-            if !state.expires_at().is_some_and(|end| end > now && end <= now + span) {
+            if gone(state) || !state.expires_at().is_some_and(|end| end > now && end <= now + span) {
                 return Ok(false);
             }
         }
@@ -279,9 +287,10 @@ pub async fn list(
                         s.usage
                             .as_ref()
                             .and_then(|f| f.value.remaining_ratio)
+                            .filter(|_| !gone(s))
                             .map(|r| format!("{:.1}%", r * 100.0))
                             .unwrap_or_else(dash),
-                        s.expires_at().map(time).unwrap_or_else(dash),
+                        s.expires_at().filter(|_| !gone(s)).map(time).unwrap_or_else(dash),
                     ]
                 })
                 .collect();

@@ -280,7 +280,7 @@ fn cli_parses_and_documents_its_commands() {
     assert!(Cli::try_parse_from(["esimhooks", "events", "--backend", "cloud"]).is_err());
 }
 
-fn send_args(provider: &str, addr: SocketAddr, secret: String) -> send::SendArgs {
+pub(crate) fn send_args(provider: &str, addr: SocketAddr, secret: String) -> send::SendArgs {
     send::SendArgs {
         provider: ProviderId::parse(provider).unwrap(),
         event_type: None,
@@ -295,7 +295,7 @@ fn send_args(provider: &str, addr: SocketAddr, secret: String) -> send::SendArgs
     }
 }
 
-async fn send(args: send::SendArgs) -> Result<u8, String> {
+pub(crate) async fn send(args: send::SendArgs) -> Result<u8, String> {
     tokio::task::spawn_blocking(move || send::run(&args)).await.unwrap()
 }
 

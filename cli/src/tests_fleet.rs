@@ -155,3 +155,34 @@ async fn stats_count_each_providers_deliveries_alerts_and_drift() {
         .unwrap();
     assert_eq!(one["providers"].as_object().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_deleted_esim_shows_no_data_left_or_end_and_is_in_no_fleet_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gone.db");
+    let server = start(&db).await;
+    let mut args = crate::tests::send_args("esimgo", server.addr, crate::tests::secret_of("esimgo"));
+    args.scenario = true;
+    assert_eq!(crate::tests::send(args).await, Ok(0));
+    server.stop().await;
+    let all = json_of(&db, &["esims", "--since", "1d"]).await.unwrap();
+    assert_eq!(all[0]["status"]["value"]["lifecycle"], "deleted", "{all}");
+    assert!(
+        all[0]["validity"]["value"]["expires_at"].is_string(),
+        "the facts are kept: {all}"
+    );
+    for filter in [&["--ending-within", "7d"][..], &["--below", "101"]] {
+        let found = json_of(&db, &[&["esims", "--since", "1d"], filter].concat())
+            .await
+            .unwrap();
+        assert_eq!(found, serde_json::json!([]), "{filter:?}");
+    }
+    let table = crate::tests::list_table(Listing::Esims, &db).await;
+    let row = table.lines().find(|l| l.contains("esimgo")).unwrap();
+    let last_two: Vec<&str> = row.split_whitespace().rev().take(2).collect();
+    assert_eq!(
+        last_two,
+        ["-", "-"],
+        "no data left or end shown for a deleted eSIM: {row}"
+    );
+}
