@@ -30,13 +30,15 @@ pub(crate) async fn http_with(
     body: &str,
 ) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let named = |wanted: &str| headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(wanted));
+    let host = if named("host") { "" } else { "Host: localhost\r\n" };
     let extra: String = headers
         .iter()
         .filter(|(name, _)| !name.eq_ignore_ascii_case("content-type"))
         .map(|(name, value)| format!("{name}: {value}\r\n"))
         .collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\n{host}Content-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();

@@ -120,8 +120,11 @@ async fn the_console_answers_every_page_over_a_seeded_store() {
     assert_eq!(status, 200, "{inspected}");
     assert!(inspected["raw"].as_str().unwrap().contains("8943108170001029631"));
     assert!(inspected["normalized"].get("raw").is_none());
-    let (status, replayed) =
-        crate::tests::http(addr, "POST", &format!("/api/replay?provider=esimaccess&key={key}"), "").await;
+    let replay = format!("/api/replay?provider=esimaccess&key={key}");
+    let forged = crate::tests::http(addr, "POST", &replay, "").await;
+    assert_eq!(forged.0, 403, "a cross-site form cannot replay: {}", forged.1);
+    let page = [(web::ACTION_HEADER.to_string(), "1".to_string())];
+    let (status, replayed) = crate::tests::http_with(addr, "POST", &replay, &page, "").await;
     assert_eq!(status, 200, "{replayed}");
     let replayed: Value = serde_json::from_str(&replayed).unwrap();
     assert_eq!(
@@ -140,6 +143,9 @@ async fn the_console_answers_every_page_over_a_seeded_store() {
     assert_eq!(get(addr, "/api/esim?q=8900000000000000000").await.0, 404);
     assert_eq!(get(addr, "/api/fleet?below=lots").await.0, 400);
     assert_eq!(get(addr, "/api/event?provider=nobody&key=x").await.0, 400);
+    let rebound = [("Host".to_string(), "evil.example".to_string())];
+    let (status, _) = crate::tests::http_with(addr, "GET", "/api/overview", &rebound, "").await;
+    assert_eq!(status, 403, "a DNS-rebinding page names its own host");
 
     if let Ok(modules) = std::env::var("ESIMHOOKS_TEST_BROWSER") {
         let shots = repo().join("target/console-screenshots");

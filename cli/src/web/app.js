@@ -147,7 +147,7 @@ async function event(params) {
   const confirm = el("button", { id: "replay-confirm", hidden: "", onclick: async () => {
     confirm.hidden = true;
     try {
-      const r = await api(`/api/replay?${query}`, { method: "POST" });
+      const r = await api(`/api/replay?${query}`, { method: "POST", headers: { "x-esimhooks-console": "1" } });
       result.replaceChildren(el("p", { class: "replayed" },
         `Replayed: ${r.result}; normalization ${r.changed_fields.length ? "changed " + r.changed_fields.join(", ") : "unchanged"}.`));
     } catch (e) { result.replaceChildren(el("p", { class: "error" }, e.message)); }

@@ -2,12 +2,18 @@
 //! (`--backend aws`) the deployed table read with the operator's own credentials. The page, its script and
 //! style are built into the binary (it works offline); the page reads the JSON routes below, which answer from
 //! the same queries as the CLI (`stats`, `esim`, `esims`), so the two never disagree.
+//!
+//! Loopback is not enough on its own: any web page the operator visits can send requests to 127.0.0.1. So a
+//! request must name a loopback host (a DNS-rebinding page names its own) and a replay must carry the
+//! console's own header, which a cross-site form cannot send.
 
 mod api;
 
 use crate::backend::Opened;
+use axum::extract::Request;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use shared::clock::Clock;
@@ -45,7 +51,36 @@ pub fn app(console: Arc<Console>) -> axum::Router {
         .route("/api/replay", post(replay))
         .route("/api/conflicts", get(conflicts))
         .route("/api/partners", get(partners))
+        .layer(middleware::from_fn(guard))
         .with_state(console)
+}
+
+/// The header the page sends with every action.
+pub const ACTION_HEADER: &str = "x-esimhooks-console";
+
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|ip| format!("[{ip}]")).unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name).to_string(),
+    };
+    matches!(name.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+}
+
+async fn guard(request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(loopback_host) {
+        return answer(Err(api::Problem {
+            status: StatusCode::FORBIDDEN,
+            message: "the console answers requests for 127.0.0.1 or localhost only".into(),
+        }));
+    }
+    if request.method() != Method::GET && !request.headers().contains_key(ACTION_HEADER) {
+        return answer(Err(api::Problem {
+            status: StatusCode::FORBIDDEN,
+            message: format!("actions come from the console's page (the {ACTION_HEADER} header)"),
+        }));
+    }
+    next.run(request).await
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
