@@ -246,7 +246,7 @@ async fn a_lease_left_by_a_crashed_lambda_is_taken_over_after_it_expires() {
 #[tokio::test]
 async fn concurrent_copies_store_one_event_and_one_alert() {
     let rig = Rig::new("storm", NOW).await;
-    let service = Arc::new(rig.service_with_topic(&rig.topic_arn, PipelineSettings::default()));
+    let service = Arc::new(rig.service_with_topic(&rig.topic_arn, common::storm_settings()));
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let service = service.clone();

@@ -153,7 +153,7 @@ async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
         },
     });
     let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
-    let settings = shared::pipeline::PipelineSettings::default();
+    let settings = common::storm_settings();
     let pipeline =
         shared::pipeline::Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), settings).with_customers(notifier);
     let service = Arc::new(shared::service::Service::ready(

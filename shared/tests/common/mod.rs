@@ -310,6 +310,16 @@ pub async fn assert_stored_once_and_alerted(h: &Harness, all: &[Fixture], schema
     stored
 }
 
+/// Settings for concurrent copies against moto that must all be answered 200: each copy waits for the first
+/// for as long as a loaded 2-core CI machine may take through moto (in production, a copy answered 503 after
+/// 3 s is retried by the provider; a test would count it as a failure).
+pub fn storm_settings() -> PipelineSettings {
+    PipelineSettings {
+        busy_wait: std::time::Duration::from_secs(30),
+        ..PipelineSettings::default()
+    }
+}
+
 /// Settings for tests: no waiting on a busy twin (tests drive concurrency explicitly).
 pub fn quick_settings() -> PipelineSettings {
     PipelineSettings {
