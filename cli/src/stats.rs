@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 use shared::customers::notify::NotificationStatus;
 use shared::model::{EventKind, ProviderId};
-use shared::store::{AlertStatus, ListQuery, StoreQuery};
+use shared::store::{AlertStatus, ListQuery, StoreQuery, StoredDelivery};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -52,22 +52,32 @@ pub async fn stats(
         until: Some(now + Duration::minutes(1)),
         limit: None,
     };
+    let deliveries = store.list_deliveries(&query).await.map_err(|e| e.to_string())?;
+    tally(store, &query, &deliveries).await
+}
+
+/// [`stats`] over deliveries already read for `query` (the console's overview charts them too).
+pub async fn tally(
+    store: &dyn StoreQuery,
+    query: &ListQuery,
+    deliveries: &[StoredDelivery],
+) -> Result<BTreeMap<ProviderId, ProviderStats>, String> {
     let failed = |e: shared::store::StoreError| e.to_string();
     let mut all: BTreeMap<ProviderId, ProviderStats> = ProviderId::ALL
         .iter()
-        .filter(|p| provider.is_none_or(|only| only == **p))
+        .filter(|p| query.provider.is_none_or(|only| only == **p))
         .map(|p| (*p, ProviderStats::default()))
         .collect();
-    for d in store.list_deliveries(&query).await.map_err(failed)? {
+    for d in deliveries {
         let row = all.entry(d.event.provider).or_default();
         row.stored += 1;
         row.unrecognized += u64::from(d.event.kind == EventKind::Unrecognized);
         row.schema_drift += u64::from(d.event.shows_schema_drift());
     }
-    for c in store.list_conflicts(&query).await.map_err(failed)? {
+    for c in store.list_conflicts(query).await.map_err(failed)? {
         all.entry(c.event.provider).or_default().conflicts += c.count;
     }
-    for a in store.list_alerts(&query).await.map_err(failed)? {
+    for a in store.list_alerts(query).await.map_err(failed)? {
         let row = all.entry(a.alert.provider).or_default();
         row.alerts += 1;
         row.alerts_sent += u64::from(a.status == AlertStatus::Sent);

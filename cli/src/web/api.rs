@@ -66,10 +66,10 @@ pub async fn overview(c: &Console, p: &Params) -> Result<Value, Problem> {
     let query = window(c, p, "24h")?;
     let now = c.clock.now();
     let since = query.since.unwrap_or(now);
-    let totals = crate::stats::stats(c.opened.query.as_ref(), since, query.provider, now)
+    let deliveries = c.opened.query.list_deliveries(&query).await.map_err(failed)?;
+    let totals = crate::stats::tally(c.opened.query.as_ref(), &query, &deliveries)
         .await
         .map_err(failed)?;
-    let deliveries = c.opened.query.list_deliveries(&query).await.map_err(failed)?;
     let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
     let mut hours = Vec::new();
     let mut at = hour(since);
