@@ -29,12 +29,12 @@ pub struct AppState {
 
 /// Partner callbacks over the local store: the sender and the API. `allow_loopback` lets partners register
 /// loopback and `http://` URLs (`serve --allow-loopback-callbacks`); `notices` tells a partner's contact that
-/// an endpoint was disabled (the console, locally).
+/// an endpoint was disabled (the console, locally). The schedule, disabling span and signing overlap come from
+/// the environment, as deployed.
 pub fn local_callbacks<B: KvBackend>(
     store: Arc<KvStore<B>>,
     clock: Arc<dyn Clock>,
     allow_loopback: bool,
-    signing_overlap: chrono::Duration,
     notices: Option<Arc<dyn shared::customers::notify::CustomerSender>>,
 ) -> Result<(Arc<LocalCallbacks<B>>, Arc<CallbacksApi>), String> {
     let poster = HttpPoster::new(Arc::new(SystemResolver), allow_loopback)
@@ -46,7 +46,9 @@ pub fn local_callbacks<B: KvBackend>(
     let api = CallbacksApi::new(store.clone(), sender.clone(), Arc::new(SystemResolver), clock)
         .with_attempt_log(store)
         .with_job_queue(sender.clone())
-        .with_signing_overlap(signing_overlap);
+        .with_signing_overlap(shared::callbacks::partner::signing_overlap(
+            &shared::config::process_env,
+        )?);
     let api = if allow_loopback { api.allowing_loopback() } else { api };
     Ok((sender, Arc::new(api)))
 }
@@ -67,9 +69,8 @@ pub fn partner_callbacks(
             false => Ok(None),
         };
     };
-    let overlap = shared::callbacks::partner::signing_overlap(&shared::config::process_env)?;
     let notices = opened.customer_sender.clone();
-    let (sender, api) = local_callbacks(store, clock, allow_loopback, overlap, notices)?;
+    let (sender, api) = local_callbacks(store, clock, allow_loopback, notices)?;
     opened.sink = Arc::new(shared::callbacks::local::PartnerSink {
         inner: opened.sink.clone(),
         callbacks: sender.clone(),
