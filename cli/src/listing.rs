@@ -6,8 +6,8 @@ use serde::Serialize;
 use shared::customers::notify::{Channel, NotificationRecord};
 use shared::customers::{mask_email, mask_phone};
 use shared::model::{Lifecycle, ProviderId};
-use shared::state::EsimState;
-use shared::store::{ListQuery, StoreQuery};
+use shared::store::read::{gone, identity_named};
+use shared::store::{FleetFilter, ListQuery, StoreQuery};
 use std::io::Write;
 
 #[derive(Debug, Clone, Args)]
@@ -43,53 +43,59 @@ pub struct FleetArgs {
     pub lifecycle: Option<String>,
 }
 
-/// What an eSIM is known by: its key, its ICCID and its references.
-pub fn names_esim(key: &str, iccid: Option<&str>, refs: &shared::model::Refs, wanted: &str) -> bool {
-    key == wanted || iccid == Some(wanted) || refs.values().any(|r| r == wanted)
-}
-
-fn identity_named(identity: Option<&shared::model::EsimIdentity>, wanted: Option<&str>) -> bool {
-    match wanted {
-        None => true,
-        Some(w) => identity.is_some_and(|i| names_esim(&i.key, i.iccid.as_deref(), &i.refs, w)),
-    }
-}
-
-/// An eSIM that is gone (deleted or cancelled): what data or time it had left no longer counts.
-pub fn gone(state: &EsimState) -> bool {
-    matches!(
-        state.status.as_ref().map(|f| f.value.lifecycle),
-        Some(Lifecycle::Deleted | Lifecycle::Cancelled)
-    )
-}
-
 impl FleetArgs {
-    pub fn admits(&self, state: &EsimState, now: DateTime<Utc>) -> Result<bool, String> {
-        if let Some(below) = self.below {
-            let left = state.usage.as_ref().and_then(|f| f.value.remaining_ratio);
-            if gone(state) || !left.is_some_and(|r| r * 100.0 < below) {
-                return Ok(false);
-            }
-        }
-        if let Some(span) = &self.ending_within {
-            let span = shared::time::parse_span(span).map_err(|e| format!("--ending-within: {e}"))?;
-            if gone(state) || !state.expires_at().is_some_and(|end| end > now && end <= now + span) {
-                return Ok(false);
-            }
-        }
-        if let Some(wanted) = &self.lifecycle {
-            let wanted: Lifecycle = serde_json::from_value(serde_json::Value::String(wanted.to_lowercase()))
-                .map_err(|_| format!("--lifecycle {wanted}: use pending, installed, active, suspended, depleted, expired, cancelled or deleted"))?;
-            if state.status.as_ref().map(|f| f.value.lifecycle) != Some(wanted) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+    /// The store's fleet filter for these flags over `window`, spans counted from `now`.
+    pub fn filter(&self, window: &ListQuery, now: DateTime<Utc>) -> Result<FleetFilter, String> {
+        let ending = self
+            .ending_within
+            .as_deref()
+            .map(|span| {
+                let span = shared::time::parse_span(span).map_err(|e| format!("--ending-within: {e}"))?;
+                Ok::<_, String>((now, now + span))
+            })
+            .transpose()?;
+        let lifecycle = self
+            .lifecycle
+            .as_deref()
+            .map(|wanted| {
+                Lifecycle::parse(wanted).ok_or_else(|| {
+                    format!("--lifecycle {wanted}: use pending, installed, active, suspended, depleted, expired, cancelled or deleted")
+                })
+            })
+            .transpose()?;
+        Ok(FleetFilter {
+            window: ListQuery {
+                limit: None,
+                ..window.clone()
+            },
+            below_percent: self.below,
+            ending,
+            lifecycle,
+        })
     }
+}
 
-    fn is_set(&self) -> bool {
-        self.below.is_some() || self.ending_within.is_some() || self.lifecycle.is_some()
+/// Every eSIM `name` names in the window, with its history there: what `--iccid` lists from.
+async fn histories(
+    store: &dyn StoreQuery,
+    name: &str,
+    window: &ListQuery,
+) -> Result<Vec<shared::store::EsimHistory>, String> {
+    let window = ListQuery {
+        limit: None,
+        ..window.clone()
+    };
+    let failed = |e: shared::store::StoreError| e.to_string();
+    let mut found = Vec::new();
+    for esim in store.esims_named(name, &window).await.map_err(failed)? {
+        found.push(
+            store
+                .esim_history(esim.provider, &esim.key, &window)
+                .await
+                .map_err(failed)?,
+        );
     }
+    Ok(found)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -186,14 +192,19 @@ fn print_table(out: &mut impl Write, header: &[&str], rows: Vec<Vec<String>>) ->
     writeln!(out, "{text}\n({count} rows)").or_else(io)
 }
 
-/// Keeps the first `limit` rows; when there were more, says so (on stderr: stdout may be a pipe of JSON).
+/// Says there were more rows than shown (on stderr: stdout may be a pipe of JSON).
+fn more_rows(limit: usize) {
+    eprintln!(
+        "more rows: use --limit {} (or a narrower --since)",
+        limit.saturating_mul(2).max(1)
+    );
+}
+
+/// Keeps the first `limit` rows; when there were more, says so.
 fn cut<T>(mut rows: Vec<T>, limit: usize) -> Vec<T> {
     if rows.len() > limit {
         rows.truncate(limit);
-        eprintln!(
-            "more rows: use --limit {} (or a narrower --since)",
-            limit.saturating_mul(2).max(1)
-        );
+        more_rows(limit);
     }
     rows
 }
@@ -221,20 +232,21 @@ pub async fn list(
     now: DateTime<Utc>,
     out: &mut impl Write,
 ) -> Result<(), String> {
-    let mut query = args.query(now)?;
-    if fleet.is_set() {
-        query.limit = None;
-    }
+    let query = args.query(now)?;
     let wanted = args.iccid.as_deref();
     let failed = |e: shared::store::StoreError| e.to_string();
     let dash = || "-".to_string();
     match what {
         Listing::Events => {
-            let rows = store.list_deliveries(&query).await.map_err(failed)?;
-            let rows: Vec<_> = rows
-                .into_iter()
-                .filter(|d| identity_named(d.event.esim.as_ref(), wanted))
-                .collect();
+            let mut rows = match wanted {
+                None => store.list_deliveries(&query).await.map_err(failed)?,
+                Some(name) => histories(store, name, &query)
+                    .await?
+                    .into_iter()
+                    .flat_map(|h| h.deliveries)
+                    .collect(),
+            };
+            rows.sort_by_key(|d| std::cmp::Reverse(d.event.received_at));
             let rows = cut(rows, args.limit);
             if args.json {
                 return print_json(out, &rows);
@@ -261,14 +273,27 @@ pub async fn list(
             )
         }
         Listing::Esims => {
-            let mut rows = Vec::new();
-            for state in store.list_states(&query).await.map_err(failed)? {
-                let named = wanted.is_none_or(|w| names_esim(&state.key, state.iccid.as_deref(), &state.refs, w));
-                if named && fleet.admits(&state, now)? {
-                    rows.push(state);
+            let filter = fleet.filter(&query, now)?;
+            let rows = match wanted {
+                None => {
+                    let page = store.fleet(&filter, 0, args.limit).await.map_err(failed)?;
+                    if page.more {
+                        more_rows(args.limit);
+                    }
+                    page.rows
                 }
-            }
-            let rows = cut(rows, args.limit);
+                Some(name) => {
+                    let states = histories(store, name, &query)
+                        .await?
+                        .into_iter()
+                        .filter_map(|h| h.state);
+                    let page = filter.page_of(states.collect(), 0, args.limit);
+                    if page.more {
+                        more_rows(args.limit);
+                    }
+                    page.rows
+                }
+            };
             if args.json {
                 return print_json(out, &rows);
             }
@@ -301,11 +326,15 @@ pub async fn list(
             )
         }
         Listing::Alerts => {
-            let rows = store.list_alerts(&query).await.map_err(failed)?;
-            let rows: Vec<_> = rows
-                .into_iter()
-                .filter(|a| identity_named(a.alert.esim.as_ref(), wanted))
-                .collect();
+            let mut rows = match wanted {
+                None => store.list_alerts(&query).await.map_err(failed)?,
+                Some(name) => histories(store, name, &query)
+                    .await?
+                    .into_iter()
+                    .flat_map(|h| h.alerts)
+                    .collect(),
+            };
+            rows.sort_by_key(|a| std::cmp::Reverse(a.alert.raised_at));
             let rows = cut(rows, args.limit);
             if args.json {
                 return print_json(out, &rows);
@@ -334,7 +363,7 @@ pub async fn list(
             let rows = store.list_conflicts(&query).await.map_err(failed)?;
             let rows: Vec<_> = rows
                 .into_iter()
-                .filter(|c| identity_named(c.event.esim.as_ref(), wanted))
+                .filter(|c| wanted.is_none_or(|w| identity_named(c.event.esim.as_ref(), w)))
                 .collect();
             let rows = cut(rows, args.limit);
             if args.json {

@@ -1,7 +1,9 @@
-//! The embedded store for local runs: the shared key-value `EventStore` over one SQLite file.
+//! The embedded store for local runs: the shared key-value `EventStore` over one SQLite file, its documents in
+//! `items` and their index entries in `entries` (a listing, timeline or fleet page reads a range of those).
 
-use rusqlite::{params, Connection, OptionalExtension};
-use shared::store::{KvBackend, KvStore, Space, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use shared::store::index::{IndexEntry, IndexRange};
+use shared::store::{Change, KvBackend, KvStore, Space, StoreError};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -9,6 +11,11 @@ pub struct SqliteBackend(Mutex<Connection>);
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+/// SQLite counts in i64; a range asking for "all" asks for i64::MAX.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl SqliteBackend {
@@ -22,7 +29,15 @@ impl SqliteBackend {
                  key   TEXT NOT NULL,
                  doc   TEXT NOT NULL,
                  PRIMARY KEY (space, key)
-             );",
+             );
+             CREATE TABLE IF NOT EXISTS entries (
+                 space TEXT NOT NULL,
+                 idx   TEXT NOT NULL,
+                 value TEXT NOT NULL,
+                 key   TEXT NOT NULL,
+                 PRIMARY KEY (space, idx, value, key)
+             ) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS entries_of_item ON entries (space, key);",
         )
         .map_err(unavailable)?;
         Ok(Self(Mutex::new(conn)))
@@ -33,61 +48,133 @@ impl SqliteBackend {
     }
 }
 
+fn put(transaction: &Transaction, space: Space, key: &str, document: &str) -> rusqlite::Result<usize> {
+    transaction.execute(
+        "INSERT INTO items (space, key, doc) VALUES (?1, ?2, ?3)
+         ON CONFLICT (space, key) DO UPDATE SET doc = excluded.doc",
+        params![space.as_str(), key, document],
+    )
+}
+
+fn set_entries(transaction: &Transaction, space: Space, key: &str, entries: &[IndexEntry]) -> rusqlite::Result<()> {
+    transaction.execute(
+        "DELETE FROM entries WHERE space = ?1 AND key = ?2",
+        params![space.as_str(), key],
+    )?;
+    let mut insert =
+        transaction.prepare("INSERT OR IGNORE INTO entries (space, idx, value, key) VALUES (?1, ?2, ?3, ?4)")?;
+    for entry in entries {
+        insert.execute(params![space.as_str(), entry.index, entry.value, key])?;
+    }
+    Ok(())
+}
+
 impl KvBackend for SqliteBackend {
     fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()
-            .query_row(
-                "SELECT doc FROM items WHERE space = ?1 AND key = ?2",
-                params![space.as_str(), key],
-                |r| r.get(0),
-            )
-            .optional()
+            .prepare("SELECT doc FROM items WHERE space = ?1 AND key = ?2")
+            .and_then(|mut s| s.query_row(params![space.as_str(), key], |r| r.get(0)).optional())
             .map_err(unavailable)
     }
 
     fn put(&self, space: Space, key: &str, document: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "INSERT INTO items (space, key, doc) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (space, key) DO UPDATE SET doc = excluded.doc",
-                params![space.as_str(), key, document],
-            )
-            .map(|_| ())
-            .map_err(unavailable)
+        self.apply(&[Change::put(space, key.to_string(), document.to_string())])
     }
 
-    fn apply(&self, changes: &[(Space, String, Option<String>)]) -> Result<(), StoreError> {
+    fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let transaction = conn.transaction().map_err(unavailable)?;
-        for (space, key, document) in changes {
-            match document {
-                Some(document) => transaction.execute(
-                    "INSERT INTO items (space, key, doc) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (space, key) DO UPDATE SET doc = excluded.doc",
-                    params![space.as_str(), key, document],
-                ),
-                None => transaction.execute(
-                    "DELETE FROM items WHERE space = ?1 AND key = ?2",
-                    params![space.as_str(), key],
-                ),
+        for change in changes {
+            match change {
+                Change::Put {
+                    space,
+                    key,
+                    document,
+                    entries,
+                } => put(&transaction, *space, key, document).and_then(|_| match entries {
+                    Some(entries) => set_entries(&transaction, *space, key, entries),
+                    None => Ok(()),
+                }),
+                Change::Delete { space, key } => transaction
+                    .execute(
+                        "DELETE FROM items WHERE space = ?1 AND key = ?2",
+                        params![space.as_str(), key],
+                    )
+                    .and_then(|_| set_entries(&transaction, *space, key, &[])),
             }
             .map_err(unavailable)?;
         }
         transaction.commit().map_err(unavailable)
     }
 
-    fn list(&self, space: Space) -> Result<Vec<String>, StoreError> {
+    fn list(&self, space: Space) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn();
         let mut statement = conn
-            .prepare("SELECT doc FROM items WHERE space = ?1")
+            .prepare("SELECT key, doc FROM items WHERE space = ?1")
             .map_err(unavailable)?;
         let rows = statement
-            .query_map(params![space.as_str()], |r| r.get::<_, String>(0))
+            .query_map(params![space.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(unavailable)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
     }
+
+    fn range(&self, space: Space, range: &IndexRange) -> Result<Vec<String>, StoreError> {
+        let order = if range.descending { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT i.doc FROM entries e JOIN items i ON i.space = e.space AND i.key = e.key
+             WHERE e.space = ?1 AND e.idx = ?2 AND e.value >= ?3 AND e.value < ?4
+             ORDER BY e.value {order}, e.key {order} LIMIT ?5 OFFSET ?6"
+        );
+        let conn = self.conn();
+        let mut statement = conn.prepare(&sql).map_err(unavailable)?;
+        let rows = statement
+            .query_map(
+                params![
+                    space.as_str(),
+                    range.index,
+                    range.from,
+                    range.to,
+                    count(range.limit),
+                    count(range.skip)
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(unavailable)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    fn histogram(&self, space: Space, range: &IndexRange, prefix: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(
+                "SELECT substr(value, 1, ?5) AS head, COUNT(*) FROM entries
+                 WHERE space = ?1 AND idx = ?2 AND value >= ?3 AND value < ?4
+                 GROUP BY head ORDER BY head",
+            )
+            .map_err(unavailable)?;
+        let rows = statement
+            .query_map(
+                params![space.as_str(), range.index, range.from, range.to, count(prefix)],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.unsigned_abs())),
+            )
+            .map_err(unavailable)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    fn index_version(&self) -> Result<u32, StoreError> {
+        self.conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(unavailable)
+    }
+
+    fn set_index_version(&self, version: u32) -> Result<(), StoreError> {
+        self.conn()
+            .execute_batch(&format!("PRAGMA user_version = {version}"))
+            .map_err(unavailable)
+    }
 }
 
+/// The store in the file at `path`, its indexes written first when the file is from before they were.
 pub fn open_store(path: &Path) -> Result<KvStore<SqliteBackend>, StoreError> {
-    Ok(KvStore::new(SqliteBackend::open(path)?))
+    KvStore::open(SqliteBackend::open(path)?)
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use serde::Serialize;
 use shared::customers::notify::NotificationStatus;
-use shared::model::{EventKind, ProviderId};
-use shared::store::{AlertStatus, ListQuery, StoreQuery, StoredDelivery};
+use shared::model::ProviderId;
+use shared::store::{AlertStatus, HourCounts, ListQuery, StoreQuery};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -52,15 +52,15 @@ pub async fn stats(
         until: Some(now + Duration::minutes(1)),
         limit: None,
     };
-    let deliveries = store.list_deliveries(&query).await.map_err(|e| e.to_string())?;
-    tally(store, &query, &deliveries).await
+    let counts = store.delivery_counts(&query).await.map_err(|e| e.to_string())?;
+    tally(store, &query, &counts).await
 }
 
-/// [`stats`] over deliveries already read for `query` (the console's overview charts them too).
+/// [`stats`] over delivery counts already read for `query` (the console's overview charts them by hour too).
 pub async fn tally(
     store: &dyn StoreQuery,
     query: &ListQuery,
-    deliveries: &[StoredDelivery],
+    counts: &[HourCounts],
 ) -> Result<BTreeMap<ProviderId, ProviderStats>, String> {
     let failed = |e: shared::store::StoreError| e.to_string();
     let mut all: BTreeMap<ProviderId, ProviderStats> = ProviderId::ALL
@@ -68,11 +68,11 @@ pub async fn tally(
         .filter(|p| query.provider.is_none_or(|only| only == **p))
         .map(|p| (*p, ProviderStats::default()))
         .collect();
-    for d in deliveries {
-        let row = all.entry(d.event.provider).or_default();
-        row.stored += 1;
-        row.unrecognized += u64::from(d.event.kind == EventKind::Unrecognized);
-        row.schema_drift += u64::from(d.event.shows_schema_drift());
+    for hour in counts {
+        let row = all.entry(hour.provider).or_default();
+        row.stored += hour.stored;
+        row.unrecognized += hour.unrecognized;
+        row.schema_drift += hour.schema_drift;
     }
     for c in store.list_conflicts(query).await.map_err(failed)? {
         all.entry(c.event.provider).or_default().conflicts += c.count;

@@ -186,3 +186,40 @@ async fn a_deleted_esim_shows_no_data_left_or_end_and_is_in_no_fleet_view() {
         "no data left or end shown for a deleted eSIM: {row}"
     );
 }
+
+/// A store file from before the indexes (documents only) answers as before: opening it writes the entries.
+#[tokio::test]
+async fn a_store_file_from_before_the_indexes_is_indexed_when_opened() {
+    let (_dir, db) = filled().await;
+    let questions: [&[&str]; 5] = [
+        &["esim", HALF],
+        &["esims", "--since", "1d", "--below", "20"],
+        &["esims", "--since", "1d", "--lifecycle", "active"],
+        &["events", "--iccid", HALF],
+        &["alerts", "--iccid", LOW],
+    ];
+    let mut before = Vec::new();
+    for argv in questions {
+        before.push(json_of(&db, argv).await.unwrap());
+    }
+    {
+        let old = rusqlite::Connection::open(&db).unwrap();
+        old.execute_batch("DROP TABLE entries; PRAGMA user_version = 0;")
+            .unwrap();
+    }
+    for (argv, answer) in questions.iter().zip(&before) {
+        assert_eq!(&json_of(&db, argv).await.unwrap(), answer, "{argv:?}");
+    }
+    let reopened = rusqlite::Connection::open(&db).unwrap();
+    let version: u32 = reopened.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, shared::store::index::INDEX_VERSION);
+    let entries: i64 = reopened
+        .query_row("SELECT COUNT(*) FROM entries WHERE space = 'deliveries'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        entries >= 3 * 2,
+        "each delivery in the time indexes at least: {entries}"
+    );
+}

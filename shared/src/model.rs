@@ -126,6 +126,40 @@ pub enum Lifecycle {
     Unknown,
 }
 
+impl Lifecycle {
+    pub const ALL: [Self; 9] = [
+        Self::Pending,
+        Self::Installed,
+        Self::Active,
+        Self::Suspended,
+        Self::Depleted,
+        Self::Expired,
+        Self::Cancelled,
+        Self::Deleted,
+        Self::Unknown,
+    ];
+
+    /// The name it is stored and written under (`active`, `deleted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Installed => "installed",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Depleted => "depleted",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+            Self::Deleted => "deleted",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// A lifecycle by its name, in any case.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
 /// How we know when the event happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,11 +4,12 @@ use super::Console;
 use crate::listing::{parse_since, FleetArgs};
 use crate::timeline::{timelines, TimelineArgs};
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::Duration;
 use serde_json::{json, Value};
 use shared::callbacks::registry::CallbackRegistry;
 use shared::callbacks::sender::AttemptLog;
 use shared::model::{DedupeKey, ProviderId};
+use shared::store::read::hour_of;
 use shared::store::{ListQuery, StoredDelivery};
 use std::collections::{BTreeMap, HashMap};
 
@@ -66,34 +67,38 @@ pub async fn overview(c: &Console, p: &Params) -> Result<Value, Problem> {
     let query = window(c, p, "24h")?;
     let now = c.clock.now();
     let since = query.since.unwrap_or(now);
-    let deliveries = c.opened.query.list_deliveries(&query).await.map_err(failed)?;
-    let totals = crate::stats::tally(c.opened.query.as_ref(), &query, &deliveries)
+    let counts = c.opened.query.delivery_counts(&query).await.map_err(failed)?;
+    let totals = crate::stats::tally(c.opened.query.as_ref(), &query, &counts)
         .await
         .map_err(failed)?;
-    let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
     let mut hours = Vec::new();
-    let mut at = hour(since);
+    let mut at = hour_of(since);
     while at <= now && hours.len() < 24 * 31 {
         hours.push(at);
         at += Duration::hours(1);
     }
     let mut series: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let mut drifting = Vec::new();
-    for d in &deliveries {
-        let e = &d.event;
-        let counts = series
-            .entry(e.provider.to_string())
+    for count in &counts {
+        let row = series
+            .entry(count.provider.to_string())
             .or_insert_with(|| vec![0; hours.len()]);
-        if let Some(i) = hours.iter().position(|h| *h == hour(e.received_at)) {
-            counts[i] += 1;
-        }
-        if e.shows_schema_drift() && drifting.len() < 50 {
-            drifting.push(
-                json!({"provider": e.provider, "dedupe_key": e.dedupe_key, "received_at": e.received_at,
-                "kind": e.kind.as_str(), "flags": e.flags}),
-            );
+        if let Some(i) = hours.iter().position(|h| *h == count.hour) {
+            row[i] += count.stored;
         }
     }
+    let drifting: Vec<Value> = c
+        .opened
+        .query
+        .drifting(&query, 50)
+        .await
+        .map_err(failed)?
+        .iter()
+        .map(|d| {
+            let e = &d.event;
+            json!({"provider": e.provider, "dedupe_key": e.dedupe_key, "received_at": e.received_at,
+                "kind": e.kind.as_str(), "flags": e.flags})
+        })
+        .collect();
     Ok(json!({"since": since, "hours": hours, "series": series, "providers": totals, "drifting": drifting}))
 }
 
@@ -112,10 +117,11 @@ pub async fn esim(c: &Console, p: &Params) -> Result<Value, Problem> {
     serde_json::to_value(found).map_err(failed)
 }
 
-/// eSIMs below a level, ending soon, in a lifecycle, by provider: a page of them.
+/// eSIMs below a level, ending soon, in a lifecycle, by provider: a page of them, read through the store's
+/// fleet indexes.
 pub async fn fleet(c: &Console, p: &Params) -> Result<Value, Problem> {
-    let query = window(c, p, "400d")?;
-    let filters = FleetArgs {
+    let window = window(c, p, "400d")?;
+    let flags = FleetArgs {
         below: param(p, "below")
             .map(|b| b.parse().map_err(|_| bad("below is a percent")))
             .transpose()?,
@@ -128,18 +134,11 @@ pub async fn fleet(c: &Console, p: &Params) -> Result<Value, Problem> {
         })
     };
     let (limit, offset) = (number("limit", 50)?.clamp(1, 200), number("offset", 0)?);
-    let now = c.clock.now();
-    let mut rows = Vec::new();
-    for state in c.opened.query.list_states(&query).await.map_err(failed)? {
-        if filters.admits(&state, now).map_err(bad)? {
-            rows.push(state);
-        }
-    }
-    let total = rows.len();
-    let page: Vec<Value> = rows
+    let filter = flags.filter(&window, c.clock.now()).map_err(bad)?;
+    let page = c.opened.query.fleet(&filter, offset, limit).await.map_err(failed)?;
+    let rows: Vec<Value> = page
+        .rows
         .into_iter()
-        .skip(offset)
-        .take(limit)
         .map(|s| {
             json!({"provider": s.provider, "key": s.key, "iccid": s.iccid, "updated_at": s.updated_at,
                 "lifecycle": s.status.as_ref().map(|f| f.value.lifecycle),
@@ -147,7 +146,7 @@ pub async fn fleet(c: &Console, p: &Params) -> Result<Value, Problem> {
                 "ends_at": s.expires_at()})
         })
         .collect();
-    Ok(json!({"total": total, "offset": offset, "limit": limit, "rows": page}))
+    Ok(json!({"offset": offset, "limit": limit, "more": page.more, "rows": rows}))
 }
 
 /// The delivery `provider` and `key` name.

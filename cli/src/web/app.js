@@ -130,13 +130,13 @@ async function fleet(params) {
     location.hash = `#/fleet?${next}`;
   } }, field("below", "below %"), field("ending_within", "ends within (24h)"), field("lifecycle", "lifecycle"), field("provider", "provider"), el("button", {}, "Filter"));
   const offset = Number(params.get("offset") || 0);
-  const more = offset + data.rows.length < data.total;
   const next = new URLSearchParams(query); next.set("offset", offset + data.limit);
-  main.replaceChildren(el("h1", {}, `Fleet: ${data.total} eSIMs`), form,
+  const shown = data.rows.length ? `eSIMs ${offset + 1}-${offset + data.rows.length}` : "no eSIMs";
+  main.replaceChildren(el("h1", {}, `Fleet: ${shown}${data.more ? " and more" : ""}`), form,
     table(["provider", "eSIM", "ICCID", "lifecycle", "data left", "plan ends", "updated"],
       data.rows.map((r) => [r.provider, el("a", { href: `#/esim?q=${encodeURIComponent(r.iccid || r.key)}` }, r.key), r.iccid || "-",
         r.lifecycle || "-", r.data_left_percent === null ? "-" : `${r.data_left_percent}%`, time(r.ends_at), time(r.updated_at)]), "fleet-row"),
-    more ? el("p", {}, el("a", { href: `#/fleet?${next}`, id: "fleet-next" }, "next page")) : "");
+    data.more ? el("p", {}, el("a", { href: `#/fleet?${next}`, id: "fleet-next" }, "next page")) : "");
 }
 
 async function event(params) {

@@ -5,8 +5,9 @@ use super::notify::{
 };
 use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
+use crate::store::index::{sort_time, IndexRange};
 use crate::store::{AlertClaim, Decision};
-use crate::store::{KvBackend, KvStore, Space, StoreError};
+use crate::store::{Change, KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -18,10 +19,6 @@ impl<B: KvBackend> KvStore<B> {
     fn contact_under(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {
         self.read(Space::Contacts, &key(provider, esim))
     }
-}
-
-fn document(contact: &Contact) -> Result<String, StoreError> {
-    serde_json::to_string(contact).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[async_trait]
@@ -48,14 +45,14 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
         let Some((outcome, stale)) = upsert_plan(contact, &replaced) else {
             return Ok(Upserted::Unchanged);
         };
-        let doc = document(contact)?;
         let deletes = stale
             .iter()
-            .map(|esim| (Space::Contacts, key(contact.provider, esim), None));
+            .map(|esim| Ok(Change::delete(Space::Contacts, key(contact.provider, esim))));
         let writes = refs
             .iter()
-            .map(|esim| (Space::Contacts, key(contact.provider, esim), Some(doc.clone())));
-        self.backend().apply(&deletes.chain(writes).collect::<Vec<_>>())?;
+            .map(|esim| self.indexed_change(Space::Contacts, &key(contact.provider, esim), contact));
+        self.backend()
+            .apply(&deletes.chain(writes).collect::<Result<Vec<_>, StoreError>>()?)?;
         Ok(outcome)
     }
 
@@ -67,7 +64,7 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
         let changes: Vec<_> = contact
             .refs()
             .iter()
-            .map(|esim| (Space::Contacts, key(provider, esim), None))
+            .map(|esim| Change::delete(Space::Contacts, key(provider, esim)))
             .collect();
         self.backend().apply(&changes)?;
         Ok(Some(contact))
@@ -97,7 +94,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         match notification_decision(existing.map(|n| (n.status, n.lease_until)), now) {
             Decision::Found(outcome) => Ok(outcome),
             Decision::Take => {
-                self.write(Space::Notifications, &key, record)?;
+                self.write_indexed(Space::Notifications, &key, record)?;
                 Ok(AlertClaim::Claimed)
             }
         }
@@ -108,7 +105,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         let key = notification_key(&record.alert_id, record.channel);
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
         if existing.is_some_and(|n| n.attempt.as_deref() == Some(attempt)) {
-            self.write(Space::Notifications, &key, record)?;
+            self.write_indexed(Space::Notifications, &key, record)?;
         }
         Ok(())
     }
@@ -119,19 +116,24 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
         if let Some(mut held) = existing.filter(|n| n.attempt.as_deref() == Some(attempt)) {
             held.lease_until = Some(DateTime::UNIX_EPOCH);
-            self.write(Space::Notifications, &key, &held)?;
+            self.write_indexed(Space::Notifications, &key, &held)?;
         }
         Ok(())
     }
 
     async fn notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
-        let all: Vec<NotificationRecord> = self.read_all(Space::Notifications)?;
-        Ok(all.into_iter().filter(|n| n.alert_id == alert_id).collect())
+        self.read_range(Space::Notifications, &IndexRange::exact("alert", alert_id))
     }
 
     async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError> {
-        let all: Vec<NotificationRecord> = self.read_all(Space::Notifications)?;
-        let mut due: Vec<NotificationRecord> = all
+        let nanosecond = chrono::Duration::nanoseconds(1);
+        let window = IndexRange::new(
+            "outbox",
+            sort_time(now - OUTBOX_LOOKBACK + nanosecond),
+            sort_time(now + nanosecond),
+        );
+        let waiting: Vec<NotificationRecord> = self.read_range(Space::Notifications, &window)?;
+        let mut due: Vec<NotificationRecord> = waiting
             .into_iter()
             .filter(|n| n.in_outbox() && n.due_at.is_some_and(|at| at <= now && at > now - OUTBOX_LOOKBACK))
             .filter(|n| due_claimable(n.status, n.lease_until, now))
@@ -146,7 +148,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
         let claimable = existing.is_some_and(|n| n.in_outbox() && due_claimable(n.status, n.lease_until, now));
         if claimable {
-            self.write(Space::Notifications, &key, record)?;
+            self.write_indexed(Space::Notifications, &key, record)?;
         }
         Ok(claimable)
     }
@@ -168,12 +170,8 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         let mut changes = Vec::new();
         for mut record in all.into_iter().filter(|n| n.to == to) {
             record.to = masked.to_string();
-            let document = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            changes.push((
-                Space::Notifications,
-                notification_key(&record.alert_id, record.channel),
-                Some(document),
-            ));
+            let key = notification_key(&record.alert_id, record.channel);
+            changes.push(self.indexed_change(Space::Notifications, &key, &record)?);
         }
         self.backend().apply(&changes)?;
         Ok(changes.len())

@@ -46,3 +46,13 @@ fn schema_drift_is_an_unrecognized_payload_or_a_missing_promised_field() {
     event.kind = EventKind::Unrecognized;
     assert!(event.shows_schema_drift());
 }
+
+#[test]
+fn lifecycle_names_are_their_serialized_names() {
+    for lifecycle in Lifecycle::ALL {
+        let serialized = serde_json::to_value(lifecycle).unwrap();
+        assert_eq!(serialized, serde_json::Value::String(lifecycle.as_str().into()));
+        assert_eq!(Lifecycle::parse(&lifecycle.as_str().to_uppercase()), Some(lifecycle));
+    }
+    assert_eq!(Lifecycle::parse("gone"), None);
+}

@@ -788,6 +788,10 @@ fn filtered<T>(
 
 #[async_trait]
 impl StoreQuery for DynamoStore {
+    async fn esim_state(&self, provider: ProviderId, key: &str) -> Result<Option<EsimState>, StoreError> {
+        Ok(EventStore::load_state(self, provider, key).await?.map(|v| v.value))
+    }
+
     async fn delivery(
         &self,
         provider: ProviderId,

@@ -1,9 +1,12 @@
 //! [`EventStore`] over any key-value backend that can get, put and list JSON documents. A process-wide lock
 //! makes each read-modify-write atomic, which is all the in-memory store and the local SQLite file need.
 
+use super::index::{sort_time, IndexEntry, IndexRange, Indexed, INDEX_VERSION};
+#[cfg(any(test, feature = "testing"))]
+use super::memory::MemoryBackend;
 use super::{
     alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
-    ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery, Versioned,
+    StoreError, StoredAlert, StoredConflict, StoredDelivery, Versioned,
 };
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
@@ -12,8 +15,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-#[cfg(any(test, feature = "testing"))]
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// The kinds of documents, each its own key space.
@@ -57,64 +58,65 @@ impl Space {
     }
 }
 
-/// A synchronous document store. Calls are made under [`KvStore`]'s lock.
-pub trait KvBackend: Send + Sync + 'static {
-    fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError>;
-    fn put(&self, space: Space, key: &str, document: &str) -> Result<(), StoreError>;
-    fn list(&self, space: Space) -> Result<Vec<String>, StoreError>;
-    /// Writes (`Some` document) and deletes (`None`) together: all of them or, on an error, none.
-    fn apply(&self, changes: &[(Space, String, Option<String>)]) -> Result<(), StoreError>;
+/// One write or delete of [`KvBackend::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Writes a document; with `entries`, replaces its index entries too, else leaves them as they are.
+    Put {
+        space: Space,
+        key: String,
+        document: String,
+        entries: Option<Vec<IndexEntry>>,
+    },
+    /// Deletes a document and its index entries.
+    Delete { space: Space, key: String },
 }
 
-#[cfg(any(test, feature = "testing"))]
-/// Documents in a map: the in-memory store for unit tests and benchmarks.
-#[derive(Debug, Default)]
-pub struct MemoryBackend(Mutex<BTreeMap<(Space, String), String>>);
-
-#[cfg(any(test, feature = "testing"))]
-impl KvBackend for MemoryBackend {
-    fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(space, key.to_string()))
-            .cloned())
-    }
-
-    fn put(&self, space: Space, key: &str, document: &str) -> Result<(), StoreError> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((space, key.to_string()), document.to_string());
-        Ok(())
-    }
-
-    fn apply(&self, changes: &[(Space, String, Option<String>)]) -> Result<(), StoreError> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for (space, key, document) in changes {
-            match document {
-                Some(document) => map.insert((*space, key.clone()), document.clone()),
-                None => map.remove(&(*space, key.clone())),
-            };
+impl Change {
+    pub fn put(space: Space, key: String, document: String) -> Self {
+        Self::Put {
+            space,
+            key,
+            document,
+            entries: None,
         }
-        Ok(())
     }
 
-    fn list(&self, space: Space) -> Result<Vec<String>, StoreError> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(map
-            .range((space, String::new())..)
-            .take_while(|((s, _), _)| *s == space)
-            .map(|(_, v)| v.clone())
-            .collect())
+    pub fn delete(space: Space, key: String) -> Self {
+        Self::Delete { space, key }
     }
+}
+
+/// A synchronous document store with ordered index entries beside the documents. Calls are made under
+/// [`KvStore`]'s lock.
+pub trait KvBackend: Send + Sync + 'static {
+    fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes a document, leaving its index entries as they are.
+    fn put(&self, space: Space, key: &str, document: &str) -> Result<(), StoreError>;
+    /// Every document of a space, with its key.
+    fn list(&self, space: Space) -> Result<Vec<(String, String)>, StoreError>;
+    /// The documents whose entries lie in `range`, in its order.
+    fn range(&self, space: Space, range: &IndexRange) -> Result<Vec<String>, StoreError>;
+    /// How many entries lie in `range`, by the first `prefix` characters of their value (ASCII values), in
+    /// ascending order of those; reads no document.
+    fn histogram(&self, space: Space, range: &IndexRange, prefix: usize) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Applies the changes together: all of them or, on an error, none.
+    fn apply(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// The [`INDEX_VERSION`] the entries were written for (0: a store from before there were indexes).
+    fn index_version(&self) -> Result<u32, StoreError>;
+    fn set_index_version(&self, version: u32) -> Result<(), StoreError>;
 }
 
 #[derive(Serialize, Deserialize)]
-struct StoredState {
-    version: u64,
-    state: EsimState,
+pub(crate) struct StoredState {
+    pub(crate) version: u64,
+    pub(crate) state: EsimState,
+}
+
+impl Indexed for StoredState {
+    fn entries(&self) -> Vec<IndexEntry> {
+        self.state.entries()
+    }
 }
 
 pub struct KvStore<B> {
@@ -140,11 +142,11 @@ fn delivery_key(event: &Event) -> String {
     delivery_key_of(event.provider, &event.dedupe_key)
 }
 
-fn delivery_key_of(provider: ProviderId, dedupe_key: &DedupeKey) -> String {
+pub(crate) fn delivery_key_of(provider: ProviderId, dedupe_key: &DedupeKey) -> String {
     format!("{provider}#{dedupe_key}")
 }
 
-fn state_key(provider: ProviderId, esim_key: &str) -> String {
+pub(crate) fn state_key(provider: ProviderId, esim_key: &str) -> String {
     format!("{provider}#{esim_key}")
 }
 
@@ -160,8 +162,62 @@ impl<B: KvBackend> KvStore<B> {
         &self.backend
     }
 
+    pub fn into_backend(self) -> B {
+        self.backend
+    }
+
+    /// The store over a backend that may hold documents written before its indexes were (an older local
+    /// file): their entries are written first, once.
+    pub fn open(backend: B) -> Result<Self, StoreError> {
+        let store = Self::new(backend);
+        if store.backend.index_version()? < INDEX_VERSION {
+            store.reindex()?;
+        }
+        Ok(store)
+    }
+
+    /// Writes every indexed document's entries again, from the document.
+    pub fn reindex(&self) -> Result<(), StoreError> {
+        let _guard = self.locked();
+        self.reindex_space::<StoredDelivery>(Space::Deliveries, |d| serde_json::from_str(d))?;
+        self.reindex_space::<StoredState>(Space::States, |d| serde_json::from_str(d))?;
+        self.reindex_space::<StoredAlert>(Space::Alerts, |d| serde_json::from_str(d))?;
+        self.reindex_space::<StoredConflict>(Space::Conflicts, |d| {
+            conflict_from_doc(d).map_err(|e| serde::de::Error::custom(e.to_string()))
+        })?;
+        self.reindex_space::<crate::customers::notify::NotificationRecord>(Space::Notifications, |d| {
+            serde_json::from_str(d)
+        })?;
+        self.reindex_space::<crate::customers::Contact>(Space::Contacts, |d| serde_json::from_str(d))?;
+        self.backend.set_index_version(INDEX_VERSION)
+    }
+
+    fn reindex_space<T: Indexed>(
+        &self,
+        space: Space,
+        parse: impl Fn(&str) -> Result<T, serde_json::Error>,
+    ) -> Result<(), StoreError> {
+        let changes = self
+            .backend
+            .list(space)?
+            .into_iter()
+            .map(|(key, document)| {
+                let entries = parse(&document)
+                    .map_err(|e| StoreError::Corrupt(format!("{}/{key}: {e}", space.as_str())))?
+                    .entries();
+                Ok(Change::Put {
+                    space,
+                    key,
+                    document,
+                    entries: Some(entries),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.backend.apply(&changes)
+    }
+
     pub(crate) fn delete(&self, space: Space, key: &str) -> Result<(), StoreError> {
-        self.backend.apply(&[(space, key.to_string(), None)])
+        self.backend.apply(&[Change::delete(space, key.to_string())])
     }
 
     pub(crate) fn read<T: DeserializeOwned>(&self, space: Space, key: &str) -> Result<Option<T>, StoreError> {
@@ -178,9 +234,48 @@ impl<B: KvBackend> KvStore<B> {
         self.backend.put(space, key, &doc)
     }
 
+    /// Writes a document and replaces its index entries, together.
+    pub(crate) fn write_indexed<T: Serialize + Indexed>(
+        &self,
+        space: Space,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.backend.apply(&[self.indexed_change(space, key, value)?])
+    }
+
+    pub(crate) fn indexed_change<T: Serialize + Indexed>(
+        &self,
+        space: Space,
+        key: &str,
+        value: &T,
+    ) -> Result<Change, StoreError> {
+        Ok(Change::Put {
+            space,
+            key: key.to_string(),
+            document: serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            entries: Some(value.entries()),
+        })
+    }
+
     pub(crate) fn read_all<T: DeserializeOwned>(&self, space: Space) -> Result<Vec<T>, StoreError> {
         self.backend
             .list(space)?
+            .iter()
+            .map(|(_, doc)| {
+                serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("{}: {e}", space.as_str())))
+            })
+            .collect()
+    }
+
+    /// The documents in one index range, in its order.
+    pub(crate) fn read_range<T: DeserializeOwned>(
+        &self,
+        space: Space,
+        range: &IndexRange,
+    ) -> Result<Vec<T>, StoreError> {
+        self.backend
+            .range(space, range)?
             .iter()
             .map(|doc| serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("{}: {e}", space.as_str()))))
             .collect()
@@ -203,7 +298,7 @@ impl<B: KvBackend> KvStore<B> {
         if let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? {
             if stored.attempt.as_deref() == Some(lease.attempt.as_str()) {
                 change(&mut stored);
-                self.write(Space::Deliveries, &key, &stored)?;
+                self.write_indexed(Space::Deliveries, &key, &stored)?;
             }
         }
         Ok(())
@@ -219,7 +314,7 @@ impl<B: KvBackend> KvStore<B> {
         if let Some(mut stored) = self.read::<StoredAlert>(Space::Alerts, &alert.alert_id)? {
             if stored.attempt.as_deref() == Some(lease.attempt.as_str()) {
                 change(&mut stored);
-                self.write(Space::Alerts, &alert.alert_id, &stored)?;
+                self.write_indexed(Space::Alerts, &alert.alert_id, &stored)?;
             }
         }
         Ok(())
@@ -246,7 +341,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
                     last_error: None,
                     event: event.clone(),
                 };
-                self.write(Space::Deliveries, &key, &record)?;
+                self.write_indexed(Space::Deliveries, &key, &record)?;
                 Ok(Begin::Started)
             }
         }
@@ -284,7 +379,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
             return Ok(false);
         };
         stored.event = event.clone();
-        self.write(Space::Deliveries, &key, &stored)?;
+        self.write_indexed(Space::Deliveries, &key, &stored)?;
         Ok(true)
     }
 
@@ -299,7 +394,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
             }
             None => StoredConflict::first(event.clone()),
         };
-        self.write(Space::Conflicts, &key, &record)
+        self.write_indexed(Space::Conflicts, &key, &record)
     }
 
     async fn load_state(
@@ -322,7 +417,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
             return Ok(false);
         }
         let version = expected.map_or(1, |v| v + 1);
-        self.write(
+        self.write_indexed(
             Space::States,
             &key,
             &StoredState {
@@ -334,8 +429,9 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     }
 
     async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError> {
-        let all: Vec<StoredState> = self.read_all(Space::States)?;
-        Ok(all
+        let range = IndexRange::new("expires", sort_time(from), sort_time(until)).oldest_first();
+        let found: Vec<StoredState> = self.read_range(Space::States, &range)?;
+        Ok(found
             .into_iter()
             .map(|s| s.state)
             .filter(|s| s.expires_at().is_some_and(|at| at >= from && at < until))
@@ -362,7 +458,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
                     alert: alert.clone(),
                     notifications: Vec::new(),
                 };
-                self.write(Space::Alerts, &alert.alert_id, &record)?;
+                self.write_indexed(Space::Alerts, &alert.alert_id, &record)?;
                 Ok(AlertClaim::Claimed)
             }
         }
@@ -390,77 +486,8 @@ impl<B: KvBackend> EventStore for KvStore<B> {
 }
 
 /// A conflict record; one written before conflicts were counted is the bare event, seen once.
-fn conflict_from_doc(doc: &str) -> Result<StoredConflict, StoreError> {
+pub(crate) fn conflict_from_doc(doc: &str) -> Result<StoredConflict, StoreError> {
     serde_json::from_str::<StoredConflict>(doc)
         .or_else(|_| serde_json::from_str::<Event>(doc).map(StoredConflict::first))
         .map_err(|e| StoreError::Corrupt(format!("conflicts: {e}")))
-}
-
-fn newest_first<T>(mut items: Vec<T>, query: &ListQuery, at: impl Fn(&T) -> DateTime<Utc>) -> Vec<T> {
-    items.sort_by_key(|item| std::cmp::Reverse(at(item)));
-    items.truncate(query.limit.unwrap_or(usize::MAX));
-    items
-}
-
-#[async_trait]
-impl<B: KvBackend> StoreQuery for KvStore<B> {
-    async fn delivery(
-        &self,
-        provider: ProviderId,
-        dedupe_key: &DedupeKey,
-    ) -> Result<Option<StoredDelivery>, StoreError> {
-        self.read(Space::Deliveries, &delivery_key_of(provider, dedupe_key))
-    }
-
-    async fn list_deliveries(&self, query: &ListQuery) -> Result<Vec<StoredDelivery>, StoreError> {
-        let all: Vec<StoredDelivery> = self.read_all(Space::Deliveries)?;
-        let kept = all
-            .into_iter()
-            .filter(|d| query.admits(d.event.provider, d.event.received_at))
-            .collect();
-        Ok(newest_first(kept, query, |d| d.event.received_at))
-    }
-
-    async fn list_states(&self, query: &ListQuery) -> Result<Vec<EsimState>, StoreError> {
-        let all: Vec<StoredState> = self.read_all(Space::States)?;
-        let kept = all
-            .into_iter()
-            .map(|s| s.state)
-            .filter(|s| query.admits(s.provider, s.updated_at))
-            .collect();
-        Ok(newest_first(kept, query, |s| s.updated_at))
-    }
-
-    async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError> {
-        let all: Vec<StoredAlert> = self.read_all(Space::Alerts)?;
-        let kept = all
-            .into_iter()
-            .filter(|a| query.admits(a.alert.provider, a.alert.raised_at))
-            .collect();
-        let mut alerts = newest_first(kept, query, |a| a.alert.raised_at);
-        let mut told: Vec<crate::customers::notify::NotificationRecord> = self.read_all(Space::Notifications)?;
-        told.sort_by_key(|n| n.channel);
-        for alert in &mut alerts {
-            alert.notifications = told
-                .iter()
-                .filter(|n| n.alert_id == alert.alert.alert_id)
-                .cloned()
-                .collect();
-        }
-        Ok(alerts)
-    }
-
-    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError> {
-        let all = self
-            .backend
-            .list(Space::Conflicts)?
-            .iter()
-            .map(|doc| conflict_from_doc(doc))
-            .collect::<Result<Vec<_>, _>>()?;
-        let kept = all
-            .into_iter()
-            .filter(|c| query.admits(c.event.provider, c.last_seen_at))
-            .collect();
-        Ok(newest_first(kept, query, |c| c.last_seen_at))
-    }
 }

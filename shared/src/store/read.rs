@@ -1,0 +1,154 @@
+//! What the operator's questions ask of the store, stated once for every adapter: which eSIMs a name means,
+//! an eSIM's history, and a page of the fleet by data left, plan end or lifecycle.
+
+use super::{ListQuery, StoredAlert, StoredDelivery};
+use crate::model::{EsimIdentity, Lifecycle, ProviderId, Refs};
+use crate::state::EsimState;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// An eSIM as the store knows it: its provider and the key its state is kept under.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct EsimName {
+    pub provider: ProviderId,
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iccid: Option<String>,
+}
+
+/// Everything stored about one eSIM in a window: its deliveries and alerts, oldest first, and its state.
+#[derive(Debug, Clone, Default)]
+pub struct EsimHistory {
+    pub deliveries: Vec<StoredDelivery>,
+    pub alerts: Vec<StoredAlert>,
+    pub state: Option<EsimState>,
+}
+
+/// What an eSIM is known by: its key, its ICCID and its references.
+pub fn names_esim(key: &str, iccid: Option<&str>, refs: &Refs, wanted: &str) -> bool {
+    key == wanted || iccid == Some(wanted) || refs.values().any(|r| r == wanted)
+}
+
+pub fn identity_named(identity: Option<&EsimIdentity>, wanted: &str) -> bool {
+    identity.is_some_and(|i| names_esim(&i.key, i.iccid.as_deref(), &i.refs, wanted))
+}
+
+pub fn is_esim(identity: Option<&EsimIdentity>, provider: ProviderId, key: &str, of: ProviderId) -> bool {
+    of == provider && identity.is_some_and(|i| i.key == key)
+}
+
+/// An eSIM that is gone (deleted or cancelled): what data or time it had left no longer counts.
+pub fn gone(state: &EsimState) -> bool {
+    matches!(
+        state.status.as_ref().map(|f| f.value.lifecycle),
+        Some(Lifecycle::Deleted | Lifecycle::Cancelled)
+    )
+}
+
+/// The fleet views' filters. A page is ordered by what it filters on: the least data left first, the soonest
+/// end first, else the most recently updated first.
+#[derive(Debug, Clone, Default)]
+pub struct FleetFilter {
+    /// Only eSIMs updated in this window (its limit is ignored: pages are asked for by offset and limit).
+    pub window: ListQuery,
+    /// Less than this percent of their data left.
+    pub below_percent: Option<f64>,
+    /// Plans that end after the first time and no later than the second.
+    pub ending: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub lifecycle: Option<Lifecycle>,
+}
+
+/// One page of a fleet view; `more` when rows follow it.
+#[derive(Debug, Clone, Default)]
+pub struct FleetPage {
+    pub rows: Vec<EsimState>,
+    pub more: bool,
+}
+
+impl FleetFilter {
+    pub fn admits(&self, state: &EsimState) -> bool {
+        let left = state.usage.as_ref().and_then(|f| f.value.remaining_ratio);
+        let window = ListQuery {
+            limit: None,
+            ..self.window.clone()
+        };
+        window.admits(state.provider, state.updated_at)
+            && self
+                .below_percent
+                .is_none_or(|below| !gone(state) && left.is_some_and(|r| r * 100.0 < below))
+            && self.ending.is_none_or(|(after, until)| {
+                !gone(state) && state.expires_at().is_some_and(|end| end > after && end <= until)
+            })
+            && self
+                .lifecycle
+                .is_none_or(|wanted| state.status.as_ref().map(|f| f.value.lifecycle) == Some(wanted))
+    }
+
+    /// Puts admitted rows in the page's order.
+    pub fn sort(&self, rows: &mut [EsimState]) {
+        // Ties go by provider name and key, as the local store's indexes order them.
+        let name = |s: &EsimState| (s.provider.as_str(), s.key.clone());
+        if self.ending.is_some() {
+            rows.sort_by_key(|s| (s.expires_at(), name(s)));
+        } else if self.below_percent.is_some() {
+            let left = |s: &EsimState| s.usage.as_ref().and_then(|f| f.value.remaining_ratio).unwrap_or(0.0);
+            rows.sort_by(|a, b| left(a).total_cmp(&left(b)).then_with(|| name(a).cmp(&name(b))));
+        } else {
+            rows.sort_by_key(|s| (std::cmp::Reverse(s.updated_at), name(s)));
+        }
+    }
+
+    /// A page of `rows` (every eSIM, in any order): the filter applied, ordered, cut at `offset` and `limit`.
+    pub fn page_of(&self, rows: Vec<EsimState>, offset: usize, limit: usize) -> FleetPage {
+        let mut kept: Vec<EsimState> = rows.into_iter().filter(|s| self.admits(s)).collect();
+        self.sort(&mut kept);
+        let mut rows: Vec<EsimState> = kept.into_iter().skip(offset).take(limit.saturating_add(1)).collect();
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        FleetPage { rows, more }
+    }
+}
+
+/// What one provider stored in one hour: deliveries, and of them unrecognized ones and ones showing drift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourCounts {
+    pub provider: ProviderId,
+    pub hour: DateTime<Utc>,
+    pub stored: u64,
+    pub unrecognized: u64,
+    pub schema_drift: u64,
+}
+
+impl HourCounts {
+    pub fn none(provider: ProviderId, hour: DateTime<Utc>) -> Self {
+        Self {
+            provider,
+            hour,
+            stored: 0,
+            unrecognized: 0,
+            schema_drift: 0,
+        }
+    }
+}
+
+/// The start of the hour `at` is in.
+pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at)
+}
+
+/// Deliveries counted by provider and hour, in that order.
+pub fn count_by_hour(deliveries: &[StoredDelivery]) -> Vec<HourCounts> {
+    let mut counts: std::collections::BTreeMap<(ProviderId, DateTime<Utc>), HourCounts> = Default::default();
+    for d in deliveries {
+        let e = &d.event;
+        let (provider, hour) = (e.provider, hour_of(e.received_at));
+        let row = counts
+            .entry((provider, hour))
+            .or_insert_with(|| HourCounts::none(provider, hour));
+        row.stored += 1;
+        row.unrecognized += u64::from(e.kind == crate::model::EventKind::Unrecognized);
+        row.schema_drift += u64::from(e.shows_schema_drift());
+    }
+    counts.into_values().collect()
+}
