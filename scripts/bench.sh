@@ -8,7 +8,8 @@
 #     load, next to a hello-world lambda_http function built with the same profile;
 #  4. end-to-end load: `esimhooks serve` taking signed deliveries at a fixed concurrency over HTTP, with the
 #     embedded SQLite store and with DynamoDB + SNS on moto (throughput, p50/p90/p99, the server's peak RSS);
-#  5. bootstrap sizes (x86_64 here; arm64 from scripts/build-lambdas.sh).
+#  5. bootstrap sizes (x86_64 here; arm64 from scripts/build-lambdas.sh);
+#  6. the console over a local store of 100,000 events (scripts/console-bench.sh: timeline, overview, fleet pages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,3 +55,4 @@ bash scripts/with-moto.sh bash -c '
   load_server 600 --backend aws
 '
 ls -l target/release/esimaccess target/release/hello-lambda | awk "{print \$5, \$9}"
+bash scripts/console-bench.sh 10000 10

@@ -1,7 +1,7 @@
 //! How fast the console answers over a big local store. Fills a running `esimhooks serve` with signed Roamify
 //! deliveries (ESIMS eSIMs, each a status event and then usage falling to its last level, plans ending from
-//! one hour to ten days out), then times the console's timeline and fleet pages over HTTP on the same SQLite
-//! file. A measurement, not a test; `scripts/bench.sh` runs it with 10,000 eSIMs x 10 events.
+//! one hour to ten days out), then times the console's timeline, overview and fleet pages over HTTP on the same
+//! SQLite file. A measurement, not a test; `scripts/bench.sh` runs it with 10,000 eSIMs x 10 events.
 //!
 //!     cargo run --release -p esimhooks-cli --example console_bench -- SERVE_URL CONSOLE_URL SECRET [ESIMS] [EVENTS]
 
@@ -114,6 +114,13 @@ fn main() {
     let sample: Vec<usize> = (0..50).map(|i| (i * 7919) % esims).collect();
     let timelines: Vec<String> = sample.iter().map(|e| format!("/api/esim?q={}", iccid(*e))).collect();
     time_pages(console, "timeline (esim?q=ICCID)", &timelines, 4);
+    time_pages(
+        console,
+        "overview, 24 hours",
+        &["/api/overview?since=24h".to_string()],
+        10,
+    );
+    time_pages(console, "overview, 7 days", &["/api/overview?since=7d".to_string()], 10);
     let fleet = |query: &str| vec![format!("/api/fleet?{query}")];
     for (label, query) in [
         ("fleet, first page", ""),

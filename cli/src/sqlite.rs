@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use shared::store::index::{IndexEntry, IndexRange};
 use shared::store::{Change, KvBackend, KvStore, Space, StoreError};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -36,10 +37,22 @@ impl SqliteBackend {
                  value TEXT NOT NULL,
                  key   TEXT NOT NULL,
                  PRIMARY KEY (space, idx, value, key)
-             ) WITHOUT ROWID;
-             CREATE INDEX IF NOT EXISTS entries_of_item ON entries (space, key);",
+             ) WITHOUT ROWID;",
         )
         .map_err(unavailable)?;
+        // Each item lists its own entries (JSON pairs), so replacing them needs no second index on `entries`.
+        let listed: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'entries'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(unavailable)?
+            > 0;
+        if !listed {
+            conn.execute_batch("ALTER TABLE items ADD COLUMN entries TEXT")
+                .map_err(unavailable)?;
+        }
         Ok(Self(Mutex::new(conn)))
     }
 
@@ -48,31 +61,84 @@ impl SqliteBackend {
     }
 }
 
+type Pairs = BTreeSet<(String, String)>;
+
 fn put(transaction: &Transaction, space: Space, key: &str, document: &str) -> rusqlite::Result<usize> {
-    transaction.execute(
-        "INSERT INTO items (space, key, doc) VALUES (?1, ?2, ?3)
-         ON CONFLICT (space, key) DO UPDATE SET doc = excluded.doc",
-        params![space.as_str(), key, document],
-    )
+    transaction
+        .prepare_cached(
+            "INSERT INTO items (space, key, doc) VALUES (?1, ?2, ?3)
+             ON CONFLICT (space, key) DO UPDATE SET doc = excluded.doc",
+        )?
+        .execute(params![space.as_str(), key, document])
 }
 
-fn set_entries(transaction: &Transaction, space: Space, key: &str, entries: &[IndexEntry]) -> rusqlite::Result<()> {
-    transaction.execute(
-        "DELETE FROM entries WHERE space = ?1 AND key = ?2",
-        params![space.as_str(), key],
-    )?;
-    let mut insert =
-        transaction.prepare("INSERT OR IGNORE INTO entries (space, idx, value, key) VALUES (?1, ?2, ?3, ?4)")?;
-    for entry in entries {
-        insert.execute(params![space.as_str(), entry.index, entry.value, key])?;
+/// The entries an item lists as its own.
+fn listed_entries(transaction: &Transaction, space: Space, key: &str) -> rusqlite::Result<Pairs> {
+    let listed: Option<Option<String>> = transaction
+        .prepare_cached("SELECT entries FROM items WHERE space = ?1 AND key = ?2")?
+        .query_row(params![space.as_str(), key], |r| r.get(0))
+        .optional()?;
+    Ok(listed
+        .flatten()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default())
+}
+
+/// Moves an item's entries from `current` to `wanted`, touching only those that changed (most writes change
+/// none: a delivery completed keeps its place in every index).
+fn move_entries(
+    transaction: &Transaction,
+    space: Space,
+    key: &str,
+    current: &Pairs,
+    wanted: &Pairs,
+) -> rusqlite::Result<()> {
+    let mut delete =
+        transaction.prepare_cached("DELETE FROM entries WHERE space = ?1 AND idx = ?2 AND value = ?3 AND key = ?4")?;
+    for (index, value) in current.difference(wanted) {
+        delete.execute(params![space.as_str(), index, value, key])?;
     }
+    let mut insert =
+        transaction.prepare_cached("INSERT OR IGNORE INTO entries (space, idx, value, key) VALUES (?1, ?2, ?3, ?4)")?;
+    for (index, value) in wanted.difference(current) {
+        insert.execute(params![space.as_str(), index, value, key])?;
+    }
+    Ok(())
+}
+
+fn put_indexed(
+    transaction: &Transaction,
+    space: Space,
+    key: &str,
+    document: &str,
+    entries: &[IndexEntry],
+) -> rusqlite::Result<()> {
+    let current = listed_entries(transaction, space, key)?;
+    let wanted: Pairs = entries.iter().map(|e| (e.index.clone(), e.value.clone())).collect();
+    move_entries(transaction, space, key, &current, &wanted)?;
+    let listed = serde_json::to_string(&wanted).unwrap_or_default();
+    transaction
+        .prepare_cached(
+            "INSERT INTO items (space, key, doc, entries) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (space, key) DO UPDATE SET doc = excluded.doc, entries = excluded.entries",
+        )?
+        .execute(params![space.as_str(), key, document, listed])?;
+    Ok(())
+}
+
+fn delete(transaction: &Transaction, space: Space, key: &str) -> rusqlite::Result<()> {
+    let current = listed_entries(transaction, space, key)?;
+    move_entries(transaction, space, key, &current, &Pairs::new())?;
+    transaction
+        .prepare_cached("DELETE FROM items WHERE space = ?1 AND key = ?2")?
+        .execute(params![space.as_str(), key])?;
     Ok(())
 }
 
 impl KvBackend for SqliteBackend {
     fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()
-            .prepare("SELECT doc FROM items WHERE space = ?1 AND key = ?2")
+            .prepare_cached("SELECT doc FROM items WHERE space = ?1 AND key = ?2")
             .and_then(|mut s| s.query_row(params![space.as_str(), key], |r| r.get(0)).optional())
             .map_err(unavailable)
     }
@@ -91,16 +157,11 @@ impl KvBackend for SqliteBackend {
                     key,
                     document,
                     entries,
-                } => put(&transaction, *space, key, document).and_then(|_| match entries {
-                    Some(entries) => set_entries(&transaction, *space, key, entries),
-                    None => Ok(()),
-                }),
-                Change::Delete { space, key } => transaction
-                    .execute(
-                        "DELETE FROM items WHERE space = ?1 AND key = ?2",
-                        params![space.as_str(), key],
-                    )
-                    .and_then(|_| set_entries(&transaction, *space, key, &[])),
+                } => match entries {
+                    Some(entries) => put_indexed(&transaction, *space, key, document, entries),
+                    None => put(&transaction, *space, key, document).map(|_| ()),
+                },
+                Change::Delete { space, key } => delete(&transaction, *space, key),
             }
             .map_err(unavailable)?;
         }
@@ -126,7 +187,7 @@ impl KvBackend for SqliteBackend {
              ORDER BY e.value {order}, e.key {order} LIMIT ?5 OFFSET ?6"
         );
         let conn = self.conn();
-        let mut statement = conn.prepare(&sql).map_err(unavailable)?;
+        let mut statement = conn.prepare_cached(&sql).map_err(unavailable)?;
         let rows = statement
             .query_map(
                 params![
@@ -159,6 +220,12 @@ impl KvBackend for SqliteBackend {
             )
             .map_err(unavailable)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    fn clear_index(&self) -> Result<(), StoreError> {
+        self.conn()
+            .execute_batch("DELETE FROM entries; UPDATE items SET entries = NULL;")
+            .map_err(unavailable)
     }
 
     fn index_version(&self) -> Result<u32, StoreError> {

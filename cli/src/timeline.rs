@@ -12,7 +12,8 @@ use std::io::Write;
 
 #[derive(Debug, Clone, Args)]
 pub struct TimelineArgs {
-    /// The eSIM: its ICCID, the provider's key for it, or a reference (order, transaction).
+    /// The eSIM: its ICCID, the provider's key for it, a reference (order, transaction) or, in the local
+    /// store, the customer id of its contact.
     pub esim: String,
     /// Only this provider's eSIMs.
     #[arg(long, value_parser = crate::provider_arg)]

@@ -373,3 +373,42 @@ async fn a_store_from_before_the_indexes_answers_the_same_once_opened() {
         store.list_deliveries(&ListQuery::default()).await.unwrap().len()
     );
 }
+
+/// A customer id names the eSIMs of the contacts filed under it (locally; the console searches by it).
+#[tokio::test]
+async fn a_customer_id_names_the_esims_of_its_contacts() {
+    use shared::customers::{Contact, ContactFields, ContactStore};
+    let store = seeded().await;
+    let window = ListQuery {
+        since: Some(common::instant(NOW) - Duration::days(3)),
+        ..ListQuery::default()
+    };
+    for (esim, provider) in [(3, "roamify"), (41, "esimaccess"), (5, "esimaccess")] {
+        let fields: ContactFields = serde_json::from_value(serde_json::json!({
+            "provider": provider, "iccid": format!("89440000000000{esim:05}"),
+            "email": "traveller@example.com", "customer_id": "cust-77"
+        }))
+        .unwrap();
+        store.upsert(&Contact::from_fields(&fields).unwrap()).await.unwrap();
+    }
+    let found = store.esims_named("cust-77", &window).await.unwrap();
+    let keys: Vec<(ProviderId, Option<&str>)> = found.iter().map(|f| (f.provider, f.iccid.as_deref())).collect();
+    // eSIM 5 is Roamify's: a contact filed under eSIM Access for its ICCID names no eSIM.
+    assert_eq!(
+        keys,
+        [
+            (ProviderId::EsimAccess, Some("8944000000000000041")),
+            (ProviderId::Roamify, Some("8944000000000000003"))
+        ],
+        "{found:?}"
+    );
+    assert!(store.esims_named("cust-78", &window).await.unwrap().is_empty());
+    // Filed under another customer, it is that customer's.
+    let moved: ContactFields = serde_json::from_value(serde_json::json!({
+        "provider": "roamify", "iccid": "8944000000000000003", "email": "traveller@example.com", "customer_id": "cust-78"
+    }))
+    .unwrap();
+    store.upsert(&Contact::from_fields(&moved).unwrap()).await.unwrap();
+    assert_eq!(store.esims_named("cust-77", &window).await.unwrap().len(), 1);
+    assert_eq!(store.esims_named("cust-78", &window).await.unwrap().len(), 1);
+}

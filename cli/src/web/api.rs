@@ -104,7 +104,8 @@ pub async fn overview(c: &Console, p: &Params) -> Result<Value, Problem> {
 
 /// The timeline of every eSIM `q` names (ICCID, key or reference), with its usage curve.
 pub async fn esim(c: &Console, p: &Params) -> Result<Value, Problem> {
-    let wanted = param(p, "q").ok_or_else(|| bad("search for an ICCID, an eSIM reference or an order reference"))?;
+    let wanted = param(p, "q")
+        .ok_or_else(|| bad("search for an ICCID, an eSIM reference, an order reference or a customer id"))?;
     let args = TimelineArgs {
         esim: wanted.to_string(),
         provider: provider(p)?,

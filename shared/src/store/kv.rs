@@ -102,6 +102,8 @@ pub trait KvBackend: Send + Sync + 'static {
     fn histogram(&self, space: Space, range: &IndexRange, prefix: usize) -> Result<Vec<(String, u64)>, StoreError>;
     /// Applies the changes together: all of them or, on an error, none.
     fn apply(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// Forgets every index entry (the documents stay), before they are all written again.
+    fn clear_index(&self) -> Result<(), StoreError>;
     /// The [`INDEX_VERSION`] the entries were written for (0: a store from before there were indexes).
     fn index_version(&self) -> Result<u32, StoreError>;
     fn set_index_version(&self, version: u32) -> Result<(), StoreError>;
@@ -179,6 +181,7 @@ impl<B: KvBackend> KvStore<B> {
     /// Writes every indexed document's entries again, from the document.
     pub fn reindex(&self) -> Result<(), StoreError> {
         let _guard = self.locked();
+        self.backend.clear_index()?;
         self.reindex_space::<StoredDelivery>(Space::Deliveries, |d| serde_json::from_str(d))?;
         self.reindex_space::<StoredState>(Space::States, |d| serde_json::from_str(d))?;
         self.reindex_space::<StoredAlert>(Space::Alerts, |d| serde_json::from_str(d))?;

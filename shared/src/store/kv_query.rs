@@ -46,13 +46,13 @@ impl<B: KvBackend> KvStore<B> {
         Ok(alerts)
     }
 
-    /// The names a customer id stands for: the references of the contacts filed under it.
-    fn customer_names(&self, customer: &str) -> Result<BTreeSet<String>, StoreError> {
+    /// The names a customer id stands for: the references of the contacts filed under it, each with the
+    /// provider of its contact.
+    fn customer_names(&self, customer: &str) -> Result<BTreeSet<(Option<ProviderId>, String)>, StoreError> {
         let contacts: Vec<Contact> = self.read_range(Space::Contacts, &IndexRange::exact("customer", customer))?;
         Ok(contacts
             .iter()
-            .flat_map(|c| c.refs())
-            .map(|r| r.value().to_string())
+            .flat_map(|c| c.refs().into_iter().map(|r| (Some(c.provider), r.value().to_string())))
             .collect())
     }
 
@@ -125,19 +125,19 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
 
     async fn esims_named(&self, name: &str, window: &ListQuery) -> Result<Vec<EsimName>, StoreError> {
         let mut names = self.customer_names(name)?;
-        names.insert(name.to_string());
+        names.insert((None, name.to_string()));
         let mut found: BTreeSet<EsimName> = BTreeSet::new();
-        let wanted = |p: ProviderId| window.provider.is_none_or(|w| w == p);
-        let mut add = |provider: ProviderId, key: &str, iccid: Option<&String>| {
-            if wanted(provider) && !found.iter().any(|f| f.provider == provider && f.key == key) {
-                found.insert(EsimName {
-                    provider,
-                    key: key.to_string(),
-                    iccid: iccid.cloned(),
-                });
-            }
-        };
-        for name in &names {
+        for (of, name) in &names {
+            let wanted = |p: ProviderId| window.provider.is_none_or(|w| w == p) && of.is_none_or(|o| o == p);
+            let mut add = |provider: ProviderId, key: &str, iccid: Option<&String>| {
+                if wanted(provider) && !found.iter().any(|f| f.provider == provider && f.key == key) {
+                    found.insert(EsimName {
+                        provider,
+                        key: key.to_string(),
+                        iccid: iccid.cloned(),
+                    });
+                }
+            };
             let states: Vec<StoredState> = self.read_range(Space::States, &IndexRange::exact("name", name))?;
             for s in states.iter().map(|s| &s.state) {
                 if names_esim(&s.key, s.iccid.as_deref(), &s.refs, name) && window.admits(s.provider, s.updated_at) {

@@ -116,6 +116,13 @@ impl KvBackend for MemoryBackend {
         Ok(counts.into_iter().collect())
     }
 
+    fn clear_index(&self) -> Result<(), StoreError> {
+        let mut maps = self.maps();
+        maps.entries.clear();
+        maps.entries_of.clear();
+        Ok(())
+    }
+
     fn index_version(&self) -> Result<u32, StoreError> {
         Ok(self.maps().index_version)
     }
