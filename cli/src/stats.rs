@@ -1,7 +1,9 @@
-//! `esimhooks stats --since today`: per provider, what the store holds for a period: deliveries stored (and
-//! of them unrecognized or showing schema drift), conflicts, alerts raised and sent, customer messages sent and
-//! failed. Exact duplicates change nothing in the store, so they are counted where requests are: the
-//! `Received` and `Duplicates` metrics of the deployed functions (docs/operations.md).
+//! `esimhooks stats --since today`: per provider, what the store holds for a period: deliveries received
+//! (authentic ones: stored, exact duplicates and conflicts), stored (and of them unrecognized or showing schema
+//! drift), duplicates, conflicts, alerts raised and sent, customer messages sent and failed. The local store
+//! counts exact duplicates; the deployed table does not (a write per duplicate would be paid on every retry),
+//! so there `received` and `duplicates` are absent and the functions' `Received` and `Duplicates` metrics
+//! count them (docs/operations.md).
 
 use crate::listing::parse_since;
 use chrono::{DateTime, Duration, Utc};
@@ -28,7 +30,13 @@ pub struct StatsArgs {
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct ProviderStats {
+    /// Authentic deliveries: stored, exact duplicates and conflicts (where the store counts duplicates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
     pub stored: u64,
+    /// Exact copies of a stored delivery (where the store counts them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u64>,
     pub unrecognized: u64,
     pub schema_drift: u64,
     /// Deliveries that reused a known id with another payload (kept aside, not applied).
@@ -77,6 +85,13 @@ pub async fn tally(
     for c in store.list_conflicts(query).await.map_err(failed)? {
         all.entry(c.event.provider).or_default().conflicts += c.count;
     }
+    if let Some(duplicates) = store.duplicate_counts(query).await.map_err(failed)? {
+        for (provider, row) in &mut all {
+            let copies = duplicates.get(provider).copied().unwrap_or(0);
+            row.duplicates = Some(copies);
+            row.received = Some(row.stored + copies + row.conflicts);
+        }
+    }
     for a in store.list_alerts(query).await.map_err(failed)? {
         let row = all.entry(a.alert.provider).or_default();
         row.alerts += 1;
@@ -106,16 +121,29 @@ pub async fn run(
     writeln!(out, "since {}", since.format("%Y-%m-%d %H:%M:%S UTC")).map_err(io)?;
     writeln!(
         out,
-        "{:<12} {:>7} {:>12} {:>6} {:>9} {:>7} {:>6} {:>9} {:>10}",
-        "PROVIDER", "STORED", "UNRECOGNIZED", "DRIFT", "CONFLICTS", "ALERTS", "SENT", "TOLD", "TOLD FAIL"
+        "{:<12} {:>8} {:>7} {:>10} {:>12} {:>6} {:>9} {:>7} {:>6} {:>9} {:>10}",
+        "PROVIDER",
+        "RECEIVED",
+        "STORED",
+        "DUPLICATES",
+        "UNRECOGNIZED",
+        "DRIFT",
+        "CONFLICTS",
+        "ALERTS",
+        "SENT",
+        "TOLD",
+        "TOLD FAIL"
     )
     .map_err(io)?;
+    let counted = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
     for (provider, s) in &all {
         writeln!(
             out,
-            "{:<12} {:>7} {:>12} {:>6} {:>9} {:>7} {:>6} {:>9} {:>10}",
+            "{:<12} {:>8} {:>7} {:>10} {:>12} {:>6} {:>9} {:>7} {:>6} {:>9} {:>10}",
             provider.as_str(),
+            counted(s.received),
             s.stored,
+            counted(s.duplicates),
             s.unrecognized,
             s.schema_drift,
             s.conflicts,
@@ -123,6 +151,13 @@ pub async fn run(
             s.alerts_sent,
             s.notifications_sent,
             s.notifications_failed
+        )
+        .map_err(io)?;
+    }
+    if all.values().any(|s| s.duplicates.is_none()) {
+        writeln!(
+            out,
+            "received and duplicates: see the Received and Duplicates metrics of the deployed functions"
         )
         .map_err(io)?;
     }

@@ -137,10 +137,20 @@ async fn stats_count_each_providers_deliveries_alerts_and_drift() {
     let path = format!("/webhooks/esimaccess?token={TOKEN}");
     let odd = r#"{"notifyType":"SOMETHING_NEW","notifyId":"n-1","content":{}}"#;
     assert_eq!(http(server.addr, "POST", &path, odd).await.0, 200);
+    for _ in 0..2 {
+        let again = http(server.addr, "POST", &path, &fixture_body("04-data-usage-half.json")).await;
+        assert_eq!(again.0, 200, "an exact copy is answered 200: {}", again.1);
+    }
     server.stop().await;
     let today = json_of(&db, &["stats", "--since", "1h"]).await.unwrap();
     let esimaccess = &today["providers"]["esimaccess"];
     assert_eq!(esimaccess["stored"], 4, "{today}");
+    assert_eq!(
+        (esimaccess["duplicates"].as_u64(), esimaccess["received"].as_u64()),
+        (Some(2), Some(6)),
+        "received: stored, duplicates and conflicts: {today}"
+    );
+    assert_eq!(today["providers"]["roamify"]["duplicates"], 0);
     assert_eq!(
         (esimaccess["unrecognized"].as_u64(), esimaccess["schema_drift"].as_u64()),
         (Some(1), Some(1))

@@ -75,19 +75,23 @@ async function overview(params) {
   const data = await api(`/api/overview?since=${encodeURIComponent(since)}`);
   const totals = Object.entries(data.providers);
   const sum = (field) => totals.reduce((n, [, s]) => n + s[field], 0);
+  // Received and duplicates are counted by the local store; the deployed table leaves them to metrics.
+  const counted = totals.every(([, s]) => s.duplicates !== undefined);
+  const maybe = (v) => (v === undefined ? "-" : v);
   const hours = data.hours.map((h) => Date.parse(h));
   const series = Object.entries(data.series).map(([name, counts]) => ({ name, points: counts.map((c, i) => [hours[i], c]) }));
   main.replaceChildren(
     el("h1", {}, `Overview since ${time(data.since)}`),
     el("div", { class: "cards" },
-      [["stored", "deliveries stored"], ["unrecognized", "unrecognized"], ["schema_drift", "schema drift"], ["conflicts", "conflicts"],
+      [...(counted ? [["received", "deliveries received"], ["duplicates", "duplicates"]] : []),
+        ["stored", "deliveries stored"], ["unrecognized", "unrecognized"], ["schema_drift", "schema drift"], ["conflicts", "conflicts"],
         ["alerts", "alerts raised"], ["notifications_sent", "customers told"], ["notifications_failed", "messages failed"]]
         .map(([field, label]) => el("div", { class: "card", id: `total-${field}` }, el("b", {}, sum(field)), label))),
     el("h2", {}, "Deliveries per provider per hour"),
     lineChart("deliveries-chart", series),
     el("p", {}, series.map((s, i) => el("span", { style: `color:${COLORS[i % COLORS.length]};margin-right:1em` }, `■ ${s.name}`))),
-    table(["provider", "stored", "unrecognized", "drift", "conflicts", "alerts", "sent", "told", "failed"],
-      totals.map(([p, s]) => [p, s.stored, s.unrecognized, s.schema_drift, s.conflicts, s.alerts, s.alerts_sent, s.notifications_sent, s.notifications_failed]),
+    table(["provider", "received", "stored", "duplicates", "unrecognized", "drift", "conflicts", "alerts", "sent", "told", "failed"],
+      totals.map(([p, s]) => [p, maybe(s.received), s.stored, maybe(s.duplicates), s.unrecognized, s.schema_drift, s.conflicts, s.alerts, s.alerts_sent, s.notifications_sent, s.notifications_failed]),
       "provider-row"),
     el("h2", {}, "Deliveries showing schema drift (fix the mapping, then replay: docs/operations.md)"),
     data.drifting.length === 0 ? el("p", {}, "None.") :

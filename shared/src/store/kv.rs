@@ -36,6 +36,8 @@ pub enum Space {
     CallbackJobs,
     CallbackAttempts,
     FailedCallbacks,
+    /// Exact duplicates per provider and hour: they change nothing else, so they are counted here.
+    Duplicates,
 }
 
 impl Space {
@@ -54,6 +56,7 @@ impl Space {
             Self::CallbackJobs => "callback_jobs",
             Self::CallbackAttempts => "callback_attempts",
             Self::FailedCallbacks => "failed_callbacks",
+            Self::Duplicates => "duplicates",
         }
     }
 }
@@ -113,6 +116,23 @@ pub trait KvBackend: Send + Sync + 'static {
 pub(crate) struct StoredState {
     pub(crate) version: u64,
     pub(crate) state: EsimState,
+}
+
+/// How many exact duplicates a provider sent in an hour.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct DuplicateCount {
+    pub(crate) provider: ProviderId,
+    pub(crate) hour: DateTime<Utc>,
+    pub(crate) count: u64,
+}
+
+impl Indexed for DuplicateCount {
+    fn entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry {
+            index: super::index::by_provider("time", Some(self.provider)),
+            value: sort_time(self.hour),
+        }]
+    }
 }
 
 impl Indexed for StoredState {
@@ -192,6 +212,7 @@ impl<B: KvBackend> KvStore<B> {
             serde_json::from_str(d)
         })?;
         self.reindex_space::<crate::customers::Contact>(Space::Contacts, |d| serde_json::from_str(d))?;
+        self.reindex_space::<DuplicateCount>(Space::Duplicates, |d| serde_json::from_str(d))?;
         self.backend.set_index_version(INDEX_VERSION)
     }
 
@@ -289,6 +310,19 @@ impl<B: KvBackend> KvStore<B> {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// One more exact duplicate of the provider's in the hour of its receipt (called under the lock).
+    fn count_duplicate(&self, event: &Event) -> Result<(), StoreError> {
+        let hour = super::read::hour_of(event.received_at);
+        let key = format!("{}#{}", event.provider, sort_time(hour));
+        let mut count: DuplicateCount = self.read(Space::Duplicates, &key)?.unwrap_or(DuplicateCount {
+            provider: event.provider,
+            hour,
+            count: 0,
+        });
+        count.count += 1;
+        self.write_indexed(Space::Duplicates, &key, &count)
+    }
+
     /// Updates a delivery we hold; a lease lost to another attempt leaves it alone.
     fn update_held_delivery(
         &self,
@@ -334,6 +368,10 @@ impl<B: KvBackend> EventStore for KvStore<B> {
             .as_ref()
             .map(|d| (d.status, d.lease_until, d.event.payload_sha256.as_str()));
         match delivery_decision(found, &event.payload_sha256, now) {
+            Decision::Found(Begin::Duplicate) => {
+                self.count_duplicate(event)?;
+                Ok(Begin::Duplicate)
+            }
             Decision::Found(outcome) => Ok(outcome),
             Decision::Take => {
                 let record = StoredDelivery {

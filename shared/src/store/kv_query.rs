@@ -2,7 +2,7 @@
 //! ([`super::index`]), never a whole space.
 
 use super::index::{by_provider, esim_prefix, sort_ratio, sort_time, IndexRange, HOUR_PREFIX};
-use super::kv::{conflict_from_doc, KvBackend, KvStore, Space, StoredState};
+use super::kv::{conflict_from_doc, DuplicateCount, KvBackend, KvStore, Space, StoredState};
 use super::read::{identity_named, names_esim, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
 use super::{ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use crate::customers::notify::NotificationRecord;
@@ -212,6 +212,25 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
             }
         }
         Ok(counts.into_values().collect())
+    }
+
+    async fn duplicate_counts(&self, window: &ListQuery) -> Result<Option<BTreeMap<ProviderId, u64>>, StoreError> {
+        let mut counts = BTreeMap::new();
+        // Counted per hour of receipt: the window's first hour counts whole.
+        let from_hour = ListQuery {
+            since: window.since.map(super::read::hour_of),
+            limit: None,
+            ..window.clone()
+        };
+        for provider in providers(window) {
+            let range = IndexRange {
+                index: by_provider("time", Some(provider)),
+                ..window_range(&from_hour)
+            };
+            let hours: Vec<DuplicateCount> = self.read_range(Space::Duplicates, &range)?;
+            counts.insert(provider, hours.iter().map(|h| h.count).sum());
+        }
+        Ok(Some(counts))
     }
 
     async fn drifting(&self, window: &ListQuery, limit: usize) -> Result<Vec<StoredDelivery>, StoreError> {

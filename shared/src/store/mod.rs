@@ -368,6 +368,15 @@ pub trait StoreQuery: Send + Sync {
         Ok(read::count_by_hour(&self.list_deliveries(&window).await?))
     }
 
+    /// Exact duplicates per provider in the window, where the store counts them (the local store does; the
+    /// deployed functions count them in the `Duplicates` metric instead, as a write per duplicate is a cost).
+    async fn duplicate_counts(
+        &self,
+        _window: &ListQuery,
+    ) -> Result<Option<std::collections::BTreeMap<ProviderId, u64>>, StoreError> {
+        Ok(None)
+    }
+
     /// The window's newest deliveries showing schema drift (unrecognized, or a field we could not read), at
     /// most `limit`. This default reads the window's deliveries.
     async fn drifting(&self, window: &ListQuery, limit: usize) -> Result<Vec<StoredDelivery>, StoreError> {
