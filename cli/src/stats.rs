@@ -9,9 +9,8 @@ use crate::listing::parse_since;
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use serde::Serialize;
-use shared::customers::notify::NotificationStatus;
 use shared::model::ProviderId;
-use shared::store::{AlertStatus, HourCounts, ListQuery, StoreQuery};
+use shared::store::{HourCounts, ListQuery, StoreQuery};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -92,14 +91,12 @@ pub async fn tally(
             row.received = Some(row.stored + copies + row.conflicts);
         }
     }
-    for a in store.list_alerts(query).await.map_err(failed)? {
-        let row = all.entry(a.alert.provider).or_default();
-        row.alerts += 1;
-        row.alerts_sent += u64::from(a.status == AlertStatus::Sent);
-        for n in &a.notifications {
-            row.notifications_sent += u64::from(n.status == NotificationStatus::Sent);
-            row.notifications_failed += u64::from(n.status == NotificationStatus::Failed);
-        }
+    for (provider, counts) in store.alert_counts(query).await.map_err(failed)? {
+        let row = all.entry(provider).or_default();
+        row.alerts += counts.alerts;
+        row.alerts_sent += counts.sent;
+        row.notifications_sent += counts.notifications_sent;
+        row.notifications_failed += counts.notifications_failed;
     }
     Ok(all)
 }

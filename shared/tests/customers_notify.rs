@@ -177,6 +177,26 @@ async fn a_refusal_is_recorded_and_not_retried_and_a_transient_failure_is_retrie
     assert_eq!(sms.error.as_deref(), Some("the number is not valid"));
     let stored = rig.store.list_deliveries(&ListQuery::default()).await.unwrap();
     assert_eq!(stored.len(), 1);
+
+    // Counted through the indexes as reading every alert and its messages counts them.
+    let counts = rig.store.alert_counts(&ListQuery::default()).await.unwrap();
+    let alerts = rig.store.list_alerts(&ListQuery::default()).await.unwrap();
+    assert_eq!(counts, shared::store::read::count_alerts(&alerts));
+    let esimaccess = &counts[&ProviderId::EsimAccess];
+    assert_eq!(
+        (
+            esimaccess.alerts,
+            esimaccess.sent,
+            esimaccess.notifications_sent,
+            esimaccess.notifications_failed
+        ),
+        (1, 1, 1, 1)
+    );
+    let later = ListQuery {
+        since: Some(rig.clock.now() + chrono::Duration::minutes(1)),
+        ..ListQuery::default()
+    };
+    assert!(rig.store.alert_counts(&later).await.unwrap().is_empty());
 }
 
 #[tokio::test]

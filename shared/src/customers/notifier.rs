@@ -113,6 +113,7 @@ impl CustomerNotifier {
                 error: None,
                 due_at: None,
                 alert: None,
+                raised_at: Some(alert.raised_at),
             };
             if let Some(due_at) = release {
                 record.status = NotificationStatus::Queued;

@@ -88,6 +88,9 @@ pub struct NotificationRecord {
     /// The alert a queued message tells of, so the outbox can word it without another read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<Alert>,
+    /// When the alert was raised: messages are counted with their alert's period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raised_at: Option<DateTime<Utc>>,
 }
 
 impl NotificationRecord {

@@ -91,6 +91,11 @@ pub fn sort_ratio(ratio: f64) -> String {
     format!("{ratio:.6}")
 }
 
+/// The index of a provider's customer messages with one outcome (`told-sent@roamify`).
+pub fn told_index(status: crate::customers::notify::NotificationStatus, provider: ProviderId) -> String {
+    by_provider(&format!("told-{}", status.as_str()), Some(provider))
+}
+
 /// The value an eSIM's entries in the `esim` index start with: its provider and key.
 pub fn esim_prefix(provider: ProviderId, key: &str) -> String {
     format!("{provider}#{key}#")
@@ -180,6 +185,9 @@ impl Indexed for StoredAlert {
         let a = &self.alert;
         let mut entries = Entries::default();
         entries.both("time", a.provider, sort_time(a.raised_at));
+        if self.status == super::AlertStatus::Sent {
+            entries.add(&by_provider("sent", Some(a.provider)), sort_time(a.raised_at));
+        }
         if let Some(id) = &a.esim {
             entries.add(
                 "esim",
@@ -204,6 +212,11 @@ impl Indexed for NotificationRecord {
         entries.add("alert", self.alert_id.clone());
         if let Some(due) = self.due_at.filter(|_| self.in_outbox()) {
             entries.add("outbox", sort_time(due));
+        }
+        // Counted with their alert's period, by outcome (the alert id starts with the provider's name).
+        let provider = self.alert_id.split('#').next().and_then(ProviderId::parse);
+        if let (Some(provider), Some(raised)) = (provider, self.raised_at) {
+            entries.add(&told_index(self.status, provider), sort_time(raised));
         }
         entries.0
     }

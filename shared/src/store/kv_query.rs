@@ -1,9 +1,9 @@
 //! The read side of the key-value store: every listing, timeline and fleet page reads a range of one index
 //! ([`super::index`]), never a whole space.
 
-use super::index::{by_provider, esim_prefix, sort_ratio, sort_time, IndexRange, HOUR_PREFIX};
+use super::index::{by_provider, esim_prefix, sort_ratio, sort_time, told_index, IndexRange, HOUR_PREFIX};
 use super::kv::{conflict_from_doc, DuplicateCount, KvBackend, KvStore, Space, StoredState};
-use super::read::{identity_named, names_esim, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
+use super::read::{identity_named, names_esim, AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
 use super::{ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use crate::customers::notify::NotificationRecord;
 use crate::customers::Contact;
@@ -212,6 +212,30 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
             }
         }
         Ok(counts.into_values().collect())
+    }
+
+    async fn alert_counts(&self, window: &ListQuery) -> Result<BTreeMap<ProviderId, AlertCounts>, StoreError> {
+        use crate::customers::notify::NotificationStatus;
+        let mut counts = BTreeMap::new();
+        for provider in providers(window) {
+            let count = |space: Space, index: String| -> Result<u64, StoreError> {
+                let range = IndexRange {
+                    index,
+                    ..window_range(window)
+                };
+                Ok(self.backend().histogram(space, &range, 0)?.iter().map(|(_, n)| n).sum())
+            };
+            let row = AlertCounts {
+                alerts: count(Space::Alerts, by_provider("time", Some(provider)))?,
+                sent: count(Space::Alerts, by_provider("sent", Some(provider)))?,
+                notifications_sent: count(Space::Notifications, told_index(NotificationStatus::Sent, provider))?,
+                notifications_failed: count(Space::Notifications, told_index(NotificationStatus::Failed, provider))?,
+            };
+            if row != AlertCounts::default() {
+                counts.insert(provider, row);
+            }
+        }
+        Ok(counts)
     }
 
     async fn duplicate_counts(&self, window: &ListQuery) -> Result<Option<BTreeMap<ProviderId, u64>>, StoreError> {

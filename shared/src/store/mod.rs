@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use kv::{Change, KvBackend, KvStore, Space};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryBackend;
-pub use read::{EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
+pub use read::{AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
 
 /// The right to process one delivery or publish one alert until `until`. A crashed holder's lease expires and
 /// the next attempt takes over.
@@ -366,6 +366,19 @@ pub trait StoreQuery: Send + Sync {
             ..window.clone()
         };
         Ok(read::count_by_hour(&self.list_deliveries(&window).await?))
+    }
+
+    /// The window's alerts counted per provider, with the customer messages they led to. This default reads
+    /// them.
+    async fn alert_counts(
+        &self,
+        window: &ListQuery,
+    ) -> Result<std::collections::BTreeMap<ProviderId, AlertCounts>, StoreError> {
+        let window = ListQuery {
+            limit: None,
+            ..window.clone()
+        };
+        Ok(read::count_alerts(&self.list_alerts(&window).await?))
     }
 
     /// Exact duplicates per provider in the window, where the store counts them (the local store does; the

@@ -152,3 +152,28 @@ pub fn count_by_hour(deliveries: &[StoredDelivery]) -> Vec<HourCounts> {
     }
     counts.into_values().collect()
 }
+
+/// One provider's alerts raised in a window, how many went out, and the customer messages they led to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertCounts {
+    pub alerts: u64,
+    pub sent: u64,
+    pub notifications_sent: u64,
+    pub notifications_failed: u64,
+}
+
+/// Alerts counted per provider.
+pub fn count_alerts(alerts: &[StoredAlert]) -> std::collections::BTreeMap<ProviderId, AlertCounts> {
+    use crate::customers::notify::NotificationStatus;
+    let mut counts: std::collections::BTreeMap<ProviderId, AlertCounts> = Default::default();
+    for a in alerts {
+        let row = counts.entry(a.alert.provider).or_default();
+        row.alerts += 1;
+        row.sent += u64::from(a.status == super::AlertStatus::Sent);
+        for n in &a.notifications {
+            row.notifications_sent += u64::from(n.status == NotificationStatus::Sent);
+            row.notifications_failed += u64::from(n.status == NotificationStatus::Failed);
+        }
+    }
+    counts
+}
