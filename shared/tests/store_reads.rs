@@ -321,7 +321,10 @@ async fn listings_names_and_histories_match_reading_every_document() {
         assert!(!drifting.is_empty());
     }
     let window_all = ListQuery::default();
-    assert_eq!(store.alert_counts(&window_all).await.unwrap(), plain.alert_counts(&window_all).await.unwrap());
+    assert_eq!(
+        store.alert_counts(&window_all).await.unwrap(),
+        plain.alert_counts(&window_all).await.unwrap()
+    );
     let counts = store.delivery_counts(&ListQuery::default()).await.unwrap();
     let total = |f: fn(&shared::store::HourCounts) -> u64| counts.iter().map(f).sum::<u64>();
     assert_eq!(total(|c| c.stored), every.len() as u64);

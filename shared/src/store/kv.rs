@@ -1,17 +1,14 @@
-//! [`EventStore`] over any key-value backend that can get, put and list JSON documents. A process-wide lock
-//! makes each read-modify-write atomic, which is all the in-memory store and the local SQLite file need.
+//! The key-value store: JSON documents in spaces, each with its index entries, over any backend that can get,
+//! put, list and range them (memory for tests, the local SQLite file). A process-wide lock makes each
+//! read-modify-write atomic, which is all those need. Its `EventStore` is in `kv_events.rs`, its `StoreQuery` in
+//! `kv_query.rs`.
 
 use super::index::{sort_time, IndexEntry, IndexRange, Indexed, INDEX_VERSION};
 #[cfg(any(test, feature = "testing"))]
 use super::memory::MemoryBackend;
-use super::{
-    alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
-    StoreError, StoredAlert, StoredConflict, StoredDelivery, Versioned,
-};
-use crate::alerts::Alert;
+use super::{StoreError, StoredAlert, StoredConflict, StoredDelivery};
 use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -160,7 +157,7 @@ impl Default for KvStore<MemoryBackend> {
     }
 }
 
-fn delivery_key(event: &Event) -> String {
+pub(crate) fn delivery_key(event: &Event) -> String {
     delivery_key_of(event.provider, &event.dedupe_key)
 }
 
@@ -308,221 +305,6 @@ impl<B: KvBackend> KvStore<B> {
     /// Held around every read-modify-write, so each is atomic within the process.
     pub(crate) fn locked(&self) -> std::sync::MutexGuard<'_, ()> {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// One more exact duplicate of the provider's in the hour of its receipt (called under the lock).
-    fn count_duplicate(&self, event: &Event) -> Result<(), StoreError> {
-        let hour = super::read::hour_of(event.received_at);
-        let key = format!("{}#{}", event.provider, sort_time(hour));
-        let mut count: DuplicateCount = self.read(Space::Duplicates, &key)?.unwrap_or(DuplicateCount {
-            provider: event.provider,
-            hour,
-            count: 0,
-        });
-        count.count += 1;
-        self.write_indexed(Space::Duplicates, &key, &count)
-    }
-
-    /// Updates a delivery we hold; a lease lost to another attempt leaves it alone.
-    fn update_held_delivery(
-        &self,
-        event: &Event,
-        lease: &Lease,
-        change: impl FnOnce(&mut StoredDelivery),
-    ) -> Result<(), StoreError> {
-        let _guard = self.locked();
-        let key = delivery_key(event);
-        if let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? {
-            if stored.attempt.as_deref() == Some(lease.attempt.as_str()) {
-                change(&mut stored);
-                self.write_indexed(Space::Deliveries, &key, &stored)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn update_held_alert(
-        &self,
-        alert: &Alert,
-        lease: &Lease,
-        change: impl FnOnce(&mut StoredAlert),
-    ) -> Result<(), StoreError> {
-        let _guard = self.locked();
-        if let Some(mut stored) = self.read::<StoredAlert>(Space::Alerts, &alert.alert_id)? {
-            if stored.attempt.as_deref() == Some(lease.attempt.as_str()) {
-                change(&mut stored);
-                self.write_indexed(Space::Alerts, &alert.alert_id, &stored)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl<B: KvBackend> EventStore for KvStore<B> {
-    async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError> {
-        let _guard = self.locked();
-        let key = delivery_key(event);
-        let existing: Option<StoredDelivery> = self.read(Space::Deliveries, &key)?;
-        let found = existing
-            .as_ref()
-            .map(|d| (d.status, d.lease_until, d.event.payload_sha256.as_str()));
-        match delivery_decision(found, &event.payload_sha256, now) {
-            Decision::Found(Begin::Duplicate) => {
-                self.count_duplicate(event)?;
-                Ok(Begin::Duplicate)
-            }
-            Decision::Found(outcome) => Ok(outcome),
-            Decision::Take => {
-                let record = StoredDelivery {
-                    status: DeliveryStatus::InProgress,
-                    attempt: Some(lease.attempt.clone()),
-                    lease_until: Some(lease.until),
-                    completed_at: None,
-                    last_error: None,
-                    event: event.clone(),
-                };
-                self.write_indexed(Space::Deliveries, &key, &record)?;
-                Ok(Begin::Started)
-            }
-        }
-    }
-
-    async fn delivery_status(
-        &self,
-        provider: ProviderId,
-        dedupe_key: &DedupeKey,
-    ) -> Result<Option<DeliveryStatus>, StoreError> {
-        let stored: Option<StoredDelivery> = self.read(Space::Deliveries, &delivery_key_of(provider, dedupe_key))?;
-        Ok(stored.map(|d| d.status))
-    }
-
-    async fn finish_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.update_held_delivery(event, lease, |d| {
-            d.status = DeliveryStatus::Completed;
-            d.completed_at = Some(now);
-            d.attempt = None;
-            d.lease_until = None;
-        })
-    }
-
-    async fn abandon_delivery(&self, event: &Event, lease: &Lease, reason: &str) -> Result<(), StoreError> {
-        self.update_held_delivery(event, lease, |d| {
-            d.lease_until = Some(DateTime::UNIX_EPOCH);
-            d.last_error = Some(reason.to_string());
-        })
-    }
-
-    async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError> {
-        let _guard = self.locked();
-        let key = delivery_key(event);
-        let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? else {
-            return Ok(false);
-        };
-        stored.event = event.clone();
-        self.write_indexed(Space::Deliveries, &key, &stored)?;
-        Ok(true)
-    }
-
-    async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
-        let key = format!("{}#{}", delivery_key(event), event.payload_sha256);
-        let _guard = self.locked();
-        let record = match self.backend.get(Space::Conflicts, &key)? {
-            Some(doc) => {
-                let mut record = conflict_from_doc(&doc)?;
-                record.seen_again(event);
-                record
-            }
-            None => StoredConflict::first(event.clone()),
-        };
-        self.write_indexed(Space::Conflicts, &key, &record)
-    }
-
-    async fn load_state(
-        &self,
-        provider: ProviderId,
-        esim_key: &str,
-    ) -> Result<Option<Versioned<EsimState>>, StoreError> {
-        let stored: Option<StoredState> = self.read(Space::States, &state_key(provider, esim_key))?;
-        Ok(stored.map(|s| Versioned {
-            value: s.state,
-            version: s.version,
-        }))
-    }
-
-    async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError> {
-        let _guard = self.locked();
-        let key = state_key(state.provider, &state.key);
-        let current: Option<StoredState> = self.read(Space::States, &key)?;
-        if current.as_ref().map(|s| s.version) != expected {
-            return Ok(false);
-        }
-        let version = expected.map_or(1, |v| v + 1);
-        self.write_indexed(
-            Space::States,
-            &key,
-            &StoredState {
-                version,
-                state: state.clone(),
-            },
-        )?;
-        Ok(true)
-    }
-
-    async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError> {
-        let range = IndexRange::new("expires", sort_time(from), sort_time(until)).oldest_first();
-        let found: Vec<StoredState> = self.read_range(Space::States, &range)?;
-        Ok(found
-            .into_iter()
-            .map(|s| s.state)
-            .filter(|s| s.expires_at().is_some_and(|at| at >= from && at < until))
-            .collect())
-    }
-
-    async fn alert_status(&self, alert_id: &str) -> Result<Option<AlertStatus>, StoreError> {
-        let stored: Option<StoredAlert> = self.read(Space::Alerts, alert_id)?;
-        Ok(stored.map(|a| a.status))
-    }
-
-    async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
-        let _guard = self.locked();
-        let existing: Option<StoredAlert> = self.read(Space::Alerts, &alert.alert_id)?;
-        match alert_decision(existing.as_ref().map(|a| (a.status, a.lease_until)), now) {
-            Decision::Found(outcome) => Ok(outcome),
-            Decision::Take => {
-                let record = StoredAlert {
-                    status: AlertStatus::Claimed,
-                    attempt: Some(lease.attempt.clone()),
-                    lease_until: Some(lease.until),
-                    sent_at: None,
-                    receipt: None,
-                    alert: alert.clone(),
-                    notifications: Vec::new(),
-                };
-                self.write_indexed(Space::Alerts, &alert.alert_id, &record)?;
-                Ok(AlertClaim::Claimed)
-            }
-        }
-    }
-
-    async fn mark_alert_sent(
-        &self,
-        alert: &Alert,
-        lease: &Lease,
-        receipt: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.update_held_alert(alert, lease, |a| {
-            a.status = AlertStatus::Sent;
-            a.sent_at = Some(now);
-            a.receipt = Some(receipt.to_string());
-            a.attempt = None;
-            a.lease_until = None;
-        })
-    }
-
-    async fn release_alert(&self, alert: &Alert, lease: &Lease) -> Result<(), StoreError> {
-        self.update_held_alert(alert, lease, |a| a.lease_until = Some(DateTime::UNIX_EPOCH))
     }
 }
 

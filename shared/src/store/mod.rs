@@ -8,6 +8,7 @@
 pub mod dynamodb;
 pub mod index;
 pub mod kv;
+mod kv_events;
 mod kv_query;
 #[cfg(any(test, feature = "testing"))]
 mod memory;
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use kv::{Change, KvBackend, KvStore, Space};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryBackend;
-pub use read::{AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
+pub use read::{AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts, StoreQuery};
 
 /// The right to process one delivery or publish one alert until `until`. A crashed holder's lease expires and
 /// the next attempt takes over.
@@ -267,154 +268,6 @@ pub trait EventStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Lets the next attempt claim the alert at once after a failed publish.
     async fn release_alert(&self, alert: &Alert, lease: &Lease) -> Result<(), StoreError>;
-}
-
-/// The read side, for operators: listing what was stored and alerted.
-#[async_trait]
-pub trait StoreQuery: Send + Sync {
-    async fn list_deliveries(&self, query: &ListQuery) -> Result<Vec<StoredDelivery>, StoreError>;
-    async fn list_states(&self, query: &ListQuery) -> Result<Vec<EsimState>, StoreError>;
-    async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError>;
-    /// Conflicts last seen in the query's window, most recent first.
-    async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError>;
-    /// One stored delivery, by its provider and dedupe key (a key read, no listing).
-    async fn delivery(
-        &self,
-        provider: ProviderId,
-        dedupe_key: &DedupeKey,
-    ) -> Result<Option<StoredDelivery>, StoreError>;
-    /// One eSIM's current state (a key read).
-    async fn esim_state(&self, provider: ProviderId, key: &str) -> Result<Option<EsimState>, StoreError>;
-
-    /// The eSIMs `name` names (their key, ICCID or a reference; locally also a customer id) that were stored
-    /// or updated in the window. This default reads the window's listings.
-    async fn esims_named(&self, name: &str, window: &ListQuery) -> Result<Vec<EsimName>, StoreError> {
-        let window = ListQuery {
-            limit: None,
-            ..window.clone()
-        };
-        let mut found = std::collections::BTreeSet::new();
-        for s in self.list_states(&window).await? {
-            if read::names_esim(&s.key, s.iccid.as_deref(), &s.refs, name) {
-                found.insert(EsimName {
-                    provider: s.provider,
-                    key: s.key,
-                    iccid: s.iccid,
-                });
-            }
-        }
-        for d in self.list_deliveries(&window).await? {
-            if let Some(id) = d
-                .event
-                .esim
-                .filter(|i| read::names_esim(&i.key, i.iccid.as_deref(), &i.refs, name))
-            {
-                if !found
-                    .iter()
-                    .any(|f: &EsimName| f.provider == d.event.provider && f.key == id.key)
-                {
-                    found.insert(EsimName {
-                        provider: d.event.provider,
-                        key: id.key,
-                        iccid: id.iccid,
-                    });
-                }
-            }
-        }
-        Ok(found.into_iter().collect())
-    }
-
-    /// One eSIM's deliveries and alerts in the window, oldest first, and its current state. This default reads
-    /// the window's listings.
-    async fn esim_history(
-        &self,
-        provider: ProviderId,
-        key: &str,
-        window: &ListQuery,
-    ) -> Result<EsimHistory, StoreError> {
-        let window = ListQuery {
-            limit: None,
-            provider: Some(provider),
-            ..window.clone()
-        };
-        let mine = |p: ProviderId, id: Option<&crate::model::EsimIdentity>| read::is_esim(id, provider, key, p);
-        let mut deliveries: Vec<StoredDelivery> = self
-            .list_deliveries(&window)
-            .await?
-            .into_iter()
-            .filter(|d| mine(d.event.provider, d.event.esim.as_ref()))
-            .collect();
-        deliveries.reverse();
-        let mut alerts: Vec<StoredAlert> = self
-            .list_alerts(&window)
-            .await?
-            .into_iter()
-            .filter(|a| mine(a.alert.provider, a.alert.esim.as_ref()))
-            .collect();
-        alerts.reverse();
-        Ok(EsimHistory {
-            deliveries,
-            alerts,
-            state: self.esim_state(provider, key).await?,
-        })
-    }
-
-    /// The window's deliveries counted by provider and hour. This default reads them.
-    async fn delivery_counts(&self, window: &ListQuery) -> Result<Vec<HourCounts>, StoreError> {
-        let window = ListQuery {
-            limit: None,
-            ..window.clone()
-        };
-        Ok(read::count_by_hour(&self.list_deliveries(&window).await?))
-    }
-
-    /// The window's alerts counted per provider, with the customer messages they led to. This default reads
-    /// them.
-    async fn alert_counts(
-        &self,
-        window: &ListQuery,
-    ) -> Result<std::collections::BTreeMap<ProviderId, AlertCounts>, StoreError> {
-        let window = ListQuery {
-            limit: None,
-            ..window.clone()
-        };
-        Ok(read::count_alerts(&self.list_alerts(&window).await?))
-    }
-
-    /// Exact duplicates per provider in the window, where the store counts them (the local store does; the
-    /// deployed functions count them in the `Duplicates` metric instead, as a write per duplicate is a cost).
-    async fn duplicate_counts(
-        &self,
-        _window: &ListQuery,
-    ) -> Result<Option<std::collections::BTreeMap<ProviderId, u64>>, StoreError> {
-        Ok(None)
-    }
-
-    /// The window's newest deliveries showing schema drift (unrecognized, or a field we could not read), at
-    /// most `limit`. This default reads the window's deliveries.
-    async fn drifting(&self, window: &ListQuery, limit: usize) -> Result<Vec<StoredDelivery>, StoreError> {
-        let window = ListQuery {
-            limit: None,
-            ..window.clone()
-        };
-        let mut found: Vec<StoredDelivery> = self
-            .list_deliveries(&window)
-            .await?
-            .into_iter()
-            .filter(|d| d.event.shows_schema_drift())
-            .collect();
-        found.truncate(limit);
-        Ok(found)
-    }
-
-    /// A page of the fleet view `filter` asks for. This default reads the window's states.
-    async fn fleet(&self, filter: &FleetFilter, offset: usize, limit: usize) -> Result<FleetPage, StoreError> {
-        let window = ListQuery {
-            limit: None,
-            ..filter.window.clone()
-        };
-        Ok(filter.page_of(self.list_states(&window).await?, offset, limit))
-    }
 }
 
 #[cfg(test)]
