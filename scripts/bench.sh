@@ -9,13 +9,15 @@
 #  4. end-to-end load: `esimhooks serve` taking signed deliveries at a fixed concurrency over HTTP, with the
 #     embedded SQLite store and with DynamoDB + SNS on moto (throughput, p50/p90/p99, the server's peak RSS);
 #  5. bootstrap sizes (x86_64 here; arm64 from scripts/build-lambdas.sh);
-#  6. the console over a local store of 100,000 events (scripts/console-bench.sh: timeline, overview, fleet pages).
+#  6. the console over a local store of 100,000 events (scripts/console-bench.sh: timeline, overview, fleet pages);
+#  7. AWS calls, sequential round trips and DynamoDB write units per delivery through the real bootstraps on moto
+#     (scripts/write-units.py, every sample event and its exact copy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo bench -p shared --bench deliveries -- --warm-up-time 1 --measurement-time 4 2>&1 | grep -E "^(verify|api|full)|time:"
 cargo run --release -q -p shared --example fixture_costs -- 5 20000
-cargo build --release -p webhooks --bin esimaccess
+cargo build --release -p webhooks
 cargo build --release -p hello-lambda
 cargo build -p esimhooks-cli
 cargo build --release -p shared --example moto_latency
@@ -41,6 +43,8 @@ load_server 2000 --db "$scratch/load.db"
 bash scripts/with-moto.sh bash -c '
   set -euo pipefail
   target/release/examples/moto_latency 300
+  # What each sample delivery costs DynamoDB through its real bootstrap: calls, round trips, write units.
+  .venv/bin/python3 scripts/write-units.py | tail -4
   export AWS_ENDPOINT_URL="$ESIMHOOKS_TEST_ENDPOINT"
   eval "$(target/debug/esimhooks init --table coldstart --topic coldstart)"
   # Ready time as in Lambda: no endpoint override (so the clients trust only the AWS roots), region set.
