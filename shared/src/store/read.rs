@@ -70,11 +70,7 @@ pub struct FleetPage {
 impl FleetFilter {
     pub fn admits(&self, state: &EsimState) -> bool {
         let left = state.usage.as_ref().and_then(|f| f.value.remaining_ratio);
-        let window = ListQuery {
-            limit: None,
-            ..self.window.clone()
-        };
-        window.admits(state.provider, state.updated_at)
+        self.window.admits(state.provider, state.updated_at)
             && self
                 .below_percent
                 .is_none_or(|below| !gone(state) && left.is_some_and(|r| r * 100.0 < below))
