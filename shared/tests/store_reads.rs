@@ -417,3 +417,63 @@ async fn a_customer_id_names_the_esims_of_its_contacts() {
     assert_eq!(store.esims_named("cust-77", &window).await.unwrap().len(), 1);
     assert_eq!(store.esims_named("cust-78", &window).await.unwrap().len(), 1);
 }
+
+/// A partner's attempt log and the deliveries given up on read their own range: newest attempts first in the
+/// window, given-up ones oldest first since a time, never another partner's.
+#[tokio::test]
+async fn partner_attempts_and_parked_deliveries_read_their_own_range() {
+    use shared::callbacks::delivery::Verdict;
+    use shared::callbacks::partner::PartnerId;
+    use shared::callbacks::sender::{AttemptLog, AttemptRecord, CallbackJob, FailedDelivery};
+    let store = KvStore::in_memory();
+    let t0 = common::instant(NOW);
+    let (acme, other) = (PartnerId::parse("acme").unwrap(), PartnerId::parse("acme2").unwrap());
+    let mut logged = Vec::new();
+    for (i, partner) in [&acme, &other, &acme, &acme, &other, &acme].into_iter().enumerate() {
+        for attempt in 1..=2 {
+            let record = AttemptRecord {
+                partner: partner.clone(),
+                url: "https://hooks.example.com/in".into(),
+                notification_id: format!("msg_{i}"),
+                notification_type: 1,
+                attempt,
+                at: t0 + Duration::minutes(i as i64 * 10),
+                status: Some(500),
+                error: None,
+                latency_ms: 12,
+                verdict: Verdict::Exhausted,
+            };
+            store.record(&record).await.unwrap();
+            logged.push(record);
+        }
+        let job = CallbackJob {
+            notification_id: format!("msg_{i}"),
+            notification_type: 1,
+            partner: partner.clone(),
+            url: "https://hooks.example.com/in".into(),
+            body: "{}".into(),
+        };
+        store
+            .park(&FailedDelivery {
+                job,
+                failed_at: t0 + Duration::minutes(i as i64 * 10 + 1),
+                attempts: 2,
+            })
+            .await
+            .unwrap();
+    }
+    let (since, until) = (t0 + Duration::minutes(10), t0 + Duration::minutes(50));
+    let found = store.attempts(&acme, since, until, 10).await.unwrap();
+    let mut expected: Vec<&AttemptRecord> = logged
+        .iter()
+        .filter(|a| a.partner == acme && a.at >= since && a.at < until)
+        .collect();
+    expected.sort_by(|a, b| (b.at, b.attempt).cmp(&(a.at, a.attempt)));
+    assert_eq!(found.iter().collect::<Vec<_>>(), expected);
+    assert_eq!(found.len(), 4, "acme's attempts at 20 and 30 minutes, two each");
+    assert_eq!(store.attempts(&acme, since, until, 3).await.unwrap().len(), 3);
+
+    let parked = store.parked(&acme, t0 + Duration::minutes(15), 10).await.unwrap();
+    let ids: Vec<&str> = parked.iter().map(|f| f.job.notification_id.as_str()).collect();
+    assert_eq!(ids, ["msg_2", "msg_3", "msg_5"], "oldest first, only acme's");
+}

@@ -17,6 +17,7 @@ use crate::alerts::Alert;
 use crate::clock::Clock;
 use crate::model::Event;
 use crate::notify::{AlertSink, PublishError};
+use crate::store::index::{partner_prefix, sort_time, IndexRange};
 use crate::store::{KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -116,7 +117,7 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
             attempt.notification_id,
             attempt.attempt
         );
-        self.write(Space::CallbackAttempts, &key, attempt)
+        self.write_indexed(Space::CallbackAttempts, &key, attempt)
     }
 
     async fn attempts(
@@ -126,18 +127,19 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let all: Vec<AttemptRecord> = self.read_all(Space::CallbackAttempts)?;
-        let mut mine: Vec<AttemptRecord> = all
-            .into_iter()
-            .filter(|a| &a.partner == partner && a.at >= since && a.at < until)
-            .collect();
-        mine.sort_by(|a, b| b.at.cmp(&a.at).then(b.attempt.cmp(&a.attempt)));
-        mine.truncate(limit);
-        Ok(mine)
+        // Newest first: by time, then attempt number, as the entries sort.
+        let prefix = partner_prefix(partner);
+        let range = IndexRange::new(
+            "partner",
+            format!("{prefix}{}", sort_time(since)),
+            format!("{prefix}{}", sort_time(until)),
+        )
+        .page(0, limit);
+        self.read_range(Space::CallbackAttempts, &range)
     }
 
     async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        self.write(Space::FailedCallbacks, &failed_key(failed), failed)
+        self.write_indexed(Space::FailedCallbacks, &failed_key(failed), failed)
     }
 
     async fn parked(
@@ -146,14 +148,15 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<FailedDelivery>, StoreError> {
-        let all: Vec<FailedDelivery> = self.read_all(Space::FailedCallbacks)?;
-        let mut mine: Vec<FailedDelivery> = all
-            .into_iter()
-            .filter(|f| &f.job.partner == partner && f.failed_at >= since)
-            .collect();
-        mine.sort_by_key(|f| f.failed_at);
-        mine.truncate(limit);
-        Ok(mine)
+        let prefix = partner_prefix(partner);
+        let range = IndexRange::new(
+            "partner",
+            format!("{prefix}{}", sort_time(since)),
+            format!("{prefix}\u{10FFFF}"),
+        )
+        .oldest_first()
+        .page(0, limit);
+        self.read_range(Space::FailedCallbacks, &range)
     }
 
     async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError> {

@@ -222,6 +222,34 @@ impl Indexed for NotificationRecord {
     }
 }
 
+/// The value a partner's callback records start with in the `partner` index.
+pub fn partner_prefix(partner: &crate::callbacks::partner::PartnerId) -> String {
+    format!("{partner}#")
+}
+
+impl Indexed for crate::callbacks::sender::AttemptRecord {
+    fn entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry {
+            index: "partner".into(),
+            value: format!(
+                "{}{}#{:05}",
+                partner_prefix(&self.partner),
+                sort_time(self.at),
+                self.attempt
+            ),
+        }]
+    }
+}
+
+impl Indexed for crate::callbacks::sender::FailedDelivery {
+    fn entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry {
+            index: "partner".into(),
+            value: format!("{}{}", partner_prefix(&self.job.partner), sort_time(self.failed_at)),
+        }]
+    }
+}
+
 impl Indexed for Contact {
     fn entries(&self) -> Vec<IndexEntry> {
         let mut entries = Entries::default();

@@ -210,6 +210,12 @@ impl<B: KvBackend> KvStore<B> {
         })?;
         self.reindex_space::<crate::customers::Contact>(Space::Contacts, |d| serde_json::from_str(d))?;
         self.reindex_space::<DuplicateCount>(Space::Duplicates, |d| serde_json::from_str(d))?;
+        self.reindex_space::<crate::callbacks::sender::AttemptRecord>(Space::CallbackAttempts, |d| {
+            serde_json::from_str(d)
+        })?;
+        self.reindex_space::<crate::callbacks::sender::FailedDelivery>(Space::FailedCallbacks, |d| {
+            serde_json::from_str(d)
+        })?;
         self.backend.set_index_version(INDEX_VERSION)
     }
 
