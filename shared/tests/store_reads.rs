@@ -468,7 +468,7 @@ async fn partner_attempts_and_parked_deliveries_read_their_own_range() {
         .iter()
         .filter(|a| a.partner == acme && a.at >= since && a.at < until)
         .collect();
-    expected.sort_by(|a, b| (b.at, b.attempt).cmp(&(a.at, a.attempt)));
+    expected.sort_by_key(|a| std::cmp::Reverse((a.at, a.attempt)));
     assert_eq!(found.iter().collect::<Vec<_>>(), expected);
     assert_eq!(found.len(), 4, "acme's attempts at 20 and 30 minutes, two each");
     assert_eq!(store.attempts(&acme, since, until, 3).await.unwrap().len(), 3);
