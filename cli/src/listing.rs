@@ -81,21 +81,10 @@ async fn histories(
     name: &str,
     window: &ListQuery,
 ) -> Result<Vec<shared::store::EsimHistory>, String> {
-    let window = ListQuery {
-        limit: None,
-        ..window.clone()
-    };
-    let failed = |e: shared::store::StoreError| e.to_string();
-    let mut found = Vec::new();
-    for esim in store.esims_named(name, &window).await.map_err(failed)? {
-        found.push(
-            store
-                .esim_history(esim.provider, &esim.key, &window)
-                .await
-                .map_err(failed)?,
-        );
-    }
-    Ok(found)
+    let found = shared::store::read::histories(store, name, window)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(found.into_iter().map(|(_, history)| history).collect())
 }
 
 #[derive(Debug, Clone, Copy)]

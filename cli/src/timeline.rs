@@ -112,16 +112,14 @@ pub async fn timelines(
     };
     let failed = |e: shared::store::StoreError| e.to_string();
     let wanted = args.esim.as_str();
-    let esims = store.esims_named(wanted, &window).await.map_err(failed)?;
+    let esims = shared::store::read::histories(store, wanted, &window)
+        .await
+        .map_err(failed)?;
     if esims.is_empty() {
         return Err(format!("no eSIM named {wanted} since {}", args.since));
     }
     let mut found = Vec::new();
-    for esim in esims {
-        let history = store
-            .esim_history(esim.provider, &esim.key, &window)
-            .await
-            .map_err(failed)?;
+    for (esim, history) in esims {
         // In arrival order, each event merged as the pipeline merged it: the state it left.
         let mut state: Option<EsimState> = None;
         let mut timeline = Vec::new();

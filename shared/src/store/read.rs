@@ -26,6 +26,24 @@ pub struct EsimHistory {
     pub state: Option<EsimState>,
 }
 
+/// Every eSIM `name` names in the window, each with its history there.
+pub async fn histories(
+    store: &dyn StoreQuery,
+    name: &str,
+    window: &ListQuery,
+) -> Result<Vec<(EsimName, EsimHistory)>, StoreError> {
+    let window = ListQuery {
+        limit: None,
+        ..window.clone()
+    };
+    let mut found = Vec::new();
+    for esim in store.esims_named(name, &window).await? {
+        let history = store.esim_history(esim.provider, &esim.key, &window).await?;
+        found.push((esim, history));
+    }
+    Ok(found)
+}
+
 /// What an eSIM is known by: its key, its ICCID and its references.
 pub fn names_esim(key: &str, iccid: Option<&str>, refs: &Refs, wanted: &str) -> bool {
     key == wanted || iccid == Some(wanted) || refs.values().any(|r| r == wanted)
