@@ -50,8 +50,12 @@ impl SqliteBackend {
             .map_err(unavailable)?
             > 0;
         if !listed {
-            conn.execute_batch("ALTER TABLE items ADD COLUMN entries TEXT")
-                .map_err(unavailable)?;
+            // Another process opening the same old file may have added it first.
+            if let Err(e) = conn.execute_batch("ALTER TABLE items ADD COLUMN entries TEXT") {
+                if !e.to_string().contains("duplicate column") {
+                    return Err(unavailable(e));
+                }
+            }
         }
         Ok(Self(Mutex::new(conn)))
     }

@@ -214,7 +214,8 @@ async fn a_store_file_from_before_the_indexes_is_indexed_when_opened() {
     }
     {
         let old = rusqlite::Connection::open(&db).unwrap();
-        old.execute_batch("DROP TABLE entries; PRAGMA user_version = 0;")
+        // As files were before the indexes: documents only.
+        old.execute_batch("DROP TABLE entries; ALTER TABLE items DROP COLUMN entries; PRAGMA user_version = 0;")
             .unwrap();
     }
     for (argv, answer) in questions.iter().zip(&before) {
