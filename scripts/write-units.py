@@ -130,28 +130,24 @@ def price_write(op, request, respond):
     """Forwards one DynamoDB write, priced: (response, {table/index: units})."""
     priced = {}
 
-    def one(kind, spec, factor=1):
+    def target(spec):
         t = table(spec["TableName"])
-        key = spec.get("Key") or t.key_of(spec["Item"])
-        return t, key, factor
+        return t, spec.get("Key") or t.key_of(spec["Item"])
 
     if op == "TransactWriteItems":
+        # (table, key, item before, whether the entry only checks a condition: charged, but writes no index)
         writes = []
         for w in request["TransactItems"]:
             (kind, spec), = w.items()
-            if kind == "ConditionCheck":
-                t = table(spec["TableName"])
-                writes.append((t, spec["Key"], None))
-                continue
-            t, key, _ = one(kind, spec)
-            writes.append((t, key, t.get(key)))
+            t, key = target(spec)
+            writes.append((t, key, t.get(key), kind == "ConditionCheck"))
         status, headers, body = respond()
         ok = status == 200
-        for t, key, before in writes:
-            after = t.get(key) if ok else before
+        for t, key, before, check in writes:
+            after = t.get(key) if ok and not check else before
             size = max(item_size(before), item_size(after))
             priced[t.name] = priced.get(t.name, 0) + 2 * units(size)
-            if ok:
+            if ok and not check:
                 for index, n in t.index_units(before, after).items():
                     priced[index] = priced.get(index, 0) + 2 * n
         return (status, headers, body), priced
@@ -160,7 +156,7 @@ def price_write(op, request, respond):
         for name, items in request["RequestItems"].items():
             t = table(name)
             for w in items:
-                (kind, spec), = w.items()
+                (_, spec), = w.items()
                 key = spec.get("Key") or t.key_of(spec["Item"])
                 writes.append((t, key, t.get(key)))
         status, headers, body = respond()
@@ -170,8 +166,7 @@ def price_write(op, request, respond):
             for index, n in t.index_units(before, after).items():
                 priced[index] = priced.get(index, 0) + n
         return (status, headers, body), priced
-    t = table(request["TableName"])
-    key = request.get("Key") or t.key_of(request["Item"])
+    t, key = target(request)
     before = t.get(key)
     status, headers, body = respond()
     after = t.get(key)
