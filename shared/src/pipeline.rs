@@ -1,5 +1,5 @@
 //! Processing of one normalized event, exactly once:
-//! claim the delivery → merge per-eSIM state (optimistic, versioned) → evaluate alerts → claim, publish and
+//! claim the delivery (reading the eSIM's state alongside) → merge per-eSIM state (optimistic, versioned) → evaluate alerts → claim, publish and
 //! mark each alert → complete the delivery. Any failure gives the lease back and fails the request, so the
 //! provider's retry redoes only what is not done: every step is idempotent, an alert marked sent is never
 //! published again, one claimed but not sent is.
@@ -10,7 +10,7 @@ use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
 use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
-use crate::store::{AlertClaim, AlertStatus, Begin, DeliveryStatus, EventStore, Lease, StoreError};
+use crate::store::{AlertClaim, AlertStatus, Begin, DeliveryStatus, EventStore, Lease, StoreError, Versioned};
 use chrono::Duration;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -187,13 +187,30 @@ impl Pipeline {
             }
         }
         let attempt = self.new_attempt();
-        let begun = self
-            .wait_while_busy(|| async {
-                let now = self.clock.now();
-                let outcome = self.store.begin_delivery(event, &self.lease(&attempt), now).await?;
-                Ok((outcome != Begin::InProgress).then_some(outcome))
-            })
-            .await?;
+        let claim = || async {
+            let now = self.clock.now();
+            self.store.begin_delivery(event, &self.lease(&attempt), now).await
+        };
+        // The eSIM's state is read while the claim is written: one round trip for both. Only a claim won at
+        // once uses the read; a failed read is simply done again.
+        let (first, mut prefetched) = match &event.esim {
+            Some(esim) => {
+                let (claimed, state) = tokio::join!(claim(), self.store.load_state(event.provider, &esim.key));
+                (claimed?, state.ok())
+            }
+            None => (claim().await?, None),
+        };
+        let begun = match first {
+            Begin::InProgress => {
+                prefetched = None;
+                self.wait_while_busy(|| async {
+                    let outcome = claim().await?;
+                    Ok((outcome != Begin::InProgress).then_some(outcome))
+                })
+                .await?
+            }
+            other => Some(other),
+        };
         let Some(begun) = begun else {
             return Err(PipelineError::Busy(event.dedupe_key.to_string()));
         };
@@ -223,7 +240,7 @@ impl Pipeline {
 
         let lease = self.lease(&attempt);
         let result = async {
-            let alerts = self.apply(event, &lease).await?;
+            let alerts = self.apply(event, &lease, prefetched).await?;
             // Partners following events get it once per stored delivery (at least once: a retry after a
             // failed completion offers it again under the same notification id).
             self.sink.publish_event(event).await?;
@@ -247,7 +264,7 @@ impl Pipeline {
     /// replay). True when the state moved or an alert was published.
     pub async fn reprocess(&self, event: &Event) -> Result<bool, PipelineError> {
         let before = self.state_version(event).await?;
-        let published = self.apply(event, &self.lease(&self.new_attempt())).await?;
+        let published = self.apply(event, &self.lease(&self.new_attempt()), None).await?;
         let after = self.state_version(event).await?;
         Ok(published > 0 || before != after)
     }
@@ -309,8 +326,14 @@ impl Pipeline {
     }
 
     /// Merges the event into its eSIM's state (retrying on a concurrent write) and publishes its alerts.
-    async fn apply(&self, event: &Event, lease: &Lease) -> Result<usize, PipelineError> {
-        let state = self.advance_state(event).await?;
+    /// `prefetched` is the state as read with the claim, when it was.
+    async fn apply(
+        &self,
+        event: &Event,
+        lease: &Lease,
+        prefetched: Option<Option<Versioned<EsimState>>>,
+    ) -> Result<usize, PipelineError> {
+        let state = self.advance_state(event, prefetched).await?;
         let alerts = evaluate(event, state.as_ref(), &self.settings.rules, self.clock.now());
         let mut published = 0;
         for alert in &alerts {
@@ -321,12 +344,19 @@ impl Pipeline {
         Ok(published)
     }
 
-    async fn advance_state(&self, event: &Event) -> Result<Option<EsimState>, PipelineError> {
+    async fn advance_state(
+        &self,
+        event: &Event,
+        mut prefetched: Option<Option<Versioned<EsimState>>>,
+    ) -> Result<Option<EsimState>, PipelineError> {
         let Some(esim) = &event.esim else {
             return Ok(None);
         };
         for _ in 0..STATE_RETRIES {
-            let current = self.store.load_state(event.provider, &esim.key).await?;
+            let current = match prefetched.take() {
+                Some(read) => read,
+                None => self.store.load_state(event.provider, &esim.key).await?,
+            };
             let version = current.as_ref().map(|v| v.version);
             let Some(merged) = merge(current.map(|v| v.value), event) else {
                 return Ok(None);

@@ -1,10 +1,14 @@
-//! The attempt log on the events table: `ATTEMPTS#<partner>` / `<at>#<notification id>#<attempt>` with the
-//! record as JSON, gone after 30 days (TTL). One query reads a partner's newest attempts. Deliveries given up
-//! on sit beside it, `FAILED#<partner>` / `<failed at>#<notification id>`, until recovered or 30 days old.
+//! The attempt log on the events table: `ATTEMPTS#<partner>#<shard>` / `<at>#<notification id>#<attempt>`
+//! with the record as JSON, gone after 30 days (TTL). The shard comes from the notification id
+//! ([`crate::store::keys`]), so a partner taking every delivery spreads its log over many partitions; reading
+//! the newest attempts queries them all at once and merges. Deliveries given up on sit beside it,
+//! `FAILED#<partner>#<shard>` / `<failed at>#<notification id>`, until recovered or 30 days old. Logs written
+//! before sharding (`ATTEMPTS#<partner>`, `FAILED#<partner>`) are read with them.
 
 use super::partner::PartnerId;
 use super::sender::{AttemptLog, AttemptRecord, FailedDelivery};
-use crate::store::dynamodb::{get_json, item_key, n, s, to_json, unavailable};
+use crate::store::dynamodb::{get_json, item_key, key_of, n, query_buckets, s, to_json, unavailable};
+use crate::store::keys::{attempts_pk, failed_pk, partner_log_pks};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -51,14 +55,6 @@ impl DynamoAttemptLog {
     }
 }
 
-fn pk(partner: &PartnerId) -> String {
-    format!("ATTEMPTS#{partner}")
-}
-
-fn failed_pk(partner: &PartnerId) -> String {
-    format!("FAILED#{partner}")
-}
-
 fn failed_sk(failed: &FailedDelivery) -> String {
     format!("{}#{}", instant(failed.failed_at), failed.job.notification_id)
 }
@@ -76,12 +72,13 @@ impl AttemptLog for DynamoAttemptLog {
             attempt.notification_id,
             attempt.attempt
         );
-        self.put_kept(pk(&attempt.partner), &sk, ("attempt", to_json(attempt)?), attempt.at)
-            .await
+        let pk = attempts_pk(attempt.partner.as_str(), &attempt.notification_id);
+        self.put_kept(pk, &sk, ("attempt", to_json(attempt)?), attempt.at).await
     }
 
     async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        let (pk, sk) = (failed_pk(&failed.job.partner), failed_sk(failed));
+        let pk = failed_pk(failed.job.partner.as_str(), &failed.job.notification_id);
+        let sk = failed_sk(failed);
         self.put_kept(pk, &sk, ("failed", to_json(failed)?), failed.failed_at)
             .await
     }
@@ -92,33 +89,32 @@ impl AttemptLog for DynamoAttemptLog {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<FailedDelivery>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk >= :since")
-            .expression_attribute_values(":pk", s(failed_pk(partner)))
-            .expression_attribute_values(":since", s(instant(since)))
-            .limit(i32::try_from(limit.min(1000)).unwrap_or(1000))
-            .into_paginator()
-            .items()
-            .send();
-        let mut found = Vec::new();
-        while found.len() < limit {
-            let Some(item) = pages.next().await else { break };
-            found.push(get_json(&item.map_err(unavailable)?, "failed")?);
-        }
-        Ok(found)
+        let partitions = partner_log_pks("FAILED", partner.as_str())
+            .into_iter()
+            .map(|p| (p, "pk"))
+            .collect();
+        let range = (instant(since), "~".to_string());
+        let mut entries = query_buckets(&self.client, &self.table, "", partitions, range, None).await?;
+        entries.sort_by_cached_key(key_of_sort);
+        entries.truncate(limit);
+        entries.iter().map(|item| get_json(item, "failed")).collect()
     }
 
     async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key(failed_pk(&failed.job.partner), &failed_sk(failed))))
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let partner = failed.job.partner.as_str();
+        // Where it was parked: its shard, or the one partition of a log from before sharding.
+        for pk in [
+            failed_pk(partner, &failed.job.notification_id),
+            format!("FAILED#{partner}"),
+        ] {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(item_key(pk, &failed_sk(failed))))
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
         Ok(())
     }
 
@@ -129,26 +125,21 @@ impl AttemptLog for DynamoAttemptLog {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :since AND :until")
-            .expression_attribute_values(":pk", s(pk(partner)))
-            .expression_attribute_values(":since", s(instant(since)))
-            // `#` sorts after the instant: every attempt strictly before `until`.
-            .expression_attribute_values(":until", s(instant(until)))
-            .scan_index_forward(false)
-            .into_paginator()
-            .items()
-            .send();
-        let mut found = Vec::new();
-        while let Some(item) = pages.next().await {
-            found.push(get_json(&item.map_err(unavailable)?, "attempt")?);
-            if found.len() >= limit {
-                break;
-            }
-        }
-        Ok(found)
+        let partitions = partner_log_pks("ATTEMPTS", partner.as_str())
+            .into_iter()
+            .map(|p| (p, "pk"))
+            .collect();
+        // `#` sorts after the instant: every attempt strictly before `until`.
+        let range = (instant(since), instant(until));
+        let mut entries = query_buckets(&self.client, &self.table, "", partitions, range, Some(limit)).await?;
+        entries.sort_by_cached_key(|item| std::cmp::Reverse(key_of_sort(item)));
+        entries.truncate(limit);
+        entries.iter().map(|item| get_json(item, "attempt")).collect()
     }
+}
+
+/// Entries of several partitions in time order: by sort key (it starts with the instant), then partition.
+fn key_of_sort(item: &crate::store::dynamodb::Item) -> (String, String) {
+    let (pk, sk) = key_of(item);
+    (sk, pk)
 }

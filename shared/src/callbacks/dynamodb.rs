@@ -9,7 +9,9 @@
 use super::partner::{Partner, PartnerId};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
 use super::types::NotificationType;
-use crate::store::dynamodb::{condition_held, get_s, item_key, s, to_json, unavailable, Item, LISTING_INDEX};
+use crate::store::dynamodb::{
+    condition_held, get_items, get_s, item_key, key_of, s, to_json, unavailable, Item, LISTING_INDEX,
+};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -145,8 +147,9 @@ impl CallbackRegistry for DynamoRegistry {
         Ok(())
     }
 
+    /// The listing index projects keys only for partners: the entries name them, one batch read fetches them.
     async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
-        let mut partners = Vec::new();
+        let mut keys = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let output = self
@@ -160,14 +163,19 @@ impl CallbackRegistry for DynamoRegistry {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in output.items() {
-                partners.push(partner_from(item)?);
+            for entry in output.items() {
+                let (pk, sk) = key_of(entry);
+                keys.push(item_key(pk, &sk));
             }
             match output.last_evaluated_key {
                 Some(last) => start = Some(last),
-                None => return Ok(partners),
+                None => break,
             }
         }
+        let found = get_items(&self.client, &self.table, keys).await?;
+        let mut partners = found.values().map(partner_from).collect::<Result<Vec<_>, _>>()?;
+        partners.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        Ok(partners)
     }
 
     async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError> {

@@ -10,14 +10,18 @@ use super::notify::{
 };
 use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
+use crate::store::dynamodb::items::{from_item, pack, to_item, ClaimRecord};
 use crate::store::dynamodb::{
-    alert_pk, condition_held, get_json, get_ms, get_s, item_key, n, s, to_json, unavailable, DynamoStore, Item,
-    LISTING_INDEX,
+    alert_pk, condition_held, get_json, get_ms, get_s, item_key, key_of, n, s, sort_range, to_json, unavailable,
+    DynamoStore, Item, LISTING_INDEX,
 };
+use crate::store::keys::{outbox_buckets, outbox_entry};
 use crate::store::{AlertClaim, Decision, StoreError};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use std::collections::HashMap;
 
 const CONTACT_SK: &str = "CONTACT";
@@ -140,20 +144,12 @@ impl ContactStore for DynamoStore {
     }
 }
 
-/// A notification lives beside its alert: `ALERT#<alert_id>` / `NOTIFY#<channel>` (`status`, `attempt`,
-/// `lease_until`, `notification` JSON), so one query reads an alert's notifications. Only a message waiting
-/// in the outbox is in an index: `gsi1pk = OUTBOX#<due hour>`, `gsi1sk = <due_at>#<alert_id>#<channel>`
-/// (sparse: the record leaves the index when it is sent).
+/// A notification lives beside its alert: `ALERT#<alert_id>` / `NOTIFY#<channel>`, a [`ClaimRecord`] whose
+/// document is the record, so one query reads an alert's notifications. Only a message waiting in the outbox
+/// is in an index: the listing index under its due hour's shard (`OUTBOX#<hour>#<shard>` / `<due_at>`,
+/// sparse: the record leaves the index when it is sent).
 fn notification_sk(channel: Channel) -> String {
     format!("NOTIFY#{}", channel.as_str())
-}
-
-fn outbox_bucket(at: DateTime<Utc>) -> String {
-    format!("OUTBOX#{}", at.format("%Y-%m-%dT%H"))
-}
-
-fn outbox_time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// The daily SMS count of a phone: `SMSDAY#<digest of the number>#<local day>` / `COUNT`, gone after two days.
@@ -162,28 +158,26 @@ fn allowance_pk(to: &str, day: NaiveDate) -> String {
 }
 
 fn notification_item(record: &NotificationRecord) -> Result<Item, StoreError> {
-    let mut item = item_key(alert_pk(&record.alert_id), &notification_sk(record.channel));
-    item.insert("status".into(), s(record.status.as_str()));
-    if let Some(attempt) = &record.attempt {
-        item.insert("attempt".into(), s(attempt.as_str()));
-    }
-    if let Some(until) = record.lease_until {
-        item.insert("lease_until".into(), n(until.timestamp_millis()));
-    }
-    if let (true, Some(due_at)) = (record.in_outbox(), record.due_at) {
-        item.insert("gsi1pk".into(), s(outbox_bucket(due_at)));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!(
-                "{}#{}#{}",
-                outbox_time(due_at),
-                record.alert_id,
-                record.channel.as_str()
-            )),
-        );
-    }
-    item.insert("notification".into(), s(to_json(record)?));
-    Ok(item)
+    let sk = notification_sk(record.channel);
+    let held = match (record.in_outbox(), record.due_at) {
+        (true, Some(due_at)) => Some(outbox_entry(&format!("{}#{sk}", record.alert_id), due_at)),
+        _ => None,
+    };
+    to_item(&ClaimRecord {
+        pk: alert_pk(&record.alert_id),
+        sk,
+        status: record.status.as_str().into(),
+        attempt: record.attempt.clone(),
+        lease_until: record.lease_until.map(|until| until.timestamp_millis()),
+        doc: Some(pack(record)?),
+        gsi1pk: held.as_ref().map(|h| h.pk.clone()),
+        gsi1sk: held.map(|h| h.sk),
+        ..ClaimRecord::default()
+    })
+}
+
+fn notification_from(item: Item) -> Result<NotificationRecord, StoreError> {
+    from_item::<ClaimRecord>(item)?.notification()
 }
 
 #[async_trait]
@@ -274,38 +268,40 @@ impl NotificationStore for DynamoStore {
             .send();
         let mut records = Vec::new();
         while let Some(item) = pages.next().await {
-            records.push(get_json(&item.map_err(unavailable)?, "notification")?);
+            records.push(notification_from(item.map_err(unavailable)?)?);
         }
         Ok(records)
     }
 
     async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError> {
-        let mut due = Vec::new();
+        let mut buckets = Vec::new();
         let mut hour = (now - OUTBOX_LOOKBACK)
             .duration_trunc(Duration::hours(1))
             .unwrap_or(now);
-        // `#` sorts before `~`: every record due up to this second.
-        let until = format!("{}~", outbox_time(now));
         while hour <= now {
-            let mut pages = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .index_name(LISTING_INDEX)
-                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :until")
-                .expression_attribute_values(":pk", s(outbox_bucket(hour)))
-                .expression_attribute_values(":until", s(until.as_str()))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(item) = pages.next().await {
-                let record: NotificationRecord = get_json(&item.map_err(unavailable)?, "notification")?;
-                if record.in_outbox() && due_claimable(record.status, record.lease_until, now) {
-                    due.push(record);
-                }
-            }
+            buckets.extend(outbox_buckets(hour).into_iter().map(|b| (b, "gsi1pk")));
             hour += Duration::hours(1);
         }
+        let range = sort_range(now - OUTBOX_LOOKBACK - Duration::hours(1), now);
+        let entries = self.query_buckets(LISTING_INDEX, buckets, range, None).await?;
+        let keys = entries
+            .iter()
+            .map(|entry| {
+                let (pk, sk) = key_of(entry);
+                item_key(pk, &sk)
+            })
+            .collect();
+        let mut due = Vec::new();
+        for (_, item) in self.get_items(keys).await? {
+            let record = notification_from(item)?;
+            if record.in_outbox()
+                && record.due_at.is_some_and(|at| at <= now)
+                && due_claimable(record.status, record.lease_until, now)
+            {
+                due.push(record);
+            }
+        }
+        due.sort_by(|a, b| (a.due_at, &a.alert_id).cmp(&(b.due_at, &b.alert_id)));
         Ok(due)
     }
 
@@ -346,22 +342,21 @@ impl NotificationStore for DynamoStore {
         condition_held(request.send().await)
     }
 
-    /// A scan: erasure is rare, and an index of recipients would be one more copy of personal data.
+    /// A scan: erasure is rare, and an index of recipients would be one more copy of personal data. The
+    /// records are compact, so each is read and compared here.
     async fn mask_recipient(&self, to: &str, masked: &str) -> Result<usize, StoreError> {
         let mut pages = self
             .client()
             .scan()
             .table_name(self.table())
-            .filter_expression("begins_with(sk, :notify) AND contains(#notification, :to)")
-            .expression_attribute_names("#notification", "notification")
+            .filter_expression("begins_with(sk, :notify)")
             .expression_attribute_values(":notify", s("NOTIFY#"))
-            .expression_attribute_values(":to", s(format!("\"to\":{}", to_json(&to)?)))
             .into_paginator()
             .items()
             .send();
         let mut records: Vec<NotificationRecord> = Vec::new();
         while let Some(item) = pages.next().await {
-            let record: NotificationRecord = get_json(&item.map_err(unavailable)?, "notification")?;
+            let record = notification_from(item.map_err(unavailable)?)?;
             if record.to == to {
                 records.push(record);
             }
@@ -376,9 +371,10 @@ impl NotificationStore for DynamoStore {
                     alert_pk(&record.alert_id),
                     &notification_sk(record.channel),
                 )))
-                .update_expression("SET #notification = :record")
+                .update_expression("SET #doc = :doc REMOVE #notification")
+                .expression_attribute_names("#doc", "doc")
                 .expression_attribute_names("#notification", "notification")
-                .expression_attribute_values(":record", s(to_json(&record)?))
+                .expression_attribute_values(":doc", AttributeValue::B(pack(&record)?.into_vec().into()))
                 .send()
                 .await
                 .map_err(unavailable)?;

@@ -7,6 +7,7 @@
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod index;
+pub mod keys;
 pub mod kv;
 mod kv_events;
 mod kv_query;
