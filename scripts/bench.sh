@@ -11,12 +11,15 @@
 #  5. bootstrap sizes (x86_64 here; arm64 from scripts/build-lambdas.sh);
 #  6. the console over a local store of 100,000 events (scripts/console-bench.sh: timeline, overview, fleet pages);
 #  7. AWS calls, sequential round trips and DynamoDB write units per delivery through the real bootstraps on moto
-#     (scripts/write-units.py, every sample event and its exact copy).
+#     (scripts/write-units.py, every sample event and its exact copy);
+#  8. peak write units per second per partition key value at 10,000 deliveries/s with 5x bursts, through the
+#     store's own key functions (shared/examples/peak_keys.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo bench -p shared --bench deliveries -- --warm-up-time 1 --measurement-time 4 2>&1 | grep -E "^(verify|api|full)|time:"
 cargo run --release -q -p shared --example fixture_costs -- 5 20000
+cargo run --release -q -p shared --example peak_keys
 cargo build --release -p webhooks
 cargo build --release -p hello-lambda
 cargo build -p esimhooks-cli

@@ -6,11 +6,12 @@ provider's release bootstrap through a stand-in for the Lambda Runtime API. The 
 a counting proxy in front of moto, which prices every DynamoDB write by DynamoDB's sizing rules: attribute names
 and values, each write rounded up per KB, an update charged on the larger of the item before and after, a failed
 conditional write charged too, transactions twice, and every global secondary index written as well (its
-projected item plus 100 bytes; a changed index key is a delete and an insert). Prints, per delivery and in
+projected item plus 100 bytes; a changed index key is a delete and an insert; a write that changes neither an
+index's keys nor an attribute it projects does not write it). Prints, per delivery and in
 summary: AWS calls, sequential round trips (calls in waves: a call that starts after every earlier call ended
 opens a new wave), write units (table and indexes), SNS publishes, and the handling latency.
 
-  scripts/with-moto.sh .venv/bin/python3 scripts/write-units.py [FUNCTIONS_DIR] [--json FILE]
+  scripts/with-moto.sh .venv/bin/python3 scripts/write-units.py [FUNCTIONS_DIR] [--json FILE] [--name TABLE]
 
 Needs ESIMHOOKS_TEST_ENDPOINT (moto, set by with-moto.sh), boto3 (moto's), and the release bootstraps
 (`cargo build --release -p webhooks`; FUNCTIONS_DIR defaults to target/release). A measurement, not a test.
@@ -27,6 +28,11 @@ json_out = None
 if "--json" in args:
     json_out = args[args.index("--json") + 1]
     del args[args.index("--json"):args.index("--json") + 2]
+# The table and topic name: two runs on one moto (before and after a change) each get their own.
+name = "units"
+if "--name" in args:
+    name = args[args.index("--name") + 1]
+    del args[args.index("--name"):args.index("--name") + 2]
 functions = args[0] if args else os.path.join(ROOT, "target/release")
 REGION = "us-east-1"
 creds = dict(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
@@ -35,7 +41,7 @@ aws_env = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS
 
 # The table and topic, made as operators make them (`esimhooks init`), named in the bootstraps' environment.
 cli = next(p for p in (os.path.join(functions, "esimhooks"), os.path.join(ROOT, "target/debug/esimhooks")) if os.path.exists(p))
-made = subprocess.run([cli, "init", "--table", "units", "--topic", "units"], env=dict(os.environ, AWS_ENDPOINT_URL=MOTO, **aws_env),
+made = subprocess.run([cli, "init", "--table", name, "--topic", name], env=dict(os.environ, AWS_ENDPOINT_URL=MOTO, **aws_env),
                       capture_output=True, text=True, check=True)
 for line in made.stdout.splitlines():
     if line.startswith("export ") and "=" in line:
@@ -52,7 +58,8 @@ def value_size(v):
         digits = x.lstrip("-").replace(".", "").lstrip("0") or "0"
         return (len(digits) + 1) // 2 + 1
     if kind == "B":
-        return len(base64.b64decode(x))
+        # Base64 text in a request, bytes when boto3 read the item back.
+        return len(x) if isinstance(x, (bytes, bytearray)) else len(base64.b64decode(x))
     if kind in ("BOOL", "NULL"):
         return 1
     if kind == "SS":
@@ -60,7 +67,7 @@ def value_size(v):
     if kind == "NS":
         return sum(value_size({"N": n}) for n in x)
     if kind == "BS":
-        return sum(len(base64.b64decode(b)) for b in x)
+        return sum(len(b) if isinstance(b, (bytes, bytearray)) else len(base64.b64decode(b)) for b in x)
     if kind == "L":
         return 3 + sum(1 + value_size(e) for e in x)
     if kind == "M":
@@ -105,10 +112,13 @@ class Table:
                 else:
                     kept = set(self.keys) | set(keys) | (set(include) if kind == "INCLUDE" else set())
                     projected = {k: v for k, v in item.items() if k in kept}
-                return tuple(json.dumps(item[k], sort_keys=True) for k in keys), item_size(projected) + 100
+                return (tuple(json.dumps(item[k], sort_keys=True) for k in keys), item_size(projected) + 100,
+                        json.dumps(projected, sort_keys=True))
             old, new = entry(before), entry(after)
             cost = 0
-            if old and new and old[0] == new[0]:
+            if old and new and old[2] == new[2]:
+                cost = 0  # neither its keys nor a projected attribute changed: the index is not written
+            elif old and new and old[0] == new[0]:
                 cost = units(max(old[1], new[1]))
             else:
                 cost = (units(old[1]) if old else 0) + (units(new[1]) if new else 0)
@@ -313,7 +323,8 @@ def summarize(r):
     return {"provider": r["provider"], "fixture": r["fixture"], "copy": r["copy"], "status": r.get("status"),
             "calls": len(calls), "sequential": waves(calls), "write_units": table_units + index_units,
             "table_units": table_units, "index_units": index_units, "publishes": publishes,
-            "ms": round((r["answered"] - r["served"]) * 1000, 2), "ops": [c["op"] for c in calls]}
+            "ms": round((r["answered"] - r["served"]) * 1000, 2), "ops": [c["op"] for c in calls],
+            "priced": [[c["op"], c["units"]] for c in calls]}
 
 
 def stats(rows, field):

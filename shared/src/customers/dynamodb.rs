@@ -3,7 +3,6 @@
 //! so no key is shared by many items; a lookup is one `BatchGetItem` of at most three keys, and a change is
 //! one transaction (every identifier of a contact, all or none).
 
-use super::kv::allowance_key;
 use super::notify::{
     due_claimable, notification_decision, Channel, NotificationRecord, NotificationStatus, NotificationStore,
     OUTBOX_LOOKBACK,
@@ -15,7 +14,7 @@ use crate::store::dynamodb::{
     alert_pk, condition_held, get_json, get_ms, get_s, item_key, key_of, n, s, sort_range, to_json, unavailable,
     DynamoStore, Item, LISTING_INDEX,
 };
-use crate::store::keys::{outbox_buckets, outbox_entry};
+use crate::store::keys::{contact_pk, outbox_buckets, outbox_entry, sms_day_pk};
 use crate::store::{AlertClaim, Decision, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -27,7 +26,7 @@ use std::collections::HashMap;
 const CONTACT_SK: &str = "CONTACT";
 
 fn pk(provider: ProviderId, esim: &EsimRef) -> String {
-    format!("CONTACT#{provider}#{}#{}", esim.kind(), esim.value())
+    contact_pk(provider, esim.kind(), esim.value())
 }
 
 fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
@@ -150,11 +149,6 @@ impl ContactStore for DynamoStore {
 /// sparse: the record leaves the index when it is sent).
 fn notification_sk(channel: Channel) -> String {
     format!("NOTIFY#{}", channel.as_str())
-}
-
-/// The daily SMS count of a phone: `SMSDAY#<digest of the number>#<local day>` / `COUNT`, gone after two days.
-fn allowance_pk(to: &str, day: NaiveDate) -> String {
-    format!("SMSDAY#{}", allowance_key(to, day))
 }
 
 fn notification_item(record: &NotificationRecord) -> Result<Item, StoreError> {
@@ -331,7 +325,7 @@ impl NotificationStore for DynamoStore {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(item_key(allowance_pk(to, day), "COUNT")))
+            .set_key(Some(item_key(sms_day_pk(to, day), "COUNT")))
             .update_expression("ADD #count :one SET #ttl = :ttl")
             .condition_expression("attribute_not_exists(#count) OR #count < :cap")
             .expression_attribute_names("#count", "count")

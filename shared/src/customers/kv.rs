@@ -76,9 +76,10 @@ fn notification_key(alert_id: &str, channel: Channel) -> String {
 }
 
 /// The day's SMS count of a phone, keyed by a digest of the number: a counter is not a contact record.
+/// The table's daily count key ([`crate::store::keys::sms_day_pk`]) without its `SMSDAY#` prefix.
 pub(crate) fn allowance_key(to: &str, day: NaiveDate) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{}#{day}", hex::encode(&Sha256::digest(to.as_bytes())[..16]))
+    let key = crate::store::keys::sms_day_pk(to, day);
+    key.strip_prefix("SMSDAY#").unwrap_or(&key).to_string()
 }
 
 #[async_trait]

@@ -4,14 +4,18 @@
 //! provider's retry redoes only what is not done: every step is idempotent, an alert marked sent is never
 //! published again, one claimed but not sent is.
 
-use crate::alerts::{evaluate, upcoming_expiry, Alert, AlertRules};
+mod raise;
+
+use crate::alerts::{evaluate, upcoming_expiry, AlertRules};
 use crate::clock::Clock;
 use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
 use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
-use crate::store::{AlertClaim, AlertStatus, Begin, DeliveryStatus, EventStore, Lease, StoreError, Versioned};
+use crate::store::{Begin, DeliveryStatus, EventStore, Lease, StoreError, Versioned};
 use chrono::Duration;
+use futures_util::future::join_all;
+use raise::ReadAhead;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,25 +131,6 @@ impl Pipeline {
         self
     }
 
-    /// Publishes an alert once and tells its customer, each channel once: an alert published by an earlier
-    /// attempt whose customer was not told yet is told now. True when the alert was published now.
-    /// The operator's copy names the contact's `customer_id`, looked up once.
-    async fn raise(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
-        let Some(customers) = &self.customers else {
-            return self.publish_once(alert, lease).await;
-        };
-        let Some(contact) = customers.contact_for(alert).await? else {
-            return self.publish_once(alert, lease).await;
-        };
-        let alert = Alert {
-            customer_id: contact.customer_id.clone(),
-            ..alert.clone()
-        };
-        let published = self.publish_once(&alert, lease).await?;
-        customers.notify(&alert, &contact, lease, self.clock.now()).await?;
-        Ok(published)
-    }
-
     /// Sends the customer messages whose quiet hours have ended (the scheduled run's second task).
     pub async fn send_due_notifications(&self) -> Result<OutboxReport, PipelineError> {
         let Some(customers) = &self.customers else {
@@ -240,10 +225,13 @@ impl Pipeline {
 
         let lease = self.lease(&attempt);
         let result = async {
-            let alerts = self.apply(event, &lease, prefetched).await?;
             // Partners following events get it once per stored delivery (at least once: a retry after a
-            // failed completion offers it again under the same notification id).
-            self.sink.publish_event(event).await?;
+            // failed step offers it again under the same notification id). It depends on the event alone, so
+            // it goes out while the state and alerts are applied; the delivery completes only after both.
+            let (alerts, published) =
+                tokio::join!(self.apply(event, &lease, prefetched), self.sink.publish_event(event));
+            let alerts = alerts?;
+            published?;
             self.store.finish_delivery(event, &lease, self.clock.now()).await?;
             Ok::<_, PipelineError>(alerts)
         }
@@ -293,7 +281,7 @@ impl Pipeline {
                 continue;
             };
             report.expiring += 1;
-            match self.raise(&alert, &lease).await {
+            match self.raise(&alert, &lease, &ReadAhead::default()).await {
                 Ok(true) => report.published += 1,
                 Ok(false) => report.already_sent += 1,
                 Err(error) => {
@@ -333,24 +321,27 @@ impl Pipeline {
         lease: &Lease,
         prefetched: Option<Option<Versioned<EsimState>>>,
     ) -> Result<usize, PipelineError> {
-        let state = self.advance_state(event, prefetched).await?;
+        let (state, ahead) = self.advance_state(event, prefetched).await?;
         let alerts = evaluate(event, state.as_ref(), &self.settings.rules, self.clock.now());
+        // Each alert is claimed, published and marked on its own: a delivery's alerts go out together.
+        let raised = join_all(alerts.iter().map(|alert| self.raise(alert, lease, &ahead))).await;
         let mut published = 0;
-        for alert in &alerts {
-            if self.raise(alert, lease).await? {
+        for outcome in raised {
+            if outcome? {
                 published += 1;
             }
         }
         Ok(published)
     }
 
+    /// The merged state, and what its alerts need read, read while the state is saved ([`ReadAhead`]).
     async fn advance_state(
         &self,
         event: &Event,
         mut prefetched: Option<Option<Versioned<EsimState>>>,
-    ) -> Result<Option<EsimState>, PipelineError> {
+    ) -> Result<(Option<EsimState>, ReadAhead), PipelineError> {
         let Some(esim) = &event.esim else {
-            return Ok(None);
+            return Ok((None, ReadAhead::default()));
         };
         for _ in 0..STATE_RETRIES {
             let current = match prefetched.take() {
@@ -359,75 +350,17 @@ impl Pipeline {
             };
             let version = current.as_ref().map(|v| v.version);
             let Some(merged) = merge(current.map(|v| v.value), event) else {
-                return Ok(None);
+                return Ok((None, ReadAhead::default()));
             };
-            if !merged.changed || self.store.save_state(&merged.state, version).await? {
-                return Ok(Some(merged.state));
+            if !merged.changed {
+                return Ok((Some(merged.state), ReadAhead::default()));
+            }
+            let alerts = evaluate(event, Some(&merged.state), &self.settings.rules, self.clock.now());
+            let (saved, ahead) = tokio::join!(self.store.save_state(&merged.state, version), self.read_ahead(&alerts));
+            if saved? {
+                return Ok((Some(merged.state), ahead?));
             }
         }
         Err(PipelineError::Busy(format!("state of {}", esim.key)))
-    }
-
-    /// Records a published alert as sent. SNS has already accepted it, so a failure here would make the
-    /// provider's retry publish it again: a short DynamoDB blip is retried in place first.
-    async fn mark_sent(&self, alert: &Alert, lease: &Lease, receipt: &str) -> Result<(), StoreError> {
-        let mut attempt = 0;
-        loop {
-            match self
-                .store
-                .mark_alert_sent(alert, lease, receipt, self.clock.now())
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(error) if attempt < MARK_SENT_RETRIES => {
-                    attempt += 1;
-                    tracing::warn!(%error, attempt, "alert published but not yet recorded as sent; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                }
-                Err(error) => {
-                    tracing::error!(%error, alert_ref = log_ref(&alert.alert_id), "alert published but not recorded as sent: a retry may publish it again");
-                    return Err(error);
-                }
-            }
-        }
-    }
-
-    /// Claims, publishes and marks one alert. False when it was already sent (under its former id too).
-    async fn publish_once(&self, alert: &Alert, lease: &Lease) -> Result<bool, PipelineError> {
-        if let Some(former) = &alert.former_alert_id {
-            if self.store.alert_status(former).await? == Some(AlertStatus::Sent) {
-                return Ok(false);
-            }
-        }
-        let claim = self
-            .wait_while_busy(|| async {
-                let claim = self.store.claim_alert(alert, lease, self.clock.now()).await?;
-                Ok((claim != AlertClaim::InProgress).then_some(claim))
-            })
-            .await?;
-        match claim {
-            None | Some(AlertClaim::InProgress) => Err(PipelineError::Busy(alert.alert_id.clone())),
-            Some(AlertClaim::AlreadySent) => Ok(false),
-            Some(AlertClaim::Claimed) => match self.sink.publish(alert).await {
-                Ok(receipt) => {
-                    self.mark_sent(alert, lease, &receipt).await?;
-                    tracing::debug!(alert_id = alert.alert_id, "alert published");
-                    let alert_ref = log_ref(&alert.alert_id);
-                    tracing::info!(
-                        alert_ref,
-                        alert_type = alert.alert_type.as_str(),
-                        alert_level = alert.level,
-                        "alert published"
-                    );
-                    Ok(true)
-                }
-                Err(error) => {
-                    if let Err(release) = self.store.release_alert(alert, lease).await {
-                        tracing::warn!(error = %release, "could not release the alert claim; it expires on its own");
-                    }
-                    Err(error.into())
-                }
-            },
-        }
     }
 }

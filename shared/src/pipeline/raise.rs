@@ -1,0 +1,141 @@
+//! Raising one alert: claimed, published and marked once, its customer told each channel once. What an
+//! alert needs read before its claim (the customer's contact, whether it went out under a former id) is read
+//! while the eSIM's state is saved ([`ReadAhead`]), so it costs no round trip of its own.
+
+use super::{Pipeline, PipelineError, MARK_SENT_RETRIES};
+use crate::alerts::Alert;
+use crate::customers::Contact;
+use crate::model::log_ref;
+use crate::store::{AlertClaim, AlertStatus, Lease, StoreError};
+use futures_util::future::join_all;
+use std::collections::HashMap;
+
+/// Reads a delivery's alerts need, done ahead. Empty means nothing was read: each alert reads for itself.
+#[derive(Debug, Default)]
+pub(super) struct ReadAhead {
+    /// The contact found for an eSIM (its key; none for an alert about no eSIM), when the directory was asked.
+    contact: Option<(Option<String>, Option<Contact>)>,
+    /// Whether each former alert id was sent.
+    former_sent: HashMap<String, bool>,
+}
+
+fn esim_of(alert: &Alert) -> Option<String> {
+    alert.esim.as_ref().map(|esim| esim.key.clone())
+}
+
+impl Pipeline {
+    /// Reads what `alerts` will need: their eSIM's contact and the status of their former ids, all at once.
+    pub(super) async fn read_ahead(&self, alerts: &[Alert]) -> Result<ReadAhead, PipelineError> {
+        let Some(first) = alerts.first() else {
+            return Ok(ReadAhead::default());
+        };
+        let contact = async {
+            match &self.customers {
+                Some(customers) => Ok(Some((esim_of(first), customers.contact_for(first).await?))),
+                None => Ok::<_, StoreError>(None),
+            }
+        };
+        let formers: Vec<&String> = alerts.iter().filter_map(|a| a.former_alert_id.as_ref()).collect();
+        let statuses = join_all(formers.iter().map(|former| self.store.alert_status(former)));
+        let (contact, statuses) = tokio::join!(contact, statuses);
+        let mut former_sent = HashMap::new();
+        for (former, status) in formers.into_iter().zip(statuses) {
+            former_sent.insert(former.clone(), status? == Some(AlertStatus::Sent));
+        }
+        Ok(ReadAhead {
+            contact: contact?,
+            former_sent,
+        })
+    }
+
+    /// Publishes an alert once and tells its customer, each channel once: an alert published by an earlier
+    /// attempt whose customer was not told yet is told now. True when the alert was published now.
+    /// The operator's copy names the contact's `customer_id`.
+    pub(super) async fn raise(&self, alert: &Alert, lease: &Lease, ahead: &ReadAhead) -> Result<bool, PipelineError> {
+        let Some(customers) = &self.customers else {
+            return self.publish_once(alert, lease, ahead).await;
+        };
+        // Alerts of one eSIM share its contact: read ahead for this alert's eSIM, or read now.
+        let contact = match &ahead.contact {
+            Some((esim, contact)) if *esim == esim_of(alert) => contact.clone(),
+            _ => customers.contact_for(alert).await?,
+        };
+        let Some(contact) = contact else {
+            return self.publish_once(alert, lease, ahead).await;
+        };
+        let alert = Alert {
+            customer_id: contact.customer_id.clone(),
+            ..alert.clone()
+        };
+        let published = self.publish_once(&alert, lease, ahead).await?;
+        customers.notify(&alert, &contact, lease, self.clock.now()).await?;
+        Ok(published)
+    }
+
+    /// Records a published alert as sent. SNS has already accepted it, so a failure here would make the
+    /// provider's retry publish it again: a short DynamoDB blip is retried in place first.
+    async fn mark_sent(&self, alert: &Alert, lease: &Lease, receipt: &str) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .store
+                .mark_alert_sent(alert, lease, receipt, self.clock.now())
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < MARK_SENT_RETRIES => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "alert published but not yet recorded as sent; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, alert_ref = log_ref(&alert.alert_id), "alert published but not recorded as sent: a retry may publish it again");
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Claims, publishes and marks one alert. False when it was already sent (under its former id too).
+    async fn publish_once(&self, alert: &Alert, lease: &Lease, ahead: &ReadAhead) -> Result<bool, PipelineError> {
+        if let Some(former) = &alert.former_alert_id {
+            let sent_before = match ahead.former_sent.get(former) {
+                Some(sent) => *sent,
+                None => self.store.alert_status(former).await? == Some(AlertStatus::Sent),
+            };
+            if sent_before {
+                return Ok(false);
+            }
+        }
+        let claim = self
+            .wait_while_busy(|| async {
+                let claim = self.store.claim_alert(alert, lease, self.clock.now()).await?;
+                Ok((claim != AlertClaim::InProgress).then_some(claim))
+            })
+            .await?;
+        match claim {
+            None | Some(AlertClaim::InProgress) => Err(PipelineError::Busy(alert.alert_id.clone())),
+            Some(AlertClaim::AlreadySent) => Ok(false),
+            Some(AlertClaim::Claimed) => match self.sink.publish(alert).await {
+                Ok(receipt) => {
+                    self.mark_sent(alert, lease, &receipt).await?;
+                    tracing::debug!(alert_id = alert.alert_id, "alert published");
+                    let alert_ref = log_ref(&alert.alert_id);
+                    tracing::info!(
+                        alert_ref,
+                        alert_type = alert.alert_type.as_str(),
+                        alert_level = alert.level,
+                        "alert published"
+                    );
+                    Ok(true)
+                }
+                Err(error) => {
+                    if let Err(release) = self.store.release_alert(alert, lease).await {
+                        tracing::warn!(error = %release, "could not release the alert claim; it expires on its own");
+                    }
+                    Err(error.into())
+                }
+            },
+        }
+    }
+}
