@@ -25,9 +25,9 @@ const START: &str = "2026-11-30T20:00:00Z";
 /// one with a plan end in the next two days.
 fn reading(n: u32, at: DateTime<Utc>) -> Event {
     let mut event = airalo_reading(&format!("8944000000000000{:03}", n % 7), at);
-    event.dedupe_key = DedupeKey::provider_id(&format!("reading-{n}"));
+    event.dedupe_key = DedupeKey::provider_id(format!("reading-{n}"));
     event.payload_sha256 = shared::model::PayloadSha256::of(format!("body {n}").as_bytes());
-    let remaining = if n % 4 == 0 { 40_000_000 } else { 600_000_000 };
+    let remaining = if n.is_multiple_of(4) { 40_000_000 } else { 600_000_000 };
     event.usage = Some(
         shared::model::DataUsage {
             total_bytes: Some(1_000_000_000),
@@ -36,7 +36,7 @@ fn reading(n: u32, at: DateTime<Utc>) -> Event {
         }
         .complete(),
     );
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         event.validity = Some(Validity {
             expires_at: Some(at + Duration::hours(6 + i64::from(n) * 3)),
             ..Validity::default()

@@ -12,6 +12,7 @@ use crate::alerts::Alert;
 use crate::model::log_ref;
 use crate::store::{AlertClaim, Lease, StoreError};
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use std::sync::Arc;
 
 /// What the customer side of the pipeline needs.
@@ -55,6 +56,18 @@ enum Sent {
     NotSent,
 }
 
+/// One alert being told to one contact: what each channel's attempt needs.
+#[derive(Clone, Copy)]
+struct Telling<'a> {
+    alert: &'a Alert,
+    contact: &'a Contact,
+    message: &'a CustomerMessage,
+    lease: &'a Lease,
+    /// When quiet hours end, if they hold the message now.
+    release: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+}
+
 impl CustomerNotifier {
     /// The contact of `alert`'s eSIM: one lookup, `None` without an eSIM, a contact, or when turned off.
     pub async fn contact_for(&self, alert: &Alert) -> Result<Option<Contact>, StoreError> {
@@ -79,7 +92,7 @@ impl CustomerNotifier {
         to.filter(|_| allowed && self.sender.sends(channel))
     }
 
-    /// Tells `contact` about `alert` through every channel allowed, each once; a message due in the contact's
+    /// Tells `contact` about `alert` through every channel allowed, each once, at the same time; a message due in the contact's
     /// quiet hours goes to the outbox. Returns how many were sent now.
     pub async fn notify(
         &self,
@@ -95,53 +108,81 @@ impl CustomerNotifier {
             .settings
             .quiet_hours
             .and_then(|quiet| quiet.release_time(now, zone_of(contact.time_zone.as_deref())));
+        // The channels are independent records: SMS and email go out at the same time.
+        let told = join_all([Channel::Sms, Channel::Email].map(|channel| {
+            let telling = Telling {
+                alert,
+                contact,
+                message: &message,
+                lease,
+                release,
+                now,
+            };
+            self.notify_channel(channel, telling)
+        }))
+        .await;
         let mut sent = 0;
-        for channel in [Channel::Sms, Channel::Email] {
-            let Some(to) = self.address(contact, channel) else {
-                continue;
-            };
-            let mut record = NotificationRecord {
-                alert_id: alert.alert_id.clone(),
-                channel,
-                to: to.to_string(),
-                customer_id: contact.customer_id.clone(),
-                status: NotificationStatus::Claimed,
-                attempt: Some(lease.attempt.clone()),
-                lease_until: Some(lease.until),
-                message_id: None,
-                sent_at: None,
-                error: None,
-                due_at: None,
-                alert: None,
-                raised_at: Some(alert.raised_at),
-            };
-            if let Some(due_at) = release {
-                record.status = NotificationStatus::Queued;
-                record.attempt = None;
-                record.lease_until = None;
-                record.due_at = Some(due_at);
-                record.alert = Some(alert.clone());
-            }
-            match self.notifications.claim_notification(&record, now).await? {
-                AlertClaim::AlreadySent => continue,
-                AlertClaim::InProgress => return Err(NotifyError::Busy(channel.as_str())),
-                AlertClaim::Claimed if release.is_some() => {
-                    self.sender.held(channel, to, &message, record.due_at.unwrap_or(now));
-                    tracing::info!(
-                        alert_ref = log_ref(&alert.alert_id),
-                        channel = channel.as_str(),
-                        due_at = %record.due_at.unwrap_or(now),
-                        "customer notification queued until quiet hours end"
-                    );
-                }
-                AlertClaim::Claimed => {
-                    if let Sent::Now = self.deliver(record, contact, &message, &lease.attempt, now).await? {
-                        sent += 1;
-                    }
-                }
+        for outcome in told {
+            if outcome? {
+                sent += 1;
             }
         }
         Ok(sent)
+    }
+
+    /// Tells the contact about the alert on one channel, once; true when it was sent now.
+    async fn notify_channel(&self, channel: Channel, telling: Telling<'_>) -> Result<bool, NotifyError> {
+        let Telling {
+            alert,
+            contact,
+            message,
+            lease,
+            release,
+            now,
+        } = telling;
+        let Some(to) = self.address(contact, channel) else {
+            return Ok(false);
+        };
+        let mut record = NotificationRecord {
+            alert_id: alert.alert_id.clone(),
+            channel,
+            to: to.to_string(),
+            customer_id: contact.customer_id.clone(),
+            status: NotificationStatus::Claimed,
+            attempt: Some(lease.attempt.clone()),
+            lease_until: Some(lease.until),
+            message_id: None,
+            sent_at: None,
+            error: None,
+            due_at: None,
+            alert: None,
+            raised_at: Some(alert.raised_at),
+        };
+        if let Some(due_at) = release {
+            record.status = NotificationStatus::Queued;
+            record.attempt = None;
+            record.lease_until = None;
+            record.due_at = Some(due_at);
+            record.alert = Some(alert.clone());
+        }
+        match self.notifications.claim_notification(&record, now).await? {
+            AlertClaim::AlreadySent => Ok(false),
+            AlertClaim::InProgress => Err(NotifyError::Busy(channel.as_str())),
+            AlertClaim::Claimed if release.is_some() => {
+                self.sender.held(channel, to, message, record.due_at.unwrap_or(now));
+                tracing::info!(
+                    alert_ref = log_ref(&alert.alert_id),
+                    channel = channel.as_str(),
+                    due_at = %record.due_at.unwrap_or(now),
+                    "customer notification queued until quiet hours end"
+                );
+                Ok(false)
+            }
+            AlertClaim::Claimed => Ok(matches!(
+                self.deliver(record, contact, message, &lease.attempt, now).await?,
+                Sent::Now
+            )),
+        }
     }
 
     /// Sends a claimed notification (within the daily SMS cap) and records how it ended.
