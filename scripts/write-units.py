@@ -9,7 +9,8 @@ conditional write charged too, transactions twice, and every global secondary in
 projected item plus 100 bytes; a changed index key is a delete and an insert; a write that changes neither an
 index's keys nor an attribute it projects does not write it). Prints, per delivery and in
 summary: AWS calls, sequential round trips (calls in waves: a call that starts after every earlier call ended
-opens a new wave), write units (table and indexes), SNS publishes, and the handling latency.
+opens a new wave), write units (table and indexes), read units, SNS publishes, the handling latency, and what a
+million deliveries cost on AWS at list prices (the cost model of docs/benchmarks.md).
 
   scripts/with-moto.sh .venv/bin/python3 scripts/write-units.py [FUNCTIONS_DIR] [--json FILE] [--name TABLE]
 
@@ -219,8 +220,14 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target", "")
         service, _, op = target.partition(".")
         priced = {}
+        reads = 0
         if service.startswith("DynamoDB") and op in WRITES:
             (status, headers, data), priced = price_write(op, json.loads(body), lambda: self.forward(body))
+        elif service.startswith("DynamoDB") and op in ("GetItem", "BatchGetItem"):
+            # A strongly consistent read of an item up to 4 KB is one read unit, per key asked.
+            request = json.loads(body)
+            reads = 1 if op == "GetItem" else sum(len(v["Keys"]) for v in request["RequestItems"].values())
+            status, headers, data = self.forward(body)
         else:
             status, headers, data = self.forward(body)
             if not op:
@@ -231,7 +238,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with lock:
             if state["current"] is not None:
                 state["current"]["calls"].append({"service": service.split("_")[0], "op": op, "start": started,
-                                                  "end": ended, "status": status, "units": priced})
+                                                  "end": ended, "status": status, "units": priced,
+                                                  "reads": reads})
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -320,9 +328,10 @@ def summarize(r):
     table_units = sum(n for c in calls for name, n in c["units"].items() if name in tables)
     index_units = sum(n for c in calls for name, n in c["units"].items() if name not in tables)
     publishes = sum(1 for c in calls if c["op"] in ("Publish", "PublishBatch"))
+    read_units = sum(c.get("reads", 0) for c in calls)
     return {"provider": r["provider"], "fixture": r["fixture"], "copy": r["copy"], "status": r.get("status"),
             "calls": len(calls), "sequential": waves(calls), "write_units": table_units + index_units,
-            "table_units": table_units, "index_units": index_units, "publishes": publishes,
+            "table_units": table_units, "index_units": index_units, "publishes": publishes, "read_units": read_units,
             "ms": round((r["answered"] - r["served"]) * 1000, 2), "ops": [c["op"] for c in calls],
             "priced": [[c["op"], c["units"]] for c in calls]}
 
@@ -364,5 +373,46 @@ for label, group in [("stored, no alert", plain), ("stored, with an alert", aler
           f"calls {stats(group, 'calls')}  sequential {stats(group, 'sequential')}")
 ms = [r["ms"] for r in accepted]
 print(f"handling latency over {len(ms)} accepted deliveries: p50 {percentile(ms, 0.5):.2f} ms, p99 {percentile(ms, 0.99):.2f} ms")
+
+# What a million deliveries cost on AWS: list prices (us-east-1, on-demand; change them here when AWS does) times
+# the inputs measured above. Lambda runs for the handling time measured against moto (a stand-in for DynamoDB's
+# and SNS's own latency) at the template's memory size, billed per millisecond.
+PRICES = {
+    "lambda_request": 0.20 / 1e6,           # per invocation
+    "lambda_gb_second": 0.0000133334,       # arm64
+    "http_api_request": 1.00 / 1e6,         # API Gateway HTTP API, first 300 million a month
+    "write_unit": 0.625 / 1e6,              # DynamoDB on-demand write request unit
+    "read_unit": 0.125 / 1e6,               # DynamoDB on-demand read request unit
+    "sns_publish": 0.50 / 1e6,              # SNS standard topic publish (64 KB)
+}
+MEMORY_GB = 128 / 1024
+
+
+def cost(group):
+    """Dollars per delivery of a group: (total, {part: dollars})."""
+    if not group:
+        return 0.0, {}
+    mean = lambda field: sum(r[field] for r in group) / len(group)
+    parts = {
+        "Lambda": PRICES["lambda_request"] + PRICES["lambda_gb_second"] * MEMORY_GB * math.ceil(mean("ms")) / 1000,
+        "API Gateway": PRICES["http_api_request"],
+        "DynamoDB writes": PRICES["write_unit"] * mean("write_units"),
+        "DynamoDB reads": PRICES["read_unit"] * mean("read_units"),
+        "SNS": PRICES["sns_publish"] * mean("publishes"),
+    }
+    return sum(parts.values()), parts
+
+
+print()
+print("$ per million deliveries (prices in PRICES; SMS and email are extra, per message):")
+groups = [("stored, no alert", plain), ("stored, with an alert", alerting), ("exact copy (duplicate)", copies)]
+for label, group in groups:
+    total, parts = cost(group)
+    detail = "  ".join(f"{k} {v * 1e6:.3f}" for k, v in parts.items())
+    print(f"{label:<24} {total * 1e6:7.3f}   ({detail})")
+# A month's mix as the simulation assumes it (docs/benchmarks.md): of every 1,000 deliveries 50 are exact
+# copies, and a tenth of the stored ones alert.
+mix = 0.95 * 0.9 * cost(plain)[0] + 0.95 * 0.1 * cost(alerting)[0] + 0.05 * cost(copies)[0]
+print(f"{'mix (5 % copies, 10 % alert)':<24} {mix * 1e6:7.3f}")
 if json_out:
     json.dump(rows, open(json_out, "w"), indent=1)

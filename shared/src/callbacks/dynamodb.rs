@@ -1,6 +1,6 @@
 //! [`CallbackRegistry`] on the events table (layout in `docs/dynamodb.md`):
 //! - partner `PARTNER#<id>` / `PARTNER` (name, key_hashes, created_at, signing_keys as JSON: the
-//!   Standard Webhooks secrets its callbacks are signed with; listed through gsi1 `PARTNER`);
+//!   Standard Webhooks secrets its callbacks are signed with; listed through the listing index, `PARTNER`);
 //! - registration `PARTNER#<id>` / `CALLBACK#<type, 3 digits>` (url, created_at, updated_at), so one query
 //!   reads a partner's registrations in type order and no key can reach another partner's;
 //! - endpoint `ENDPOINT#<sha256 of the URL>` / `ENDPOINT` (url, partner, subscription_arn, failing_since and

@@ -1,6 +1,6 @@
 //! Raising one alert: claimed, published and marked once, its customer told each channel once. What an
-//! alert needs read before its claim (the customer's contact, whether it went out under a former id) is read
-//! while the eSIM's state is saved ([`ReadAhead`]), so it costs no round trip of its own.
+//! alert needs read before its claim (the customer's contact, whether it went out already, under its id or a
+//! former one) is read while the eSIM's state is saved ([`ReadAhead`]), so it costs no round trip of its own.
 
 use super::{Pipeline, PipelineError, MARK_SENT_RETRIES};
 use crate::alerts::Alert;
@@ -15,8 +15,9 @@ use std::collections::HashMap;
 pub(super) struct ReadAhead {
     /// The contact found for an eSIM (its key; none for an alert about no eSIM), when the directory was asked.
     contact: Option<(Option<String>, Option<Contact>)>,
-    /// Whether each former alert id was sent.
-    former_sent: HashMap<String, bool>,
+    /// Whether each alert id, and each former alert id, was sent: one sent already is not claimed again
+    /// (a claim that fails is still a write unit; this read costs a fifth of one).
+    sent: HashMap<String, bool>,
 }
 
 fn esim_of(alert: &Alert) -> Option<String> {
@@ -35,16 +36,19 @@ impl Pipeline {
                 None => Ok::<_, StoreError>(None),
             }
         };
-        let formers: Vec<&String> = alerts.iter().filter_map(|a| a.former_alert_id.as_ref()).collect();
-        let statuses = join_all(formers.iter().map(|former| self.store.alert_status(former)));
+        let ids: Vec<&String> = alerts
+            .iter()
+            .flat_map(|a| std::iter::once(&a.alert_id).chain(a.former_alert_id.as_ref()))
+            .collect();
+        let statuses = join_all(ids.iter().map(|id| self.store.alert_status(id)));
         let (contact, statuses) = tokio::join!(contact, statuses);
-        let mut former_sent = HashMap::new();
-        for (former, status) in formers.into_iter().zip(statuses) {
-            former_sent.insert(former.clone(), status? == Some(AlertStatus::Sent));
+        let mut sent = HashMap::new();
+        for (id, status) in ids.into_iter().zip(statuses) {
+            sent.insert(id.clone(), status? == Some(AlertStatus::Sent));
         }
         Ok(ReadAhead {
             contact: contact?,
-            former_sent,
+            sent,
         })
     }
 
@@ -98,8 +102,11 @@ impl Pipeline {
 
     /// Claims, publishes and marks one alert. False when it was already sent (under its former id too).
     async fn publish_once(&self, alert: &Alert, lease: &Lease, ahead: &ReadAhead) -> Result<bool, PipelineError> {
+        if ahead.sent.get(&alert.alert_id) == Some(&true) {
+            return Ok(false);
+        }
         if let Some(former) = &alert.former_alert_id {
-            let sent_before = match ahead.former_sent.get(former) {
+            let sent_before = match ahead.sent.get(former) {
                 Some(sent) => *sent,
                 None => self.store.alert_status(former).await? == Some(AlertStatus::Sent),
             };
