@@ -42,12 +42,24 @@ aws_env = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS
 
 # The table and topic, made as operators make them (`esimhooks init`), named in the bootstraps' environment.
 cli = next(p for p in (os.path.join(functions, "esimhooks"), os.path.join(ROOT, "target/debug/esimhooks")) if os.path.exists(p))
-made = subprocess.run([cli, "init", "--table", name, "--topic", name], env=dict(os.environ, AWS_ENDPOINT_URL=MOTO, **aws_env),
-                      capture_output=True, text=True, check=True)
+cli_env = dict(os.environ, AWS_ENDPOINT_URL=MOTO, ESIMHOOKS_EMAIL_FROM="alerts@example.com", **aws_env)
+made = subprocess.run([cli, "init", "--table", name, "--topic", name], env=cli_env, capture_output=True, text=True, check=True)
 for line in made.stdout.splitlines():
     if line.startswith("export ") and "=" in line:
-        name, value = line[len("export "):].split("=", 1)
-        os.environ[name] = value.strip("'\"")
+        variable, value = line[len("export "):].split("=", 1)
+        os.environ[variable] = value.strip("'\"")
+
+# The one sample contact (events/customers/00-put-contact.json: the eSIM Access eSIM that runs low in
+# events/esimaccess/05-data-usage-low.json), in a zone where it is midday now, so its SMS and email go out at once.
+sample = json.load(open(os.path.join(ROOT, "events/customers/00-put-contact.json")))
+fields = json.loads(sample["body"])
+offset = (12 - time.gmtime().tm_hour + 12) % 24 - 12  # local hour 12 = UTC hour + offset, offset in -12..11
+zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"  # Etc/GMT-3 is three hours east of UTC
+subprocess.run([cli, "customers", "set", "--backend", "aws", "--provider", "esimaccess",
+                "--esim-ref", sample["rawPath"].rsplit("/", 1)[1], "--phone", fields["phone"], "--email", fields["email"],
+                "--locale", fields["locale"], "--time-zone", zone, "--customer-id", fields["customer_id"], "--channels", "sms|email"],
+               env=dict(cli_env, **{k: v for k, v in os.environ.items() if k.startswith("ESIMHOOKS_")}),
+               capture_output=True, text=True, check=True)
 
 
 def value_size(v):
@@ -230,10 +242,14 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             status, headers, data = self.forward(body)
         else:
             status, headers, data = self.forward(body)
-            if not op:
+            if not op and self.path.startswith("/v2/email/outbound-emails"):
+                service, op = "SES", "SendEmail"
+            elif not op:
                 form = urllib.parse.parse_qs(body.decode(errors="replace"))
                 op = (form.get("Action") or ["?"])[0]
                 service = "SNS" if op in ("Publish", "PublishBatch") else service or "query"
+                if op == "Publish" and "PhoneNumber" in form:
+                    op = "PublishSMS"
         ended = time.perf_counter()
         with lock:
             if state["current"] is not None:
@@ -328,10 +344,11 @@ def summarize(r):
     table_units = sum(n for c in calls for name, n in c["units"].items() if name in tables)
     index_units = sum(n for c in calls for name, n in c["units"].items() if name not in tables)
     publishes = sum(1 for c in calls if c["op"] in ("Publish", "PublishBatch"))
+    messages = sum(1 for c in calls if c["op"] in ("PublishSMS", "SendEmail"))
     read_units = sum(c.get("reads", 0) for c in calls)
     return {"provider": r["provider"], "fixture": r["fixture"], "copy": r["copy"], "status": r.get("status"),
             "calls": len(calls), "sequential": waves(calls), "write_units": table_units + index_units,
-            "table_units": table_units, "index_units": index_units, "publishes": publishes, "read_units": read_units,
+            "table_units": table_units, "index_units": index_units, "publishes": publishes, "customer_messages": messages, "read_units": read_units,
             "ms": round((r["answered"] - r["served"]) * 1000, 2), "ops": [c["op"] for c in calls],
             "priced": [[c["op"], c["units"]] for c in calls]}
 
@@ -365,10 +382,12 @@ for r in rows:
 accepted = [r for r in rows if r["status"] == 200]
 first = [r for r in accepted if r["copy"] == "first" and r["write_units"] > 0]
 plain = [r for r in first if r["publishes"] == 0]
-alerting = [r for r in first if r["publishes"] > 0]
+alerting = [r for r in first if r["publishes"] > 0 and r["customer_messages"] == 0]
+told = [r for r in first if r["customer_messages"] > 0]
 copies = [r for r in accepted if r["copy"] == "copy"]
 print()
-for label, group in [("stored, no alert", plain), ("stored, with an alert", alerting), ("exact copy (duplicate)", copies)]:
+for label, group in [("stored, no alert", plain), ("stored, with an alert", alerting), ("alert, customer told", told),
+                     ("exact copy (duplicate)", copies)]:
     print(f"{label:<24} n={len(group):<3} write units {stats(group, 'write_units')}  (indexes {stats(group, 'index_units')})  "
           f"calls {stats(group, 'calls')}  sequential {stats(group, 'sequential')}")
 ms = [r["ms"] for r in accepted]
@@ -405,7 +424,8 @@ def cost(group):
 
 print()
 print("$ per million deliveries (prices in PRICES; SMS and email are extra, per message):")
-groups = [("stored, no alert", plain), ("stored, with an alert", alerting), ("exact copy (duplicate)", copies)]
+groups = [("stored, no alert", plain), ("stored, with an alert", alerting), ("alert, customer told", told),
+          ("exact copy (duplicate)", copies)]
 for label, group in groups:
     total, parts = cost(group)
     detail = "  ".join(f"{k} {v * 1e6:.3f}" for k, v in parts.items())

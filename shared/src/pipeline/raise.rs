@@ -71,8 +71,14 @@ impl Pipeline {
             customer_id: contact.customer_id.clone(),
             ..alert.clone()
         };
-        let published = self.publish_once(&alert, lease, ahead).await?;
-        customers.notify(&alert, &contact, lease, self.clock.now()).await?;
+        // The customer's messages are records of their own, claimed once each: they go out alongside the
+        // operator's alert (an operator's copy that fails is retried; the customer is not told twice).
+        let (published, told) = tokio::join!(
+            self.publish_once(&alert, lease, ahead),
+            customers.notify(&alert, &contact, lease, self.clock.now())
+        );
+        let published = published?;
+        told?;
         Ok(published)
     }
 
