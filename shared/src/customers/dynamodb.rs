@@ -17,9 +17,7 @@ use crate::store::dynamodb::{
 use crate::store::keys::{contact_pk, outbox_buckets, outbox_entry, sms_day_pk};
 use crate::store::{AlertClaim, Decision, StoreError};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use std::collections::HashMap;
 
@@ -34,40 +32,19 @@ fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, 
 }
 
 impl DynamoStore {
-    /// The contacts stored under `refs`, by partition key (consistent reads).
+    /// The contacts stored under `refs`, by partition key (consistent reads, one batch).
     async fn contacts_under(
         &self,
         provider: ProviderId,
         refs: &[EsimRef],
     ) -> Result<HashMap<String, Contact>, StoreError> {
+        let keys = refs
+            .iter()
+            .map(|esim| item_key(pk(provider, esim), CONTACT_SK))
+            .collect();
         let mut found = HashMap::new();
-        if refs.is_empty() {
-            return Ok(found);
-        }
-        let mut keys = KeysAndAttributes::builder().consistent_read(true);
-        for esim in refs {
-            keys = keys.keys(item_key(pk(provider, esim), CONTACT_SK));
-        }
-        let mut request = Some(HashMap::from([(self.table().to_string(), build(keys.build())?)]));
-        // A batch may come back in parts (unprocessed keys under throttling): ask again for the rest.
-        while let Some(items) = request.take().filter(|r| !r.is_empty()) {
-            let output = self
-                .client()
-                .batch_get_item()
-                .set_request_items(Some(items))
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(self.table())
-                .unwrap_or_default()
-            {
-                let key = item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                found.insert(key, get_json::<Contact>(&item, "contact")?);
-            }
-            request = output.unprocessed_keys;
+        for ((pk, _), item) in self.get_items(keys).await? {
+            found.insert(pk, get_json::<Contact>(&item, "contact")?);
         }
         Ok(found)
     }

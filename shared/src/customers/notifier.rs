@@ -92,8 +92,8 @@ impl CustomerNotifier {
         to.filter(|_| allowed && self.sender.sends(channel))
     }
 
-    /// Tells `contact` about `alert` through every channel allowed, each once, at the same time; a message due in the contact's
-    /// quiet hours goes to the outbox. Returns how many were sent now.
+    /// Tells `contact` about `alert` through every channel allowed, each once, the channels at the same time; a
+    /// message due in the contact's quiet hours goes to the outbox. Returns how many were sent now.
     pub async fn notify(
         &self,
         alert: &Alert,

@@ -1,8 +1,8 @@
-//! Processing of one normalized event, exactly once:
-//! claim the delivery (reading the eSIM's state alongside) → merge per-eSIM state (optimistic, versioned) → evaluate alerts → claim, publish and
-//! mark each alert → complete the delivery. Any failure gives the lease back and fails the request, so the
-//! provider's retry redoes only what is not done: every step is idempotent, an alert marked sent is never
-//! published again, one claimed but not sent is.
+//! Processing of one normalized event, exactly once: claim the delivery (reading the eSIM's state alongside)
+//! → merge per-eSIM state (optimistic, versioned) → evaluate alerts → claim, publish and mark each alert →
+//! complete the delivery. Any failure gives the lease back and fails the request, so the provider's retry
+//! redoes only what is not done: every step is idempotent, an alert marked sent is never published again, one
+//! claimed but not sent is. Calls that do not depend on each other run at once.
 
 mod raise;
 

@@ -1,10 +1,13 @@
 //! The write path ([`EventStore`]) on the table: claims, completions, states and alerts as the item types of
 //! [`super::items`], under the conditions below.
 
+use super::conditions::{
+    abandon_delivery_expr, begin_delivery_expr, claim_alert_expr, finish_delivery_expr, mark_alert_sent_expr,
+    record_conflict_expr, release_alert_expr, rewrite_event_expr, save_state_expr,
+};
 use super::items::{from_item, pack, to_item, ClaimRecord, StateItem};
 use super::{
-    condition_held, get_ms, get_s, item_key, n, parse_alert_status, parse_delivery_status, s, unavailable, DynamoStore,
-    Expression, Item,
+    condition_held, get_ms, get_s, item_key, parse_alert_status, parse_delivery_status, unavailable, DynamoStore, Item,
 };
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
@@ -19,156 +22,6 @@ use crate::store::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-
-const LEASE_NAMES: &[(&str, &str)] = &[
-    ("#status", "status"),
-    ("#attempt", "attempt"),
-    ("#lease_until", "lease_until"),
-];
-
-fn begin_delivery_expr(payload_sha256: &str, now: DateTime<Utc>) -> Expression {
-    Expression {
-        condition: "attribute_not_exists(pk) OR (#status = :in_progress AND #lease_until < :now AND #sha = :sha)",
-        update: None,
-        names: &[
-            ("#status", "status"),
-            ("#lease_until", "lease_until"),
-            ("#sha", "payload_sha256"),
-        ],
-        values: vec![
-            (":in_progress", s(DeliveryStatus::InProgress.as_str())),
-            (":now", n(now.timestamp_millis())),
-            (":sha", s(payload_sha256)),
-        ],
-    }
-}
-
-fn finish_delivery_expr(attempt: &str, now: DateTime<Utc>) -> Expression {
-    Expression {
-        condition: "#attempt = :attempt",
-        update: Some("SET #status = :completed, completed_at = :now REMOVE #attempt, #lease_until"),
-        names: LEASE_NAMES,
-        values: vec![
-            (":attempt", s(attempt)),
-            (":completed", s(DeliveryStatus::Completed.as_str())),
-            (":now", s(now.to_rfc3339())),
-        ],
-    }
-}
-
-fn abandon_delivery_expr(attempt: &str, reason: &str) -> Expression {
-    Expression {
-        condition: "#attempt = :attempt AND #status = :in_progress",
-        update: Some("SET #lease_until = :zero, last_error = :error"),
-        names: LEASE_NAMES,
-        values: vec![
-            (":attempt", s(attempt)),
-            (":in_progress", s(DeliveryStatus::InProgress.as_str())),
-            (":zero", n(0)),
-            (":error", s(reason)),
-        ],
-    }
-}
-
-fn rewrite_event_expr(doc: AttributeValue) -> Expression {
-    Expression {
-        condition: "attribute_exists(pk)",
-        update: Some("SET #doc = :doc REMOVE #event, #kind"),
-        names: &[("#doc", "doc"), ("#event", "event"), ("#kind", "kind")],
-        values: vec![(":doc", doc)],
-    }
-}
-
-/// One conflict record per (key, payload): created by the first, counted by every later one.
-fn record_conflict_expr(
-    doc: AttributeValue,
-    event: &Event,
-    gsi1pk: String,
-    gsi1sk: String,
-    ttl: AttributeValue,
-) -> Expression {
-    Expression {
-        condition: "",
-        update: Some(
-            "SET #doc = if_not_exists(#doc, :doc), #provider = :provider, #sha = :sha, \
-             #first = if_not_exists(#first, :seen), #last = :seen, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, \
-             #ttl = :ttl ADD #count :one",
-        ),
-        names: &[
-            ("#doc", "doc"),
-            ("#provider", "provider"),
-            ("#sha", "payload_sha256"),
-            ("#first", "first_seen_at"),
-            ("#last", "last_seen_at"),
-            ("#gsi1pk", "gsi1pk"),
-            ("#gsi1sk", "gsi1sk"),
-            ("#ttl", "ttl"),
-            ("#count", "count"),
-        ],
-        values: vec![
-            (":doc", doc),
-            (":provider", s(event.provider.as_str())),
-            (":sha", s(event.payload_sha256.as_str())),
-            (":seen", s(event.received_at.to_rfc3339())),
-            (":gsi1pk", s(gsi1pk)),
-            (":gsi1sk", s(gsi1sk)),
-            (":ttl", ttl),
-            (":one", n(1)),
-        ],
-    }
-}
-
-fn save_state_expr(expected: Option<u64>) -> Expression {
-    match expected {
-        None => Expression {
-            condition: "attribute_not_exists(pk)",
-            update: None,
-            names: &[],
-            values: vec![],
-        },
-        Some(version) => Expression {
-            condition: "#version = :expected",
-            update: None,
-            names: &[("#version", "version")],
-            values: vec![(":expected", n(version as i64))],
-        },
-    }
-}
-
-fn claim_alert_expr(now: DateTime<Utc>) -> Expression {
-    Expression {
-        condition: "attribute_not_exists(pk) OR (#status = :claimed AND #lease_until < :now)",
-        update: None,
-        names: &[("#status", "status"), ("#lease_until", "lease_until")],
-        values: vec![
-            (":claimed", s(AlertStatus::Claimed.as_str())),
-            (":now", n(now.timestamp_millis())),
-        ],
-    }
-}
-
-fn mark_alert_sent_expr(attempt: &str, receipt: &str, now: DateTime<Utc>) -> Expression {
-    Expression {
-        condition: "#attempt = :attempt",
-        update: Some("SET #status = :sent, sent_at = :now, receipt = :receipt REMOVE #attempt, #lease_until"),
-        names: LEASE_NAMES,
-        values: vec![
-            (":attempt", s(attempt)),
-            (":sent", s(AlertStatus::Sent.as_str())),
-            (":now", s(now.to_rfc3339())),
-            (":receipt", s(receipt)),
-        ],
-    }
-}
-
-fn release_alert_expr(attempt: &str) -> Expression {
-    Expression {
-        condition: "#attempt = :attempt",
-        update: Some("SET #lease_until = :zero"),
-        names: &[("#attempt", "attempt"), ("#lease_until", "lease_until")],
-        values: vec![(":attempt", s(attempt)), (":zero", n(0))],
-    }
-}
 
 /// The old item of a failed conditional put, when DynamoDB returned it.
 fn returned_item(
@@ -433,65 +286,5 @@ impl EventStore for DynamoStore {
             "release alert",
         )
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeSet;
-
-    fn placeholders(text: &str, sigil: char) -> BTreeSet<String> {
-        let mut found = BTreeSet::new();
-        for (i, c) in text.char_indices() {
-            if c == sigil {
-                let end = text[i + 1..]
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .map_or(text.len(), |e| i + 1 + e);
-                found.insert(text[i..end].to_string());
-            }
-        }
-        found
-    }
-
-    fn sample_event() -> Event {
-        Event::new(
-            ProviderId::EsimAccess,
-            crate::model::EventKind::Order,
-            DedupeKey::provider_id("n-1"),
-            Utc::now(),
-            crate::model::PayloadSha256::ZERO,
-            serde_json::value::RawValue::from_string("{}".into()).unwrap(),
-        )
-    }
-
-    /// DynamoDB rejects names or values that no expression uses (moto does not), and any that is missing.
-    #[test]
-    fn every_placeholder_is_defined_and_used() {
-        let now = Utc::now();
-        let all = [
-            ("begin", begin_delivery_expr("h", now)),
-            ("finish", finish_delivery_expr("a", now)),
-            ("abandon", abandon_delivery_expr("a", "why")),
-            ("rewrite-event", rewrite_event_expr(n(1))),
-            (
-                "record-conflict",
-                record_conflict_expr(n(1), &sample_event(), "p".into(), "s".into(), n(1)),
-            ),
-            ("state-new", save_state_expr(None)),
-            ("state-next", save_state_expr(Some(3))),
-            ("claim-alert", claim_alert_expr(now)),
-            ("alert-sent", mark_alert_sent_expr("a", "r", now)),
-            ("release-alert", release_alert_expr("a")),
-        ];
-        for (what, e) in all {
-            let text = format!("{} {}", e.condition, e.update.unwrap_or(""));
-            let used_names = placeholders(&text, '#');
-            let used_values = placeholders(&text, ':');
-            let defined_names: BTreeSet<String> = e.names.iter().map(|(p, _)| p.to_string()).collect();
-            let defined_values: BTreeSet<String> = e.values.iter().map(|(p, _)| p.to_string()).collect();
-            assert_eq!(used_names, defined_names, "{what}: names");
-            assert_eq!(used_values, defined_values, "{what}: values");
-        }
     }
 }

@@ -3,6 +3,7 @@
 //! shared rules in `store/mod.rs` turn into an outcome, so no second read is needed. Items are the serde types
 //! of [`items`]; every key comes from [`super::keys`].
 
+mod conditions;
 mod events;
 pub(crate) mod items;
 mod query;
@@ -215,7 +216,7 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// Creates the table with its listing index and TTL, if it does not exist. For `esimhooks init` and tests;
+    /// Creates the table with its indexes and TTL, if it does not exist. For `esimhooks init` and tests;
     /// production tables come from `template.yaml`.
     pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
