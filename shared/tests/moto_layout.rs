@@ -1,6 +1,6 @@
-//! The DynamoDB layout on moto: listings, the expiry sweep's read and the state listing, which now read
-//! write-sharded buckets of keys-only indexes, return the same rows as the in-memory store given the same
-//! deliveries; and items written in the layout before it (JSON text documents, unsharded index keys) are
+//! The DynamoDB layout on moto: listings, the expiry sweep's read, the state listing and the console's
+//! questions (hourly counts, alert counts, eSIM histories, fleet pages), which now read write-sharded buckets
+//! of keys-only indexes, return the same rows as the in-memory store given the same deliveries; and items written in the layout before it (JSON text documents, unsharded index keys) are
 //! still read, listed, swept, deduplicated and rewritten.
 
 mod common;
@@ -13,7 +13,8 @@ use shared::model::{DedupeKey, Event, ProviderId, Validity};
 use shared::notify::MemorySink;
 use shared::pipeline::{Outcome, Pipeline};
 use shared::state::EsimState;
-use shared::store::{Begin, EventStore, KvStore, Lease, ListQuery, StoreQuery};
+use shared::store::read::histories;
+use shared::store::{Begin, EsimHistory, EsimName, EventStore, FleetFilter, KvStore, Lease, ListQuery, StoreQuery};
 use std::sync::Arc;
 
 #[path = "common/moto_rig.rs"]
@@ -115,6 +116,69 @@ async fn sharded_listings_return_the_rows_of_the_in_memory_store() {
             |alerts: &[shared::store::StoredAlert]| alerts.iter().map(|a| a.alert.alert_id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&a), ids(&b), "alerts {query:?}");
     }
+    // The console's and the CLI's questions, answered over the listings on DynamoDB and through the local
+    // store's own indexes, agree.
+    let whole = &queries[0];
+    assert_eq!(
+        rig.store.delivery_counts(whole).await.unwrap(),
+        memory.delivery_counts(whole).await.unwrap()
+    );
+    assert_eq!(
+        rig.store.alert_counts(whole).await.unwrap(),
+        memory.alert_counts(whole).await.unwrap()
+    );
+    for name in ["8944000000000000003", "8944000000000000006"] {
+        let (a, b) = (
+            histories(rig.store.as_ref(), name, whole).await.unwrap(),
+            histories(memory.as_ref(), name, whole).await.unwrap(),
+        );
+        let shape = |found: &[(EsimName, EsimHistory)]| {
+            found
+                .iter()
+                .map(|(esim, h)| {
+                    let alerts: Vec<_> = h.alerts.iter().map(|a| a.alert.alert_id.clone()).collect();
+                    (
+                        esim.key.clone(),
+                        keys(&h.deliveries),
+                        alerts,
+                        h.state.as_ref().map(|s| s.updated_at),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&a), shape(&b), "history of {name}");
+        assert_eq!(a.len(), 1);
+    }
+    let mut paged = 0;
+    for filter in [
+        FleetFilter {
+            window: whole.clone(),
+            ..FleetFilter::default()
+        },
+        FleetFilter {
+            window: whole.clone(),
+            below_percent: Some(50.0),
+            ..FleetFilter::default()
+        },
+        FleetFilter {
+            window: whole.clone(),
+            ending: Some((start, end + Duration::days(3))),
+            ..FleetFilter::default()
+        },
+    ] {
+        // Each page reads the window's states over every shard: one page past the first is enough here.
+        let (a, b) = (
+            rig.store.fleet(&filter, 2, 2).await.unwrap(),
+            memory.fleet(&filter, 2, 2).await.unwrap(),
+        );
+        assert_eq!(
+            (state_keys(&a.rows), a.more),
+            (state_keys(&b.rows), b.more),
+            "{filter:?}"
+        );
+        paged += a.rows.len();
+    }
+    assert!(paged >= 4, "the pages hold eSIMs ({paged})");
     let all = rig.store.list_deliveries(&queries[0]).await.unwrap();
     assert_eq!(all.len(), 30);
     assert!(

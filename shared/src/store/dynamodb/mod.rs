@@ -402,9 +402,42 @@ pub(crate) fn sort_instant(sk: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
 }
 
-/// A sort-key range covering `[since, until]` in both the current (`...sss Z`) and the older
-/// (`...+00:00#<pk>`) forms: whole seconds, the upper end past any suffix.
+/// A sort-key range covering `[since, until)` in both the current (`...sssZ`) and the older
+/// (`...[.ffffff]+00:00#<pk>`) forms: from the whole second of `since` (an older key at that second sorts
+/// before its milliseconds), up to `until`'s millisecond, so a newest-first page is not filled with entries
+/// after `until`. What the range lets through at its ends is filtered on the item's own time.
 pub(crate) fn sort_range(since: DateTime<Utc>, until: DateTime<Utc>) -> (String, String) {
-    let second = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%S").to_string();
-    (second(since), format!("{}~", second(until)))
+    (
+        since.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        super::keys::instant(until),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sort_range_holds_both_forms_of_every_instant_inside_it() {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        let (since, until) = (at("2026-12-02T10:00:00.250Z"), at("2026-12-02T11:00:00.500Z"));
+        let (from, to) = sort_range(since, until);
+        let inside = |sk: &str| from.as_str() <= sk && sk <= to.as_str();
+        for t in [
+            "2026-12-02T10:00:00.250Z",
+            "2026-12-02T10:30:00Z",
+            "2026-12-02T11:00:00.499999Z",
+        ] {
+            let t = at(t);
+            assert!(inside(&super::super::keys::instant(t)), "{t}");
+            assert!(inside(&format!("{}#EVENT#x#1", t.to_rfc3339())), "older form of {t}");
+        }
+        for t in [
+            "2026-12-02T09:59:59.999Z",
+            "2026-12-02T11:00:00.501Z",
+            "2026-12-02T11:00:01Z",
+        ] {
+            assert!(!inside(&super::super::keys::instant(at(t))), "{t}");
+        }
+    }
 }
