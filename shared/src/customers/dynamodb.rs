@@ -9,15 +9,16 @@ use super::notify::{
 };
 use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
 use crate::model::ProviderId;
+use crate::store::dynamodb::conditions::claim_expr;
 use crate::store::dynamodb::items::{from_item, pack, to_item, ClaimRecord};
 use crate::store::dynamodb::{
     alert_pk, condition_held, get_json, get_ms, get_s, item_key, key_of, n, s, sort_range, to_json, unavailable,
-    DynamoStore, Item, LISTING_INDEX,
+    ClaimWrite, DynamoStore, Item, LISTING_INDEX,
 };
 use crate::store::keys::{contact_pk, outbox_buckets, outbox_entry, sms_day_pk};
 use crate::store::{AlertClaim, Decision, StoreError};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use std::collections::HashMap;
 
@@ -158,28 +159,9 @@ impl NotificationStore for DynamoStore {
         record: &NotificationRecord,
         now: DateTime<Utc>,
     ) -> Result<AlertClaim, StoreError> {
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(notification_item(record)?))
-            .condition_expression("attribute_not_exists(pk) OR (#status = :claimed AND #lease_until < :now)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#lease_until", "lease_until")
-            .expression_attribute_values(":claimed", s(NotificationStatus::Claimed.as_str()))
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let error = match result {
-            Ok(_) => return Ok(AlertClaim::Claimed),
-            Err(error) => error,
-        };
-        let old = match error.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-                c.item().cloned()
-            }
-            _ => return Err(unavailable(error)),
+        let old = match self.put_claim(notification_item(record)?, claim_expr(now)).await? {
+            ClaimWrite::Written => return Ok(AlertClaim::Claimed),
+            ClaimWrite::Refused(old) => old,
         };
         let found = old.map(|item| {
             (

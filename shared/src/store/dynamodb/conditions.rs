@@ -122,7 +122,9 @@ pub(super) fn save_state_expr(expected: Option<u64>) -> Expression {
     }
 }
 
-pub(super) fn claim_alert_expr(now: DateTime<Utc>) -> Expression {
+/// A claim of an alert or a customer message: absent, or claimed by an attempt whose lease ran out (both
+/// spell the claimed status `CLAIMED`).
+pub(crate) fn claim_expr(now: DateTime<Utc>) -> Expression {
     Expression {
         condition: "attribute_not_exists(pk) OR (#status = :claimed AND #lease_until < :now)",
         update: None,
@@ -202,7 +204,7 @@ mod tests {
             ),
             ("state-new", save_state_expr(None)),
             ("state-next", save_state_expr(Some(3))),
-            ("claim-alert", claim_alert_expr(now)),
+            ("claim", claim_expr(now)),
             ("alert-sent", mark_alert_sent_expr("a", "r", now)),
             ("release-alert", release_alert_expr("a")),
         ];

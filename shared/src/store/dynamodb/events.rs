@@ -2,12 +2,13 @@
 //! [`super::items`], under the conditions below.
 
 use super::conditions::{
-    abandon_delivery_expr, begin_delivery_expr, claim_alert_expr, finish_delivery_expr, mark_alert_sent_expr,
+    abandon_delivery_expr, begin_delivery_expr, claim_expr, finish_delivery_expr, mark_alert_sent_expr,
     record_conflict_expr, release_alert_expr, rewrite_event_expr, save_state_expr,
 };
 use super::items::{from_item, pack, to_item, ClaimRecord, StateItem};
 use super::{
-    condition_held, get_ms, get_s, item_key, parse_alert_status, parse_delivery_status, unavailable, DynamoStore, Item,
+    condition_held, get_ms, get_s, item_key, parse_alert_status, parse_delivery_status, unavailable, ClaimWrite,
+    DynamoStore, Item,
 };
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
@@ -22,18 +23,6 @@ use crate::store::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-
-/// The old item of a failed conditional put, when DynamoDB returned it.
-fn returned_item(
-    error: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>,
-) -> Result<Option<Item>, ()> {
-    match error.as_service_error() {
-        Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
-            Ok(c.item().cloned())
-        }
-        _ => Err(()),
-    }
-}
 
 impl DynamoStore {
     fn delivery_key(provider: ProviderId, dedupe_key: &str) -> Item {
@@ -65,23 +54,11 @@ impl EventStore for DynamoStore {
             ttl: Some(self.ttl_secs(event.received_at)),
             ..ClaimRecord::default()
         };
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&record)?));
-        let error = match begin_delivery_expr(&event.payload_sha256, now)
-            .on_put(request)
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(Begin::Started),
-            Err(e) => e,
+        let condition = begin_delivery_expr(&event.payload_sha256, now);
+        let old = match self.put_claim(to_item(&record)?, condition).await? {
+            ClaimWrite::Written => return Ok(Begin::Started),
+            ClaimWrite::Refused(old) => old,
         };
-        let Ok(returned) = returned_item(&error) else {
-            return Err(unavailable(error));
-        };
-        let old = self.old_item(returned.as_ref(), item_key(pk, "EVENT")).await?;
         let found = old.as_ref().map(|item| {
             (
                 parse_delivery_status(get_s(item, "status")),
@@ -240,21 +217,10 @@ impl EventStore for DynamoStore {
             ttl: Some(self.ttl_secs(alert.raised_at)),
             ..ClaimRecord::default()
         };
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&record)?));
-        let error = match claim_alert_expr(now).on_put(request).send().await {
-            Ok(_) => return Ok(AlertClaim::Claimed),
-            Err(e) => e,
+        let old = match self.put_claim(to_item(&record)?, claim_expr(now)).await? {
+            ClaimWrite::Written => return Ok(AlertClaim::Claimed),
+            ClaimWrite::Refused(old) => old,
         };
-        let Ok(returned) = returned_item(&error) else {
-            return Err(unavailable(error));
-        };
-        let old = self
-            .old_item(returned.as_ref(), Self::alert_key(&alert.alert_id))
-            .await?;
         let found = old
             .as_ref()
             .map(|item| (parse_alert_status(get_s(item, "status")), get_ms(item, "lease_until")));

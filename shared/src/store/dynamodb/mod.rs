@@ -3,7 +3,7 @@
 //! shared rules in `store/mod.rs` turn into an outcome, so no second read is needed. Items are the serde types
 //! of [`items`]; every key comes from [`super::keys`].
 
-mod conditions;
+pub(crate) mod conditions;
 mod events;
 pub(crate) mod items;
 mod query;
@@ -11,6 +11,7 @@ mod query;
 use super::{AlertStatus, DeliveryStatus, StoreError};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{
@@ -28,6 +29,15 @@ pub use super::keys::{alert_pk, EXPIRY_INDEX, LISTING_INDEX, LISTING_PROJECTION}
 const FAN_OUT: usize = 16;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// What writing a claim found.
+pub(crate) enum ClaimWrite {
+    /// The claim is ours.
+    Written,
+    /// Its condition failed: the item that stood in the way (returned with the failure, or read again; none
+    /// when it vanished meanwhile).
+    Refused(Option<Item>),
+}
 
 /// The DynamoDB store. `retention` sets the TTL of delivery, alert and conflict items (clean-up only:
 /// correctness never depends on TTL, which DynamoDB applies within days and emulators never).
@@ -199,10 +209,24 @@ impl DynamoStore {
         Ok(output.item.map(|item| get_s(&item, "status").map(str::to_string)))
     }
 
-    /// The old item of a failed conditional put: from the error when DynamoDB returned it, else re-read.
-    pub(crate) async fn old_item(&self, returned: Option<&Item>, key: Item) -> Result<Option<Item>, StoreError> {
-        if let Some(item) = returned {
-            return Ok(Some(item.clone()));
+    /// Puts a claim record under its condition (`ReturnValuesOnConditionCheckFailure=ALL_OLD`): deliveries,
+    /// alerts and customer messages are all claimed this one way.
+    pub(crate) async fn put_claim(&self, item: Item, condition: Expression) -> Result<ClaimWrite, StoreError> {
+        let key = {
+            let (pk, sk) = key_of(&item);
+            item_key(pk, &sk)
+        };
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let error = match condition.on_put(request).send().await {
+            Ok(_) => return Ok(ClaimWrite::Written),
+            Err(error) => error,
+        };
+        let returned = match error.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item().cloned(),
+            _ => return Err(unavailable(error)),
+        };
+        if returned.is_some() {
+            return Ok(ClaimWrite::Refused(returned));
         }
         let output = self
             .client
@@ -213,7 +237,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(output.item)
+        Ok(ClaimWrite::Refused(output.item))
     }
 
     /// Creates the table with its indexes and TTL, if it does not exist. For `esimhooks init` and tests;
