@@ -9,14 +9,23 @@ use std::borrow::Cow;
 /// name, and small enough that keys built from three of them (alert ids) stay within DynamoDB's key limits.
 pub const MAX_TEXT_BYTES: usize = 256;
 
-/// Characters that must not reach a person or a terminal: C0 and C1 controls and DEL (CR, LF, BEL, ESC...),
-/// the Unicode line and paragraph separators (a forged line), bidirectional overrides and isolates (text
-/// that reads other than it is), zero-width joiners and the byte-order mark.
+/// Characters that must not reach a person or a terminal, by Unicode general category: controls (Cc: CR, LF,
+/// BEL, ESC, C1), format characters (Cf: bidirectional overrides and isolates, zero-width and invisible
+/// characters, the soft hyphen, the Arabic letter mark, tags, the byte-order mark), line and paragraph
+/// separators (Zl, Zp: a forged line), plus the whole tag block (its unassigned code points too). ASCII is
+/// decided without the table.
 pub fn is_unsafe(c: char) -> bool {
-    c.is_control()
+    use unicode_general_category::{get_general_category, GeneralCategory};
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    ('\u{E0000}'..='\u{E007F}').contains(&c)
         || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+            get_general_category(c),
+            GeneralCategory::Control
+                | GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
         )
 }
 
@@ -92,6 +101,22 @@ mod tests {
         assert_eq!(clean("abc\u{202E}fed"), "abc fed");
         assert_eq!(clean(" \t\u{0}x\u{85}y \n"), "x y");
         assert_eq!(clean("a \r\n b"), "a b", "spaces around a control run merge into it");
+        for hidden in [
+            '\u{061C}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{206F}',
+            '\u{00AD}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{E007F}',
+        ] {
+            assert!(is_unsafe(hidden), "{hidden:?}");
+            assert_eq!(clean(&format!("Ana{hidden}Pay")), "Ana Pay", "{hidden:?}");
+        }
+        for shown in ['é', 'ł', 'ễ', 'Ж', '한', 'ع', '€', ' '] {
+            assert!(!is_unsafe(shown), "{shown:?}");
+        }
         assert_eq!(clean("Plan  5 GB"), "Plan  5 GB", "spacing without controls is kept");
         assert_eq!(clean("\u{7}\u{1b}"), "");
         assert!(matches!(clean("IN_USE"), Cow::Borrowed("IN_USE")));
@@ -127,7 +152,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn cleaned_text_has_no_unsafe_character_and_fits(text in "\\PC{0,40}|[ \\x00-\\x7f\u{80}-\u{9f}\u{2028}\u{202e}é]{0,300}") {
+        fn cleaned_text_has_no_unsafe_character_and_fits(text in "\\PC{0,40}|[ \\x00-\\x7f\u{80}-\u{9f}\u{ad}\u{61c}\u{2028}\u{202e}\u{2060}-\u{206f}\u{e0041}é]{0,300}") {
             let cleaned = clean(&text);
             prop_assert!(cleaned.len() <= MAX_TEXT_BYTES);
             prop_assert!(!cleaned.chars().any(is_unsafe), "{:?}", cleaned);

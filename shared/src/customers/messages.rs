@@ -1,9 +1,9 @@
-//! What a customer reads: an alert worded for the person whose eSIM it is, in their language, with their
-//! plan, the data left as the provider sells it and the end time in their time zone; never an ICCID, an
-//! internal reference or raw provider text. The words are the templates' (see `wording.rs`); a locale without
-//! its own wording falls back to English.
+//! What a customer reads: an alert worded for the person whose eSIM it is, in their language, with the plan
+//! as the reseller names it, the data left as the provider sells it and the end time in their time zone;
+//! never an ICCID, an internal reference or any provider text. The words are the templates' (see
+//! `wording.rs`); a locale without its own wording falls back to English.
 
-use super::{Contact, CustomerSettings, DataUnits};
+use super::{Contact, CustomerSettings, DataUnits, Wording};
 use crate::alerts::{Alert, AlertType};
 use crate::notify::sms;
 use crate::text::escape_html;
@@ -49,14 +49,6 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-/// A plan name fit to show a customer: the provider's bundle name when it reads as one (words, not a code
-/// like `esim_1GB_7D_IT_V2` or `bonbon-7gb-10days`).
-fn plan_name(alert: &Alert) -> Option<String> {
-    let name = alert.bundle.as_ref()?.name.as_deref()?;
-    let readable = name.contains(' ') && !name.chars().any(crate::text::is_unsafe) && name.len() <= 60;
-    readable.then(|| name.to_string())
-}
-
 /// `2 Dec 14:00` in the contact's time zone (UTC when it has none), with the locale's month names.
 fn local_time(at: DateTime<Utc>, time_zone: Option<&str>, months: &[std::borrow::Cow<'static, str>; 12]) -> String {
     use chrono::{Datelike, Timelike};
@@ -72,63 +64,196 @@ fn local_time(at: DateTime<Utc>, time_zone: Option<&str>, months: &[std::borrow:
     )
 }
 
+/// The percent of data left as a customer reads it: the alert's remaining ratio, floored, with the float's
+/// own error forgiven (1.0 - 0.9 is 0.0999..., which is 10 %, not 9 %); else the alert's level when it is a
+/// percentage. Never provider text.
+fn percent_left(alert: &Alert) -> Option<String> {
+    let ratio = alert
+        .usage
+        .as_ref()
+        .and_then(|u| u.remaining_ratio)
+        .filter(|r| r.is_finite());
+    if let Some(ratio) = ratio {
+        let percent = (ratio.clamp(0.0, 1.0) * 100.0 + 1e-6).floor();
+        return Some(format!("{percent:.0}%"));
+    }
+    let digits = alert.level.strip_suffix('%')?;
+    let percent: u8 = digits.parse().ok().filter(|p| *p <= 100 && digits.len() <= 3)?;
+    Some(format!("{percent}%"))
+}
+
+/// Hours named by an expiry level on our scale (`72h`).
+fn hours_left(alert: &Alert) -> Option<String> {
+    let digits = alert.level.strip_suffix('h')?;
+    let hours: u32 = digits.parse().ok().filter(|h| *h <= 10_000 && digits.len() <= 5)?;
+    Some(hours.to_string())
+}
+
+/// How an SMS greets: by name, without it, or not at all (when space is short).
+#[derive(Clone, Copy, PartialEq)]
+enum Greeting<'a> {
+    Named(&'a str),
+    Plain,
+    Left,
+}
+
+/// The words an SMS is made of, each part with its place: the facts and the link are never cut; the name and
+/// the plan name are left out first when space is short.
+struct SmsParts<'a> {
+    brand: &'a str,
+    body: &'a str,
+    words: &'a Wording,
+    facts: &'a [(&'a str, &'a str)],
+    name: Option<&'a str>,
+    plan: Option<&'a str>,
+    topup_url: Option<&'a str>,
+    parts: usize,
+}
+
+impl SmsParts<'_> {
+    fn head(&self, greeting: Greeting, plan: Option<&str>) -> String {
+        let greeting = match greeting {
+            Greeting::Named(name) => fill(&self.words.greeting_named, &[("name", name)]),
+            Greeting::Plain => self.words.greeting.to_string(),
+            Greeting::Left => String::new(),
+        };
+        let plan = plan.unwrap_or(&self.words.your_plan);
+        let mut values = vec![("greeting", greeting.as_str()), ("plan", plan)];
+        values.extend_from_slice(self.facts);
+        let line = fill(self.body, &values);
+        format!(
+            "{}: {}",
+            self.brand,
+            line.split_whitespace().collect::<Vec<_>>().join(" ")
+        )
+    }
+
+    /// The SMS: the richest variant that fits the parts. When the message can be GSM-7 without the name and
+    /// the plan name (folding accents: García -> Garcia), every variant must be, so a name without a GSM-7
+    /// spelling (Cyrillic, Hangul) is left out rather than forcing UCS-2 (70 units a part) on the facts.
+    fn text(&self) -> String {
+        let tail = self
+            .topup_url
+            .map(|url| (fill(&self.words.topup, &[("topup_url", url)]), url));
+        let gsm_tail = match &tail {
+            // The link is never folded: folding may only touch the words around it.
+            Some((tail, url)) if sms::fold_to_gsm7(url).as_deref() == Some(*url) => sms::fold_to_gsm7(tail),
+            Some(_) => None,
+            None => Some(String::new()),
+        };
+        let minimal = self.head(Greeting::Left, None);
+        let gsm = gsm_tail.is_some() && sms::fold_to_gsm7(&minimal).is_some();
+        let named = self.name.map_or(Greeting::Plain, Greeting::Named);
+        let mut variants = vec![
+            (named, self.plan),
+            (Greeting::Plain, self.plan),
+            (named, None),
+            (Greeting::Plain, None),
+            (Greeting::Left, self.plan),
+            (Greeting::Left, None),
+        ];
+        variants.dedup();
+        let with_tail = tail.iter().map(|(tail, _)| Some(tail.as_str()));
+        for tail in with_tail.chain([None]) {
+            for (name, plan) in &variants {
+                let head = self.head(*name, *plan);
+                let text = match (tail, gsm) {
+                    (Some(tail), false) => format!("{head} {tail}"),
+                    (None, false) => head,
+                    (tail, true) => match sms::fold_to_gsm7(&head) {
+                        Some(head) if tail.is_some() => format!("{head} {}", gsm_tail.as_deref().unwrap_or("")),
+                        Some(head) => head,
+                        None => continue,
+                    },
+                };
+                if sms::measure(&text).segments <= self.parts.max(1) {
+                    return text;
+                }
+            }
+        }
+        // Wording too long for the parts even without the link (an operator's template): cut, as a last resort.
+        let minimal = if gsm {
+            sms::fold_to_gsm7(&minimal).unwrap_or(minimal)
+        } else {
+            minimal
+        };
+        sms::fit(&minimal, self.parts)
+    }
+}
+
 /// The message `contact` gets for `alert`, or `None` for alerts that are not a customer's business (account
-/// balance), worded by `settings`' templates, fitted to its number of SMS parts.
+/// balance) or that carry no fact to tell, worded by `settings`' templates. It is made of the reseller's words
+/// and facts on our own scale only: the plan is named by the reseller's catalog, never by the provider.
 pub fn customer_message(alert: &Alert, contact: &Contact, settings: &CustomerSettings) -> Option<CustomerMessage> {
-    let (brand, sms_parts) = (settings.brand.as_str(), settings.sms_parts);
+    let brand = settings.brand.as_str();
     let words = settings.templates.wording(contact.locale.as_deref());
     let name = contact
         .name
         .as_deref()
-        .map(|n| crate::text::clean_to(n, 64).into_owned());
-    let greeting = match &name {
-        Some(name) => fill(&words.greeting_named, &[("name", name)]),
-        None => words.greeting.to_string(),
-    };
-    let plan = plan_name(alert).unwrap_or_else(|| words.your_plan.to_string());
-    let usage = alert.usage.as_ref();
-    let percent = usage
-        .and_then(|u| u.remaining_ratio)
-        .map(|r| format!("{:.0}%", (r * 100.0).floor()))
-        .unwrap_or_else(|| alert.level.clone());
-    let data_left = usage
+        .map(|n| crate::text::clean_to(n, 64).into_owned())
+        .filter(|n| !n.is_empty());
+    let plan = settings
+        .templates
+        .plans
+        .name(alert.provider, alert.bundle.as_ref(), &words.locale);
+    let ratio_known = alert.usage.as_ref().and_then(|u| u.remaining_ratio).is_some();
+    let percent = percent_left(alert);
+    let data_left = alert
+        .usage
+        .as_ref()
         .and_then(|u| u.remaining_bytes)
         .map(|bytes| DataUnits::of(alert.provider).label(bytes, words.decimal));
     let ends_at = alert
         .expires_at
         .map(|at| local_time(at, contact.time_zone.as_deref(), &words.months));
-    let hours = alert.level.strip_suffix('h').unwrap_or("");
-    let values = [
-        ("brand", brand),
-        ("greeting", greeting.as_str()),
-        ("plan", plan.as_str()),
-        ("percent", percent.as_str()),
-        ("data_left", data_left.as_deref().unwrap_or("")),
-        ("ends_at", ends_at.as_deref().unwrap_or("")),
-        ("hours", hours),
-    ];
+    let hours = hours_left(alert);
     let (body, subject) = match alert.alert_type {
-        AlertType::LowData if data_left.is_some() && usage.and_then(|u| u.remaining_ratio).is_none() => {
+        AlertType::LowData if data_left.is_some() && !ratio_known => {
             (&words.low_data_left, &words.subject_low_data_left)
         }
-        AlertType::LowData if data_left.is_some() => (&words.low_data_amount, &words.subject_low_data),
-        AlertType::LowData => (&words.low_data, &words.subject_low_data),
+        AlertType::LowData if data_left.is_some() && percent.is_some() => {
+            (&words.low_data_amount, &words.subject_low_data)
+        }
+        AlertType::LowData if percent.is_some() => (&words.low_data, &words.subject_low_data),
         AlertType::Expiry if alert.level == "ended" => (&words.expiry_ended, &words.subject_expiry_ended),
         AlertType::Expiry if ends_at.is_some() => (&words.expiry_soon, &words.subject_expiry_soon),
         // A provider's warning without an end date: hours left, as the level says.
-        AlertType::Expiry => (&words.expiry_within, &words.subject_expiry_within),
-        AlertType::AccountBalance => return None,
+        AlertType::Expiry if hours.is_some() => (&words.expiry_within, &words.subject_expiry_within),
+        AlertType::LowData | AlertType::Expiry | AlertType::AccountBalance => return None,
     };
+    let facts = [
+        ("brand", brand),
+        ("percent", percent.as_deref().unwrap_or("")),
+        ("data_left", data_left.as_deref().unwrap_or("")),
+        ("ends_at", ends_at.as_deref().unwrap_or("")),
+        ("hours", hours.as_deref().unwrap_or("")),
+    ];
+    let sms_text = SmsParts {
+        brand,
+        body,
+        words,
+        facts: &facts,
+        name: name.as_deref(),
+        plan,
+        topup_url: contact.topup_url.as_deref(),
+        parts: settings.sms_parts,
+    }
+    .text();
+    // Email has room for everything: the name as written.
+    let greeting = match &name {
+        Some(name) => fill(&words.greeting_named, &[("name", name)]),
+        None => words.greeting.to_string(),
+    };
+    let mut values = vec![
+        ("greeting", greeting.as_str()),
+        ("plan", plan.unwrap_or(&words.your_plan)),
+    ];
+    values.extend_from_slice(&facts);
     let line = fill(body, &values);
     let topup = contact
         .topup_url
         .as_deref()
         .map(|url| fill(&words.topup, &[("topup_url", url)]));
-    let sms_head = format!("{brand}: {line}");
-    let sms_text = match &topup {
-        Some(topup) => sms::fit_with_tail(&sms_head, topup, sms_parts),
-        None => sms::fit(&sms_head, sms_parts),
-    };
     let link = contact.topup_url.as_deref().map(|url| {
         format!(
             "<p><a href=\"{}\">{}</a></p>",
@@ -155,161 +280,4 @@ pub fn customer_message(alert: &Alert, contact: &Contact, settings: &CustomerSet
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::customers::{Contact, ContactFields};
-    use crate::model::{Bundle, DataUsage, DedupeKey, ProviderId};
-
-    fn settings(brand: &str, sms_parts: usize) -> CustomerSettings {
-        CustomerSettings {
-            brand: brand.into(),
-            sms_parts,
-            ..Default::default()
-        }
-    }
-
-    fn contact(locale: &str, name: &str) -> Contact {
-        Contact::from_fields(&ContactFields {
-            provider: Some("esimaccess".into()),
-            esim_ref: Some("T-1".into()),
-            name: Some(name.into()),
-            locale: Some(locale.into()),
-            time_zone: Some("Europe/Madrid".into()),
-            topup_url: Some("https://shop.example/t?e=1&x=<y>".into()),
-            ..ContactFields::default()
-        })
-        .unwrap()
-    }
-
-    fn alert(alert_type: AlertType, level: &str) -> Alert {
-        let now = DateTime::parse_from_rfc3339("2026-12-01T22:30:00Z").unwrap().to_utc();
-        let esim = crate::model::EsimIdentity {
-            key: "T-1".into(),
-            iccid: Some("8943108170001029631".into()),
-            refs: Default::default(),
-        };
-        Alert {
-            schema_version: crate::alerts::ALERT_SCHEMA_VERSION,
-            alert_id: "a".into(),
-            alert_type,
-            level: level.into(),
-            provider_level: None,
-            provider: ProviderId::EsimAccess,
-            esim: Some(esim),
-            bundle: Some(Bundle {
-                reference: Some("P-INTERNAL-7".into()),
-                name: Some("Europe 1 GB 7 days".into()),
-            }),
-            usage: (alert_type == AlertType::LowData).then(|| DataUsage {
-                total_bytes: Some(1_073_741_824),
-                remaining_bytes: Some(107_374_182),
-                remaining_ratio: Some(0.1),
-                ..DataUsage::default()
-            }),
-            expires_at: (alert_type == AlertType::Expiry).then(|| now + chrono::Duration::hours(20)),
-            balance: None,
-            event_dedupe_key: DedupeKey::provider_id("n-1"),
-            occurred_at: now,
-            raised_at: now,
-            former_alert_id: None,
-            customer_id: None,
-        }
-    }
-
-    #[test]
-    fn each_language_says_it_with_the_customers_plan_amounts_and_time() {
-        let low = alert(AlertType::LowData, "10%");
-        let en = customer_message(&low, &contact("en-GB", "Ana"), &settings("Travelsim", 1)).unwrap();
-        assert_eq!(
-            en.sms,
-            "Travelsim: Hi Ana, Europe 1 GB 7 days has 102 MB of data left (10%). Top up: https://shop.example/t?e=1&x=<y>"
-        );
-        assert_eq!(en.email_subject, "Travelsim: 10% of your data left");
-        assert!(
-            en.email_html
-                .contains("href=\"https://shop.example/t?e=1&amp;x=&lt;y&gt;\""),
-            "{}",
-            en.email_html
-        );
-        let es = customer_message(&low, &contact("es", "Ana"), &settings("Travelsim", 1)).unwrap();
-        assert!(es.sms.contains("le quedan 102 MB de datos (10%)"), "{}", es.sms);
-        let expiry = alert(AlertType::Expiry, "24h");
-        let fr = customer_message(&expiry, &contact("fr-CA", "Zoé"), &settings("Travelsim", 1)).unwrap();
-        // 20 hours after 22:30 UTC is 19:30 in Madrid the next day.
-        assert!(fr.sms.contains("se termine le 2 déc. 19:30"), "{}", fr.sms);
-        let de = customer_message(&expiry, &contact("de", "Jörg"), &settings("Travelsim", 1)).unwrap();
-        assert!(
-            de.email_subject.contains("endet am 2 Dez. 19:30"),
-            "{}",
-            de.email_subject
-        );
-        let unknown = customer_message(&low, &contact("pt-BR", "Ana"), &settings("Travelsim", 1)).unwrap();
-        assert_eq!(
-            unknown.locale, "en",
-            "a locale without its own wording falls back to English"
-        );
-    }
-
-    #[test]
-    fn no_identifier_or_code_reaches_the_customer() {
-        let mut low = alert(AlertType::LowData, "10%");
-        low.bundle.as_mut().unwrap().name = Some("esim_1GB_7D_IT_V2".into());
-        let message = customer_message(&low, &contact("en", "{plan}"), &settings("Travelsim", 1)).unwrap();
-        for text in [
-            &message.sms,
-            &message.email_text,
-            &message.email_html,
-            &message.email_subject,
-        ] {
-            for secret in ["8943108170001029631", "T-1", "P-INTERNAL-7", "esim_1GB_7D_IT_V2"] {
-                assert!(!text.contains(secret), "{secret} in {text}");
-            }
-        }
-        assert!(
-            message.sms.starts_with("Travelsim: Hi {plan}, your eSIM plan has"),
-            "{}",
-            message.sms
-        );
-        let mut balance = alert(AlertType::AccountBalance, "low");
-        balance.usage = None;
-        assert!(customer_message(&balance, &contact("en", "Ana"), &settings("Travelsim", 1)).is_none());
-    }
-
-    #[test]
-    fn the_sms_fits_its_parts_in_its_encoding() {
-        let low = alert(AlertType::LowData, "10%");
-        let long_name = "Ana María de los Ángeles Fernández-Castillo";
-        let url = "https://shop.example/t?e=1&x=<y>";
-        let one = customer_message(&low, &contact("es", long_name), &settings("Travelsim", 1)).unwrap();
-        let size = sms::measure(&one.sms);
-        assert_eq!(
-            (size.encoding, size.segments),
-            (sms::SmsEncoding::Ucs2, 1),
-            "{}",
-            one.sms
-        );
-        assert!(
-            one.sms.ends_with(&format!("{} Recarga: {url}", sms::CUT_MARK)),
-            "the link stays whole: {}",
-            one.sms
-        );
-        let three = customer_message(&low, &contact("es", long_name), &settings("Travelsim", 3)).unwrap();
-        assert!(sms::measure(&three.sms).segments <= 3, "{}", three.sms);
-        assert!(
-            !three.sms.contains(sms::CUT_MARK) && three.sms.contains("(10%)"),
-            "{}",
-            three.sms
-        );
-        let ended = customer_message(
-            &alert(AlertType::Expiry, "ended"),
-            &contact("en", "Ana"),
-            &settings("T", 1),
-        )
-        .unwrap();
-        assert!(ended.sms.contains("has ended"));
-        let mut warned = alert(AlertType::Expiry, "72h");
-        warned.expires_at = None;
-        let within = customer_message(&warned, &contact("en", "Ana"), &settings("T", 1)).unwrap();
-        assert!(within.sms.contains("ends within 72 hours"), "{}", within.sms);
-    }
-}
+mod tests;

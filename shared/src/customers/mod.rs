@@ -15,6 +15,7 @@ mod kv;
 mod messages;
 pub mod notifier;
 pub mod notify;
+mod plans;
 mod policy;
 #[cfg(feature = "aws")]
 pub mod sms;
@@ -23,6 +24,7 @@ mod wording;
 pub use amounts::DataUnits;
 pub use contact::{is_email_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
 pub use messages::{customer_message, CustomerMessage};
+pub use plans::PlanCatalog;
 pub use policy::{local_day, zone_of, CustomerSettings, QuietHours, DEFAULT_BRAND};
 pub use wording::{Templates, Wording};
 

@@ -1,8 +1,10 @@
 //! The words of customer messages: English, Spanish, French and German built in, each overridable, and more
 //! languages added, by the operator's own file (`ESIMHOOKS_MESSAGES_FILE`, or deployed as the SSM parameter
 //! `ESIMHOOKS_MESSAGES_PARAM`): JSON, `{"<language>": {"<field>": "<text>", ...}, ...}` with the field names
-//! of [`Wording`]. A field not given keeps the built-in text of that language, or English for a new one.
+//! of [`Wording`]. A field not given keeps the built-in text of that language, or English for a new one. The
+//! key `"plans"` holds the reseller's plan names instead (see `plans.rs`).
 
+use super::plans::PlanCatalog;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -183,15 +185,21 @@ const GERMAN: Wording = Wording {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Templates {
     wordings: Vec<Wording>,
+    /// The reseller's plan names: the only way a plan is named to a customer.
+    pub plans: PlanCatalog,
 }
 
 impl Default for Templates {
     fn default() -> Self {
         Self {
             wordings: vec![ENGLISH, SPANISH, FRENCH, GERMAN],
+            plans: PlanCatalog::default(),
         }
     }
 }
+
+/// The messages file's key for the plan catalog (not a language code: those have two or three letters).
+const PLANS_KEY: &str = "plans";
 
 /// One language's overrides as the operator writes them; an unknown field is refused (a typo would otherwise
 /// leave the built-in text in place unnoticed).
@@ -221,10 +229,15 @@ struct Overrides {
 impl Templates {
     /// The built-in wordings with `json`'s overrides (see the module's documentation).
     pub fn with_overrides(json: &str) -> Result<Self, String> {
-        let given: BTreeMap<String, Overrides> =
+        let mut given: BTreeMap<String, serde_json::Value> =
             serde_json::from_str(json).map_err(|e| format!("customer message templates: {e}"))?;
         let mut templates = Self::default();
+        if let Some(plans) = given.remove(PLANS_KEY) {
+            templates.plans = PlanCatalog::from_json(plans).map_err(|e| format!("customer message templates: {e}"))?;
+        }
         for (locale, over) in given {
+            let over: Overrides =
+                serde_json::from_value(over).map_err(|e| format!("customer message templates: {locale}: {e}"))?;
             let language = locale.split('-').next().unwrap_or("").to_ascii_lowercase();
             if language.len() < 2 || !language.chars().all(|c| c.is_ascii_lowercase()) {
                 return Err(format!("customer message templates: {locale:?} is not a language code"));
@@ -321,5 +334,20 @@ mod tests {
             .contains("unknown field"));
         assert!(Templates::with_overrides(r#"{"1!": {}}"#).is_err());
         assert!(Templates::with_overrides("[").is_err());
+        let with_plans =
+            Templates::with_overrides(r#"{"plans": {"airalo": {"eu-5": "Europe 5 GB"}}, "es": {"greeting": "Hola,"}}"#)
+                .unwrap();
+        assert_eq!(with_plans.wording(Some("es")).greeting, "Hola,");
+        let bundle = crate::model::Bundle {
+            reference: Some("eu-5".into()),
+            name: None,
+        };
+        assert_eq!(
+            with_plans
+                .plans
+                .name(crate::model::ProviderId::Airalo, Some(&bundle), "es"),
+            Some("Europe 5 GB")
+        );
+        assert!(Templates::with_overrides(r#"{"plans": {"nosuch": {"p": "P"}}}"#).is_err());
     }
 }

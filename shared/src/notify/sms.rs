@@ -39,6 +39,67 @@ fn septets(c: char) -> Option<usize> {
     }
 }
 
+/// `c` in the GSM-7 alphabet: itself when it is in it, else its letters without their accents (canonical
+/// decomposition with the combining marks dropped: í -> i, ễ -> e, Ş -> S), a letter whose stroke is not an accent
+/// (Ł -> L, đ -> d) or typographic punctuation (’ -> ', – -> -); `None` when it has no equivalent (Cyrillic,
+/// Hangul, Arabic, emoji).
+fn fold_char(c: char, out: &mut String) -> bool {
+    use unicode_general_category::{get_general_category, GeneralCategory};
+    if septets(c).is_some() {
+        out.push(c);
+        return true;
+    }
+    let plain = match c {
+        'Ł' => "L",
+        'ł' => "l",
+        'Đ' | 'Ð' => "D",
+        'đ' | 'ð' => "d",
+        'Ħ' => "H",
+        'ħ' => "h",
+        'ı' => "i",
+        'Ŧ' => "T",
+        'ŧ' => "t",
+        'Œ' => "OE",
+        'œ' => "oe",
+        'Þ' => "Th",
+        'þ' => "th",
+        'ĸ' => "k",
+        'Ŋ' => "N",
+        'ŋ' => "n",
+        'ſ' => "s",
+        '‘' | '’' | '‚' | '‛' | '′' | 'ʼ' => "'",
+        '“' | '”' | '„' | '‟' | '″' => "\"",
+        '‐' | '‑' | '‒' | '–' | '—' | '−' => "-",
+        '…' => "...",
+        _ if get_general_category(c) == GeneralCategory::SpaceSeparator => " ",
+        _ => "",
+    };
+    if !plain.is_empty() {
+        out.push_str(plain);
+        return true;
+    }
+    let start = out.len();
+    let nfd = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd();
+    for part in nfd.normalize_iter(std::iter::once(c)) {
+        match get_general_category(part) {
+            GeneralCategory::NonspacingMark | GeneralCategory::SpacingMark | GeneralCategory::EnclosingMark => {}
+            _ if septets(part).is_some() => out.push(part),
+            _ => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    out.len() > start
+}
+
+/// `text` with every character in the GSM-7 alphabet (see [`fold_char`]), or `None` when one has no
+/// equivalent there. Text already in GSM-7 comes back unchanged.
+pub fn fold_to_gsm7(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    text.chars().all(|c| fold_char(c, &mut out)).then_some(out)
+}
+
 fn limits(encoding: SmsEncoding) -> (usize, usize) {
     match encoding {
         SmsEncoding::Gsm7 => (160, 153),
@@ -223,7 +284,43 @@ mod tests {
         );
     }
 
+    #[test]
+    fn names_fold_into_gsm7_or_not_at_all() {
+        assert_eq!(fold_to_gsm7("Ana García").as_deref(), Some("Ana Garcia"));
+        assert_eq!(fold_to_gsm7("Łukasz Żółć").as_deref(), Some("Lukasz Zolc"));
+        assert_eq!(fold_to_gsm7("Nguyễn Thị Ánh").as_deref(), Some("Nguyen Thi Anh"));
+        assert_eq!(
+            fold_to_gsm7("Şükrü Ğ").as_deref(),
+            Some("Sükrü G"),
+            "ü is in GSM-7: kept"
+        );
+        assert_eq!(
+            fold_to_gsm7("Zoé Müller").as_deref(),
+            Some("Zoé Müller"),
+            "GSM-7 letters stay as written"
+        );
+        assert_eq!(fold_to_gsm7("O’Brien – Jr"), Some("O'Brien - Jr".to_string()));
+        assert_eq!(fold_to_gsm7("Иван"), None);
+        assert_eq!(fold_to_gsm7("김민준"), None);
+        assert_eq!(fold_to_gsm7("محمد"), None);
+        assert_eq!(fold_to_gsm7("Ana 🌍"), None);
+        for folded in ["Ana García", "Łukasz", "Nguyễn", "François", "Ångström"] {
+            let text = fold_to_gsm7(folded).unwrap();
+            assert_eq!(measure(&text).encoding, SmsEncoding::Gsm7, "{text}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn folding_gives_gsm7_and_keeps_gsm7_text(text in "\\PC{0,30}") {
+            if let Some(folded) = fold_to_gsm7(&text) {
+                prop_assert_eq!(measure(&folded).encoding, SmsEncoding::Gsm7);
+            }
+            if measure(&text).encoding == SmsEncoding::Gsm7 {
+                prop_assert_eq!(fold_to_gsm7(&text), Some(text.clone()));
+            }
+        }
+
         #[test]
         fn fit_with_tail_fits_and_keeps_the_tail_whole(head in "[a-z €á]{0,300}", tail in "https://[a-z]{1,40}", segments in 1usize..3) {
             let text = fit_with_tail(&head, &tail, segments);
