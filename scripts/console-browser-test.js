@@ -26,10 +26,19 @@ function check(ok, message) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // The console's policy refuses inline script and style: anything it blocks is an error here.
+  await page.exposeFunction("reportViolation", (text) => errors.push(`policy violation: ${text}`));
+  await page.addInitScript(() => document.addEventListener("securitypolicyviolation",
+    (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`)));
   const shot = (name) => page.screenshot({ path: path.join(outdir, `${name}.png`), fullPage: true });
   try {
-    await page.goto(`${url}/#/overview?since=24h`);
+    const response = await page.goto(`${url}/#/overview?since=24h`);
+    const headers = response.headers();
+    check(headers["x-frame-options"] === "DENY", `the page may not be framed: ${headers["x-frame-options"]}`);
+    check((headers["content-security-policy"] || "").includes("frame-ancestors 'none'"), "the page has its policy");
     await page.waitForSelector("#total-stored");
+    const legend = await page.$eval("span.legend", (s) => getComputedStyle(s).color);
+    check(legend === "rgb(37, 99, 235)", `the chart's legend has its colour: ${legend}`);
     const stored = Number(await page.textContent("#total-stored b"));
     check(stored > 0, `the overview counts stored deliveries: ${stored}`);
     check(await page.locator("#deliveries-chart polyline.series").count() > 0, "the deliveries chart is drawn");

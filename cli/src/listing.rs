@@ -198,7 +198,8 @@ fn cut<T>(mut rows: Vec<T>, limit: usize) -> Vec<T> {
     rows
 }
 
-/// `sms SENT +34••••••678, email FAILED a•••@example.es`: who was told, the contact masked (personal data).
+/// `sms SENT +34••••••678, email FAILED a•••@example.es`: who was told, the contact masked (personal data); a
+/// message sent again after a crashed attempt says `SENT (possible duplicate)`.
 pub fn told(notifications: &[NotificationRecord]) -> Option<String> {
     let parts: Vec<String> = notifications
         .iter()
@@ -207,7 +208,12 @@ pub fn told(notifications: &[NotificationRecord]) -> Option<String> {
                 Channel::Sms => mask_phone(&n.to),
                 Channel::Email => mask_email(&n.to),
             };
-            format!("{} {} {to}", n.channel.as_str(), n.status.as_str())
+            let duplicate = if n.possible_duplicate {
+                " (possible duplicate)"
+            } else {
+                ""
+            };
+            format!("{} {}{duplicate} {to}", n.channel.as_str(), n.status.as_str())
         })
         .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
@@ -402,5 +408,21 @@ mod tests {
         );
         assert!(parse_since("soon", now).is_err());
         assert!(parse_since("", now).is_err());
+    }
+
+    #[test]
+    fn a_possible_duplicate_says_so_and_contacts_stay_masked() {
+        let record = |possible_duplicate: bool| {
+            serde_json::from_value::<NotificationRecord>(serde_json::json!({
+                "alert_id": "a", "channel": "sms", "to": "+34612345678", "status": "SENT",
+                "possible_duplicate": possible_duplicate
+            }))
+            .unwrap()
+        };
+        assert_eq!(told(&[record(false)]).unwrap(), "sms SENT +34••••••678");
+        assert_eq!(
+            told(&[record(true)]).unwrap(),
+            "sms SENT (possible duplicate) +34••••••678"
+        );
     }
 }

@@ -357,4 +357,8 @@ mod tests_fleet;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
+mod tests_import;
+#[cfg(test)]
+mod tests_scenarios;
+#[cfg(test)]
 mod tests_web;

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use clap::Args;
 use shared::model::ProviderId;
-use shared::simulate::{body, event_types, scenario, sign, SampleParams, SampleRequest};
+use shared::simulate::{body, event_types, next_stamp, scenario, scenario_step, sign, SampleParams, SampleRequest};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ pub struct SendArgs {
     /// Send this file's bytes as the body instead of a generated one.
     #[arg(long, conflicts_with_all = ["event_type", "scenario"])]
     pub file: Option<PathBuf>,
-    /// Send the provider's whole scenario: an eSIM from order to expiry.
+    /// Send the provider's whole scenario: an eSIM from order to expiry, each step stamped as it is sent (about
+    /// a second apart, none in the future), so the eSIM ends in the last step's state.
     #[arg(long)]
     pub scenario: bool,
     /// The secret to sign with (eSIM Access: the URL token).
@@ -50,48 +51,19 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
         return Ok(0);
     }
     let secret = args.secret.as_deref().ok_or("--secret is needed to sign")?;
-    let mut requests: Vec<(String, SampleRequest)> = Vec::new();
-    if let Some(file) = &args.file {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        requests.push((file.display().to_string(), sign(provider, &text, secret)));
-    } else {
-        let steps: Vec<(String, u8)> = if args.scenario {
-            scenario(provider).iter().map(|(t, r)| (t.to_string(), *r)).collect()
-        } else {
-            let default = event_types(provider)[0];
-            vec![(args.event_type.clone().unwrap_or(default.into()), args.remaining)]
-        };
-        // A scenario's steps happen a few minutes apart while the plan's end approaches (72 h → 20 h), so
-        // provider timestamps order them as a real eSIM's life would.
-        let start = Utc::now();
-        let count = steps.len() as i64;
-        for (sequence, (event_type, remaining)) in steps.into_iter().enumerate() {
-            let step = sequence as i64;
-            let params = SampleParams {
-                iccid: args.iccid.clone(),
-                remaining_percent: remaining,
-                ends_in_hours: if args.scenario {
-                    72 - 52 * step / (count - 1).max(1)
-                } else {
-                    args.ends_in_hours
-                },
-                now: start + chrono::Duration::minutes(5 * step),
-                sequence: sequence as u64 + 1,
-            };
-            let body = body(provider, &event_type, &params).ok_or(format!(
-                "{provider} has no event type {event_type}; --list-types shows them"
-            ))?;
-            requests.push((event_type, sign(provider, &body.to_string(), secret)));
-        }
-    }
-
+    let sample = |event_type: &str, params: &SampleParams| -> Result<SampleRequest, String> {
+        let body = body(provider, event_type, params).ok_or(format!(
+            "{provider} has no event type {event_type}; --list-types shows them"
+        ))?;
+        Ok(sign(provider, &body.to_string(), secret))
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(15)))
         .http_status_as_error(false)
         .build()
         .into();
-    let mut refused = false;
-    for (what, request) in requests {
+    // Sends one delivery; true when it was refused.
+    let post = |what: &str, request: &SampleRequest| -> Result<bool, String> {
         let url = format!("{}{}", args.url.trim_end_matches('/'), request.path_and_query);
         let mut call = agent.post(&url);
         for (name, value) in &request.headers {
@@ -105,14 +77,39 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         println!("{provider} {what}: {status} {text}");
-        refused |= !(200..300).contains(&status);
-    }
-    if args.scenario {
+        Ok(!(200..300).contains(&status))
+    };
+
+    let mut refused = false;
+    if let Some(file) = &args.file {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        refused = post(&file.display().to_string(), &sign(provider, &text, secret))?;
+    } else if args.scenario {
+        // Each step is stamped as it is sent, a whole second after the answer to the one before (see
+        // `next_stamp`): never ahead of its receipt, and after every earlier step, untimed ones included.
+        let mut answered = None;
+        for step in 0..scenario(provider).len() {
+            if let Some(wait) = answered.map(|at| (next_stamp(at) - Utc::now()).to_std()) {
+                std::thread::sleep(wait.unwrap_or_default());
+            }
+            let (event_type, params) = scenario_step(provider, &args.iccid, step, Utc::now());
+            refused |= post(event_type, &sample(event_type, &params)?)?;
+            answered = Some(Utc::now());
+        }
         println!(
             "the customer of ICCID {} (a contact from `esimhooks customers`) was told on the serving console; \
              `esimhooks alerts` lists who was told of each alert",
             args.iccid
         );
+    } else {
+        let event_type = args.event_type.as_deref().unwrap_or(event_types(provider)[0]);
+        let params = SampleParams {
+            iccid: args.iccid.clone(),
+            remaining_percent: args.remaining,
+            ends_in_hours: args.ends_in_hours,
+            ..SampleParams::new(Utc::now())
+        };
+        refused = post(event_type, &sample(event_type, &params)?)?;
     }
     Ok(if refused { 3 } else { 0 })
 }

@@ -7,16 +7,17 @@ use shared::customers::{ContactLookup, EsimRef};
 use shared::model::ProviderId;
 use std::io::Write as _;
 
-async fn run(command: CustomersCommand) -> (Result<u8, String>, String) {
+pub(crate) async fn run(command: CustomersCommand) -> (Result<u8, String>, String) {
     let mut out = Vec::new();
     let code = customers::run(CustomersArgs { command }, &mut out).await;
     (code, String::from_utf8(out).unwrap())
 }
 
-fn import(file: &std::path::Path, db: &std::path::Path, dry_run: bool) -> CustomersCommand {
+pub(crate) fn import(file: &std::path::Path, db: &std::path::Path, dry_run: bool) -> CustomersCommand {
     CustomersCommand::Import {
         file: file.to_path_buf(),
         dry_run,
+        replace: false,
         backend: local_backend(db),
     }
 }
@@ -80,7 +81,7 @@ async fn a_large_import_reports_bad_lines_and_is_idempotent() {
     let changed = dir.path().join("changed.jsonl");
     std::fs::write(
         &changed,
-        "{\"provider\":\"esimaccess\",\"iccid\":\"8900000000000000005\",\"name\":\"Ana\",\"locale\":\"es\"}\n\n{\"provider\":\"esimaccess\",\"esim_ref\":\"NEW-1\",\"phone\":\"+4915112345678\"}\n{\"provider\":\"esimaccess\",\"iccid\":8900000000000000006}\n",
+        "{\"provider\":\"esimaccess\",\"iccid\":\"8900000000000000005\",\"esim_ref\":\"T5\",\"order_ref\":\"tx-5\",\"name\":\"Ana\",\"locale\":\"es\"}\n\n{\"provider\":\"esimaccess\",\"esim_ref\":\"NEW-1\",\"phone\":\"+4915112345678\"}\n{\"provider\":\"esimaccess\",\"iccid\":8900000000000000006}\n",
     )
     .unwrap();
     let (code, dry) = run(import(&changed, &db, true)).await;
@@ -274,7 +275,11 @@ async fn a_scenario_for_an_esim_with_a_contact_tells_the_customer_at_each_step()
         .collect();
     told.sort();
     let expected = [
-        ("expiry 24h", "SKIPPED", "daily SMS cap of 3 reached"),
+        (
+            "expiry 24h",
+            "SKIPPED",
+            "SMS cap of 3 in 24 hours reached for this number",
+        ),
         ("expiry 72h", "SENT", ""),
         ("low_data 10%", "SENT", ""),
         ("low_data 25%", "SENT", ""),

@@ -174,3 +174,80 @@ async fn the_console_answers_every_page_over_a_seeded_store() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// Every answer of the console, page, script, style, JSON, refusals and unknown paths alike, forbids framing
+/// by another site and carries a policy that runs no inline script.
+#[tokio::test]
+async fn every_console_response_forbids_framing_and_inline_script() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let opened = local_backend(&dir.path().join("headers.db")).open(false).await.unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let pipeline = pipeline_for(&opened, &Settings::default(), clock.clone());
+    let console = Arc::new(web::Console {
+        opened,
+        pipeline,
+        clock,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(web::run(listener, console, async {
+        let _ = stopped.await;
+    }));
+
+    let requests = [
+        ("GET", "/", "localhost", 200),
+        ("GET", "/app.js", "localhost", 200),
+        ("GET", "/style.css", "localhost", 200),
+        ("GET", "/api/overview?since=1h", "localhost", 200),
+        ("GET", "/api/fleet", "localhost", 200),
+        ("GET", "/api/conflicts", "localhost", 200),
+        ("GET", "/api/partners", "localhost", 200),
+        ("GET", "/api/esim?q=8900000000000000000", "localhost", 404),
+        ("GET", "/api/event?provider=nobody&key=x", "localhost", 400),
+        ("POST", "/api/replay?provider=esimaccess&key=x", "localhost", 403),
+        ("GET", "/api/overview", "evil.example", 403),
+        ("GET", "/nowhere", "localhost", 404),
+    ];
+    for (method, path, host, expected) in requests {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request =
+            format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let head = response.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        assert_eq!(status, expected, "{method} {path}: {head}");
+        let header = |name: &str| {
+            let values: Vec<&str> = head
+                .lines()
+                .filter_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(str::trim)
+                .collect();
+            assert_eq!(values.len(), 1, "{method} {path}: one {name}: {head}");
+            values[0].to_string()
+        };
+        assert_eq!(header("x-frame-options"), "deny", "{method} {path}");
+        let policy = header("content-security-policy");
+        let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+        for wanted in ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'"] {
+            assert!(directives.contains(&wanted), "{method} {path}: {wanted} in {policy}");
+        }
+        assert!(!policy.contains("unsafe-"), "{method} {path}: {policy}");
+    }
+
+    // The page itself has nothing inline for the policy to refuse: no script body, handler or style attribute.
+    let page = web::PAGE.to_ascii_lowercase();
+    assert_eq!(
+        page.matches("<script").count(),
+        page.matches("<script src=").count(),
+        "{page}"
+    );
+    for inline in [" onclick=", " onload=", " onsubmit=", " style=", "javascript:"] {
+        assert!(!page.contains(inline), "{inline} in the page");
+    }
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

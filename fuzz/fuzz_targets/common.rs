@@ -80,6 +80,47 @@ pub fn must_normalize(provider: &dyn Provider, delivery: &Delivery) -> Option<Ev
     Some(event)
 }
 
+/// The reseller's own words in the customer check: its link, and a name.
+const TOPUP_URL: &str = "https://shop.example/t/1";
+
+/// Every customer message an authentic delivery's alerts make, in every built-in language, carries no URL, no
+/// e-mail address and no unsafe character but the reseller's own, and no text of the provider's bundle.
+pub fn assert_customer_text_is_ours(event: &Event) {
+    use shared::alerts::{evaluate, AlertRules};
+    use shared::customers::{customer_message, Contact, ContactFields, CustomerSettings};
+    let now = event.received_at;
+    for alert in evaluate(event, None, &AlertRules::default(), now) {
+        for locale in ["en", "es", "fr", "de"] {
+            let contact = Contact::from_fields(&ContactFields {
+                provider: Some(event.provider.as_str().into()),
+                esim_ref: Some("E-1".into()),
+                name: Some("Ana".into()),
+                locale: Some(locale.into()),
+                topup_url: Some(TOPUP_URL.into()),
+                ..ContactFields::default()
+            })
+            .expect("a valid contact");
+            let Some(message) = customer_message(&alert, &contact, &CustomerSettings::default()) else {
+                continue;
+            };
+            // Bundle text that our own words happen to contain ("of data left") is not the provider's doing.
+            let unbundled = shared::alerts::Alert { bundle: None, ..alert.clone() };
+            let ours = customer_message(&unbundled, &contact, &CustomerSettings::default()).expect("the same facts");
+            let ours = [ours.sms, ours.email_subject, ours.email_text].concat();
+            let bundle = alert.bundle.iter().flat_map(|b| [b.name.as_deref(), b.reference.as_deref()]).flatten();
+            let bundle: Vec<&str> = bundle.filter(|text| text.len() >= 8 && !ours.contains(text)).collect();
+            for text in [&message.sms, &message.email_subject, &message.email_text] {
+                let theirs = text.replace(TOPUP_URL, "");
+                assert!(!theirs.contains("://") && !theirs.contains("www.") && !theirs.contains('@'), "{text:?}");
+                assert!(!text.chars().any(|c| is_unsafe(c) && c != '\n'), "{text:?}");
+                for provider_text in &bundle {
+                    assert!(!text.contains(provider_text), "{provider_text:?} in {text:?}");
+                }
+            }
+        }
+    }
+}
+
 /// No string in `value` (keys included) has a character a person or terminal must not get.
 fn assert_clean(value: &serde_json::Value) {
     match value {

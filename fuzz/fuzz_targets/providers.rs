@@ -2,7 +2,7 @@
 //! provider's slot (its signature header, or the URL token) never panic and never authenticate; arbitrary
 //! bodies signed as the provider signs them, with the current or the rotated secret, authenticate and
 //! normalize without panicking, keep their exact bytes, and a whitespace variant of a body keyed by its
-//! canonical form is the same delivery.
+//! canonical form is the same delivery; and no customer message made from its alerts carries provider text.
 #![no_main]
 #[path = "common.rs"]
 mod common;
@@ -46,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(event) = must_normalize(provider.as_ref(), &signed(body, SECRET)) else {
         return;
     };
+    assert_customer_text_is_ours(&event);
     must_normalize(provider.as_ref(), &signed(body, ROTATED));
     let padded = [b"\n \t".as_slice(), body, b" \r\n"].concat();
     let again = must_normalize(provider.as_ref(), &signed(&padded, SECRET)).expect("padding keeps a body readable");

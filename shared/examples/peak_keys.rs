@@ -9,9 +9,9 @@
 //! measured items are within 1 KB (scripts/write-units.py) and index entries are keys only. Exits 1 when a key
 //! value goes over 1,000 units in a second.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use shared::store::keys::{
-    alert_pk, attempts_pk, delivery_pk, expiry_entry, listing_entry, outbox_entry, sms_day_pk, state_pk, Listing,
+    alert_pk, attempts_pk, delivery_pk, expiry_entry, listing_entry, outbox_entry, sms_window_pk, state_pk, Listing,
 };
 use std::collections::HashMap;
 
@@ -131,7 +131,6 @@ fn main() {
     let mut peaks = Peaks::default();
     let (mut deliveries, mut units) = (0u64, 0u64);
     let mut plan_ends: HashMap<u64, DateTime<Utc>> = HashMap::new();
-    let local_day = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
 
     for s in 0..seconds {
         let burst = s % 60 < 10;
@@ -193,15 +192,15 @@ fn main() {
             peaks.write(Target::Listing, "alerts by day", listed.pk, 1);
             units += 3;
             if rng.per_mille(WITH_CONTACT) {
-                // Each channel's notification record (claim, then outcome) sits in the alert's partition.
-                peaks.write(Target::Table, "alert", alert.clone(), 4);
+                // Each channel's notification record (claim, being sent, outcome) sits in the alert's partition.
+                peaks.write(Target::Table, "alert", alert.clone(), 6);
                 peaks.write(
                     Target::Table,
-                    "daily SMS count",
-                    sms_day_pk(&format!("+4470{esim:08}"), local_day),
+                    "SMS cap window",
+                    sms_window_pk(&format!("+4470{esim:08}")),
                     1,
                 );
-                units += 5;
+                units += 7;
                 if rng.per_mille(HELD) {
                     for channel in ["sms", "email"] {
                         let held = outbox_entry(&format!("{alert}#{channel}"), at + Duration::hours(8));

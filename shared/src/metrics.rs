@@ -106,6 +106,7 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
         ("OutboxSent", "Count"),
         ("OutboxNotSent", "Count"),
         ("OutboxRetry", "Count"),
+        ("OutboxHeld", "Count"),
     ];
     json!({
         "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([[]]), &names)]},
@@ -117,6 +118,7 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
         "OutboxSent": outbox.sent,
         "OutboxNotSent": outbox.not_sent,
         "OutboxRetry": outbox.retry,
+        "OutboxHeld": outbox.held,
     })
     .to_string()
 }
@@ -244,6 +246,7 @@ mod tests {
             sent: 3,
             not_sent: 1,
             retry: 0,
+            held: 2,
         };
         let doc = parse(&sweep_line(&report, &outbox, 5));
         assert_valid_emf(&doc);
@@ -251,5 +254,6 @@ mod tests {
             (doc["SweepPublished"].as_u64(), doc["OutboxSent"].as_u64()),
             (Some(1), Some(3))
         );
+        assert_eq!(doc["OutboxHeld"].as_u64(), Some(2));
     }
 }

@@ -15,7 +15,7 @@ pub use keys::{log_ref, DedupeBasis, DedupeKey, PayloadSha256, RawPadding};
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
 /// How far a provider's time may run ahead of our receipt time and still be believed: clock skew between
-/// their servers and ours, with room to spare. Beyond it the time is not used (see [`Event::plausible`]).
+/// their servers and ours, with room to spare. A time beyond it is bounded to it (see [`Event::plausible`]).
 pub const PROVIDER_CLOCK_AHEAD_LIMIT: chrono::Duration = chrono::Duration::minutes(5);
 /// Provider times before this are not an eSIM event (the consumer eSIM specification, SGP.22, dates from
 /// 2016): a zero or garbage clock. 2016-01-01T00:00:00Z.
@@ -420,8 +420,8 @@ impl Event {
         Cow::Owned([&self.raw_padding.before, self.raw.get(), &self.raw_padding.after].concat())
     }
 
-    /// Sets the provider's time when there is a plausible one (see [`Event::plausible`]); otherwise
-    /// occurred_at stays the receipt time.
+    /// Sets the provider's time, bounded (see [`Event::plausible`]), when there is one; otherwise occurred_at
+    /// stays the receipt time.
     pub fn set_occurred_at(&mut self, provider_time: Option<DateTime<Utc>>) {
         if let Some(at) = self.plausible(provider_time) {
             self.occurred_at = at;
@@ -429,21 +429,25 @@ impl Event {
         }
     }
 
-    /// A provider time, if it is believable against our receipt time: not more than
-    /// [`PROVIDER_CLOCK_AHEAD_LIMIT`] after it, nor before [`EARLIEST_PROVIDER_TIME`]. State is versioned by
-    /// these times, so one from a wrong clock (2099) would outrank every real event for good: it is dropped
-    /// (the receipt time stands in) and the event flagged, while late deliveries keep their own, older times.
+    /// A provider time that orders events (`occurred_at`, a measurement time), made believable against our
+    /// receipt time. State is versioned by these times, so one from a wrong clock (2099) would outrank every
+    /// real event for good: a time more than [`PROVIDER_CLOCK_AHEAD_LIMIT`] ahead is bounded to receipt + limit
+    /// and flagged. Bounded, not replaced by the receipt time: a later delivery ahead of the limit must not rank
+    /// below an earlier one believed just within it. A time before [`EARLIEST_PROVIDER_TIME`] is a zeroed clock:
+    /// dropped (None) and flagged; late deliveries keep their own, older times. Not for times that are
+    /// legitimately in the future, such as a plan's end.
     pub fn plausible(&mut self, provider_time: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
         let at = provider_time?;
-        let flag = if at > self.received_at + PROVIDER_CLOCK_AHEAD_LIMIT {
-            FLAG_TIME_AHEAD
+        let latest = self.received_at + PROVIDER_CLOCK_AHEAD_LIMIT;
+        if at > latest {
+            flag_once(&mut self.flags, FLAG_TIME_AHEAD);
+            Some(latest)
         } else if at < EARLIEST_PROVIDER_TIME {
-            FLAG_TIME_TOO_OLD
+            flag_once(&mut self.flags, FLAG_TIME_TOO_OLD);
+            None
         } else {
-            return Some(at);
-        };
-        flag_once(&mut self.flags, flag);
-        None
+            Some(at)
+        }
     }
 }
 

@@ -82,6 +82,37 @@ pub fn scenario(provider: ProviderId) -> &'static [(&'static str, u8)] {
     provider.spec().scenario
 }
 
+/// Step `step` of the provider's scenario for `iccid`, stamped `now`: its event type and params, the plan's end
+/// approaching (72 h at the first step, 20 h at the last).
+pub fn scenario_step(
+    provider: ProviderId,
+    iccid: &str,
+    step: usize,
+    now: DateTime<Utc>,
+) -> (&'static str, SampleParams) {
+    let steps = scenario(provider);
+    let (event_type, remaining_percent) = steps[step];
+    let last = steps.len().saturating_sub(1).max(1) as i64;
+    let params = SampleParams {
+        iccid: iccid.to_string(),
+        remaining_percent,
+        ends_in_hours: 72 - 52 * step as i64 / last,
+        now,
+        sequence: step as u64 + 1,
+    };
+    (event_type, params)
+}
+
+/// When to stamp a scenario's next step, the one before answered at `answered`: the first whole second after it.
+/// A step is stamped when it is sent, so never ahead of its receipt (a time ahead is bounded and flagged). And
+/// providers write whole seconds, so a step stamped within the second of an earlier receipt would rank below
+/// that earlier event where it carried no time and its receipt time stood in (eSIM Go's FirstUse before its
+/// `esim.deleted`): the scenario would not end in its last state.
+pub fn next_stamp(answered: DateTime<Utc>) -> DateTime<Utc> {
+    let second = DateTime::from_timestamp(answered.timestamp(), 0).unwrap_or(answered);
+    second + Duration::seconds(1)
+}
+
 /// A timestamp as providers write it: `2026-01-01T10:00:00Z`.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -201,5 +232,32 @@ mod tests {
                 assert!(event_types(id).contains(event_type));
             }
         }
+    }
+
+    /// Scenario steps follow the provider's list as the plan's end approaches; each next stamp is a whole
+    /// second after the last answer.
+    #[test]
+    fn scenario_steps_follow_the_list_and_stamps_come_a_whole_second_later() {
+        let now = Utc::now();
+        for &id in ProviderId::ALL {
+            let steps: Vec<_> = (0..scenario(id).len())
+                .map(|step| scenario_step(id, "8944500000000000001", step, now))
+                .collect();
+            let types: Vec<&str> = steps.iter().map(|(t, _)| *t).collect();
+            let expected: Vec<&str> = scenario(id).iter().map(|(t, _)| *t).collect();
+            assert_eq!(types, expected, "{id}");
+            let ends: Vec<_> = steps.iter().map(|(_, p)| p.ends_in_hours).collect();
+            assert_eq!(
+                (ends[0], ends[ends.len() - 1]),
+                (72, 20),
+                "{id}: the plan's end approaches"
+            );
+        }
+        let answered = DateTime::parse_from_rfc3339("2026-04-22T17:00:00.999Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(rfc3339(next_stamp(answered)), "2026-04-22T17:00:01Z");
+        let whole = DateTime::parse_from_rfc3339("2026-04-22T17:00:00Z").unwrap().to_utc();
+        assert_eq!(rfc3339(next_stamp(whole)), "2026-04-22T17:00:01Z");
     }
 }

@@ -69,8 +69,8 @@ fn is_newer(candidate: (DateTime<Utc>, u8, &DedupeKey), current: (DateTime<Utc>,
     candidate.cmp(&current) == Ordering::Greater
 }
 
-/// A version time no later than `received_at` plus the clock limit. Normalizers already drop provider times
-/// beyond it; bounding here too means no stored facet, whatever wrote it, can outrank every later event.
+/// A version time no later than `received_at` plus the clock limit. Normalizers already bound provider times
+/// to it; bounding here too means no stored facet, whatever wrote it, can outrank every later event.
 fn bounded(at: DateTime<Utc>, received_at: DateTime<Utc>) -> DateTime<Utc> {
     at.min(received_at + PROVIDER_CLOCK_AHEAD_LIMIT)
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use shared::clock::Clock;
-use shared::model::{ProviderId, TimeSource, FLAG_TIME_AHEAD};
+use shared::model::{ProviderId, TimeSource, FLAG_TIME_AHEAD, PROVIDER_CLOCK_AHEAD_LIMIT};
 use shared::store::{ListQuery, StoreQuery};
 
 const NOW: &str = "2026-11-23T10:00:00Z";
@@ -35,10 +35,11 @@ async fn a_far_future_provider_time_does_not_silence_later_readings() {
 
     let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
     let event = &stored[0].event;
-    assert_eq!(event.occurred_at, instant(NOW), "the receipt time stands in");
-    assert_eq!(event.occurred_at_source, TimeSource::Received);
+    let bound = instant(NOW) + PROVIDER_CLOCK_AHEAD_LIMIT;
+    assert_eq!(event.occurred_at, bound, "bounded to receipt + limit");
+    assert_eq!(event.occurred_at_source, TimeSource::Provider);
     assert!(event.flags.iter().any(|f| f == FLAG_TIME_AHEAD), "{:?}", event.flags);
-    assert!(event.usage.as_ref().unwrap().measured_at.is_none());
+    assert_eq!(event.usage.as_ref().unwrap().measured_at, Some(bound));
 
     h.clock.advance(chrono::Duration::minutes(10));
     let real = data_usage("n-real-50", "2026-11-23T10:09:00Z", 50);

@@ -7,7 +7,7 @@ mod common;
 mod moto_rig;
 
 use moto_rig::MotoRig;
-use shared::customers::{Contact, ContactFields, ContactLookup, ContactStore, EsimRef, Upserted};
+use shared::customers::{Conflict, Contact, ContactFields, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use shared::model::ProviderId;
 
 fn contact(pairs: &[(&str, &str)]) -> Contact {
@@ -92,6 +92,178 @@ async fn contacts_are_found_by_any_identifier_replaced_and_erased_whole() {
         .await
         .unwrap()
         .is_none());
+}
+
+/// On DynamoDB, a row (registered with `Replace::SameContact`, as `customers import` does) whose
+/// identifier names a stored contact with other identifiers, or whose identifiers name two stored contacts, is
+/// refused and changes nothing; the same contact with more identifiers is an update; `Replace::Any` (the
+/// deliberate path) still replaces.
+#[tokio::test]
+async fn a_row_never_replaces_another_contact_on_dynamodb() {
+    let rig = MotoRig::new("contact-conflicts", "2026-11-23T09:00:00Z").await;
+    let store = rig.store.as_ref();
+    let alice = contact(&[
+        ("provider", "esimaccess"),
+        ("iccid", "8900000000000000001"),
+        ("esim_ref", "E1"),
+        ("order_ref", "O1"),
+        ("phone", "+34600000001"),
+    ]);
+    let bob = contact(&[
+        ("provider", "esimaccess"),
+        ("iccid", "8900000000000000002"),
+        ("order_ref", "O1"),
+    ]);
+    assert_eq!(
+        store.register(&alice, Replace::SameContact).await.unwrap(),
+        Ok(Upserted::Created)
+    );
+    let refused = store.register(&bob, Replace::SameContact).await.unwrap().unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "order_ref O1 already names a contact that also has iccid 8900000000000000001, esim_ref E1"
+    );
+    for esim in alice.refs() {
+        let found = store
+            .find(ProviderId::EsimAccess, std::slice::from_ref(&esim))
+            .await
+            .unwrap();
+        assert_eq!(found.as_ref(), Some(&alice), "{esim}");
+    }
+    let absent = store
+        .find(ProviderId::EsimAccess, &[EsimRef::Iccid("8900000000000000002".into())])
+        .await
+        .unwrap();
+    assert!(absent.is_none());
+
+    let dave = contact(&[("provider", "esimaccess"), ("iccid", "8900000000000000004")]);
+    let ordered = contact(&[("provider", "esimaccess"), ("order_ref", "O4")]);
+    for one in [&dave, &ordered] {
+        assert_eq!(
+            store.register(one, Replace::SameContact).await.unwrap(),
+            Ok(Upserted::Created)
+        );
+    }
+    let joined = contact(&[
+        ("provider", "esimaccess"),
+        ("iccid", "8900000000000000004"),
+        ("order_ref", "O4"),
+    ]);
+    let two = store.register(&joined, Replace::SameContact).await.unwrap();
+    assert!(matches!(two, Err(Conflict::TwoContacts { .. })), "{two:?}");
+    let more = contact(&[
+        ("provider", "esimaccess"),
+        ("iccid", "8900000000000000004"),
+        ("esim_ref", "E4"),
+        ("phone", "+34600000004"),
+    ]);
+    assert_eq!(
+        store.register(&more, Replace::SameContact).await.unwrap(),
+        Ok(Upserted::Updated)
+    );
+    assert_eq!(
+        store.register(&more, Replace::SameContact).await.unwrap(),
+        Ok(Upserted::Unchanged)
+    );
+    let by_e4 = store
+        .find(ProviderId::EsimAccess, &[EsimRef::Esim("E4".into())])
+        .await
+        .unwrap();
+    assert_eq!(by_e4, Some(more));
+
+    assert_eq!(store.register(&bob, Replace::Any).await.unwrap(), Ok(Upserted::Updated));
+    let by_e1 = store
+        .find(ProviderId::EsimAccess, &[EsimRef::Esim("E1".into())])
+        .await
+        .unwrap();
+    assert!(by_e1.is_none(), "replaced on purpose, Alice goes whole");
+}
+
+/// The check is atomic with the write: eight rows claiming one order reference for eight different eSIMs, all
+/// at once, make one contact; the other seven are refused (each write is conditioned on the items it read), and
+/// no eSIM of theirs is left registered.
+#[tokio::test]
+async fn concurrent_rows_claiming_one_identifier_make_one_contact() {
+    let rig = MotoRig::new("contact-race", "2026-11-23T09:00:00Z").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = rig.store.clone();
+            let row = contact(&[
+                ("provider", "roamify"),
+                ("iccid", &format!("89000000000000001{i:02}")),
+                ("order_ref", "r-shared"),
+            ]);
+            tokio::spawn(async move { store.register(&row, Replace::SameContact).await.unwrap() })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Upserted::Created) => created += 1,
+            Ok(other) => panic!("{other:?}"),
+            Err(conflict) => assert!(
+                conflict.to_string().starts_with("order_ref r-shared already names"),
+                "{conflict}"
+            ),
+        }
+    }
+    assert_eq!(created, 1);
+    let winner = rig
+        .store
+        .find(ProviderId::Roamify, &[EsimRef::Order("r-shared".into())])
+        .await
+        .unwrap()
+        .unwrap();
+    for i in 0..8 {
+        let iccid = format!("89000000000000001{i:02}");
+        let found = rig
+            .store
+            .find(ProviderId::Roamify, &[EsimRef::Iccid(iccid.clone())])
+            .await
+            .unwrap();
+        assert_eq!(
+            found.is_some(),
+            winner.iccid.as_deref() == Some(iccid.as_str()),
+            "{iccid}"
+        );
+    }
+}
+
+/// Contact fields through `PUT /customers/...` on DynamoDB: a top-up link without a host or with a
+/// quote, and an email whose domain label starts and ends with `-`, are refused with the field named, and
+/// nothing is stored; the same contact with good fields is created.
+#[tokio::test]
+async fn a_put_with_a_hostless_topup_link_or_a_bad_email_stores_nothing_on_dynamodb() {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+    let rig = MotoRig::new("contact-fields", "2026-11-23T09:00:00Z").await;
+    let api = shared::customers::api::CustomersApi::new(rig.store.clone());
+    let text = std::fs::read_to_string(common::repo_root().join("events/customers/00-put-contact.json")).unwrap();
+    let put = |body: serde_json::Value| {
+        let mut event: ApiGatewayV2httpRequest = serde_json::from_str(&text).unwrap();
+        event.raw_path = Some("/customers/esimaccess/T-FIELDS".into());
+        event.raw_query_string = Some(String::new());
+        event.body = Some(body.to_string());
+        shared::lambda::handle_customers_apigw(&api, event)
+    };
+    for (field, value) in [
+        ("topup_url", "https:///javascript:alert(1)"),
+        ("topup_url", "https://shop.example/\"onclick=\"x"),
+        ("email", "a@-x-.es"),
+    ] {
+        let refused = put(serde_json::json!({ field: value, "name": "Ana" })).await;
+        let body = common::response_json(&refused);
+        assert_eq!(refused.status_code, 400, "{field}={value}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().starts_with(field), "{body}");
+    }
+    let nothing = rig
+        .store
+        .find(ProviderId::EsimAccess, &[EsimRef::Esim("T-FIELDS".into())])
+        .await
+        .unwrap();
+    assert!(nothing.is_none());
+    let good = serde_json::json!({"topup_url": "https://shop.example/t/1", "email": "ana@x-y.es"});
+    let created = put(good).await;
+    assert_eq!(common::response_json(&created)["outcome"], "created");
 }
 
 /// On the operator topic, an Airalo notice is published at its place on the scale with its own label as the

@@ -23,6 +23,9 @@ use std::sync::Arc;
 
 const FROM: &str = "alerts@travelsim.example";
 
+#[path = "moto_notify/trust.rs"]
+mod trust;
+
 fn contact(pairs: &[(&str, &str)]) -> Contact {
     let value = Value::Object(
         pairs
@@ -241,23 +244,36 @@ async fn quiet_hours_hold_a_message_in_the_outbox_until_morning_on_dynamodb() {
     assert_eq!(statuses[removed], NotificationStatus::Skipped);
 }
 
-/// The daily SMS cap and erasure on DynamoDB: the cap counts per phone and day, and removing a contact masks
-/// it in the notification records that named it.
+/// The SMS cap and erasure on DynamoDB: the cap counts per phone over a rolling 24 hours, racing senders
+/// cannot both take the last allowance, and removing a contact masks it in the notification records that named
+/// it.
 #[tokio::test]
-async fn the_daily_cap_counts_per_phone_and_day_and_erasure_masks_past_records() {
+async fn the_sms_cap_counts_per_phone_over_24_hours_and_erasure_masks_past_records() {
     let rig = MotoRig::new("cap", "2026-11-23T10:00:00Z").await;
-    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let now = rig.clock.now();
     let store = rig.store.as_ref();
     let mut taken = Vec::new();
     for _ in 0..4 {
-        taken.push(store.take_sms_allowance("+34611000005", day, 3).await.unwrap());
+        taken.push(store.take_sms_allowance("+34611000005", now, 3).await.unwrap());
     }
     assert_eq!(taken, [true, true, true, false]);
-    assert!(store
-        .take_sms_allowance("+34611000005", day.succ_opt().unwrap(), 3)
-        .await
-        .unwrap());
-    assert!(store.take_sms_allowance("+34611000006", day, 3).await.unwrap());
+    let almost = now + chrono::Duration::hours(24) - chrono::Duration::seconds(1);
+    assert!(!store.take_sms_allowance("+34611000005", almost, 3).await.unwrap());
+    let day_later = now + chrono::Duration::hours(24) + chrono::Duration::seconds(1);
+    assert!(store.take_sms_allowance("+34611000005", day_later, 3).await.unwrap());
+    assert!(store.take_sms_allowance("+34611000006", now, 3).await.unwrap());
+    let racing: Vec<_> = (0..12)
+        .map(|_| {
+            let store = rig.store.clone();
+            tokio::spawn(async move { store.take_sms_allowance("+34611000008", now, 3).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in racing {
+        // A sender that lost every round is told to retry (its delivery answers 503), never granted.
+        granted += usize::from(task.await.unwrap().unwrap_or(false));
+    }
+    assert_eq!(granted, 3);
 
     let phone = "+34611000007";
     let fields = [

@@ -9,6 +9,8 @@ function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
     if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    // Through the CSSOM: the policy refuses style attributes (style-src 'self').
+    else if (name === "style") Object.assign(node.style, value);
     else if (value !== undefined && value !== null) node.setAttribute(name, value);
   }
   for (const child of children.flat()) {
@@ -89,7 +91,7 @@ async function overview(params) {
         .map(([field, label]) => el("div", { class: "card", id: `total-${field}` }, el("b", {}, sum(field)), label))),
     el("h2", {}, "Deliveries per provider per hour"),
     lineChart("deliveries-chart", series),
-    el("p", {}, series.map((s, i) => el("span", { style: `color:${COLORS[i % COLORS.length]};margin-right:1em` }, `■ ${s.name}`))),
+    el("p", {}, series.map((s, i) => el("span", { class: "legend", style: { color: COLORS[i % COLORS.length] } }, `■ ${s.name}`))),
     table(["provider", "received", "stored", "duplicates", "unrecognized", "drift", "conflicts", "alerts", "sent", "told", "failed"],
       totals.map(([p, s]) => [p, maybe(s.received), s.stored, maybe(s.duplicates), s.unrecognized, s.schema_drift, s.conflicts, s.alerts, s.alerts_sent, s.notifications_sent, s.notifications_failed]),
       "provider-row"),

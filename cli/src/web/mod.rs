@@ -12,7 +12,7 @@ mod api;
 use crate::backend::Opened;
 use axum::extract::Request;
 use axum::extract::{Query, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-const PAGE: &str = include_str!("index.html");
+pub(crate) const PAGE: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("app.js");
 const STYLE: &str = include_str!("style.css");
 
@@ -52,7 +52,25 @@ pub fn app(console: Arc<Console>) -> axum::Router {
         .route("/api/conflicts", get(conflicts))
         .route("/api/partners", get(partners))
         .layer(middleware::from_fn(guard))
+        .layer(middleware::map_response(secure))
         .with_state(console)
+}
+
+/// On every answer, the guard's refusals included: no other site may frame the console (a framed page could
+/// be clicked into a replay), and the page runs only the script and style served here, nothing inline.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+async fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// The header the page sends with every action.

@@ -159,20 +159,32 @@ fn phone(value: Option<String>) -> Result<Option<String>, ContactProblem> {
     Ok(Some(compact))
 }
 
-/// Whether `value` is an address SES can send to: `local@domain.tld`, no display name or list.
+/// Whether `value` is an address we send to (the rule of docs/customers.md): a local part of at most 64 bytes
+/// in dot-separated runs of letters, digits and ``!#$%&'*+/=?^_`{|}~-``; one `@`; a domain of at least two
+/// dot-separated labels of 1 to 63 letters, digits or hyphens, none starting or ending with `-`, the last not
+/// all digits; 254 bytes in all. No quoted local parts, IP literals or non-ASCII: none of them is a customer's
+/// address in practice, and each is a way to smuggle text into a header or a table.
 pub fn is_email_address(value: &str) -> bool {
-    value.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && local.len() <= 64
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            && !local.contains(['@', ' ', '<', '>', '"', ',', ';'])
-    })
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    let atom = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-".contains(&b);
+    let local_ok =
+        (1..=64).contains(&local.len()) && local.split('.').all(|run| !run.is_empty() && run.bytes().all(atom));
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    value.len() <= 254
+        && local_ok
+        && labels.len() >= 2
+        && labels.iter().all(|label| label_ok(label))
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn email(value: Option<String>) -> Result<Option<String>, ContactProblem> {
@@ -213,15 +225,33 @@ fn time_zone(value: Option<String>) -> Result<Option<String>, ContactProblem> {
     }
 }
 
+/// A top-up link, kept as written once it passes: parsed as a browser parses it (`url`), `https`, its host
+/// written right after `https://` (so no credentials before it: `https://shop.example@evil.example` shows one
+/// host and opens another; no extra slash), and ASCII without quotes, spaces, angle brackets, backslashes,
+/// backticks or control characters, so it cannot leave the attribute or line of a message it is put in.
 fn topup_url(value: Option<String>) -> Result<Option<String>, ContactProblem> {
     let Some(value) = value else { return Ok(None) };
-    let valid = value
+    let plain = value.bytes().all(|b| b.is_ascii_graphic() && !b"\"'<>\\`".contains(&b));
+    let after_scheme = value
         .get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-        && value.len() > 8
-        && value.bytes().all(|b| b.is_ascii_graphic());
+        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        .map(|_| value[8..].to_ascii_lowercase());
+    let valid = plain
+        && after_scheme.is_some_and(|rest| {
+            url::Url::parse(&value).is_ok_and(|url| {
+                url.scheme() == "https"
+                    && url.username().is_empty()
+                    && url.password().is_none()
+                    && url
+                        .host_str()
+                        .is_some_and(|host| !host.is_empty() && rest.starts_with(host))
+            })
+        });
     if !valid {
-        return Err(problem("topup_url", "not an https:// URL"));
+        return Err(problem(
+            "topup_url",
+            "not an https:// URL with a host (no credentials, quotes, spaces or control characters)",
+        ));
     }
     Ok(Some(value))
 }

@@ -1,123 +1,40 @@
-//! [`ContactStore`] on the events table: one item per identifier, `CONTACT#<provider>#<kind>#<value>` /
-//! `CONTACT`, holding the whole contact (`contact`, JSON). Each eSIM's contact has partition keys of its own,
-//! so no key is shared by many items; a lookup is one `BatchGetItem` of at most three keys, and a change is
-//! one transaction (every identifier of a contact, all or none).
+//! The customer side on the events table: [`NotificationStore`] here, the directory ([`super::ContactStore`])
+//! in `contacts`.
+
+mod contacts;
 
 use super::notify::{
-    due_claimable, notification_decision, Channel, NotificationRecord, NotificationStatus, NotificationStore,
-    OUTBOX_LOOKBACK,
+    due_claimable, notification_decision, take_from_window, Channel, NotificationClaim, NotificationRecord,
+    NotificationStatus, NotificationStore, OUTBOX_LOOKBACK, SMS_CAP_WINDOW,
 };
-use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
-use crate::model::ProviderId;
 use crate::store::dynamodb::conditions::claim_expr;
 use crate::store::dynamodb::items::{from_item, pack, to_item, ClaimRecord};
 use crate::store::dynamodb::{
-    alert_pk, condition_held, get_json, get_ms, get_s, item_key, key_of, n, s, sort_range, to_json, unavailable,
-    ClaimWrite, DynamoStore, Item, LISTING_INDEX,
+    alert_pk, condition_held, get_ms, get_s, item_key, key_of, n, s, sort_range, unavailable, ClaimWrite, DynamoStore,
+    Item, LISTING_INDEX,
 };
-use crate::store::keys::{contact_pk, outbox_buckets, outbox_entry, sms_day_pk};
-use crate::store::{AlertClaim, Decision, StoreError};
+use crate::store::keys::{outbox_buckets, outbox_entry, sms_window_pk};
+use crate::store::{Decision, StoreError};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
-use std::collections::HashMap;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
-const CONTACT_SK: &str = "CONTACT";
-
-fn pk(provider: ProviderId, esim: &EsimRef) -> String {
-    contact_pk(provider, esim.kind(), esim.value())
-}
-
-fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    built.map_err(|e| StoreError::Unavailable(e.to_string()))
-}
+const SMS_WINDOW_SK: &str = "WINDOW";
+/// Senders racing for one phone's last allowance: each loss means another took one, so a few rounds settle it.
+const SMS_WINDOW_TRIES: usize = 8;
 
 impl DynamoStore {
-    /// The contacts stored under `refs`, by partition key (consistent reads, one batch).
-    async fn contacts_under(
-        &self,
-        provider: ProviderId,
-        refs: &[EsimRef],
-    ) -> Result<HashMap<String, Contact>, StoreError> {
-        let keys = refs
-            .iter()
-            .map(|esim| item_key(pk(provider, esim), CONTACT_SK))
-            .collect();
-        let mut found = HashMap::new();
-        for ((pk, _), item) in self.get_items(keys).await? {
-            found.insert(pk, get_json::<Contact>(&item, "contact")?);
-        }
-        Ok(found)
-    }
-
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        self.client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    fn delete_item(&self, key: String) -> Result<TransactWriteItem, StoreError> {
-        let delete = build(
-            Delete::builder()
-                .table_name(self.table())
-                .set_key(Some(item_key(key, CONTACT_SK)))
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
-    }
-}
-
-#[async_trait]
-impl ContactLookup for DynamoStore {
-    async fn find(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Option<Contact>, StoreError> {
-        let mut found = self.contacts_under(provider, refs).await?;
-        Ok(refs.iter().find_map(|esim| found.remove(&pk(provider, esim))))
-    }
-}
-
-#[async_trait]
-impl ContactStore for DynamoStore {
-    async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError> {
-        let refs = contact.refs();
-        let replaced: Vec<Contact> = self
-            .contacts_under(contact.provider, &refs)
-            .await?
-            .into_values()
-            .collect();
-        let Some((outcome, stale)) = upsert_plan(contact, &replaced) else {
-            return Ok(Upserted::Unchanged);
-        };
-        let document = to_json(contact)?;
-        let mut items = Vec::new();
-        for esim in &refs {
-            let mut item: Item = item_key(pk(contact.provider, esim), CONTACT_SK);
-            item.insert("contact".into(), s(document.clone()));
-            item.insert("provider".into(), s(contact.provider.as_str()));
-            let put = build(Put::builder().table_name(self.table()).set_item(Some(item)).build())?;
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
-        for esim in &stale {
-            items.push(self.delete_item(pk(contact.provider, esim))?);
-        }
-        self.transact(items).await?;
-        Ok(outcome)
-    }
-
-    async fn remove(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {
-        let Some(contact) = self.find(provider, std::slice::from_ref(esim)).await? else {
-            return Ok(None);
-        };
-        let items = contact
-            .refs()
-            .iter()
-            .map(|esim| self.delete_item(pk(provider, esim)))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.transact(items).await?;
-        Ok(Some(contact))
+    /// Writes a notification record where `attempt` still holds it; true when written.
+    async fn put_if_held(&self, record: &NotificationRecord, attempt: &str) -> Result<bool, StoreError> {
+        let request = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(notification_item(record)?))
+            .condition_expression("#attempt = :attempt")
+            .expression_attribute_names("#attempt", "attempt")
+            .expression_attribute_values(":attempt", s(attempt));
+        condition_held(request.send().await)
     }
 }
 
@@ -158,9 +75,12 @@ impl NotificationStore for DynamoStore {
         &self,
         record: &NotificationRecord,
         now: DateTime<Utc>,
-    ) -> Result<AlertClaim, StoreError> {
+    ) -> Result<NotificationClaim, StoreError> {
         let old = match self.put_claim(notification_item(record)?, claim_expr(now)).await? {
-            ClaimWrite::Written => return Ok(AlertClaim::Claimed),
+            ClaimWrite::Written(replaced) => {
+                let replaced = replaced.map(notification_from).transpose()?;
+                return Ok(NotificationClaim::taken_over(replaced.as_ref()));
+            }
             ClaimWrite::Refused(old) => old,
         };
         let found = old.map(|item| {
@@ -170,22 +90,18 @@ impl NotificationStore for DynamoStore {
             )
         });
         match notification_decision(found, now) {
-            Decision::Found(outcome) => Ok(outcome),
+            Decision::Found(outcome) => Ok(NotificationClaim::from_alert_claim(outcome)),
             // The record changed between the write and the read: report it busy, the retry decides.
-            Decision::Take => Ok(AlertClaim::InProgress),
+            Decision::Take => Ok(NotificationClaim::InProgress),
         }
     }
 
+    async fn mark_sending(&self, record: &NotificationRecord, attempt: &str) -> Result<bool, StoreError> {
+        self.put_if_held(record, attempt).await
+    }
+
     async fn finish_notification(&self, record: &NotificationRecord, attempt: &str) -> Result<(), StoreError> {
-        let request = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(notification_item(record)?))
-            .condition_expression("#attempt = :attempt")
-            .expression_attribute_names("#attempt", "attempt")
-            .expression_attribute_values(":attempt", s(attempt));
-        if !condition_held(request.send().await)? {
+        if !self.put_if_held(record, attempt).await? {
             tracing::warn!("notification lease was taken over by another attempt; leaving its record alone");
         }
         Ok(())
@@ -275,24 +191,55 @@ impl NotificationStore for DynamoStore {
         condition_held(request.send().await)
     }
 
-    async fn take_sms_allowance(&self, to: &str, day: NaiveDate, cap: u32) -> Result<bool, StoreError> {
-        let expires = day
-            .and_hms_opt(0, 0, 0)
-            .map(|midnight| midnight.and_utc() + Duration::days(3))
-            .unwrap_or_else(Utc::now);
-        let request = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(sms_day_pk(to, day), "COUNT")))
-            .update_expression("ADD #count :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#count) OR #count < :cap")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":cap", n(i64::from(cap)))
-            .expression_attribute_values(":ttl", n(expires.timestamp()));
-        condition_held(request.send().await)
+    /// The phone's send times in one item (`SMSCAP#<digest>` / `WINDOW`: `sent`, a list of Unix milliseconds,
+    /// and `version`), read and written back under a condition on the version it was read at, so two senders
+    /// at once cannot both take the last allowance: the loser reads again.
+    async fn take_sms_allowance(&self, to: &str, now: DateTime<Utc>, cap: u32) -> Result<bool, StoreError> {
+        let key = item_key(sms_window_pk(to), SMS_WINDOW_SK);
+        for _ in 0..SMS_WINDOW_TRIES {
+            let item = self
+                .client()
+                .get_item()
+                .table_name(self.table())
+                .set_key(Some(key.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?
+                .item;
+            let version = item
+                .as_ref()
+                .and_then(|item| item.get("version"))
+                .and_then(|v| v.as_n().ok());
+            let version: Option<i64> = version.and_then(|v| v.parse().ok());
+            let sent: Vec<i64> = item
+                .as_ref()
+                .and_then(|item| item.get("sent"))
+                .and_then(|list| list.as_l().ok())
+                .map(|list| list.iter().filter_map(|at| at.as_n().ok()?.parse().ok()).collect())
+                .unwrap_or_default();
+            let Some(sent) = take_from_window(&sent, now, cap) else {
+                return Ok(false);
+            };
+            let mut item = key.clone();
+            item.insert("sent".into(), AttributeValue::L(sent.into_iter().map(n).collect()));
+            item.insert("version".into(), n(version.unwrap_or(0) + 1));
+            item.insert("ttl".into(), n((now + SMS_CAP_WINDOW + Duration::days(1)).timestamp()));
+            let request = self.client().put_item().table_name(self.table()).set_item(Some(item));
+            let request = match version {
+                Some(version) => request
+                    .condition_expression("#version = :version")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":version", n(version)),
+                None => request.condition_expression("attribute_not_exists(pk)"),
+            };
+            if condition_held(request.send().await)? {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the SMS cap's counter is contended; the retry counts again".into(),
+        ))
     }
 
     /// A scan: erasure is rare, and an index of recipients would be one more copy of personal data. The

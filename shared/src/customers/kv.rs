@@ -1,23 +1,43 @@
 //! [`ContactStore`] on the key-value store (SQLite locally, memory in tests): one document per identifier.
 
 use super::notify::{
-    due_claimable, notification_decision, Channel, NotificationRecord, NotificationStore, OUTBOX_LOOKBACK,
+    due_claimable, notification_decision, take_from_window, Channel, NotificationClaim, NotificationRecord,
+    NotificationStore, OUTBOX_LOOKBACK,
 };
-use super::{upsert_plan, Contact, ContactLookup, ContactStore, EsimRef, Upserted};
+use super::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use crate::model::ProviderId;
 use crate::store::index::{sort_time, IndexRange};
-use crate::store::{AlertClaim, Decision};
+use crate::store::Decision;
 use crate::store::{Change, KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 fn key(provider: ProviderId, esim: &EsimRef) -> String {
     format!("{provider}#{}#{}", esim.kind(), esim.value())
 }
 
 impl<B: KvBackend> KvStore<B> {
+    /// Writes `record` where `attempt` still holds it (the caller holds the lock); true when written.
+    fn write_if_held(&self, record: &NotificationRecord, attempt: &str) -> Result<bool, StoreError> {
+        let key = notification_key(&record.alert_id, record.channel);
+        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        let held = existing.is_some_and(|n| n.attempt.as_deref() == Some(attempt));
+        if held {
+            self.write_indexed(Space::Notifications, &key, record)?;
+        }
+        Ok(held)
+    }
+
     fn contact_under(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {
         self.read(Space::Contacts, &key(provider, esim))
+    }
+
+    fn contacts_under(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Vec<(EsimRef, Contact)>, StoreError> {
+        let mut stored = Vec::new();
+        for esim in refs {
+            stored.extend(self.contact_under(provider, esim)?.map(|old| (esim.clone(), old)));
+        }
+        Ok(stored)
     }
 }
 
@@ -35,15 +55,23 @@ impl<B: KvBackend> ContactLookup for KvStore<B> {
 
 #[async_trait]
 impl<B: KvBackend> ContactStore for KvStore<B> {
-    async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError> {
+    async fn stored_under(
+        &self,
+        provider: ProviderId,
+        refs: &[EsimRef],
+    ) -> Result<Vec<(EsimRef, Contact)>, StoreError> {
+        self.contacts_under(provider, refs)
+    }
+
+    async fn register(&self, contact: &Contact, replace: Replace) -> Result<Result<Upserted, Conflict>, StoreError> {
+        // The process-wide lock makes the decision and the write one step.
         let _guard = self.locked();
         let refs = contact.refs();
-        let mut replaced = Vec::new();
-        for esim in &refs {
-            replaced.extend(self.contact_under(contact.provider, esim)?);
-        }
-        let Some((outcome, stale)) = upsert_plan(contact, &replaced) else {
-            return Ok(Upserted::Unchanged);
+        let stored = self.contacts_under(contact.provider, &refs)?;
+        let (outcome, stale) = match upsert_plan(contact, &stored, replace) {
+            Err(conflict) => return Ok(Err(conflict)),
+            Ok(None) => return Ok(Ok(Upserted::Unchanged)),
+            Ok(Some(plan)) => plan,
         };
         let deletes = stale
             .iter()
@@ -53,7 +81,7 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
             .map(|esim| self.indexed_change(Space::Contacts, &key(contact.provider, esim), contact));
         self.backend()
             .apply(&deletes.chain(writes).collect::<Result<Vec<_>, StoreError>>()?)?;
-        Ok(outcome)
+        Ok(Ok(outcome))
     }
 
     async fn remove(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {
@@ -75,11 +103,11 @@ fn notification_key(alert_id: &str, channel: Channel) -> String {
     format!("{alert_id}#{}", channel.as_str())
 }
 
-/// The day's SMS count of a phone, keyed by a digest of the number: a counter is not a contact record.
-/// The table's daily count key ([`crate::store::keys::sms_day_pk`]) without its `SMSDAY#` prefix.
-pub(crate) fn allowance_key(to: &str, day: NaiveDate) -> String {
-    let key = crate::store::keys::sms_day_pk(to, day);
-    key.strip_prefix("SMSDAY#").unwrap_or(&key).to_string()
+/// A phone's recent SMS, keyed by a digest of the number: a counter is not a contact record. The table's
+/// key ([`crate::store::keys::sms_window_pk`]) without its `SMSCAP#` prefix.
+pub(crate) fn allowance_key(to: &str) -> String {
+    let key = crate::store::keys::sms_window_pk(to);
+    key.strip_prefix("SMSCAP#").unwrap_or(&key).to_string()
 }
 
 #[async_trait]
@@ -88,26 +116,27 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         &self,
         record: &NotificationRecord,
         now: DateTime<Utc>,
-    ) -> Result<AlertClaim, StoreError> {
+    ) -> Result<NotificationClaim, StoreError> {
         let _guard = self.locked();
         let key = notification_key(&record.alert_id, record.channel);
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
-        match notification_decision(existing.map(|n| (n.status, n.lease_until)), now) {
-            Decision::Found(outcome) => Ok(outcome),
+        match notification_decision(existing.as_ref().map(|n| (n.status, n.lease_until)), now) {
+            Decision::Found(outcome) => Ok(NotificationClaim::from_alert_claim(outcome)),
             Decision::Take => {
                 self.write_indexed(Space::Notifications, &key, record)?;
-                Ok(AlertClaim::Claimed)
+                Ok(NotificationClaim::taken_over(existing.as_ref()))
             }
         }
     }
 
+    async fn mark_sending(&self, record: &NotificationRecord, attempt: &str) -> Result<bool, StoreError> {
+        let _guard = self.locked();
+        self.write_if_held(record, attempt)
+    }
+
     async fn finish_notification(&self, record: &NotificationRecord, attempt: &str) -> Result<(), StoreError> {
         let _guard = self.locked();
-        let key = notification_key(&record.alert_id, record.channel);
-        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
-        if existing.is_some_and(|n| n.attempt.as_deref() == Some(attempt)) {
-            self.write_indexed(Space::Notifications, &key, record)?;
-        }
+        self.write_if_held(record, attempt)?;
         Ok(())
     }
 
@@ -154,14 +183,14 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         Ok(claimable)
     }
 
-    async fn take_sms_allowance(&self, to: &str, day: NaiveDate, cap: u32) -> Result<bool, StoreError> {
+    async fn take_sms_allowance(&self, to: &str, now: DateTime<Utc>, cap: u32) -> Result<bool, StoreError> {
         let _guard = self.locked();
-        let key = allowance_key(to, day);
-        let count: u32 = self.read(Space::Allowances, &key)?.unwrap_or(0);
-        if count >= cap {
+        let key = allowance_key(to);
+        let sent: Vec<i64> = self.read(Space::Allowances, &key)?.unwrap_or_default();
+        let Some(sent) = take_from_window(&sent, now, cap) else {
             return Ok(false);
-        }
-        self.write(Space::Allowances, &key, &(count + 1))?;
+        };
+        self.write(Space::Allowances, &key, &sent)?;
         Ok(true)
     }
 

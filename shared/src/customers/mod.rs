@@ -19,13 +19,15 @@ mod plans;
 mod policy;
 #[cfg(feature = "aws")]
 pub mod sms;
+mod upsert;
 mod wording;
 
 pub use amounts::DataUnits;
 pub use contact::{is_email_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
 pub use messages::{customer_message, CustomerMessage};
 pub use plans::PlanCatalog;
-pub use policy::{local_day, zone_of, CustomerSettings, QuietHours, DEFAULT_BRAND};
+pub use policy::{zone_of, CustomerSettings, QuietHours, DEFAULT_BRAND};
+pub use upsert::{upsert_plan, Conflict, Replace};
 pub use wording::{Templates, Wording};
 
 use crate::model::{EsimIdentity, ProviderId};
@@ -57,6 +59,20 @@ impl EsimRef {
         match self {
             Self::Iccid(v) | Self::Esim(v) | Self::Order(v) => v,
         }
+    }
+
+    /// The field (and import column) it is given in.
+    pub fn column(&self) -> &'static str {
+        match self {
+            Self::Iccid(_) => "iccid",
+            Self::Esim(_) => "esim_ref",
+            Self::Order(_) => "order_ref",
+        }
+    }
+
+    /// `order_ref tx-1`: as a reseller wrote it, for messages.
+    pub fn labelled(&self) -> String {
+        format!("{} {}", self.column(), self.value())
     }
 
     /// An identifier as a person types it: an ICCID when it is one, else the provider's eSIM reference.
@@ -100,30 +116,6 @@ pub enum Upserted {
     Unchanged,
 }
 
-/// What registering `contact` takes, given the contacts stored under each of its identifiers (`replaced`, one
-/// per identifier that has one): `None` when every identifier already holds this very contact, else the
-/// outcome and the identifiers of the replaced contacts that it does not keep, to delete (they would still
-/// name the old contact).
-pub fn upsert_plan(contact: &Contact, replaced: &[Contact]) -> Option<(Upserted, Vec<EsimRef>)> {
-    let refs = contact.refs();
-    if replaced.len() == refs.len() && replaced.iter().all(|old| old == contact) {
-        return None;
-    }
-    let mut stale: Vec<EsimRef> = replaced
-        .iter()
-        .flat_map(Contact::refs)
-        .filter(|esim| !refs.contains(esim))
-        .collect();
-    stale.sort();
-    stale.dedup();
-    let outcome = if replaced.is_empty() {
-        Upserted::Created
-    } else {
-        Upserted::Updated
-    };
-    Some((outcome, stale))
-}
-
 /// Finding a contact: all the alert path needs, so the functions that raise alerts link no code that
 /// changes the directory.
 #[async_trait]
@@ -135,9 +127,21 @@ pub trait ContactLookup: Send + Sync {
 /// Where contacts are kept: the events table (DynamoDB) or the local store (SQLite, memory).
 #[async_trait]
 pub trait ContactStore: ContactLookup {
-    /// Registers `contact` under each of its identifiers, all or none. A contact found under one of them is
+    /// The contact stored under each of `refs` that holds one, with that identifier, in their order.
+    async fn stored_under(&self, provider: ProviderId, refs: &[EsimRef])
+        -> Result<Vec<(EsimRef, Contact)>, StoreError>;
+    /// Registers `contact` under each of its identifiers, all or none, as [`upsert_plan`] decides from what is
+    /// stored under them. The decision and the write are one atomic step, so a contact is never replaced
+    /// against `replace` by a concurrent change; a [`Conflict`] changes nothing.
+    async fn register(&self, contact: &Contact, replace: Replace) -> Result<Result<Upserted, Conflict>, StoreError>;
+    /// [`ContactStore::register`] with [`Replace::Any`]: a contact found under one of the identifiers is
     /// replaced, with its other identifiers.
-    async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError>;
+    async fn upsert(&self, contact: &Contact) -> Result<Upserted, StoreError> {
+        // Replace::Any never conflicts; were it to, the caller learns it rather than a panic.
+        self.register(contact, Replace::Any)
+            .await?
+            .map_err(|conflict| StoreError::Corrupt(format!("unexpected conflict: {conflict}")))
+    }
     /// Erases the contact registered under `esim`, with all its identifiers; returns what was erased.
     async fn remove(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError>;
 }

@@ -5,12 +5,14 @@
 //! transient failure releases the claim and fails the attempt, so the provider's retry (or the next scheduled
 //! run, for the outbox) sends it.
 
-use super::notify::{Channel, CustomerSender, NotificationRecord, NotificationStatus, NotificationStore, SendFailure};
-use super::{customer_message, local_day, mask_email, mask_phone, refs_of, zone_of, Contact, ContactLookup};
+use super::notify::{
+    Channel, CustomerSender, NotificationClaim, NotificationRecord, NotificationStatus, NotificationStore, SendFailure,
+};
+use super::{customer_message, mask_email, mask_phone, refs_of, zone_of, Contact, ContactLookup};
 use super::{CustomerMessage, CustomerSettings};
 use crate::alerts::Alert;
 use crate::model::log_ref;
-use crate::store::{AlertClaim, Lease, StoreError};
+use crate::store::{Lease, StoreError};
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use std::sync::Arc;
@@ -48,6 +50,8 @@ pub struct OutboxReport {
     pub not_sent: usize,
     /// Left for the next run (a transient failure, or another run holds it).
     pub retry: usize,
+    /// Waiting again: the contact's quiet hours (in its zone as it is now) have not ended.
+    pub held: usize,
 }
 
 /// How one channel's attempt ended.
@@ -157,6 +161,8 @@ impl CustomerNotifier {
             due_at: None,
             alert: None,
             raised_at: Some(alert.raised_at),
+            sending_at: None,
+            possible_duplicate: false,
         };
         if let Some(due_at) = release {
             record.status = NotificationStatus::Queued;
@@ -166,9 +172,9 @@ impl CustomerNotifier {
             record.alert = Some(alert.clone());
         }
         match self.notifications.claim_notification(&record, now).await? {
-            AlertClaim::AlreadySent => Ok(false),
-            AlertClaim::InProgress => Err(NotifyError::Busy(channel.as_str())),
-            AlertClaim::Claimed if release.is_some() => {
+            NotificationClaim::AlreadySent => Ok(false),
+            NotificationClaim::InProgress => Err(NotifyError::Busy(channel.as_str())),
+            NotificationClaim::Claimed { .. } if release.is_some() => {
                 self.sender.held(channel, to, message, record.due_at.unwrap_or(now));
                 tracing::info!(
                     alert_ref = log_ref(&alert.alert_id),
@@ -178,18 +184,21 @@ impl CustomerNotifier {
                 );
                 Ok(false)
             }
-            AlertClaim::Claimed => Ok(matches!(
-                self.deliver(record, contact, message, &lease.attempt, now).await?,
-                Sent::Now
-            )),
+            NotificationClaim::Claimed { after_send_began } => {
+                record.possible_duplicate = after_send_began;
+                Ok(matches!(
+                    self.deliver(record, message, &lease.attempt, now).await?,
+                    Sent::Now
+                ))
+            }
         }
     }
 
-    /// Sends a claimed notification (within the daily SMS cap) and records how it ended.
+    /// Sends a claimed notification (within the SMS cap) and records how it ended: marked as being sent just
+    /// before the channel is called, so an attempt that takes over after a crash knows it may be a duplicate.
     async fn deliver(
         &self,
         mut record: NotificationRecord,
-        contact: &Contact,
         message: &CustomerMessage,
         attempt: &str,
         now: DateTime<Utc>,
@@ -197,14 +206,31 @@ impl CustomerNotifier {
         let channel = record.channel;
         let alert_ref = log_ref(&record.alert_id);
         let cap = self.settings.sms_daily_cap;
-        let day = local_day(now, zone_of(contact.time_zone.as_deref()));
         let outcome = if channel == Channel::Sms
             && cap > 0
-            && !self.notifications.take_sms_allowance(&record.to, day, cap).await?
+            && !self.notifications.take_sms_allowance(&record.to, now, cap).await?
         {
-            tracing::info!(alert_ref, cap, "customer SMS not sent: the daily cap is reached");
-            Err((NotificationStatus::Skipped, format!("daily SMS cap of {cap} reached")))
+            tracing::info!(
+                alert_ref,
+                cap,
+                "customer SMS not sent: the number's cap for 24 hours is reached"
+            );
+            Err((
+                NotificationStatus::Skipped,
+                format!("SMS cap of {cap} in 24 hours reached for this number"),
+            ))
         } else {
+            record.sending_at = Some(now);
+            if !self.notifications.mark_sending(&record, attempt).await? {
+                return Err(NotifyError::Busy(channel.as_str()));
+            }
+            if record.possible_duplicate {
+                tracing::warn!(
+                    alert_ref,
+                    channel = channel.as_str(),
+                    "customer notification sent again: an attempt stopped while sending it"
+                );
+            }
             match self.sender.send(channel, &record.to, message).await {
                 Ok(message_id) => Ok(message_id),
                 Err(SendFailure::Permanent(reason)) => {
@@ -268,6 +294,7 @@ impl CustomerNotifier {
             };
             report.due += 1;
             let mut record = queued;
+            record.possible_duplicate |= record.status == NotificationStatus::Claimed && record.sending_at.is_some();
             record.status = NotificationStatus::Claimed;
             record.attempt = Some(lease.attempt.clone());
             record.lease_until = Some(lease.until);
@@ -295,9 +322,24 @@ impl CustomerNotifier {
                 report.not_sent += 1;
                 continue;
             };
+            // Quiet hours are the contact's as they are now: a contact who moved zones may still be asleep.
+            let release = self
+                .settings
+                .quiet_hours
+                .and_then(|quiet| quiet.release_time(now, zone_of(contact.time_zone.as_deref())));
+            if let Some(due_at) = release {
+                self.sender.held(record.channel, &to, &message, due_at);
+                record.status = NotificationStatus::Queued;
+                record.attempt = None;
+                record.lease_until = None;
+                record.due_at = Some(due_at);
+                self.notifications.finish_notification(&record, &lease.attempt).await?;
+                report.held += 1;
+                continue;
+            }
             record.to = to;
             record.customer_id = contact.customer_id.clone();
-            match self.deliver(record, contact, &message, &lease.attempt, now).await {
+            match self.deliver(record, &message, &lease.attempt, now).await {
                 Ok(Sent::Now) => report.sent += 1,
                 Ok(Sent::NotSent) => report.not_sent += 1,
                 Err(NotifyError::Store(error)) => return Err(error),
@@ -333,3 +375,6 @@ pub async fn mask_past_notifications(store: &dyn NotificationStore, contact: &Co
     }
     Ok(masked)
 }
+
+#[cfg(test)]
+mod tests;

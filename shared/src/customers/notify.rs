@@ -5,7 +5,7 @@
 use crate::alerts::Alert;
 use crate::store::{alert_decision, AlertClaim, AlertStatus, Decision, StoreError};
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 #[cfg(any(test, feature = "testing"))]
@@ -91,6 +91,44 @@ pub struct NotificationRecord {
     /// When the alert was raised: messages are counted with their alert's period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raised_at: Option<DateTime<Utc>>,
+    /// When an attempt was about to call the channel; kept when it is sent. A claim found with it but not sent
+    /// was left by an attempt that may have sent the message before it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sending_at: Option<DateTime<Utc>>,
+    /// Sent by an attempt that took over from one stopped while sending: the customer may have it twice.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub possible_duplicate: bool,
+}
+
+/// What claiming a notification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationClaim {
+    /// Ours to send. `after_send_began`: it was taken over from an attempt that was already sending it.
+    Claimed {
+        after_send_began: bool,
+    },
+    AlreadySent,
+    InProgress,
+}
+
+impl NotificationClaim {
+    /// The claim outcome, given the record it replaced (if any).
+    pub fn taken_over(replaced: Option<&NotificationRecord>) -> Self {
+        Self::Claimed {
+            after_send_began: replaced
+                .is_some_and(|old| old.status == NotificationStatus::Claimed && old.sending_at.is_some()),
+        }
+    }
+
+    pub fn from_alert_claim(claim: AlertClaim) -> Self {
+        match claim {
+            AlertClaim::Claimed => Self::Claimed {
+                after_send_began: false,
+            },
+            AlertClaim::AlreadySent => Self::AlreadySent,
+            AlertClaim::InProgress => Self::InProgress,
+        }
+    }
 }
 
 impl NotificationRecord {
@@ -131,7 +169,10 @@ pub trait NotificationStore: Send + Sync {
         &self,
         record: &NotificationRecord,
         now: DateTime<Utc>,
-    ) -> Result<AlertClaim, StoreError>;
+    ) -> Result<NotificationClaim, StoreError>;
+    /// Records that the attempt holding it (`attempt`) calls the channel now (`record.sending_at`); false when
+    /// another attempt took it over, which then sends it instead.
+    async fn mark_sending(&self, record: &NotificationRecord, attempt: &str) -> Result<bool, StoreError>;
     /// Records the final status of a notification we hold (`attempt`); a lease lost to another attempt is not
     /// an error.
     async fn finish_notification(&self, record: &NotificationRecord, attempt: &str) -> Result<(), StoreError>;
@@ -144,10 +185,29 @@ pub trait NotificationStore: Send + Sync {
     async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError>;
     /// Claims a due outbox record for `record.attempt`: true when taken (see [`due_claimable`]).
     async fn claim_due(&self, record: &NotificationRecord, now: DateTime<Utc>) -> Result<bool, StoreError>;
-    /// Counts one SMS to `to` on its local `day`; false (and nothing counted) when `cap` were already sent.
-    async fn take_sms_allowance(&self, to: &str, day: NaiveDate, cap: u32) -> Result<bool, StoreError>;
+    /// Counts one SMS to `to` at `now`; false (and nothing counted) when `cap` were already sent to that number
+    /// in the [`SMS_CAP_WINDOW`] before (see [`take_from_window`]).
+    async fn take_sms_allowance(&self, to: &str, now: DateTime<Utc>, cap: u32) -> Result<bool, StoreError>;
     /// Replaces `to` by `masked` in every notification record sent to it (erasure); returns how many.
     async fn mask_recipient(&self, to: &str, masked: &str) -> Result<usize, StoreError>;
+}
+
+/// The daily SMS cap counts over the last 24 hours, per phone number: a rolling window is the same for every
+/// contact using the number, whatever their time zones (a per-local-day count restarts at each zone's
+/// midnight, so contacts in three zones sharing a phone would get three caps).
+pub const SMS_CAP_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// The cap's rule, for every store: `sent` (send times, Unix milliseconds) with one more at `now`, the times
+/// out of the window dropped, or `None` when `cap` sends are already in it.
+pub fn take_from_window(sent: &[i64], now: DateTime<Utc>, cap: u32) -> Option<Vec<i64>> {
+    let now_ms = now.timestamp_millis();
+    let since = (now - SMS_CAP_WINDOW).timestamp_millis();
+    let mut kept: Vec<i64> = sent.iter().copied().filter(|at| *at > since && *at <= now_ms).collect();
+    if kept.len() >= cap as usize {
+        return None;
+    }
+    kept.push(now_ms);
+    Some(kept)
 }
 
 /// How far back the outbox looks for due messages: a quiet window is under a day, so this covers two days of

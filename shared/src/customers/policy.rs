@@ -2,7 +2,7 @@
 //! cap. Both are decided from an injected `now`, never the system clock.
 
 use super::Templates;
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::sync::Arc;
 
@@ -77,11 +77,6 @@ pub fn zone_of(time_zone: Option<&str>) -> Tz {
     time_zone.and_then(|name| name.parse().ok()).unwrap_or(Tz::UTC)
 }
 
-/// The customer's local date at `now`: the day a daily cap counts in.
-pub fn local_day(now: DateTime<Utc>, zone: Tz) -> NaiveDate {
-    now.with_timezone(&zone).date_naive()
-}
-
 /// How customers are messaged: every value has a working default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerSettings {
@@ -93,7 +88,7 @@ pub struct CustomerSettings {
     pub sms_parts: usize,
     /// `ESIMHOOKS_QUIET_HOURS`, default 21:00-08:00; `off` sends at any hour.
     pub quiet_hours: Option<QuietHours>,
-    /// SMS per customer phone per local day (`ESIMHOOKS_SMS_DAILY_CAP`, default 3; 0 for no cap).
+    /// SMS per phone number in any 24 hours (`ESIMHOOKS_SMS_DAILY_CAP`, default 3; 0 for no cap).
     pub sms_daily_cap: u32,
     /// The words of each language, with the operator's overrides.
     pub templates: Arc<Templates>,
@@ -169,9 +164,5 @@ mod tests {
         assert!(QuietHours::parse("9pm-8am").is_err());
         assert!(QuietHours::parse("21:00").is_err());
         assert_eq!(zone_of(Some("Not/AZone")), Tz::UTC);
-        assert_eq!(
-            local_day(at("2026-12-01T23:30:00Z"), "Europe/Madrid".parse().unwrap()),
-            NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
-        );
     }
 }

@@ -56,3 +56,71 @@ fn lifecycle_names_are_their_serialized_names() {
     }
     assert_eq!(Lifecycle::parse("gone"), None);
 }
+
+/// A status event received at `received_at`, stamped `provider_time` by the provider.
+fn status_event(key: &str, received_at: DateTime<Utc>, provider_time: DateTime<Utc>, lifecycle: Lifecycle) -> Event {
+    let raw = serde_json::value::RawValue::from_string("{}".into()).unwrap();
+    let mut event = Event::new(
+        ProviderId::Roamify,
+        EventKind::EsimStatus,
+        DedupeKey::provider_id(key),
+        received_at,
+        PayloadSha256::ZERO,
+        raw,
+    );
+    event.set_occurred_at(Some(provider_time));
+    event.esim = Some(EsimIdentity {
+        key: "8944500000000000001".into(),
+        iccid: Some("8944500000000000001".into()),
+        refs: BTreeMap::new(),
+    });
+    event.status = Some(StatusChange {
+        lifecycle,
+        provider_status: lifecycle.as_str().into(),
+        profile_status: None,
+    });
+    event
+}
+
+#[test]
+fn a_provider_time_beyond_the_limit_is_bounded_to_it_and_flagged() {
+    let received = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let minutes = chrono::Duration::minutes;
+    let within = status_event("within", received, received + minutes(3), Lifecycle::Active);
+    assert_eq!(
+        within.occurred_at,
+        received + minutes(3),
+        "skew within the limit is believed"
+    );
+    assert!(within.flags.is_empty());
+
+    let ahead = status_event("ahead", received, received + minutes(10), Lifecycle::Active);
+    assert_eq!(ahead.occurred_at, received + PROVIDER_CLOCK_AHEAD_LIMIT);
+    assert_eq!(ahead.occurred_at_source, TimeSource::Provider);
+    assert_eq!(ahead.flags, [FLAG_TIME_AHEAD]);
+
+    let zeroed = status_event("zeroed", received, DateTime::UNIX_EPOCH, Lifecycle::Active);
+    assert_eq!(
+        zeroed.occurred_at, received,
+        "a zeroed clock gives way to the receipt time"
+    );
+    assert_eq!(zeroed.occurred_at_source, TimeSource::Received);
+    assert_eq!(zeroed.flags, [FLAG_TIME_TOO_OLD]);
+}
+
+/// An event believed 4 minutes ahead, then one received a second later 6 minutes ahead. Replacing
+/// the second's time by its receipt time ranked it below the first, leaving the eSIM active after it expired.
+#[test]
+fn a_later_event_ahead_of_the_limit_never_ranks_below_an_earlier_believed_one() {
+    let received = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let minutes = chrono::Duration::minutes;
+    let active = status_event("a", received, received + minutes(4), Lifecycle::Active);
+    let later = received + chrono::Duration::seconds(1);
+    let expired = status_event("b", later, received + minutes(6), Lifecycle::Expired);
+    assert!(expired.occurred_at > active.occurred_at);
+    for order in [[&active, &expired], [&expired, &active]] {
+        let first = crate::state::merge(None, order[0]).unwrap().state;
+        let last = crate::state::merge(Some(first), order[1]).unwrap().state;
+        assert_eq!(last.status.unwrap().value.lifecycle, Lifecycle::Expired);
+    }
+}

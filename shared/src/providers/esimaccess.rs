@@ -133,6 +133,7 @@ pub fn normalize(verified: Verified<'_>) -> Result<Event, NormalizeError> {
                     used_bytes: content.order_usage.whole(),
                     remaining_bytes: content.remain.whole(),
                     provider_threshold: content.remain_threshold.text(),
+                    // It orders usage readings (state::merge), so it is bounded like occurred_at.
                     measured_at: event.plausible(content.last_update_time.instant()),
                     ..DataUsage::default()
                 }

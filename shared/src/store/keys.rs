@@ -61,11 +61,11 @@ pub fn contact_pk(provider: impl std::fmt::Display, kind: &str, value: &str) -> 
     format!("CONTACT#{provider}#{kind}#{value}")
 }
 
-/// The daily SMS count of one phone (`SMSDAY#<first 16 bytes of sha256(phone), hex>#<local day>`): the number
-/// itself is never a key.
-pub fn sms_day_pk(to: &str, day: chrono::NaiveDate) -> String {
+/// The SMS sent to one phone in the last day, whoever's contact it is (`SMSCAP#<first 16 bytes of
+/// sha256(phone), hex>`): the number itself is never a key.
+pub fn sms_window_pk(to: &str) -> String {
     use sha2::{Digest, Sha256};
-    format!("SMSDAY#{}#{day}", hex::encode(&Sha256::digest(to.as_bytes())[..16]))
+    format!("SMSCAP#{}", hex::encode(&Sha256::digest(to.as_bytes())[..16]))
 }
 
 /// What a listing bucket holds.

@@ -58,6 +58,10 @@ fn each_bad_field_is_named() {
         ("topup_url", "http://shop.example"),
         ("channels", "pigeon"),
         ("name", "Ana\u{1b}[31m"),
+        ("name", "Ana\u{2060}Pay"),
+        ("name", "Ana\u{E0041}"),
+        ("name", "\u{061C}Ana"),
+        ("customer_id", "c\u{00AD}1"),
     ] {
         let mut pairs = base.to_vec();
         pairs.retain(|(k, _)| *k != field);
@@ -94,4 +98,92 @@ fn personal_data_is_masked_in_debug_and_tables() {
             email: false
         })
     );
+}
+
+fn topup(value: &str) -> Result<Option<String>, ContactProblem> {
+    let contact = Contact::from_fields(&fields(&[
+        ("provider", "airalo"),
+        ("iccid", "8912345678901234567"),
+        ("topup_url", value),
+    ]))?;
+    Ok(contact.topup_url)
+}
+
+/// A top-up link is parsed as a browser would: https, a host, no credentials before it, and none of
+/// the characters that end or break out of an attribute or a line.
+#[test]
+fn top_up_urls_are_https_with_a_host_and_nothing_hidden() {
+    for good in [
+        "https://shop.example/topup?e=1&x=%20",
+        "HTTPS://Shop.Example:8443/t/1#top",
+        "https://xn--espaa-rta.example/recarga",
+    ] {
+        assert_eq!(topup(good).unwrap().as_deref(), Some(good), "{good}");
+    }
+    for bad in [
+        "https:///javascript:alert(1)",
+        "https://",
+        "https:/shop.example",
+        "https://shop.example/\"onmouseover=\"alert(1)",
+        "https://shop.example/'x'",
+        "https://shop.example/a b",
+        "https://shop.example/<script>",
+        "https://shop.example\\@evil.example/",
+        "https://shop.example@evil.example/",
+        "https://user:pass@shop.example/",
+        "http://shop.example/",
+        "javascript:alert(1)//https://",
+        "https://tienda.españa/",
+        "https://shop.example/\u{7f}",
+    ] {
+        let problem = topup(bad).unwrap_err();
+        assert_eq!(problem.field, "topup_url", "{bad:?}: {problem}");
+    }
+}
+
+/// The documented email rule (docs/customers.md): a dot-atom local part, one `@`, a domain of at
+/// least two labels of letters, digits and hyphens, none starting or ending with `-`, a TLD not all digits,
+/// 254 bytes at most.
+#[test]
+fn emails_follow_the_documented_rule() {
+    let long_local = format!("{}@example.com", "a".repeat(65));
+    let long_total = format!("a@{}.example.com", vec!["b".repeat(60); 4].join("."));
+    let long_label = format!("a@{}.com", "c".repeat(64));
+    for good in [
+        "ana@example.es",
+        "ana.garcia+esim@mail.example.co.uk",
+        "o'brien@x-y.example",
+        "a_b-c!#$%&*/=?^`{|}~@a1.io",
+        "ANA@EXAMPLE.ES",
+    ] {
+        assert!(is_email_address(good), "{good}");
+    }
+    for bad in [
+        "a@-x-.es",
+        "a@x-.es",
+        "a@-x.es",
+        "a@x.-es",
+        "a@example.123",
+        "a@localhost",
+        "a@.example.com",
+        "a@example..com",
+        "a@example.com.",
+        ".a@example.com",
+        "a.@example.com",
+        "a..b@example.com",
+        "a@b@example.com",
+        "\"a b\"@example.com",
+        "a<b>@example.com",
+        "a,b@example.com",
+        "a@exa_mple.com",
+        "ana@españa.es",
+        "@example.com",
+        "ana@",
+        long_local.as_str(),
+        long_total.as_str(),
+        long_label.as_str(),
+    ] {
+        assert!(!is_email_address(bad), "{bad}");
+    }
+    assert!(long_total.len() > 254);
 }

@@ -278,3 +278,30 @@ fn the_name_and_plan_go_first_when_space_is_short() {
         no_link.sms
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn no_provider_field_puts_a_link_address_or_hidden_character_in_a_message(
+        name in "\\PC{0,60}|Visit https://evil\\.example/pay now|mail bob@evil\\.example|www\\.evil\\.example",
+        reference in "\\PC{0,40}|https://evil\\.example",
+        level in "[0-9]{1,3}[%h]|ended|\\PC{0,20}|https://evil\\.example/h",
+        provider_level in "\\PC{0,20}",
+        kind in 0usize..3,
+        locale in "en|es|fr|de",
+    ) {
+        let mut any = alert([AlertType::LowData, AlertType::Expiry, AlertType::Expiry][kind], &level);
+        if kind == 2 {
+            any.expires_at = None;
+        }
+        any.bundle = Some(Bundle { reference: Some(reference), name: Some(name) });
+        any.provider_level = Some(provider_level);
+        let url = "https://shop.example/t/1";
+        if let Some(message) = customer_message(&any, &contact_with(&locale, "Ana", url), &settings("T", 1)) {
+            for text in [&message.sms, &message.email_subject, &message.email_text] {
+                let theirs = text.replace(url, "");
+                proptest::prop_assert!(!theirs.contains("://") && !theirs.contains("www.") && !theirs.contains('@'), "{}", text);
+                proptest::prop_assert!(!text.chars().any(|c| crate::text::is_unsafe(c) && c != '\n'), "{:?}", text);
+            }
+        }
+    }
+}

@@ -56,7 +56,7 @@ impl EventStore for DynamoStore {
         };
         let condition = begin_delivery_expr(&event.payload_sha256, now);
         let old = match self.put_claim(to_item(&record)?, condition).await? {
-            ClaimWrite::Written => return Ok(Begin::Started),
+            ClaimWrite::Written(_) => return Ok(Begin::Started),
             ClaimWrite::Refused(old) => old,
         };
         let found = old.as_ref().map(|item| {
@@ -218,7 +218,7 @@ impl EventStore for DynamoStore {
             ..ClaimRecord::default()
         };
         let old = match self.put_claim(to_item(&record)?, claim_expr(now)).await? {
-            ClaimWrite::Written => return Ok(AlertClaim::Claimed),
+            ClaimWrite::Written(_) => return Ok(AlertClaim::Claimed),
             ClaimWrite::Refused(old) => old,
         };
         let found = old

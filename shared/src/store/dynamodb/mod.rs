@@ -32,8 +32,8 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// What writing a claim found.
 pub(crate) enum ClaimWrite {
-    /// The claim is ours.
-    Written,
+    /// The claim is ours; the item it replaced (a claim whose lease ran out), if any.
+    Written(Option<Item>),
     /// Its condition failed: the item that stood in the way (returned with the failure, or read again; none
     /// when it vanished meanwhile).
     Refused(Option<Item>),
@@ -216,9 +216,15 @@ impl DynamoStore {
             let (pk, sk) = key_of(&item);
             item_key(pk, &sk)
         };
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        // The replaced item costs no capacity to return, and is there only when a lease ran out.
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld);
         let error = match condition.on_put(request).send().await {
-            Ok(_) => return Ok(ClaimWrite::Written),
+            Ok(output) => return Ok(ClaimWrite::Written(output.attributes)),
             Err(error) => error,
         };
         let returned = match error.as_service_error() {

@@ -1,14 +1,16 @@
 //! `esimhooks customers import|get|set|remove`: the customer directory, from a reseller's file or by hand.
 
+mod import;
+mod rows;
+
 use crate::backend::BackendArgs;
 use clap::{Args, Subcommand};
+pub(crate) use import::{import, ImportOptions};
 use shared::customers::notifier::mask_past_notifications;
-use shared::customers::{
-    mask_email, mask_phone, upsert_plan, Contact, ContactFields, ContactProblem, ContactStore, EsimRef, Upserted,
-};
+use shared::customers::{mask_email, mask_phone, Contact, ContactFields, ContactStore, EsimRef, Upserted};
 use shared::model::ProviderId;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Exit code when some rows of an import were refused (the rest were applied).
 pub const ROWS_REFUSED: u8 = 6;
@@ -24,13 +26,19 @@ pub enum CustomersCommand {
     /// Register contacts from a CSV file with a header row, or JSON lines (one object per line), with the
     /// fields provider, iccid, esim_ref, order_ref, name, phone, email, locale, time_zone, customer_id,
     /// topup_url, channels. Each row is applied whole or not at all; bad rows are reported with their line
-    /// and skipped. Importing the same file again changes nothing.
+    /// and skipped, and so is a row that would replace another contact: one whose identifiers name a stored
+    /// contact with other identifiers, or two stored contacts, or that another line gives other details.
+    /// Importing the same file again changes nothing.
     Import {
         #[arg(long)]
         file: PathBuf,
         /// Check every row and say what would change, without changing anything.
         #[arg(long)]
         dry_run: bool,
+        /// Let a row replace the stored contact its identifiers name even when that contact's other
+        /// identifiers differ (an eSIM sold again under another order): it goes with those identifiers.
+        #[arg(long)]
+        replace: bool,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -112,11 +120,17 @@ fn provider(name: &str) -> Result<ProviderId, String> {
 
 pub async fn run(args: CustomersArgs, out: &mut impl Write) -> Result<u8, String> {
     match args.command {
-        CustomersCommand::Import { file, dry_run, backend } => {
+        CustomersCommand::Import {
+            file,
+            dry_run,
+            replace,
+            backend,
+        } => {
             let opened = backend.open(false).await?;
-            let report = import(&file, dry_run, opened.contacts.as_ref()).await?;
-            report.print(out, dry_run).map_err(|e| e.to_string())?;
-            Ok(if report.refused.is_empty() { 0 } else { ROWS_REFUSED })
+            let options = ImportOptions { dry_run, replace };
+            let report = import(&file, options, opened.contacts.as_ref(), out).await?;
+            writeln!(out, "{}", report.summary(dry_run)).map_err(|e| e.to_string())?;
+            Ok(if report.refused == 0 { 0 } else { ROWS_REFUSED })
         }
         CustomersCommand::Get {
             provider: name,
@@ -249,151 +263,4 @@ fn print_contact(out: &mut impl Write, contact: &Contact, json: bool) -> std::io
         writeln!(out, "{name:<12} {}", value.as_deref().unwrap_or("-"))?;
     }
     Ok(())
-}
-
-/// What an import did (or, dry, would do).
-#[derive(Debug, Default, PartialEq)]
-pub struct ImportReport {
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-    /// (line, why), in file order.
-    pub refused: Vec<(usize, String)>,
-}
-
-impl ImportReport {
-    fn print(&self, out: &mut impl Write, dry_run: bool) -> std::io::Result<()> {
-        for (line, why) in &self.refused {
-            writeln!(out, "line {line}: {why}")?;
-        }
-        let verb = if dry_run { "would import" } else { "imported" };
-        writeln!(
-            out,
-            "{verb} {} rows: {} created, {} updated, {} unchanged; {} refused",
-            self.created + self.updated + self.unchanged,
-            self.created,
-            self.updated,
-            self.unchanged,
-            self.refused.len()
-        )
-    }
-}
-
-/// Reads `file` (CSV with a header row, or JSON lines) and upserts every valid row; with `dry_run`, only
-/// compares each with what is stored.
-pub async fn import(file: &Path, dry_run: bool, contacts: &dyn ContactStore) -> Result<ImportReport, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let mut report = ImportReport::default();
-    for (line, row) in rows(file, &text)? {
-        let contact =
-            match row.and_then(|fields| Contact::from_fields(&fields).map_err(|e: ContactProblem| e.to_string())) {
-                Ok(contact) => contact,
-                Err(why) => {
-                    report.refused.push((line, why));
-                    continue;
-                }
-            };
-        let upserted = if dry_run {
-            would_upsert(&contact, contacts).await?
-        } else {
-            contacts.upsert(&contact).await.map_err(|e| e.to_string())?
-        };
-        match upserted {
-            Upserted::Created => report.created += 1,
-            Upserted::Updated => report.updated += 1,
-            Upserted::Unchanged => report.unchanged += 1,
-        }
-    }
-    Ok(report)
-}
-
-async fn would_upsert(contact: &Contact, contacts: &dyn ContactStore) -> Result<Upserted, String> {
-    let mut found = Vec::new();
-    for esim in contact.refs() {
-        found.extend(
-            contacts
-                .find(contact.provider, &[esim])
-                .await
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    Ok(upsert_plan(contact, &found).map_or(Upserted::Unchanged, |(outcome, _)| outcome))
-}
-
-type Row = (usize, Result<ContactFields, String>);
-
-/// The file's rows with their line numbers: JSON lines when it is `.jsonl`/`.ndjson`/`.json` or starts with
-/// `{`, else CSV with a header row.
-fn rows(file: &Path, text: &str) -> Result<Vec<Row>, String> {
-    let extension = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let json_lines = matches!(extension.as_str(), "jsonl" | "ndjson" | "json")
-        || (extension != "csv" && text.trim_start().starts_with('{'));
-    if json_lines {
-        return Ok(text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(i, line)| {
-                (
-                    i + 1,
-                    serde_json::from_str::<ContactFields>(line).map_err(|e| e.to_string()),
-                )
-            })
-            .collect());
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("{}: no header row: {e}", file.display()))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
-    const KNOWN: [&str; 12] = [
-        "provider",
-        "iccid",
-        "esim_ref",
-        "order_ref",
-        "name",
-        "phone",
-        "email",
-        "locale",
-        "time_zone",
-        "customer_id",
-        "topup_url",
-        "channels",
-    ];
-    if let Some(unknown) = headers.iter().find(|h| !KNOWN.contains(&h.as_str())) {
-        return Err(format!(
-            "{}: unknown column {unknown:?} (known: {})",
-            file.display(),
-            KNOWN.join(", ")
-        ));
-    }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let row = match record {
-            Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
-                let mut fields = serde_json::Map::new();
-                for (name, value) in headers.iter().zip(record.iter()) {
-                    fields.insert(name.clone(), serde_json::Value::String(value.to_string()));
-                }
-                let parsed = serde_json::from_value::<ContactFields>(serde_json::Value::Object(fields));
-                (line, parsed.map_err(|e| e.to_string()))
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                (line, Err(e.to_string()))
-            }
-        };
-        rows.push(row);
-    }
-    Ok(rows)
 }
