@@ -7,6 +7,7 @@ mod listen;
 mod listing;
 mod maintain;
 mod partners;
+mod reconcile;
 mod send;
 mod serve;
 mod setup;
@@ -96,6 +97,8 @@ enum Command {
     },
     /// Build a delivery for any provider and event type, sign it as the provider does, and POST it.
     Send(send::SendArgs),
+    /// Ask a provider's API for an eSIM's usage and validity now, and apply the answer as a webhook would.
+    Reconcile(reconcile::ReconcileArgs),
     /// Check a captured request against a provider's scheme and say why it fails.
     Verify(verify::VerifyArgs),
     /// Re-run stored deliveries through the current normalizers (dedupe honoured unless --force).
@@ -303,6 +306,10 @@ async fn run(cli: Cli) -> Result<u8, String> {
             .await
             .map_err(|e| e.to_string())?,
         Command::Verify(args) => verify::run(&args),
+        Command::Reconcile(args) => {
+            let transport = shared::reconcile::http::HttpsTransport::new().map_err(|e| e.to_string())?;
+            reconcile::run(&args, &process_env, Arc::new(transport), &mut std::io::stdout().lock()).await
+        }
         Command::Replay {
             provider,
             since,

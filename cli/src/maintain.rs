@@ -20,8 +20,9 @@ pub async fn sweep(backend: BackendArgs, env: shared::config::Env<'_>) -> Result
     );
     let outbox = pipeline.send_due_notifications().await.map_err(|e| e.to_string())?;
     println!(
-        "customer messages due after quiet hours: {}, sent: {}, not sent: {}, left for the next run: {}",
-        outbox.due, outbox.sent, outbox.not_sent, outbox.retry
+        "customer messages due after quiet hours: {}, sent: {}, not sent: {}, held again (still night where the \
+         customer is): {}, left for the next run: {}",
+        outbox.due, outbox.sent, outbox.not_sent, outbox.held, outbox.retry
     );
     if report.failed > 0 || outbox.retry > 0 {
         return Err(format!(

@@ -21,6 +21,7 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod providers;
+pub mod reconcile;
 pub mod replay;
 pub mod reply;
 #[cfg(feature = "aws")]

@@ -164,7 +164,7 @@ impl HttpPoster {
 }
 
 /// An error with its causes, as one line (hyper's own message alone says only "client error (Connect)").
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -339,6 +339,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     order_ref_field: None,
     data_units: DATA_UNITS,
     type_field: Some("level"),
+    usage_api: Some(&super::airalo_api::USAGE_API),
 };
 
 fn sample(t: &str, p: &SampleParams) -> Option<Value> {

@@ -206,8 +206,11 @@ fn identity(content: &Content<'_>, flags: &mut Vec<String>) -> Option<EsimIdenti
 /// eSIM status decides when it says something definite; before first use the SM-DP+ profile status tells
 /// how far the download got.
 fn status(content: &Content<'_>) -> Option<StatusChange> {
-    let esim_status = content.esim_status.text();
-    let smdp_status = content.smdp_status.text();
+    status_of(content.esim_status.text(), content.smdp_status.text())
+}
+
+/// The status an `esimStatus` and an `smdpStatus` say (webhooks and the profile query send the same words).
+pub(super) fn status_of(esim_status: Option<String>, smdp_status: Option<String>) -> Option<StatusChange> {
     let by_esim = match esim_status.as_deref() {
         Some("IN_USE") => Some(Lifecycle::Active),
         Some("USED_UP") => Some(Lifecycle::Depleted),
@@ -268,6 +271,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     order_ref_field: Some(RESELLER_ORDER_REF),
     data_units: DATA_UNITS,
     type_field: Some("notifyType"),
+    usage_api: Some(&super::esimaccess_api::USAGE_API),
 };
 
 fn build(config: &ProviderConfig<'_>) -> Result<Arc<dyn Provider>, ConfigError> {

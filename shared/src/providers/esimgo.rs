@@ -359,6 +359,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     order_ref_field: None,
     data_units: DATA_UNITS,
     type_field: Some("alertType"),
+    usage_api: Some(&super::esimgo_api::USAGE_API),
 };
 
 fn sample(t: &str, p: &SampleParams) -> Option<Value> {

@@ -2,9 +2,15 @@
 //! deliveries are authenticated, with its secrets). Adding one is its module, its line in the list below, its
 //! binary in `functions/webhooks/src/bin` and its entry in `scripts/template-providers.json`.
 
+mod airalo_api;
 mod airalo_canonical;
+mod esimaccess_api;
+pub use esimaccess_api::signature as esimaccess_signature;
+mod esimgo_api;
 mod json;
+mod oneglobal_api;
 pub mod registry;
+mod roamify_api;
 
 pub mod airalo;
 pub mod esimaccess;

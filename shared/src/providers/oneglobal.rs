@@ -51,6 +51,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     order_ref_field: None,
     data_units: DATA_UNITS,
     type_field: Some("type"),
+    usage_api: Some(&super::oneglobal_api::USAGE_API),
 };
 
 /// Basic credentials (`user:password`) and URL tokens, each accepted for rotation; at least one kind is set.

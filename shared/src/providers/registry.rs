@@ -90,6 +90,8 @@ pub struct ProviderSpec {
     pub data_units: DataUnits,
     /// The body field that names the event type, where there is one (tests probe it).
     pub type_field: Option<&'static str>,
+    /// How its API is asked for an eSIM's usage and validity (`esimhooks reconcile`), where it is.
+    pub usage_api: Option<&'static crate::reconcile::UsageApi>,
 }
 
 /// Declares the providers (in `providers/mod.rs`, beside their modules): the enum of their ids, its names and

@@ -266,7 +266,7 @@ fn bundle(fields: &Fields<'_>) -> Option<Bundle> {
     (reference.is_some() || name.is_some()).then_some(Bundle { reference, name })
 }
 
-fn lifecycle(status: &str) -> Lifecycle {
+pub(super) fn lifecycle(status: &str) -> Lifecycle {
     const WORDS: [(&str, Lifecycle); 8] = [
         ("NEW", Lifecycle::Pending),
         ("INSTALLED", Lifecycle::Installed),
@@ -374,6 +374,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     order_ref_field: Some(RESELLER_ORDER_REF),
     data_units: DATA_UNITS,
     type_field: Some("event_type"),
+    usage_api: Some(&super::roamify_api::USAGE_API),
 };
 
 fn sample(t: &str, p: &SampleParams) -> Option<Value> {

@@ -1,0 +1,145 @@
+//! Asking one provider's API: its credentials and base URL from the environment, a bearer token cached within
+//! its lifetime (and asked again once when the API refuses it), the API's refusals sorted into what the caller
+//! can do (wrong credentials, unknown eSIM, retry after), and readings turned into events.
+
+use super::{ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, Reading, Token, UsageApi};
+use crate::model::ProviderId;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::Mutex;
+
+/// Carries API requests: HTTPS in production, anything in tests.
+#[async_trait]
+pub trait ApiTransport: Send + Sync {
+    /// Sends `request` to `url` (the base URL and the request's path); an error when no answer came.
+    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, String>;
+}
+
+/// A token is not used in its last minute: a request may take that long.
+const TOKEN_MARGIN: Duration = Duration::seconds(60);
+
+/// One provider's API, ready to ask.
+pub struct Reconciler {
+    pub provider: ProviderId,
+    api: &'static UsageApi,
+    base: String,
+    credentials: ApiCredentials,
+    transport: std::sync::Arc<dyn ApiTransport>,
+    token: Mutex<Option<Token>>,
+}
+
+/// The environment variable names of a provider's API settings: `<PREFIX>_API_CREDENTIALS` (or its `_PARAM`,
+/// an SSM SecureString, deployed) and `<PREFIX>_API_URL`.
+pub fn credentials_var(provider: ProviderId) -> String {
+    format!("{}_API_CREDENTIALS", provider.env_prefix())
+}
+
+pub fn url_var(provider: ProviderId) -> String {
+    format!("{}_API_URL", provider.env_prefix())
+}
+
+impl Reconciler {
+    /// The provider's API from its settings: `Ok(None)` when it has no usage API or no credentials (it is
+    /// simply not asked); an error when the credentials or URL are malformed.
+    pub fn configured(
+        provider: ProviderId,
+        credentials: Option<&str>,
+        base_url: Option<&str>,
+        transport: std::sync::Arc<dyn ApiTransport>,
+    ) -> Result<Option<Self>, String> {
+        let (Some(api), Some(credentials)) = (provider.spec().usage_api, credentials) else {
+            return Ok(None);
+        };
+        let credentials = ApiCredentials::parse(credentials, api.credentials)
+            .map_err(|why| format!("{}: {why}", credentials_var(provider)))?;
+        let base = base_url.unwrap_or(api.default_base).trim_end_matches('/').to_string();
+        let parsed = url::Url::parse(&base).map_err(|e| format!("{}: {e}", url_var(provider)))?;
+        let loopback = parsed.host_str().is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+        // Credentials travel in clear over http://: only to this machine (a test server).
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+            return Err(format!(
+                "{}: https:// (http:// only to this machine)",
+                url_var(provider)
+            ));
+        }
+        Ok(Some(Self {
+            provider,
+            api,
+            base,
+            credentials,
+            transport,
+            token: Mutex::new(None),
+        }))
+    }
+
+    /// The most requests a second this provider's published limit allows.
+    pub fn per_second(&self) -> u32 {
+        self.api.per_second
+    }
+
+    async fn call(&self, request: &ApiRequest) -> Result<ApiAnswer, AskError> {
+        let url = format!("{}{}", self.base, request.path);
+        let answer = self
+            .transport
+            .send(&url, request)
+            .await
+            .map_err(AskError::Unavailable)?;
+        match answer.status {
+            401 | 403 => Err(AskError::Credentials(format!("HTTP {}", answer.status))),
+            429 => Err(AskError::RateLimited(answer.retry_after.unwrap_or(1))),
+            500..=599 => Err(AskError::Unavailable(format!("HTTP {}", answer.status))),
+            _ => Ok(answer),
+        }
+    }
+
+    /// A token valid at `now`: the cached one, or a new one.
+    async fn token(&self, now: DateTime<Utc>) -> Result<Option<String>, AskError> {
+        let Some(token_api) = &self.api.token else {
+            return Ok(None);
+        };
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| t.expires_at - TOKEN_MARGIN > now) {
+            return Ok(Some(token.value.clone()));
+        }
+        let answer = self.call(&(token_api.request)(&self.credentials)).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(AskError::Credentials(format!(
+                "the token endpoint answered HTTP {}",
+                answer.status
+            )));
+        }
+        let token = (token_api.read)(&answer, now)?;
+        let value = token.value.clone();
+        *cached = Some(token);
+        Ok(Some(value))
+    }
+
+    /// The method and URL `ask` is asked with (the dry run: no credentials are shown, none are sent).
+    pub fn describe(&self, ask: &Ask, now: DateTime<Utc>) -> Result<(&'static str, String), AskError> {
+        let request = (self.api.request)(&self.credentials, Some("-"), ask, now)?;
+        Ok((request.method, format!("{}{}", self.base, request.path)))
+    }
+
+    /// Asks once for `ask`'s reading: what it says, and the answer's bytes (the raw payload it is stored
+    /// with). A token the API refuses is dropped and asked for again, once.
+    pub async fn read(&self, ask: &Ask, now: DateTime<Utc>) -> Result<(Reading, Vec<u8>), AskError> {
+        for fresh_token in [false, true] {
+            let token = self.token(now).await?;
+            let request = (self.api.request)(&self.credentials, token.as_deref(), ask, now)?;
+            match self.call(&request).await {
+                Err(AskError::Credentials(_)) if token.is_some() && !fresh_token => {
+                    *self.token.lock().await = None;
+                }
+                Err(error) => return Err(error),
+                Ok(answer) => return Ok(((self.api.read)(&answer, ask)?, answer.body)),
+            }
+        }
+        Err(AskError::Credentials("the API refused a fresh token".into()))
+    }
+}
