@@ -366,6 +366,8 @@ mod tests_hostile;
 #[cfg(test)]
 mod tests_import;
 #[cfg(test)]
+mod tests_reconcile;
+#[cfg(test)]
 mod tests_scenarios;
 #[cfg(test)]
 mod tests_web;

@@ -262,6 +262,7 @@ pub fn adds_nothing(reading: &Reading, state: Option<&EsimState>) -> bool {
     let same_usage = match (&reading.usage, state.usage.as_ref().map(|f| &f.value)) {
         (None, _) => true,
         (Some(new), Some(old)) => {
+            let new = new.clone().complete();
             (new.remaining_bytes, new.total_bytes, new.unlimited)
                 == (old.remaining_bytes, old.total_bytes, old.unlimited)
         }

@@ -1,0 +1,349 @@
+//! `esimhooks reconcile` against local servers that answer as each provider's API documents: the answer
+//! becomes the eSIM's state and its alerts, once; wrong credentials, `429` and malformed answers are clear
+//! errors that store nothing.
+
+use super::reconcile::{self, ReconcileArgs};
+use super::tests::{list_json_of, local_backend, secret_of, send, send_args, start};
+use super::*;
+use serde_json::{json, Value};
+use shared::reconcile::client::{credentials_var, url_var};
+use shared::store::StoreQuery;
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One request the fake API received.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the fake API answers: a status, extra headers and a body.
+type Reply = (u16, Vec<(&'static str, String)>, String);
+type Route = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
+
+/// A provider API on loopback: answers each request by `route`, keeps what it received.
+struct FakeApi {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FakeApi {
+    async fn start(route: Route) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (route, kept) = (route.clone(), kept.clone());
+                tokio::spawn(async move {
+                    let Some(request) = read_request(&mut socket).await else {
+                        return;
+                    };
+                    kept.lock().unwrap().push(request.clone());
+                    let (status, headers, body) = route(&request);
+                    let mut head = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                        body.len()
+                    );
+                    for (name, value) in headers {
+                        head.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    let _ = socket.write_all(format!("{head}\r\n{body}").as_bytes()).await;
+                });
+            }
+        });
+        Self { url, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Seen> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let read = socket.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let mut lines = head.lines();
+    let mut first = lines.next()?.split(' ');
+    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        let read = socket.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..read]);
+    }
+    Some(Seen {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    })
+}
+
+fn ok(body: Value) -> Reply {
+    (200, Vec::new(), body.to_string())
+}
+
+const ICCID: &str = "8944500000000000077";
+
+/// Runs `esimhooks reconcile` with `provider`'s API at `api` and `credentials`: exit code and output.
+async fn reconcile_with(provider: &str, credentials: &str, api: &FakeApi, db: &std::path::Path) -> (u8, String) {
+    let provider = ProviderId::parse(provider).unwrap();
+    let args = ReconcileArgs {
+        provider,
+        iccid: ICCID.into(),
+        dry_run: false,
+        backend: local_backend(db),
+    };
+    let (credentials, url) = (credentials.to_string(), api.url.clone());
+    let env = move |name: &str| {
+        if name == credentials_var(provider) {
+            Some(credentials.clone())
+        } else if name == url_var(provider) {
+            Some(url.clone())
+        } else {
+            None
+        }
+    };
+    let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
+    let mut out = Vec::new();
+    let code = reconcile::run(&args, &env, transport, &mut out).await.unwrap();
+    (code, String::from_utf8(out).unwrap())
+}
+
+fn esimgo_answer(remaining: u64) -> Value {
+    json!({"bundles": [{"name": "esim_1GB_7D_GB_V2", "assignments": [{"id": "1", "callTypeGroup": "data",
+        "initialQuantity": 1_000_000_000u64, "remainingQuantity": remaining,
+        "assignmentDateTime": "2026-11-20T10:00:00Z", "bundleState": "active", "unlimited": false}]}]})
+}
+
+async fn remaining_of(db: &std::path::Path, provider: ProviderId, key: &str) -> Option<u64> {
+    let store = sqlite::open_store(db).unwrap();
+    let state = store.esim_state(provider, key).await.unwrap()?;
+    state.usage.and_then(|f| f.value.remaining_bytes)
+}
+
+#[tokio::test]
+async fn an_esim_at_60_percent_by_webhook_and_15_by_its_api_gets_the_20_percent_alert_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reconcile.db");
+    let server = start(&db).await;
+    let mut at_60 = send_args("esimgo", server.addr, secret_of("esimgo"));
+    at_60.remaining = 60;
+    assert_eq!(send(at_60).await, Ok(0));
+    server.stop().await;
+    assert!(
+        list_json_of(Listing::Alerts, &db, "esimgo").await.is_empty(),
+        "no alert at 60 %"
+    );
+
+    let answer = Arc::new(Mutex::new(esimgo_answer(150_000_000)));
+    let current = answer.clone();
+    let api = FakeApi::start(Arc::new(move |_: &Seen| ok(current.lock().unwrap().clone()))).await;
+    let (code, out) = reconcile_with("esimgo", "go-key", &api, &db).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 alert(s) raised"), "{out}");
+    let alerts = list_json_of(Listing::Alerts, &db, "esimgo").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["alert"]["level"], "20%");
+    assert_eq!(remaining_of(&db, ProviderId::EsimGo, ICCID).await, Some(150_000_000));
+    let seen = api.seen();
+    assert_eq!(
+        seen[0].path,
+        format!("/esims/{ICCID}/bundles?includeUsed=true&limit=200")
+    );
+    assert_eq!(seen[0].header("x-api-key"), Some("go-key"));
+
+    let events = list_json_of(Listing::Events, &db, "esimgo").await.len();
+    let (code, out) = reconcile_with("esimgo", "go-key", &api, &db).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing stored"), "asking again changes nothing: {out}");
+    assert_eq!(list_json_of(Listing::Events, &db, "esimgo").await.len(), events);
+    assert_eq!(list_json_of(Listing::Alerts, &db, "esimgo").await.len(), 1);
+}
+
+/// Every provider with a usage API, asked about an eSIM no webhook ever named: its documented answer becomes
+/// the eSIM's state, with the amount in bytes by the provider's own unit.
+#[tokio::test]
+async fn an_esim_never_heard_of_gets_its_state_from_each_providers_answer() {
+    let token = json!({"data": {"token_type": "Bearer", "expires_in": 3600, "access_token": "air-token"}});
+    let cases: Vec<(&str, &str, Route, &str, u64)> = vec![
+        (
+            "esimgo",
+            "go-key",
+            Arc::new(|_: &Seen| ok(esimgo_answer(250_000_000))),
+            ICCID,
+            250_000_000,
+        ),
+        (
+            "airalo",
+            "client:secret",
+            Arc::new(
+                move |seen: &Seen| match (seen.method.as_str(), seen.header("authorization")) {
+                    ("POST", _) => ok(token.clone()),
+                    ("GET", Some("Bearer air-token")) => ok(json!({"data": {"remaining": 300, "total": 1024,
+                    "is_unlimited": false, "status": "ACTIVE", "expired_at": "2027-01-01 00:00:00"}})),
+                    _ => (401, Vec::new(), "{}".into()),
+                },
+            ),
+            ICCID,
+            300_000_000,
+        ),
+        (
+            "esimaccess",
+            "access-code",
+            Arc::new(|_: &Seen| {
+                ok(
+                    json!({"success": true, "errorCode": "0", "obj": {"esimList": [{"esimTranNo": "T-NEW-1",
+                    "iccid": ICCID, "totalVolume": 1_073_741_824u64, "orderUsage": 805_306_368u64,
+                    "esimStatus": "IN_USE", "smdpStatus": "ENABLED"}]}}),
+                )
+            }),
+            "T-NEW-1",
+            268_435_456,
+        ),
+        (
+            "roamify",
+            "roamify-token",
+            Arc::new(|_: &Seen| {
+                ok(json!({"status": "success", "data": {"iccid": ICCID, "status": "ACTIVE",
+                    "allowedData": 1_048_576, "remainingData": 524_288}}))
+            }),
+            ICCID,
+            536_870_912,
+        ),
+        (
+            "oneglobal",
+            "client:secret",
+            Arc::new(|seen: &Seen| match seen.method.as_str() {
+                "POST" => ok(json!({"access_token": "tru-token", "expires_in": 300})),
+                _ => ok(json!({"data": [{"status": "ACTIVE", "initial_balance": "1073741824",
+                    "current_balance": "107374182", "balance_units": "Bytes",
+                    "expiry_date": "2027-01-01T00:00:00Z"}]})),
+            }),
+            ICCID,
+            107_374_182,
+        ),
+    ];
+    for (provider, credentials, route, key, remaining) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("never.db");
+        let api = FakeApi::start(route).await;
+        let (code, out) = reconcile_with(provider, credentials, &api, &db).await;
+        assert_eq!(code, 0, "{provider}: {out}");
+        let id = ProviderId::parse(provider).unwrap();
+        assert_eq!(remaining_of(&db, id, key).await, Some(remaining), "{provider}: {out}");
+        // Asked again: the cached token serves, and nothing new is stored.
+        let (code, out) = reconcile_with(provider, credentials, &api, &db).await;
+        assert!(code == 0 && out.contains("nothing stored"), "{provider}: {out}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_a_429_and_a_malformed_answer_are_clear_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("refused.db");
+    let refused = FakeApi::start(Arc::new(|_: &Seen| {
+        (403, Vec::new(), r#"{"message":"Forbidden"}"#.into())
+    }))
+    .await;
+    let (code, out) = reconcile_with("esimgo", "wrong-key", &refused, &db).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ESIMGO_API_CREDENTIALS") && !out.contains("wrong-key"),
+        "{out}"
+    );
+
+    let malformed = FakeApi::start(Arc::new(|_: &Seen| (200, Vec::new(), "{not json".into()))).await;
+    let (code, out) = reconcile_with("esimgo", "go-key", &malformed, &db).await;
+    assert!(code == 1 && out.contains("not what the API documents"), "{out}");
+    assert!(list_json_of(Listing::Events, &db, "esimgo").await.is_empty());
+
+    let calls = Arc::new(Mutex::new(0));
+    let counted = calls.clone();
+    let limited = FakeApi::start(Arc::new(move |_: &Seen| {
+        let mut calls = counted.lock().unwrap();
+        *calls += 1;
+        if *calls == 1 {
+            (
+                429,
+                vec![("retry-after", "1".into())],
+                r#"{"message":"Rate limit exceeded"}"#.into(),
+            )
+        } else {
+            ok(esimgo_answer(900_000_000))
+        }
+    }))
+    .await;
+    let started = std::time::Instant::now();
+    let (code, out) = reconcile_with("esimgo", "go-key", &limited, &db).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After is honoured"
+    );
+    assert_eq!(limited.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn esim_access_requests_are_signed_when_a_secret_key_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("signed.db");
+    let api = FakeApi::start(Arc::new(|_: &Seen| {
+        ok(json!({"success": false, "errorCode": "310403", "errorMsg": "not found"}))
+    }))
+    .await;
+    let (code, out) = reconcile_with("esimaccess", "access-code:secret-key", &api, &db).await;
+    assert!(code == 1 && out.contains("does not know this eSIM"), "{out}");
+    let seen = &api.seen()[0];
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("POST", "/api/v1/open/esim/query")
+    );
+    let credentials = shared::reconcile::ApiCredentials {
+        id: "access-code".into(),
+        secret: Some("secret-key".into()),
+    };
+    let expected = shared::providers::esimaccess_signature(
+        &credentials,
+        "secret-key",
+        seen.body.as_bytes(),
+        seen.header("rt-timestamp").unwrap(),
+        seen.header("rt-requestid").unwrap(),
+    );
+    assert_eq!(seen.header("rt-signature"), Some(expected.as_str()));
+    assert_eq!(seen.header("rt-accesscode"), Some("access-code"));
+    assert!(seen.body.contains(ICCID));
+}
