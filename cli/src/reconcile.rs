@@ -7,7 +7,7 @@ use clap::Args;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{Env, Settings};
 use shared::model::ProviderId;
-use shared::reconcile::client::{credentials_var, url_var, ApiTransport, Reconciler};
+use shared::reconcile::client::{configured_credentials, credentials_var, url_var, ApiTransport, Reconciler};
 use shared::reconcile::{reconcile_one, Ask, AskError, Asked, ReconcileError};
 use std::io::Write;
 use std::sync::Arc;
@@ -38,7 +38,8 @@ pub async fn run(
     if provider.spec().usage_api.is_none() {
         return Err(format!("{provider}'s usage API is not asked yet (docs/reconcile.md)"));
     }
-    let credentials = env(&credentials_var(provider));
+    let opened = args.backend.open(!args.dry_run).await?;
+    let credentials = configured_credentials(provider, env, opened.secrets.as_ref()).await?;
     let reconciler = Reconciler::configured(
         provider,
         credentials.as_deref(),
@@ -56,7 +57,6 @@ pub async fn run(
         return Ok(0);
     }
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
-    let opened = args.backend.open(true).await?;
     let clock = SystemClock;
     let pipeline = pipeline_for(&opened, &settings, Arc::new(SystemClock));
     let asked = reconcile_one(&reconciler, &ask, &pipeline, opened.query.as_ref(), &clock).await;

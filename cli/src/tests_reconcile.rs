@@ -347,3 +347,37 @@ async fn esim_access_requests_are_signed_when_a_secret_key_is_configured() {
     assert_eq!(seen.header("rt-accesscode"), Some("access-code"));
     assert!(seen.body.contains(ICCID));
 }
+
+#[tokio::test]
+async fn a_dry_run_sends_nothing_and_a_provider_without_credentials_is_not_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dry.db");
+    let api = FakeApi::start(Arc::new(|_: &Seen| ok(esimgo_answer(1)))).await;
+    let env = |name: &str| match name {
+        "ESIMGO_API_CREDENTIALS" => Some("secret-go-key".to_string()),
+        "ESIMGO_API_URL" => Some(api.url.clone()),
+        _ => None,
+    };
+    let mut args = ReconcileArgs {
+        provider: ProviderId::EsimGo,
+        iccid: ICCID.into(),
+        dry_run: true,
+        backend: local_backend(&db),
+    };
+    let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
+    let mut out = Vec::new();
+    assert_eq!(reconcile::run(&args, &env, transport.clone(), &mut out).await, Ok(0));
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains(&format!("would ask GET {}/esims/{ICCID}/bundles", api.url)) && !out.contains("secret-go-key"),
+        "{out}"
+    );
+    assert!(api.seen().is_empty(), "a dry run sends nothing");
+    args.dry_run = false;
+    let nothing = |_: &str| None;
+    let refused = reconcile::run(&args, &nothing, transport.clone(), &mut Vec::new()).await;
+    assert!(refused.unwrap_err().contains("set ESIMGO_API_CREDENTIALS"));
+    args.provider = ProviderId::Gigastore;
+    let refused = reconcile::run(&args, &env, transport, &mut Vec::new()).await;
+    assert!(refused.unwrap_err().contains("not asked yet"));
+}

@@ -38,6 +38,24 @@ pub fn url_var(provider: ProviderId) -> String {
     format!("{}_API_URL", provider.env_prefix())
 }
 
+/// A provider's API credentials as configured: the SSM parameter `<PREFIX>_API_CREDENTIALS_PARAM` names, else
+/// `<PREFIX>_API_CREDENTIALS`; `None` when neither is set.
+pub async fn configured_credentials(
+    provider: ProviderId,
+    env: crate::config::Env<'_>,
+    secrets: &dyn crate::config::SecretSource,
+) -> Result<Option<String>, String> {
+    let base = credentials_var(provider);
+    match env(&format!("{base}_PARAM")) {
+        Some(name) => secrets
+            .parameter(&name)
+            .await
+            .map(Some)
+            .map_err(|why| format!("{name}: {why}")),
+        None => Ok(env(&base)),
+    }
+}
+
 impl Reconciler {
     /// The provider's API from its settings: `Ok(None)` when it has no usage API or no credentials (it is
     /// simply not asked); an error when the credentials or URL are malformed.
