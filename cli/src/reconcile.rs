@@ -1,5 +1,7 @@
-//! `esimhooks reconcile`: ask a provider's API for an eSIM's usage and validity now, and apply what it says
-//! (state, alerts, customer messages) as a webhook would. An eSIM no webhook ever named gets its state.
+//! `esimhooks reconcile`: ask providers' APIs for eSIMs' usage and validity and apply what they say (state,
+//! alerts, customer messages) as a webhook would. One eSIM now (`--iccid`), known or not, or every eSIM that is
+//! due (docs/reconcile.md: a level projected to be crossed, silence, a plan ending without the provider's own
+//! notice).
 
 use crate::backend::BackendArgs;
 use crate::{pipeline_for, provider_arg};
@@ -8,83 +10,193 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{Env, Settings};
 use shared::model::ProviderId;
 use shared::reconcile::client::{configured_credentials, credentials_var, url_var, ApiTransport, Reconciler};
-use shared::reconcile::{reconcile_one, Ask, AskError, Asked, ReconcileError};
+use shared::reconcile::due::{due_now, DueRules};
+use shared::reconcile::{reconcile_due, reconcile_one, Ask, AskError, Asked, ReconcileError};
+use shared::store::ListQuery;
 use std::io::Write;
 use std::sync::Arc;
 
+/// `ESIMHOOKS_RECONCILE_STALE_AFTER`: how long an active eSIM may go unheard before it is asked.
+pub const STALE_AFTER_VAR: &str = "ESIMHOOKS_RECONCILE_STALE_AFTER";
+
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
-    /// The provider to ask (its `<PROVIDER>_API_CREDENTIALS` must be set).
+    /// Only this provider (its `<PROVIDER>_API_CREDENTIALS` must be set); default every provider configured.
     #[arg(long, value_parser = provider_arg)]
-    pub provider: ProviderId,
-    /// The eSIM: its ICCID, or the provider's eSIM reference (eSIM Access `esimTranNo`).
+    pub provider: Option<ProviderId>,
+    /// One eSIM, asked now whether due or not: its ICCID, or the provider's eSIM reference (eSIM Access
+    /// `esimTranNo`). Needs --provider. Without it, every eSIM that is due is asked.
     #[arg(long)]
-    pub iccid: String,
-    /// Print the request it would send (without credentials), and send nothing.
+    pub iccid: Option<String>,
+    /// Say what would be asked (method and URL, or the due eSIMs and why), and ask nothing.
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
 
-/// Runs the command; exit 0 when the eSIM was asked and its answer applied (or changed nothing), 1 otherwise.
+/// The due rules from the environment: `ESIMHOOKS_RECONCILE_STALE_AFTER` (a span: `12h`).
+pub fn due_rules(env: Env<'_>) -> Result<DueRules, String> {
+    let mut rules = DueRules::default();
+    if let Some(text) = env(STALE_AFTER_VAR) {
+        rules.stale_after = shared::time::parse_span(&text).map_err(|e| format!("{STALE_AFTER_VAR}: {e}"))?;
+    }
+    Ok(rules)
+}
+
+/// The providers asked: the one named, or every provider with a usage API and credentials.
+async fn reconcilers(
+    args: &ReconcileArgs,
+    env: Env<'_>,
+    secrets: &dyn shared::config::SecretSource,
+    transport: Arc<dyn ApiTransport>,
+) -> Result<Vec<Reconciler>, String> {
+    let named = args.provider;
+    let mut found = Vec::new();
+    for &provider in ProviderId::ALL.iter().filter(|p| named.is_none_or(|n| n == **p)) {
+        if provider.spec().usage_api.is_none() {
+            if named.is_some() {
+                return Err(format!("{provider}'s usage API is not asked yet (docs/reconcile.md)"));
+            }
+            continue;
+        }
+        let credentials = configured_credentials(provider, env, secrets).await?;
+        let url = env(&url_var(provider));
+        match Reconciler::configured(provider, credentials.as_deref(), url.as_deref(), transport.clone())? {
+            Some(reconciler) => found.push(reconciler),
+            None if named.is_some() => {
+                return Err(format!(
+                    "{provider} is not reconciled: set {}",
+                    credentials_var(provider)
+                ))
+            }
+            None => {}
+        }
+    }
+    if found.is_empty() {
+        return Err("no provider is reconciled: set <PROVIDER>_API_CREDENTIALS (docs/reconcile.md)".into());
+    }
+    Ok(found)
+}
+
+fn failure_text(provider: ProviderId, error: &ReconcileError) -> String {
+    match error {
+        ReconcileError::Ask(AskError::Credentials(why)) => format!(
+            "the API refused the credentials in {} ({why})",
+            credentials_var(provider)
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn result_text(result: &Result<Asked, ReconcileError>, provider: ProviderId) -> String {
+    match result {
+        Ok(Asked::Applied(shared::pipeline::Outcome::Stored { alerts })) => {
+            format!("asked: a new reading stored, {alerts} alert(s) raised")
+        }
+        Ok(Asked::Applied(other)) => format!("asked: {} (this reading was stored before)", other.as_str()),
+        Ok(Asked::Unchanged) => "asked: the state already says this; nothing stored".into(),
+        Ok(Asked::Empty) => "asked: the provider names no plan on this eSIM; nothing stored".into(),
+        Err(error) => failure_text(provider, error),
+    }
+}
+
+/// Runs the command; exit 0 when every eSIM asked was applied (or changed nothing), 1 otherwise.
 pub async fn run(
     args: &ReconcileArgs,
     env: Env<'_>,
     transport: Arc<dyn ApiTransport>,
     out: &mut impl Write,
 ) -> Result<u8, String> {
-    let provider = args.provider;
-    if provider.spec().usage_api.is_none() {
-        return Err(format!("{provider}'s usage API is not asked yet (docs/reconcile.md)"));
+    if args.iccid.is_some() && args.provider.is_none() {
+        return Err("--iccid needs --provider".into());
     }
     let opened = args.backend.open(!args.dry_run).await?;
-    let credentials = configured_credentials(provider, env, opened.secrets.as_ref()).await?;
-    let reconciler = Reconciler::configured(
-        provider,
-        credentials.as_deref(),
-        env(&url_var(provider)).as_deref(),
-        transport,
-    )?
-    .ok_or_else(|| format!("{provider} is not reconciled: set {}", credentials_var(provider)))?;
-    let ask = Ask::guess(args.iccid.trim());
+    let reconcilers = reconcilers(args, env, opened.secrets.as_ref(), transport).await?;
+    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+    let rules = due_rules(env)?;
     let write = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
+    let clock = SystemClock;
     if args.dry_run {
-        let (method, url) = reconciler
-            .describe(&ask, SystemClock.now())
-            .map_err(|e| e.to_string())?;
-        write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
+        for reconciler in &reconcilers {
+            let provider = reconciler.provider;
+            if let Some(iccid) = &args.iccid {
+                let ask = Ask::guess(iccid.trim());
+                let (method, url) = reconciler.describe(&ask, clock.now()).map_err(|e| e.to_string())?;
+                write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
+                continue;
+            }
+            let window = ListQuery {
+                provider: Some(provider),
+                since: Some(clock.now() - chrono::Duration::days(400)),
+                ..ListQuery::default()
+            };
+            let states = opened.query.list_states(&window).await.map_err(|e| e.to_string())?;
+            for state in &states {
+                let due = due_now(
+                    state,
+                    &settings.pipeline.rules,
+                    &rules,
+                    reconciler.validity_notices(),
+                    clock.now(),
+                );
+                if let Some(why) = due {
+                    write(out, format!("{provider} {}: would ask ({})", state.key, why.as_str()))?;
+                }
+            }
+        }
         return Ok(0);
     }
-    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
-    let clock = SystemClock;
     let pipeline = pipeline_for(&opened, &settings, Arc::new(SystemClock));
-    let asked = reconcile_one(&reconciler, &ask, &pipeline, opened.query.as_ref(), &clock).await;
-    let said = match asked {
-        Ok(Asked::Applied(outcome)) => Ok(format!("asked: {}", outcome_text(outcome))),
-        Ok(Asked::Unchanged) => Ok("asked: the state already says this; nothing stored".into()),
-        Ok(Asked::Empty) => Ok("asked: the provider names no plan on this eSIM; nothing stored".into()),
-        Err(ReconcileError::Ask(AskError::Credentials(why))) => Err(format!(
-            "the API refused the credentials in {} ({why})",
-            credentials_var(provider)
-        )),
-        Err(error) => Err(error.to_string()),
-    };
-    match said {
-        Ok(line) => {
-            write(out, format!("{provider} {}: {line}", ask.value()))?;
-            Ok(0)
+    let mut failed = false;
+    for reconciler in &reconcilers {
+        let provider = reconciler.provider;
+        if let Some(iccid) = &args.iccid {
+            let ask = Ask::guess(iccid.trim());
+            let result = reconcile_one(reconciler, &ask, &pipeline, opened.query.as_ref(), &clock).await;
+            failed |= result.is_err();
+            write(
+                out,
+                format!("{provider} {}: {}", ask.value(), result_text(&result, provider)),
+            )?;
+            continue;
         }
-        Err(line) => {
-            write(out, format!("{provider} {}: {line}", ask.value()))?;
-            Ok(1)
+        let mut lines = Vec::new();
+        let pass = reconcile_due(
+            reconciler,
+            &pipeline,
+            opened.query.as_ref(),
+            &clock,
+            (&settings.pipeline.rules, &rules),
+            |asked| {
+                lines.push(format!(
+                    "{provider} {} ({}): {}",
+                    asked.key,
+                    asked.why.as_str(),
+                    result_text(asked.result, provider)
+                ))
+            },
+        )
+        .await;
+        for line in lines {
+            write(out, line)?;
+        }
+        match pass {
+            Ok(report) => {
+                failed |= report.failed > 0;
+                write(
+                    out,
+                    format!(
+                        "{provider}: {} eSIMs known, {} due, {} new readings, {} unchanged, {} failed",
+                        report.known, report.due, report.applied, report.unchanged, report.failed
+                    ),
+                )?;
+            }
+            Err(error) => {
+                failed = true;
+                write(out, format!("{provider}: {}", failure_text(provider, &error)))?;
+            }
         }
     }
-}
-
-fn outcome_text(outcome: shared::pipeline::Outcome) -> String {
-    match outcome {
-        shared::pipeline::Outcome::Stored { alerts } => format!("a new reading stored, {alerts} alert(s) raised"),
-        other => format!("{} (this reading was stored before)", other.as_str()),
-    }
+    Ok(u8::from(failed))
 }

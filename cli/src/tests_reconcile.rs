@@ -122,8 +122,8 @@ const ICCID: &str = "8944500000000000077";
 async fn reconcile_with(provider: &str, credentials: &str, api: &FakeApi, db: &std::path::Path) -> (u8, String) {
     let provider = ProviderId::parse(provider).unwrap();
     let args = ReconcileArgs {
-        provider,
-        iccid: ICCID.into(),
+        provider: Some(provider),
+        iccid: Some(ICCID.into()),
         dry_run: false,
         backend: local_backend(db),
     };
@@ -359,8 +359,8 @@ async fn a_dry_run_sends_nothing_and_a_provider_without_credentials_is_not_asked
         _ => None,
     };
     let mut args = ReconcileArgs {
-        provider: ProviderId::EsimGo,
-        iccid: ICCID.into(),
+        provider: Some(ProviderId::EsimGo),
+        iccid: Some(ICCID.into()),
         dry_run: true,
         backend: local_backend(&db),
     };
@@ -377,7 +377,134 @@ async fn a_dry_run_sends_nothing_and_a_provider_without_credentials_is_not_asked
     let nothing = |_: &str| None;
     let refused = reconcile::run(&args, &nothing, transport.clone(), &mut Vec::new()).await;
     assert!(refused.unwrap_err().contains("set ESIMGO_API_CREDENTIALS"));
-    args.provider = ProviderId::Gigastore;
+    args.provider = Some(ProviderId::Gigastore);
     let refused = reconcile::run(&args, &env, transport, &mut Vec::new()).await;
     assert!(refused.unwrap_err().contains("not asked yet"));
+}
+
+/// An eSIM Go state as a pass finds it: `remaining` of 1 GB, last heard `heard` ago, used at `rate` bytes a
+/// second, in `lifecycle`.
+fn stored_state(
+    iccid: &str,
+    remaining: u64,
+    heard: chrono::Duration,
+    rate: Option<f64>,
+    lifecycle: shared::model::Lifecycle,
+) -> shared::state::EsimState {
+    use shared::model::{DataUsage, DedupeKey, StatusChange};
+    use shared::state::Facet;
+    let at = SystemClock.now() - heard;
+    let key = DedupeKey::provider_id(format!("seed-{iccid}"));
+    shared::state::EsimState {
+        provider: ProviderId::EsimGo,
+        key: iccid.into(),
+        iccid: Some(iccid.into()),
+        refs: Default::default(),
+        status: Some(Facet {
+            value: StatusChange {
+                lifecycle,
+                provider_status: "seed".into(),
+                profile_status: None,
+            },
+            at,
+            event_key: key.clone(),
+        }),
+        usage: Some(Facet {
+            value: DataUsage {
+                total_bytes: Some(1_000_000_000),
+                remaining_bytes: Some(remaining),
+                ..DataUsage::default()
+            }
+            .complete(),
+            at,
+            event_key: key.clone(),
+        }),
+        validity: None,
+        bundle: None,
+        usage_rate: rate,
+        first_seen_at: at,
+        updated_at: at,
+        last_event_key: key,
+    }
+}
+
+#[tokio::test]
+async fn a_pass_asks_the_due_esims_only_and_applies_their_answers() {
+    use shared::model::Lifecycle;
+    use shared::store::EventStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("due.db");
+    let (stale, crossing, expired, quiet) = (
+        "8944500000000000011",
+        "8944500000000000012",
+        "8944500000000000013",
+        "8944500000000000014",
+    );
+    {
+        let store = sqlite::open_store(&db).unwrap();
+        let hours = chrono::Duration::hours;
+        // 25 % left, 100 kB/s: the 20 % level in under 10 minutes.
+        for state in [
+            stored_state(stale, 600_000_000, hours(13), None, Lifecycle::Active),
+            stored_state(
+                crossing,
+                250_000_000,
+                chrono::Duration::minutes(5),
+                Some(100_000.0),
+                Lifecycle::Active,
+            ),
+            stored_state(expired, 600_000_000, hours(30), None, Lifecycle::Expired),
+            stored_state(quiet, 600_000_000, hours(1), Some(1.0), Lifecycle::Active),
+        ] {
+            assert!(store.save_state(&state, None).await.unwrap());
+        }
+    }
+    let api = FakeApi::start(Arc::new(move |seen: &Seen| {
+        if seen.path.contains(crossing) {
+            ok(esimgo_answer(150_000_000))
+        } else {
+            ok(esimgo_answer(590_000_000))
+        }
+    }))
+    .await;
+    let url = api.url.clone();
+    let env = move |name: &str| match name {
+        "ESIMGO_API_CREDENTIALS" => Some("go-key".to_string()),
+        "ESIMGO_API_URL" => Some(url.clone()),
+        _ => None,
+    };
+    let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
+    let mut args = ReconcileArgs {
+        provider: None,
+        iccid: None,
+        dry_run: true,
+        backend: local_backend(&db),
+    };
+    let mut out = Vec::new();
+    assert_eq!(reconcile::run(&args, &env, transport.clone(), &mut out).await, Ok(0));
+    let dry = String::from_utf8(out).unwrap();
+    assert!(
+        dry.contains(&format!("{stale}: would ask (not heard from)"))
+            && dry.contains(&format!("{crossing}: would ask (next level projected)"))
+            && !dry.contains(expired)
+            && !dry.contains(quiet),
+        "{dry}"
+    );
+    assert!(api.seen().is_empty());
+
+    args.dry_run = false;
+    let mut out = Vec::new();
+    assert_eq!(reconcile::run(&args, &env, transport, &mut out).await, Ok(0));
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("esimgo: 4 eSIMs known, 2 due, 2 new readings, 0 unchanged, 0 failed"),
+        "{out}"
+    );
+    let mut asked: Vec<String> = api.seen().into_iter().map(|s| s.path).collect();
+    asked.sort();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[0].contains(stale) && asked[1].contains(crossing), "{asked:?}");
+    let alerts = list_json_of(Listing::Alerts, &db, "esimgo").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["alert"]["level"], "20%");
 }

@@ -36,6 +36,11 @@ pub struct EsimState {
     /// The bundle named by the newest usage or validity event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<Bundle>,
+    /// Bytes a second the plan was used between its two newest readings, where both had the same total and
+    /// the later one less left: what projects when the next alert level is crossed (an estimate: readings that
+    /// arrive out of order can pair differently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_rate: Option<f64>,
     pub first_seen_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_event_key: DedupeKey,
@@ -96,6 +101,7 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
         usage: None,
         validity: None,
         bundle: None,
+        usage_rate: None,
         first_seen_at: event.received_at,
         updated_at: event.received_at,
         last_event_key: event.dedupe_key.clone(),
@@ -141,6 +147,12 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
             .as_ref()
             .is_none_or(|f| is_newer((at, 0, key), (bounded(f.at, stored_receipt), 0, &f.event_key)));
         if newer {
+            state.usage_rate = state.usage.as_ref().and_then(|old| {
+                let same_plan = old.value.total_bytes.is_some() && old.value.total_bytes == usage.total_bytes;
+                let used = old.value.remaining_bytes?.checked_sub(usage.remaining_bytes?)?;
+                let seconds = (at - old.at).num_milliseconds() as f64 / 1000.0;
+                (same_plan && seconds > 0.0).then(|| used as f64 / seconds)
+            });
             state.usage = Some(Facet {
                 value: usage.clone(),
                 at,
@@ -266,6 +278,31 @@ mod tests {
         // `early` was notified later but measured earlier: the later measurement wins.
         let state = fold(&[&late, &early]);
         assert_eq!(state.usage.unwrap().value.remaining_ratio, Some(0.1));
+    }
+
+    #[test]
+    fn the_usage_rate_comes_from_the_two_newest_readings_of_one_plan() {
+        let reading = |key: &str, minutes: i64, total: u64, remaining: u64| {
+            let mut e = status_event(key, 0, "x", Lifecycle::Active);
+            e.status = None;
+            e.usage = Some(DataUsage {
+                total_bytes: Some(total),
+                remaining_bytes: Some(remaining),
+                measured_at: Some(base_time() + Duration::minutes(minutes)),
+                ..Default::default()
+            });
+            e
+        };
+        let first = reading("r1", 0, 1_000_000, 600_000);
+        let second = reading("r2", 10, 1_000_000, 540_000);
+        assert_eq!(fold(&[&first]).usage_rate, None);
+        assert_eq!(fold(&[&first, &second]).usage_rate, Some(100.0), "60 kB in 600 s");
+        let topped_up = reading("r3", 20, 2_000_000, 1_900_000);
+        assert_eq!(
+            fold(&[&first, &second, &topped_up]).usage_rate,
+            None,
+            "another plan: no rate yet"
+        );
     }
 
     /// A stored facet stamped by a wrong clock (written before provider times were bounded, or by any other

@@ -16,6 +16,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     default_base: "https://partners-api.airalo.com/v2",
     credentials: CredentialShape::ClientCredentials,
     per_second: 5,
+    validity_notices: true,
     token: Some(TokenApi {
         request: token_request,
         read: read_token,

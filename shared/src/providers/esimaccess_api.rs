@@ -17,6 +17,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     default_base: "https://api.esimaccess.com",
     credentials: CredentialShape::KeyAndOptionalSecret,
     per_second: 8,
+    validity_notices: true,
     token: None,
     request,
     read,

@@ -13,6 +13,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     default_base: "https://api.esim-go.com/v2.4",
     credentials: CredentialShape::Key,
     per_second: 10,
+    validity_notices: false,
     token: None,
     request: |credentials, _, ask, _| {
         let iccid = iccid_of(ask)?;

@@ -16,6 +16,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     credentials: CredentialShape::ClientCredentials,
     // 1,000 a minute per endpoint.
     per_second: 16,
+    validity_notices: false,
     token: Some(TokenApi {
         request: token_request,
         read: read_token,

@@ -13,6 +13,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     credentials: CredentialShape::Key,
     // Roamify publishes no limit: a modest pace.
     per_second: 5,
+    validity_notices: false,
     token: None,
     request: |credentials, _, ask, _| {
         let iccid = iccid_of(ask)?;

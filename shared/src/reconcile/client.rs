@@ -96,6 +96,11 @@ impl Reconciler {
         }))
     }
 
+    /// Whether the provider's webhooks warn of a plan's end.
+    pub fn validity_notices(&self) -> bool {
+        self.api.validity_notices
+    }
+
     /// The most requests a second this provider's published limit allows.
     pub fn per_second(&self) -> u32 {
         self.api.per_second

@@ -5,11 +5,12 @@
 //! same pipeline as a webhook: state, alerts, customer messages, partner callbacks.
 
 pub mod client;
+pub mod due;
 #[cfg(feature = "aws")]
 pub mod http;
 mod run;
 
-pub use run::{reconcile_one, Asked, ReconcileError};
+pub use run::{reconcile_due, reconcile_one, Asked, AskedEsim, PassReport, ReconcileError};
 
 use crate::model::{
     Bundle, DataUsage, DedupeBasis, DedupeKey, EsimIdentity, Event, EventKind, PayloadSha256, ProviderId,
@@ -197,6 +198,8 @@ pub struct UsageApi {
     pub credentials: CredentialShape,
     /// The most requests a second its published limit allows (the reconciler's budget).
     pub per_second: u32,
+    /// Whether the provider's webhooks warn of a plan's end (then an end near is not a reason to ask).
+    pub validity_notices: bool,
     pub token: Option<TokenApi>,
     pub request: BuildRequest,
     /// The answer's reading, for a 2xx or a provider-specific refusal (401, 403, 429 and 5xx are decided

@@ -3,10 +3,12 @@
 //! partner notifications), once.
 
 use super::client::Reconciler;
+use super::due::{due_now, DueRules, Why};
 use super::{adds_nothing, reading_event, Ask, AskError};
+use crate::alerts::AlertRules;
 use crate::clock::Clock;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
-use crate::store::{StoreError, StoreQuery};
+use crate::store::{ListQuery, StoreError, StoreQuery};
 
 /// The longest `Retry-After` waited for in place; a longer one is the caller's to schedule.
 const MAX_WAIT_SECONDS: u64 = 60;
@@ -59,4 +61,77 @@ pub async fn reconcile_one(
     }
     let event = reading_event(provider, ask, reading, &body, clock.now())?;
     Ok(Asked::Applied(pipeline.process(&event).await?))
+}
+
+/// How far back a pass looks for eSIMs to ask about: beyond the longest plans sold.
+const PASS_LOOKBACK: chrono::Duration = chrono::Duration::days(400);
+
+/// What one pass over a provider's due eSIMs did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PassReport {
+    /// eSIMs looked at.
+    pub known: usize,
+    pub due: usize,
+    /// New readings applied.
+    pub applied: usize,
+    /// Answers that said what the state holds (or named nothing).
+    pub unchanged: usize,
+    pub failed: usize,
+}
+
+/// One eSIM asked in a pass, and how it went (for the caller's output).
+pub struct AskedEsim<'a> {
+    pub key: &'a str,
+    pub why: Why,
+    pub result: &'a Result<Asked, ReconcileError>,
+}
+
+/// Asks `reconciler`'s provider about every eSIM of its that is due at the clock's now, at most its budget a
+/// second, and applies each answer. Wrong credentials end the pass (every ask would fail the same way).
+pub async fn reconcile_due(
+    reconciler: &Reconciler,
+    pipeline: &Pipeline,
+    states: &dyn StoreQuery,
+    clock: &dyn Clock,
+    rules: (&AlertRules, &DueRules),
+    mut told: impl FnMut(AskedEsim<'_>),
+) -> Result<PassReport, ReconcileError> {
+    let now = clock.now();
+    let window = ListQuery {
+        provider: Some(reconciler.provider),
+        since: Some(now - PASS_LOOKBACK),
+        until: None,
+        limit: None,
+    };
+    let known = states.list_states(&window).await?;
+    let validity_notices = reconciler.validity_notices();
+    let pace = std::time::Duration::from_secs_f64(1.0 / f64::from(reconciler.per_second().max(1)));
+    let mut report = PassReport {
+        known: known.len(),
+        ..PassReport::default()
+    };
+    for state in &known {
+        let Some(why) = due_now(state, rules.0, rules.1, validity_notices, clock.now()) else {
+            continue;
+        };
+        if report.due > 0 {
+            tokio::time::sleep(pace).await;
+        }
+        report.due += 1;
+        let result = reconcile_one(reconciler, &Ask::guess(&state.key), pipeline, states, clock).await;
+        match &result {
+            Ok(Asked::Applied(_)) => report.applied += 1,
+            Ok(Asked::Unchanged | Asked::Empty) => report.unchanged += 1,
+            Err(_) => report.failed += 1,
+        }
+        told(AskedEsim {
+            key: &state.key,
+            why,
+            result: &result,
+        });
+        if let Err(ReconcileError::Ask(AskError::Credentials(why))) = result {
+            return Err(AskError::Credentials(why).into());
+        }
+    }
+    Ok(report)
 }
