@@ -63,6 +63,10 @@ enum Command {
         /// Let partners register loopback and http:// callback URLs (to test against localhost).
         #[arg(long)]
         allow_loopback_callbacks: bool,
+        /// Ask the providers' APIs about every eSIM that is due this often (a span: 15m), for the providers
+        /// whose `<PROVIDER>_API_CREDENTIALS` are set (`esimhooks reconcile`).
+        #[arg(long, value_parser = shared::time::parse_span)]
+        reconcile_every: Option<chrono::Duration>,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -238,7 +242,12 @@ async fn console(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
     .await
 }
 
-async fn serve(addr: SocketAddr, backend: BackendArgs, allow_loopback_callbacks: bool) -> Result<(), String> {
+async fn serve(
+    addr: SocketAddr,
+    backend: BackendArgs,
+    allow_loopback_callbacks: bool,
+    reconcile_every: Option<chrono::Duration>,
+) -> Result<(), String> {
     let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
     let mut opened = backend.open(true).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -259,6 +268,16 @@ async fn serve(addr: SocketAddr, backend: BackendArgs, allow_loopback_callbacks:
     }
     if callbacks.is_some() {
         eprintln!("  partner callbacks API at http://{bound}/{{partnerId}}/callbacks (docs/callbacks.md)");
+    }
+    if let Some(every) = reconcile_every {
+        let every = every
+            .to_std()
+            .map_err(|_| "--reconcile-every must be positive".to_string())?;
+        let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().map_err(|e| e.to_string())?);
+        match reconcile::schedule(&opened, &settings, every, &process_env, transport).await? {
+            Some(_) => eprintln!("  asking providers' APIs about due eSIMs every {every:?} (docs/reconcile.md)"),
+            None => eprintln!("  --reconcile-every: no provider has <PROVIDER>_API_CREDENTIALS set; nothing is asked"),
+        }
     }
     let state = serve::AppState {
         router,
@@ -291,8 +310,9 @@ async fn run(cli: Cli) -> Result<u8, String> {
         Command::Serve {
             addr,
             allow_loopback_callbacks,
+            reconcile_every,
             backend,
-        } => done(serve(addr, backend, allow_loopback_callbacks).await),
+        } => done(serve(addr, backend, allow_loopback_callbacks, reconcile_every).await),
         Command::Console { addr, backend } => done(console(addr, backend).await),
         Command::Init { table, topic } => done(init(&table, &topic).await),
         Command::Listen { secrets, port } => match listen::parse_secrets(&secrets) {

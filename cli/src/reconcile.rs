@@ -44,14 +44,13 @@ pub fn due_rules(env: Env<'_>) -> Result<DueRules, String> {
     Ok(rules)
 }
 
-/// The providers asked: the one named, or every provider with a usage API and credentials.
+/// The providers asked: the one `named`, or every provider with a usage API and credentials.
 async fn reconcilers(
-    args: &ReconcileArgs,
+    named: Option<ProviderId>,
     env: Env<'_>,
     secrets: &dyn shared::config::SecretSource,
     transport: Arc<dyn ApiTransport>,
 ) -> Result<Vec<Reconciler>, String> {
-    let named = args.provider;
     let mut found = Vec::new();
     for &provider in ProviderId::ALL.iter().filter(|p| named.is_none_or(|n| n == **p)) {
         if provider.spec().usage_api.is_none() {
@@ -112,7 +111,7 @@ pub async fn run(
         return Err("--iccid needs --provider".into());
     }
     let opened = args.backend.open(!args.dry_run).await?;
-    let reconcilers = reconcilers(args, env, opened.secrets.as_ref(), transport).await?;
+    let reconcilers = reconcilers(args.provider, env, opened.secrets.as_ref(), transport).await?;
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
     let rules = due_rules(env)?;
     let write = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
@@ -199,4 +198,48 @@ pub async fn run(
         }
     }
     Ok(u8::from(failed))
+}
+
+/// `serve --reconcile-every`: a pass over every configured provider's due eSIMs each `every`, for as long as
+/// the server runs, each pass's summary on the console. `None` when no provider has API credentials.
+pub async fn schedule(
+    opened: &crate::backend::Opened,
+    settings: &Settings,
+    every: std::time::Duration,
+    env: Env<'_>,
+    transport: Arc<dyn ApiTransport>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let reconcilers = match reconcilers(None, env, opened.secrets.as_ref(), transport).await {
+        Ok(found) => found,
+        Err(_) => return Ok(None),
+    };
+    let rules = (settings.pipeline.rules.clone(), due_rules(env)?);
+    let pipeline = pipeline_for(opened, settings, Arc::new(SystemClock));
+    let query = opened.query.clone();
+    Ok(Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            for reconciler in &reconcilers {
+                let provider = reconciler.provider;
+                let pass = reconcile_due(
+                    reconciler,
+                    &pipeline,
+                    query.as_ref(),
+                    &SystemClock,
+                    (&rules.0, &rules.1),
+                    |_| {},
+                )
+                .await;
+                match pass {
+                    Ok(report) if report.due > 0 => eprintln!(
+                        "reconcile {provider}: {} due, {} new readings, {} unchanged, {} failed",
+                        report.due, report.applied, report.unchanged, report.failed
+                    ),
+                    Ok(_) => {}
+                    Err(error) => eprintln!("reconcile {provider}: {}", failure_text(provider, &error)),
+                }
+            }
+        }
+    })))
 }

@@ -179,6 +179,23 @@ async fn an_esim_at_60_percent_by_webhook_and_15_by_its_api_gets_the_20_percent_
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["alert"]["level"], "20%");
     assert_eq!(remaining_of(&db, ProviderId::EsimGo, ICCID).await, Some(150_000_000));
+    let timeline = timeline::TimelineArgs {
+        esim: ICCID.into(),
+        provider: Some(ProviderId::EsimGo),
+        since: "1d".into(),
+        json: false,
+    };
+    let mut shown = Vec::new();
+    let store = sqlite::open_store(&db).unwrap();
+    timeline::run(&timeline, &store, SystemClock.now(), &mut shown)
+        .await
+        .unwrap();
+    let shown = String::from_utf8(shown).unwrap();
+    assert_eq!(
+        shown.matches("(asked, not pushed)").count(),
+        1,
+        "the webhook's event is pushed: {shown}"
+    );
     let seen = api.seen();
     assert_eq!(
         seen[0].path,
@@ -507,4 +524,39 @@ async fn a_pass_asks_the_due_esims_only_and_applies_their_answers() {
     let alerts = list_json_of(Listing::Alerts, &db, "esimgo").await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["alert"]["level"], "20%");
+}
+
+#[tokio::test]
+async fn serve_asks_the_due_esims_on_its_schedule() {
+    use shared::model::Lifecycle;
+    use shared::store::EventStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scheduled.db");
+    let stale = "8944500000000000021";
+    let state = stored_state(stale, 600_000_000, chrono::Duration::hours(13), None, Lifecycle::Active);
+    assert!(sqlite::open_store(&db).unwrap().save_state(&state, None).await.unwrap());
+    let api = FakeApi::start(Arc::new(|_: &Seen| ok(esimgo_answer(480_000_000)))).await;
+    let url = api.url.clone();
+    let env = move |name: &str| match name {
+        "ESIMGO_API_CREDENTIALS" => Some("go-key".to_string()),
+        "ESIMGO_API_URL" => Some(url.clone()),
+        _ => None,
+    };
+    let opened = local_backend(&db).open(true).await.unwrap();
+    let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
+    let every = std::time::Duration::from_millis(50);
+    let task = reconcile::schedule(&opened, &Settings::default(), every, &env, transport.clone())
+        .await
+        .unwrap()
+        .expect("eSIM Go has credentials");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while remaining_of(&db, ProviderId::EsimGo, stale).await != Some(480_000_000) {
+        assert!(std::time::Instant::now() < deadline, "never asked");
+        tokio::time::sleep(every).await;
+    }
+    task.abort();
+    assert_eq!(api.seen().len(), 1, "asked once: the answer made it fresh, so it is no longer due");
+    let nothing = |_: &str| None;
+    let none = reconcile::schedule(&opened, &Settings::default(), every, &nothing, transport).await.unwrap();
+    assert!(none.is_none(), "no credentials: nothing is scheduled");
 }

@@ -64,7 +64,9 @@ fn event_entry(event: &Event, status: &str, after: Option<&EsimState>) -> Entry 
     Entry {
         at: event.received_at,
         entry: "event",
-        what: match &event.provider_event_type {
+        what: match event.provider_event_type.as_deref() {
+            // A reading esimhooks asked the provider's API for, not one the provider pushed.
+            Some(shared::reconcile::ASKED_EVENT_TYPE) => format!("{} (asked, not pushed)", event.kind.as_str()),
             Some(t) => format!("{} ({t})", event.kind.as_str()),
             None => event.kind.as_str().to_string(),
         },
