@@ -54,13 +54,24 @@ pub async fn reconcile_one(
         return Ok(Asked::Empty);
     }
     let provider = reconciler.provider;
-    let key = reading.esim.as_ref().map_or(ask.value(), |esim| esim.key.as_str());
-    let state = states.esim_state(provider, key).await?;
+    let key = reading
+        .esim
+        .as_ref()
+        .map_or(ask.value(), |esim| esim.key.as_str())
+        .to_string();
+    let state = states.esim_state(provider, &key).await?;
     if adds_nothing(&reading, state.as_ref()) {
         return Ok(Asked::Unchanged);
     }
     let event = reading_event(provider, ask, reading, &body, clock.now())?;
-    Ok(Asked::Applied(pipeline.process(&event).await?))
+    let outcome = pipeline.process(&event).await?;
+    tracing::info!(
+        provider = provider.as_str(),
+        esim_ref = crate::model::log_ref(&key),
+        outcome = outcome.as_str(),
+        "asked reading applied"
+    );
+    Ok(Asked::Applied(outcome))
 }
 
 /// How far back a pass looks for eSIMs to ask about: beyond the longest plans sold.
@@ -130,8 +141,25 @@ pub async fn reconcile_due(
             result: &result,
         });
         if let Err(ReconcileError::Ask(AskError::Credentials(why))) = result {
+            tracing::error!(
+                provider = reconciler.provider.as_str(),
+                reason = why,
+                "the provider's API refused our credentials; its pass stops"
+            );
             return Err(AskError::Credentials(why).into());
         }
+        if let Err(error) = &result {
+            tracing::warn!(provider = reconciler.provider.as_str(), %error, "asking an eSIM failed");
+        }
     }
+    tracing::info!(
+        provider = reconciler.provider.as_str(),
+        known = report.known,
+        due = report.due,
+        applied = report.applied,
+        unchanged = report.unchanged,
+        failed = report.failed,
+        "reconcile pass"
+    );
     Ok(report)
 }
