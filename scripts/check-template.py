@@ -7,7 +7,8 @@
   HEAD) on a function of that provider;
 - no secret value is in the template: secrets only by SSM parameter name, none of the fixture secrets;
 - each function reads only its own secret parameters and touches only the events table and alerts topic;
-- the partner callbacks API has its four routes on its own function, which alone may manage subscriptions;
+- the partner callbacks API has its routes on its own function, which alone may manage subscriptions, and
+  docs/callbacks.md's route table lists exactly those routes with their shape;
 - the customer directory's route is on its own function and takes only IAM-signed requests.
 Exits non-zero with a line per failed check."""
 import json, pathlib, re, sys, tomllib
@@ -167,6 +168,12 @@ for path, methods in routes.items():
             check(binary == "callbacks", f"{method} {path} is outside /webhooks/ but not on the callbacks function")
 for method, path in CALLBACK_ROUTES:
     check((method, "callbacks") in routes.get(path, set()), f"no {method} {path} route on the callbacks function")
+# docs/callbacks.md's route table says which shape each route has: exactly these routes, each in one row.
+documented = re.findall(r"^\| `(\w+) (/\S+)` \| (your resource|test echo) \|", (root / "docs/callbacks.md").read_text(), re.M)
+check(sorted((m, p) for m, p, _ in documented) == sorted(CALLBACK_ROUTES),
+      f"docs/callbacks.md's route table lists {sorted((m, p) for m, p, _ in documented)}, not the template's routes")
+check(all((shape == "test echo") == p.startswith("/v1/") for _, p, shape in documented),
+      "docs/callbacks.md's route table gives a route the wrong shape")
 check(("PUT", "customers") in routes.get("/customers/{provider}/{esim}", set()),
       "no PUT /customers/{provider}/{esim} route on the customers function")
 api_auth = resources.get("WebhookApi", {}).get("Properties", {}).get("Auth", {})

@@ -66,9 +66,8 @@ async fn receive(State(listener): State<Listener>, headers: HeaderMap, body: Byt
 
 /// Serves until Ctrl-C.
 pub async fn run(port: u16, secrets: Vec<SigningSecret>) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = crate::serve::bind(addr, "listen", "--port").await?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!(
         "esimhooks listening for callbacks on http://{bound} (register it with serve --allow-loopback-callbacks)"

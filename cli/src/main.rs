@@ -7,6 +7,7 @@ mod listen;
 mod listing;
 mod maintain;
 mod partners;
+mod pipe;
 mod reconcile;
 mod send;
 mod serve;
@@ -21,14 +22,13 @@ use backend::BackendArgs;
 use clap::{Parser, Subcommand};
 use listing::{ListArgs, Listing};
 use maintain::{replay, sweep};
+use serve::build_router;
 use setup::init;
 use shared::clock::{Clock, SystemClock};
-use shared::config::{process_env, provider_from_env, Settings};
+use shared::config::{process_env, Settings};
 use shared::customers::notifier::CustomerNotifier;
 use shared::model::ProviderId;
 use shared::pipeline::Pipeline;
-use shared::providers::SourceChecks;
-use shared::service::{Router, Service};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -110,7 +110,7 @@ enum Command {
         /// Only this provider.
         #[arg(long, value_parser = provider_arg)]
         provider: Option<ProviderId>,
-        /// Only deliveries received since (RFC 3339 or an age like 24h, 7d; default 7d).
+        /// Only deliveries received since: RFC 3339, `today` or an age like 24h, 7d (default 7d).
         #[arg(long)]
         since: Option<String>,
         /// Only deliveries received before this RFC 3339 time.
@@ -200,35 +200,12 @@ fn pipeline_for(opened: &backend::Opened, settings: &Settings, clock: Arc<dyn Cl
     }
 }
 
-/// Builds the router for every implemented provider; one with missing secrets is served fail-closed.
-async fn build_router(
-    opened: &backend::Opened,
-    settings: &Settings,
-    clock: Arc<dyn Clock>,
-    env: shared::config::Env<'_>,
-) -> Router {
-    let pipeline = Arc::new(pipeline_for(opened, settings, clock));
-    let mut services = Vec::new();
-    for &provider in ProviderId::ALL {
-        // Local senders are not the providers' servers: sender allow-lists are opt-in here.
-        let built = provider_from_env(provider, env, opened.secrets.as_ref(), SourceChecks::OptIn).await;
-        let service = match built {
-            Ok(p) => Service::ready(p, pipeline.clone(), settings.max_body_bytes),
-            Err(e) => Service::fail_closed(provider, e.to_string()),
-        };
-        services.push(service);
-    }
-    Router::new(services)
-}
-
 async fn console(addr: SocketAddr, backend: BackendArgs) -> Result<(), String> {
     let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
     let opened = backend.open(false).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let pipeline = pipeline_for(&opened, &settings, clock.clone());
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = serve::bind(addr, "console", "--addr").await?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("esimhooks console on http://{bound}");
     let console = Arc::new(web::Console {
@@ -254,16 +231,14 @@ async fn serve(
     let tick = std::time::Duration::from_secs(1);
     let callbacks = serve::partner_callbacks(&mut opened, clock.clone(), allow_loopback_callbacks, tick)?;
     let router = Arc::new(build_router(&opened, &settings, clock.clone(), &process_env).await);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = serve::bind(addr, "serve", "--addr").await?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let store = match backend.backend {
         backend::BackendKind::Local => format!("SQLite file {}", backend.db.display()),
         backend::BackendKind::Aws => format!("DynamoDB table {}", backend.table.as_deref().unwrap_or("-")),
     };
     eprintln!("esimhooks listening on http://{bound} (store: {store})");
-    for provider in router.providers() {
+    for provider in router.served() {
         eprintln!("  POST http://{bound}/webhooks/{provider}");
     }
     if callbacks.is_some() {
@@ -300,7 +275,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
             &fleet,
             opened.query.as_ref(),
             SystemClock.now(),
-            &mut std::io::stdout().lock(),
+            &mut pipe::stdout(),
         )
         .await?;
         Ok::<u8, String>(0)
@@ -319,8 +294,8 @@ async fn run(cli: Cli) -> Result<u8, String> {
             Ok(secrets) => done(listen::run(port, secrets).await),
             Err(e) => done(Err(e)),
         },
-        Command::Partners(args) => done(partners::open::run_opened(&args, &mut std::io::stdout().lock()).await),
-        Command::Customers(args) => customers::run(args, &mut std::io::stdout().lock()).await,
+        Command::Partners(args) => done(partners::open::run_opened(&args, &mut pipe::stdout()).await),
+        Command::Customers(args) => customers::run(args, &mut pipe::stdout()).await,
         Command::Sweep { backend } => done(sweep(backend, &process_env).await),
         Command::Send(args) => tokio::task::spawn_blocking(move || send::run(&args))
             .await
@@ -328,7 +303,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
         Command::Verify(args) => verify::run(&args),
         Command::Reconcile(args) => {
             let transport = shared::reconcile::http::HttpsTransport::new().map_err(|e| e.to_string())?;
-            reconcile::run(&args, &process_env, Arc::new(transport), &mut std::io::stdout().lock()).await
+            reconcile::run(&args, &process_env, Arc::new(transport), &mut pipe::stdout()).await
         }
         Command::Replay {
             provider,
@@ -340,7 +315,11 @@ async fn run(cli: Cli) -> Result<u8, String> {
         } => replay(provider, since, until, esim, force, backend).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "esimhooks", &mut std::io::stdout());
+            use std::io::Write as _;
+            // clap_complete panics when a write fails (`| head -1`): the script is written whole here instead.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "esimhooks", &mut script);
+            pipe::stdout().write_all(&script).map_err(|e| e.to_string())?;
             Ok(0)
         }
         Command::Events { list, backend } => listing(Listing::Events, list, Default::default(), backend).await,
@@ -348,13 +327,13 @@ async fn run(cli: Cli) -> Result<u8, String> {
         Command::Esim { timeline, backend } => {
             let opened = backend.open(false).await?;
             let now = SystemClock.now();
-            let ran = timeline::run(&timeline, opened.query.as_ref(), now, &mut std::io::stdout().lock()).await;
+            let ran = timeline::run(&timeline, opened.query.as_ref(), now, &mut pipe::stdout()).await;
             done(ran)
         }
         Command::Stats { stats, backend } => {
             let opened = backend.open(false).await?;
             let now = SystemClock.now();
-            done(stats::run(&stats, opened.query.as_ref(), now, &mut std::io::stdout().lock()).await)
+            done(stats::run(&stats, opened.query.as_ref(), now, &mut pipe::stdout()).await)
         }
         Command::Alerts { list, backend } => listing(Listing::Alerts, list, Default::default(), backend).await,
         Command::Conflicts { list, backend } => listing(Listing::Conflicts, list, Default::default(), backend).await,
@@ -364,8 +343,11 @@ async fn run(cli: Cli) -> Result<u8, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     shared::telemetry::init_human();
+    pipe::quiet_on_closed_pipe_panics();
     match run(Cli::parse()).await {
         Ok(code) => ExitCode::from(code),
+        // The reader stopped reading (`| head`): what it left unread is no failure.
+        Err(_) if pipe::closed() => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("esimhooks: {message}");
             ExitCode::FAILURE
@@ -385,6 +367,8 @@ mod tests_fleet;
 mod tests_hostile;
 #[cfg(test)]
 mod tests_import;
+#[cfg(test)]
+mod tests_newcomer;
 #[cfg(test)]
 mod tests_reconcile;
 #[cfg(test)]

@@ -43,6 +43,17 @@ pub struct SendArgs {
     pub list_types: bool,
 }
 
+/// What a scenario's end can truthfully say of customers: the receiver's answers do not say whether it has a
+/// contact for the eSIM, so whether anyone was told is the receiver's to know.
+pub fn scenario_note(provider: ProviderId, iccid: &str) -> String {
+    format!(
+        "if the receiver has a contact for ICCID {iccid}, its customer was told of each alert (a local server \
+         prints CUSTOMER SMS lines; `esimhooks alerts` lists who was told); otherwise nobody was: add a contact \
+         with `esimhooks customers set --provider {provider} --iccid <ICCID> --phone +…` and play the scenario \
+         with that --iccid (each alert goes out once per eSIM)"
+    )
+}
+
 /// Exit codes: 0 every delivery answered 2xx; 3 some were refused (4xx/5xx); 1 could not send at all.
 pub fn run(args: &SendArgs) -> Result<u8, String> {
     let provider = args.provider;
@@ -96,11 +107,7 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
             refused |= post(event_type, &sample(event_type, &params)?)?;
             answered = Some(Utc::now());
         }
-        println!(
-            "the customer of ICCID {} (a contact from `esimhooks customers`) was told on the serving console; \
-             `esimhooks alerts` lists who was told of each alert",
-            args.iccid
-        );
+        println!("{}", scenario_note(provider, &args.iccid));
     } else {
         let event_type = args.event_type.as_deref().unwrap_or(event_types(provider)[0]);
         let params = SampleParams {

@@ -12,9 +12,12 @@ use shared::callbacks::local::LocalCallbacks;
 use shared::callbacks::url::SystemResolver;
 use shared::callbacks::CallbacksApi;
 use shared::clock::Clock;
+use shared::config::{provider_from_env, ConfigError, Settings};
 use shared::ingress::Delivery;
+use shared::model::ProviderId;
+use shared::providers::SourceChecks;
 use shared::reply::{HttpError, Rejection, Reply};
-use shared::service::Router;
+use shared::service::{Router, Service};
 use shared::store::{KvBackend, KvStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,8 +52,68 @@ pub fn local_callbacks<B: KvBackend>(
         .with_signing_overlap(shared::callbacks::partner::signing_overlap(
             &shared::config::process_env,
         )?);
-    let api = if allow_loopback { api.allowing_loopback() } else { api };
+    let api = match allow_loopback {
+        true => api.allowing_loopback(),
+        false => api.with_loopback_hint(
+            "a local server accepts loopback and http:// URLs when started with `esimhooks serve \
+             --allow-loopback-callbacks`",
+        ),
+    };
     Ok((sender, Arc::new(api)))
+}
+
+/// The router for every implemented provider. A provider given no secret at all is one this server was not
+/// asked to serve: its route answers 503 saying what to set, and one INFO line lists them all. A secret that is
+/// given but unreadable or wrong is a broken configuration: that route fails closed, logged as an error.
+pub async fn build_router(
+    opened: &crate::backend::Opened,
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    env: shared::config::Env<'_>,
+) -> Router {
+    let pipeline = Arc::new(crate::pipeline_for(opened, settings, clock));
+    let mut services = Vec::new();
+    let mut unconfigured = Vec::new();
+    for &provider in ProviderId::ALL {
+        // Local senders are not the providers' servers: sender allow-lists are opt-in here.
+        let built = provider_from_env(provider, env, opened.secrets.as_ref(), SourceChecks::OptIn).await;
+        let service = match built {
+            Ok(p) => Service::ready(p, pipeline.clone(), settings.max_body_bytes),
+            Err(ConfigError::Missing(_)) => {
+                unconfigured.push(provider.as_str());
+                let var = format!("{}_SECRETS", provider.env_prefix());
+                let reason =
+                    format!("{provider} is not configured on this server: set {var} (or {var}_PARAM) and restart it");
+                Service::without_secret(provider, reason)
+            }
+            Err(e) => Service::fail_closed(provider, e.to_string()),
+        };
+        services.push(service);
+    }
+    if !unconfigured.is_empty() {
+        let providers = unconfigured.join(", ");
+        tracing::info!(
+            providers,
+            "not configured (no secret given): their routes answer 503 until <PROVIDER>_SECRETS is set"
+        );
+    }
+    Router::new(services)
+}
+
+/// Listens on `addr` for `command`; a port already taken says what to do about it (`flag` picks another).
+pub async fn bind(addr: SocketAddr, command: &str, flag: &str) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(addr, &e, command, flag))
+}
+
+pub(crate) fn bind_error(addr: SocketAddr, error: &std::io::Error, command: &str, flag: &str) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "cannot listen on {addr}: address already in use (another esimhooks {command}? stop it or pass {flag})"
+        ),
+        _ => format!("cannot listen on {addr}: {error}"),
+    }
 }
 
 /// On the local store, partner callbacks: alerts and events are offered to partners, a sender attempts due

@@ -555,8 +555,14 @@ async fn serve_asks_the_due_esims_on_its_schedule() {
         tokio::time::sleep(every).await;
     }
     task.abort();
-    assert_eq!(api.seen().len(), 1, "asked once: the answer made it fresh, so it is no longer due");
+    assert_eq!(
+        api.seen().len(),
+        1,
+        "asked once: the answer made it fresh, so it is no longer due"
+    );
     let nothing = |_: &str| None;
-    let none = reconcile::schedule(&opened, &Settings::default(), every, &nothing, transport).await.unwrap();
+    let none = reconcile::schedule(&opened, &Settings::default(), every, &nothing, transport)
+        .await
+        .unwrap();
     assert!(none.is_none(), "no credentials: nothing is scheduled");
 }

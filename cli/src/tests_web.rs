@@ -148,7 +148,11 @@ async fn the_console_answers_every_page_over_a_seeded_store() {
     let (status, _) = crate::tests::http_with(addr, "GET", "/api/overview", &rebound, "").await;
     assert_eq!(status, 403, "a DNS-rebinding page names its own host");
 
-    if let Ok(modules) = std::env::var("ESIMHOOKS_TEST_BROWSER") {
+    let browser = browser_modules(std::env::var("ESIMHOOKS_TEST_BROWSER").ok());
+    if let Err(why) = &browser {
+        eprintln!("the console's browser test is skipped: {why}");
+    }
+    if let Ok(modules) = browser {
         let shots = repo().join("target/console-screenshots");
         let script = repo().join("scripts/console-browser-test.js");
         let url = format!("http://{addr}");
@@ -173,6 +177,24 @@ async fn the_console_answers_every_page_over_a_seeded_store() {
     }
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// Where scripts/test.sh put playwright-core (`ESIMHOOKS_TEST_BROWSER`), or why the browser test is skipped:
+/// unset (`cargo test` alone), or `skip` (scripts/test.sh asked to install no system packages).
+fn browser_modules(var: Option<String>) -> Result<String, &'static str> {
+    match var.as_deref().map(str::trim) {
+        None | Some("") => Err("ESIMHOOKS_TEST_BROWSER is not set (scripts/test.sh sets it)"),
+        Some("skip") => Err("ESIMHOOKS_TEST_BROWSER=skip"),
+        Some(_) => Ok(var.unwrap_or_default()),
+    }
+}
+
+#[test]
+fn the_browser_test_is_skipped_when_asked() {
+    assert_eq!(browser_modules(Some("skip".into())), Err("ESIMHOOKS_TEST_BROWSER=skip"));
+    assert!(browser_modules(None).is_err());
+    let modules = "/work/target/browser-test/node_modules".to_string();
+    assert_eq!(browser_modules(Some(modules.clone())), Ok(modules));
 }
 
 /// Every answer of the console, page, script, style, JSON, refusals and unknown paths alike, forbids framing

@@ -29,6 +29,15 @@ pub enum RequestOutcome {
     },
 }
 
+/// Milliseconds since `started`, to the microsecond: finer digits are noise in a log line or a metric.
+pub fn elapsed_ms(started: std::time::Instant) -> f64 {
+    round_ms(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 fn directive(dimensions: Value, names: &[(&str, &str)]) -> Value {
     let metrics: Vec<Value> = names
         .iter()
@@ -88,7 +97,7 @@ pub fn request_line(provider: &str, outcome: RequestOutcome, latency_ms: f64, ti
         ("Failed", json!(failed)),
         ("AlertsPublished", json!(alerts)),
         ("PublishFailures", json!(count(reason == Some("publish_failure")))),
-        ("LatencyMs", json!((latency_ms * 1000.0).round() / 1000.0)),
+        ("LatencyMs", json!(round_ms(latency_ms))),
     ] {
         document.insert(name.into(), value);
     }

@@ -7,6 +7,7 @@ use crate::ingress::Delivery;
 use crate::model::Event;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
 use crate::providers::NormalizeError;
+use crate::store::DeliveryStatus;
 use bytes::Bytes;
 use lambda_http::http::{HeaderMap, Method};
 
@@ -60,6 +61,14 @@ pub async fn replay_one(pipeline: &Pipeline, stored: &Event, force: bool) -> Res
         } else {
             Replayed::Unchanged
         });
+    }
+    // Left alone here, not by the pipeline's dedupe, which would count the replay as a copy a provider sent.
+    let status = pipeline
+        .store()
+        .delivery_status(event.provider, &event.dedupe_key)
+        .await;
+    if status.map_err(PipelineError::from)? == Some(DeliveryStatus::Completed) {
+        return Ok(Replayed::Unchanged);
     }
     match pipeline.process(&event).await? {
         Outcome::Stored { .. } => Ok(Replayed::Changed),

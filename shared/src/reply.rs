@@ -77,6 +77,9 @@ pub enum Rejection {
     NotFound,
     #[error("this function is not configured: {0}")]
     NotConfigured(String),
+    /// A local server was given no secret for this provider: the reason says what to set, so it is public.
+    #[error("{0}")]
+    NoSecret(String),
     #[error("a dependency failed: {0}")]
     Dependency(String),
     #[error("publishing an alert failed: {0}")]
@@ -103,7 +106,9 @@ impl HttpError for Rejection {
             Self::Unreadable(_) => 400,
             Self::NotFound => 404,
             // Our side is not ready or failed: 503 tells the provider to retry later.
-            Self::NotConfigured(_) | Self::Dependency(_) | Self::PublishFailed(_) | Self::Busy => 503,
+            Self::NotConfigured(_) | Self::NoSecret(_) | Self::Dependency(_) | Self::PublishFailed(_) | Self::Busy => {
+                503
+            }
         }
     }
 
@@ -115,7 +120,7 @@ impl HttpError for Rejection {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Unreadable(_) => "unreadable_body",
             Self::NotFound => "not_found",
-            Self::NotConfigured(_) => "not_configured",
+            Self::NotConfigured(_) | Self::NoSecret(_) => "not_configured",
             Self::Dependency(_) => "dependency_failure",
             Self::PublishFailed(_) => "publish_failure",
             Self::Busy => "in_progress",
@@ -145,6 +150,7 @@ mod tests {
             (Rejection::Unreadable("x".into()), 400),
             (Rejection::NotFound, 404),
             (Rejection::NotConfigured("x".into()), 503),
+            (Rejection::NoSecret("x".into()), 503),
             (Rejection::Dependency("x".into()), 503),
             (Rejection::PublishFailed("x".into()), 503),
             (Rejection::Busy, 503),

@@ -21,6 +21,8 @@ enum Readiness {
     },
     /// Configuration is missing or wrong: every request is refused with 503 until it is fixed.
     FailClosed(String),
+    /// A local server was given no secret for this provider: 503 saying what to set.
+    NoSecret(String),
 }
 
 pub struct Service {
@@ -84,6 +86,22 @@ impl Service {
         }
     }
 
+    /// A provider a local server was given no secret for: not a fault (the operator serves the providers they
+    /// use), so nothing is logged here and each request gets a 503 that says what to set.
+    pub fn without_secret(provider_id: ProviderId, reason: impl Into<String>) -> Self {
+        Self {
+            provider_id,
+            readiness: Readiness::NoSecret(reason.into()),
+            clock: Arc::new(SystemClock),
+            metrics: None,
+        }
+    }
+
+    /// Whether deliveries can be accepted (configured, with its secrets).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.readiness, Readiness::Ready { .. })
+    }
+
     /// Turns on the per-request CloudWatch EMF line on stdout (Lambda; a fail-closed function reports too).
     pub fn with_metrics(self) -> Self {
         self.with_metrics_to(Arc::new(|line: &str| println!("{line}")))
@@ -119,14 +137,14 @@ impl Service {
     pub fn max_body_bytes(&self) -> usize {
         match &self.readiness {
             Readiness::Ready { max_body_bytes, .. } => *max_body_bytes,
-            Readiness::FailClosed(_) => crate::config::DEFAULT_MAX_BODY_BYTES,
+            Readiness::FailClosed(_) | Readiness::NoSecret(_) => crate::config::DEFAULT_MAX_BODY_BYTES,
         }
     }
 
     pub async fn handle(&self, delivery: &Delivery) -> Reply {
         let started = Instant::now();
         let result = self.try_handle(delivery).await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let latency_ms = crate::metrics::elapsed_ms(started);
         let provider = self.provider_id.as_str();
         let request_id = delivery.request_id.as_deref().unwrap_or("-");
         match result {
@@ -167,7 +185,8 @@ impl Service {
             Err(rejection) => {
                 let reason = rejection.code();
                 let detail = rejection.to_string();
-                if rejection.status() >= 500 {
+                // A provider left unconfigured on purpose is no failure of ours.
+                if rejection.status() >= 500 && !matches!(rejection, Rejection::NoSecret(_)) {
                     tracing::error!(
                         request_id,
                         provider,
@@ -189,6 +208,7 @@ impl Service {
     async fn try_handle(&self, delivery: &Delivery) -> Result<Handled, Rejection> {
         let (provider, pipeline, max_body_bytes) = match &self.readiness {
             Readiness::FailClosed(reason) => return Err(Rejection::NotConfigured(reason.clone())),
+            Readiness::NoSecret(reason) => return Err(Rejection::NoSecret(reason.clone())),
             Readiness::Ready {
                 provider,
                 pipeline,
@@ -238,6 +258,11 @@ impl Router {
 
     pub fn providers(&self) -> impl Iterator<Item = ProviderId> + '_ {
         self.services.iter().map(Service::provider_id)
+    }
+
+    /// The providers whose deliveries can be accepted (configured, with their secrets).
+    pub fn served(&self) -> impl Iterator<Item = ProviderId> + '_ {
+        self.services.iter().filter(|s| s.is_ready()).map(Service::provider_id)
     }
 
     /// The service the path names, if it is served here.

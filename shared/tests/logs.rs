@@ -124,4 +124,10 @@ async fn logs_hold_no_secret_and_no_payload() {
             assert!(!line[field].is_null(), "rejected line lacks {field}: {line}");
         }
     }
+    // Latency to the microsecond: `7.702`, not `7.7017869999999995`.
+    for line in accepted.iter().chain(&rejected) {
+        let latency = line["latency_ms"].to_string();
+        let decimals = latency.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 3, "latency_ms {latency} is finer than a microsecond");
+    }
 }

@@ -66,7 +66,7 @@ pub enum PartnersCommand {
     /// Queue again every delivery to the partner that failed (schedule spent, endpoint disabled) since a time.
     Recover {
         id: String,
-        /// RFC 3339 (2026-12-01T00:00:00Z), within the last 30 days.
+        /// RFC 3339 (2026-12-01T00:00:00Z), `today` or an age like 1h, 7d; within the last 30 days.
         #[arg(long)]
         since: String,
     },
@@ -233,10 +233,7 @@ pub async fn run(
             let log = attempts.ok_or("recover needs the attempt log: --table or the local --db")?;
             let jobs =
                 jobs.ok_or("recover on aws needs the sender's queue: --queue-url or ESIMHOOKS_CALLBACKS_QUEUE_URL")?;
-            let since = DateTime::parse_from_rfc3339(since)
-                .map_err(|_| format!("--since {since:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z"))?
-                .to_utc()
-                .max(now - chrono::Duration::days(30));
+            let since = crate::listing::parse_since(since, now)?.max(now - chrono::Duration::days(30));
             let mut resent = 0;
             loop {
                 let round = recover(log, jobs, &id, since, MAX_RECOVERED_PER_CALL)
@@ -336,17 +333,28 @@ pub async fn run(
             if *json {
                 writeln!(out, "{}", serde_json::to_string(&found).map_err(|e| e.to_string())?).map_err(io)?;
             } else {
+                let (at, notification, answer) = ("at", "notification", "answer");
+                writeln!(
+                    out,
+                    "{at:<20}  {notification:<36}  type  attempt      ms  {answer:<24}  verdict           url"
+                )
+                .map_err(io)?;
                 for a in &found {
                     let answer = match (a.status, &a.error) {
                         (Some(status), _) => status.to_string(),
                         (None, Some(error)) => error.clone(),
                         (None, None) => "-".into(),
                     };
-                    let verdict = serde_json::to_string(&a.verdict).unwrap_or_default();
+                    let verdict = match a.verdict {
+                        shared::callbacks::delivery::Verdict::RetryIn(after) => {
+                            format!("retry in {}s", after.num_seconds())
+                        }
+                        other => serde_json::to_string(&other).unwrap_or_default(),
+                    };
                     writeln!(
                         out,
-                        "{}  {}  type {:<3} attempt {:<2} {:>6} ms  {:<24} {}  {}",
-                        a.at.to_rfc3339(),
+                        "{:<20}  {:<36}  {:>4}  {:>7}  {:>6}  {:<24}  {:<16}  {}",
+                        a.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         a.notification_id,
                         a.notification_type,
                         a.attempt,

@@ -9,7 +9,7 @@ use super::sender::{AttemptLog, JobQueue};
 use super::signing::SigningSecret;
 use super::transport::CallbackTransport;
 use super::types::NotificationType;
-use super::url::{validate_url_reaching, HostResolver};
+use super::url::HostResolver;
 use crate::clock::Clock;
 use crate::ingress::Delivery;
 use crate::reply::{HttpError, Reply};
@@ -36,6 +36,8 @@ struct Parts {
     jobs: Option<Arc<dyn JobQueue>>,
     /// Loopback and `http://` callback URLs are accepted (a local server only).
     allow_loopback: bool,
+    /// Said when a URL is refused that only allowing loopback would accept (a local server only).
+    loopback_hint: Option<String>,
 }
 
 pub struct CallbacksApi {
@@ -59,6 +61,7 @@ impl CallbacksApi {
                 attempts: None,
                 jobs: None,
                 allow_loopback: false,
+                loopback_hint: None,
             }),
         }
     }
@@ -83,6 +86,14 @@ impl CallbacksApi {
     pub fn allowing_loopback(mut self) -> Self {
         if let Ok(parts) = &mut self.parts {
             parts.allow_loopback = true;
+        }
+        self
+    }
+
+    /// A loopback or `http://` URL refused here is refused with `hint` (how to allow them: a local server).
+    pub fn with_loopback_hint(mut self, hint: impl Into<String>) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.loopback_hint = Some(hint.into());
         }
         self
     }
@@ -115,7 +126,7 @@ impl CallbacksApi {
             (_, Err(e)) => Err(e),
             (Ok(parts), Ok(route)) => parts.serve(route, request).await,
         };
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let latency_ms = crate::metrics::elapsed_ms(started);
         let request_id = request.request_id.as_deref().unwrap_or("-");
         match result {
             Ok(reply) => {
@@ -225,9 +236,8 @@ impl Parts {
         let url = optional_string(&fields, "url")?.ok_or_else(|| {
             ApiError::BadRequest("the body must name the callback as {\"url\": \"https://...\"}".into())
         })?;
-        let url = validate_url_reaching(&url, self.resolver.as_ref(), self.allow_loopback)
-            .await
-            .map_err(|problem| ApiError::BadRequest(problem.to_string()))?;
+        let hint = self.loopback_hint.as_deref();
+        let url = request::callback_url(&url, self.resolver.as_ref(), self.allow_loopback, hint).await?;
         let url = url.as_str();
         let now = self.clock.now();
         let registered = self.registry.registrations(&partner.id).await?;

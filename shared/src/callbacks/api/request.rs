@@ -4,6 +4,7 @@
 use super::super::notification::EchoSubject;
 use super::super::transport::TransportError;
 use super::super::types::NotificationType;
+use super::super::url::{validate_url_reaching, CallbackUrl, HostResolver};
 use crate::ingress::Delivery;
 use crate::reply::HttpError;
 use crate::store::StoreError;
@@ -138,6 +139,26 @@ pub(super) fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Api
             _ => not_allowed(),
         },
         _ => Err(ApiError::NotFound("no callbacks route at this path".into())),
+    }
+}
+
+/// A callback URL checked for registration. One refused that allowing loopback would accept is refused with
+/// `loopback_hint` where there is one (a local server says which flag allows it).
+pub(super) async fn callback_url(
+    url: &str,
+    resolver: &dyn HostResolver,
+    allow_loopback: bool,
+    loopback_hint: Option<&str>,
+) -> Result<CallbackUrl, ApiError> {
+    let refused = match validate_url_reaching(url, resolver, allow_loopback).await {
+        Ok(url) => return Ok(url),
+        Err(problem) => problem.to_string(),
+    };
+    match loopback_hint {
+        Some(hint) if validate_url_reaching(url, resolver, true).await.is_ok() => {
+            Err(ApiError::BadRequest(format!("{refused}; {hint}")))
+        }
+        _ => Err(ApiError::BadRequest(refused)),
     }
 }
 
