@@ -41,6 +41,42 @@ pub struct SendArgs {
     /// List the event types of the provider and exit.
     #[arg(long)]
     pub list_types: bool,
+    /// Write the signed body to this file instead of sending it, and print the `esimhooks verify` command that
+    /// checks it (its headers, path and secret).
+    #[arg(long, conflicts_with = "scenario")]
+    pub save: Option<PathBuf>,
+}
+
+/// `text` as one shell word.
+fn quoted(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=".contains(&b))
+    {
+        return text.to_string();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The `esimhooks verify` arguments that check `request` saved as `body`, signed with `secret`.
+pub fn verify_argv(provider: ProviderId, body: &std::path::Path, request: &SampleRequest, secret: &str) -> Vec<String> {
+    let mut argv = vec![
+        "esimhooks".to_string(),
+        "verify".into(),
+        "--provider".into(),
+        provider.to_string(),
+        "--body".into(),
+        body.display().to_string(),
+    ];
+    for (name, value) in request.headers.iter().filter(|(name, _)| name != "content-type") {
+        argv.extend(["-H".to_string(), format!("{name}: {value}")]);
+    }
+    if request.path_and_query.contains('?') {
+        argv.extend(["--path".to_string(), request.path_and_query.clone()]);
+    }
+    argv.extend(["--secret".to_string(), secret.to_string()]);
+    argv
 }
 
 /// What a scenario's end can truthfully say of customers: the receiver's answers do not say whether it has a
@@ -91,6 +127,28 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
         Ok(!(200..300).contains(&status))
     };
 
+    if let Some(save) = &args.save {
+        let request = match &args.file {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                sign(provider, &text, secret)
+            }
+            None => {
+                let event_type = args.event_type.as_deref().unwrap_or(event_types(provider)[0]);
+                let params = SampleParams {
+                    iccid: args.iccid.clone(),
+                    remaining_percent: args.remaining,
+                    ends_in_hours: args.ends_in_hours,
+                    ..SampleParams::new(Utc::now())
+                };
+                sample(event_type, &params)?
+            }
+        };
+        std::fs::write(save, &request.body).map_err(|e| format!("cannot write {}: {e}", save.display()))?;
+        let argv = verify_argv(provider, save, &request, secret);
+        println!("{}", argv.iter().map(|word| quoted(word)).collect::<Vec<_>>().join(" "));
+        return Ok(0);
+    }
     let mut refused = false;
     if let Some(file) = &args.file {
         let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;

@@ -296,6 +296,7 @@ pub(crate) fn send_args(provider: &str, addr: SocketAddr, secret: String) -> sen
         remaining: 9,
         ends_in_hours: 72,
         list_types: false,
+        save: None,
     }
 }
 

@@ -250,6 +250,7 @@ async fn a_scenario_for_an_esim_with_a_contact_tells_the_customer_at_each_step()
         remaining: 50,
         ends_in_hours: 72,
         list_types: false,
+        save: None,
     };
     let sent = tokio::task::spawn_blocking(move || super::send::run(&args))
         .await

@@ -212,3 +212,53 @@ async fn replays_are_not_counted_as_deliveries_received() {
     }
     assert_eq!(counted().await, sent, "replays are not deliveries a provider sent");
 }
+
+/// The tour's `verify` step is runnable: `send --save` writes a signed body and prints the exact `verify`
+/// command, which accepts it, for every provider (header signatures and URL tokens alike).
+#[test]
+fn send_save_prints_a_verify_command_that_accepts_the_saved_body() {
+    let dir = tempfile::tempdir().unwrap();
+    for &provider in ProviderId::ALL {
+        let body = dir.path().join(format!("{provider}.json"));
+        let secret = format!("{provider}-secret");
+        let request = shared::simulate::sign(provider, r#"{"probe": 1}"#, &secret);
+        std::fs::write(&body, &request.body).unwrap();
+        let argv = send::verify_argv(provider, &body, &request, &secret);
+        let Command::Verify(args) = Cli::try_parse_from(&argv).unwrap().command else {
+            panic!("{argv:?} is not a verify command");
+        };
+        assert_eq!(verify::run(&args), Ok(0), "{provider}: {argv:?}");
+        let mut wrong = argv.clone();
+        *wrong.last_mut().unwrap() = "another-secret".into();
+        let Command::Verify(args) = Cli::try_parse_from(&wrong).unwrap().command else {
+            unreachable!()
+        };
+        assert_ne!(verify::run(&args), Ok(0), "{provider}: a wrong secret must not verify");
+    }
+}
+
+/// The README's demo delivery names an eSIM no fixture names, so posting a fixture after the demo raises the
+/// alert the fixture expects.
+#[test]
+fn the_readme_demo_esim_is_in_no_fixture() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let demo = readme
+        .lines()
+        .find(|line| line.contains("--data '{\"notifyType\":\"DATA_USAGE\""))
+        .expect("the README's demo delivery");
+    let tran_no = demo
+        .split("\"esimTranNo\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let iccid = demo.split("\"iccid\":\"").nth(1).unwrap().split('"').next().unwrap();
+    for entry in std::fs::read_dir(repo().join("fixtures/esimaccess")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(
+            !text.contains(tran_no) && !text.contains(iccid),
+            "a fixture shares the demo's eSIM"
+        );
+    }
+}
