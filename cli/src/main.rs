@@ -368,6 +368,8 @@ mod tests_hostile;
 #[cfg(test)]
 mod tests_import;
 #[cfg(test)]
+mod tests_limits;
+#[cfg(test)]
 mod tests_newcomer;
 #[cfg(test)]
 mod tests_reconcile;

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use shared::callbacks::api::MAX_API_BODY_BYTES;
 use shared::callbacks::http::HttpPoster;
 use shared::callbacks::local::LocalCallbacks;
@@ -21,6 +22,9 @@ use shared::service::{Router, Service};
 use shared::store::{KvBackend, KvStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+mod connections;
+pub use connections::{serve as serve_app, ServeLimits};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -167,6 +171,7 @@ async fn webhook(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    limits: Option<Extension<ServeLimits>>,
     body: Body,
 ) -> Response {
     // Read here, within the served route's limit, so a body over it gets the same JSON 413 as in Lambda (axum's
@@ -179,7 +184,16 @@ async fn webhook(
         (None, Some(_)) => MAX_API_BODY_BYTES,
         (None, None) => shared::config::DEFAULT_MAX_BODY_BYTES,
     };
-    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+    // A body trickled in slower than the deadline gets a 408 and the connection is closed.
+    let deadline = limits.map_or(ServeLimits::default().body, |Extension(limits)| limits.body);
+    let Ok(read) = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await else {
+        let message = format!("the body was not received within {} ms", deadline.as_millis());
+        let mut late = response(Reply::error(408, "request_timeout", &message, 0));
+        late.headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+        return late;
+    };
+    let Ok(body) = read else {
         return response(Rejection::PayloadTooLarge { limit }.reply());
     };
     let delivery = Delivery {
@@ -211,13 +225,24 @@ fn response(reply: Reply) -> Response {
     response
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, within the default [`ServeLimits`] (the cap from
+/// `ESIMHOOKS_SERVE_MAX_CONNECTIONS`).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = ServeLimits::from_env(&shared::config::process_env)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    run_with(listener, state, limits, shutdown).await
+}
+
+/// [`run`] within `limits`.
+pub async fn run_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ServeLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_app(listener, app(state), limits, shutdown).await
 }

@@ -19,7 +19,6 @@ use axum::routing::{get, post};
 use shared::clock::Clock;
 use shared::pipeline::Pipeline;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub(crate) const PAGE: &str = include_str!("index.html");
@@ -159,11 +158,9 @@ pub async fn run(
     if !addr.ip().is_loopback() {
         return Err(format!("the console serves loopback only, not {addr}"));
     }
-    axum::serve(
-        listener,
-        app(console).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|e| e.to_string())
+    // The same deadlines and connection cap as `serve` (cli/src/serve/connections.rs).
+    let limits = crate::serve::ServeLimits::from_env(&shared::config::process_env)?;
+    crate::serve::serve_app(listener, app(console), limits, shutdown)
+        .await
+        .map_err(|e| e.to_string())
 }
