@@ -127,33 +127,30 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
         Ok(!(200..300).contains(&status))
     };
 
-    if let Some(save) = &args.save {
-        let request = match &args.file {
-            Some(file) => {
-                let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                sign(provider, &text, secret)
-            }
-            None => {
-                let event_type = args.event_type.as_deref().unwrap_or(event_types(provider)[0]);
-                let params = SampleParams {
-                    iccid: args.iccid.clone(),
-                    remaining_percent: args.remaining,
-                    ends_in_hours: args.ends_in_hours,
-                    ..SampleParams::new(Utc::now())
-                };
-                sample(event_type, &params)?
-            }
+    // One delivery (not a scenario): the file's bytes, or the asked event type, signed; with its name.
+    let single = || -> Result<(String, SampleRequest), String> {
+        if let Some(file) = &args.file {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            return Ok((file.display().to_string(), sign(provider, &text, secret)));
+        }
+        let event_type = args.event_type.as_deref().unwrap_or(event_types(provider)[0]);
+        let params = SampleParams {
+            iccid: args.iccid.clone(),
+            remaining_percent: args.remaining,
+            ends_in_hours: args.ends_in_hours,
+            ..SampleParams::new(Utc::now())
         };
+        Ok((event_type.to_string(), sample(event_type, &params)?))
+    };
+    if let Some(save) = &args.save {
+        let (_, request) = single()?;
         std::fs::write(save, &request.body).map_err(|e| format!("cannot write {}: {e}", save.display()))?;
         let argv = verify_argv(provider, save, &request, secret);
         println!("{}", argv.iter().map(|word| quoted(word)).collect::<Vec<_>>().join(" "));
         return Ok(0);
     }
     let mut refused = false;
-    if let Some(file) = &args.file {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        refused = post(&file.display().to_string(), &sign(provider, &text, secret))?;
-    } else if args.scenario {
+    if args.scenario {
         // Each step is stamped as it is sent, a whole second after the answer to the one before (see
         // `next_stamp`): never ahead of its receipt, and after every earlier step, untimed ones included.
         let mut answered = None;
@@ -167,14 +164,8 @@ pub fn run(args: &SendArgs) -> Result<u8, String> {
         }
         println!("{}", scenario_note(provider, &args.iccid));
     } else {
-        let event_type = args.event_type.as_deref().unwrap_or(event_types(provider)[0]);
-        let params = SampleParams {
-            iccid: args.iccid.clone(),
-            remaining_percent: args.remaining,
-            ends_in_hours: args.ends_in_hours,
-            ..SampleParams::new(Utc::now())
-        };
-        refused = post(event_type, &sample(event_type, &params)?)?;
+        let (what, request) = single()?;
+        refused = post(&what, &request)?;
     }
     Ok(if refused { 3 } else { 0 })
 }
