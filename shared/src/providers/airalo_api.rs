@@ -17,6 +17,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     credentials: CredentialShape::ClientCredentials,
     per_second: 5,
     validity_notices: true,
+    usage_lag_minutes: 20,
     token: Some(TokenApi {
         request: token_request,
         read: read_token,

@@ -18,6 +18,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     credentials: CredentialShape::KeyAndOptionalSecret,
     per_second: 8,
     validity_notices: true,
+    usage_lag_minutes: 180,
     token: None,
     request,
     read,

@@ -14,6 +14,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     credentials: CredentialShape::Key,
     per_second: 10,
     validity_notices: false,
+    usage_lag_minutes: 0,
     token: None,
     request: |credentials, _, ask, _| {
         let iccid = iccid_of(ask)?;

@@ -17,6 +17,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     // 1,000 a minute per endpoint.
     per_second: 16,
     validity_notices: false,
+    usage_lag_minutes: 0,
     token: Some(TokenApi {
         request: token_request,
         read: read_token,

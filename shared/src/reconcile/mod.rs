@@ -200,6 +200,10 @@ pub struct UsageApi {
     pub per_second: u32,
     /// Whether the provider's webhooks warn of a plan's end (then an end near is not a reason to ask).
     pub validity_notices: bool,
+    /// How far behind use the API's usage may be, by the provider's docs (eSIM Access: updated within 2-3
+    /// hours). An answer without its own reading time is taken as measured that long before receipt, so it
+    /// never outranks a fresher webhook.
+    pub usage_lag_minutes: u32,
     pub token: Option<TokenApi>,
     pub request: BuildRequest,
     /// The answer's reading, for a 2xx or a provider-specific refusal (401, 403, 429 and 5xx are decided
@@ -324,8 +328,10 @@ pub fn reading_event(
     event.provider_event_type = Some(ASKED_EVENT_TYPE.into());
     event.esim = Some(esim);
     event.set_occurred_at(reading.read_at);
+    let lag = provider.spec().usage_api.map_or(0, |api| api.usage_lag_minutes);
+    let lagged = (lag > 0).then(|| received_at - chrono::Duration::minutes(i64::from(lag)));
     event.usage = reading.usage.map(|u| DataUsage {
-        measured_at: reading.read_at.map(|at| at.min(event.occurred_at)),
+        measured_at: reading.read_at.map(|at| at.min(event.occurred_at)).or(lagged),
         ..u.complete()
     });
     event.validity = reading.validity;

@@ -226,3 +226,49 @@ fn a_reading_is_keyed_by_what_it_says_and_adds_nothing_the_state_holds() {
     let bounded = reading_event(ProviderId::EsimGo, &ask, ahead, b"{}", now).unwrap();
     assert_eq!(bounded.occurred_at, now + crate::model::PROVIDER_CLOCK_AHEAD_LIMIT);
 }
+
+#[test]
+fn a_lagging_apis_answer_never_outranks_a_fresher_webhook() {
+    let now = DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().to_utc();
+    let ask = Ask::Esim("T-1".into());
+    let reading = Reading {
+        usage: Some(DataUsage {
+            total_bytes: Some(1_000),
+            used_bytes: Some(900),
+            ..DataUsage::default()
+        }),
+        ..Reading::default()
+    };
+    let asked = reading_event(ProviderId::EsimAccess, &ask, reading.clone(), b"{}", now).unwrap();
+    let measured = asked.usage.as_ref().unwrap().measured_at;
+    assert_eq!(
+        measured,
+        Some(now - chrono::Duration::hours(3)),
+        "eSIM Access: updated within 2-3 hours"
+    );
+    // A webhook measured an hour before the answer keeps the state.
+    let mut webhook = asked.clone();
+    webhook.dedupe_key = DedupeKey::provider_id("n-1");
+    webhook.usage = Some(DataUsage {
+        total_bytes: Some(1_000),
+        remaining_bytes: Some(50),
+        measured_at: Some(now - chrono::Duration::hours(1)),
+        ..DataUsage::default()
+    });
+    let state = crate::state::merge(None, &webhook).unwrap().state;
+    let after = crate::state::merge(Some(state), &asked).unwrap().state;
+    assert_eq!(after.usage.unwrap().value.remaining_bytes, Some(50));
+    let fresh = reading_event(
+        ProviderId::EsimGo,
+        &Ask::Iccid("8944500000000000001".into()),
+        reading,
+        b"{}",
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        fresh.usage.unwrap().measured_at,
+        None,
+        "eSIM Go's answer is as fresh as its receipt"
+    );
+}
