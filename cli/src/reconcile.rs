@@ -10,9 +10,8 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{Env, Settings};
 use shared::model::ProviderId;
 use shared::reconcile::client::{configured_credentials, credentials_var, url_var, ApiTransport, Reconciler};
-use shared::reconcile::due::{due_now, DueRules};
-use shared::reconcile::{reconcile_due, reconcile_one, Ask, AskError, Asked, ReconcileError};
-use shared::store::ListQuery;
+use shared::reconcile::due::DueRules;
+use shared::reconcile::{due_esims, reconcile_due, reconcile_one, Ask, AskError, Asked, ReconcileError};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -125,23 +124,16 @@ pub async fn run(
                 write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
                 continue;
             }
-            let window = ListQuery {
-                provider: Some(provider),
-                since: Some(clock.now() - chrono::Duration::days(400)),
-                ..ListQuery::default()
-            };
-            let states = opened.query.list_states(&window).await.map_err(|e| e.to_string())?;
-            for state in &states {
-                let due = due_now(
-                    state,
-                    &settings.pipeline.rules,
-                    &rules,
-                    reconciler.validity_notices(),
-                    clock.now(),
-                );
-                if let Some(why) = due {
-                    write(out, format!("{provider} {}: would ask ({})", state.key, why.as_str()))?;
-                }
+            let (_, due) = due_esims(
+                reconciler,
+                opened.query.as_ref(),
+                clock.now(),
+                (&settings.pipeline.rules, &rules),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            for (state, why) in due {
+                write(out, format!("{provider} {}: would ask ({})", state.key, why.as_str()))?;
             }
         }
         return Ok(0);

@@ -132,17 +132,17 @@ impl SmsParts<'_> {
     /// the plan name (folding accents: García -> Garcia), every variant must be, so a name without a GSM-7
     /// spelling (Cyrillic, Hangul) is left out rather than forcing UCS-2 (70 units a part) on the facts.
     fn text(&self) -> String {
-        let tail = self
-            .topup_url
-            .map(|url| (fill(&self.words.topup, &[("topup_url", url)]), url));
-        let gsm_tail = match &tail {
-            // The link is never folded: folding may only touch the words around it.
-            Some((tail, url)) if sms::fold_to_gsm7(url).as_deref() == Some(*url) => sms::fold_to_gsm7(tail),
-            Some(_) => None,
-            None => Some(String::new()),
-        };
+        let tail = self.topup_url.map(|url| fill(&self.words.topup, &[("topup_url", url)]));
         let minimal = self.head(Greeting::Left, None);
-        let gsm = gsm_tail.is_some() && sms::fold_to_gsm7(&minimal).is_some();
+        // The link is never folded, only the words around it: the message can be GSM-7 only if the link is.
+        let link_in_gsm7 = self
+            .topup_url
+            .is_none_or(|url| sms::measure(url).encoding == sms::SmsEncoding::Gsm7);
+        let gsm = link_in_gsm7
+            && sms::fold_to_gsm7(&minimal).is_some()
+            && tail.as_deref().is_none_or(|tail| sms::fold_to_gsm7(tail).is_some());
+        let in_alphabet = |text: String| if gsm { sms::fold_to_gsm7(&text) } else { Some(text) };
+        let tail = tail.and_then(in_alphabet);
         let named = self.name.map_or(Greeting::Plain, Greeting::Named);
         let mut variants = vec![
             (named, self.plan),
@@ -153,18 +153,14 @@ impl SmsParts<'_> {
             (Greeting::Left, None),
         ];
         variants.dedup();
-        let with_tail = tail.iter().map(|(tail, _)| Some(tail.as_str()));
-        for tail in with_tail.chain([None]) {
+        for tail in tail.iter().map(|tail| Some(tail.as_str())).chain([None]) {
             for (name, plan) in &variants {
-                let head = self.head(*name, *plan);
-                let text = match (tail, gsm) {
-                    (Some(tail), false) => format!("{head} {tail}"),
-                    (None, false) => head,
-                    (tail, true) => match sms::fold_to_gsm7(&head) {
-                        Some(head) if tail.is_some() => format!("{head} {}", gsm_tail.as_deref().unwrap_or("")),
-                        Some(head) => head,
-                        None => continue,
-                    },
+                let Some(head) = in_alphabet(self.head(*name, *plan)) else {
+                    continue;
+                };
+                let text = match tail {
+                    Some(tail) => format!("{head} {tail}"),
+                    None => head,
                 };
                 if sms::measure(&text).segments <= self.parts.max(1) {
                     return text;
@@ -172,11 +168,7 @@ impl SmsParts<'_> {
             }
         }
         // Wording too long for the parts even without the link (an operator's template): cut, as a last resort.
-        let minimal = if gsm {
-            sms::fold_to_gsm7(&minimal).unwrap_or(minimal)
-        } else {
-            minimal
-        };
+        let minimal = in_alphabet(minimal.clone()).unwrap_or(minimal);
         sms::fit(&minimal, self.parts)
     }
 }

@@ -10,7 +10,7 @@ pub mod due;
 pub mod http;
 mod run;
 
-pub use run::{reconcile_due, reconcile_one, Asked, AskedEsim, PassReport, ReconcileError};
+pub use run::{due_esims, reconcile_due, reconcile_one, Asked, AskedEsim, PassReport, ReconcileError};
 
 use crate::model::{
     Bundle, DataUsage, DedupeBasis, DedupeKey, EsimIdentity, Event, EventKind, PayloadSha256, ProviderId,

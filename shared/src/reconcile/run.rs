@@ -8,6 +8,7 @@ use super::{adds_nothing, reading_event, Ask, AskError};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
+use crate::state::EsimState;
 use crate::store::{ListQuery, StoreError, StoreQuery};
 
 /// The longest `Retry-After` waited for in place; a longer one is the caller's to schedule.
@@ -97,6 +98,33 @@ pub struct AskedEsim<'a> {
     pub result: &'a Result<Asked, ReconcileError>,
 }
 
+/// The provider's eSIMs known to `states`, and those of them due at `now` with why: what a pass asks (and a dry
+/// run lists).
+pub async fn due_esims(
+    reconciler: &Reconciler,
+    states: &dyn StoreQuery,
+    now: chrono::DateTime<chrono::Utc>,
+    rules: (&AlertRules, &DueRules),
+) -> Result<(usize, Vec<(EsimState, Why)>), StoreError> {
+    let window = ListQuery {
+        provider: Some(reconciler.provider),
+        since: Some(now - PASS_LOOKBACK),
+        until: None,
+        limit: None,
+    };
+    let known = states.list_states(&window).await?;
+    let count = known.len();
+    let validity_notices = reconciler.validity_notices();
+    let due = known
+        .into_iter()
+        .filter_map(|state| {
+            let why = due_now(&state, rules.0, rules.1, validity_notices, now)?;
+            Some((state, why))
+        })
+        .collect();
+    Ok((count, due))
+}
+
 /// Asks `reconciler`'s provider about every eSIM of its that is due at the clock's now, at most its budget a
 /// second, and applies each answer. Wrong credentials end the pass (every ask would fail the same way).
 pub async fn reconcile_due(
@@ -107,24 +135,13 @@ pub async fn reconcile_due(
     rules: (&AlertRules, &DueRules),
     mut told: impl FnMut(AskedEsim<'_>),
 ) -> Result<PassReport, ReconcileError> {
-    let now = clock.now();
-    let window = ListQuery {
-        provider: Some(reconciler.provider),
-        since: Some(now - PASS_LOOKBACK),
-        until: None,
-        limit: None,
-    };
-    let known = states.list_states(&window).await?;
-    let validity_notices = reconciler.validity_notices();
+    let (known, due) = due_esims(reconciler, states, clock.now(), rules).await?;
     let pace = std::time::Duration::from_secs_f64(1.0 / f64::from(reconciler.per_second().max(1)));
     let mut report = PassReport {
-        known: known.len(),
+        known,
         ..PassReport::default()
     };
-    for state in &known {
-        let Some(why) = due_now(state, rules.0, rules.1, validity_notices, clock.now()) else {
-            continue;
-        };
+    for (state, why) in &due {
         if report.due > 0 {
             tokio::time::sleep(pace).await;
         }
@@ -137,7 +154,7 @@ pub async fn reconcile_due(
         }
         told(AskedEsim {
             key: &state.key,
-            why,
+            why: *why,
             result: &result,
         });
         if let Err(ReconcileError::Ask(AskError::Credentials(why))) = result {
