@@ -25,10 +25,15 @@ impl DataUnits {
         }
     }
 
+    /// Bytes in one of the provider's megabytes.
+    pub fn megabyte(self) -> f64 {
+        self.step() * self.step()
+    }
+
     /// `2.5 GB`, `1 GB`, `300 MB`: GB with at most one decimal (dropped when whole) from one gigabyte up, else
     /// whole MB; `decimal` is the locale's decimal separator.
     pub fn label(self, bytes: u64, decimal: char) -> String {
-        let mb = bytes as f64 / (self.step() * self.step());
+        let mb = bytes as f64 / self.megabyte();
         if mb >= self.step() - 0.5 {
             let gb = (mb / self.step() * 10.0).round() / 10.0;
             let text = if gb.fract() == 0.0 {

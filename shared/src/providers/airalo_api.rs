@@ -3,11 +3,10 @@
 //! decimal megabytes); an unlimited plan's amounts are 0 and mean nothing. Airalo caches usage 20 minutes.
 
 use super::airalo::DATA_UNITS;
-use crate::customers::DataUnits;
 use crate::model::{DataUsage, Lifecycle, StatusChange, Validity};
 use crate::reconcile::{
-    bytes, iccid_of, json_of, number, text, ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, CredentialShape,
-    Reading, Token, TokenApi, UsageApi,
+    bytes, client_credentials_request, iccid_of, json_of, number, oauth_token, text, ApiAnswer, ApiCredentials,
+    ApiRequest, Ask, AskError, CredentialShape, Reading, Token, TokenApi, UsageApi,
 };
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Duration, Utc};
@@ -32,40 +31,12 @@ pub static USAGE_API: UsageApi = UsageApi {
 /// The docs say a token lasts a day (and elsewhere a year): it is used for a day at most.
 const TOKEN_LIFETIME: Duration = Duration::hours(24);
 
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-        .into_bytes()
-}
-
 fn token_request(credentials: &ApiCredentials) -> ApiRequest {
-    let secret = credentials.secret.as_deref().unwrap_or_default();
-    ApiRequest {
-        method: "POST",
-        path: "/token".into(),
-        headers: vec![
-            ("accept", "application/json".into()),
-            ("content-type", "application/x-www-form-urlencoded".into()),
-        ],
-        body: Some(form(&[
-            ("client_id", &credentials.id),
-            ("client_secret", secret),
-            ("grant_type", "client_credentials"),
-        ])),
-    }
+    client_credentials_request(credentials, "/token")
 }
 
 fn read_token(answer: &ApiAnswer, now: DateTime<Utc>) -> Result<Token, AskError> {
-    let body = json_of(answer)?;
-    let value = body["data"]["access_token"]
-        .as_str()
-        .ok_or_else(|| AskError::Malformed("no access_token".into()))?;
-    let lifetime = number(&body["data"]["expires_in"]).map_or(TOKEN_LIFETIME, |s| Duration::seconds(s as i64));
-    Ok(Token {
-        value: value.to_string(),
-        expires_at: now + lifetime.min(TOKEN_LIFETIME),
-    })
+    oauth_token(&json_of(answer)?["data"], now, TOKEN_LIFETIME, TOKEN_LIFETIME)
 }
 
 fn lifecycle(status: &str) -> Lifecycle {
@@ -88,10 +59,7 @@ fn read(answer: &ApiAnswer, _: &Ask) -> Result<Reading, AskError> {
         return Err(AskError::Malformed("no data object".into()));
     }
     let unlimited = data["is_unlimited"].as_bool().unwrap_or(false);
-    let mb = match DATA_UNITS {
-        DataUnits::Decimal => 1_000_000.0,
-        DataUnits::Binary => 1_048_576.0,
-    };
+    let mb = DATA_UNITS.megabyte();
     let usage = DataUsage {
         total_bytes: bytes(number(&data["total"]), mb).filter(|_| !unlimited),
         remaining_bytes: bytes(number(&data["remaining"]), mb).filter(|_| !unlimited),

@@ -4,8 +4,8 @@
 
 use crate::model::{DataUsage, Lifecycle, StatusChange, Validity};
 use crate::reconcile::{
-    bytes, iccid_of, json_of, number, text, ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, CredentialShape,
-    Reading, Token, TokenApi, UsageApi,
+    bytes, client_credentials_request, iccid_of, json_of, number, oauth_token, text, ApiAnswer, ApiCredentials,
+    ApiRequest, Ask, AskError, CredentialShape, Reading, Token, TokenApi, UsageApi,
 };
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Duration, Utc};
@@ -35,31 +35,12 @@ pub static USAGE_API: UsageApi = UsageApi {
 };
 
 fn token_request(credentials: &ApiCredentials) -> ApiRequest {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("grant_type", "client_credentials"),
-            ("client_id", credentials.id.as_str()),
-            ("client_secret", credentials.secret.as_deref().unwrap_or_default()),
-        ])
-        .finish();
-    ApiRequest {
-        method: "POST",
-        path: "/auth/realms/tru-staff/protocol/openid-connect/token".into(),
-        headers: vec![("content-type", "application/x-www-form-urlencoded".into())],
-        body: Some(body.into_bytes()),
-    }
+    client_credentials_request(credentials, "/auth/realms/tru-staff/protocol/openid-connect/token")
 }
 
+/// Documented as valid 5 minutes; an hour at most whatever an answer says.
 fn read_token(answer: &ApiAnswer, now: DateTime<Utc>) -> Result<Token, AskError> {
-    let body = json_of(answer)?;
-    let value = body["access_token"]
-        .as_str()
-        .ok_or_else(|| AskError::Malformed("no access_token".into()))?;
-    let seconds = number(&body["expires_in"]).unwrap_or(300.0).min(3600.0);
-    Ok(Token {
-        value: value.to_string(),
-        expires_at: now + Duration::seconds(seconds as i64),
-    })
+    oauth_token(&json_of(answer)?, now, Duration::minutes(5), Duration::hours(1))
 }
 
 fn lifecycle(status: &str) -> Lifecycle {

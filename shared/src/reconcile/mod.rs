@@ -247,6 +247,45 @@ pub fn iccid_of(ask: &Ask) -> Result<&str, AskError> {
     }
 }
 
+/// An OAuth2 client-credentials token request to `path`: the client id and secret as form fields (Airalo,
+/// 1GLOBAL).
+pub fn client_credentials_request(credentials: &ApiCredentials, path: &str) -> ApiRequest {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "client_credentials"),
+            ("client_id", credentials.id.as_str()),
+            ("client_secret", credentials.secret.as_deref().unwrap_or_default()),
+        ])
+        .finish();
+    ApiRequest {
+        method: "POST",
+        path: path.into(),
+        headers: vec![
+            ("accept", "application/json".into()),
+            ("content-type", "application/x-www-form-urlencoded".into()),
+        ],
+        body: Some(body.into_bytes()),
+    }
+}
+
+/// The token an OAuth2 answer object holds (`access_token`, `expires_in` in seconds), used for its stated
+/// lifetime (`unstated` when it gives none) and never longer than `longest`.
+pub fn oauth_token(
+    object: &serde_json::Value,
+    now: DateTime<Utc>,
+    unstated: chrono::Duration,
+    longest: chrono::Duration,
+) -> Result<Token, AskError> {
+    let value = object["access_token"]
+        .as_str()
+        .ok_or_else(|| AskError::Malformed("no access_token".into()))?;
+    let lifetime = number(&object["expires_in"]).map_or(unstated, |s| chrono::Duration::seconds(s as i64));
+    Ok(Token {
+        value: value.to_string(),
+        expires_at: now + lifetime.min(longest),
+    })
+}
+
 /// The JSON of an answer, or why it is not.
 pub fn json_of(answer: &ApiAnswer) -> Result<serde_json::Value, AskError> {
     serde_json::from_slice(&answer.body).map_err(|e| AskError::Malformed(format!("not JSON: {e}")))
