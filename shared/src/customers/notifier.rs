@@ -147,23 +147,7 @@ impl CustomerNotifier {
         let Some(to) = self.address(contact, channel) else {
             return Ok(false);
         };
-        let mut record = NotificationRecord {
-            alert_id: alert.alert_id.clone(),
-            channel,
-            to: to.to_string(),
-            customer_id: contact.customer_id.clone(),
-            status: NotificationStatus::Claimed,
-            attempt: Some(lease.attempt.clone()),
-            lease_until: Some(lease.until),
-            message_id: None,
-            sent_at: None,
-            error: None,
-            due_at: None,
-            alert: None,
-            raised_at: Some(alert.raised_at),
-            sending_at: None,
-            possible_duplicate: false,
-        };
+        let mut record = NotificationRecord::claimed(alert, channel, to, contact.customer_id.clone(), lease);
         if let Some(due_at) = release {
             record.status = NotificationStatus::Queued;
             record.attempt = None;

@@ -132,6 +132,33 @@ impl NotificationClaim {
 }
 
 impl NotificationRecord {
+    /// The record of `alert`'s message to `to` by `channel`, claimed by the attempt holding `lease`.
+    pub fn claimed(
+        alert: &Alert,
+        channel: Channel,
+        to: &str,
+        customer_id: Option<String>,
+        lease: &crate::store::Lease,
+    ) -> Self {
+        Self {
+            alert_id: alert.alert_id.clone(),
+            channel,
+            to: to.to_string(),
+            customer_id,
+            status: NotificationStatus::Claimed,
+            attempt: Some(lease.attempt.clone()),
+            lease_until: Some(lease.until),
+            message_id: None,
+            sent_at: None,
+            error: None,
+            due_at: None,
+            alert: None,
+            raised_at: Some(alert.raised_at),
+            sending_at: None,
+            possible_duplicate: false,
+        }
+    }
+
     /// Waiting in the outbox (queued, or claimed from it): the records the outbox index holds.
     pub fn in_outbox(&self) -> bool {
         self.due_at.is_some() && matches!(self.status, NotificationStatus::Queued | NotificationStatus::Claimed)

@@ -59,27 +59,6 @@ fn alert(esim: &str, now: DateTime<Utc>) -> Alert {
     }
 }
 
-/// The SMS record of `alert` as the attempt holding `lease` claims it.
-fn sms_claim(alert: &Alert, to: &str, lease: &Lease, now: DateTime<Utc>) -> NotificationRecord {
-    NotificationRecord {
-        alert_id: alert.alert_id.clone(),
-        channel: Channel::Sms,
-        to: to.into(),
-        customer_id: None,
-        status: NotificationStatus::Claimed,
-        attempt: Some(lease.attempt.clone()),
-        lease_until: Some(lease.until),
-        message_id: None,
-        sent_at: None,
-        error: None,
-        due_at: None,
-        alert: None,
-        raised_at: Some(now),
-        sending_at: None,
-        possible_duplicate: false,
-    }
-}
-
 struct Rig {
     store: Arc<KvStore<MemoryBackend>>,
     sender: Arc<MemorySender>,
@@ -198,7 +177,7 @@ async fn a_message_left_being_sent_by_a_crash_is_sent_again_and_marked_a_possibl
     let alert = alert("T-CRASH", now);
     // The attempt that crashed: claimed and marked as being sent, then nothing more was recorded.
     let crashed = lease("crashed", now);
-    let mut record = sms_claim(&alert, "+34611000022", &crashed, now);
+    let mut record = NotificationRecord::claimed(&alert, Channel::Sms, "+34611000022", None, &crashed);
     assert!(matches!(
         rig.store.claim_notification(&record, now).await.unwrap(),
         NotificationClaim::Claimed {
@@ -238,7 +217,7 @@ async fn a_claim_taken_over_by_another_attempt_is_not_sent_by_the_first() {
     let now = at("2026-12-01T12:00:00Z");
     let alert = alert("T-LOST", now);
     let contact = rig.notifier.contact_for(&alert).await.unwrap().unwrap();
-    let mut record = sms_claim(&alert, "+34611000024", &lease("other", now), now);
+    let mut record = NotificationRecord::claimed(&alert, Channel::Sms, "+34611000024", None, &lease("other", now));
     record.sending_at = Some(now);
     // Our attempt's claim is replaced before it marks the message as being sent.
     assert!(!rig.store.mark_sending(&record, "ours").await.unwrap());
