@@ -11,14 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cargo build -q --release -p esimhooks-cli
 bin=target/release/esimhooks
-python3 - "$rows" "$work/contacts.csv" <<'PY'
-import sys
-rows, path = int(sys.argv[1]), sys.argv[2]
-with open(path, "w") as f:
-    f.write("provider,iccid,esim_ref,order_ref,name,phone,email,locale,time_zone,customer_id,topup_url,channels\n")
-    for i in range(rows):
-        f.write(f"esimaccess,{8900000000000000000 + i},T{i},tx-{i},Customer {i},+346{i:08d},c{i}@example.es,es,Europe/Madrid,c-{i},https://shop.example/t/{i},sms|email\n")
-PY
+python3 scripts/contacts-csv.py "$rows" "$work/contacts.csv"
 rate() {  # label, command...
   local label=$1; shift
   local start end
