@@ -79,16 +79,18 @@ pub(crate) fn secret_of(provider: &str) -> String {
     }
 }
 
+/// The environment of a test server: `<PREFIX>_SECRETS` of every provider in the list ([`secret_of`]).
+pub(crate) fn local_secrets(name: &str) -> Option<String> {
+    let provider = ProviderId::ALL
+        .iter()
+        .find(|p| name.strip_suffix("_SECRETS") == Some(p.env_prefix().as_str()))?;
+    Some(secret_of(provider.as_str()))
+}
+
 pub(crate) async fn start(db: &std::path::Path) -> Server {
     let backend = local_backend(db);
     let mut opened = backend.open(true).await.unwrap();
-    // `<PREFIX>_SECRETS` of every provider in the list.
-    let env = |name: &str| {
-        let provider = ProviderId::ALL
-            .iter()
-            .find(|p| name.strip_suffix("_SECRETS") == Some(p.env_prefix().as_str()))?;
-        Some(secret_of(provider.as_str()))
-    };
+    let env = local_secrets;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // The system clock may read any hour: customer messages go at once, whatever the customer's night.
     let mut settings = Settings::default();

@@ -2,10 +2,9 @@
 //! each test waits for the server to close a socket it would otherwise hold open.
 
 use crate::serve::{self, build_router, AppState, ServeLimits};
-use crate::tests::{fixture_body, http, local_backend, secret_of, TOKEN};
+use crate::tests::{fixture_body, http, local_backend, local_secrets, TOKEN};
 use shared::clock::{Clock, SystemClock};
 use shared::config::Settings;
-use shared::model::ProviderId;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,14 +27,8 @@ struct Limited {
 async fn start(limits: ServeLimits) -> Limited {
     let dir = tempfile::tempdir().unwrap();
     let opened = local_backend(&dir.path().join("local.db")).open(true).await.unwrap();
-    let env = |name: &str| {
-        let provider = ProviderId::ALL
-            .iter()
-            .find(|p| name.strip_suffix("_SECRETS") == Some(p.env_prefix().as_str()))?;
-        Some(secret_of(provider.as_str()))
-    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let router = Arc::new(build_router(&opened, &Settings::default(), clock.clone(), &env).await);
+    let router = Arc::new(build_router(&opened, &Settings::default(), clock.clone(), &local_secrets).await);
     let state = AppState {
         router,
         clock,
