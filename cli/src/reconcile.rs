@@ -124,7 +124,7 @@ pub async fn run(
                 write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
                 continue;
             }
-            let (_, due) = due_esims(
+            let (known, due) = due_esims(
                 reconciler,
                 opened.query.as_ref(),
                 clock.now(),
@@ -132,9 +132,11 @@ pub async fn run(
             )
             .await
             .map_err(|e| e.to_string())?;
+            let count = due.len();
             for (state, why) in due {
                 write(out, format!("{provider} {}: would ask ({})", state.key, why.as_str()))?;
             }
+            write(out, format!("{provider}: {known} eSIMs known, {count} due"))?;
         }
         return Ok(0);
     }
