@@ -225,7 +225,11 @@ async fn serve(
     allow_loopback_callbacks: bool,
     reconcile_every: Option<chrono::Duration>,
 ) -> Result<(), String> {
-    let settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
+    let mut settings = Settings::from_env(&process_env).map_err(|e| e.to_string())?;
+    if let Some(every) = reconcile_every {
+        // The schedule is the due rule's period: no eSIM is asked twice within it.
+        settings.pipeline.asking.rules.period = every;
+    }
     let mut opened = backend.open(true).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let tick = std::time::Duration::from_secs(1);

@@ -10,13 +10,11 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{Env, Settings};
 use shared::model::ProviderId;
 use shared::reconcile::client::{configured_credentials, credentials_var, url_var, ApiTransport, Reconciler};
-use shared::reconcile::due::DueRules;
-use shared::reconcile::{due_esims, reconcile_due, reconcile_one, Ask, AskError, Asked, ReconcileError};
+use shared::reconcile::{
+    due_esims, pass_budget, reconcile_due, reconcile_one, Ask, AskError, Asked, FiledEsims, ReconcileError,
+};
 use std::io::Write;
 use std::sync::Arc;
-
-/// `ESIMHOOKS_RECONCILE_STALE_AFTER`: how long an active eSIM may go unheard before it is asked.
-pub const STALE_AFTER_VAR: &str = "ESIMHOOKS_RECONCILE_STALE_AFTER";
 
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
@@ -32,15 +30,6 @@ pub struct ReconcileArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
-}
-
-/// The due rules from the environment: `ESIMHOOKS_RECONCILE_STALE_AFTER` (a span: `12h`).
-pub fn due_rules(env: Env<'_>) -> Result<DueRules, String> {
-    let mut rules = DueRules::default();
-    if let Some(text) = env(STALE_AFTER_VAR) {
-        rules.stale_after = shared::time::parse_span(&text).map_err(|e| format!("{STALE_AFTER_VAR}: {e}"))?;
-    }
-    Ok(rules)
 }
 
 /// The providers asked: the one `named`, or every provider with a usage API and credentials.
@@ -112,7 +101,7 @@ pub async fn run(
     let opened = args.backend.open(!args.dry_run).await?;
     let reconcilers = reconcilers(args.provider, env, opened.secrets.as_ref(), transport).await?;
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
-    let rules = due_rules(env)?;
+    let rules = &settings.pipeline.asking.rules;
     let write = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
     let clock = SystemClock;
     if args.dry_run {
@@ -124,19 +113,24 @@ pub async fn run(
                 write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
                 continue;
             }
-            let (known, due) = due_esims(
+            let budget = pass_budget(reconciler.per_second(), rules.period);
+            let FiledEsims { due, early } = due_esims(
                 reconciler,
                 opened.query.as_ref(),
                 clock.now(),
-                (&settings.pipeline.rules, &rules),
+                (&settings.pipeline.rules, rules),
+                budget,
             )
             .await
             .map_err(|e| e.to_string())?;
-            let count = due.len();
+            let (count, known) = (due.len(), due.len() + early.len());
             for (state, why) in due {
                 write(out, format!("{provider} {}: would ask ({})", state.key, why.as_str()))?;
             }
-            write(out, format!("{provider}: {known} eSIMs known, {count} due"))?;
+            write(
+                out,
+                format!("{provider}: {known} eSIMs filed to be asked by now, {count} due"),
+            )?;
         }
         return Ok(0);
     }
@@ -160,7 +154,7 @@ pub async fn run(
             &pipeline,
             opened.query.as_ref(),
             &clock,
-            (&settings.pipeline.rules, &rules),
+            (&settings.pipeline.rules, rules),
             |asked| {
                 lines.push(format!(
                     "{provider} {} ({}): {}",
@@ -180,7 +174,7 @@ pub async fn run(
                 write(
                     out,
                     format!(
-                        "{provider}: {} eSIMs known, {} due, {} new readings, {} unchanged, {} failed",
+                        "{provider}: {} eSIMs filed to be asked by now, {} due, {} new readings, {} unchanged, {} failed",
                         report.known, report.due, report.applied, report.unchanged, report.failed
                     ),
                 )?;
@@ -207,7 +201,7 @@ pub async fn schedule(
         Ok(found) => found,
         Err(_) => return Ok(None),
     };
-    let rules = (settings.pipeline.rules.clone(), due_rules(env)?);
+    let rules = (settings.pipeline.rules.clone(), settings.pipeline.asking.rules.clone());
     let pipeline = pipeline_for(opened, settings, Arc::new(SystemClock));
     let query = opened.query.clone();
     Ok(Some(tokio::spawn(async move {

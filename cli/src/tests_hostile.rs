@@ -117,6 +117,7 @@ async fn tables_print_stored_control_characters_as_spaces() {
         validity: None,
         bundle: None,
         usage_rate: None,
+        asking: None,
         first_seen_at: now,
         updated_at: now,
         last_event_key: shared::model::DedupeKey::provider_id("n-1"),

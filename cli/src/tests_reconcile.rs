@@ -439,6 +439,7 @@ fn stored_state(
         validity: None,
         bundle: None,
         usage_rate: rate,
+        asking: None,
         first_seen_at: at,
         updated_at: at,
         last_event_key: key,
@@ -502,10 +503,10 @@ async fn a_pass_asks_the_due_esims_only_and_applies_their_answers() {
     let dry = String::from_utf8(out).unwrap();
     assert!(
         dry.contains(&format!("{stale}: would ask (not heard from)"))
-            && dry.contains(&format!("{crossing}: would ask (next level projected)"))
+            && dry.contains(&format!("{crossing}: would ask (next level near)"))
             && !dry.contains(expired)
             && !dry.contains(quiet)
-            && dry.contains("esimgo: 4 eSIMs known, 2 due"),
+            && dry.contains("esimgo: 4 eSIMs filed to be asked by now, 2 due"),
         "{dry}"
     );
     assert!(api.seen().is_empty());
@@ -515,9 +516,46 @@ async fn a_pass_asks_the_due_esims_only_and_applies_their_answers() {
     assert_eq!(reconcile::run(&args, &env, transport, &mut out).await, Ok(0));
     let out = String::from_utf8(out).unwrap();
     assert!(
-        out.contains("esimgo: 4 eSIMs known, 2 due, 2 new readings, 0 unchanged, 0 failed"),
+        out.contains("esimgo: 4 eSIMs filed to be asked by now, 2 due, 2 new readings, 0 unchanged, 0 failed"),
         "{out}"
     );
+    // Each is filed for its next ask (the ended one nowhere): the next pass finds nothing to ask or refile.
+    args.dry_run = true;
+    let mut again = Vec::new();
+    assert_eq!(
+        reconcile::run(
+            &args,
+            &env,
+            Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap()),
+            &mut again
+        )
+        .await,
+        Ok(0)
+    );
+    let again = String::from_utf8(again).unwrap();
+    let store = sqlite::open_store(&db).unwrap();
+    assert!(
+        again.contains("esimgo: 0 eSIMs filed to be asked by now, 0 due"),
+        "{again}"
+    );
+    let asked_state = store
+        .load_state(ProviderId::EsimGo, stale)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let asking = asked_state.asking.expect("noted");
+    assert!(
+        asking.asked_at.is_some() && asking.heard_at.is_some() && asking.next > asking.asked_at,
+        "{asking:?}"
+    );
+    let ended = store
+        .load_state(ProviderId::EsimGo, expired)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(ended.asking.and_then(|a| a.next), None);
     let mut asked: Vec<String> = api.seen().into_iter().map(|s| s.path).collect();
     asked.sort();
     assert_eq!(asked.len(), 2, "{asked:?}");

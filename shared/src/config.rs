@@ -8,6 +8,7 @@ use crate::customers::{CustomerSettings, QuietHours, Templates};
 use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
 use crate::providers::{Provider, ProviderConfig, SourceChecks};
+use crate::reconcile::due::{AskingPlan, DueRules};
 use async_trait::async_trait;
 use chrono::Duration;
 use std::sync::Arc;
@@ -127,9 +128,11 @@ impl Settings {
                 reason: "must be positive".into(),
             });
         }
+        let asking = asking_plan(env)?;
         Ok(Self {
             pipeline: PipelineSettings {
                 rules,
+                asking,
                 lease: Duration::seconds(lease_seconds),
                 busy_wait: std::time::Duration::from_millis(busy_wait_ms),
                 busy_poll: defaults.pipeline.busy_poll,
@@ -140,6 +143,50 @@ impl Settings {
             customers,
         })
     }
+}
+
+/// The environment variable of a provider's API credentials, `<PREFIX>_API_CREDENTIALS` (its `_PARAM` names an
+/// SSM SecureString that holds them, deployed).
+pub fn api_credentials_var(provider: ProviderId) -> String {
+    format!("{}_API_CREDENTIALS", provider.env_prefix())
+}
+
+/// Who is asked (reconcile): every provider with a usage API whose credentials (or their parameter) are set;
+/// `ESIMHOOKS_RECONCILE_EVERY` (`15m`, the scheduler's period) and `ESIMHOOKS_RECONCILE_STALE_AFTER` (`12h`).
+fn asking_plan(env: Env<'_>) -> Result<AskingPlan, ConfigError> {
+    let mut rules = DueRules::default();
+    let span = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+        let Some(text) = env(name).filter(|t| !t.trim().is_empty()) else {
+            return Ok(default);
+        };
+        crate::time::parse_span(&text)
+            .and_then(|span| {
+                if span >= Duration::minutes(1) {
+                    Ok(span)
+                } else {
+                    Err("must be at least 1m".into())
+                }
+            })
+            .map_err(|reason| ConfigError::Invalid {
+                name: name.into(),
+                reason,
+            })
+    };
+    rules.period = span("ESIMHOOKS_RECONCILE_EVERY", rules.period)?;
+    rules.stale_after = span("ESIMHOOKS_RECONCILE_STALE_AFTER", rules.stale_after)?;
+    let configured = |p: ProviderId| {
+        let var = api_credentials_var(p);
+        [env(&var), env(&format!("{var}_PARAM"))]
+            .into_iter()
+            .flatten()
+            .any(|v| !v.trim().is_empty())
+    };
+    let providers = ProviderId::ALL
+        .iter()
+        .copied()
+        .filter(|p| p.spec().usage_api.is_some() && configured(*p))
+        .collect();
+    Ok(AskingPlan { rules, providers })
 }
 
 /// `ESIMHOOKS_CUSTOMER_MESSAGES` (`true`), `ESIMHOOKS_BRAND` (`Your eSIM`), `ESIMHOOKS_QUIET_HOURS`

@@ -41,6 +41,9 @@ pub struct EsimState {
     /// arrive out of order can pair differently).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_rate: Option<f64>,
+    /// Where the eSIM stands in being asked its provider (reconcile); absent where it never was filed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asking: Option<Asking>,
     pub first_seen_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_event_key: DedupeKey,
@@ -51,6 +54,22 @@ impl EsimState {
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.validity.as_ref().and_then(|f| f.value.expires_at)
     }
+}
+
+/// When the eSIM was last asked its provider, and when it is filed to be asked next. Asking that hears
+/// nothing new stores no event, but it was heard from: the due rule counts the answer (`heard_at`), and asks
+/// again only when the rule says so (`next`, the `asking` index entry of a deployed table).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Asking {
+    /// When the provider was last asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_at: Option<DateTime<Utc>>,
+    /// When the usage the last answer reported was measured, where that answer repeated the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard_at: Option<DateTime<Utc>>,
+    /// When it is filed to be asked next; `None`: not filed (never asked again, or not reconciled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<DateTime<Utc>>,
 }
 
 /// Order of lifecycle stages, used only to break ties between events stamped with the same instant.
@@ -102,6 +121,7 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
         validity: None,
         bundle: None,
         usage_rate: None,
+        asking: None,
         first_seen_at: event.received_at,
         updated_at: event.received_at,
         last_event_key: event.dedupe_key.clone(),

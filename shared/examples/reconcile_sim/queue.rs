@@ -112,6 +112,7 @@ impl Queue {
         match why {
             Some(Why::Crossing) => Some(0),
             Some(Why::Stale) => Some(1),
+            Some(Why::Nearing) => Some(3),
             Some(Why::EndNear) => Some(2),
             None => self.recheck(sim, state, idx).filter(|at| *at <= now).map(|_| 3),
         }

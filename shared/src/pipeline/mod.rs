@@ -4,6 +4,7 @@
 //! redoes only what is not done: every step is idempotent, an alert marked sent is never published again, one
 //! claimed but not sent is. Calls that do not depend on each other run at once.
 
+mod asking;
 mod raise;
 
 use crate::alerts::{evaluate, upcoming_expiry, AlertRules};
@@ -11,6 +12,7 @@ use crate::clock::Clock;
 use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
 use crate::model::{log_ref, DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
+use crate::reconcile::due::AskingPlan;
 use crate::state::{merge, EsimState};
 use crate::store::{Begin, DeliveryStatus, EventStore, Lease, StoreError, Versioned};
 use chrono::Duration;
@@ -25,6 +27,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub rules: AlertRules,
+    /// The providers whose eSIMs are asked (reconcile): each state saved is filed for its next ask.
+    pub asking: AskingPlan,
     /// How long a claim stays ours; a crashed attempt is taken over after this. Set it to at least the
     /// function timeout.
     pub lease: Duration,
@@ -37,6 +41,7 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             rules: AlertRules::default(),
+            asking: AskingPlan::default(),
             lease: Duration::seconds(30),
             busy_wait: std::time::Duration::from_secs(3),
             busy_poll: std::time::Duration::from_millis(50),
@@ -349,12 +354,14 @@ impl Pipeline {
                 None => self.store.load_state(event.provider, &esim.key).await?,
             };
             let version = current.as_ref().map(|v| v.version);
-            let Some(merged) = merge(current.map(|v| v.value), event) else {
+            let Some(mut merged) = merge(current.map(|v| v.value), event) else {
                 return Ok((None, ReadAhead::default()));
             };
             if !merged.changed {
                 return Ok((Some(merged.state), ReadAhead::default()));
             }
+            let (rules, now) = (&self.settings.rules, self.clock.now());
+            self.settings.asking.file(&mut merged.state, rules, now);
             let alerts = evaluate(event, Some(&merged.state), &self.settings.rules, self.clock.now());
             let (saved, ahead) = tokio::join!(self.store.save_state(&merged.state, version), self.read_ahead(&alerts));
             if saved? {

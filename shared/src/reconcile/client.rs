@@ -30,9 +30,7 @@ pub struct Reconciler {
 
 /// The environment variable names of a provider's API settings: `<PREFIX>_API_CREDENTIALS` (or its `_PARAM`,
 /// an SSM SecureString, deployed) and `<PREFIX>_API_URL`.
-pub fn credentials_var(provider: ProviderId) -> String {
-    format!("{}_API_CREDENTIALS", provider.env_prefix())
-}
+pub use crate::config::api_credentials_var as credentials_var;
 
 pub fn url_var(provider: ProviderId) -> String {
     format!("{}_API_URL", provider.env_prefix())

@@ -1,18 +1,31 @@
-//! Who is due to be asked, and when: pure, from the eSIM's state, the reseller's alert levels and `now`. An
-//! eSIM is asked in the period before its usage is projected to cross the next alert level (from the rate
-//! between its two newest readings), when it is active and nothing was heard for a while, or when its plan
-//! ends within the expiry window and its provider sends no validity notices. An eSIM that ended, was deleted
-//! or used everything is never asked again.
+//! Who is due to be asked, and when: pure, from the eSIM's state, the reseller's alert levels and `now`.
+//! Use is not steady (it doubles in the evening and varies from day to day) and crossings happen when use is
+//! fast, so a level is watched with headroom: the eSIM is asked when the next level would be reached at
+//! [`HEADROOM`] times the rate between its two newest readings, and each answer projects again from what it
+//! says. An eSIM whose readings give no rate yet (Airalo's and 1GLOBAL's webhooks carry a percentage or a
+//! balance only) is asked an hour after a reading near a level, so that a rate exists before it is crossed.
+//! Silence makes an active eSIM due; a plan's end, where the provider does not warn of ends, is asked once in
+//! the expiry window. An answer that repeats the state counts as heard from (`Asking::heard_at`), and no eSIM
+//! is asked twice within a period. An eSIM that ended, was deleted or used everything is never asked again.
 
 use crate::alerts::AlertRules;
-use crate::model::Lifecycle;
-use crate::state::EsimState;
+use crate::model::{Lifecycle, ProviderId};
+use crate::state::{Asking, EsimState};
 use chrono::{DateTime, Duration, Utc};
+
+/// How much faster than its measured rate an eSIM may use its data before the next level without being
+/// asked late: asked when the level would be reached at this multiple of the rate.
+pub const HEADROOM: f64 = 4.0;
+/// A reading with no rate yet within this share of the plan above the highest level is asked again soon.
+const NEARING_MARGIN: f64 = 0.15;
+/// How soon such a reading is asked again.
+const NEARING_RECHECK: Duration = Duration::hours(1);
 
 /// How often asking runs, and when silence makes an eSIM due.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueRules {
-    /// The scheduler's period: an eSIM projected to cross a level within it is asked now.
+    /// The scheduler's period: no eSIM is asked twice within it, and one projected to cross a level within it
+    /// is asked now.
     pub period: Duration,
     /// `ESIMHOOKS_RECONCILE_STALE_AFTER` (default 12 h): an active eSIM not heard from this long is asked.
     pub stale_after: Duration,
@@ -27,21 +40,54 @@ impl Default for DueRules {
     }
 }
 
+/// Which providers are asked, and by what rule: the pipeline files every state of theirs it saves for its
+/// next ask (the asking index), so a scheduler finds who is due without a scan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AskingPlan {
+    pub rules: DueRules,
+    /// Providers with a usage API and credentials configured.
+    pub providers: Vec<ProviderId>,
+}
+
+impl AskingPlan {
+    pub fn asks(&self, provider: ProviderId) -> bool {
+        self.providers.contains(&provider)
+    }
+
+    /// Files `state`, about to be saved at `now`, for its next ask where its provider is asked
+    /// ([`filed_at`]); a state of a provider not asked is left as it is.
+    pub fn file(&self, state: &mut EsimState, alerts: &AlertRules, now: DateTime<Utc>) {
+        if self.asks(state.provider) {
+            let next = filed_at(state, alerts, &self.rules, validity_notices(state.provider), now);
+            state.asking.get_or_insert_with(Asking::default).next = next;
+        }
+    }
+}
+
+/// Whether the provider's webhooks warn of a plan's end themselves.
+pub fn validity_notices(provider: ProviderId) -> bool {
+    provider.spec().usage_api.is_some_and(|api| api.validity_notices)
+}
+
 /// Why an eSIM is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Why {
-    /// Its projected crossing of the next alert level falls within the next period.
+    /// The next alert level would be reached by now at [`HEADROOM`] times the measured rate.
     Crossing,
+    /// Near a level with no rate to project from yet.
+    Nearing,
     /// Active, and nothing heard for `stale_after`.
     Stale,
-    /// Its plan ends within the expiry window and the provider sends no validity notices.
+    /// Its plan ends within the expiry window, the provider sends no validity notices, and it was not asked
+    /// since the window opened.
     EndNear,
 }
 
 impl Why {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Crossing => "next level projected",
+            Self::Crossing => "next level near",
+            Self::Nearing => "near a level, no rate yet",
             Self::Stale => "not heard from",
             Self::EndNear => "plan ends soon",
         }
@@ -62,24 +108,67 @@ fn finished(state: &EsimState) -> bool {
         )
 }
 
-/// When the usage is projected to reach the next configured level below where it is.
-fn crossing(state: &EsimState, levels: &[u8]) -> Option<DateTime<Utc>> {
-    let usage = state.usage.as_ref()?;
-    let (total, remaining) = (usage.value.total_bytes? as f64, usage.value.remaining_bytes? as f64);
-    let rate = state.usage_rate.filter(|r| *r > 0.0)?;
-    if usage.value.unlimited || total <= 0.0 {
-        return None;
-    }
-    // Levels are highest first: the first one below what is left is the next to cross.
-    let next = levels
-        .iter()
-        .map(|l| f64::from(*l) / 100.0 * total)
-        .find(|at| *at < remaining)?;
-    let seconds = (remaining - next) / rate;
-    Some(usage.at + Duration::milliseconds((seconds * 1000.0).min(1e15) as i64))
+/// When the usage was last known to be what the state holds: its reading, or a later answer that repeated it.
+fn usage_known_at(state: &EsimState, read_at: DateTime<Utc>) -> DateTime<Utc> {
+    state
+        .asking
+        .as_ref()
+        .and_then(|a| a.heard_at)
+        .map_or(read_at, |heard| heard.max(read_at))
 }
 
-/// Every reason `state` will be due, with when.
+/// When anything was last heard of the eSIM: a delivery, or an answer.
+fn last_heard(state: &EsimState) -> DateTime<Utc> {
+    let asking = state.asking.as_ref();
+    [asking.and_then(|a| a.heard_at), asking.and_then(|a| a.asked_at)]
+        .into_iter()
+        .flatten()
+        .fold(state.updated_at, DateTime::max)
+}
+
+/// Why and when the usage makes the eSIM due: the next level reached at [`HEADROOM`] times the rate (or in
+/// the period before it is reached at the rate, when sooner), or an hour after a reading near a level that
+/// gives no rate.
+fn level_reason(state: &EsimState, levels: &[u8], rules: &DueRules) -> Option<(DateTime<Utc>, Why)> {
+    let usage = state.usage.as_ref().filter(|f| !f.value.unlimited)?;
+    let (highest, lowest) = (f64::from(*levels.first()?) / 100.0, f64::from(*levels.last()?) / 100.0);
+    let amounts = usage
+        .value
+        .total_bytes
+        .zip(usage.value.remaining_bytes)
+        .filter(|(t, _)| *t > 0);
+    let ratio = usage
+        .value
+        .remaining_ratio
+        .or(amounts.map(|(total, remaining)| remaining as f64 / total as f64));
+    if ratio.is_some_and(|r| r <= lowest) {
+        return None;
+    }
+    let known_at = usage_known_at(state, usage.at);
+    match (amounts, state.usage_rate.filter(|r| *r > 0.0)) {
+        (Some((total, remaining)), Some(rate)) => {
+            let (total, remaining) = (total as f64, remaining as f64);
+            // Levels are highest first: the first one below what is left is the next to cross.
+            let next = levels
+                .iter()
+                .map(|l| f64::from(*l) / 100.0 * total)
+                .find(|at| *at < remaining)?;
+            let seconds = (remaining - next) / rate;
+            let at = |s: f64| known_at + Duration::milliseconds((s * 1000.0).min(1e15) as i64);
+            Some((at(seconds / HEADROOM).min(at(seconds) - rules.period), Why::Crossing))
+        }
+        _ => ratio.is_none_or(|r| r <= highest + NEARING_MARGIN).then(|| {
+            let seen = state
+                .asking
+                .as_ref()
+                .and_then(|a| a.asked_at)
+                .map_or(known_at, |a| a.max(known_at));
+            (seen.max(state.updated_at) + NEARING_RECHECK, Why::Nearing)
+        }),
+    }
+}
+
+/// Every reason `state` will be due, with when, none sooner than a period after it was last asked.
 fn reasons(
     state: &EsimState,
     alerts: &AlertRules,
@@ -89,21 +178,26 @@ fn reasons(
     if finished(state) {
         return Vec::new();
     }
+    let asked_at = state.asking.as_ref().and_then(|a| a.asked_at);
     let active = state
         .status
         .as_ref()
         .is_none_or(|f| matches!(f.value.lifecycle, Lifecycle::Active | Lifecycle::Unknown))
         && state.usage.is_some();
+    let end_near = state
+        .expires_at()
+        .filter(|_| !validity_notices)
+        .map(|end| end - alerts.expiry_window)
+        .filter(|opens| asked_at.is_none_or(|asked| asked < *opens));
+    let not_before = asked_at.map(|asked| asked + rules.period);
     [
-        crossing(state, alerts.low_data_levels()).map(|at| (at - rules.period, Why::Crossing)),
-        active.then(|| (state.updated_at + rules.stale_after, Why::Stale)),
-        state
-            .expires_at()
-            .filter(|_| !validity_notices)
-            .map(|end| (end - alerts.expiry_window, Why::EndNear)),
+        level_reason(state, alerts.low_data_levels(), rules),
+        active.then(|| (last_heard(state) + rules.stale_after, Why::Stale)),
+        end_near.map(|opens| (opens, Why::EndNear)),
     ]
     .into_iter()
     .flatten()
+    .map(|(at, why)| (not_before.map_or(at, |nb| at.max(nb)), why))
     .collect()
 }
 
@@ -137,11 +231,26 @@ pub fn due_now(
         .map(|(_, why)| why)
 }
 
+/// When `state` is to be filed in the asking index after it changed at `now`: its next ask, never in the past,
+/// and never later than where it is already filed (an entry found early costs the scheduler a read; one
+/// moved later on every delivery would cost the delivery an index write). `None`: never asked again.
+pub fn filed_at(
+    state: &EsimState,
+    alerts: &AlertRules,
+    rules: &DueRules,
+    validity_notices: bool,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let next = next_ask(state, alerts, rules, validity_notices).map(|(at, _)| at.max(now))?;
+    let filed = state.asking.as_ref().and_then(|a| a.next);
+    Some(filed.map_or(next, |filed| filed.min(next)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{DataUsage, DedupeKey, ProviderId, StatusChange, Validity};
-    use crate::state::Facet;
+    use crate::state::{Asking, Facet};
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -180,6 +289,7 @@ mod tests {
             validity: None,
             bundle: None,
             usage_rate: rate,
+            asking: None,
             first_seen_at: at("2026-12-01T00:00:00Z"),
             updated_at: at("2026-12-06T12:00:00Z"),
             last_event_key: DedupeKey::provider_id("k"),
@@ -187,29 +297,133 @@ mod tests {
     }
 
     #[test]
-    fn asked_in_the_period_before_the_next_level_is_projected() {
+    fn a_level_is_watched_with_headroom_and_each_answer_projects_again() {
         let (alerts, rules) = (AlertRules::default(), DueRules::default());
-        // 600 kB left of 1 MB at 100 B/s: the 20 % level (200 kB) in 4,000 s.
-        let esim = state(600_000, Some(100.0), Lifecycle::Active);
-        let crossing = at("2026-12-06T12:00:00Z") + Duration::seconds(4_000);
+        // 600 kB left of 1 MB at 100 B/s: the 20 % level (200 kB) in 4,000 s, at four times the rate in 1,000 s.
+        let mut esim = state(600_000, Some(100.0), Lifecycle::Active);
+        let read = at("2026-12-06T12:00:00Z");
         assert_eq!(
             next_ask(&esim, &alerts, &rules, true),
-            Some((crossing - rules.period, Why::Crossing))
+            Some((read + Duration::seconds(1_000), Why::Crossing))
         );
         assert_eq!(
-            due_now(&esim, &alerts, &rules, true, crossing - Duration::minutes(16)),
+            due_now(&esim, &alerts, &rules, true, read + Duration::seconds(999)),
             None
         );
         assert_eq!(
-            due_now(&esim, &alerts, &rules, true, crossing - Duration::minutes(14)),
+            due_now(&esim, &alerts, &rules, true, read + Duration::seconds(1_000)),
             Some(Why::Crossing)
         );
-        // Below 20 %: the next is 10 % (100 kB).
-        let below = state(150_000, Some(100.0), Lifecycle::Active);
+        // Asked then, and the answer repeated the state: projected again from then, not before a period.
+        esim.asking = Some(Asking {
+            asked_at: Some(read + Duration::seconds(1_000)),
+            heard_at: Some(read + Duration::seconds(1_000)),
+            next: None,
+        });
+        assert_eq!(
+            next_ask(&esim, &alerts, &rules, true),
+            Some((read + Duration::seconds(2_000), Why::Crossing))
+        );
+        // Close to the level, the period before the crossing at the measured rate comes first; never sooner
+        // than a period after the last ask.
+        let close = state(210_000, Some(100.0), Lifecycle::Active);
+        assert_eq!(
+            next_ask(&close, &alerts, &rules, true).unwrap().0,
+            read + Duration::seconds(100) - rules.period
+        );
+        let mut asked = close.clone();
+        asked.asking = Some(Asking {
+            asked_at: Some(read),
+            ..Asking::default()
+        });
+        assert_eq!(next_ask(&asked, &alerts, &rules, true).unwrap().0, read + rules.period);
+        // Half left: 300 kB to the 20 % level at 100 B/s, asked when four times that would reach it.
+        let below = state(500_000, Some(100.0), Lifecycle::Active);
         assert_eq!(
             next_ask(&below, &alerts, &rules, true).unwrap().0,
-            at("2026-12-06T12:08:20Z") - rules.period
+            read + Duration::seconds(750)
         );
+        let lower = state(150_000, Some(10.0), Lifecycle::Active);
+        assert_eq!(
+            next_ask(&lower, &alerts, &rules, true).unwrap().0,
+            read + Duration::seconds(1_250),
+            "below 20 %: 50 kB to the 10 % level at 10 B/s"
+        );
+    }
+
+    #[test]
+    fn a_reading_near_a_level_without_a_rate_is_asked_within_the_hour() {
+        let (alerts, rules) = (AlertRules::default(), DueRules::default());
+        let read = at("2026-12-06T12:00:00Z");
+        // 30 % left, no rate: within 15 points of the 20 % level.
+        let near = state(300_000, None, Lifecycle::Active);
+        assert_eq!(
+            next_ask(&near, &alerts, &rules, true),
+            Some((read + Duration::hours(1), Why::Nearing))
+        );
+        // Airalo's 75 % webhook: a percentage, no amounts.
+        let mut percent = state(0, None, Lifecycle::Active);
+        let usage = &mut percent.usage.as_mut().unwrap().value;
+        (usage.total_bytes, usage.remaining_bytes, usage.remaining_ratio) = (None, None, Some(0.25));
+        assert_eq!(next_ask(&percent, &alerts, &rules, true).unwrap().1, Why::Nearing);
+        // Far from any level, or past the lowest: silence only.
+        assert_eq!(
+            next_ask(&state(600_000, None, Lifecycle::Active), &alerts, &rules, true)
+                .unwrap()
+                .1,
+            Why::Stale
+        );
+        assert_eq!(
+            next_ask(&state(50_000, None, Lifecycle::Active), &alerts, &rules, true)
+                .unwrap()
+                .1,
+            Why::Stale
+        );
+    }
+
+    #[test]
+    fn an_answer_that_repeats_the_state_counts_as_heard_from() {
+        let (alerts, rules) = (AlertRules::default(), DueRules::default());
+        let mut quiet = state(600_000, None, Lifecycle::Active);
+        quiet.asking = Some(Asking {
+            asked_at: Some(at("2026-12-07T00:00:00Z")),
+            heard_at: Some(at("2026-12-06T21:00:00Z")),
+            next: None,
+        });
+        assert_eq!(
+            next_ask(&quiet, &alerts, &rules, true),
+            Some((at("2026-12-07T12:00:00Z"), Why::Stale))
+        );
+    }
+
+    #[test]
+    fn filing_never_moves_an_entry_later_and_a_finished_esim_leaves_the_index() {
+        let (alerts, rules) = (AlertRules::default(), DueRules::default());
+        let now = at("2026-12-06T12:30:00Z");
+        let mut esim = state(600_000, Some(100.0), Lifecycle::Active);
+        // Due 12:16:40, already past: filed now.
+        assert_eq!(filed_at(&esim, &alerts, &rules, true, now), Some(now));
+        esim.asking = Some(Asking {
+            next: Some(at("2026-12-06T12:20:00Z")),
+            ..Asking::default()
+        });
+        assert_eq!(
+            filed_at(&esim, &alerts, &rules, true, now),
+            Some(at("2026-12-06T12:20:00Z"))
+        );
+        esim.usage_rate = Some(1.0);
+        esim.asking = Some(Asking {
+            next: Some(at("2026-12-08T00:00:00Z")),
+            ..Asking::default()
+        });
+        assert_eq!(
+            filed_at(&esim, &alerts, &rules, true, now),
+            Some(at("2026-12-07T00:00:00Z")),
+            "earlier: the stale ask"
+        );
+        let mut used_up = state(0, Some(100.0), Lifecycle::Active);
+        used_up.asking = esim.asking.clone();
+        assert_eq!(filed_at(&used_up, &alerts, &rules, true, now), None);
     }
 
     #[test]
@@ -245,6 +459,16 @@ mod tests {
             due_now(&ending, &alerts, &rules, false, at("2026-12-06T21:00:00Z")),
             None,
             "ended"
+        );
+        let mut asked = ending.clone();
+        asked.asking = Some(Asking {
+            asked_at: Some(at("2026-12-06T19:00:00Z")),
+            ..Asking::default()
+        });
+        assert_eq!(
+            due_now(&asked, &alerts, &rules, false, at("2026-12-06T19:30:00Z")),
+            None,
+            "asked once in the window"
         );
         assert_eq!(
             due_now(&ending, &alerts, &rules, false, at("2026-12-07T00:00:00Z")),

@@ -10,7 +10,9 @@ pub mod due;
 pub mod http;
 mod run;
 
-pub use run::{due_esims, reconcile_due, reconcile_one, Asked, AskedEsim, PassReport, ReconcileError};
+pub use run::{
+    due_esims, pass_budget, reconcile_due, reconcile_one, Asked, AskedEsim, FiledEsims, PassReport, ReconcileError,
+};
 
 use crate::model::{
     Bundle, DataUsage, DedupeBasis, DedupeKey, EsimIdentity, Event, EventKind, PayloadSha256, ProviderId,
@@ -326,6 +328,21 @@ pub fn adds_nothing(reading: &Reading, state: Option<&EsimState>) -> bool {
     same_usage && same_end && same_status
 }
 
+/// When a provider's data is as old as its documented lag: the measurement time of an answer without its own.
+fn lagged_reading(provider: ProviderId, received_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let lag = provider.spec().usage_api.map_or(0, |api| api.usage_lag_minutes);
+    (lag > 0).then(|| received_at - chrono::Duration::minutes(i64::from(lag)))
+}
+
+/// When the usage `reading` reports was measured: its reading time, else the provider's lag before receipt.
+pub fn measured_at(provider: ProviderId, reading: &Reading, received_at: DateTime<Utc>) -> DateTime<Utc> {
+    reading
+        .read_at
+        .map(|at| at.min(received_at))
+        .or_else(|| lagged_reading(provider, received_at))
+        .unwrap_or(received_at)
+}
+
 /// The event an answer's reading becomes: keyed by what it says (asking twice and hearing the same is one
 /// event), the answer's bytes kept as its raw payload, stamped with the provider's reading time where it gives
 /// one (bounded like any provider time).
@@ -367,8 +384,7 @@ pub fn reading_event(
     event.provider_event_type = Some(ASKED_EVENT_TYPE.into());
     event.esim = Some(esim);
     event.set_occurred_at(reading.read_at);
-    let lag = provider.spec().usage_api.map_or(0, |api| api.usage_lag_minutes);
-    let lagged = (lag > 0).then(|| received_at - chrono::Duration::minutes(i64::from(lag)));
+    let lagged = lagged_reading(provider, received_at);
     event.usage = reading.usage.map(|u| DataUsage {
         measured_at: reading.read_at.map(|at| at.min(event.occurred_at)).or(lagged),
         ..u.complete()

@@ -4,12 +4,12 @@
 
 use super::client::Reconciler;
 use super::due::{due_now, DueRules, Why};
-use super::{adds_nothing, reading_event, Ask, AskError};
+use super::{adds_nothing, measured_at, reading_event, Ask, AskError};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
 use crate::state::EsimState;
-use crate::store::{ListQuery, StoreError, StoreQuery};
+use crate::store::{StoreError, StoreQuery};
 
 /// The longest `Retry-After` waited for in place; a longer one is the caller's to schedule.
 const MAX_WAIT_SECONDS: u64 = 60;
@@ -35,8 +35,9 @@ pub enum ReconcileError {
     Pipeline(#[from] PipelineError),
 }
 
-/// Asks `reconciler`'s provider about `ask` and applies the answer through `pipeline`. A `429` with a short
-/// `Retry-After` is waited out once.
+/// Asks `reconciler`'s provider about `ask` and applies the answer through `pipeline`, then notes on the
+/// eSIM's state that it was asked (and files it for its next ask). A `429` with a short `Retry-After` is
+/// waited out once.
 pub async fn reconcile_one(
     reconciler: &Reconciler,
     ask: &Ask,
@@ -44,44 +45,57 @@ pub async fn reconcile_one(
     states: &dyn StoreQuery,
     clock: &dyn Clock,
 ) -> Result<Asked, ReconcileError> {
-    let (reading, body) = match reconciler.read(ask, clock.now()).await {
+    let provider = reconciler.provider;
+    let asked_at = clock.now();
+    let answer = match reconciler.read(ask, asked_at).await {
         Err(AskError::RateLimited(seconds)) if seconds <= MAX_WAIT_SECONDS => {
             tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
-            reconciler.read(ask, clock.now()).await?
+            reconciler.read(ask, clock.now()).await
         }
-        read => read?,
+        read => read,
+    };
+    let (reading, body) = match answer {
+        Err(AskError::UnknownEsim) => {
+            pipeline.note_asked(provider, ask.value(), asked_at, None).await?;
+            return Err(AskError::UnknownEsim.into());
+        }
+        answer => answer?,
     };
     if reading.usage.is_none() && reading.validity.is_none() && reading.status.is_none() {
+        pipeline.note_asked(provider, ask.value(), asked_at, None).await?;
         return Ok(Asked::Empty);
     }
-    let provider = reconciler.provider;
     let key = reading
         .esim
         .as_ref()
         .map_or(ask.value(), |esim| esim.key.as_str())
         .to_string();
+    let heard_at = reading
+        .usage
+        .is_some()
+        .then(|| measured_at(provider, &reading, clock.now()));
     let state = states.esim_state(provider, &key).await?;
-    if adds_nothing(&reading, state.as_ref()) {
-        return Ok(Asked::Unchanged);
-    }
-    let event = reading_event(provider, ask, reading, &body, clock.now())?;
-    let outcome = pipeline.process(&event).await?;
-    tracing::info!(
-        provider = provider.as_str(),
-        esim_ref = crate::model::log_ref(&key),
-        outcome = outcome.as_str(),
-        "asked reading applied"
-    );
-    Ok(Asked::Applied(outcome))
+    let asked = if adds_nothing(&reading, state.as_ref()) {
+        Asked::Unchanged
+    } else {
+        let event = reading_event(provider, ask, reading, &body, clock.now())?;
+        let outcome = pipeline.process(&event).await?;
+        tracing::info!(
+            provider = provider.as_str(),
+            esim_ref = crate::model::log_ref(&key),
+            outcome = outcome.as_str(),
+            "asked reading applied"
+        );
+        Asked::Applied(outcome)
+    };
+    pipeline.note_asked(provider, &key, asked_at, heard_at).await?;
+    Ok(asked)
 }
-
-/// How far back a pass looks for eSIMs to ask about: beyond the longest plans sold.
-const PASS_LOOKBACK: chrono::Duration = chrono::Duration::days(400);
 
 /// What one pass over a provider's due eSIMs did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PassReport {
-    /// eSIMs looked at.
+    /// eSIMs found filed to be asked by now.
     pub known: usize,
     pub due: usize,
     /// New readings applied.
@@ -98,31 +112,39 @@ pub struct AskedEsim<'a> {
     pub result: &'a Result<Asked, ReconcileError>,
 }
 
-/// The provider's eSIMs known to `states`, and those of them due at `now` with why: what a pass asks (and a dry
-/// run lists).
+/// The provider's eSIMs filed to be asked by `now` (at most `limit`, earliest first), split into those due at
+/// `now`, with why, and those filed early: what a pass asks and refiles (and a dry run lists).
 pub async fn due_esims(
     reconciler: &Reconciler,
     states: &dyn StoreQuery,
     now: chrono::DateTime<chrono::Utc>,
     rules: (&AlertRules, &DueRules),
-) -> Result<(usize, Vec<(EsimState, Why)>), StoreError> {
-    let window = ListQuery {
-        provider: Some(reconciler.provider),
-        since: Some(now - PASS_LOOKBACK),
-        until: None,
-        limit: None,
-    };
-    let known = states.list_states(&window).await?;
-    let count = known.len();
+    limit: usize,
+) -> Result<FiledEsims, StoreError> {
+    let filed = states.filed_to_ask(reconciler.provider, now, limit).await?;
     let validity_notices = reconciler.validity_notices();
-    let due = known
-        .into_iter()
-        .filter_map(|state| {
-            let why = due_now(&state, rules.0, rules.1, validity_notices, now)?;
-            Some((state, why))
-        })
-        .collect();
-    Ok((count, due))
+    let mut found = FiledEsims::default();
+    for state in filed {
+        match due_now(&state, rules.0, rules.1, validity_notices, now) {
+            Some(why) => found.due.push((state, why)),
+            None => found.early.push(state),
+        }
+    }
+    Ok(found)
+}
+
+/// The eSIMs a pass found filed to be asked.
+#[derive(Debug, Default)]
+pub struct FiledEsims {
+    /// Due now, and why.
+    pub due: Vec<(EsimState, Why)>,
+    /// Filed before they are due (a delivery filed them early, or the rule changed): filed again.
+    pub early: Vec<EsimState>,
+}
+
+/// How many asks one pass of `period` may make of a provider asked at most `per_second`.
+pub fn pass_budget(per_second: u32, period: chrono::Duration) -> usize {
+    (u64::from(per_second.max(1)) * period.num_seconds().max(1) as u64) as usize
 }
 
 /// Asks `reconciler`'s provider about every eSIM of its that is due at the clock's now, at most its budget a
@@ -135,12 +157,16 @@ pub async fn reconcile_due(
     rules: (&AlertRules, &DueRules),
     mut told: impl FnMut(AskedEsim<'_>),
 ) -> Result<PassReport, ReconcileError> {
-    let (known, due) = due_esims(reconciler, states, clock.now(), rules).await?;
+    let budget = pass_budget(reconciler.per_second(), rules.1.period);
+    let FiledEsims { due, early } = due_esims(reconciler, states, clock.now(), rules, budget).await?;
     let pace = std::time::Duration::from_secs_f64(1.0 / f64::from(reconciler.per_second().max(1)));
     let mut report = PassReport {
-        known,
+        known: due.len() + early.len(),
         ..PassReport::default()
     };
+    for state in &early {
+        pipeline.refile(state.provider, &state.key).await?;
+    }
     for (state, why) in &due {
         if report.due > 0 {
             tokio::time::sleep(pace).await;

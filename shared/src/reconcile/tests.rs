@@ -209,6 +209,7 @@ fn a_reading_is_keyed_by_what_it_says_and_adds_nothing_the_state_holds() {
         validity: None,
         bundle: None,
         usage_rate: None,
+        asking: None,
         first_seen_at: now,
         updated_at: now,
         last_event_key: first.dedupe_key.clone(),

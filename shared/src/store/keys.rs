@@ -22,6 +22,10 @@ pub const LISTING_INDEX: &str = "listing";
 /// The sparse index of eSIM states by the hour their plan ends (`gsi2pk`/`gsi2sk`, keys only): a state save
 /// that keeps its plan end writes nothing here.
 pub const EXPIRY_INDEX: &str = "expiry";
+/// The sparse index of eSIM states by when they are next to be asked their provider (`gsi3pk`/`gsi3sk`, keys
+/// only), by provider, hour and shard: only states of providers that are asked are in it, and a save that
+/// keeps the time it is filed at writes nothing here.
+pub const ASKING_INDEX: &str = "asking";
 /// The attributes the listing index projects besides the keys.
 pub const LISTING_PROJECTION: [&str; 2] = ["provider", "esim_key"];
 
@@ -132,6 +136,22 @@ pub fn outbox_entry(identity: &str, due: DateTime<Utc>) -> IndexKey {
     }
 }
 
+/// The asking entry of the eSIM state at `state_pk` of `provider`, filed to be asked at `at`.
+pub fn asking_entry(provider: impl std::fmt::Display, state_pk: &str, at: DateTime<Utc>) -> IndexKey {
+    IndexKey {
+        pk: hour_bucket(&format!("ASK#{provider}"), at, shard_of(state_pk, BUCKET_SHARDS)),
+        sk: instant(at),
+    }
+}
+
+/// Every bucket of one hour of `provider`'s asking entries.
+pub fn asking_buckets(provider: impl std::fmt::Display, hour: DateTime<Utc>) -> Vec<String> {
+    let prefix = format!("ASK#{provider}");
+    (0..BUCKET_SHARDS)
+        .map(|shard| hour_bucket(&prefix, hour, shard))
+        .collect()
+}
+
 fn hour_bucket(prefix: &str, at: DateTime<Utc>, shard: u32) -> String {
     format!("{prefix}#{}#{shard}", at.format("%Y-%m-%dT%H"))
 }
@@ -194,6 +214,10 @@ mod tests {
         let entry = listing_entry(Listing::Alerts, &alert_pk("x"), at);
         assert!(listing_buckets(Listing::Alerts, at).contains(&entry.pk));
         assert_eq!(entry.sk, "2026-12-02T23:59:59.500Z");
+        let asked = asking_entry("airalo", &state_pk("airalo", "89"), at);
+        assert!(asking_buckets("airalo", at).contains(&asked.pk));
+        assert!(!asking_buckets("roamify", at).contains(&asked.pk));
+        assert!(!asking_buckets("airalo", at + chrono::Duration::hours(1)).contains(&asked.pk));
         let ends = expiry_entry(&state_pk("airalo", "89"), at);
         assert!(expiry_buckets(at).contains(&ends.pk));
         assert!(!expiry_buckets(at + chrono::Duration::hours(1)).contains(&ends.pk));

@@ -194,6 +194,10 @@ pub fn count_alerts(alerts: &[StoredAlert]) -> std::collections::BTreeMap<Provid
     counts
 }
 
+/// How far back states are looked for to be asked: beyond the longest plans sold (locally), and beyond any
+/// pause of the scheduler (the asking index).
+pub const ASKING_LOOKBACK: chrono::Duration = chrono::Duration::days(400);
+
 /// The read side, for operators: listing what was stored and alerted.
 #[async_trait]
 pub trait StoreQuery: Send + Sync {
@@ -210,6 +214,33 @@ pub trait StoreQuery: Send + Sync {
     ) -> Result<Option<StoredDelivery>, StoreError>;
     /// One eSIM's current state (a key read).
     async fn esim_state(&self, provider: ProviderId, key: &str) -> Result<Option<EsimState>, StoreError>;
+
+    /// `provider`'s eSIM states filed to be asked at or before `until`, earliest first, at most `limit`. This
+    /// default reads the provider's listed states (the local stores), taking a state never filed (no `asking`) as filed now;
+    /// the deployed table reads its asking index.
+    async fn filed_to_ask(
+        &self,
+        provider: ProviderId,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EsimState>, StoreError> {
+        let listed = ListQuery {
+            provider: Some(provider),
+            since: Some(until - ASKING_LOOKBACK),
+            ..ListQuery::default()
+        };
+        let mut filed: Vec<_> = self
+            .list_states(&listed)
+            .await?
+            .into_iter()
+            .filter_map(|state| match state.asking.as_ref() {
+                None => Some((None, state)),
+                Some(asking) => asking.next.filter(|at| *at <= until).map(|at| (Some(at), state)),
+            })
+            .collect();
+        filed.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+        Ok(filed.into_iter().take(limit).map(|(_, state)| state).collect())
+    }
 
     /// The eSIMs `name` names (their key, ICCID or a reference; locally also a customer id) that were stored
     /// or updated in the window. This default reads the window's listings.

@@ -14,7 +14,7 @@ use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
 use crate::store::keys::{
-    alert_pk, conflict_pk, delivery_pk, expiry_buckets, expiry_entry, listing_entry, state_pk, Listing,
+    alert_pk, asking_entry, conflict_pk, delivery_pk, expiry_buckets, expiry_entry, listing_entry, state_pk, Listing,
 };
 use crate::store::{
     alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
@@ -153,6 +153,11 @@ impl EventStore for DynamoStore {
     async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError> {
         let pk = state_pk(state.provider, &state.key);
         let ends = state.expires_at().map(|at| expiry_entry(&pk, at));
+        let asked = state
+            .asking
+            .as_ref()
+            .and_then(|a| a.next)
+            .map(|at| asking_entry(state.provider, &pk, at));
         let item = StateItem {
             pk,
             sk: "STATE".into(),
@@ -160,6 +165,8 @@ impl EventStore for DynamoStore {
             doc: Some(pack(state)?),
             gsi2pk: ends.as_ref().map(|e| e.pk.clone()),
             gsi2sk: ends.map(|e| e.sk),
+            gsi3pk: asked.as_ref().map(|e| e.pk.clone()),
+            gsi3sk: asked.map(|e| e.sk),
             state: None,
         };
         let request = self

@@ -108,7 +108,8 @@ impl ClaimRecord {
 }
 
 /// An eSIM's state, versioned for optimistic concurrency. `gsi2pk`/`gsi2sk` place it in the expiry index
-/// while its plan end is known; no other index holds it, so a save that keeps the plan end writes one item.
+/// while its plan end is known, `gsi3pk`/`gsi3sk` in the asking index while it is filed to be asked; a save
+/// that keeps both writes one item.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct StateItem {
     pub pk: String,
@@ -120,6 +121,10 @@ pub(crate) struct StateItem {
     pub gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi2sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi3pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi3sk: Option<String>,
     #[serde(default, skip_serializing)]
     pub state: Option<String>,
 }

@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
-pub use super::keys::{alert_pk, EXPIRY_INDEX, LISTING_INDEX, LISTING_PROJECTION};
+pub use super::keys::{alert_pk, ASKING_INDEX, EXPIRY_INDEX, LISTING_INDEX, LISTING_PROJECTION};
 
 /// How many bucket queries run at once when a read fans out over shards.
 const FAN_OUT: usize = 16;
@@ -288,10 +288,13 @@ impl DynamoStore {
             .attribute_definitions(attr("gsi1sk")?)
             .attribute_definitions(attr("gsi2pk")?)
             .attribute_definitions(attr("gsi2sk")?)
+            .attribute_definitions(attr("gsi3pk")?)
+            .attribute_definitions(attr("gsi3sk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(index(LISTING_INDEX, "gsi1pk", "gsi1sk", listed)?)
-            .global_secondary_indexes(index(EXPIRY_INDEX, "gsi2pk", "gsi2sk", keys_only)?)
+            .global_secondary_indexes(index(EXPIRY_INDEX, "gsi2pk", "gsi2sk", keys_only.clone())?)
+            .global_secondary_indexes(index(ASKING_INDEX, "gsi3pk", "gsi3sk", keys_only)?)
             .send()
             .await;
         match created {
@@ -380,6 +383,7 @@ pub(crate) async fn query_buckets(
             let sort = match attribute {
                 "gsi1pk" => "gsi1sk",
                 "gsi2pk" => "gsi2sk",
+                "gsi3pk" => "gsi3sk",
                 _ => "sk",
             };
             let mut request = client

@@ -3,10 +3,10 @@
 
 use super::items::{from_item, ClaimRecord, StateItem};
 use super::{get_n, get_s, item_key, key_of, parse_alert_status, parse_delivery_status, sort_instant, sort_range};
-use super::{DynamoStore, Item, LISTING_INDEX};
+use super::{DynamoStore, Item, ASKING_INDEX, LISTING_INDEX};
 use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
-use crate::store::keys::{delivery_pk, listing_buckets, state_pk, Listing};
+use crate::store::keys::{asking_buckets, delivery_pk, listing_buckets, state_pk, Listing};
 use crate::store::{EventStore, ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -124,10 +124,54 @@ fn admitted<T>(
     Ok(out)
 }
 
+/// How far back the asking index is read: entries are filed no earlier than when they are written, and each
+/// pass takes those due, so only a scheduler paused this long leaves entries behind (`esimhooks reconcile
+/// --refile` files every state again).
+pub const ASKING_INDEX_LOOKBACK: Duration = Duration::hours(48);
+
 #[async_trait]
 impl StoreQuery for DynamoStore {
     async fn esim_state(&self, provider: ProviderId, key: &str) -> Result<Option<EsimState>, StoreError> {
         Ok(EventStore::load_state(self, provider, key).await?.map(|v| v.value))
+    }
+
+    /// The asking index of the provider, every shard of every hour from [`ASKING_INDEX_LOOKBACK`] before
+    /// `until` through `until`.
+    async fn filed_to_ask(
+        &self,
+        provider: ProviderId,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EsimState>, StoreError> {
+        let since = until - ASKING_INDEX_LOOKBACK;
+        let mut buckets = Vec::new();
+        let mut hour = since;
+        while hour.format("%Y-%m-%dT%H").to_string() <= until.format("%Y-%m-%dT%H").to_string() {
+            buckets.extend(asking_buckets(provider, hour).into_iter().map(|b| (b, "gsi3pk")));
+            hour += Duration::hours(1);
+        }
+        let mut entries = self
+            .query_buckets(ASKING_INDEX, buckets, sort_range(since, until), None)
+            .await?;
+        entries.sort_by(|a, b| get_s(a, "gsi3sk").cmp(&get_s(b, "gsi3sk")));
+        entries.truncate(limit);
+        let keys = entries
+            .iter()
+            .filter_map(|entry| Some(item_key(get_s(entry, "pk")?.to_string(), "STATE")))
+            .collect();
+        let mut found = self.get_items(keys).await?;
+        let mut states = Vec::new();
+        for entry in &entries {
+            let Some(item) = get_s(entry, "pk").and_then(|pk| found.remove(&(pk.to_string(), "STATE".to_string())))
+            else {
+                continue;
+            };
+            let state: EsimState = from_item::<StateItem>(item)?.state()?;
+            if state.asking.as_ref().and_then(|a| a.next).is_some_and(|at| at <= until) {
+                states.push(state);
+            }
+        }
+        Ok(states)
     }
 
     async fn delivery(
