@@ -90,6 +90,11 @@ extra_secrets = {name for module in (root / "shared/src/providers").glob("*.rs")
                  for listed in re.findall(r"extra_secrets: &\[([^\]]*)\]", module.read_text())
                  for name in re.findall(r'"([A-Z0-9_]+)"', listed)}
 
+# Providers asked about usage have an API module (`providers/<id>_api.rs`); their credentials' parameter is
+# named by format! (`<PREFIX>_API_CREDENTIALS_PARAM`).
+api_providers = {p for p in providers if (root / f"shared/src/providers/{p}_api.rs").exists()}
+check(len(api_providers) >= 4, f"providers with a usage API module: {sorted(api_providers)}")
+
 functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
 routes = {}
 for name, function in functions.items():
@@ -100,6 +105,7 @@ for name, function in functions.items():
     env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
     for var, value in env.items():
         built = {f"{p.upper()}_SECRETS_PARAM" for p in providers} | {f"{e}_PARAM" for e in extra_secrets}
+        built |= {f"{p.upper()}_API_CREDENTIALS_PARAM" for p in api_providers}
         check(f'"{var}"' in source or var in built or var == "RUST_LOG",
               f"{name}: environment variable {var} is read nowhere in shared/src")
         for target in refs(value):
@@ -141,6 +147,9 @@ for name, function in functions.items():
                     if isinstance(v, dict) and "Fn::If" in v}
             check({t for t in targets if not t.startswith("AWS::")} <= own,
                   f"{name}: reads secret parameters it is not configured with: {targets}")
+            # Providers' API credentials: only the asking worker (the others learn from the names who is asked).
+            api = {t for t in targets if t.endswith("ApiCredentialsParameter")}
+            check(not api or name == "ReconcileWorkerFunction", f"{name}: reads API credentials: {sorted(api)}")
         if any(a.startswith("dynamodb:") for a in actions):
             check(targets <= {"EventsTable"}, f"{name}: DynamoDB access beyond the events table: {targets}")
             check("dynamodb:Scan" not in actions and "dynamodb:*" not in actions, f"{name}: scans or wildcard DynamoDB access")

@@ -10,6 +10,7 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{Env, Settings};
 use shared::model::ProviderId;
 use shared::reconcile::client::{configured_credentials, credentials_var, url_var, ApiTransport, Reconciler};
+use shared::reconcile::due::AskingPlan;
 use shared::reconcile::{
     due_esims, pass_budget, reconcile_due, reconcile_one, Ask, AskError, Asked, FiledEsims, ReconcileError,
 };
@@ -35,6 +36,7 @@ pub struct ReconcileArgs {
 /// The providers asked: the one `named`, or every provider with a usage API and credentials.
 async fn reconcilers(
     named: Option<ProviderId>,
+    plan: &AskingPlan,
     env: Env<'_>,
     secrets: &dyn shared::config::SecretSource,
     transport: Arc<dyn ApiTransport>,
@@ -50,7 +52,7 @@ async fn reconcilers(
         let credentials = configured_credentials(provider, env, secrets).await?;
         let url = env(&url_var(provider));
         match Reconciler::configured(provider, credentials.as_deref(), url.as_deref(), transport.clone())? {
-            Some(reconciler) => found.push(reconciler),
+            Some(reconciler) => found.push(reconciler.with_per_second(plan.per_second(provider))),
             None if named.is_some() => {
                 return Err(format!(
                     "{provider} is not reconciled: set {}",
@@ -99,8 +101,9 @@ pub async fn run(
         return Err("--iccid needs --provider".into());
     }
     let opened = args.backend.open(!args.dry_run).await?;
-    let reconcilers = reconcilers(args.provider, env, opened.secrets.as_ref(), transport).await?;
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+    let plan = &settings.pipeline.asking;
+    let reconcilers = reconcilers(args.provider, plan, env, opened.secrets.as_ref(), transport).await?;
     let rules = &settings.pipeline.asking.rules;
     let write = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
     let clock = SystemClock;
@@ -115,7 +118,7 @@ pub async fn run(
             }
             let budget = pass_budget(reconciler.per_second(), rules.period);
             let FiledEsims { due, early } = due_esims(
-                reconciler,
+                provider,
                 opened.query.as_ref(),
                 clock.now(),
                 (&settings.pipeline.rules, rules),
@@ -197,7 +200,8 @@ pub async fn schedule(
     env: Env<'_>,
     transport: Arc<dyn ApiTransport>,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
-    let reconcilers = match reconcilers(None, env, opened.secrets.as_ref(), transport).await {
+    let plan = &settings.pipeline.asking;
+    let reconcilers = match reconcilers(None, plan, env, opened.secrets.as_ref(), transport).await {
         Ok(found) => found,
         Err(_) => return Ok(None),
     };

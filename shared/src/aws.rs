@@ -2,6 +2,7 @@
 //! at an emulator or a local endpoint.
 
 use crate::config::SecretSource;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::SharedHttpClient;
@@ -139,6 +140,39 @@ impl SecretSource for SsmSecrets {
             .and_then(|p| p.value)
             .ok_or_else(|| format!("parameter {name} has no value"))
     }
+}
+
+/// Sends `bodies` to the queue, ten to a batch; an error when SQS refused any.
+pub async fn send_messages(sqs: &aws_sdk_sqs::Client, queue_url: &str, bodies: &[String]) -> Result<(), StoreError> {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    for chunk in bodies.chunks(10) {
+        let entries: Vec<SendMessageBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let output = sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("sqs: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+        if !output.failed.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "sqs refused {} of {} messages",
+                output.failed.len(),
+                chunk.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -152,7 +152,8 @@ pub fn api_credentials_var(provider: ProviderId) -> String {
 }
 
 /// Who is asked (reconcile): every provider with a usage API whose credentials (or their parameter) are set;
-/// `ESIMHOOKS_RECONCILE_EVERY` (`15m`, the scheduler's period) and `ESIMHOOKS_RECONCILE_STALE_AFTER` (`12h`).
+/// `ESIMHOOKS_RECONCILE_EVERY` (`15m`, the scheduler's period), `ESIMHOOKS_RECONCILE_STALE_AFTER` (`12h`) and
+/// `<PROVIDER>_API_PER_SECOND` (a budget below the provider's published limit).
 fn asking_plan(env: Env<'_>) -> Result<AskingPlan, ConfigError> {
     let mut rules = DueRules::default();
     let span = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
@@ -181,12 +182,28 @@ fn asking_plan(env: Env<'_>) -> Result<AskingPlan, ConfigError> {
             .flatten()
             .any(|v| !v.trim().is_empty())
     };
-    let providers = ProviderId::ALL
+    let providers: Vec<ProviderId> = ProviderId::ALL
         .iter()
         .copied()
         .filter(|p| p.spec().usage_api.is_some() && configured(*p))
         .collect();
-    Ok(AskingPlan { rules, providers })
+    let mut per_second = Vec::new();
+    for &provider in &providers {
+        let name = format!("{}_API_PER_SECOND", provider.env_prefix());
+        if let Some(text) = env(&name).filter(|t| !t.trim().is_empty()) {
+            let budget = text.trim().parse::<u32>().ok().filter(|n| (1..=1000).contains(n));
+            let budget = budget.ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: "must be a number of requests a second, 1 to 1000".into(),
+            })?;
+            per_second.push((provider, budget));
+        }
+    }
+    Ok(AskingPlan {
+        rules,
+        providers,
+        per_second,
+    })
 }
 
 /// `ESIMHOOKS_CUSTOMER_MESSAGES` (`true`), `ESIMHOOKS_BRAND` (`Your eSIM`), `ESIMHOOKS_QUIET_HOURS`

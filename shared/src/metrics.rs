@@ -132,6 +132,35 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
     .to_string()
 }
 
+/// The EMF line for one ask of a provider's API (reconcile): `Asked` (an answer came), `AskNew` (it was a new
+/// reading, stored), `AskFailed` by `reason` (`credentials`, `unavailable`, `rate_limited`, `malformed`,
+/// `unaskable`, `store`), per provider and per provider and reason.
+pub fn ask_line(provider: &str, new: bool, failure: Option<&str>, timestamp_ms: i64) -> String {
+    let names = [("Asked", "Count"), ("AskNew", "Count"), ("AskFailed", "Count")];
+    let mut line = json!({
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([["provider"], ["provider", "reason"]]), &names)]},
+        "provider": provider,
+        "Asked": u8::from(failure.is_none()),
+        "AskNew": u8::from(new),
+        "AskFailed": u8::from(failure.is_some()),
+    });
+    line["reason"] = json!(failure.unwrap_or("none"));
+    line.to_string()
+}
+
+/// The EMF line of the asking scheduler for one provider: `AskQueued` (due eSIMs queued), `AskRefiled` (found
+/// filed early, filed again).
+pub fn ask_schedule_line(provider: &str, queued: usize, refiled: usize, timestamp_ms: i64) -> String {
+    let names = [("AskQueued", "Count"), ("AskRefiled", "Count")];
+    json!({
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([["provider"]]), &names)]},
+        "provider": provider,
+        "AskQueued": queued,
+        "AskRefiled": refiled,
+    })
+    .to_string()
+}
+
 /// The EMF line for one partner callback attempt: counts by partner (and in all), and its latency.
 pub fn callback_line(partner: &str, verdict: &Verdict, latency_ms: u64, timestamp_ms: i64) -> String {
     let count = |hit: bool| u8::from(hit);

@@ -55,7 +55,9 @@ pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>
 }
 
 /// The production pipeline over DynamoDB and SNS, and the settings it was built with.
-async fn build_pipeline(env: crate::config::Env<'_>) -> Result<(Pipeline, Settings, aws_config::SdkConfig), String> {
+pub(crate) async fn build_pipeline(
+    env: crate::config::Env<'_>,
+) -> Result<(Pipeline, Settings, aws_config::SdkConfig), String> {
     let mut settings = Settings::from_env(env).map_err(|e| e.to_string())?;
     let targets = AwsTargets::from_env(env).map_err(|e| e.to_string())?;
     let sdk = sdk_config().await;

@@ -26,6 +26,9 @@ const FROM: &str = "alerts@travelsim.example";
 #[path = "moto_notify/trust.rs"]
 mod trust;
 
+#[path = "moto_notify/asking.rs"]
+mod asking;
+
 fn contact(pairs: &[(&str, &str)]) -> Contact {
     let value = Value::Object(
         pairs

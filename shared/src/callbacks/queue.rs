@@ -10,7 +10,6 @@ use super::sender::{CallbackJob, JobQueue, NotificationMessage, Sender};
 use super::types::NotificationType;
 use crate::store::StoreError;
 use async_trait::async_trait;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -171,35 +170,11 @@ impl QueueSender {
 
 /// Sends jobs to the queue for their first attempt, ten to a batch.
 async fn send_jobs(sqs: &Client, queue_url: &str, jobs: &[CallbackJob]) -> Result<(), StoreError> {
-    for chunk in jobs.chunks(10) {
-        let entries: Vec<SendMessageBatchRequestEntry> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, job)| {
-                let body = serde_json::to_string(&QueueMessage::Job { job: job.clone() }).ok()?;
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let output = sqs
-            .send_message_batch()
-            .queue_url(queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("sqs: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
-        if !output.failed.is_empty() {
-            return Err(StoreError::Unavailable(format!(
-                "sqs refused {} of {} jobs",
-                output.failed.len(),
-                chunk.len()
-            )));
-        }
-    }
-    Ok(())
+    let bodies: Vec<String> = jobs
+        .iter()
+        .filter_map(|job| serde_json::to_string(&QueueMessage::Job { job: job.clone() }).ok())
+        .collect();
+    crate::aws::send_messages(sqs, queue_url, &bodies).await
 }
 
 /// The callback queue as where recovered deliveries go (the callbacks API).

@@ -26,6 +26,7 @@ pub struct Reconciler {
     credentials: ApiCredentials,
     transport: std::sync::Arc<dyn ApiTransport>,
     token: Mutex<Option<Token>>,
+    per_second: Option<u32>,
 }
 
 /// The environment variable names of a provider's API settings: `<PREFIX>_API_CREDENTIALS` (or its `_PARAM`,
@@ -44,7 +45,7 @@ pub async fn configured_credentials(
     secrets: &dyn crate::config::SecretSource,
 ) -> Result<Option<String>, String> {
     let base = credentials_var(provider);
-    match env(&format!("{base}_PARAM")) {
+    match env(&format!("{base}_PARAM")).filter(|name| !name.trim().is_empty()) {
         Some(name) => secrets
             .parameter(&name)
             .await
@@ -91,6 +92,7 @@ impl Reconciler {
             credentials,
             transport,
             token: Mutex::new(None),
+            per_second: None,
         }))
     }
 
@@ -99,9 +101,15 @@ impl Reconciler {
         self.api.validity_notices
     }
 
-    /// The most requests a second this provider's published limit allows.
+    /// The most requests a second this provider is asked: its budget, else its published limit.
     pub fn per_second(&self) -> u32 {
-        self.api.per_second
+        self.per_second.unwrap_or(self.api.per_second).max(1)
+    }
+
+    /// Keeps to `per_second` instead of the published limit.
+    pub fn with_per_second(mut self, per_second: u32) -> Self {
+        self.per_second = Some(per_second);
+        self
     }
 
     async fn call(&self, request: &ApiRequest) -> Result<ApiAnswer, AskError> {

@@ -47,9 +47,22 @@ pub struct AskingPlan {
     pub rules: DueRules,
     /// Providers with a usage API and credentials configured.
     pub providers: Vec<ProviderId>,
+    /// Budgets below the providers' published limits (`<PROVIDER>_API_PER_SECOND`).
+    pub per_second: Vec<(ProviderId, u32)>,
 }
 
 impl AskingPlan {
+    /// The most asks a second of `provider`: its configured budget, else its published limit.
+    pub fn per_second(&self, provider: ProviderId) -> u32 {
+        self.per_second
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map(|(_, n)| *n)
+            .or_else(|| provider.spec().usage_api.map(|api| api.per_second))
+            .unwrap_or(1)
+            .max(1)
+    }
+
     pub fn asks(&self, provider: ProviderId) -> bool {
         self.providers.contains(&provider)
     }

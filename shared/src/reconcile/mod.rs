@@ -6,8 +6,11 @@
 
 pub mod client;
 pub mod due;
+pub mod fanout;
 #[cfg(feature = "aws")]
 pub mod http;
+#[cfg(feature = "aws")]
+pub mod lambda;
 mod run;
 
 pub use run::{

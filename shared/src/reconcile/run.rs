@@ -3,10 +3,11 @@
 //! partner notifications), once.
 
 use super::client::Reconciler;
-use super::due::{due_now, DueRules, Why};
+use super::due::{due_now, validity_notices, DueRules, Why};
 use super::{adds_nothing, measured_at, reading_event, Ask, AskError};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
+use crate::model::ProviderId;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
 use crate::state::EsimState;
 use crate::store::{StoreError, StoreQuery};
@@ -115,14 +116,14 @@ pub struct AskedEsim<'a> {
 /// The provider's eSIMs filed to be asked by `now` (at most `limit`, earliest first), split into those due at
 /// `now`, with why, and those filed early: what a pass asks and refiles (and a dry run lists).
 pub async fn due_esims(
-    reconciler: &Reconciler,
+    provider: ProviderId,
     states: &dyn StoreQuery,
     now: chrono::DateTime<chrono::Utc>,
     rules: (&AlertRules, &DueRules),
     limit: usize,
 ) -> Result<FiledEsims, StoreError> {
-    let filed = states.filed_to_ask(reconciler.provider, now, limit).await?;
-    let validity_notices = reconciler.validity_notices();
+    let filed = states.filed_to_ask(provider, now, limit).await?;
+    let validity_notices = validity_notices(provider);
     let mut found = FiledEsims::default();
     for state in filed {
         match due_now(&state, rules.0, rules.1, validity_notices, now) {
@@ -158,7 +159,7 @@ pub async fn reconcile_due(
     mut told: impl FnMut(AskedEsim<'_>),
 ) -> Result<PassReport, ReconcileError> {
     let budget = pass_budget(reconciler.per_second(), rules.1.period);
-    let FiledEsims { due, early } = due_esims(reconciler, states, clock.now(), rules, budget).await?;
+    let FiledEsims { due, early } = due_esims(reconciler.provider, states, clock.now(), rules, budget).await?;
     let pace = std::time::Duration::from_secs_f64(1.0 / f64::from(reconciler.per_second().max(1)));
     let mut report = PassReport {
         known: due.len() + early.len(),

@@ -459,13 +459,30 @@ pub const AIRALO_PACKAGE: &str = "bonbon-7gb-10days";
 
 /// An Airalo eSIM's usage read from amounts (as another source of the same eSIM would give it): 10 % left.
 pub fn airalo_reading(iccid: &str, now: DateTime<Utc>) -> shared::model::Event {
+    usage_reading(
+        ProviderId::Airalo,
+        iccid,
+        AIRALO_PACKAGE,
+        ("reading-1", now),
+        100_000_000,
+    )
+}
+
+/// A usage event of `provider`'s eSIM `iccid` on `bundle`: `remaining` of 1 GB, keyed `id`, at `at`.
+pub fn usage_reading(
+    provider: ProviderId,
+    iccid: &str,
+    bundle: &str,
+    (id, at): (&str, DateTime<Utc>),
+    remaining: u64,
+) -> shared::model::Event {
     use shared::model::{Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, PayloadSha256};
     let raw = serde_json::value::RawValue::from_string("{}".into()).unwrap();
     let mut event = Event::new(
-        ProviderId::Airalo,
+        provider,
         EventKind::DataUsage,
-        DedupeKey::provider_id("reading-1"),
-        now,
+        DedupeKey::provider_id(id),
+        at,
         PayloadSha256::ZERO,
         raw,
     );
@@ -475,13 +492,13 @@ pub fn airalo_reading(iccid: &str, now: DateTime<Utc>) -> shared::model::Event {
         refs: Default::default(),
     });
     event.bundle = Some(Bundle {
-        reference: Some(AIRALO_PACKAGE.into()),
-        name: Some(AIRALO_PACKAGE.into()),
+        reference: Some(bundle.into()),
+        name: Some(bundle.into()),
     });
     event.usage = Some(
         DataUsage {
             total_bytes: Some(1_000_000_000),
-            remaining_bytes: Some(100_000_000),
+            remaining_bytes: Some(remaining),
             ..DataUsage::default()
         }
         .complete(),

@@ -1,0 +1,110 @@
+//! Asking at scale, deployed: a scheduled pass selects each asked provider's due eSIMs from the asking index
+//! (no scan) and queues one job per eSIM; workers take jobs from the queue, each keeping to its share of the
+//! provider's budget, so many invocations serve a large fleet within every rate limit. Transport-free: the
+//! queue and the Lambda wiring are in `reconcile::lambda`.
+
+use super::client::Reconciler;
+use super::due::{due_now, validity_notices, AskingPlan};
+use super::run::{due_esims, pass_budget, reconcile_one, Asked, FiledEsims, ReconcileError};
+use super::{Ask, AskError};
+use crate::alerts::AlertRules;
+use crate::clock::Clock;
+use crate::model::ProviderId;
+use crate::pipeline::Pipeline;
+use crate::store::StoreQuery;
+use serde::{Deserialize, Serialize};
+
+/// One eSIM to ask, as the scheduler queues it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskJob {
+    pub provider: ProviderId,
+    pub esim: String,
+    /// Why it was due when queued (for the log).
+    pub why: String,
+}
+
+/// What the scheduler did for one provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScheduledProvider {
+    pub provider: &'static str,
+    pub queued: usize,
+    /// Found filed before they were due, and filed again.
+    pub refiled: usize,
+}
+
+/// The scheduler's pass: for every provider asked, its due eSIMs (at most one pass's budget, earliest filed
+/// first) become jobs, and those filed early are filed again at their exact next ask.
+pub async fn schedule_asks(
+    plan: &AskingPlan,
+    alerts: &AlertRules,
+    states: &dyn StoreQuery,
+    pipeline: &Pipeline,
+    clock: &dyn Clock,
+) -> Result<(Vec<AskJob>, Vec<ScheduledProvider>), ReconcileError> {
+    let (mut jobs, mut report) = (Vec::new(), Vec::new());
+    for &provider in &plan.providers {
+        let budget = pass_budget(plan.per_second(provider), plan.rules.period);
+        let FiledEsims { due, early } = due_esims(provider, states, clock.now(), (alerts, &plan.rules), budget).await?;
+        for state in &early {
+            pipeline.refile(provider, &state.key).await?;
+        }
+        report.push(ScheduledProvider {
+            provider: provider.as_str(),
+            queued: due.len(),
+            refiled: early.len(),
+        });
+        jobs.extend(due.into_iter().map(|(state, why)| AskJob {
+            provider,
+            esim: state.key,
+            why: why.as_str().into(),
+        }));
+    }
+    Ok((jobs, report))
+}
+
+/// What a worker did with one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    Asked(Asked),
+    /// No longer due (asked since it was queued, or a delivery told what asking would): not asked.
+    NotDue,
+    /// The provider does not know the eSIM: noted, not retried.
+    Unknown,
+}
+
+/// Whether a failed job is worth retrying from the queue: the API was unavailable or limited us, or our store
+/// failed. Wrong credentials and malformed answers are not (the operator must act; the metric says so).
+pub fn retried(error: &ReconcileError) -> bool {
+    match error {
+        ReconcileError::Ask(AskError::RateLimited(_) | AskError::Unavailable(_)) => true,
+        ReconcileError::Ask(_) => false,
+        ReconcileError::Store(_) | ReconcileError::Pipeline(_) => true,
+    }
+}
+
+/// A worker's job: asks about the eSIM if it is still due (or was never heard of) and applies the answer.
+pub async fn work_job(
+    job: &AskJob,
+    reconciler: &Reconciler,
+    pipeline: &Pipeline,
+    states: &dyn StoreQuery,
+    clock: &dyn Clock,
+    (alerts, plan): (&AlertRules, &AskingPlan),
+) -> Result<JobOutcome, ReconcileError> {
+    if let Some(state) = states.esim_state(job.provider, &job.esim).await? {
+        let notices = validity_notices(job.provider);
+        if due_now(&state, alerts, &plan.rules, notices, clock.now()).is_none() {
+            return Ok(JobOutcome::NotDue);
+        }
+    }
+    match reconcile_one(reconciler, &Ask::guess(&job.esim), pipeline, states, clock).await {
+        Ok(asked) => Ok(JobOutcome::Asked(asked)),
+        Err(ReconcileError::Ask(AskError::UnknownEsim)) => Ok(JobOutcome::Unknown),
+        Err(error) => Err(error),
+    }
+}
+
+/// How long a worker waits between two asks of one provider, when `concurrency` workers share its budget.
+pub fn worker_pace(per_second: u32, concurrency: u32) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(f64::from(concurrency.max(1)) / f64::from(per_second.max(1)))
+}

@@ -1,0 +1,231 @@
+//! The deployed asking: one binary, two functions. Invoked by its schedule (EventBridge Scheduler), it selects
+//! each asked provider's due eSIMs from the asking index and queues a job per eSIM on
+//! `ESIMHOOKS_RECONCILE_QUEUE_URL`; invoked by that queue, it asks each eSIM, every worker keeping to its share
+//! (`ESIMHOOKS_RECONCILE_CONCURRENCY`, the queue trigger's maximum concurrency) of each provider's budget.
+
+use super::client::{configured_credentials, url_var, Reconciler};
+use super::fanout::{retried, schedule_asks, work_job, worker_pace, AskJob, JobOutcome};
+use super::http::HttpsTransport;
+use super::run::{Asked, ReconcileError};
+use super::AskError;
+use crate::aws::{send_messages, SsmSecrets};
+use crate::callbacks::queue::{BatchResponse, ItemFailure, SqsEvent};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{process_env, AwsTargets, Settings};
+use crate::metrics::{ask_line, ask_schedule_line};
+use crate::model::ProviderId;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::store::dynamodb::DynamoStore;
+use crate::telemetry;
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::{service_fn, Error};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+struct Asking {
+    pipeline: Pipeline,
+    settings: Settings,
+    states: DynamoStore,
+    sdk: aws_config::SdkConfig,
+    /// The providers' API clients, built at the first job (the scheduler never reads the credentials).
+    reconcilers: OnceCell<HashMap<ProviderId, Reconciler>>,
+    concurrency: u32,
+}
+
+/// The whole `main` of the asking functions.
+pub async fn run_reconcile() -> Result<(), Error> {
+    telemetry::init_json();
+    let asking = match build().await {
+        Ok(asking) => Arc::new(asking),
+        Err(reason) => {
+            tracing::error!(reason, "configuration incomplete: asking the providers cannot run");
+            return Err(reason.into());
+        }
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let asking = Arc::clone(&asking);
+        async move {
+            if event.payload.get("Records").is_some() {
+                let batch: SqsEvent = serde_json::from_value(event.payload)?;
+                Ok::<_, Error>(serde_json::to_value(asking.work(batch).await)?)
+            } else {
+                asking.schedule().await?;
+                Ok(serde_json::Value::Null)
+            }
+        }
+    }))
+    .await
+}
+
+async fn build() -> Result<Asking, String> {
+    let env = process_env;
+    let (pipeline, settings, sdk) = crate::runtime::build_pipeline(&env).await?;
+    let targets = AwsTargets::from_env(&env).map_err(|e| e.to_string())?;
+    let states = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
+    let concurrency = match env("ESIMHOOKS_RECONCILE_CONCURRENCY").filter(|t| !t.trim().is_empty()) {
+        None => 2,
+        Some(text) => text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or("ESIMHOOKS_RECONCILE_CONCURRENCY: must be a positive number")?,
+    };
+    Ok(Asking {
+        pipeline,
+        settings,
+        states,
+        sdk,
+        reconcilers: OnceCell::new(),
+        concurrency,
+    })
+}
+
+impl Asking {
+    /// Queues every asked provider's due eSIMs. An error fails the invocation (and alarms); the next one
+    /// finds the same eSIMs still filed.
+    async fn schedule(&self) -> Result<(), String> {
+        let queue = process_env("ESIMHOOKS_RECONCILE_QUEUE_URL").ok_or("ESIMHOOKS_RECONCILE_QUEUE_URL is not set")?;
+        let plan = &self.settings.pipeline.asking;
+        let (jobs, report) = schedule_asks(
+            plan,
+            &self.settings.pipeline.rules,
+            &self.states,
+            &self.pipeline,
+            &SystemClock,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let bodies: Vec<String> = jobs.iter().filter_map(|job| serde_json::to_string(job).ok()).collect();
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        send_messages(&sqs, &queue, &bodies).await.map_err(|e| e.to_string())?;
+        let now = SystemClock.now().timestamp_millis();
+        for provider in &report {
+            println!(
+                "{}",
+                ask_schedule_line(provider.provider, provider.queued, provider.refiled, now)
+            );
+            tracing::info!(
+                provider = provider.provider,
+                queued = provider.queued,
+                refiled = provider.refiled,
+                "asking scheduled"
+            );
+        }
+        Ok(())
+    }
+
+    async fn reconcilers(&self) -> &HashMap<ProviderId, Reconciler> {
+        self.reconcilers
+            .get_or_init(|| async {
+                let env = process_env;
+                let ssm = SsmSecrets(aws_sdk_ssm::Client::new(&self.sdk));
+                let plan = &self.settings.pipeline.asking;
+                let mut found = HashMap::new();
+                let transport = match HttpsTransport::new() {
+                    Ok(t) => Arc::new(t),
+                    Err(error) => {
+                        tracing::error!(%error, "no HTTPS client: no provider can be asked");
+                        return found;
+                    }
+                };
+                for &provider in &plan.providers {
+                    let built = match configured_credentials(provider, &env, &ssm).await {
+                        Ok(credentials) => Reconciler::configured(
+                            provider,
+                            credentials.as_deref(),
+                            env(&url_var(provider)).as_deref(),
+                            transport.clone(),
+                        ),
+                        Err(why) => Err(why),
+                    };
+                    match built {
+                        Ok(Some(reconciler)) => {
+                            found.insert(provider, reconciler.with_per_second(plan.per_second(provider)));
+                        }
+                        Ok(None) => {}
+                        Err(reason) => {
+                            tracing::error!(provider = provider.as_str(), reason, "API credentials unusable")
+                        }
+                    }
+                }
+                found
+            })
+            .await
+    }
+
+    /// Asks each job's eSIM, pacing each provider's asks to its share of the budget. A job the API could not
+    /// answer now stays on the queue (a batch item failure) and comes back after its visibility timeout.
+    async fn work(&self, batch: SqsEvent) -> BatchResponse {
+        let reconcilers = self.reconcilers().await;
+        let rules = (&self.settings.pipeline.rules, &self.settings.pipeline.asking);
+        let mut last_ask: HashMap<ProviderId, tokio::time::Instant> = HashMap::new();
+        let mut response = BatchResponse::default();
+        for record in batch.records {
+            let Ok(job) = serde_json::from_str::<AskJob>(&record.body) else {
+                tracing::warn!(message_id = record.message_id, "not an ask job; dropped");
+                continue;
+            };
+            let Some(reconciler) = reconcilers.get(&job.provider) else {
+                println!(
+                    "{}",
+                    ask_line(job.provider.as_str(), false, Some("credentials"), now_ms())
+                );
+                tracing::error!(
+                    provider = job.provider.as_str(),
+                    "the provider's API credentials are not usable; job kept"
+                );
+                response.failures.push(ItemFailure { id: record.message_id });
+                continue;
+            };
+            let pace = worker_pace(reconciler.per_second(), self.concurrency);
+            if let Some(last) = last_ask.get(&job.provider) {
+                tokio::time::sleep_until(*last + pace).await;
+            }
+            last_ask.insert(job.provider, tokio::time::Instant::now());
+            let result = work_job(&job, reconciler, &self.pipeline, &self.states, &SystemClock, rules).await;
+            let provider = job.provider.as_str();
+            match &result {
+                Ok(JobOutcome::NotDue) => {
+                    last_ask.remove(&job.provider);
+                }
+                Ok(outcome) => {
+                    let new = matches!(outcome, JobOutcome::Asked(Asked::Applied(Outcome::Stored { .. })));
+                    println!("{}", ask_line(provider, new, None, now_ms()));
+                }
+                Err(error) => {
+                    println!("{}", ask_line(provider, false, Some(failure_reason(error)), now_ms()));
+                    if let ReconcileError::Ask(AskError::Credentials(why)) = error {
+                        tracing::error!(
+                            provider,
+                            reason = why.as_str(),
+                            "the provider's API refused our credentials"
+                        );
+                    } else {
+                        tracing::warn!(provider, %error, why = job.why, "asking an eSIM failed");
+                    }
+                    if retried(error) {
+                        response.failures.push(ItemFailure { id: record.message_id });
+                    }
+                }
+            }
+        }
+        response
+    }
+}
+
+fn failure_reason(error: &ReconcileError) -> &'static str {
+    match error {
+        ReconcileError::Ask(AskError::Credentials(_)) => "credentials",
+        ReconcileError::Ask(AskError::RateLimited(_)) => "rate_limited",
+        ReconcileError::Ask(AskError::Unavailable(_)) => "unavailable",
+        ReconcileError::Ask(AskError::Malformed(_)) => "malformed",
+        ReconcileError::Ask(AskError::Unaskable(_) | AskError::UnknownEsim) => "unaskable",
+        ReconcileError::Store(_) | ReconcileError::Pipeline(_) => "store",
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemClock.now().timestamp_millis()
+}

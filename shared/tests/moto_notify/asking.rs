@@ -1,0 +1,185 @@
+//! Asking providers, deployed, on moto: deliveries file each eSIM in the table's asking index, the scheduler
+//! reads it (no scan) and queues the due eSIMs on SQS, a worker asks and applies the answer once, and the eSIM
+//! is filed for its next ask so the next pass queues nothing.
+
+use super::*;
+use shared::reconcile::client::{ApiTransport, Reconciler};
+use shared::reconcile::due::AskingPlan;
+use shared::reconcile::fanout::{schedule_asks, work_job, AskJob, JobOutcome};
+use shared::reconcile::{ApiAnswer, ApiRequest, Asked};
+use std::sync::Mutex;
+
+/// eSIM Go's API answering every eSIM with `remaining` of 1 GB, recording the paths asked.
+struct EsimGoAnswers {
+    remaining: u64,
+    asked: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl ApiTransport for EsimGoAnswers {
+    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, String> {
+        self.asked.lock().unwrap().push(request.path.clone());
+        assert!(
+            url.starts_with("http://127.0.0.1:9/")
+                && request.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case("x-api-key")),
+            "{url} {request:?}"
+        );
+        let body = json!({"bundles": [{"name": "esim_1GB_7D_GB_V2", "assignments": [{"id": "1",
+            "callTypeGroup": "data", "initialQuantity": 1_000_000_000u64, "remainingQuantity": self.remaining,
+            "assignmentDateTime": "2026-11-20T10:00:00Z", "bundleState": "active", "unlimited": false}]}]});
+        Ok(ApiAnswer {
+            status: 200,
+            retry_after: None,
+            body: body.to_string().into_bytes(),
+        })
+    }
+}
+
+fn usage(iccid: &str, remaining: u64, id: &str, at: chrono::DateTime<chrono::Utc>) -> shared::model::Event {
+    common::usage_reading(ProviderId::EsimGo, iccid, "esim_1GB_7D_GB_V2", (id, at), remaining)
+}
+
+#[tokio::test]
+async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
+    let rig = MotoRig::new("asking", "2026-12-06T12:00:00Z").await;
+    let plan = AskingPlan {
+        providers: vec![ProviderId::EsimGo],
+        ..AskingPlan::default()
+    };
+    let mut settings = common::quick_settings();
+    settings.asking = plan.clone();
+    let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let pipeline = Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), settings.clone());
+    let (busy, idle) = ("8944500000000000101", "8944500000000000102");
+    let noon = common::instant("2026-12-06T12:00:00Z");
+    pipeline.process(&usage(busy, 600_000_000, "u1", noon)).await.unwrap();
+    pipeline.process(&usage(idle, 950_000_000, "u2", noon)).await.unwrap();
+    rig.clock.set(noon + chrono::Duration::hours(1));
+    // 100 MB an hour: 300 MB to the 20 % level, reached at four times that rate 45 minutes on.
+    pipeline
+        .process(&usage(busy, 500_000_000, "u3", rig.clock.now()))
+        .await
+        .unwrap();
+    let at = |minutes: i64| noon + chrono::Duration::minutes(60 + minutes);
+    let filed = |until| rig.store.filed_to_ask(ProviderId::EsimGo, until, 100);
+    assert!(filed(at(44)).await.unwrap().is_empty());
+    let found: Vec<String> = filed(at(46)).await.unwrap().into_iter().map(|s| s.key).collect();
+    assert_eq!(found, [busy]);
+    let silent: Vec<String> = filed(noon + chrono::Duration::hours(12))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(silent, [busy, idle], "the idle eSIM is filed for silence, 12 h on");
+
+    rig.clock.set(at(46));
+    let (jobs, report) = schedule_asks(
+        &plan,
+        &settings.rules,
+        rig.store.as_ref(),
+        &pipeline,
+        rig.clock.as_ref(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report[0].queued, report[0].refiled), (1, 0));
+    let queue = rig
+        .sqs
+        .create_queue()
+        .queue_name(format!("asks-{}", std::process::id()))
+        .send()
+        .await
+        .unwrap();
+    let queue = queue.queue_url.unwrap();
+    let bodies: Vec<String> = jobs.iter().map(|j| serde_json::to_string(j).unwrap()).collect();
+    shared::aws::send_messages(&rig.sqs, &queue, &bodies).await.unwrap();
+    let received = rig
+        .sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let jobs: Vec<AskJob> = received
+        .messages
+        .unwrap_or_default()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        (jobs[0].provider, jobs[0].esim.as_str(), jobs[0].why.as_str()),
+        (ProviderId::EsimGo, busy, "next level near")
+    );
+
+    let answers = Arc::new(EsimGoAnswers {
+        remaining: 150_000_000,
+        asked: Mutex::new(Vec::new()),
+    });
+    let reconciler = Reconciler::configured(
+        ProviderId::EsimGo,
+        Some("go-key"),
+        Some("http://127.0.0.1:9"),
+        answers.clone(),
+    )
+    .unwrap()
+    .unwrap();
+    let rules = (&settings.rules, &plan);
+    let done = work_job(
+        &jobs[0],
+        &reconciler,
+        &pipeline,
+        rig.store.as_ref(),
+        rig.clock.as_ref(),
+        rules,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        done,
+        JobOutcome::Asked(Asked::Applied(shared::pipeline::Outcome::Stored { alerts: 1 }))
+    );
+    let alerts = rig.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0]["Message"].as_str().unwrap().contains("\"level\":\"20%\""),
+        "{}",
+        alerts[0]["Message"]
+    );
+
+    // The same job again (queued twice, or redelivered): not due, not asked; the next pass queues nothing.
+    let again = work_job(
+        &jobs[0],
+        &reconciler,
+        &pipeline,
+        rig.store.as_ref(),
+        rig.clock.as_ref(),
+        rules,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, JobOutcome::NotDue);
+    assert_eq!(answers.asked.lock().unwrap().len(), 1);
+    let (jobs, _) = schedule_asks(
+        &plan,
+        &settings.rules,
+        rig.store.as_ref(),
+        &pipeline,
+        rig.clock.as_ref(),
+    )
+    .await
+    .unwrap();
+    assert!(jobs.is_empty(), "{jobs:?}");
+    let state = rig.store.esim_state(ProviderId::EsimGo, busy).await.unwrap().unwrap();
+    let asking = state.asking.unwrap();
+    assert_eq!(asking.asked_at, Some(at(46)));
+    assert!(
+        asking
+            .next
+            .is_some_and(|next| next >= at(46) + chrono::Duration::minutes(15)),
+        "{asking:?}"
+    );
+    assert!(rig.alerts().await.is_empty());
+}
