@@ -29,6 +29,10 @@ pub struct ReconcileArgs {
     /// Say what would be asked (method and URL, or the due eSIMs and why), and ask nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// File every state of the providers asked for its next ask, and ask nothing: for a table of an earlier
+    /// release, or a provider just given credentials (states are otherwise filed as they are next saved).
+    #[arg(long, conflicts_with_all = ["iccid", "dry_run"])]
+    pub refile: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -138,6 +142,25 @@ pub async fn run(
         return Ok(0);
     }
     let pipeline = pipeline_for(&opened, &settings, Arc::new(SystemClock));
+    if args.refile {
+        for reconciler in &reconcilers {
+            let provider = reconciler.provider;
+            let every = shared::store::ListQuery {
+                provider: Some(provider),
+                since: Some(clock.now() - shared::store::ASKING_LOOKBACK),
+                ..shared::store::ListQuery::default()
+            };
+            let states = opened.query.list_states(&every).await.map_err(|e| e.to_string())?;
+            for state in &states {
+                pipeline.refile(provider, &state.key).await.map_err(|e| e.to_string())?;
+            }
+            write(
+                out,
+                format!("{provider}: {} eSIMs filed for their next ask", states.len()),
+            )?;
+        }
+        return Ok(0);
+    }
     let mut failed = false;
     for reconciler in &reconcilers {
         let provider = reconciler.provider;

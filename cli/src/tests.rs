@@ -559,6 +559,48 @@ async fn init_creates_a_table_and_topic_the_aws_backend_can_use() {
     assert!(topic_arn.starts_with("arn:aws:sns:"), "{topic_arn}");
     // Idempotent: running it again is fine.
     init_at(&sdk, &table, &table).await.unwrap();
+    // A table of an earlier release, without the asking index, gains it.
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let indexes = |table: String| {
+        let ddb = ddb.clone();
+        async move {
+            let described = ddb.describe_table().table_name(table).send().await.unwrap();
+            let table = described.table.unwrap();
+            let names = table.global_secondary_indexes.unwrap_or_default();
+            names
+                .iter()
+                .filter_map(|i| i.index_name().map(String::from))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(indexes(table.clone()).await.contains(&"asking".to_string()));
+    let older = format!("{table}-older");
+    let attribute = |name: &str| {
+        aws_sdk_dynamodb::types::AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, kind| {
+        aws_sdk_dynamodb::types::KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(&older)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", aws_sdk_dynamodb::types::KeyType::Hash))
+        .key_schema(key("sk", aws_sdk_dynamodb::types::KeyType::Range))
+        .send()
+        .await
+        .unwrap();
+    init_at(&sdk, &older, &older).await.unwrap();
+    assert_eq!(indexes(older).await, ["asking"]);
     // The customer email sender's SES identity, also idempotent.
     let from = format!("alerts-{}@travelsim.example", std::process::id());
     crate::setup::init_email_identity(&sdk, &from).await.unwrap();

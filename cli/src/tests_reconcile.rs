@@ -125,6 +125,7 @@ async fn reconcile_with(provider: &str, credentials: &str, api: &FakeApi, db: &s
         provider: Some(provider),
         iccid: Some(ICCID.into()),
         dry_run: false,
+        refile: false,
         backend: local_backend(db),
     };
     let (credentials, url) = (credentials.to_string(), api.url.clone());
@@ -379,6 +380,7 @@ async fn a_dry_run_sends_nothing_and_a_provider_without_credentials_is_not_asked
         provider: Some(ProviderId::EsimGo),
         iccid: Some(ICCID.into()),
         dry_run: true,
+        refile: false,
         backend: local_backend(&db),
     };
     let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
@@ -496,6 +498,7 @@ async fn a_pass_asks_the_due_esims_only_and_applies_their_answers() {
         provider: None,
         iccid: None,
         dry_run: true,
+        refile: false,
         backend: local_backend(&db),
     };
     let mut out = Vec::new();

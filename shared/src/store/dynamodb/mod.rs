@@ -15,8 +15,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
-    ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
@@ -294,12 +295,45 @@ impl DynamoStore {
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(index(LISTING_INDEX, "gsi1pk", "gsi1sk", listed)?)
             .global_secondary_indexes(index(EXPIRY_INDEX, "gsi2pk", "gsi2sk", keys_only.clone())?)
-            .global_secondary_indexes(index(ASKING_INDEX, "gsi3pk", "gsi3sk", keys_only)?)
+            .global_secondary_indexes(index(ASKING_INDEX, "gsi3pk", "gsi3sk", keys_only.clone())?)
             .send()
             .await;
         match created {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => return Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => {
+                // A table made by an earlier release: add the index asking reads, where it is missing.
+                let described = client
+                    .describe_table()
+                    .table_name(table)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                let has_asking = described
+                    .table
+                    .and_then(|t| t.global_secondary_indexes)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|i| i.index_name() == Some(ASKING_INDEX));
+                if !has_asking {
+                    let create = CreateGlobalSecondaryIndexAction::builder()
+                        .index_name(ASKING_INDEX)
+                        .key_schema(key("gsi3pk", KeyType::Hash)?)
+                        .key_schema(key("gsi3sk", KeyType::Range)?)
+                        .projection(keys_only)
+                        .build()
+                        .map_err(build)?;
+                    client
+                        .update_table()
+                        .table_name(table)
+                        .attribute_definitions(attr("gsi3pk")?)
+                        .attribute_definitions(attr("gsi3sk")?)
+                        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+                        .send()
+                        .await
+                        .map_err(unavailable)?;
+                }
+                return Ok(());
+            }
             Err(e) => return Err(unavailable(e)),
         }
         let ttl = TimeToLiveSpecification::builder()
