@@ -108,3 +108,29 @@ pub async fn work_job(
 pub fn worker_pace(per_second: u32, concurrency: u32) -> std::time::Duration {
     std::time::Duration::from_secs_f64(f64::from(concurrency.max(1)) / f64::from(per_second.max(1)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::run::pass_budget;
+
+    #[test]
+    fn workers_together_keep_to_the_budget_and_retry_only_what_may_pass() {
+        // Five workers sharing eSIM Go's 10/s: each asks every half second; one pass of 15 minutes, 9,000 asks.
+        assert_eq!(worker_pace(10, 5), std::time::Duration::from_millis(500));
+        assert_eq!(worker_pace(8, 1), std::time::Duration::from_millis(125));
+        assert_eq!(pass_budget(10, chrono::Duration::minutes(15)), 9_000);
+        assert!(retried(&AskError::RateLimited(120).into()));
+        assert!(retried(&AskError::Unavailable("HTTP 502".into()).into()));
+        assert!(!retried(&AskError::Credentials("HTTP 401".into()).into()));
+        assert!(!retried(&AskError::Malformed("not JSON".into()).into()));
+        let job = AskJob {
+            provider: ProviderId::EsimGo,
+            esim: "8944500000000000001".into(),
+            why: "not heard from".into(),
+        };
+        let body = serde_json::to_string(&job).unwrap();
+        assert_eq!(body, r#"{"provider":"esimgo","esim":"8944500000000000001","why":"not heard from"}"#);
+        assert_eq!(serde_json::from_str::<AskJob>(&body).unwrap(), job);
+    }
+}

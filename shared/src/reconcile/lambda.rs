@@ -31,6 +31,8 @@ struct Asking {
     /// The providers' API clients, built at the first job (the scheduler never reads the credentials).
     reconcilers: OnceCell<HashMap<ProviderId, Reconciler>>,
     concurrency: u32,
+    /// When this worker last asked each provider.
+    last_ask: tokio::sync::Mutex<HashMap<ProviderId, tokio::time::Instant>>,
 }
 
 /// The whole `main` of the asking functions.
@@ -79,6 +81,7 @@ async fn build() -> Result<Asking, String> {
         sdk,
         reconcilers: OnceCell::new(),
         concurrency,
+        last_ask: Default::default(),
     })
 }
 
@@ -160,7 +163,8 @@ impl Asking {
     async fn work(&self, batch: SqsEvent) -> BatchResponse {
         let reconcilers = self.reconcilers().await;
         let rules = (&self.settings.pipeline.rules, &self.settings.pipeline.asking);
-        let mut last_ask: HashMap<ProviderId, tokio::time::Instant> = HashMap::new();
+        // Kept across invocations: a warm worker's next batch keeps to the pace of its last.
+        let mut last_ask = self.last_ask.lock().await;
         let mut response = BatchResponse::default();
         for record in batch.records {
             let Ok(job) = serde_json::from_str::<AskJob>(&record.body) else {
@@ -183,13 +187,14 @@ impl Asking {
             if let Some(last) = last_ask.get(&job.provider) {
                 tokio::time::sleep_until(*last + pace).await;
             }
-            last_ask.insert(job.provider, tokio::time::Instant::now());
+            let started = tokio::time::Instant::now();
             let result = work_job(&job, reconciler, &self.pipeline, &self.states, &SystemClock, rules).await;
+            if !matches!(result, Ok(JobOutcome::NotDue)) {
+                last_ask.insert(job.provider, started);
+            }
             let provider = job.provider.as_str();
             match &result {
-                Ok(JobOutcome::NotDue) => {
-                    last_ask.remove(&job.provider);
-                }
+                Ok(JobOutcome::NotDue) => {}
                 Ok(outcome) => {
                     let new = matches!(outcome, JobOutcome::Asked(Asked::Applied(Outcome::Stored { .. })));
                     println!("{}", ask_line(provider, new, None, now_ms()));
