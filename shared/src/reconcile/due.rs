@@ -4,7 +4,8 @@
 //! [`HEADROOM`] times the rate between its two newest readings, and each answer projects again from what it
 //! says. An eSIM whose readings give no rate yet (Airalo's and 1GLOBAL's webhooks carry a percentage or a
 //! balance only) is asked an hour after a reading near a level, so that a rate exists before it is crossed.
-//! Silence makes an active eSIM due; a plan's end, where the provider does not warn of ends, is asked once in
+//! Silence makes an active eSIM due, and an eSIM named (by an order or a status) whose usage was never heard
+//! is asked once; a plan's end, where the provider does not warn of ends, is asked once in
 //! the expiry window. An answer that repeats the state counts as heard from (`Asking::heard_at`), and no eSIM
 //! is asked twice within a period. An eSIM that ended, was deleted or used everything is never asked again.
 
@@ -94,6 +95,8 @@ pub enum Why {
     /// Its plan ends within the expiry window, the provider sends no validity notices, and it was not asked
     /// since the window opened.
     EndNear,
+    /// Named (an order, a status) but its usage never heard, and never asked: asked once.
+    Unheard,
 }
 
 impl Why {
@@ -103,6 +106,7 @@ impl Why {
             Self::Nearing => "near a level, no rate yet",
             Self::Stale => "not heard from",
             Self::EndNear => "plan ends soon",
+            Self::Unheard => "usage never heard",
         }
     }
 }
@@ -192,11 +196,10 @@ fn reasons(
         return Vec::new();
     }
     let asked_at = state.asking.as_ref().and_then(|a| a.asked_at);
-    let active = state
-        .status
-        .as_ref()
-        .is_none_or(|f| matches!(f.value.lifecycle, Lifecycle::Active | Lifecycle::Unknown))
-        && state.usage.is_some();
+    let lifecycle = state.status.as_ref().map(|f| f.value.lifecycle);
+    let active = lifecycle == Some(Lifecycle::Active)
+        || (matches!(lifecycle, None | Some(Lifecycle::Unknown)) && state.usage.is_some());
+    let unheard = state.usage.is_none() && asked_at.is_none();
     let end_near = state
         .expires_at()
         .filter(|_| !validity_notices)
@@ -207,6 +210,7 @@ fn reasons(
         level_reason(state, alerts.low_data_levels(), rules),
         active.then(|| (last_heard(state) + rules.stale_after, Why::Stale)),
         end_near.map(|opens| (opens, Why::EndNear)),
+        unheard.then_some((state.first_seen_at, Why::Unheard)),
     ]
     .into_iter()
     .flatten()
@@ -391,6 +395,29 @@ mod tests {
                 .unwrap()
                 .1,
             Why::Stale
+        );
+    }
+
+    #[test]
+    fn an_esim_named_without_its_usage_is_asked_once() {
+        let (alerts, rules) = (AlertRules::default(), DueRules::default());
+        let mut ordered = state(0, None, Lifecycle::Pending);
+        ordered.usage = None;
+        assert_eq!(
+            next_ask(&ordered, &alerts, &rules, true),
+            Some((at("2026-12-01T00:00:00Z"), Why::Unheard))
+        );
+        ordered.asking = Some(Asking {
+            asked_at: Some(at("2026-12-01T00:05:00Z")),
+            ..Asking::default()
+        });
+        assert_eq!(next_ask(&ordered, &alerts, &rules, true), None, "pending, asked: wait for news");
+        let mut active = ordered.clone();
+        active.status.as_mut().unwrap().value.lifecycle = Lifecycle::Active;
+        assert_eq!(
+            next_ask(&active, &alerts, &rules, true),
+            Some((at("2026-12-07T00:00:00Z"), Why::Stale)),
+            "active without usage: silence counts"
         );
     }
 
