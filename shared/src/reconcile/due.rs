@@ -411,7 +411,11 @@ mod tests {
             asked_at: Some(at("2026-12-01T00:05:00Z")),
             ..Asking::default()
         });
-        assert_eq!(next_ask(&ordered, &alerts, &rules, true), None, "pending, asked: wait for news");
+        assert_eq!(
+            next_ask(&ordered, &alerts, &rules, true),
+            None,
+            "pending, asked: wait for news"
+        );
         let mut active = ordered.clone();
         active.status.as_mut().unwrap().value.lifecycle = Lifecycle::Active;
         assert_eq!(

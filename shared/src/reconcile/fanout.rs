@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::model::ProviderId;
 use crate::pipeline::Pipeline;
 use crate::store::StoreQuery;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 /// One eSIM to ask, as the scheduler queues it.
@@ -22,6 +23,9 @@ pub struct AskJob {
     /// Why it was due when queued (for the log).
     pub why: String,
 }
+
+/// States filed again at once by the scheduler.
+const REFILES_IN_FLIGHT: usize = 16;
 
 /// What the scheduler did for one provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -45,8 +49,12 @@ pub async fn schedule_asks(
     for &provider in &plan.providers {
         let budget = pass_budget(plan.per_second(provider), plan.rules.period);
         let FiledEsims { due, early } = due_esims(provider, states, clock.now(), (alerts, &plan.rules), budget).await?;
-        for state in &early {
-            pipeline.refile(provider, &state.key).await?;
+        // Each refile is a read and a conditional write of its own: a few at once.
+        let mut refiles = futures_util::stream::iter(&early)
+            .map(|state| pipeline.refile(provider, &state.key))
+            .buffer_unordered(REFILES_IN_FLIGHT);
+        while let Some(refiled) = refiles.next().await {
+            refiled?;
         }
         report.push(ScheduledProvider {
             provider: provider.as_str(),
@@ -130,7 +138,10 @@ mod tests {
             why: "not heard from".into(),
         };
         let body = serde_json::to_string(&job).unwrap();
-        assert_eq!(body, r#"{"provider":"esimgo","esim":"8944500000000000001","why":"not heard from"}"#);
+        assert_eq!(
+            body,
+            r#"{"provider":"esimgo","esim":"8944500000000000001","why":"not heard from"}"#
+        );
         assert_eq!(serde_json::from_str::<AskJob>(&body).unwrap(), job);
     }
 }
