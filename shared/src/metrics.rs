@@ -111,6 +111,7 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
         ("SweepPublished", "Count"),
         ("SweepAlreadySent", "Count"),
         ("SweepFailed", "Count"),
+        ("SweepQueued", "Count"),
         ("OutboxDue", "Count"),
         ("OutboxSent", "Count"),
         ("OutboxNotSent", "Count"),
@@ -123,6 +124,7 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
         "SweepPublished": report.published,
         "SweepAlreadySent": report.already_sent,
         "SweepFailed": report.failed,
+        "SweepQueued": report.queued,
         "OutboxDue": outbox.due,
         "OutboxSent": outbox.sent,
         "OutboxNotSent": outbox.not_sent,
@@ -278,6 +280,7 @@ mod tests {
             published: 1,
             already_sent: 2,
             failed: 0,
+            queued: 0,
         };
         let outbox = OutboxReport {
             due: 4,
@@ -293,5 +296,31 @@ mod tests {
             (Some(1), Some(3))
         );
         assert_eq!(doc["OutboxHeld"].as_u64(), Some(2));
+        assert_eq!(doc["SweepQueued"].as_u64(), Some(0));
+    }
+
+    #[test]
+    fn ask_lines_are_valid_emf() {
+        let failed = parse(&ask_line("airalo", false, Some("credentials"), 5));
+        assert_valid_emf(&failed);
+        assert_eq!(
+            (failed["AskFailed"].as_u64(), failed["Asked"].as_u64()),
+            (Some(1), Some(0))
+        );
+        assert_eq!(
+            (failed["provider"].as_str(), failed["reason"].as_str()),
+            (Some("airalo"), Some("credentials"))
+        );
+        let new = parse(&ask_line("esimgo", true, None, 5));
+        assert_eq!(
+            (new["Asked"].as_u64(), new["AskNew"].as_u64(), new["AskFailed"].as_u64()),
+            (Some(1), Some(1), Some(0))
+        );
+        let scheduled = parse(&ask_schedule_line("esimgo", 7, 2, 5));
+        assert_valid_emf(&scheduled);
+        assert_eq!(
+            (scheduled["AskQueued"].as_u64(), scheduled["AskRefiled"].as_u64()),
+            (Some(7), Some(2))
+        );
     }
 }

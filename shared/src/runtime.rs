@@ -22,6 +22,7 @@ use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
 use crate::pipeline::Pipeline;
 use crate::providers::SourceChecks;
+use crate::reconcile::fanout::WorkerJob;
 use crate::service::Service;
 use crate::store::dynamodb::DynamoStore;
 use crate::telemetry;
@@ -128,23 +129,46 @@ pub async fn run(provider_id: ProviderId) -> Result<(), Error> {
     .await
 }
 
+/// The expiry alerts one sweep raises in place: at a few calls each, what one run handles in well under a
+/// minute; a larger batch is handed to the workers (`ESIMHOOKS_SWEEP_IN_PLACE`).
+const SWEEP_IN_PLACE: usize = 500;
+
 /// The whole `main` of the scheduled expiry sweep. A run with failed alerts returns an error, so the
 /// invocation shows as failed (and alarms) while the next run retries them.
 pub async fn run_sweep() -> Result<(), Error> {
     telemetry::init_json();
-    let pipeline = match build_pipeline(&process_env).await {
-        Ok((pipeline, _, _)) => Arc::new(pipeline),
+    let (pipeline, sdk) = match build_pipeline(&process_env).await {
+        Ok((pipeline, _, sdk)) => (Arc::new(pipeline), sdk),
         Err(reason) => {
             tracing::error!(reason, "configuration incomplete: the expiry sweep cannot run");
             return Err(reason.into());
         }
     };
+    // A batch larger than one run handles in place goes to the workers' queue, where one is configured.
+    let queue = process_env("ESIMHOOKS_RECONCILE_QUEUE_URL").filter(|url| !url.trim().is_empty());
+    let in_place = match (&queue, process_env("ESIMHOOKS_SWEEP_IN_PLACE")) {
+        (None, _) => usize::MAX,
+        (Some(_), None) => SWEEP_IN_PLACE,
+        (Some(_), Some(text)) => text
+            .trim()
+            .parse()
+            .map_err(|_| "ESIMHOOKS_SWEEP_IN_PLACE: must be a number of eSIMs")?,
+    };
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
-        let pipeline = Arc::clone(&pipeline);
+        let (pipeline, queue, sqs) = (Arc::clone(&pipeline), queue.clone(), sqs.clone());
         async move {
-            let report = pipeline.sweep_expiring().await?;
+            let to_workers = |esims: Vec<(ProviderId, String)>| async move {
+                let bodies: Vec<String> = esims
+                    .into_iter()
+                    .filter_map(|(provider, esim)| serde_json::to_string(&WorkerJob::Expiry { provider, esim }).ok())
+                    .collect();
+                crate::aws::send_messages(&sqs, queue.as_deref().unwrap_or_default(), &bodies).await
+            };
+            let report = pipeline.sweep_expiring_or(in_place, to_workers).await?;
             tracing::info!(
                 expiring = report.expiring,
+                queued = report.queued,
                 published = report.published,
                 already_sent = report.already_sent,
                 failed = report.failed,

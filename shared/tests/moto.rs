@@ -287,8 +287,31 @@ async fn esimgo_expiry_at_delivery_and_by_the_sweep_each_once() {
     assert!(rig.alerts().await.is_empty());
 
     rig.clock.advance(Duration::hours(49)); // 23 h before the end
+                                            // A batch larger than one run handles in place goes to the workers whole; each raises its eSIM's alert.
+    let handed = std::sync::Mutex::new(Vec::new());
+    let queued = pipeline
+        .sweep_expiring_or(0, |esims| async {
+            handed.lock().unwrap().extend(esims);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!((queued.expiring, queued.queued, queued.published), (1, 1, 0));
+    let handed = handed.into_inner().unwrap();
+    assert!(rig.alerts().await.is_empty(), "queued, not raised");
+    let (provider, esim) = &handed[0];
+    assert_eq!(pipeline.raise_expiry(*provider, esim).await.unwrap(), Some(true));
+    assert_eq!(
+        pipeline.raise_expiry(*provider, esim).await.unwrap(),
+        Some(false),
+        "a redelivered job"
+    );
+    assert_eq!(
+        pipeline.raise_expiry(*provider, "8900000000000000000").await.unwrap(),
+        None
+    );
     let report = pipeline.sweep_expiring().await.unwrap();
-    assert_eq!((report.expiring, report.published, report.failed), (1, 1, 0));
+    assert_eq!((report.expiring, report.already_sent, report.failed), (1, 1, 0));
     rig.clock.advance(Duration::minutes(15));
     assert_eq!(
         pipeline.sweep_expiring().await.unwrap().already_sent,

@@ -6,11 +6,14 @@
 
 mod asking;
 mod raise;
+mod sweep;
 
-use crate::alerts::{evaluate, upcoming_expiry, AlertRules};
+pub use sweep::SweepReport;
+
+use crate::alerts::{evaluate, AlertRules};
 use crate::clock::Clock;
 use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
-use crate::model::{log_ref, DedupeBasis, Event};
+use crate::model::{DedupeBasis, Event};
 use crate::notify::{AlertSink, PublishError};
 use crate::reconcile::due::AskingPlan;
 use crate::state::{merge, EsimState};
@@ -85,19 +88,6 @@ pub enum PipelineError {
 const STATE_RETRIES: usize = 8;
 /// In-place retries of recording a published alert as sent (50, 100, 200 ms apart).
 const MARK_SENT_RETRIES: u32 = 3;
-
-/// What one run of the expiry sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SweepReport {
-    /// eSIMs whose validity ends within the window.
-    pub expiring: usize,
-    /// Alerts published by this run.
-    pub published: usize,
-    /// Alerts some earlier delivery or sweep had already sent.
-    pub already_sent: usize,
-    /// Alerts that could not be published now; the next run retries them.
-    pub failed: usize,
-}
 
 pub struct Pipeline {
     store: Arc<dyn EventStore>,
@@ -271,32 +261,6 @@ impl Pipeline {
                 .map(|v| v.version)),
             None => Ok(None),
         }
-    }
-
-    /// Raises the expiry alert of every eSIM whose validity ends within the window, even when no delivery
-    /// arrives to trigger it. Safe to run as often as wanted: each bundle's alert is claimed once.
-    pub async fn sweep_expiring(&self) -> Result<SweepReport, PipelineError> {
-        let now = self.clock.now();
-        let until = now + self.settings.rules.expiry_window + Duration::seconds(1);
-        let states = self.store.expiring_states(now, until).await?;
-        let lease = self.lease(&self.new_attempt());
-        let mut report = SweepReport::default();
-        for state in &states {
-            let Some(alert) = upcoming_expiry(state, &self.settings.rules, now) else {
-                continue;
-            };
-            report.expiring += 1;
-            match self.raise(&alert, &lease, &ReadAhead::default()).await {
-                Ok(true) => report.published += 1,
-                Ok(false) => report.already_sent += 1,
-                Err(error) => {
-                    let alert_ref = log_ref(&alert.alert_id);
-                    tracing::error!(alert_ref, %error, "expiry alert not published; the next sweep retries");
-                    report.failed += 1;
-                }
-            }
-        }
-        Ok(report)
     }
 
     /// Runs `step` until it yields `Some`, polling while it yields `None` (a twin holds the claim), up to the

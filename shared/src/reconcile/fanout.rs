@@ -27,6 +27,16 @@ pub struct AskJob {
 /// States filed again at once by the scheduler.
 const REFILES_IN_FLIGHT: usize = 16;
 
+/// What a worker is handed on the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum WorkerJob {
+    /// Ask the provider about an eSIM.
+    Ask(AskJob),
+    /// Raise an eSIM's expiry alert: the sweep's batch was larger than one run handles in place.
+    Expiry { provider: ProviderId, esim: String },
+}
+
 /// What the scheduler did for one provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ScheduledProvider {

@@ -4,7 +4,7 @@
 //! (`ESIMHOOKS_RECONCILE_CONCURRENCY`, the queue trigger's maximum concurrency) of each provider's budget.
 
 use super::client::{configured_credentials, url_var, Reconciler};
-use super::fanout::{retried, schedule_asks, work_job, worker_pace, AskJob, JobOutcome};
+use super::fanout::{retried, schedule_asks, work_job, worker_pace, JobOutcome, WorkerJob};
 use super::http::HttpsTransport;
 use super::run::{Asked, ReconcileError};
 use super::AskError;
@@ -100,7 +100,10 @@ impl Asking {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let bodies: Vec<String> = jobs.iter().filter_map(|job| serde_json::to_string(job).ok()).collect();
+        let bodies: Vec<String> = jobs
+            .into_iter()
+            .filter_map(|job| serde_json::to_string(&WorkerJob::Ask(job)).ok())
+            .collect();
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         send_messages(&sqs, &queue, &bodies).await.map_err(|e| e.to_string())?;
         let now = SystemClock.now().timestamp_millis();
@@ -167,9 +170,19 @@ impl Asking {
         let mut last_ask = self.last_ask.lock().await;
         let mut response = BatchResponse::default();
         for record in batch.records {
-            let Ok(job) = serde_json::from_str::<AskJob>(&record.body) else {
-                tracing::warn!(message_id = record.message_id, "not an ask job; dropped");
-                continue;
+            let job = match serde_json::from_str::<WorkerJob>(&record.body) {
+                Ok(WorkerJob::Ask(job)) => job,
+                Ok(WorkerJob::Expiry { provider, esim }) => {
+                    if let Err(error) = self.pipeline.raise_expiry(provider, &esim).await {
+                        tracing::warn!(provider = provider.as_str(), %error, "expiry alert not raised; retried");
+                        response.failures.push(ItemFailure { id: record.message_id });
+                    }
+                    continue;
+                }
+                Err(_) => {
+                    tracing::warn!(message_id = record.message_id, "not a worker job; dropped");
+                    continue;
+                }
             };
             let Some(reconciler) = reconcilers.get(&job.provider) else {
                 println!(
