@@ -117,6 +117,7 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
         ("OutboxNotSent", "Count"),
         ("OutboxRetry", "Count"),
         ("OutboxHeld", "Count"),
+        ("OutboxQueued", "Count"),
     ];
     json!({
         "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([[]]), &names)]},
@@ -130,6 +131,7 @@ pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64
         "OutboxNotSent": outbox.not_sent,
         "OutboxRetry": outbox.retry,
         "OutboxHeld": outbox.held,
+        "OutboxQueued": outbox.queued,
     })
     .to_string()
 }
@@ -288,6 +290,7 @@ mod tests {
             not_sent: 1,
             retry: 0,
             held: 2,
+            queued: 0,
         };
         let doc = parse(&sweep_line(&report, &outbox, 5));
         assert_valid_emf(&doc);

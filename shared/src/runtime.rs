@@ -158,14 +158,20 @@ pub async fn run_sweep() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let (pipeline, queue, sqs) = (Arc::clone(&pipeline), queue.clone(), sqs.clone());
         async move {
-            let to_workers = |esims: Vec<(ProviderId, String)>| async move {
-                let bodies: Vec<String> = esims
-                    .into_iter()
-                    .filter_map(|(provider, esim)| serde_json::to_string(&WorkerJob::Expiry { provider, esim }).ok())
-                    .collect();
-                crate::aws::send_messages(&sqs, queue.as_deref().unwrap_or_default(), &bodies).await
+            let to_workers = |jobs: Vec<WorkerJob>| {
+                let bodies: Vec<String> = jobs.iter().filter_map(|job| serde_json::to_string(job).ok()).collect();
+                let (sqs, queue) = (&sqs, queue.as_deref().unwrap_or_default());
+                async move { crate::aws::send_messages(sqs, queue, &bodies).await }
             };
-            let report = pipeline.sweep_expiring_or(in_place, to_workers).await?;
+            let expiry = |esims: Vec<(ProviderId, String)>| {
+                to_workers(
+                    esims
+                        .into_iter()
+                        .map(|(provider, esim)| WorkerJob::Expiry { provider, esim })
+                        .collect(),
+                )
+            };
+            let report = pipeline.sweep_expiring_or(in_place, expiry).await?;
             tracing::info!(
                 expiring = report.expiring,
                 queued = report.queued,
@@ -174,7 +180,14 @@ pub async fn run_sweep() -> Result<(), Error> {
                 failed = report.failed,
                 "expiry sweep done"
             );
-            let outbox = pipeline.send_due_notifications().await?;
+            let held = |held: Vec<(String, crate::customers::notify::Channel)>| {
+                to_workers(
+                    held.into_iter()
+                        .map(|(alert, channel)| WorkerJob::Outbox { alert, channel })
+                        .collect(),
+                )
+            };
+            let outbox = pipeline.send_due_notifications_or(in_place, held).await?;
             let now = pipeline.clock().now().timestamp_millis();
             println!("{}", crate::metrics::sweep_line(&report, &outbox, now));
             tracing::info!(

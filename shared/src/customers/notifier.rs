@@ -52,6 +52,8 @@ pub struct OutboxReport {
     pub retry: usize,
     /// Waiting again: the contact's quiet hours (in its zone as it is now) have not ended.
     pub held: usize,
+    /// Handed to workers, the batch being larger than one run sends in place.
+    pub queued: usize,
 }
 
 /// How one channel's attempt ended.
@@ -267,84 +269,6 @@ impl CustomerNotifier {
         record.alert = None;
         self.notifications.finish_notification(&record, attempt).await
     }
-
-    /// Sends every outbox message whose quiet hours have ended, each once, to the contact as it is now: a
-    /// contact removed meanwhile gets nothing, a changed number gets it at the new one.
-    pub async fn send_due(&self, lease: &Lease, now: DateTime<Utc>) -> Result<OutboxReport, StoreError> {
-        let mut report = OutboxReport::default();
-        for queued in self.notifications.due_notifications(now).await? {
-            let Some(alert) = queued.alert.clone() else {
-                continue;
-            };
-            report.due += 1;
-            let mut record = queued;
-            record.possible_duplicate |= record.status == NotificationStatus::Claimed && record.sending_at.is_some();
-            record.status = NotificationStatus::Claimed;
-            record.attempt = Some(lease.attempt.clone());
-            record.lease_until = Some(lease.until);
-            if !self.notifications.claim_due(&record, now).await? {
-                report.retry += 1;
-                continue;
-            }
-            let contact = match self.contact_for(&alert).await {
-                Ok(contact) => contact,
-                Err(error) => {
-                    tracing::warn!(%error, "contact lookup failed; the next run retries");
-                    self.release(&record, lease).await;
-                    report.retry += 1;
-                    continue;
-                }
-            };
-            let ready = contact.as_ref().and_then(|contact| {
-                let to = self.address(contact, record.channel)?;
-                Some((contact, to.to_string(), self.message(&alert, contact)?))
-            });
-            let Some((contact, to, message)) = ready else {
-                record.status = NotificationStatus::Skipped;
-                record.error = Some("the contact or this channel was withdrawn while the message waited".into());
-                self.finish(record, &lease.attempt).await?;
-                report.not_sent += 1;
-                continue;
-            };
-            // Quiet hours are the contact's as they are now: a contact who moved zones may still be asleep.
-            let release = self
-                .settings
-                .quiet_hours
-                .and_then(|quiet| quiet.release_time(now, zone_of(contact.time_zone.as_deref())));
-            if let Some(due_at) = release {
-                self.sender.held(record.channel, &to, &message, due_at);
-                record.status = NotificationStatus::Queued;
-                record.attempt = None;
-                record.lease_until = None;
-                record.due_at = Some(due_at);
-                self.notifications.finish_notification(&record, &lease.attempt).await?;
-                report.held += 1;
-                continue;
-            }
-            record.to = to;
-            record.customer_id = contact.customer_id.clone();
-            match self.deliver(record, &message, &lease.attempt, now).await {
-                Ok(Sent::Now) => report.sent += 1,
-                Ok(Sent::NotSent) => report.not_sent += 1,
-                Err(NotifyError::Store(error)) => return Err(error),
-                Err(error) => {
-                    tracing::warn!(%error, "queued customer notification not sent; the next run retries");
-                    report.retry += 1;
-                }
-            }
-        }
-        Ok(report)
-    }
-
-    async fn release(&self, record: &NotificationRecord, lease: &Lease) {
-        if let Err(error) = self
-            .notifications
-            .release_notification(&record.alert_id, record.channel, &lease.attempt)
-            .await
-        {
-            tracing::warn!(%error, "could not release the outbox claim; it expires on its own");
-        }
-    }
 }
 
 /// Erases `contact`'s phone and email from every notification record sent to them (after the contact itself
@@ -359,6 +283,8 @@ pub async fn mask_past_notifications(store: &dyn NotificationStore, contact: &Co
     }
     Ok(masked)
 }
+
+mod outbox;
 
 #[cfg(test)]
 mod tests;

@@ -128,11 +128,39 @@ impl Pipeline {
 
     /// Sends the customer messages whose quiet hours have ended (the scheduled run's second task).
     pub async fn send_due_notifications(&self) -> Result<OutboxReport, PipelineError> {
+        self.send_due_notifications_or(usize::MAX, |_| async { Ok(()) }).await
+    }
+
+    /// [`Self::send_due_notifications`] in place up to `in_place` messages; a larger batch goes to `queue`.
+    pub async fn send_due_notifications_or<Q, Fut>(
+        &self,
+        in_place: usize,
+        queue: Q,
+    ) -> Result<OutboxReport, PipelineError>
+    where
+        Q: FnOnce(Vec<(String, crate::customers::notify::Channel)>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), StoreError>>,
+    {
         let Some(customers) = &self.customers else {
             return Ok(OutboxReport::default());
         };
         let lease = self.lease(&self.new_attempt());
-        Ok(customers.send_due(&lease, self.clock.now()).await?)
+        Ok(customers.send_due_or(&lease, self.clock.now(), in_place, queue).await?)
+    }
+
+    /// Sends one held customer message a sweep handed to the workers, if it is still due and unsent.
+    pub async fn send_queued_notification(
+        &self,
+        alert_id: &str,
+        channel: crate::customers::notify::Channel,
+    ) -> Result<OutboxReport, PipelineError> {
+        let Some(customers) = &self.customers else {
+            return Ok(OutboxReport::default());
+        };
+        let lease = self.lease(&self.new_attempt());
+        Ok(customers
+            .send_queued(alert_id, channel, &lease, self.clock.now())
+            .await?)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {

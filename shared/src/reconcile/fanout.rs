@@ -35,6 +35,11 @@ pub enum WorkerJob {
     Ask(AskJob),
     /// Raise an eSIM's expiry alert: the sweep's batch was larger than one run handles in place.
     Expiry { provider: ProviderId, esim: String },
+    /// Send a customer message held for quiet hours: the outbox's batch was larger than one run sends.
+    Outbox {
+        alert: String,
+        channel: crate::customers::notify::Channel,
+    },
 }
 
 /// What the scheduler did for one provider.

@@ -179,6 +179,17 @@ impl Asking {
                     }
                     continue;
                 }
+                Ok(WorkerJob::Outbox { alert, channel }) => {
+                    match self.pipeline.send_queued_notification(&alert, channel).await {
+                        Ok(report) if report.retry == 0 => {}
+                        Ok(_) => response.failures.push(ItemFailure { id: record.message_id }),
+                        Err(error) => {
+                            tracing::warn!(%error, "held customer message not sent; retried");
+                            response.failures.push(ItemFailure { id: record.message_id });
+                        }
+                    }
+                    continue;
+                }
                 Err(_) => {
                     tracing::warn!(message_id = record.message_id, "not a worker job; dropped");
                     continue;
