@@ -14,7 +14,7 @@ fi
 
 # One webhook binary per provider (functions/webhooks/src/bin/<provider>.rs), then the other functions.
 mapfile -t providers < <(ls functions/webhooks/src/bin | sed 's/\.rs$//')
-functions=("${providers[@]}" expiry-sweep callbacks callbacks-sender customers)
+functions=("${providers[@]}" expiry-sweep callbacks callbacks-sender customers reconcile)
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if ! [ -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c 'import ziglang' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2" "ziglang==0.17.1"
@@ -27,7 +27,7 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   done
 fi
 
-packages=(-p webhooks -p expiry-sweep -p callbacks -p customers)
+packages=(-p webhooks -p expiry-sweep -p callbacks -p customers -p reconcile)
 rm -rf target/lambda
 PATH="$PWD/.venv/bin:$PATH" cargo lambda build "${profile[@]}" --arm64 "${packages[@]}"
 
