@@ -15,15 +15,15 @@
 #  8. peak write units per second per partition key value at 10,000 deliveries/s with 5x bursts, through the
 #     store's own key functions (shared/examples/peak_keys.rs);
 #  9. how late low-data alerts come with webhooks only and with asking (reconcile), a million eSIMs over two
-#     days, and the API calls a day against each provider's limit, as the rule is and with the changes it
-#     suggests (shared/examples/reconcile_sim.rs; dev profile, about 4 minutes each).
+#     days, and the API calls a day against each provider's limit, as the rule and the pipeline are
+#     (shared/examples/reconcile_sim.rs; dev profile, about 10 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo bench -p shared --bench deliveries -- --warm-up-time 1 --measurement-time 4 2>&1 | grep -E "^(verify|api|full)|time:"
 cargo run --release -q -p shared --example fixture_costs -- 5 20000
 cargo run --release -q -p shared --example peak_keys
-cargo run -q -p shared --example reconcile_sim && cargo run -q -p shared --example reconcile_sim -- --suggested
+cargo run -q -p shared --example reconcile_sim
 cargo build --release -p webhooks
 cargo build --release -p hello-lambda
 cargo build -p esimhooks-cli

@@ -3,16 +3,19 @@
 //! outage of our endpoint; and the API calls a day asking takes against each provider's limit. A simulation,
 //! not a test: kept out of CI (scripts/bench.sh runs it).
 //!
-//!   cargo run -p shared --example reconcile_sim -- [--esims N] [--seed S] [--suggested] [--trace IDX]
+//!   cargo run -p shared --example reconcile_sim -- [--esims N] [--seed S] [--trace IDX]
 //!
 //! Defaults: 1,000,000 eSIMs, seed 30 (the same seed gives the same figures). The measured window is 2 days;
 //! asking runs (every 15 minutes, each provider at most its budget a second times the period) from 2 days
 //! before it, so the window starts in a steady state, and alerts are followed for 12 hours after it. The outage
-//! is 18:00-20:00 on the first day (asking goes on: it is not the endpoint). `--suggested` is a what-if: the
-//! changes to the rule this simulation suggests (reconcile_sim/queue.rs). `--trace IDX` prints what happens to
-//! one eSIM (stderr). The model (plans, use, each provider's webhooks and data freshness) is in
-//! reconcile_sim/fleet.rs and stated in docs/benchmarks.md, with the figures.
+//! is 18:00-20:00 on the first day (asking goes on: it is not the endpoint). Asking runs the crate's rule
+//! (`shared::reconcile::due`) on states that keep `asking` as production does (reconcile_sim/queue.rs,
+//! reconcile_sim/asking.rs). `--trace IDX` prints what happens to one eSIM (stderr). The model (plans, use,
+//! each provider's webhooks and data freshness) is in reconcile_sim/fleet.rs and stated in docs/benchmarks.md,
+//! with the figures.
 
+#[path = "reconcile_sim/asking.rs"]
+mod asking;
 #[path = "reconcile_sim/fleet.rs"]
 mod fleet;
 #[path = "reconcile_sim/known.rs"]
@@ -43,7 +46,6 @@ fn main() {
     };
     let esims = value("--esims").unwrap_or(1_000_000) as u32;
     let seed = value("--seed").unwrap_or(30);
-    let suggested = args.iter().any(|a| a == "--suggested");
     let started = Instant::now();
 
     let window = 2 * DAY;
@@ -57,7 +59,6 @@ fn main() {
         until: window + 12 * HOUR,
         window,
         outage: (18 * HOUR, 20 * HOUR),
-        suggested,
         trace: value("--trace").map(|t| t as u32),
         alerts: AlertRules::default(),
         rules: DueRules::default(),
@@ -67,9 +68,8 @@ fn main() {
     let (with, asking, known) = sim.with();
 
     println!(
-        "{esims} eSIMs, seed {seed}{}: crossings from {} for 2 days; asking from 2 days before, every {} min; \
+        "{esims} eSIMs, seed {seed}: crossings from {} for 2 days; asking from 2 days before, every {} min; \
          alerts followed 12 h after; 5 % of deliveries lost, none received {}-{} UTC on the first day",
-        if suggested { ", --suggested" } else { "" },
         t0.format("%Y-%m-%d %H:%M"),
         sim.rules.period.num_minutes(),
         sim.at(sim.outage.0).format("%H:%M"),
@@ -170,7 +170,7 @@ fn main() {
 
     println!();
     print!("| provider | budget | limit a day | calls a day | of the limit |");
-    REASONS.iter().for_each(|r| print!(" {r} |"));
+    REASONS.iter().for_each(|r| print!(" {} |", r.as_str()));
     println!(" answers with nothing new | passes at the budget | wait p99 / max |");
     println!(
         "|---|---:|---:|---:|---:|{}---:|---:|---:|",
@@ -221,6 +221,23 @@ fn main() {
             who.title(),
             100.0 * *outranked as f64 / (*hooks).max(1) as f64
         );
+    }
+    println!();
+    println!();
+    print!("States a pass found filed before they were due (re-filed), a day; of them re-filed at once:");
+    for (p, (who, _)) in MIX.iter().enumerate() {
+        let Asking { early, early_again, .. } = &asking[p];
+        print!(
+            " {} {:.0} ({:.0});",
+            who.title(),
+            *early as f64 / days,
+            *early_again as f64 / days
+        );
+    }
+    println!();
+    print!("Answers whose reading was already applied once (a duplicate event key: nothing stored), a day:");
+    for (p, (who, _)) in MIX.iter().enumerate() {
+        print!(" {} {:.0};", who.title(), asking[p].duplicate as f64 / days);
     }
     println!();
     println!();

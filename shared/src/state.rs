@@ -167,10 +167,13 @@ pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
             .as_ref()
             .is_none_or(|f| is_newer((at, 0, key), (bounded(f.at, stored_receipt), 0, &f.event_key)));
         if newer {
+            // An asked answer that repeated the old reading later says nothing was used until then.
+            let heard = state.asking.as_ref().and_then(|a| a.heard_at);
             state.usage_rate = state.usage.as_ref().and_then(|old| {
                 let same_plan = old.value.total_bytes.is_some() && old.value.total_bytes == usage.total_bytes;
                 let used = old.value.remaining_bytes?.checked_sub(usage.remaining_bytes?)?;
-                let seconds = (at - old.at).num_milliseconds() as f64 / 1000.0;
+                let since = heard.filter(|h| *h > old.at && *h < at).unwrap_or(old.at);
+                let seconds = (at - since).num_milliseconds() as f64 / 1000.0;
                 (same_plan && seconds > 0.0).then(|| used as f64 / seconds)
             });
             state.usage = Some(Facet {

@@ -1,6 +1,7 @@
 //! What the asking run knew of an eSIM just before it crossed a level: why its alert could come late.
 
 use chrono::{DateTime, Duration, Utc};
+use shared::reconcile::due::HEADROOM;
 use shared::state::EsimState;
 
 /// What was known, in the order the table shows.
@@ -12,10 +13,12 @@ pub enum Known {
     NoAmounts,
     /// One reading of the plan, or no use between the two newest: no rate.
     NoRate,
-    /// A rate whose projection puts the crossing after it (more than the goal's 30 minutes).
+    /// A rate at four times which the level is reached more than the goal's 30 minutes after the crossing: the
+    /// rule's headroom ask comes too late (use sped up more than that).
     ProjectedLate,
-    /// A projection in time (or the level already shown).
-    Projected,
+    /// The headroom ask in time (or the level already shown): late for another reason (the answer's data not
+    /// showing the crossing yet, a re-projection from it, the budget).
+    InTime,
 }
 
 pub const KNOWN: [Known; 5] = [
@@ -23,7 +26,7 @@ pub const KNOWN: [Known; 5] = [
     Known::NoAmounts,
     Known::NoRate,
     Known::ProjectedLate,
-    Known::Projected,
+    Known::InTime,
 ];
 
 impl Known {
@@ -32,12 +35,13 @@ impl Known {
             Self::Nothing => "eSIM not known yet",
             Self::NoAmounts => "usage without amounts",
             Self::NoRate => "no rate yet",
-            Self::ProjectedLate => "projected after the crossing",
-            Self::Projected => "projected in time",
+            Self::ProjectedLate => "due at 4x the rate: too late",
+            Self::InTime => "due at 4x the rate: in time",
         }
     }
 
-    /// As due.rs projects: from the newest reading at the rate between the two newest.
+    /// As due.rs projects: from the newest reading (or a later answer that repeated it) at [`HEADROOM`] times
+    /// the rate between the two newest.
     pub fn of(state: Option<&EsimState>, percent: u8, crossed: DateTime<Utc>) -> Self {
         let Some(state) = state else {
             return Self::Nothing;
@@ -52,11 +56,16 @@ impl Known {
         let Some(rate) = state.usage_rate.filter(|r| *r > 0.0) else {
             return Self::NoRate;
         };
-        let seconds = ((remaining - f64::from(percent) / 100.0 * total) / rate).clamp(0.0, 1e12);
-        if usage.at + Duration::seconds(seconds as i64) > crossed + Duration::minutes(30) {
+        let known_at = state
+            .asking
+            .as_ref()
+            .and_then(|a| a.heard_at)
+            .map_or(usage.at, |h| h.max(usage.at));
+        let seconds = ((remaining - f64::from(percent) / 100.0 * total) / (HEADROOM * rate)).clamp(0.0, 1e12);
+        if known_at + Duration::seconds(seconds as i64) > crossed + Duration::minutes(30) {
             Self::ProjectedLate
         } else {
-            Self::Projected
+            Self::InTime
         }
     }
 }

@@ -1,20 +1,17 @@
-//! The two runs over the same deliveries: webhooks only, and webhooks plus asking. Both go through the real
-//! rules: events built as each provider's normalizer builds them (the usage fields it fills), merged by
-//! `shared::state::merge`, alerts from `shared::alerts::evaluate`; the asking run picks whom to ask with
-//! `shared::reconcile::due::{due_now, next_ask}` and turns answers into events with `reading_event`, skipping
-//! answers that `adds_nothing`, as `reconcile_one` does.
+//! What both runs share, over the same deliveries: events built as each provider's normalizer builds them (the
+//! usage fields it fills) and as its usage API answers, merged by `shared::state::merge`, alerts from
+//! `shared::alerts::evaluate`, a changed state filed for its next ask by the pipeline's own
+//! `AskingPlan::file`; and the webhooks-only run. The asking run is in asking.rs.
 
-use super::fleet::{hooks, Hook, Plan, Said, Who, DAY, GIGASTORE_ALERT_BYTES, HOUR, MINUTE, MIX};
-use super::known::Known;
-use super::queue::Queue;
+use super::fleet::{hooks, Hook, Plan, Said, Who, DAY, GIGASTORE_ALERT_BYTES, HOUR, MINUTE};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::value::RawValue;
 use shared::alerts::{evaluate, AlertRules, AlertType};
 use shared::model::{
     Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, Lifecycle, PayloadSha256, StatusChange, Validity,
 };
-use shared::reconcile::due::DueRules;
-use shared::reconcile::{adds_nothing, reading_event, Ask, Reading};
+use shared::reconcile::due::{AskingPlan, DueRules};
+use shared::reconcile::Reading;
 use shared::state::{merge, EsimState};
 
 /// The alert levels measured (percent left), as `AlertRules::default()` has them.
@@ -32,8 +29,8 @@ pub struct Sim<'a> {
     pub until: i64,
     pub window: i64,
     pub outage: (i64, i64),
-    /// What-if: the changes this simulation suggests (queue.rs).
-    pub suggested: bool,
+    /// An asked reading keyed by its completed usage (asking.rs), not by `reading_event`'s key.
+
     /// Prints what happens to this eSIM (stderr).
     pub trace: Option<u32>,
     pub alerts: AlertRules,
@@ -44,11 +41,18 @@ pub struct Sim<'a> {
 #[derive(Default)]
 pub struct Asking {
     pub calls: u64,
-    pub by_why: [u64; 4],
-    /// Answers that said nothing new (nothing stored).
+    /// Calls by why the eSIM was due (as [`super::queue::REASONS`]).
+    pub by_why: [u64; super::queue::REASONS.len()],
+    /// Answers that said nothing new (`adds_nothing`: nothing stored).
     pub unchanged: u64,
+    /// Answers whose reading was one already applied (the same event key): a duplicate, nothing stored.
+    pub duplicate: u64,
+    /// States a pass found filed before they were due, and re-filed; of them, re-filed at once (due again at
+    /// the next pass, yet not due now).
+    pub early: u64,
+    pub early_again: u64,
     pub passes: u64,
-    /// Passes that ended with due eSIMs left waiting for the next.
+    /// Passes that left states filed by then for the next (their budget of states taken).
     pub binding: u64,
     /// Seconds from due to asked, per call.
     pub waits: Vec<u32>,
@@ -58,7 +62,7 @@ pub struct Asking {
     pub outranked: u64,
 }
 
-fn key(idx: u32) -> String {
+pub fn key(idx: u32) -> String {
     format!("89440{idx:014}")
 }
 
@@ -79,9 +83,14 @@ impl Sim<'_> {
         (at - self.t0).num_seconds()
     }
 
+    /// Milliseconds from the window's start: the asking index's key (the rule's times are to the millisecond).
+    pub fn ms(&self, at: DateTime<Utc>) -> i64 {
+        (at - self.t0).num_milliseconds()
+    }
+
     /// A webhook as the provider's normalizer makes it: the usage fields it fills, the provider's own alert
     /// level where its notice is a warning, the measurement time where it sends one.
-    fn webhook_event(&self, hook: &Hook) -> Event {
+    pub fn webhook_event(&self, hook: &Hook) -> Event {
         let plan = &self.fleet[hook.idx as usize];
         let at = self.at(hook.at);
         let id = format!("{}-{}-{:?}", hook.idx, hook.at, hook.said);
@@ -190,9 +199,9 @@ impl Sim<'_> {
     }
 
     /// What the provider's usage API answers at `now`, as its module reads it: amounts, the end, the status;
-    /// no reading time (none of the modules has one), so the event is stamped with the receipt. `--suggested`:
-    /// eSIM Access's answer carries when its usage was measured (`lastUpdateTime`, which `usage/query` returns).
-    fn answer(&self, idx: u32, now: i64) -> Reading {
+    /// no reading time (none of the modules reads one: eSIM Access's `/esim/query` has none), so the usage is
+    /// taken as measured the provider's `usage_lag_minutes` before receipt (`reading_event`, `measured_at`).
+    pub fn answer(&self, idx: u32, now: i64) -> Reading {
         let plan = &self.fleet[idx as usize];
         let used = plan.api_used(self.seed, idx, now);
         let lifecycle = if now >= plan.end {
@@ -222,17 +231,28 @@ impl Sim<'_> {
                 ..Validity::default()
             }),
             status: Some(status(lifecycle, "asked")),
-            read_at: (self.suggested && plan.who == Who::EsimAccess).then(|| self.at(now - plan.lag)),
             ..Reading::default()
         }
     }
 
-    /// Merges `event` into the eSIM's state and records the first alert that tells of each level. False when
+    /// Merges `event` into the eSIM's state, files a changed state for its next ask where `asking` asks its
+    /// provider (as the pipeline saves it), and records the first alert that tells of each level. False when
     /// the state kept a reading it holds as newer than the event's.
-    fn apply(&self, idx: u32, state: &mut Option<EsimState>, event: &Event, now: i64, alerted: &mut [i64; 2]) -> bool {
-        let Some(merged) = merge(state.take(), event) else {
+    pub fn apply(
+        &self,
+        idx: u32,
+        state: &mut Option<EsimState>,
+        event: &Event,
+        now: i64,
+        alerted: &mut [i64; 2],
+        asking: Option<&AskingPlan>,
+    ) -> bool {
+        let Some(mut merged) = merge(state.take(), event) else {
             return true;
         };
+        if let Some(plan) = asking.filter(|_| merged.changed) {
+            plan.file(&mut merged.state, &self.alerts, self.at(now));
+        }
         let taken = merged
             .state
             .usage
@@ -279,7 +299,7 @@ impl Sim<'_> {
     }
 
     /// The eSIM's deliveries that arrive, in order (Roamify's periodic reports from a day before asking starts).
-    fn delivered(&self, idx: u32) -> Vec<Hook> {
+    pub fn delivered(&self, idx: u32) -> Vec<Hook> {
         let plan = &self.fleet[idx as usize];
         let mut all = hooks(plan, idx, self.warmup - DAY, self.until);
         all.retain(|h| !h.lost(self.seed, self.outage));
@@ -293,135 +313,11 @@ impl Sim<'_> {
                 let mut state = None;
                 let mut alerted = [NEVER; 2];
                 for hook in self.delivered(idx) {
-                    self.apply(idx, &mut state, &self.webhook_event(&hook), hook.at, &mut alerted);
+                    self.apply(idx, &mut state, &self.webhook_event(&hook), hook.at, &mut alerted, None);
                 }
                 alerted
             })
             .collect()
-    }
-
-    /// Webhooks and asking every 15 minutes, each provider at most its budget a pass.
-    pub fn with(&self) -> (Vec<[i64; 2]>, Vec<Asking>, Vec<[Known; 2]>) {
-        let n = self.fleet.len();
-        let period = self.rules.period.num_seconds();
-        let mut alerted = vec![[NEVER; 2]; n];
-        let mut states: Vec<Option<EsimState>> = (0..n).map(|_| None).collect();
-        let mut later = Vec::new();
-        // What arrived before asking starts is history: merged as it came.
-        for idx in 0..n as u32 {
-            for hook in self.delivered(idx) {
-                if hook.at < self.warmup {
-                    let event = self.webhook_event(&hook);
-                    self.apply(
-                        idx,
-                        &mut states[idx as usize],
-                        &event,
-                        hook.at,
-                        &mut alerted[idx as usize],
-                    );
-                } else {
-                    later.push(hook);
-                }
-            }
-        }
-        later.sort();
-        // Every crossing in the window, to note what was known of the eSIM just before it.
-        let mut crossings: Vec<(i64, u32, usize)> = Vec::new();
-        for (idx, plan) in self.fleet.iter().enumerate() {
-            for (l, level) in LEVELS.iter().enumerate() {
-                if let Some(at) = plan
-                    .crossing(*level, self.until)
-                    .filter(|c| (0..self.window).contains(c))
-                {
-                    crossings.push((at, idx as u32, l));
-                }
-            }
-        }
-        crossings.sort();
-        let mut known = vec![[Known::Projected; 2]; n];
-        let mut next_crossing = 0;
-        let mut queue = Queue::new(n, self.suggested);
-        for idx in 0..n as u32 {
-            queue.schedule(self, states[idx as usize].as_ref(), idx, self.warmup, false);
-        }
-        let mut asking: Vec<Asking> = MIX.iter().map(|_| Asking::default()).collect();
-        let mut next_hook = 0;
-        let mut now = self.warmup;
-        while now <= self.until {
-            loop {
-                let hook = later.get(next_hook).filter(|h| h.at <= now);
-                let crossing = crossings.get(next_crossing).filter(|c| c.0 <= now);
-                if let Some(&(at, idx, l)) = crossing.filter(|c| hook.is_none_or(|h| c.0 <= h.at)) {
-                    known[idx as usize][l] = Known::of(states[idx as usize].as_ref(), LEVELS[l], self.at(at));
-                    next_crossing += 1;
-                    continue;
-                }
-                let Some(hook) = hook else {
-                    break;
-                };
-                let i = hook.idx as usize;
-                let taken = self.apply(
-                    hook.idx,
-                    &mut states[i],
-                    &self.webhook_event(hook),
-                    hook.at,
-                    &mut alerted[i],
-                );
-                if (0..self.window).contains(&hook.at) {
-                    let stats = &mut asking[self.fleet[i].who.index()];
-                    stats.hooks += 1;
-                    stats.outranked += u64::from(!taken);
-                }
-                queue.schedule(self, states[i].as_ref(), hook.idx, hook.at, false);
-                next_hook += 1;
-            }
-            let measured = (0..self.window).contains(&now);
-            for (p, (who, _)) in MIX.iter().enumerate() {
-                let Some(api) = who.id().spec().usage_api else {
-                    continue;
-                };
-                let budget = u64::from(api.per_second) * period as u64;
-                let stats = &mut asking[p];
-                let mut calls = 0;
-                while calls < budget {
-                    let Some((idx, since)) = queue.pop_due(p, now) else {
-                        break;
-                    };
-                    let i = idx as usize;
-                    let state = states[i].as_ref().expect("only known eSIMs are queued");
-                    let Some(why) = queue.why_now(self, state, idx, now) else {
-                        queue.schedule(self, Some(state), idx, now, true);
-                        continue;
-                    };
-                    calls += 1;
-                    if self.trace == Some(idx) {
-                        eprintln!("{:>8.2} h asked: {}", now as f64 / 3600.0, super::queue::REASONS[why]);
-                    }
-                    let reading = self.answer(idx, now);
-                    if measured {
-                        stats.calls += 1;
-                        stats.by_why[why] += 1;
-                        stats.waits.push((now - since).max(0) as u32);
-                    }
-                    let nothing_new = adds_nothing(&reading, Some(state));
-                    queue.answered(idx, now, !nothing_new);
-                    if nothing_new {
-                        stats.unchanged += u64::from(measured);
-                    } else {
-                        let event = reading_event(who.id(), &Ask::Iccid(key(idx)), reading, b"{}", self.at(now))
-                            .expect("a reading becomes an event");
-                        self.apply(idx, &mut states[i], &event, now, &mut alerted[i]);
-                    }
-                    queue.schedule(self, states[i].as_ref(), idx, now, true);
-                }
-                if measured {
-                    stats.passes += 1;
-                    stats.binding += u64::from(calls >= budget && queue.any_due(p, now));
-                }
-            }
-            now += period;
-        }
-        (alerted, asking, known)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{Pipeline, PipelineError, STATE_RETRIES};
 use crate::model::ProviderId;
-use crate::reconcile::due::{next_ask, validity_notices};
+use crate::reconcile::due::{next_ask_at, validity_notices};
 use crate::state::{Asking, EsimState};
 use chrono::{DateTime, Utc};
 
@@ -47,8 +47,15 @@ impl Pipeline {
             let asking = state.asking.get_or_insert_with(Asking::default);
             change(asking);
             let next = plan.asks(provider).then(|| {
-                next_ask(&state, &self.settings.rules, &plan.rules, validity_notices(provider))
-                    .map(|(at, _)| at.max(self.clock.now()))
+                let now = self.clock.now();
+                next_ask_at(
+                    &state,
+                    &self.settings.rules,
+                    &plan.rules,
+                    validity_notices(provider),
+                    now,
+                )
+                .map(|(at, _)| at.max(now))
             });
             state.asking.get_or_insert_with(Asking::default).next = next.flatten();
             if state == current.value {

@@ -231,6 +231,22 @@ pub fn next_ask(
         .min_by_key(|(at, _)| *at)
 }
 
+/// [`next_ask`] as of `now`: a plan that already ended is no reason any more (as in [`due_now`]), so an eSIM
+/// is not filed for it, found early and filed again every pass.
+pub fn next_ask_at(
+    state: &EsimState,
+    alerts: &AlertRules,
+    rules: &DueRules,
+    validity_notices: bool,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, Why)> {
+    let ended = state.expires_at().is_some_and(|end| end <= now);
+    reasons(state, alerts, rules, validity_notices)
+        .into_iter()
+        .filter(|(_, why)| !(ended && *why == Why::EndNear))
+        .min_by_key(|(at, _)| *at)
+}
+
 /// Whether `state` is due at `now`, and why. A plan that already ended is not a reason: asking cannot warn in
 /// time any more (its status, pushed or asked when stale, reports it).
 pub fn due_now(
@@ -258,7 +274,7 @@ pub fn filed_at(
     validity_notices: bool,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let next = next_ask(state, alerts, rules, validity_notices).map(|(at, _)| at.max(now))?;
+    let next = next_ask_at(state, alerts, rules, validity_notices, now).map(|(at, _)| at.max(now))?;
     let filed = state.asking.as_ref().and_then(|a| a.next);
     Some(filed.map_or(next, |filed| filed.min(next)))
 }
@@ -513,6 +529,12 @@ mod tests {
             due_now(&asked, &alerts, &rules, false, at("2026-12-06T19:30:00Z")),
             None,
             "asked once in the window"
+        );
+        // Ended before its end-near ask: filed for silence, not found early every pass.
+        let ended_at = at("2026-12-06T21:00:00Z");
+        assert_eq!(
+            filed_at(&ending, &alerts, &rules, false, ended_at),
+            Some(at("2026-12-07T00:00:00Z"))
         );
         assert_eq!(
             due_now(&ending, &alerts, &rules, false, at("2026-12-07T00:00:00Z")),

@@ -363,10 +363,11 @@ pub fn reading_event(
     let esim = reading.esim.clone().unwrap_or_else(|| identity_of(ask));
     let said = serde_json::json!([
         esim.key,
-        reading
-            .usage
-            .as_ref()
-            .map(|u| (u.remaining_bytes, u.total_bytes, u.unlimited)),
+        // Completed first: an API that gives the total and the used amount says what is left only through it.
+        reading.usage.as_ref().map(|u| {
+            let u = u.clone().complete();
+            (u.remaining_bytes, u.total_bytes, u.unlimited)
+        }),
         reading.validity.as_ref().and_then(|v| v.expires_at),
         reading.status.as_ref().map(|s| s.lifecycle),
         reading.read_at,

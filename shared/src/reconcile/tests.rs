@@ -5,6 +5,18 @@ use crate::model::Lifecycle;
 use crate::state::Facet;
 use serde_json::json;
 
+/// A reading of `remaining` bytes left of 1,000.
+fn left(remaining: u64) -> Reading {
+    Reading {
+        usage: Some(DataUsage {
+            total_bytes: Some(1_000),
+            remaining_bytes: Some(remaining),
+            ..DataUsage::default()
+        }),
+        ..Reading::default()
+    }
+}
+
 fn answer(status: u16, body: serde_json::Value) -> ApiAnswer {
     ApiAnswer {
         status,
@@ -179,14 +191,7 @@ fn roamify_and_1global_read_their_units() {
 fn a_reading_is_keyed_by_what_it_says_and_adds_nothing_the_state_holds() {
     let now = DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().to_utc();
     let ask = Ask::Iccid("8944500000000000001".into());
-    let reading = |remaining: u64| Reading {
-        usage: Some(DataUsage {
-            total_bytes: Some(1_000),
-            remaining_bytes: Some(remaining),
-            ..DataUsage::default()
-        }),
-        ..Reading::default()
-    };
+    let reading = left;
     let first = reading_event(ProviderId::EsimGo, &ask, reading(150), br#" {"a": 1}"#, now).unwrap();
     let again = reading_event(ProviderId::EsimGo, &ask, reading(150), br#"{"a": 2}"#, now).unwrap();
     let other = reading_event(ProviderId::EsimGo, &ask, reading(140), br#"{"a": 1}"#, now).unwrap();
@@ -272,4 +277,59 @@ fn a_lagging_apis_answer_never_outranks_a_fresher_webhook() {
         None,
         "eSIM Go's answer is as fresh as its receipt"
     );
+}
+
+#[test]
+fn answers_giving_the_total_and_the_used_amount_are_keyed_by_what_is_left() {
+    // eSIM Access answers with the total and the used amount only: each new amount is a new reading.
+    let now = DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().to_utc();
+    let ask = Ask::Esim("T-1".into());
+    let used = |bytes: u64| Reading {
+        usage: Some(DataUsage {
+            total_bytes: Some(1_000),
+            used_bytes: Some(bytes),
+            ..DataUsage::default()
+        }),
+        ..Reading::default()
+    };
+    let key = |bytes| {
+        reading_event(ProviderId::EsimAccess, &ask, used(bytes), b"{}", now)
+            .unwrap()
+            .dedupe_key
+    };
+    assert_ne!(key(500), key(900));
+    assert_eq!(key(900), key(900));
+}
+
+#[test]
+fn an_answer_that_repeated_the_state_starts_the_next_rate() {
+    // 600 left at 10:00; an answer at 12:00 said the same; 400 left at 13:00: 200 in an hour, not in three.
+    let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+    let ask = Ask::Iccid("8944500000000000001".into());
+    let reading = left;
+    let first = reading_event(
+        ProviderId::EsimGo,
+        &ask,
+        reading(600),
+        b"{}",
+        at("2026-12-06T10:00:00Z"),
+    )
+    .unwrap();
+    let mut state = crate::state::merge(None, &first).unwrap().state;
+    state.asking = Some(crate::state::Asking {
+        asked_at: Some(at("2026-12-06T12:00:00Z")),
+        heard_at: Some(at("2026-12-06T12:00:00Z")),
+        next: None,
+    });
+    let later = reading_event(
+        ProviderId::EsimGo,
+        &ask,
+        reading(400),
+        b"{}",
+        at("2026-12-06T13:00:00Z"),
+    )
+    .unwrap();
+    let merged = crate::state::merge(Some(state), &later).unwrap().state;
+    let rate = merged.usage_rate.unwrap();
+    assert!((rate - 200.0 / 3600.0).abs() < 1e-9, "{rate}");
 }
