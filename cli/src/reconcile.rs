@@ -9,7 +9,7 @@ use clap::Args;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{Env, Settings};
 use shared::model::ProviderId;
-use shared::reconcile::client::{configured_credentials, credentials_var, url_var, ApiTransport, Reconciler};
+use shared::reconcile::client::{credentials_var, reconciler_from_env, ApiTransport, Reconciler};
 use shared::reconcile::due::AskingPlan;
 use shared::reconcile::{
     due_esims, pass_budget, reconcile_due, reconcile_one, Ask, AskError, Asked, FiledEsims, ReconcileError,
@@ -53,10 +53,8 @@ async fn reconcilers(
             }
             continue;
         }
-        let credentials = configured_credentials(provider, env, secrets).await?;
-        let url = env(&url_var(provider));
-        match Reconciler::configured(provider, credentials.as_deref(), url.as_deref(), transport.clone())? {
-            Some(reconciler) => found.push(reconciler.with_per_second(plan.per_second(provider))),
+        match reconciler_from_env(provider, plan, env, secrets, transport.clone()).await? {
+            Some(reconciler) => found.push(reconciler),
             None if named.is_some() => {
                 return Err(format!(
                     "{provider} is not reconciled: set {}",

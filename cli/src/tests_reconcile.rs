@@ -541,27 +541,41 @@ async fn a_pass_asks_the_due_esims_only_and_applies_their_answers() {
         again.contains("esimgo: 0 eSIMs filed to be asked by now, 0 due"),
         "{again}"
     );
-    let asked_state = store
-        .load_state(ProviderId::EsimGo, stale)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
-    let asking = asked_state.asking.expect("noted");
+    let asking_of = |key: &'static str| {
+        let store = &store;
+        async move {
+            let state = store.load_state(ProviderId::EsimGo, key).await.unwrap().unwrap();
+            state.value.asking
+        }
+    };
+    let asking = asking_of(stale).await.expect("noted");
     assert!(
         asking.asked_at.is_some() && asking.heard_at.is_some() && asking.next > asking.asked_at,
         "{asking:?}"
     );
-    let ended = store
-        .load_state(ProviderId::EsimGo, expired)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
-    assert_eq!(ended.asking.and_then(|a| a.next), None);
+    assert_eq!(asking_of(expired).await.and_then(|a| a.next), None);
+
+    // A state saved before its provider was asked is filed by --refile, at its next ask (silence, here).
+    let unfiled = "8944500000000000015";
+    let state = stored_state(
+        unfiled,
+        600_000_000,
+        chrono::Duration::hours(1),
+        None,
+        Lifecycle::Active,
+    );
+    assert!(store.save_state(&state, None).await.unwrap());
+    (args.dry_run, args.refile) = (false, true);
+    let mut filed = Vec::new();
+    let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
+    assert_eq!(reconcile::run(&args, &env, transport, &mut filed).await, Ok(0));
+    let filed = String::from_utf8(filed).unwrap();
+    assert!(filed.contains("esimgo: 5 eSIMs filed for their next ask"), "{filed}");
+    let next = asking_of(unfiled).await.unwrap().next;
+    assert_eq!(next, Some(state.updated_at + chrono::Duration::hours(12)));
     let mut asked: Vec<String> = api.seen().into_iter().map(|s| s.path).collect();
     asked.sort();
-    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked.len(), 2, "{asked:?}: --refile asks nothing");
     assert!(asked[0].contains(stale) && asked[1].contains(crossing), "{asked:?}");
     let alerts = list_json_of(Listing::Alerts, &db, "esimgo").await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");

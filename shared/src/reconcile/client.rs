@@ -55,6 +55,25 @@ pub async fn configured_credentials(
     }
 }
 
+/// The provider's API as the environment configures it (its credentials, or the SSM parameter holding them,
+/// and its base URL), kept to its budget in `plan`: `Ok(None)` when it has no usage API or no credentials.
+pub async fn reconciler_from_env(
+    provider: ProviderId,
+    plan: &crate::reconcile::due::AskingPlan,
+    env: crate::config::Env<'_>,
+    secrets: &dyn crate::config::SecretSource,
+    transport: std::sync::Arc<dyn ApiTransport>,
+) -> Result<Option<Reconciler>, String> {
+    let credentials = configured_credentials(provider, env, secrets).await?;
+    let configured = Reconciler::configured(
+        provider,
+        credentials.as_deref(),
+        env(&url_var(provider)).as_deref(),
+        transport,
+    )?;
+    Ok(configured.map(|reconciler| reconciler.with_per_second(plan.per_second(provider))))
+}
+
 impl Reconciler {
     /// The provider's API from its settings: `Ok(None)` when it has no usage API or no credentials (it is
     /// simply not asked); an error when the credentials or URL are malformed.
@@ -94,11 +113,6 @@ impl Reconciler {
             token: Mutex::new(None),
             per_second: None,
         }))
-    }
-
-    /// Whether the provider's webhooks warn of a plan's end.
-    pub fn validity_notices(&self) -> bool {
-        self.api.validity_notices
     }
 
     /// The most requests a second this provider is asked: its budget, else its published limit.

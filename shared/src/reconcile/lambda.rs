@@ -3,7 +3,7 @@
 //! `ESIMHOOKS_RECONCILE_QUEUE_URL`; invoked by that queue, it asks each eSIM, every worker keeping to its share
 //! (`ESIMHOOKS_RECONCILE_CONCURRENCY`, the queue trigger's maximum concurrency) of each provider's budget.
 
-use super::client::{configured_credentials, url_var, Reconciler};
+use super::client::{reconciler_from_env, Reconciler};
 use super::fanout::{retried, schedule_asks, work_job, worker_pace, JobOutcome, WorkerJob};
 use super::http::HttpsTransport;
 use super::run::{Asked, ReconcileError};
@@ -137,18 +137,9 @@ impl Asking {
                     }
                 };
                 for &provider in &plan.providers {
-                    let built = match configured_credentials(provider, &env, &ssm).await {
-                        Ok(credentials) => Reconciler::configured(
-                            provider,
-                            credentials.as_deref(),
-                            env(&url_var(provider)).as_deref(),
-                            transport.clone(),
-                        ),
-                        Err(why) => Err(why),
-                    };
-                    match built {
+                    match reconciler_from_env(provider, plan, &env, &ssm, transport.clone()).await {
                         Ok(Some(reconciler)) => {
-                            found.insert(provider, reconciler.with_per_second(plan.per_second(provider)));
+                            found.insert(provider, reconciler);
                         }
                         Ok(None) => {}
                         Err(reason) => {

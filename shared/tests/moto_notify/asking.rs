@@ -74,15 +74,16 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
     assert_eq!(silent, [busy, idle], "the idle eSIM is filed for silence, 12 h on");
 
     rig.clock.set(at(46));
-    let (jobs, report) = schedule_asks(
-        &plan,
-        &settings.rules,
-        rig.store.as_ref(),
-        &pipeline,
-        rig.clock.as_ref(),
-    )
-    .await
-    .unwrap();
+    let schedule = || {
+        schedule_asks(
+            &plan,
+            &settings.rules,
+            rig.store.as_ref(),
+            &pipeline,
+            rig.clock.as_ref(),
+        )
+    };
+    let (jobs, report) = schedule().await.unwrap();
     assert_eq!((report[0].queued, report[0].refiled), (1, 0));
     let queue = rig
         .sqs
@@ -127,16 +128,17 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
     .unwrap()
     .unwrap();
     let rules = (&settings.rules, &plan);
-    let done = work_job(
-        &jobs[0],
-        &reconciler,
-        &pipeline,
-        rig.store.as_ref(),
-        rig.clock.as_ref(),
-        rules,
-    )
-    .await
-    .unwrap();
+    let work = |job| {
+        work_job(
+            job,
+            &reconciler,
+            &pipeline,
+            rig.store.as_ref(),
+            rig.clock.as_ref(),
+            rules,
+        )
+    };
+    let done = work(&jobs[0]).await.unwrap();
     assert_eq!(
         done,
         JobOutcome::Asked(Asked::Applied(shared::pipeline::Outcome::Stored { alerts: 1 }))
@@ -150,27 +152,10 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
     );
 
     // The same job again (queued twice, or redelivered): not due, not asked; the next pass queues nothing.
-    let again = work_job(
-        &jobs[0],
-        &reconciler,
-        &pipeline,
-        rig.store.as_ref(),
-        rig.clock.as_ref(),
-        rules,
-    )
-    .await
-    .unwrap();
+    let again = work(&jobs[0]).await.unwrap();
     assert_eq!(again, JobOutcome::NotDue);
     assert_eq!(answers.asked.lock().unwrap().len(), 1);
-    let (jobs, _) = schedule_asks(
-        &plan,
-        &settings.rules,
-        rig.store.as_ref(),
-        &pipeline,
-        rig.clock.as_ref(),
-    )
-    .await
-    .unwrap();
+    let (jobs, _) = schedule().await.unwrap();
     assert!(jobs.is_empty(), "{jobs:?}");
     let state = rig.store.esim_state(ProviderId::EsimGo, busy).await.unwrap().unwrap();
     let asking = state.asking.unwrap();
