@@ -14,6 +14,7 @@ use shared::reconcile::due::AskingPlan;
 use shared::reconcile::{
     due_esims, pass_budget, reconcile_due, reconcile_one, Ask, AskError, Asked, FiledEsims, ReconcileError,
 };
+use shared::store::StoreQuery;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -70,6 +71,17 @@ async fn reconcilers(
     Ok(found)
 }
 
+/// What `--iccid` asks: by the ref the provider's API wants where the eSIM's state holds it (Gigastore's
+/// customer uid), else by what was typed.
+async fn ask_for(provider: ProviderId, typed: &str, query: &dyn StoreQuery) -> Result<Ask, String> {
+    let ask = Ask::guess(typed.trim());
+    let state = query
+        .esim_state(provider, ask.value())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(state.map_or(ask, |state| Ask::of_state(&state)))
+}
+
 fn failure_text(provider: ProviderId, error: &ReconcileError) -> String {
     match error {
         ReconcileError::Ask(AskError::Credentials(why)) => format!(
@@ -113,7 +125,7 @@ pub async fn run(
         for reconciler in &reconcilers {
             let provider = reconciler.provider;
             if let Some(iccid) = &args.iccid {
-                let ask = Ask::guess(iccid.trim());
+                let ask = ask_for(provider, iccid, opened.query.as_ref()).await?;
                 let (method, url) = reconciler.describe(&ask, clock.now()).map_err(|e| e.to_string())?;
                 write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
                 continue;
@@ -163,7 +175,7 @@ pub async fn run(
     for reconciler in &reconcilers {
         let provider = reconciler.provider;
         if let Some(iccid) = &args.iccid {
-            let ask = Ask::guess(iccid.trim());
+            let ask = ask_for(provider, iccid, opened.query.as_ref()).await?;
             let result = reconcile_one(reconciler, &ask, &pipeline, opened.query.as_ref(), &clock).await;
             failed |= result.is_err();
             write(

@@ -274,6 +274,19 @@ async fn an_esim_never_heard_of_gets_its_state_from_each_providers_answer() {
             ICCID,
             107_374_182,
         ),
+        (
+            "gigastore",
+            "client:secret",
+            Arc::new(|seen: &Seen| match (seen.method.as_str(), seen.path.as_str()) {
+                ("POST", "/reseller/authenticate") => ok(json!({"accessToken": "giga-token", "expiresIn": 86400})),
+                // Found in the list first; asked by its customer once the state holds the uid.
+                ("GET", "/gigastore/activations/customers") => ok(json!([gigastore_customer("u-1", ICCID, 0.25)])),
+                ("GET", "/gigastore/activations/customers/u-1") => ok(gigastore_customer("u-1", ICCID, 0.25)),
+                _ => (404, Vec::new(), "{}".into()),
+            }),
+            ICCID,
+            250_000_000,
+        ),
     ];
     for (provider, credentials, route, key, remaining) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -398,7 +411,56 @@ async fn a_dry_run_sends_nothing_and_a_provider_without_credentials_is_not_asked
     assert!(refused.unwrap_err().contains("set ESIMGO_API_CREDENTIALS"));
     args.provider = Some(ProviderId::Gigastore);
     let refused = reconcile::run(&args, &env, transport, &mut Vec::new()).await;
-    assert!(refused.unwrap_err().contains("not asked yet"));
+    assert!(refused.unwrap_err().contains("set GIGASTORE_API_CREDENTIALS"));
+}
+
+/// A Gigastore customer as its API shows one: a 1 GB package with `left_gb` left, one eSIM.
+fn gigastore_customer(uid: &str, iccid: &str, left_gb: f64) -> Value {
+    json!({"customer": {"uid": uid}, "totalAvailableBalance": {"sizeValue": left_gb, "sizeUnit": "GB"},
+        "activatedItems": [{"uid": "p-1", "balance": {"expiresAt": "2027-01-01T00:00:00Z",
+            "size": {"sizeValue": 1000, "sizeUnit": "MB"}, "availableBalance": {"sizeValue": left_gb, "sizeUnit": "GB"}}}],
+        "relatedEsims": [{"iccid": iccid}]})
+}
+
+/// Gigastore's balance alert names the customer; from then on its eSIM is asked by that customer, not found in
+/// the list of all.
+#[tokio::test]
+async fn a_gigastore_esim_is_asked_by_the_customer_its_balance_alert_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("giga.db");
+    let server = start(&db).await;
+    let mut alert = send_args("gigastore", server.addr, secret_of("gigastore"));
+    alert.event_type = Some("balance_alert".into());
+    assert_eq!(send(alert).await, Ok(0));
+    server.stop().await;
+    let store = sqlite::open_store(&db).unwrap();
+    let state = store.esim_state(ProviderId::Gigastore, ICCID).await.unwrap().unwrap();
+    let uid = state.refs.get("uid").expect("the balance alert's uid").clone();
+
+    let asked_uid = uid.clone();
+    let api = FakeApi::start(Arc::new(move |seen: &Seen| {
+        if seen.method == "POST" {
+            return ok(json!({"accessToken": "giga-token", "expiresIn": 86400}));
+        }
+        match seen.path.strip_prefix("/gigastore/activations/customers/") {
+            Some(uid) if uid == asked_uid => ok(gigastore_customer(uid, ICCID, 0.05)),
+            _ => (404, Vec::new(), "{}".into()),
+        }
+    }))
+    .await;
+    let (code, out) = reconcile_with("gigastore", "client:secret", &api, &db).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(remaining_of(&db, ProviderId::Gigastore, ICCID).await, Some(50_000_000));
+    let seen = api.seen();
+    assert_eq!(seen[0].path, "/reseller/authenticate");
+    assert_eq!(seen[0].header("authorization"), Some("Basic Y2xpZW50OnNlY3JldA=="));
+    assert_eq!(seen[1].path, format!("/gigastore/activations/customers/{uid}"));
+    assert_eq!(seen[1].header("authorization"), Some("Bearer giga-token"));
+    let alerts = list_json_of(Listing::Alerts, &db, "gigastore").await;
+    assert!(
+        alerts.iter().any(|a| a["alert"]["level"] == "10%"),
+        "5 % left of 1 GB: {alerts:?}"
+    );
 }
 
 /// An eSIM Go state as a pass finds it: `remaining` of 1 GB, last heard `heard` ago, used at `rate` bytes a

@@ -17,6 +17,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     per_second: 5,
     validity_notices: true,
     usage_lag_minutes: 20,
+    reference: None,
     token: Some(TokenApi {
         request: token_request,
         read: read_token,

@@ -19,6 +19,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     per_second: 8,
     validity_notices: true,
     usage_lag_minutes: 180,
+    reference: None,
     token: None,
     request,
     read,
@@ -55,7 +56,7 @@ fn request(
     now: DateTime<Utc>,
 ) -> Result<ApiRequest, AskError> {
     let (field, value) = match ask {
-        Ask::Esim(reference) => ("esimTranNo", reference),
+        Ask::Esim(reference) | Ask::Known { reference, .. } => ("esimTranNo", reference),
         Ask::Iccid(iccid) => ("iccid", iccid),
     };
     let body = json!({field: value, "pager": {"pageNum": 1, "pageSize": 5}})

@@ -15,6 +15,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     per_second: 10,
     validity_notices: false,
     usage_lag_minutes: 0,
+    reference: None,
     token: None,
     request: |credentials, _, ask, _| {
         let iccid = iccid_of(ask)?;

@@ -41,7 +41,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     order_ref_field: None,
     data_units: DATA_UNITS,
     type_field: None,
-    usage_api: None,
+    usage_api: Some(&super::gigastore_api::USAGE_API),
 };
 
 #[derive(Debug, Clone)]

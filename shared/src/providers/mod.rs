@@ -7,6 +7,7 @@ mod airalo_canonical;
 mod esimaccess_api;
 pub use esimaccess_api::signature as esimaccess_signature;
 mod esimgo_api;
+mod gigastore_api;
 mod json;
 mod oneglobal_api;
 pub mod registry;

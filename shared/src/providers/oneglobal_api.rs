@@ -18,6 +18,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     per_second: 16,
     validity_notices: false,
     usage_lag_minutes: 0,
+    reference: None,
     token: Some(TokenApi {
         request: token_request,
         read: read_token,

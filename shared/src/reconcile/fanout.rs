@@ -114,13 +114,17 @@ pub async fn work_job(
     clock: &dyn Clock,
     (alerts, plan): (&AlertRules, &AskingPlan),
 ) -> Result<JobOutcome, ReconcileError> {
-    if let Some(state) = states.esim_state(job.provider, &job.esim).await? {
-        let notices = validity_notices(job.provider);
-        if due_now(&state, alerts, &plan.rules, notices, clock.now()).is_none() {
-            return Ok(JobOutcome::NotDue);
+    let ask = match states.esim_state(job.provider, &job.esim).await? {
+        Some(state) => {
+            let notices = validity_notices(job.provider);
+            if due_now(&state, alerts, &plan.rules, notices, clock.now()).is_none() {
+                return Ok(JobOutcome::NotDue);
+            }
+            Ask::of_state(&state)
         }
-    }
-    match reconcile_one(reconciler, &Ask::guess(&job.esim), pipeline, states, clock).await {
+        None => Ask::guess(&job.esim),
+    };
+    match reconcile_one(reconciler, &ask, pipeline, states, clock).await {
         Ok(asked) => Ok(JobOutcome::Asked(asked)),
         Err(ReconcileError::Ask(AskError::UnknownEsim)) => Ok(JobOutcome::Unknown),
         Err(error) => Err(error),

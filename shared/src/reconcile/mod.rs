@@ -34,6 +34,12 @@ pub enum Ask {
     Iccid(String),
     /// The provider's own eSIM reference (eSIM Access `esimTranNo`).
     Esim(String),
+    /// An eSIM whose state is kept under `key` and whose provider's API knows it by `reference`, a ref the
+    /// state holds (Gigastore: the customer's `uid`).
+    Known {
+        key: String,
+        reference: String,
+    },
 }
 
 impl Ask {
@@ -46,9 +52,23 @@ impl Ask {
         }
     }
 
+    /// How the pass and the workers ask about a known eSIM: by the ref its provider's API wants where the
+    /// state holds it, else by its key.
+    pub fn of_state(state: &EsimState) -> Self {
+        let reference = state.provider.spec().usage_api.and_then(|api| api.reference);
+        match reference.and_then(|name| state.refs.get(name)) {
+            Some(reference) => Self::Known {
+                key: state.key.clone(),
+                reference: reference.clone(),
+            },
+            None => Self::guess(&state.key),
+        }
+    }
+
+    /// The eSIM's key: what the state is kept under.
     pub fn value(&self) -> &str {
         match self {
-            Self::Iccid(v) | Self::Esim(v) => v,
+            Self::Iccid(v) | Self::Esim(v) | Self::Known { key: v, .. } => v,
         }
     }
 }
@@ -209,6 +229,8 @@ pub struct UsageApi {
     /// hours). An answer without its own reading time is taken as measured that long before receipt, so it
     /// never outranks a fresher webhook.
     pub usage_lag_minutes: u32,
+    /// The ref of an eSIM's state its API is asked by, where that is not the state's key (Gigastore `uid`).
+    pub reference: Option<&'static str>,
     pub token: Option<TokenApi>,
     pub request: BuildRequest,
     /// The answer's reading, for a 2xx or a provider-specific refusal (401, 403, 429 and 5xx are decided
@@ -300,7 +322,11 @@ pub fn json_of(answer: &ApiAnswer) -> Result<serde_json::Value, AskError> {
 pub fn identity_of(ask: &Ask) -> EsimIdentity {
     EsimIdentity {
         key: ask.value().to_string(),
-        iccid: matches!(ask, Ask::Iccid(_)).then(|| ask.value().to_string()),
+        iccid: match ask {
+            Ask::Iccid(iccid) => Some(iccid.clone()),
+            Ask::Known { key, .. } => crate::text::is_plausible_iccid(key).then(|| key.clone()),
+            Ask::Esim(_) => None,
+        },
         refs: Default::default(),
     }
 }

@@ -173,7 +173,7 @@ pub async fn reconcile_due(
             tokio::time::sleep(pace).await;
         }
         report.due += 1;
-        let result = reconcile_one(reconciler, &Ask::guess(&state.key), pipeline, states, clock).await;
+        let result = reconcile_one(reconciler, &Ask::of_state(state), pipeline, states, clock).await;
         match &result {
             Ok(Asked::Applied(_)) => report.applied += 1,
             Ok(Asked::Unchanged | Asked::Empty) => report.unchanged += 1,
