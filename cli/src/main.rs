@@ -299,7 +299,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
             Err(e) => done(Err(e)),
         },
         Command::Partners(args) => done(partners::open::run_opened(&args, &mut pipe::stdout()).await),
-        Command::Customers(args) => customers::run(args, &mut pipe::stdout()).await,
+        Command::Customers(args) => customers::run(args, &process_env, &mut pipe::stdout()).await,
         Command::Sweep { backend } => done(sweep(backend, &process_env).await),
         Command::Send(args) => tokio::task::spawn_blocking(move || send::run(&args))
             .await

@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 pub(crate) async fn run(command: CustomersCommand) -> (Result<u8, String>, String) {
     let mut out = Vec::new();
-    let code = customers::run(CustomersArgs { command }, &mut out).await;
+    let code = customers::run(CustomersArgs { command }, &|_| None, &mut out).await;
     (code, String::from_utf8(out).unwrap())
 }
 

@@ -359,7 +359,7 @@ async fn on_dynamodb_an_import_matches_its_dry_run_and_replaces_no_one() {
                 dry_run,
                 replace: false,
             };
-            let report = customers::import(&file, options, &store as &dyn ContactStore, &mut out)
+            let report = customers::import(&file, options, &store as &dyn ContactStore, None, &mut out)
                 .await
                 .unwrap();
             writeln!(out, "{}", report.summary(false)).unwrap();

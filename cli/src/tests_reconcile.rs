@@ -684,3 +684,57 @@ async fn serve_asks_the_due_esims_on_its_schedule() {
         .unwrap();
     assert!(none.is_none(), "no credentials: nothing is scheduled");
 }
+
+/// A customer registered at sale for an eSIM no webhook ever named (its provider asked): the import files it,
+/// the next pass asks its provider once, and the answer's 15 % raises the 20 % alert; a second pass asks
+/// nothing.
+#[tokio::test]
+async fn an_esim_the_directory_names_before_any_webhook_is_asked_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("named.db");
+    let api = FakeApi::start(Arc::new(|_: &Seen| ok(esimgo_answer(150_000_000)))).await;
+    let url = api.url.clone();
+    let env = move |name: &str| match name {
+        "ESIMGO_API_CREDENTIALS" => Some("go-key".to_string()),
+        "ESIMGO_API_URL" => Some(url.clone()),
+        _ => None,
+    };
+    let file = dir.path().join("sold.csv");
+    std::fs::write(
+        &file,
+        format!("provider,iccid,phone\nesimgo,{ICCID},+34600000001\nairalo,8944500000000000078,+34600000002\n"),
+    )
+    .unwrap();
+    let import = customers::CustomersArgs {
+        command: super::tests_customers::import(&file, &db, false),
+    };
+    let mut out = Vec::new();
+    assert_eq!(customers::run(import, &env, &mut out).await, Ok(0));
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("; 1 eSIMs never heard of filed to be asked their provider"),
+        "Airalo is not asked: {out}"
+    );
+
+    let pass = ReconcileArgs {
+        provider: Some(ProviderId::EsimGo),
+        iccid: None,
+        dry_run: false,
+        refile: false,
+        backend: local_backend(&db),
+    };
+    let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
+    let mut out = Vec::new();
+    assert_eq!(reconcile::run(&pass, &env, transport.clone(), &mut out).await, Ok(0));
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("usage never heard"), "{out}");
+    assert_eq!(remaining_of(&db, ProviderId::EsimGo, ICCID).await, Some(150_000_000));
+    let alerts = list_json_of(Listing::Alerts, &db, "esimgo").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["alert"]["level"], "20%");
+    assert_eq!(api.seen().len(), 1);
+
+    let mut out = Vec::new();
+    assert_eq!(reconcile::run(&pass, &env, transport, &mut out).await, Ok(0));
+    assert_eq!(api.seen().len(), 1, "asked once: {}", String::from_utf8(out).unwrap());
+}

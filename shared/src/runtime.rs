@@ -23,6 +23,7 @@ use crate::notify::sns::SnsSink;
 use crate::pipeline::Pipeline;
 use crate::providers::SourceChecks;
 use crate::reconcile::fanout::WorkerJob;
+use crate::reconcile::named::NamedEsims;
 use crate::service::Service;
 use crate::store::dynamodb::DynamoStore;
 use crate::telemetry;
@@ -303,16 +304,23 @@ pub async fn build_customers_api() -> CustomersApi {
     let Some(table) = process_env("ESIMHOOKS_TABLE").filter(|t| !t.is_empty()) else {
         return CustomersApi::fail_closed("ESIMHOOKS_TABLE is not set");
     };
-    let retention = match Settings::from_env(&process_env) {
-        Ok(settings) => settings.retention,
+    let settings = match Settings::from_env(&process_env) {
+        Ok(settings) => settings,
         Err(e) => return CustomersApi::fail_closed(e.to_string()),
     };
     let sdk = sdk_config().await;
-    CustomersApi::new(Arc::new(DynamoStore::new(
+    let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         table,
-        retention,
-    )))
+        settings.retention,
+    ));
+    let named = NamedEsims::new(
+        store.clone(),
+        settings.pipeline.asking,
+        settings.pipeline.rules,
+        Arc::new(SystemClock),
+    );
+    CustomersApi::new(store).with_named(named)
 }
 
 /// The whole `main` of the customer directory function.

@@ -236,7 +236,14 @@ async fn concurrent_rows_claiming_one_identifier_make_one_contact() {
 async fn a_put_with_a_hostless_topup_link_or_a_bad_email_stores_nothing_on_dynamodb() {
     use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
     let rig = MotoRig::new("contact-fields", "2026-11-23T09:00:00Z").await;
-    let api = shared::customers::api::CustomersApi::new(rig.store.clone());
+    // eSIM Access is asked: an eSIM a contact names that nothing was heard of is filed to be asked.
+    let plan = shared::reconcile::due::AskingPlan {
+        providers: vec![ProviderId::EsimAccess],
+        ..Default::default()
+    };
+    let named =
+        shared::reconcile::named::NamedEsims::new(rig.store.clone(), plan, Default::default(), rig.clock.clone());
+    let api = shared::customers::api::CustomersApi::new(rig.store.clone()).with_named(named);
     let text = std::fs::read_to_string(common::repo_root().join("events/customers/00-put-contact.json")).unwrap();
     let put = |body: serde_json::Value| {
         let mut event: ApiGatewayV2httpRequest = serde_json::from_str(&text).unwrap();
@@ -264,6 +271,19 @@ async fn a_put_with_a_hostless_topup_link_or_a_bad_email_stores_nothing_on_dynam
     let good = serde_json::json!({"topup_url": "https://shop.example/t/1", "email": "ana@x-y.es"});
     let created = put(good).await;
     assert_eq!(common::response_json(&created)["outcome"], "created");
+    use shared::clock::Clock;
+    use shared::store::StoreQuery;
+    let filed = rig
+        .store
+        .filed_to_ask(ProviderId::EsimAccess, rig.clock.now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        filed.iter().map(|state| state.key.as_str()).collect::<Vec<_>>(),
+        ["T-FIELDS"],
+        "found in the asking index, due now"
+    );
+    assert!(filed[0].usage.is_none());
 }
 
 /// On the operator topic, an Airalo notice is published at its place on the scale with its own label as the

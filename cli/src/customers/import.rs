@@ -7,6 +7,7 @@
 use super::rows::Rows;
 use shared::customers::{upsert_plan, Contact, ContactStore, EsimRef, Replace, Upserted};
 use shared::model::ProviderId;
+use shared::reconcile::named::NamedEsims;
 use std::collections::hash_map::{DefaultHasher, Entry};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -20,6 +21,8 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub refused: usize,
+    /// eSIMs the rows named that nothing was heard of, filed to be asked their provider.
+    pub filed: usize,
 }
 
 impl ImportReport {
@@ -32,7 +35,10 @@ impl ImportReport {
             self.updated,
             self.unchanged,
             self.refused
-        )
+        ) + &match self.filed {
+            0 => String::new(),
+            filed => format!("; {filed} eSIMs never heard of filed to be asked their provider"),
+        }
     }
 }
 
@@ -216,6 +222,7 @@ pub async fn import(
     file: &Path,
     options: ImportOptions,
     contacts: &dyn ContactStore,
+    named: Option<&NamedEsims>,
     out: &mut impl Write,
 ) -> Result<ImportReport, String> {
     let claims = claims(file)?;
@@ -242,6 +249,9 @@ pub async fn import(
                     dry.register(&contact, print, replace).await?
                 } else {
                     let registered = contacts.register(&contact, replace).await.map_err(|e| e.to_string())?;
+                    if let (Ok(Upserted::Created | Upserted::Updated), Some(named)) = (&registered, named) {
+                        report.filed += usize::from(named.file(&contact).await.map_err(|e| e.to_string())?);
+                    }
                     registered.map_err(|conflict| format!("{conflict}: {HOW_TO_REPLACE}"))
                 }
             }

@@ -3,14 +3,18 @@
 mod import;
 mod rows;
 
-use crate::backend::BackendArgs;
+use crate::backend::{BackendArgs, Opened};
 use clap::{Args, Subcommand};
 pub(crate) use import::{import, ImportOptions};
+use shared::clock::SystemClock;
+use shared::config::{Env, Settings};
 use shared::customers::notifier::mask_past_notifications;
 use shared::customers::{mask_email, mask_phone, Contact, ContactFields, ContactStore, EsimRef, Upserted};
 use shared::model::ProviderId;
+use shared::reconcile::named::NamedEsims;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Exit code when some rows of an import were refused (the rest were applied).
 pub const ROWS_REFUSED: u8 = 6;
@@ -118,7 +122,21 @@ fn provider(name: &str) -> Result<ProviderId, String> {
     ProviderId::parse(name).ok_or_else(|| format!("unknown provider {name}"))
 }
 
-pub async fn run(args: CustomersArgs, out: &mut impl Write) -> Result<u8, String> {
+/// Files the eSIMs contacts name for their provider's API to be asked, where a provider is asked
+/// (`<PROVIDER>_API_CREDENTIALS`); `None` for a dry run.
+fn named(opened: &Opened, env: Env<'_>) -> Result<Option<NamedEsims>, String> {
+    let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
+    Ok((!settings.pipeline.asking.providers.is_empty()).then(|| {
+        NamedEsims::new(
+            opened.events.clone(),
+            settings.pipeline.asking,
+            settings.pipeline.rules,
+            Arc::new(SystemClock),
+        )
+    }))
+}
+
+pub async fn run(args: CustomersArgs, env: Env<'_>, out: &mut impl Write) -> Result<u8, String> {
     match args.command {
         CustomersCommand::Import {
             file,
@@ -128,7 +146,8 @@ pub async fn run(args: CustomersArgs, out: &mut impl Write) -> Result<u8, String
         } => {
             let opened = backend.open(false).await?;
             let options = ImportOptions { dry_run, replace };
-            let report = import(&file, options, opened.contacts.as_ref(), out).await?;
+            let named = if dry_run { None } else { named(&opened, env)? };
+            let report = import(&file, options, opened.contacts.as_ref(), named.as_ref(), out).await?;
             writeln!(out, "{}", report.summary(dry_run)).map_err(|e| e.to_string())?;
             Ok(if report.refused == 0 { 0 } else { ROWS_REFUSED })
         }
@@ -156,6 +175,15 @@ pub async fn run(args: CustomersArgs, out: &mut impl Write) -> Result<u8, String
             let contact = merged(*fields, opened.contacts.as_ref()).await?;
             let upserted = opened.contacts.upsert(&contact).await.map_err(|e| e.to_string())?;
             writeln!(out, "{}", describe(upserted)).map_err(|e| e.to_string())?;
+            if let Some(named) = named(&opened, env)? {
+                if named.file(&contact).await.map_err(|e| e.to_string())? {
+                    writeln!(
+                        out,
+                        "never heard of: filed to be asked its provider (esimhooks reconcile)"
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+            }
             Ok(0)
         }
         CustomersCommand::Remove {

@@ -8,6 +8,7 @@
 use super::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
 use crate::ingress::Delivery;
 use crate::model::ProviderId;
+use crate::reconcile::named::NamedEsims;
 use crate::reply::{HttpError, Reply};
 use lambda_http::http::Method;
 use serde_json::json;
@@ -68,11 +69,22 @@ impl HttpError for CustomersApiError {
 pub struct CustomersApi {
     /// The directory, or why this function is not configured (every request is then a 503).
     contacts: Result<Arc<dyn ContactStore>, String>,
+    /// Files the eSIMs a contact names for their provider's API to be asked, where a provider is asked.
+    named: Option<NamedEsims>,
 }
 
 impl CustomersApi {
     pub fn new(contacts: Arc<dyn ContactStore>) -> Self {
-        Self { contacts: Ok(contacts) }
+        Self {
+            contacts: Ok(contacts),
+            named: None,
+        }
+    }
+
+    /// Files each eSIM a contact names that nothing was heard of yet, to be asked its provider.
+    pub fn with_named(mut self, named: NamedEsims) -> Self {
+        self.named = Some(named);
+        self
     }
 
     pub fn fail_closed(reason: impl Into<String>) -> Self {
@@ -81,7 +93,10 @@ impl CustomersApi {
             reason,
             "configuration incomplete: refusing every customer request until it is fixed"
         );
-        Self { contacts: Err(reason) }
+        Self {
+            contacts: Err(reason),
+            named: None,
+        }
     }
 
     /// Answers one request. `caller` is the IAM principal API Gateway authenticated (its ARN), if any.
@@ -159,9 +174,16 @@ impl CustomersApi {
             .contacts
             .as_ref()
             .map_err(|reason| CustomersApiError::Unavailable(reason.clone()))?;
-        contacts
+        let upserted = contacts
             .upsert(&contact)
             .await
-            .map_err(|e| CustomersApiError::Unavailable(e.to_string()))
+            .map_err(|e| CustomersApiError::Unavailable(e.to_string()))?;
+        if let Some(named) = &self.named {
+            // The contact is saved; an eSIM not filed now is filed when it is first heard of.
+            if let Err(error) = named.file(&contact).await {
+                tracing::warn!(provider = provider.as_str(), %error, "the eSIM a contact names was not filed to be asked");
+            }
+        }
+        Ok(upserted)
     }
 }

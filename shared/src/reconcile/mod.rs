@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod http;
 #[cfg(feature = "aws")]
 pub mod lambda;
+pub mod named;
 mod run;
 
 pub use run::{

@@ -90,6 +90,11 @@ pub async fn reconcile_one(
         Asked::Applied(outcome)
     };
     pipeline.note_asked(provider, &key, asked_at, heard_at).await?;
+    if key != ask.value() {
+        // Asked under another key than the answer's (an eSIM Access eSIM the directory named by ICCID): that
+        // state was asked too, and is not asked again for never being heard.
+        pipeline.note_asked(provider, ask.value(), asked_at, None).await?;
+    }
     Ok(asked)
 }
 

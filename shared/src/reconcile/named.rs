@@ -1,0 +1,133 @@
+//! eSIMs the customer directory names before anything was heard of them. A reseller registers a customer at
+//! sale; if the provider's first webhook is lost (or the provider sends none until its own threshold), nothing
+//! would ever ask about the eSIM. Registered for a provider that is asked, such an eSIM gets a state with no
+//! facts, filed to be asked now ("usage never heard"); the answer gives it its usage, and its customer hears
+//! at the reseller's levels.
+
+use super::due::AskingPlan;
+use crate::alerts::AlertRules;
+use crate::clock::Clock;
+use crate::customers::Contact;
+use crate::model::DedupeKey;
+use crate::state::EsimState;
+use crate::store::{EventStore, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What the state of an eSIM known only from the directory names as its last event.
+pub const NAMED_BY_DIRECTORY: &str = "named:directory";
+
+/// Files the eSIMs the directory names, where their providers are asked.
+pub struct NamedEsims {
+    store: Arc<dyn EventStore>,
+    plan: AskingPlan,
+    alerts: AlertRules,
+    clock: Arc<dyn Clock>,
+}
+
+impl NamedEsims {
+    pub fn new(store: Arc<dyn EventStore>, plan: AskingPlan, alerts: AlertRules, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            plan,
+            alerts,
+            clock,
+        }
+    }
+
+    /// Files the eSIM `contact` names (by its eSIM reference, else its ICCID; an order reference alone is not
+    /// something an API is asked by) when its provider is asked and it has no state yet. True when it filed one.
+    pub async fn file(&self, contact: &Contact) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let provider = contact.provider;
+        let Some(key) = contact.esim_ref.as_deref().or(contact.iccid.as_deref()) else {
+            return Ok(false);
+        };
+        if !self.plan.asks(provider) || self.store.load_state(provider, key).await?.is_some() {
+            return Ok(false);
+        }
+        let mut state = EsimState {
+            provider,
+            key: key.to_string(),
+            iccid: contact.iccid.clone(),
+            refs: BTreeMap::new(),
+            status: None,
+            usage: None,
+            validity: None,
+            bundle: None,
+            usage_rate: None,
+            asking: None,
+            first_seen_at: now,
+            updated_at: now,
+            last_event_key: DedupeKey::provider_id(NAMED_BY_DIRECTORY),
+        };
+        self.plan.file(&mut state, &self.alerts, now);
+        // False when a delivery created the state meanwhile: it is filed by then.
+        self.store.save_state(&state, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::ContactFields;
+    use crate::model::ProviderId;
+    use crate::reconcile::due::{due_now, DueRules, Why};
+    use crate::store::kv::KvStore;
+
+    #[tokio::test]
+    async fn a_directory_named_esim_of_an_asked_provider_is_filed_once_and_due_now() {
+        let store = Arc::new(KvStore::in_memory());
+        let plan = AskingPlan {
+            providers: vec![ProviderId::EsimGo],
+            ..AskingPlan::default()
+        };
+        let clock = Arc::new(crate::clock::FixedClock::at_rfc3339("2026-12-07T09:00:00Z"));
+        let now = clock.now();
+        let named = NamedEsims::new(store.clone(), plan, AlertRules::default(), clock);
+        let contact = |provider: ProviderId, iccid: &str| {
+            Contact::from_fields(&ContactFields {
+                provider: Some(provider.to_string()),
+                iccid: Some(iccid.into()),
+                phone: Some("+34600000001".into()),
+                ..ContactFields::default()
+            })
+            .unwrap()
+        };
+        assert!(named
+            .file(&contact(ProviderId::EsimGo, "8944500000000000001"))
+            .await
+            .unwrap());
+        assert!(
+            !named
+                .file(&contact(ProviderId::EsimGo, "8944500000000000001"))
+                .await
+                .unwrap(),
+            "a state exists now"
+        );
+        assert!(
+            !named
+                .file(&contact(ProviderId::Airalo, "8944500000000000002"))
+                .await
+                .unwrap(),
+            "Airalo is not asked"
+        );
+        let by_order = Contact::from_fields(&ContactFields {
+            provider: Some("esimgo".into()),
+            order_ref: Some("o-1".into()),
+            phone: Some("+34600000001".into()),
+            ..ContactFields::default()
+        })
+        .unwrap();
+        assert!(!named.file(&by_order).await.unwrap());
+        let state = store
+            .load_state(ProviderId::EsimGo, "8944500000000000001")
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        assert_eq!(state.asking.as_ref().and_then(|a| a.next), Some(now));
+        let why = due_now(&state, &AlertRules::default(), &DueRules::default(), false, now);
+        assert_eq!(why, Some(Why::Unheard));
+    }
+}
