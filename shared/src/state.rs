@@ -50,6 +50,25 @@ pub struct EsimState {
 }
 
 impl EsimState {
+    /// An eSIM first seen at `at`, through `event_key`, with no facts yet.
+    pub fn first(provider: ProviderId, key: String, at: DateTime<Utc>, event_key: DedupeKey) -> Self {
+        Self {
+            provider,
+            key,
+            iccid: None,
+            refs: BTreeMap::new(),
+            status: None,
+            usage: None,
+            validity: None,
+            bundle: None,
+            usage_rate: None,
+            asking: None,
+            first_seen_at: at,
+            updated_at: at,
+            last_event_key: event_key,
+        }
+    }
+
     /// When the current bundle's validity ends, where known.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.validity.as_ref().and_then(|f| f.value.expires_at)
@@ -111,20 +130,13 @@ pub struct Merge {
 pub fn merge(current: Option<EsimState>, event: &Event) -> Option<Merge> {
     let identity = event.esim.as_ref()?;
     let mut changed = current.is_none();
-    let mut state = current.unwrap_or_else(|| EsimState {
-        provider: event.provider,
-        key: identity.key.clone(),
-        iccid: None,
-        refs: BTreeMap::new(),
-        status: None,
-        usage: None,
-        validity: None,
-        bundle: None,
-        usage_rate: None,
-        asking: None,
-        first_seen_at: event.received_at,
-        updated_at: event.received_at,
-        last_event_key: event.dedupe_key.clone(),
+    let mut state = current.unwrap_or_else(|| {
+        EsimState::first(
+            event.provider,
+            identity.key.clone(),
+            event.received_at,
+            event.dedupe_key.clone(),
+        )
     });
 
     if state.iccid.is_none() && identity.iccid.is_some() {

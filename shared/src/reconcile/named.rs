@@ -11,7 +11,6 @@ use crate::customers::Contact;
 use crate::model::DedupeKey;
 use crate::state::EsimState;
 use crate::store::{EventStore, StoreError};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What the state of an eSIM known only from the directory names as its last event.
@@ -46,21 +45,13 @@ impl NamedEsims {
         if !self.plan.asks(provider) || self.store.load_state(provider, key).await?.is_some() {
             return Ok(false);
         }
-        let mut state = EsimState {
+        let mut state = EsimState::first(
             provider,
-            key: key.to_string(),
-            iccid: contact.iccid.clone(),
-            refs: BTreeMap::new(),
-            status: None,
-            usage: None,
-            validity: None,
-            bundle: None,
-            usage_rate: None,
-            asking: None,
-            first_seen_at: now,
-            updated_at: now,
-            last_event_key: DedupeKey::provider_id(NAMED_BY_DIRECTORY),
-        };
+            key.to_string(),
+            now,
+            DedupeKey::provider_id(NAMED_BY_DIRECTORY),
+        );
+        state.iccid = contact.iccid.clone();
         self.plan.file(&mut state, &self.alerts, now);
         // False when a delivery created the state meanwhile: it is filed by then.
         self.store.save_state(&state, None).await
