@@ -130,7 +130,7 @@ pub async fn run(
                 write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
                 continue;
             }
-            let budget = pass_budget(reconciler.per_second(), rules.period);
+            let budget = pass_budget(reconciler.per_second(), rules.period) * reconciler.batch_size();
             let FiledEsims { due, early } = due_esims(
                 provider,
                 opened.query.as_ref(),

@@ -128,16 +128,7 @@ async fn reconcile_with(provider: &str, credentials: &str, api: &FakeApi, db: &s
         refile: false,
         backend: local_backend(db),
     };
-    let (credentials, url) = (credentials.to_string(), api.url.clone());
-    let env = move |name: &str| {
-        if name == credentials_var(provider) {
-            Some(credentials.clone())
-        } else if name == url_var(provider) {
-            Some(url.clone())
-        } else {
-            None
-        }
-    };
+    let env = api_env(provider, credentials, api);
     let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
     let mut out = Vec::new();
     let code = reconcile::run(&args, &env, transport, &mut out).await.unwrap();
@@ -463,6 +454,31 @@ async fn a_gigastore_esim_is_asked_by_the_customer_its_balance_alert_named() {
     );
 }
 
+/// `reconcile` over every due eSIM of `provider`, on the store at `db`.
+fn pass_over(provider: ProviderId, db: &std::path::Path) -> ReconcileArgs {
+    ReconcileArgs {
+        provider: Some(provider),
+        iccid: None,
+        dry_run: false,
+        refile: false,
+        backend: local_backend(db),
+    }
+}
+
+/// The environment of `provider`'s API: its credentials, and `api` as its base URL.
+fn api_env(provider: ProviderId, credentials: &str, api: &FakeApi) -> impl Fn(&str) -> Option<String> {
+    let (credentials, url) = (credentials.to_string(), api.url.clone());
+    move |name: &str| {
+        if name == credentials_var(provider) {
+            Some(credentials.clone())
+        } else if name == url_var(provider) {
+            Some(url.clone())
+        } else {
+            None
+        }
+    }
+}
+
 /// An eSIM Go state as a pass finds it: `remaining` of 1 GB, last heard `heard` ago, used at `rate` bytes a
 /// second, in `lifecycle`.
 fn stored_state(
@@ -693,12 +709,7 @@ async fn an_esim_the_directory_names_before_any_webhook_is_asked_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("named.db");
     let api = FakeApi::start(Arc::new(|_: &Seen| ok(esimgo_answer(150_000_000)))).await;
-    let url = api.url.clone();
-    let env = move |name: &str| match name {
-        "ESIMGO_API_CREDENTIALS" => Some("go-key".to_string()),
-        "ESIMGO_API_URL" => Some(url.clone()),
-        _ => None,
-    };
+    let env = api_env(ProviderId::EsimGo, "go-key", &api);
     let file = dir.path().join("sold.csv");
     std::fs::write(
         &file,
@@ -716,13 +727,7 @@ async fn an_esim_the_directory_names_before_any_webhook_is_asked_once() {
         "Airalo is not asked: {out}"
     );
 
-    let pass = ReconcileArgs {
-        provider: Some(ProviderId::EsimGo),
-        iccid: None,
-        dry_run: false,
-        refile: false,
-        backend: local_backend(&db),
-    };
+    let pass = pass_over(ProviderId::EsimGo, &db);
     let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
     let mut out = Vec::new();
     assert_eq!(reconcile::run(&pass, &env, transport.clone(), &mut out).await, Ok(0));
@@ -737,4 +742,85 @@ async fn an_esim_the_directory_names_before_any_webhook_is_asked_once() {
     let mut out = Vec::new();
     assert_eq!(reconcile::run(&pass, &env, transport, &mut out).await, Ok(0));
     assert_eq!(api.seen().len(), 1, "asked once: {}", String::from_utf8(out).unwrap());
+}
+
+/// eSIM Access eSIMs due together are asked ten at a time through `usage/query`, each reading dated by the
+/// provider's `lastUpdateTime`; one the answer leaves out is unknown to the provider and is not asked again.
+#[tokio::test]
+async fn esim_access_esims_due_together_are_asked_ten_to_a_call() {
+    use shared::store::EventStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("batch.db");
+    let keys: Vec<String> = (1..=12).map(|i| format!("T-{i:02}")).collect();
+    {
+        let store = sqlite::open_store(&db).unwrap();
+        for (i, key) in keys.iter().enumerate() {
+            let iccid = format!("89445000000000001{i:02}");
+            let mut state = stored_state(
+                &iccid,
+                600_000_000,
+                chrono::Duration::hours(13),
+                None,
+                shared::model::Lifecycle::Active,
+            );
+            (state.provider, state.key, state.iccid) = (ProviderId::EsimAccess, key.clone(), None);
+            assert!(store.save_state(&state, None).await.unwrap());
+        }
+    }
+    let settled = (SystemClock.now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:00:00+0000")
+        .to_string();
+    let stamp = settled.clone();
+    let api = FakeApi::start(Arc::new(move |seen: &Seen| {
+        let asked: Value = serde_json::from_str(&seen.body).unwrap_or_default();
+        let list: Vec<Value> = asked["esimTranNoList"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| *t != "T-12")
+            .map(|t| {
+                json!({"esimTranNo": t, "dataUsage": 850_000_000u64, "totalData": 1_000_000_000u64,
+                "lastUpdateTime": stamp})
+            })
+            .collect();
+        ok(json!({"success": true, "errorCode": "0", "errorMsg": null, "obj": {"esimUsageList": list}}))
+    }))
+    .await;
+    let env = api_env(ProviderId::EsimAccess, "access-code", &api);
+    let pass = pass_over(ProviderId::EsimAccess, &db);
+    let transport = Arc::new(shared::reconcile::http::HttpsTransport::new().unwrap());
+    let mut out = Vec::new();
+    let code = reconcile::run(&pass, &env, transport, &mut out).await;
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, Ok(1), "the unknown eSIM is a failure: {out}");
+    let seen = api.seen();
+    let sizes: Vec<usize> = seen
+        .iter()
+        .map(|s| {
+            serde_json::from_str::<Value>(&s.body).unwrap()["esimTranNoList"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .collect();
+    assert_eq!(sizes, [10, 2], "{out}");
+    assert!(seen
+        .iter()
+        .all(|s| s.path == "/api/v1/open/esim/usage/query" && s.method == "POST"));
+    let store = sqlite::open_store(&db).unwrap();
+    let first = store.esim_state(ProviderId::EsimAccess, "T-01").await.unwrap().unwrap();
+    let usage = first.usage.unwrap().value;
+    assert_eq!(usage.remaining_bytes, Some(150_000_000));
+    assert_eq!(
+        usage
+            .measured_at
+            .map(|at| at.format("%Y-%m-%dT%H:00:00+0000").to_string()),
+        Some(settled),
+        "dated by lastUpdateTime"
+    );
+    let alerts = list_json_of(Listing::Alerts, &db, "esimaccess").await;
+    assert_eq!(alerts.len(), 11, "the 20 % alert for each answered eSIM");
+    let unknown = store.esim_state(ProviderId::EsimAccess, "T-12").await.unwrap().unwrap();
+    assert_eq!(unknown.usage.unwrap().value.remaining_bytes, Some(600_000_000));
+    assert!(unknown.asking.and_then(|a| a.asked_at).is_some(), "noted as asked");
 }

@@ -22,6 +22,7 @@ pub static USAGE_API: UsageApi = UsageApi {
         request: token_request,
         read: read_token,
     }),
+    batch: None,
     request: |_, token, ask, _| {
         let iccid = iccid_of(ask)?;
         Ok(ApiRequest::get(format!("/sims/{iccid}/usage")).bearer(token.unwrap_or_default()))

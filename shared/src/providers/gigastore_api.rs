@@ -25,6 +25,7 @@ pub static USAGE_API: UsageApi = UsageApi {
         request: token_request,
         read: read_token,
     }),
+    batch: None,
     request: |_, token, ask, _| {
         let path = match ask {
             Ask::Known { reference, .. } | Ask::Esim(reference) => {

@@ -23,6 +23,7 @@ pub static USAGE_API: UsageApi = UsageApi {
         request: token_request,
         read: read_token,
     }),
+    batch: None,
     request: |_, token, ask, now| {
         let iccid = iccid_of(ask)?;
         let mut request =

@@ -17,6 +17,7 @@ pub static USAGE_API: UsageApi = UsageApi {
     usage_lag_minutes: 0,
     reference: None,
     token: None,
+    batch: None,
     request: |credentials, _, ask, _| {
         let iccid = iccid_of(ask)?;
         Ok(ApiRequest::get(format!("/api/esim/usage/details?iccid={iccid}")).bearer(&credentials.id))

@@ -2,7 +2,7 @@
 //! its lifetime (and asked again once when the API refuses it), the API's refusals sorted into what the caller
 //! can do (wrong credentials, unknown eSIM, retry after), and readings turned into events.
 
-use super::{ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, Reading, Token, UsageApi};
+use super::{ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, BatchReading, Reading, Token, UsageApi};
 use crate::model::ProviderId;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -169,20 +169,48 @@ impl Reconciler {
         Ok((request.method, format!("{}{}", self.base, request.path)))
     }
 
-    /// Asks once for `ask`'s reading: what it says, and the answer's bytes (the raw payload it is stored
-    /// with). A token the API refuses is dropped and asked for again, once.
-    pub async fn read(&self, ask: &Ask, now: DateTime<Utc>) -> Result<(Reading, Vec<u8>), AskError> {
+    /// Sends the request `build` makes with a valid token (where the API uses one): a token the API refuses
+    /// is dropped and asked for again, once.
+    async fn send(
+        &self,
+        now: DateTime<Utc>,
+        build: impl Fn(Option<&str>) -> Result<ApiRequest, AskError>,
+    ) -> Result<ApiAnswer, AskError> {
         for fresh_token in [false, true] {
             let token = self.token(now).await?;
-            let request = (self.api.request)(&self.credentials, token.as_deref(), ask, now)?;
-            match self.call(&request).await {
+            match self.call(&build(token.as_deref())?).await {
                 Err(AskError::Credentials(_)) if token.is_some() && !fresh_token => {
                     *self.token.lock().await = None;
                 }
-                Err(error) => return Err(error),
-                Ok(answer) => return Ok(((self.api.read)(&answer, ask)?, answer.body)),
+                answered => return answered,
             }
         }
         Err(AskError::Credentials("the API refused a fresh token".into()))
+    }
+
+    /// Asks once for `ask`'s reading: what it says, and the answer's bytes (the raw payload it is stored
+    /// with).
+    pub async fn read(&self, ask: &Ask, now: DateTime<Utc>) -> Result<(Reading, Vec<u8>), AskError> {
+        let answer = self
+            .send(now, |token| (self.api.request)(&self.credentials, token, ask, now))
+            .await?;
+        Ok(((self.api.read)(&answer, ask)?, answer.body))
+    }
+
+    /// How many eSIMs one call may ask about: the batch endpoint's most, else one.
+    pub fn batch_size(&self) -> usize {
+        self.api.batch_size()
+    }
+
+    /// Asks once about several eSIMs by their references, through the batch endpoint (at most
+    /// [`Reconciler::batch_size`]): every reading the answer holds.
+    pub async fn read_batch(&self, references: &[&str], now: DateTime<Utc>) -> Result<Vec<BatchReading>, AskError> {
+        let Some(batch) = self.api.batch.as_ref().filter(|b| references.len() <= b.most) else {
+            return Err(AskError::Unaskable(format!("{} eSIMs in one call", references.len())));
+        };
+        let answer = self
+            .send(now, |token| (batch.request)(&self.credentials, token, references, now))
+            .await?;
+        (batch.read)(&answer)
     }
 }

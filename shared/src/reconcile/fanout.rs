@@ -5,8 +5,8 @@
 
 use super::client::Reconciler;
 use super::due::{due_now, validity_notices, AskingPlan};
-use super::run::{due_esims, pass_budget, reconcile_one, Asked, FiledEsims, ReconcileError};
-use super::{Ask, AskError};
+use super::run::{calls, due_esims, pass_budget, reconcile_call, Asked, FiledEsims, ReconcileError};
+use super::{batch_size, Ask, AskError};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
 use crate::model::ProviderId;
@@ -15,13 +15,23 @@ use crate::store::StoreQuery;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-/// One eSIM to ask, as the scheduler queues it.
+/// One call to make: an eSIM to ask, and where the provider's API reads several at once, the others asked in
+/// the same call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AskJob {
     pub provider: ProviderId,
     pub esim: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     /// Why it was due when queued (for the log).
     pub why: String,
+}
+
+impl AskJob {
+    /// Every eSIM the job asks about.
+    pub fn esims(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.esim.as_str()).chain(self.also.iter().map(String::as_str))
+    }
 }
 
 /// States filed again at once by the scheduler.
@@ -62,7 +72,7 @@ pub async fn schedule_asks(
 ) -> Result<(Vec<AskJob>, Vec<ScheduledProvider>), ReconcileError> {
     let (mut jobs, mut report) = (Vec::new(), Vec::new());
     for &provider in &plan.providers {
-        let budget = pass_budget(plan.per_second(provider), plan.rules.period);
+        let budget = pass_budget(plan.per_second(provider), plan.rules.period) * batch_size(provider);
         let FiledEsims { due, early } = due_esims(provider, states, clock.now(), (alerts, &plan.rules), budget).await?;
         // Each refile is a read and a conditional write of its own: a few at once.
         let mut refiles = futures_util::stream::iter(&early)
@@ -76,10 +86,15 @@ pub async fn schedule_asks(
             queued: due.len(),
             refiled: early.len(),
         });
-        jobs.extend(due.into_iter().map(|(state, why)| AskJob {
-            provider,
-            esim: state.key,
-            why: why.as_str().into(),
+        let asks: Vec<Ask> = due.iter().map(|(state, _)| Ask::of_state(state)).collect();
+        jobs.extend(calls(&asks, batch_size(provider)).into_iter().map(|call| {
+            let mut keys = due[call.clone()].iter().map(|(state, _)| state.key.clone());
+            AskJob {
+                provider,
+                esim: keys.next().unwrap_or_default(),
+                also: keys.collect(),
+                why: due[call.start].1.as_str().into(),
+            }
         }));
     }
     Ok((jobs, report))
@@ -105,7 +120,8 @@ pub fn retried(error: &ReconcileError) -> bool {
     }
 }
 
-/// A worker's job: asks about the eSIM if it is still due (or was never heard of) and applies the answer.
+/// A worker's job: asks about each of its eSIMs that is still due (or was never heard of), in one call where
+/// the provider's API reads several at once, and applies the answers. One outcome per eSIM, in the job's order.
 pub async fn work_job(
     job: &AskJob,
     reconciler: &Reconciler,
@@ -113,22 +129,36 @@ pub async fn work_job(
     states: &dyn StoreQuery,
     clock: &dyn Clock,
     (alerts, plan): (&AlertRules, &AskingPlan),
-) -> Result<JobOutcome, ReconcileError> {
-    let ask = match states.esim_state(job.provider, &job.esim).await? {
-        Some(state) => {
-            let notices = validity_notices(job.provider);
-            if due_now(&state, alerts, &plan.rules, notices, clock.now()).is_none() {
-                return Ok(JobOutcome::NotDue);
+) -> Vec<Result<JobOutcome, ReconcileError>> {
+    let notices = validity_notices(job.provider);
+    let mut outcomes: Vec<Option<Result<JobOutcome, ReconcileError>>> = Vec::new();
+    let mut asks = Vec::new();
+    for esim in job.esims() {
+        match states.esim_state(job.provider, esim).await {
+            Err(error) => outcomes.push(Some(Err(error.into()))),
+            Ok(Some(state)) if due_now(&state, alerts, &plan.rules, notices, clock.now()).is_none() => {
+                outcomes.push(Some(Ok(JobOutcome::NotDue)));
             }
-            Ask::of_state(&state)
+            Ok(state) => {
+                asks.push(state.map_or_else(|| Ask::guess(esim), |state| Ask::of_state(&state)));
+                outcomes.push(None);
+            }
         }
-        None => Ask::guess(&job.esim),
-    };
-    match reconcile_one(reconciler, &ask, pipeline, states, clock).await {
-        Ok(asked) => Ok(JobOutcome::Asked(asked)),
-        Err(ReconcileError::Ask(AskError::UnknownEsim)) => Ok(JobOutcome::Unknown),
-        Err(error) => Err(error),
     }
+    let mut asked = reconcile_call(reconciler, &asks, pipeline, states, clock)
+        .await
+        .into_iter();
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| match asked.next() {
+                Some(Ok(asked)) => Ok(JobOutcome::Asked(asked)),
+                Some(Err(ReconcileError::Ask(AskError::UnknownEsim))) => Ok(JobOutcome::Unknown),
+                Some(Err(error)) => Err(error),
+                None => Ok(JobOutcome::NotDue),
+            })
+        })
+        .collect()
 }
 
 /// How long a worker waits between two asks of one provider, when `concurrency` workers share its budget.
@@ -154,6 +184,7 @@ mod tests {
         let job = AskJob {
             provider: ProviderId::EsimGo,
             esim: "8944500000000000001".into(),
+            also: Vec::new(),
             why: "not heard from".into(),
         };
         let body = serde_json::to_string(&job).unwrap();

@@ -203,32 +203,37 @@ impl Asking {
                 tokio::time::sleep_until(*last + pace).await;
             }
             let started = tokio::time::Instant::now();
-            let result = work_job(&job, reconciler, &self.pipeline, &self.states, &SystemClock, rules).await;
-            if !matches!(result, Ok(JobOutcome::NotDue)) {
+            let results = work_job(&job, reconciler, &self.pipeline, &self.states, &SystemClock, rules).await;
+            if results.iter().any(|result| !matches!(result, Ok(JobOutcome::NotDue))) {
                 last_ask.insert(job.provider, started);
             }
             let provider = job.provider.as_str();
-            match &result {
-                Ok(JobOutcome::NotDue) => {}
-                Ok(outcome) => {
-                    let new = matches!(outcome, JobOutcome::Asked(Asked::Applied(Outcome::Stored { .. })));
-                    println!("{}", ask_line(provider, new, None, now_ms()));
-                }
-                Err(error) => {
-                    println!("{}", ask_line(provider, false, Some(failure_reason(error)), now_ms()));
-                    if let ReconcileError::Ask(AskError::Credentials(why)) = error {
-                        tracing::error!(
-                            provider,
-                            reason = why.as_str(),
-                            "the provider's API refused our credentials"
-                        );
-                    } else {
-                        tracing::warn!(provider, %error, why = job.why, "asking an eSIM failed");
+            let mut retry = false;
+            for result in &results {
+                match result {
+                    Ok(JobOutcome::NotDue) => {}
+                    Ok(outcome) => {
+                        let new = matches!(outcome, JobOutcome::Asked(Asked::Applied(Outcome::Stored { .. })));
+                        println!("{}", ask_line(provider, new, None, now_ms()));
                     }
-                    if retried(error) {
-                        response.failures.push(ItemFailure { id: record.message_id });
+                    Err(error) => {
+                        println!("{}", ask_line(provider, false, Some(failure_reason(error)), now_ms()));
+                        if let ReconcileError::Ask(AskError::Credentials(why)) = error {
+                            tracing::error!(
+                                provider,
+                                reason = why.as_str(),
+                                "the provider's API refused our credentials"
+                            );
+                        } else {
+                            tracing::warn!(provider, %error, why = job.why, "asking an eSIM failed");
+                        }
+                        retry |= retried(error);
                     }
                 }
+            }
+            // The whole call again: its eSIMs asked meanwhile are no longer due and are not asked twice.
+            if retry {
+                response.failures.push(ItemFailure { id: record.message_id });
             }
         }
         response

@@ -4,7 +4,7 @@
 
 use super::client::Reconciler;
 use super::due::{due_now, validity_notices, DueRules, Why};
-use super::{adds_nothing, measured_at, reading_event, Ask, AskError};
+use super::{adds_nothing, measured_at, reading_event, Ask, AskError, Reading};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
 use crate::model::ProviderId;
@@ -46,56 +46,137 @@ pub async fn reconcile_one(
     states: &dyn StoreQuery,
     clock: &dyn Clock,
 ) -> Result<Asked, ReconcileError> {
-    let provider = reconciler.provider;
-    let asked_at = clock.now();
-    let answer = match reconciler.read(ask, asked_at).await {
+    let applying = Applying::new(reconciler, pipeline, states, clock);
+    let answer = waiting_out_a_short_limit(clock, |now| reconciler.read(ask, now)).await;
+    match answer {
+        Err(AskError::UnknownEsim) => applying.unknown(ask).await,
+        Err(error) => Err(error.into()),
+        Ok((reading, body)) => applying.apply(ask, reading, &body).await,
+    }
+}
+
+/// Asks about several eSIMs of `reconciler`'s provider in one call where its API has a batch endpoint and
+/// each is asked by the provider's reference (at most [`Reconciler::batch_size`]), else one by one; applies
+/// each answer as [`reconcile_one`] does. One result per ask, in order.
+pub async fn reconcile_call(
+    reconciler: &Reconciler,
+    asks: &[Ask],
+    pipeline: &Pipeline,
+    states: &dyn StoreQuery,
+    clock: &dyn Clock,
+) -> Vec<Result<Asked, ReconcileError>> {
+    let references: Option<Vec<&str>> = asks.iter().map(Ask::reference).collect();
+    let references = match references {
+        Some(references) if asks.len() > 1 && asks.len() <= reconciler.batch_size() => references,
+        _ => {
+            let mut results = Vec::with_capacity(asks.len());
+            for ask in asks {
+                results.push(reconcile_one(reconciler, ask, pipeline, states, clock).await);
+            }
+            return results;
+        }
+    };
+    let applying = Applying::new(reconciler, pipeline, states, clock);
+    let answer = waiting_out_a_short_limit(clock, |now| reconciler.read_batch(&references, now)).await;
+    let mut readings = match answer {
+        Ok(readings) => readings,
+        Err(error) => return asks.iter().map(|_| Err(error.clone().into())).collect(),
+    };
+    let mut results = Vec::with_capacity(asks.len());
+    for (ask, reference) in asks.iter().zip(references) {
+        let result = match readings.iter().position(|(answered, _, _)| answered == reference) {
+            Some(at) => {
+                let (_, reading, body) = readings.swap_remove(at);
+                applying.apply(ask, reading, &body).await
+            }
+            None => applying.unknown(ask).await,
+        };
+        results.push(result);
+    }
+    results
+}
+
+/// Asks with `ask` at the clock's now; a `429` with a `Retry-After` of at most a minute is waited out once.
+async fn waiting_out_a_short_limit<T, F: std::future::Future<Output = Result<T, AskError>>>(
+    clock: &dyn Clock,
+    ask: impl Fn(chrono::DateTime<chrono::Utc>) -> F,
+) -> Result<T, AskError> {
+    match ask(clock.now()).await {
         Err(AskError::RateLimited(seconds)) if seconds <= MAX_WAIT_SECONDS => {
             tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
-            reconciler.read(ask, clock.now()).await
+            ask(clock.now()).await
         }
-        read => read,
-    };
-    let (reading, body) = match answer {
-        Err(AskError::UnknownEsim) => {
-            pipeline.note_asked(provider, ask.value(), asked_at, None).await?;
-            return Err(AskError::UnknownEsim.into());
+        answer => answer,
+    }
+}
+
+/// Applies what one ask heard.
+struct Applying<'a> {
+    provider: ProviderId,
+    pipeline: &'a Pipeline,
+    states: &'a dyn StoreQuery,
+    clock: &'a dyn Clock,
+    asked_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> Applying<'a> {
+    /// For an ask made now.
+    fn new(reconciler: &Reconciler, pipeline: &'a Pipeline, states: &'a dyn StoreQuery, clock: &'a dyn Clock) -> Self {
+        Self {
+            provider: reconciler.provider,
+            pipeline,
+            states,
+            clock,
+            asked_at: clock.now(),
         }
-        answer => answer?,
-    };
-    if reading.usage.is_none() && reading.validity.is_none() && reading.status.is_none() {
-        pipeline.note_asked(provider, ask.value(), asked_at, None).await?;
-        return Ok(Asked::Empty);
     }
-    let key = reading
-        .esim
-        .as_ref()
-        .map_or(ask.value(), |esim| esim.key.as_str())
-        .to_string();
-    let heard_at = reading
-        .usage
-        .is_some()
-        .then(|| measured_at(provider, &reading, clock.now()));
-    let state = states.esim_state(provider, &key).await?;
-    let asked = if adds_nothing(&reading, state.as_ref()) {
-        Asked::Unchanged
-    } else {
-        let event = reading_event(provider, ask, reading, &body, clock.now())?;
-        let outcome = pipeline.process(&event).await?;
-        tracing::info!(
-            provider = provider.as_str(),
-            esim_ref = crate::model::log_ref(&key),
-            outcome = outcome.as_str(),
-            "asked reading applied"
-        );
-        Asked::Applied(outcome)
-    };
-    pipeline.note_asked(provider, &key, asked_at, heard_at).await?;
-    if key != ask.value() {
-        // Asked under another key than the answer's (an eSIM Access eSIM the directory named by ICCID): that
-        // state was asked too, and is not asked again for never being heard.
-        pipeline.note_asked(provider, ask.value(), asked_at, None).await?;
+
+    /// The provider does not know the eSIM: noted as asked, so it is not asked again for that.
+    async fn unknown(&self, ask: &Ask) -> Result<Asked, ReconcileError> {
+        self.pipeline
+            .note_asked(self.provider, ask.value(), self.asked_at, None)
+            .await?;
+        Err(AskError::UnknownEsim.into())
     }
-    Ok(asked)
+
+    /// A reading that adds nothing to the eSIM's state stores nothing; any other goes through the pipeline.
+    async fn apply(&self, ask: &Ask, reading: Reading, body: &[u8]) -> Result<Asked, ReconcileError> {
+        let (provider, pipeline) = (self.provider, self.pipeline);
+        if reading.usage.is_none() && reading.validity.is_none() && reading.status.is_none() {
+            pipeline.note_asked(provider, ask.value(), self.asked_at, None).await?;
+            return Ok(Asked::Empty);
+        }
+        let key = reading
+            .esim
+            .as_ref()
+            .map_or(ask.value(), |esim| esim.key.as_str())
+            .to_string();
+        let heard_at = reading
+            .usage
+            .is_some()
+            .then(|| measured_at(provider, &reading, self.clock.now()));
+        let state = self.states.esim_state(provider, &key).await?;
+        let asked = if adds_nothing(&reading, state.as_ref()) {
+            Asked::Unchanged
+        } else {
+            let event = reading_event(provider, ask, reading, body, self.clock.now())?;
+            let outcome = pipeline.process(&event).await?;
+            tracing::info!(
+                provider = provider.as_str(),
+                esim_ref = crate::model::log_ref(&key),
+                outcome = outcome.as_str(),
+                "asked reading applied"
+            );
+            Asked::Applied(outcome)
+        };
+        pipeline.note_asked(provider, &key, self.asked_at, heard_at).await?;
+        if key != ask.value() {
+            // Asked under another key than the answer's (an eSIM Access eSIM the directory named by ICCID): that
+            // state was asked too, and is not asked again for never being heard.
+            pipeline.note_asked(provider, ask.value(), self.asked_at, None).await?;
+        }
+        Ok(asked)
+    }
 }
 
 /// What one pass over a provider's due eSIMs did.
@@ -148,7 +229,25 @@ pub struct FiledEsims {
     pub early: Vec<EsimState>,
 }
 
-/// How many asks one pass of `period` may make of a provider asked at most `per_second`.
+/// The calls `asks` are made in, as ranges of them in order: consecutive asks by the provider's reference
+/// together, `batch_size` at most; any other ask alone.
+pub fn calls(asks: &[Ask], batch_size: usize) -> Vec<std::ops::Range<usize>> {
+    let mut calls: Vec<std::ops::Range<usize>> = Vec::new();
+    for (at, ask) in asks.iter().enumerate() {
+        let joins = ask.reference().is_some()
+            && calls.last().is_some_and(|last| {
+                last.end == at && last.len() < batch_size && asks[last.start].reference().is_some()
+            });
+        match calls.last_mut() {
+            Some(last) if joins => last.end = at + 1,
+            _ => calls.push(at..at + 1),
+        }
+    }
+    calls
+}
+
+/// How many calls one pass of `period` may make of a provider asked at most `per_second` (a call asks about
+/// up to its batch size of eSIMs).
 pub fn pass_budget(per_second: u32, period: chrono::Duration) -> usize {
     (u64::from(per_second.max(1)) * period.num_seconds().max(1) as u64) as usize
 }
@@ -163,7 +262,7 @@ pub async fn reconcile_due(
     rules: (&AlertRules, &DueRules),
     mut told: impl FnMut(AskedEsim<'_>),
 ) -> Result<PassReport, ReconcileError> {
-    let budget = pass_budget(reconciler.per_second(), rules.1.period);
+    let budget = pass_budget(reconciler.per_second(), rules.1.period) * reconciler.batch_size();
     let FiledEsims { due, early } = due_esims(reconciler.provider, states, clock.now(), rules, budget).await?;
     let pace = std::time::Duration::from_secs_f64(1.0 / f64::from(reconciler.per_second().max(1)));
     let mut report = PassReport {
@@ -173,32 +272,38 @@ pub async fn reconcile_due(
     for state in &early {
         pipeline.refile(state.provider, &state.key).await?;
     }
-    for (state, why) in &due {
-        if report.due > 0 {
+    let asks: Vec<Ask> = due.iter().map(|(state, _)| Ask::of_state(state)).collect();
+    for (call, range) in calls(&asks, reconciler.batch_size()).into_iter().enumerate() {
+        if call > 0 {
             tokio::time::sleep(pace).await;
         }
-        report.due += 1;
-        let result = reconcile_one(reconciler, &Ask::of_state(state), pipeline, states, clock).await;
-        match &result {
-            Ok(Asked::Applied(_)) => report.applied += 1,
-            Ok(Asked::Unchanged | Asked::Empty) => report.unchanged += 1,
-            Err(_) => report.failed += 1,
+        let results = reconcile_call(reconciler, &asks[range.clone()], pipeline, states, clock).await;
+        let mut refused = None;
+        for ((state, why), result) in due[range].iter().zip(&results) {
+            report.due += 1;
+            match result {
+                Ok(Asked::Applied(_)) => report.applied += 1,
+                Ok(Asked::Unchanged | Asked::Empty) => report.unchanged += 1,
+                Err(_) => report.failed += 1,
+            }
+            told(AskedEsim {
+                key: &state.key,
+                why: *why,
+                result,
+            });
+            match result {
+                Err(ReconcileError::Ask(AskError::Credentials(why))) => refused = Some(why.clone()),
+                Err(error) => tracing::warn!(provider = reconciler.provider.as_str(), %error, "asking an eSIM failed"),
+                Ok(_) => {}
+            }
         }
-        told(AskedEsim {
-            key: &state.key,
-            why: *why,
-            result: &result,
-        });
-        if let Err(ReconcileError::Ask(AskError::Credentials(why))) = result {
+        if let Some(why) = refused {
             tracing::error!(
                 provider = reconciler.provider.as_str(),
                 reason = why,
                 "the provider's API refused our credentials; its pass stops"
             );
             return Err(AskError::Credentials(why).into());
-        }
-        if let Err(error) = &result {
-            tracing::warn!(provider = reconciler.provider.as_str(), %error, "asking an eSIM failed");
         }
     }
     tracing::info!(

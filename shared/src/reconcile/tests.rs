@@ -6,7 +6,7 @@ use crate::state::Facet;
 use serde_json::json;
 
 /// A reading of `remaining` bytes left of 1,000.
-fn left(remaining: u64) -> Reading {
+pub(super) fn left(remaining: u64) -> Reading {
     Reading {
         usage: Some(DataUsage {
             total_bytes: Some(1_000),
@@ -17,7 +17,7 @@ fn left(remaining: u64) -> Reading {
     }
 }
 
-fn answer(status: u16, body: serde_json::Value) -> ApiAnswer {
+pub(super) fn answer(status: u16, body: serde_json::Value) -> ApiAnswer {
     ApiAnswer {
         status,
         retry_after: None,
@@ -25,11 +25,11 @@ fn answer(status: u16, body: serde_json::Value) -> ApiAnswer {
     }
 }
 
-fn api(provider: ProviderId) -> &'static UsageApi {
+pub(super) fn api(provider: ProviderId) -> &'static UsageApi {
     provider.spec().usage_api.expect("a usage API")
 }
 
-fn read(provider: ProviderId, status: u16, body: serde_json::Value) -> Result<Reading, AskError> {
+pub(super) fn read(provider: ProviderId, status: u16, body: serde_json::Value) -> Result<Reading, AskError> {
     (api(provider).read)(&answer(status, body), &Ask::Iccid("8944500000000000001".into()))
 }
 
@@ -183,132 +183,6 @@ fn roamify_and_1global_read_their_units() {
     assert_eq!(
         read(ProviderId::OneGlobal, 200, json!({"data": []})),
         Err(AskError::UnknownEsim)
-    );
-}
-
-/// Gigastore's customer as its docs show it: two packages, the first used up, 1.5 GB left of the second.
-fn gigastore_customer() -> serde_json::Value {
-    json!({"customer": {"email": null, "uid": "261ef0b4-aaaa-bbbb-cccc-000000000001"},
-        "totalAvailableBalance": {"sizeValue": 1.5, "sizeUnit": "GB"},
-        "activatedItems": [
-            {"uid": "p-1", "balance": {"activatedAt": "2026-11-01T10:00:00Z", "expiresAt": "2026-12-01T10:00:00Z",
-             "size": {"sizeValue": 500, "sizeUnit": "MB"}, "availableBalance": {"sizeValue": 0, "sizeUnit": "GB"}}},
-            {"uid": "p-2", "balance": {"activatedAt": "2026-12-01T10:00:00Z", "expiresAt": "2026-12-31T10:00:00Z",
-             "size": {"sizeValue": 2, "sizeUnit": "GB"}, "availableBalance": {"sizeValue": 1.5, "sizeUnit": "GB"}}}],
-        "relatedEsims": [{"iccid": "8944500000000000001", "imsi": "260210000000001"}]})
-}
-
-#[test]
-fn gigastore_is_asked_by_its_customer_and_reads_sizes_with_their_units() {
-    let gigastore = api(ProviderId::Gigastore);
-    let known = Ask::Known {
-        key: "8944500000000000001".into(),
-        reference: "261ef0b4-aaaa-bbbb-cccc-000000000001".into(),
-    };
-    let credentials = ApiCredentials::parse("client:secret", gigastore.credentials).unwrap();
-    let now = DateTime::UNIX_EPOCH;
-    let request = (gigastore.request)(&credentials, Some("t-1"), &known, now).unwrap();
-    assert_eq!(
-        request.path,
-        "/gigastore/activations/customers/261ef0b4-aaaa-bbbb-cccc-000000000001"
-    );
-    assert!(request.headers.contains(&("authorization", "Bearer t-1".into())));
-    let by_iccid = (gigastore.request)(
-        &credentials,
-        Some("t-1"),
-        &Ask::Iccid("8944500000000000001".into()),
-        now,
-    );
-    assert_eq!(by_iccid.unwrap().path, "/gigastore/activations/customers");
-    let hostile = Ask::Esim("../reseller/x".into());
-    assert!(matches!(
-        (gigastore.request)(&credentials, None, &hostile, now),
-        Err(AskError::Unaskable(_))
-    ));
-    let token = (gigastore.token.as_ref().unwrap().request)(&credentials);
-    assert_eq!(
-        token.headers[1],
-        ("authorization", "Basic Y2xpZW50OnNlY3JldA==".into()),
-        "Basic client:secret"
-    );
-    let read_token = gigastore.token.as_ref().unwrap().read;
-    let token = read_token(
-        &answer(
-            200,
-            json!({"accessToken": "t-2", "expiresIn": 86400, "tokenType": "Bearer"}),
-        ),
-        now,
-    )
-    .unwrap();
-    assert_eq!(
-        (token.value.as_str(), token.expires_at),
-        ("t-2", now + chrono::Duration::hours(24))
-    );
-
-    let reading = (gigastore.read)(&answer(200, gigastore_customer()), &known).unwrap();
-    let usage = reading.usage.unwrap();
-    assert_eq!(
-        (usage.total_bytes, usage.remaining_bytes),
-        (Some(2_000_000_000), Some(1_500_000_000)),
-        "decimal units; the used-up package no longer counts"
-    );
-    assert_eq!(
-        reading.validity.unwrap().expires_at.unwrap().to_rfc3339(),
-        "2026-12-31T10:00:00+00:00"
-    );
-    let esim = reading.esim.unwrap();
-    assert_eq!(esim.key, "8944500000000000001");
-    assert_eq!(
-        esim.refs.get("uid").map(String::as_str),
-        Some("261ef0b4-aaaa-bbbb-cccc-000000000001")
-    );
-
-    // Known by ICCID only: found in the list of every customer, or unknown.
-    let list = json!([{"customer": {"uid": "other"}, "activatedItems": [], "relatedEsims": [{"iccid": "8944500000000000009"}]},
-        gigastore_customer()]);
-    let found = read(ProviderId::Gigastore, 200, list.clone()).unwrap();
-    assert_eq!(found.usage.unwrap().remaining_bytes, Some(1_500_000_000));
-    let elsewhere = (gigastore.read)(&answer(200, list), &Ask::Iccid("8944500000000000002".into()));
-    assert_eq!(elsewhere, Err(AskError::UnknownEsim));
-    assert_eq!(read(ProviderId::Gigastore, 404, json!({})), Err(AskError::UnknownEsim));
-    let odd_unit = json!([{"activatedItems": [{"balance": {"size": {"sizeValue": 1, "sizeUnit": "PB"}}}],
-        "relatedEsims": [{"iccid": "8944500000000000001"}]}]);
-    assert!(matches!(
-        read(ProviderId::Gigastore, 200, odd_unit),
-        Err(AskError::Malformed(_))
-    ));
-    assert!(matches!(
-        read(ProviderId::Gigastore, 200, json!({"x": 1})),
-        Err(AskError::Malformed(_))
-    ));
-}
-
-#[test]
-fn a_known_esim_is_asked_by_the_ref_its_providers_api_wants() {
-    let now = DateTime::UNIX_EPOCH;
-    let event = |provider| {
-        let mut event = reading_event(
-            provider,
-            &Ask::Iccid("8944500000000000001".into()),
-            left(500),
-            b"{}",
-            now,
-        )
-        .unwrap();
-        event.esim.as_mut().unwrap().refs =
-            crate::model::refs_sent([("uid", Some("u-1".to_string())), ("imsi", Some("2602".to_string()))]);
-        crate::state::merge(None, &event).unwrap().state
-    };
-    assert_eq!(
-        Ask::of_state(&event(ProviderId::Gigastore)),
-        Ask::Known {
-            key: "8944500000000000001".into(),
-            reference: "u-1".into()
-        }
-    );
-    assert_eq!(
-        Ask::of_state(&event(ProviderId::EsimGo)),
-        Ask::Iccid("8944500000000000001".into())
     );
 }
 
