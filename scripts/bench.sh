@@ -16,7 +16,8 @@
 #     store's own key functions (shared/examples/peak_keys.rs);
 #  9. how late low-data alerts come with webhooks only and with asking (reconcile), a million eSIMs over two
 #     days, and the API calls a day against each provider's limit, as the rule and the pipeline are
-#     (shared/examples/reconcile_sim.rs; dev profile, about 10 minutes).
+#     (shared/examples/reconcile_sim.rs; dev profile, about 10 minutes), then again with every eSIM named at its
+#     sale (`--named`: the customer directory or an order webhook names it before any usage webhook).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ cargo bench -p shared --bench deliveries -- --warm-up-time 1 --measurement-time 
 cargo run --release -q -p shared --example fixture_costs -- 5 20000
 cargo run --release -q -p shared --example peak_keys
 cargo run -q -p shared --example reconcile_sim
+cargo run -q -p shared --example reconcile_sim -- --named
 cargo build --release -p webhooks
 cargo build --release -p hello-lambda
 cargo build -p esimhooks-cli

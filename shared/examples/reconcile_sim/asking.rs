@@ -8,6 +8,7 @@ use super::fleet::MIX;
 use super::known::Known;
 use super::queue::{column, filed, note_asked, refile, Index};
 use super::run::{key, Asking, Sim, LEVELS, NEVER};
+use shared::model::DedupeKey;
 use shared::reconcile::due::{due_now, next_ask, validity_notices, AskingPlan};
 use shared::reconcile::{adds_nothing, measured_at, pass_budget, reading_event, Ask};
 use shared::state::EsimState;
@@ -31,9 +32,25 @@ impl Sim<'_> {
         let mut alerted = vec![[NEVER; 2]; n];
         let mut states: Vec<Option<EsimState>> = (0..n).map(|_| None).collect();
         let mut later = Vec::new();
-        // What arrived before asking starts is history: merged (and filed) as it came.
+        // What arrived before asking starts is history: merged (and filed) as it came. An eSIM named at its sale
+        // before then was asked then.
         for idx in 0..n as u32 {
             let i = idx as usize;
+            let sold = self.fleet[i].start;
+            if self.named && sold < self.warmup {
+                let provider = self.fleet[i].who.id();
+                let reading = self.answer(idx, sold);
+                let heard_at = reading
+                    .usage
+                    .is_some()
+                    .then(|| measured_at(provider, &reading, self.at(sold)));
+                let event = reading_event(provider, &Ask::Iccid(key(idx)), reading, b"{}", self.at(sold))
+                    .expect("a reading becomes an event");
+                self.apply(idx, &mut states[i], &event, sold, &mut alerted[i], Some(&plan));
+                if let Some(state) = states[i].as_mut() {
+                    note_asked(self, state, self.at(sold), heard_at);
+                }
+            }
             for hook in self.delivered(idx) {
                 if hook.at < self.warmup {
                     let event = self.webhook_event(&hook);
@@ -67,8 +84,31 @@ impl Sim<'_> {
         // The event keys of the asked readings applied: the pipeline takes a key once.
         let mut applied: HashSet<u64> = HashSet::new();
         let mut next_hook = 0;
+        // eSIMs sold once asking runs: named (a state with no facts, filed to be asked) when sold.
+        let mut sales: Vec<(i64, u32)> = (0..n as u32)
+            .map(|idx| (self.fleet[idx as usize].start, idx))
+            .filter(|(sold, _)| self.named && (self.warmup..=self.until).contains(sold))
+            .collect();
+        sales.sort_unstable();
+        let mut next_sale = 0;
         let mut now = self.warmup;
         while now <= self.until {
+            while let Some(&(sold, idx)) = sales.get(next_sale).filter(|(sold, _)| *sold <= now) {
+                let i = idx as usize;
+                if states[i].is_none() {
+                    let first = EsimState::first(
+                        self.fleet[i].who.id(),
+                        key(idx),
+                        self.at(sold),
+                        DedupeKey::provider_id("named"),
+                    );
+                    states[i] = Some(first);
+                    let state = states[i].as_mut().expect("just named");
+                    plan.file(state, &self.alerts, self.at(sold));
+                    index.track(self, idx, None, states[i].as_ref());
+                }
+                next_sale += 1;
+            }
             loop {
                 let hook = later.get(next_hook).filter(|h| h.at <= now);
                 let crossing = crossings.get(next_crossing).filter(|c| c.0 <= now);
@@ -100,7 +140,8 @@ impl Sim<'_> {
                     continue;
                 };
                 let provider = who.id();
-                let budget = pass_budget(api.per_second, self.rules.period);
+                let budget = pass_budget(api.per_second, self.rules.period) * api.batch_size();
+                let mut asked = 0u64;
                 let (batch, left) = index.take(self, p, now_ms, budget, &states);
                 let stats = &mut asking[p];
                 if measured {
@@ -128,7 +169,7 @@ impl Sim<'_> {
                         eprintln!("{:>8.2} h asked: {}", now as f64 / 3600.0, why.as_str());
                     }
                     if measured {
-                        stats.calls += 1;
+                        asked += 1;
                         stats.by_why[column(why)] += 1;
                         stats.waits.push(((now_ms - since).max(0) / 1000) as u32);
                     }
@@ -151,6 +192,7 @@ impl Sim<'_> {
                     note_asked(self, state, at_now, heard_at);
                     index.track(self, idx, None, states[i].as_ref());
                 }
+                asking[p].calls += asked.div_ceil(api.batch_size() as u64);
             }
             now += self.rules.period.num_seconds();
         }

@@ -29,8 +29,9 @@ pub struct Sim<'a> {
     pub until: i64,
     pub window: i64,
     pub outage: (i64, i64),
-    /// An asked reading keyed by its completed usage (asking.rs), not by `reading_event`'s key.
-
+    /// Every eSIM named at its sale (the customer directory, or an order webhook): a state with no facts, asked
+    /// once (`--named`).
+    pub named: bool,
     /// Prints what happens to this eSIM (stderr).
     pub trace: Option<u32>,
     pub alerts: AlertRules,
@@ -40,8 +41,9 @@ pub struct Sim<'a> {
 /// What asking cost one provider, in the measured window.
 #[derive(Default)]
 pub struct Asking {
+    /// Calls made (eSIM Access asks ten eSIMs a call).
     pub calls: u64,
-    /// Calls by why the eSIM was due (as [`super::queue::REASONS`]).
+    /// eSIMs asked, by why each was due (as [`super::queue::REASONS`]).
     pub by_why: [u64; super::queue::REASONS.len()],
     /// Answers that said nothing new (`adds_nothing`: nothing stored).
     pub unchanged: u64,
@@ -54,7 +56,7 @@ pub struct Asking {
     pub passes: u64,
     /// Passes that left states filed by then for the next (their budget of states taken).
     pub binding: u64,
-    /// Seconds from due to asked, per call.
+    /// Seconds from due to asked, per eSIM asked.
     pub waits: Vec<u32>,
     /// Webhooks received in the window, and those whose reading the state held as older than one it had
     /// (so the reading was not applied, and alerts were judged on the state's).
@@ -199,8 +201,8 @@ impl Sim<'_> {
     }
 
     /// What the provider's usage API answers at `now`, as its module reads it: amounts, the end, the status;
-    /// no reading time (none of the modules reads one: eSIM Access's `/esim/query` has none), so the usage is
-    /// taken as measured the provider's `usage_lag_minutes` before receipt (`reading_event`, `measured_at`).
+    /// eSIM Access's batch answers are dated by the provider (`lastUpdateTime`), the others carry no reading
+    /// time, so their usage is taken as measured the provider's `usage_lag_minutes` before receipt.
     pub fn answer(&self, idx: u32, now: i64) -> Reading {
         let plan = &self.fleet[idx as usize];
         let used = plan.api_used(self.seed, idx, now);
@@ -224,8 +226,11 @@ impl Sim<'_> {
                 ..DataUsage::default()
             },
         };
+        // eSIM Access is asked ten to a call (`usage/query`), each reading dated by its `lastUpdateTime`.
+        let read_at = (plan.who == Who::EsimAccess).then(|| self.at(now - plan.lag));
         Reading {
             usage: Some(usage),
+            read_at,
             validity: Some(Validity {
                 expires_at: Some(self.at(plan.end)),
                 ..Validity::default()

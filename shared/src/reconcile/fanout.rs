@@ -193,5 +193,14 @@ mod tests {
             r#"{"provider":"esimgo","esim":"8944500000000000001","why":"not heard from"}"#
         );
         assert_eq!(serde_json::from_str::<AskJob>(&body).unwrap(), job);
+        let batch = AskJob {
+            provider: ProviderId::EsimAccess,
+            esim: "T-1".into(),
+            also: vec!["T-2".into(), "T-3".into()],
+            why: "next level near".into(),
+        };
+        let body = serde_json::to_string(&batch).unwrap();
+        assert_eq!(serde_json::from_str::<AskJob>(&body).unwrap(), batch);
+        assert_eq!(batch.esims().collect::<Vec<_>>(), ["T-1", "T-2", "T-3"]);
     }
 }
