@@ -89,6 +89,10 @@ pub struct Asking {
     /// When it is filed to be asked next; `None`: not filed (never asked again, or not reconciled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<DateTime<Utc>>,
+    /// Whether that ask is routine (silence, a usage never heard): a pass that cannot ask every eSIM filed by
+    /// then asks those filed for a level or a plan's end first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub routine: bool,
 }
 
 /// Order of lifecycle stages, used only to break ties between events stamped with the same instant.

@@ -6,7 +6,7 @@
 
 use super::fleet::MIX;
 use super::known::Known;
-use super::queue::{column, filed, note_asked, refile, Index};
+use super::queue::{column, filed, filed_as, note_asked, refile, Index};
 use super::run::{key, Asking, Sim, LEVELS, NEVER};
 use shared::model::DedupeKey;
 use shared::reconcile::due::{due_now, next_ask, validity_notices, AskingPlan};
@@ -121,7 +121,7 @@ impl Sim<'_> {
                     break;
                 };
                 let i = hook.idx as usize;
-                let before = states[i].as_ref().and_then(filed);
+                let before = states[i].as_ref().and_then(filed_as);
                 let event = self.webhook_event(hook);
                 let taken = self.apply(hook.idx, &mut states[i], &event, hook.at, &mut alerted[i], Some(&plan));
                 index.track(self, hook.idx, before, states[i].as_ref());

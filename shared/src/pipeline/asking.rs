@@ -55,9 +55,11 @@ impl Pipeline {
                     validity_notices(provider),
                     now,
                 )
-                .map(|(at, _)| at.max(now))
+                .map(|(at, why)| (at.max(now), why.routine()))
             });
-            state.asking.get_or_insert_with(Asking::default).next = next.flatten();
+            let asking = state.asking.get_or_insert_with(Asking::default);
+            asking.next = next.flatten().map(|(at, _)| at);
+            asking.routine = next.flatten().is_some_and(|(_, routine)| routine);
             if state == current.value {
                 return Ok(());
             }

@@ -72,8 +72,10 @@ impl AskingPlan {
     /// ([`filed_at`]); a state of a provider not asked is left as it is.
     pub fn file(&self, state: &mut EsimState, alerts: &AlertRules, now: DateTime<Utc>) {
         if self.asks(state.provider) {
-            let next = filed_at(state, alerts, &self.rules, validity_notices(state.provider), now);
-            state.asking.get_or_insert_with(Asking::default).next = next;
+            let filing = filing(state, alerts, &self.rules, validity_notices(state.provider), now);
+            let asking = state.asking.get_or_insert_with(Asking::default);
+            asking.next = filing.map(|(at, _)| at);
+            asking.routine = filing.is_some_and(|(_, routine)| routine);
         }
     }
 }
@@ -108,6 +110,12 @@ impl Why {
             Self::EndNear => "plan ends soon",
             Self::Unheard => "usage never heard",
         }
+    }
+
+    /// Whether the ask is routine (silence, a usage never heard) rather than about a level or a plan's end:
+    /// when a provider's budget cannot ask everyone filed, routine asks wait.
+    pub fn routine(self) -> bool {
+        matches!(self, Self::Stale | Self::Unheard)
     }
 }
 
@@ -274,9 +282,25 @@ pub fn filed_at(
     validity_notices: bool,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let next = next_ask_at(state, alerts, rules, validity_notices, now).map(|(at, _)| at.max(now))?;
-    let filed = state.asking.as_ref().and_then(|a| a.next);
-    Some(filed.map_or(next, |filed| filed.min(next)))
+    filing(state, alerts, rules, validity_notices, now).map(|(at, _)| at)
+}
+
+/// [`filed_at`], and whether the ask it is filed for is routine ([`Why::routine`]; an entry kept earlier keeps
+/// its own).
+pub fn filing(
+    state: &EsimState,
+    alerts: &AlertRules,
+    rules: &DueRules,
+    validity_notices: bool,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, bool)> {
+    let (next, why) = next_ask_at(state, alerts, rules, validity_notices, now)?;
+    let next = next.max(now);
+    let filed = state.asking.as_ref().and_then(|a| Some((a.next?, a.routine)));
+    Some(match filed {
+        Some((filed, routine)) if filed < next => (filed, routine),
+        _ => (next, why.routine()),
+    })
 }
 
 #[cfg(test)]
@@ -352,6 +376,7 @@ mod tests {
             asked_at: Some(read + Duration::seconds(1_000)),
             heard_at: Some(read + Duration::seconds(1_000)),
             next: None,
+            routine: false,
         });
         assert_eq!(
             next_ask(&esim, &alerts, &rules, true),
@@ -449,6 +474,7 @@ mod tests {
             asked_at: Some(at("2026-12-07T00:00:00Z")),
             heard_at: Some(at("2026-12-06T21:00:00Z")),
             next: None,
+            routine: false,
         });
         assert_eq!(
             next_ask(&quiet, &alerts, &rules, true),
@@ -556,5 +582,20 @@ mod tests {
             next_ask(&state(0, Some(100.0), Lifecycle::Active), &alerts, &rules, false),
             None
         );
+    }
+
+    #[test]
+    fn silence_and_a_usage_never_heard_are_routine_a_level_is_not() {
+        let (alerts, rules) = (AlertRules::default(), DueRules::default());
+        let now = at("2026-12-06T12:00:00Z");
+        // 25 % left, used fast: the 20 % level is near.
+        let near = state(250_000, Some(100.0), Lifecycle::Active);
+        assert_eq!(filing(&near, &alerts, &rules, true, now).map(|(_, r)| r), Some(false));
+        // 90 % left, no use: asked for silence.
+        let quiet = state(900_000, None, Lifecycle::Active);
+        let (_, routine) = filing(&quiet, &alerts, &rules, true, now).unwrap();
+        assert!(routine);
+        assert!(Why::Unheard.routine() && Why::Stale.routine());
+        assert!(!Why::Crossing.routine() && !Why::Nearing.routine() && !Why::EndNear.routine());
     }
 }

@@ -319,6 +319,7 @@ fn an_answer_that_repeated_the_state_starts_the_next_rate() {
         asked_at: Some(at("2026-12-06T12:00:00Z")),
         heard_at: Some(at("2026-12-06T12:00:00Z")),
         next: None,
+        routine: false,
     });
     let later = reading_event(
         ProviderId::EsimGo,

@@ -137,11 +137,24 @@ pub fn outbox_entry(identity: &str, due: DateTime<Utc>) -> IndexKey {
 }
 
 /// The asking entry of the eSIM state at `state_pk` of `provider`, filed to be asked at `at`.
-pub fn asking_entry(provider: impl std::fmt::Display, state_pk: &str, at: DateTime<Utc>) -> IndexKey {
+pub fn asking_entry(provider: impl std::fmt::Display, state_pk: &str, at: DateTime<Utc>, routine: bool) -> IndexKey {
+    let mut sk = instant(at);
+    if routine {
+        sk.push_str(ROUTINE_ASK);
+    }
     IndexKey {
         pk: hour_bucket(&format!("ASK#{provider}"), at, shard_of(state_pk, BUCKET_SHARDS)),
-        sk: instant(at),
+        sk,
     }
+}
+
+/// Ends the sort key of an asking entry filed for a routine ask: it still sorts by time, and the scheduler
+/// asks the others first.
+const ROUTINE_ASK: &str = "#routine";
+
+/// Whether an asking entry's sort key is a routine ask's.
+pub fn is_routine_ask(sk: &str) -> bool {
+    sk.ends_with(ROUTINE_ASK)
 }
 
 /// Every bucket of one hour of `provider`'s asking entries.
@@ -214,7 +227,13 @@ mod tests {
         let entry = listing_entry(Listing::Alerts, &alert_pk("x"), at);
         assert!(listing_buckets(Listing::Alerts, at).contains(&entry.pk));
         assert_eq!(entry.sk, "2026-12-02T23:59:59.500Z");
-        let asked = asking_entry("airalo", &state_pk("airalo", "89"), at);
+        let asked = asking_entry("airalo", &state_pk("airalo", "89"), at, false);
+        let routine = asking_entry("airalo", &state_pk("airalo", "89"), at, true);
+        assert_eq!(
+            (asked.pk.as_str(), is_routine_ask(&asked.sk)),
+            (routine.pk.as_str(), false)
+        );
+        assert!(is_routine_ask(&routine.sk) && routine.sk.starts_with(&asked.sk));
         assert!(asking_buckets("airalo", at).contains(&asked.pk));
         assert!(!asking_buckets("roamify", at).contains(&asked.pk));
         assert!(!asking_buckets("airalo", at + chrono::Duration::hours(1)).contains(&asked.pk));

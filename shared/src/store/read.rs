@@ -215,9 +215,10 @@ pub trait StoreQuery: Send + Sync {
     /// One eSIM's current state (a key read).
     async fn esim_state(&self, provider: ProviderId, key: &str) -> Result<Option<EsimState>, StoreError>;
 
-    /// `provider`'s eSIM states filed to be asked at or before `until`, earliest first, at most `limit`. This
-    /// default reads the provider's listed states (the local stores), taking a state never filed (no `asking`) as filed now;
-    /// the deployed table reads its asking index.
+    /// `provider`'s eSIM states filed to be asked at or before `until`, at most `limit`: those filed for a level
+    /// or a plan's end first, then the routine ones ([`crate::state::Asking::routine`]), each earliest first.
+    /// This default reads the provider's listed states (the local stores), taking a state never filed (no
+    /// `asking`) as filed now; the deployed table reads its asking index.
     async fn filed_to_ask(
         &self,
         provider: ProviderId,
@@ -233,9 +234,9 @@ pub trait StoreQuery: Send + Sync {
             .list_states(&listed)
             .await?
             .into_iter()
-            .filter_map(|state| match state.asking.as_ref() {
-                None => Some((None, state)),
-                Some(asking) => asking.next.filter(|at| *at <= until).map(|at| (Some(at), state)),
+            .filter_map(|state| match state.asking.as_ref().map(|a| (a.next, a.routine)) {
+                None => Some(((false, None), state)),
+                Some((next, routine)) => next.filter(|at| *at <= until).map(|at| ((routine, Some(at)), state)),
             })
             .collect();
         filed.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));

@@ -173,3 +173,50 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
     );
     assert!(rig.alerts().await.is_empty());
 }
+
+/// A pass that cannot ask every eSIM filed by now takes those filed for a level first: a routine ask (silence)
+/// filed earlier waits, on DynamoDB (the asking index's sort keys) as in the local stores; one filed at the
+/// pass's own instant is found.
+#[tokio::test]
+async fn routine_asks_wait_behind_those_for_a_level() {
+    let rig = MotoRig::new("routine-asks", "2026-12-06T12:00:00Z").await;
+    routine_asks_wait_in("dynamodb", rig.store.as_ref()).await;
+    routine_asks_wait_in("memory", &shared::store::kv::KvStore::in_memory()).await;
+}
+
+async fn routine_asks_wait_in(name: &str, store: &(impl shared::store::EventStore + shared::store::StoreQuery)) {
+    let noon = common::instant("2026-12-06T12:00:00Z");
+    let filed = |key: &str, next, routine| {
+        let mut state = shared::state::EsimState::first(
+            ProviderId::EsimGo,
+            key.into(),
+            noon,
+            shared::model::DedupeKey::provider_id(key),
+        );
+        state.asking = Some(shared::state::Asking {
+            next: Some(next),
+            routine,
+            ..Default::default()
+        });
+        state
+    };
+    let silent = filed("8944500000000000201", noon, true);
+    let near = filed("8944500000000000202", noon + chrono::Duration::minutes(30), false);
+    let at_the_pass = filed("8944500000000000203", noon + chrono::Duration::hours(1), true);
+    for state in [&silent, &near, &at_the_pass] {
+        assert!(store.save_state(state, None).await.unwrap(), "{name}");
+    }
+    let keys = |limit| async move {
+        let found = store
+            .filed_to_ask(ProviderId::EsimGo, noon + chrono::Duration::hours(1), limit)
+            .await
+            .unwrap();
+        found.into_iter().map(|s| s.key).collect::<Vec<_>>()
+    };
+    assert_eq!(keys(1).await, [near.key.as_str()], "{name}");
+    assert_eq!(
+        keys(10).await,
+        [near.key.as_str(), silent.key.as_str(), at_the_pass.key.as_str()],
+        "{name}"
+    );
+}

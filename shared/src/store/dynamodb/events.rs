@@ -156,8 +156,7 @@ impl EventStore for DynamoStore {
         let asked = state
             .asking
             .as_ref()
-            .and_then(|a| a.next)
-            .map(|at| asking_entry(state.provider, &pk, at));
+            .and_then(|a| Some(asking_entry(state.provider, &pk, a.next?, a.routine)));
         let item = StateItem {
             pk,
             sk: "STATE".into(),

@@ -6,7 +6,7 @@ use super::{get_n, get_s, item_key, key_of, parse_alert_status, parse_delivery_s
 use super::{DynamoStore, Item, ASKING_INDEX, LISTING_INDEX};
 use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
-use crate::store::keys::{asking_buckets, delivery_pk, listing_buckets, state_pk, Listing};
+use crate::store::keys::{asking_buckets, delivery_pk, is_routine_ask, listing_buckets, state_pk, Listing};
 use crate::store::{EventStore, ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -150,10 +150,16 @@ impl StoreQuery for DynamoStore {
             buckets.extend(asking_buckets(provider, hour).into_iter().map(|b| (b, "gsi3pk")));
             hour += Duration::hours(1);
         }
+        // A routine entry at `until` itself ends in a suffix: the range takes it too.
+        let (from, to) = sort_range(since, until);
         let mut entries = self
-            .query_buckets(ASKING_INDEX, buckets, sort_range(since, until), None)
+            .query_buckets(ASKING_INDEX, buckets, (from, format!("{to}~")), None)
             .await?;
-        entries.sort_by(|a, b| get_s(a, "gsi3sk").cmp(&get_s(b, "gsi3sk")));
+        // Those filed for a level or a plan's end first, then the routine ones; each earliest first.
+        entries.sort_by_cached_key(|entry| {
+            let sk = get_s(entry, "gsi3sk").unwrap_or_default().to_string();
+            (is_routine_ask(&sk), sk)
+        });
         entries.truncate(limit);
         let keys = entries
             .iter()
