@@ -1,7 +1,7 @@
 //! What the asking run knew of an eSIM just before it crossed a level: why its alert could come late.
 
 use chrono::{DateTime, Duration, Utc};
-use shared::reconcile::due::HEADROOM;
+use shared::reconcile::due::{projected_rate, HEADROOM};
 use shared::state::EsimState;
 
 /// What was known, in the order the table shows.
@@ -41,7 +41,7 @@ impl Known {
     }
 
     /// As due.rs projects: from the newest reading (or a later answer that repeated it) at [`HEADROOM`] times
-    /// the rate between the two newest.
+    /// the rate between the two newest, or the plan's average since first seen where higher.
     pub fn of(state: Option<&EsimState>, percent: u8, crossed: DateTime<Utc>) -> Self {
         let Some(state) = state else {
             return Self::Nothing;
@@ -49,18 +49,19 @@ impl Known {
         let Some((usage, total, remaining)) = state
             .usage
             .as_ref()
-            .and_then(|u| Some((u, u.value.total_bytes? as f64, u.value.remaining_bytes? as f64)))
+            .and_then(|u| Some((u, u.value.total_bytes?, u.value.remaining_bytes?)))
         else {
             return Self::NoAmounts;
-        };
-        let Some(rate) = state.usage_rate.filter(|r| *r > 0.0) else {
-            return Self::NoRate;
         };
         let known_at = state
             .asking
             .as_ref()
             .and_then(|a| a.heard_at)
             .map_or(usage.at, |h| h.max(usage.at));
+        let Some(rate) = projected_rate(state, (total, remaining), known_at) else {
+            return Self::NoRate;
+        };
+        let (total, remaining) = (total as f64, remaining as f64);
         let seconds = ((remaining - f64::from(percent) / 100.0 * total) / (HEADROOM * rate)).clamp(0.0, 1e12);
         if known_at + Duration::seconds(seconds as i64) > crossed + Duration::minutes(30) {
             Self::ProjectedLate

@@ -1,8 +1,8 @@
 //! Who is due to be asked, and when: pure, from the eSIM's state, the reseller's alert levels and `now`.
 //! Use is not steady (it doubles in the evening and varies from day to day) and crossings happen when use is
 //! fast, so a level is watched with headroom: the eSIM is asked when the next level would be reached at
-//! [`HEADROOM`] times the rate between its two newest readings, and each answer projects again from what it
-//! says. An eSIM whose readings give no rate yet (Airalo's and 1GLOBAL's webhooks carry a percentage or a
+//! [`HEADROOM`] times the rate between its two newest readings (or the plan's average since it was first seen,
+//! when higher), and each answer projects again from what it says. An eSIM whose readings give no rate yet (Airalo's and 1GLOBAL's webhooks carry a percentage or a
 //! balance only) is asked an hour after a reading near a level, so that a rate exists before it is crossed.
 //! Silence makes an active eSIM due, and an eSIM named (by an order or a status) whose usage was never heard
 //! is asked once; a plan's end, where the provider does not warn of ends, is asked once in
@@ -170,7 +170,10 @@ fn level_reason(state: &EsimState, levels: &[u8], rules: &DueRules) -> Option<(D
         return None;
     }
     let known_at = usage_known_at(state, usage.at);
-    match (amounts, state.usage_rate.filter(|r| *r > 0.0)) {
+    match (
+        amounts,
+        amounts.and_then(|amounts| projected_rate(state, amounts, known_at)),
+    ) {
         (Some((total, remaining)), Some(rate)) => {
             let (total, remaining) = (total as f64, remaining as f64);
             // Levels are highest first: the first one below what is left is the next to cross.
@@ -191,6 +194,18 @@ fn level_reason(state: &EsimState, levels: &[u8], rules: &DueRules) -> Option<(D
             (seen.max(state.updated_at) + NEARING_RECHECK, Why::Nearing)
         }),
     }
+}
+
+/// The rate a crossing is projected at: the one between the two newest readings, or the plan's average since
+/// the eSIM was first seen (at least an hour before) where that is higher. A rate measured over a night or an
+/// idle day understates the evening's; the average never makes an eSIM due later, only sooner. Without a
+/// measured rate there is none (a reading near a level is asked again within the hour instead).
+pub fn projected_rate(state: &EsimState, (total, remaining): (u64, u64), known_at: DateTime<Utc>) -> Option<f64> {
+    let measured = state.usage_rate.filter(|r| *r > 0.0)?;
+    let seconds = (known_at - state.first_seen_at).num_seconds();
+    let used = total.saturating_sub(remaining);
+    let average = (seconds >= 3600).then(|| used as f64 / seconds as f64);
+    Some(average.map_or(measured, |average| measured.max(average)))
 }
 
 /// Every reason `state` will be due, with when, none sooner than a period after it was last asked.
@@ -597,5 +612,32 @@ mod tests {
         assert!(routine);
         assert!(Why::Unheard.routine() && Why::Stale.routine());
         assert!(!Why::Crossing.routine() && !Why::Nearing.routine() && !Why::EndNear.routine());
+    }
+
+    #[test]
+    fn a_rate_measured_over_a_quiet_spell_gives_way_to_the_plans_average() {
+        let (alerts, rules) = (AlertRules::default(), DueRules::default());
+        let read = at("2026-12-06T12:00:00Z");
+        // 400 kB of 1 MB used in the day since it was first seen (4.63 B/s), 1 B/s over the night just past:
+        // 400 kB to the 20 % level, at four times the average in 21,600 s rather than 100,000.
+        let mut quiet = state(600_000, Some(1.0), Lifecycle::Active);
+        quiet.first_seen_at = read - Duration::days(1);
+        assert_eq!(
+            next_ask(&quiet, &alerts, &rules, true),
+            Some((read + Duration::seconds(21_600), Why::Crossing))
+        );
+        // A faster measured rate is kept; an eSIM first seen within the hour has no average.
+        quiet.usage_rate = Some(100.0);
+        assert_eq!(
+            next_ask(&quiet, &alerts, &rules, true).unwrap().0,
+            read + Duration::seconds(1_000)
+        );
+        let mut new = state(600_000, Some(1.0), Lifecycle::Active);
+        new.first_seen_at = read - Duration::minutes(30);
+        assert_eq!(
+            next_ask(&new, &alerts, &rules, true),
+            Some((read + Duration::hours(12), Why::Stale)),
+            "projected from its own 1 B/s the level is 27.8 h away: silence comes first"
+        );
     }
 }
