@@ -198,8 +198,9 @@ fn level_reason(state: &EsimState, levels: &[u8], rules: &DueRules) -> Option<(D
 
 /// The rate a crossing is projected at: the one between the two newest readings, or the plan's average since
 /// the eSIM was first seen (at least an hour before) where that is higher. A rate measured over a night or an
-/// idle day understates the evening's; the average never makes an eSIM due later, only sooner. Without a
-/// measured rate there is none (a reading near a level is asked again within the hour instead).
+/// idle day understates the evening's; the average never makes an eSIM due later, only sooner (an eSIM first
+/// heard of late in its plan averages high, and is asked sooner than it needs). Without a measured rate there
+/// is none (a reading near a level is asked again within the hour instead).
 pub fn projected_rate(state: &EsimState, (total, remaining): (u64, u64), known_at: DateTime<Utc>) -> Option<f64> {
     let measured = state.usage_rate.filter(|r| *r > 0.0)?;
     let seconds = (known_at - state.first_seen_at).num_seconds();

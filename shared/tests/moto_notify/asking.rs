@@ -52,18 +52,19 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
     let pipeline = Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), settings.clone());
     let (busy, idle) = ("8944500000000000101", "8944500000000000102");
     let noon = common::instant("2026-12-06T12:00:00Z");
-    pipeline.process(&usage(busy, 600_000_000, "u1", noon)).await.unwrap();
+    pipeline.process(&usage(busy, 1_000_000_000, "u1", noon)).await.unwrap();
     pipeline.process(&usage(idle, 950_000_000, "u2", noon)).await.unwrap();
     rig.clock.set(noon + chrono::Duration::hours(1));
-    // 100 MB an hour: 300 MB to the 20 % level, reached at four times that rate 45 minutes on.
+    // A new plan used 100 MB in its first hour (its average too): 700 MB to the 20 % level, reached at four
+    // times that rate 105 minutes on.
     pipeline
-        .process(&usage(busy, 500_000_000, "u3", rig.clock.now()))
+        .process(&usage(busy, 900_000_000, "u3", rig.clock.now()))
         .await
         .unwrap();
     let at = |minutes: i64| noon + chrono::Duration::minutes(60 + minutes);
     let filed = |until| rig.store.filed_to_ask(ProviderId::EsimGo, until, 100);
-    assert!(filed(at(44)).await.unwrap().is_empty());
-    let found: Vec<String> = filed(at(46)).await.unwrap().into_iter().map(|s| s.key).collect();
+    assert!(filed(at(104)).await.unwrap().is_empty());
+    let found: Vec<String> = filed(at(106)).await.unwrap().into_iter().map(|s| s.key).collect();
     assert_eq!(found, [busy]);
     let silent: Vec<String> = filed(noon + chrono::Duration::hours(12))
         .await
@@ -73,7 +74,7 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
         .collect();
     assert_eq!(silent, [busy, idle], "the idle eSIM is filed for silence, 12 h on");
 
-    rig.clock.set(at(46));
+    rig.clock.set(at(106));
     let schedule = || {
         schedule_asks(
             &plan,
@@ -164,11 +165,11 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
     assert!(jobs.is_empty(), "{jobs:?}");
     let state = rig.store.esim_state(ProviderId::EsimGo, busy).await.unwrap().unwrap();
     let asking = state.asking.unwrap();
-    assert_eq!(asking.asked_at, Some(at(46)));
+    assert_eq!(asking.asked_at, Some(at(106)));
     assert!(
         asking
             .next
-            .is_some_and(|next| next >= at(46) + chrono::Duration::minutes(15)),
+            .is_some_and(|next| next >= at(106) + chrono::Duration::minutes(15)),
         "{asking:?}"
     );
     assert!(rig.alerts().await.is_empty());
