@@ -11,9 +11,9 @@
 //! is 18:00-20:00 on the first day (asking goes on: it is not the endpoint). Asking runs the crate's rule
 //! (`shared::reconcile::due`) on states that keep `asking` as production does (reconcile_sim/queue.rs,
 //! reconcile_sim/asking.rs). `--named`: every eSIM is named at its sale (the customer directory, or an order
-//! webhook), so asking knows it before any usage webhook. `--trace IDX` prints what happens to one eSIM (stderr). The model (plans, use,
-//! each provider's webhooks and data freshness) is in reconcile_sim/fleet.rs and stated in docs/benchmarks.md,
-//! with the figures.
+//! webhook), so asking knows it before any usage webhook. `--trace IDX` prints what happens to one eSIM
+//! (stderr). The model (plans, use, each provider's webhooks and data freshness) is in reconcile_sim/fleet.rs
+//! and stated in docs/benchmarks.md, with the figures.
 
 #[path = "reconcile_sim/asking.rs"]
 mod asking;

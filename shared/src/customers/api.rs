@@ -181,7 +181,8 @@ impl CustomersApi {
         if let Some(named) = &self.named {
             // The contact is saved; an eSIM not filed now is filed when it is first heard of.
             if let Err(error) = named.file(&contact).await {
-                tracing::warn!(provider = provider.as_str(), %error, "the eSIM a contact names was not filed to be asked");
+                let provider = provider.as_str();
+                tracing::warn!(provider, %error, "the eSIM a contact names was not filed to be asked");
             }
         }
         Ok(upserted)

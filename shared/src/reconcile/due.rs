@@ -2,8 +2,9 @@
 //! Use is not steady (it doubles in the evening and varies from day to day) and crossings happen when use is
 //! fast, so a level is watched with headroom: the eSIM is asked when the next level would be reached at
 //! [`HEADROOM`] times the rate between its two newest readings (or the plan's average since it was first seen,
-//! when higher), and each answer projects again from what it says. An eSIM whose readings give no rate yet (Airalo's and 1GLOBAL's webhooks carry a percentage or a
-//! balance only) is asked an hour after a reading near a level, so that a rate exists before it is crossed.
+//! when higher), and each answer projects again from what it says. An eSIM whose readings give no rate yet
+//! (Airalo's and 1GLOBAL's webhooks carry a percentage or a balance only) is asked an hour after a reading near
+//! a level, so that a rate exists before it is crossed.
 //! Silence makes an active eSIM due, and an eSIM named (by an order or a status) whose usage was never heard
 //! is asked once; a plan's end, where the provider does not warn of ends, is asked once in
 //! the expiry window. An answer that repeats the state counts as heard from (`Asking::heard_at`), and no eSIM
