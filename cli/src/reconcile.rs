@@ -11,9 +11,7 @@ use shared::config::{Env, Settings};
 use shared::model::ProviderId;
 use shared::reconcile::client::{credentials_var, reconciler_from_env, ApiTransport, Reconciler};
 use shared::reconcile::due::AskingPlan;
-use shared::reconcile::{
-    due_esims, pass_budget, reconcile_due, reconcile_one, Ask, AskError, Asked, FiledEsims, ReconcileError,
-};
+use shared::reconcile::{due_esims, reconcile_due, reconcile_one, Ask, AskError, Asked, FiledEsims, ReconcileError};
 use shared::store::StoreQuery;
 use std::io::Write;
 use std::sync::Arc;
@@ -130,7 +128,7 @@ pub async fn run(
                 write(out, format!("{provider} {}: would ask {method} {url}", ask.value()))?;
                 continue;
             }
-            let budget = pass_budget(reconciler.per_second(), rules.period) * reconciler.batch_size();
+            let budget = reconciler.pass_esims(rules.period);
             let FiledEsims { due, early } = due_esims(
                 provider,
                 opened.query.as_ref(),

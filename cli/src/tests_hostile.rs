@@ -107,21 +107,13 @@ async fn tables_print_stored_control_characters_as_spaces() {
     let db = dir.path().join("dirty.db");
     let store = sqlite::open_store(&db).unwrap();
     let now = SystemClock.now();
-    let state = shared::state::EsimState {
-        provider: ProviderId::EsimAccess,
-        key: "T-1\u{1b}[2J".into(),
-        iccid: Some("8943\r\nALERT fake\u{7}".into()),
-        refs: Default::default(),
-        status: None,
-        usage: None,
-        validity: None,
-        bundle: None,
-        usage_rate: None,
-        asking: None,
-        first_seen_at: now,
-        updated_at: now,
-        last_event_key: shared::model::DedupeKey::provider_id("n-1"),
-    };
+    let mut state = shared::state::EsimState::first(
+        ProviderId::EsimAccess,
+        "T-1\u{1b}[2J".into(),
+        now,
+        shared::model::DedupeKey::provider_id("n-1"),
+    );
+    state.iccid = Some("8943\r\nALERT fake\u{7}".into());
     assert!(store.save_state(&state, None).await.unwrap());
     let args = ListArgs {
         provider: None,

@@ -160,9 +160,7 @@ pub async fn run_sweep() -> Result<(), Error> {
         let (pipeline, queue, sqs) = (Arc::clone(&pipeline), queue.clone(), sqs.clone());
         async move {
             let to_workers = |jobs: Vec<WorkerJob>| {
-                let bodies: Vec<String> = jobs.iter().filter_map(|job| serde_json::to_string(job).ok()).collect();
-                let (sqs, queue) = (&sqs, queue.as_deref().unwrap_or_default());
-                async move { crate::aws::send_messages(sqs, queue, &bodies).await }
+                crate::reconcile::lambda::queue_jobs(&sqs, queue.as_deref().unwrap_or_default(), jobs)
             };
             let expiry = |esims: Vec<(ProviderId, String)>| {
                 to_workers(

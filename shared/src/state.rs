@@ -95,6 +95,19 @@ pub struct Asking {
     pub routine: bool,
 }
 
+impl Asking {
+    /// Where it is filed: when, and whether for a routine ask; `None`: not filed.
+    pub fn filing(&self) -> Option<(DateTime<Utc>, bool)> {
+        Some((self.next?, self.routine))
+    }
+
+    /// Files it at `filing` (when, and whether for a routine ask); `None`: not filed.
+    pub fn file(&mut self, filing: Option<(DateTime<Utc>, bool)>) {
+        self.next = filing.map(|(at, _)| at);
+        self.routine = filing.is_some_and(|(_, routine)| routine);
+    }
+}
+
 /// Order of lifecycle stages, used only to break ties between events stamped with the same instant.
 fn stage(lifecycle: Lifecycle) -> u8 {
     match lifecycle {

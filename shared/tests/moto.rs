@@ -286,8 +286,9 @@ async fn esimgo_expiry_at_delivery_and_by_the_sweep_each_once() {
     assert_eq!(pipeline.sweep_expiring().await.unwrap().published, 0);
     assert!(rig.alerts().await.is_empty());
 
-    rig.clock.advance(Duration::hours(49)); // 23 h before the end
-                                            // A batch larger than one run handles in place goes to the workers whole; each raises its eSIM's alert.
+    // 23 h before the end. A batch larger than one run handles in place goes to the workers whole; each raises
+    // its eSIM's alert.
+    rig.clock.advance(Duration::hours(49));
     let handed = std::sync::Mutex::new(Vec::new());
     let queued = pipeline
         .sweep_expiring_or(0, |esims| async {

@@ -1,5 +1,6 @@
 //! Webhooks and asking every 15 minutes, as production asks: each pass takes a provider's states filed by now
-//! in the asking index, earliest first, at most `pass_budget` of them (queue.rs), asks those the rule finds
+//! in the asking index (those filed for a level or an end first, then the routine ones, each earliest first),
+//! at most `pass_budget` calls' worth of them (queue.rs), asks those the rule finds
 //! `due_now` and files the early ones again; each answer goes as `reconcile_one` takes it: one that
 //! `adds_nothing` stores nothing, any other becomes an event (`reading_event`) through the pipeline (a reading
 //! already applied is a duplicate: the same event key), and the state notes the ask (`note_asked`).

@@ -9,7 +9,7 @@
 use super::fleet::MIX;
 use super::run::Sim;
 use chrono::{DateTime, Utc};
-use shared::reconcile::due::{next_ask_at, validity_notices, Why};
+use shared::reconcile::due::{exact_filing, validity_notices, Why};
 use shared::state::{Asking, EsimState};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -35,7 +35,7 @@ pub fn filed(state: &EsimState) -> Option<DateTime<Utc>> {
 
 /// Where the state is filed, and whether for a routine ask (its entry's place in the index).
 pub fn filed_as(state: &EsimState) -> Option<(DateTime<Utc>, bool)> {
-    state.asking.as_ref().and_then(|a| Some((a.next?, a.routine)))
+    state.asking.as_ref().and_then(Asking::filing)
 }
 
 /// Entries of one provider and kind: (filed at, in ms from the window's start; eSIM), earliest first.
@@ -136,8 +136,6 @@ pub fn note_asked(sim: &Sim<'_>, state: &mut EsimState, asked_at: DateTime<Utc>,
 /// As `Pipeline::refile`: filed at its exact next ask, never in the past (`None`: never asked again).
 pub fn refile(sim: &Sim<'_>, state: &mut EsimState, now: DateTime<Utc>) {
     let notices = validity_notices(state.provider);
-    let next = next_ask_at(state, &sim.alerts, &sim.rules, notices, now).map(|(at, why)| (at.max(now), why.routine()));
-    let asking = state.asking.get_or_insert_with(Asking::default);
-    asking.next = next.map(|(at, _)| at);
-    asking.routine = next.is_some_and(|(_, routine)| routine);
+    let filing = exact_filing(state, &sim.alerts, &sim.rules, notices, now);
+    state.asking.get_or_insert_with(Asking::default).file(filing);
 }

@@ -4,7 +4,7 @@
 
 use super::{Pipeline, PipelineError, STATE_RETRIES};
 use crate::model::ProviderId;
-use crate::reconcile::due::{next_ask_at, validity_notices};
+use crate::reconcile::due::{exact_filing, validity_notices};
 use crate::state::{Asking, EsimState};
 use chrono::{DateTime, Utc};
 
@@ -46,20 +46,11 @@ impl Pipeline {
             let mut state: EsimState = current.value.clone();
             let asking = state.asking.get_or_insert_with(Asking::default);
             change(asking);
-            let next = plan.asks(provider).then(|| {
-                let now = self.clock.now();
-                next_ask_at(
-                    &state,
-                    &self.settings.rules,
-                    &plan.rules,
-                    validity_notices(provider),
-                    now,
-                )
-                .map(|(at, why)| (at.max(now), why.routine()))
+            let filing = plan.asks(provider).then(|| {
+                let notices = validity_notices(provider);
+                exact_filing(&state, &self.settings.rules, &plan.rules, notices, self.clock.now())
             });
-            let asking = state.asking.get_or_insert_with(Asking::default);
-            asking.next = next.flatten().map(|(at, _)| at);
-            asking.routine = next.flatten().is_some_and(|(_, routine)| routine);
+            state.asking.get_or_insert_with(Asking::default).file(filing.flatten());
             if state == current.value {
                 return Ok(());
             }

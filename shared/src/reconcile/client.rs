@@ -202,6 +202,11 @@ impl Reconciler {
         self.api.batch_size()
     }
 
+    /// How many eSIMs one pass of `period` may ask about: its calls' budget, each call up to its batch size.
+    pub fn pass_esims(&self, period: Duration) -> usize {
+        super::pass_budget(self.per_second(), period) * self.batch_size()
+    }
+
     /// Asks once about several eSIMs by their references, through the batch endpoint (at most
     /// [`Reconciler::batch_size`]): every reading the answer holds.
     pub async fn read_batch(&self, references: &[&str], now: DateTime<Utc>) -> Result<Vec<BatchReading>, AskError> {

@@ -74,9 +74,7 @@ impl AskingPlan {
     pub fn file(&self, state: &mut EsimState, alerts: &AlertRules, now: DateTime<Utc>) {
         if self.asks(state.provider) {
             let filing = filing(state, alerts, &self.rules, validity_notices(state.provider), now);
-            let asking = state.asking.get_or_insert_with(Asking::default);
-            asking.next = filing.map(|(at, _)| at);
-            asking.routine = filing.is_some_and(|(_, routine)| routine);
+            state.asking.get_or_insert_with(Asking::default).file(filing);
         }
     }
 }
@@ -311,13 +309,24 @@ pub fn filing(
     validity_notices: bool,
     now: DateTime<Utc>,
 ) -> Option<(DateTime<Utc>, bool)> {
-    let (next, why) = next_ask_at(state, alerts, rules, validity_notices, now)?;
-    let next = next.max(now);
-    let filed = state.asking.as_ref().and_then(|a| Some((a.next?, a.routine)));
+    let next = exact_filing(state, alerts, rules, validity_notices, now)?;
+    let filed = state.asking.as_ref().and_then(Asking::filing);
     Some(match filed {
-        Some((filed, routine)) if filed < next => (filed, routine),
-        _ => (next, why.routine()),
+        Some(filed) if filed.0 < next.0 => filed,
+        _ => next,
     })
+}
+
+/// Where `state` is filed for its exact next ask after an ask, or when found early: when (never before `now`)
+/// and whether the ask is routine ([`Why::routine`]). `None`: never asked again.
+pub fn exact_filing(
+    state: &EsimState,
+    alerts: &AlertRules,
+    rules: &DueRules,
+    validity_notices: bool,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, bool)> {
+    next_ask_at(state, alerts, rules, validity_notices, now).map(|(at, why)| (at.max(now), why.routine()))
 }
 
 #[cfg(test)]

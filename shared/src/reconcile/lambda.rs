@@ -16,6 +16,7 @@ use crate::metrics::{ask_line, ask_schedule_line};
 use crate::model::ProviderId;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::store::dynamodb::DynamoStore;
+use crate::store::StoreError;
 use crate::telemetry;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Error};
@@ -100,12 +101,9 @@ impl Asking {
         )
         .await
         .map_err(|e| e.to_string())?;
-        let bodies: Vec<String> = jobs
-            .into_iter()
-            .filter_map(|job| serde_json::to_string(&WorkerJob::Ask(job)).ok())
-            .collect();
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        send_messages(&sqs, &queue, &bodies).await.map_err(|e| e.to_string())?;
+        let jobs = jobs.into_iter().map(WorkerJob::Ask).collect();
+        queue_jobs(&sqs, &queue, jobs).await.map_err(|e| e.to_string())?;
         let now = SystemClock.now().timestamp_millis();
         for provider in &report {
             println!(
@@ -238,6 +236,13 @@ impl Asking {
         }
         response
     }
+}
+
+/// Puts `jobs` on the workers' queue (`ESIMHOOKS_RECONCILE_QUEUE_URL`): the scheduler's asks, the sweep's
+/// expiry alerts and held customer messages.
+pub async fn queue_jobs(sqs: &aws_sdk_sqs::Client, queue_url: &str, jobs: Vec<WorkerJob>) -> Result<(), StoreError> {
+    let bodies: Vec<String> = jobs.iter().filter_map(|job| serde_json::to_string(job).ok()).collect();
+    send_messages(sqs, queue_url, &bodies).await
 }
 
 fn failure_reason(error: &ReconcileError) -> &'static str {

@@ -262,7 +262,7 @@ pub async fn reconcile_due(
     rules: (&AlertRules, &DueRules),
     mut told: impl FnMut(AskedEsim<'_>),
 ) -> Result<PassReport, ReconcileError> {
-    let budget = pass_budget(reconciler.per_second(), rules.1.period) * reconciler.batch_size();
+    let budget = reconciler.pass_esims(rules.1.period);
     let FiledEsims { due, early } = due_esims(reconciler.provider, states, clock.now(), rules, budget).await?;
     let pace = std::time::Duration::from_secs_f64(1.0 / f64::from(reconciler.per_second().max(1)));
     let mut report = PassReport {

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
-use crate::state::EsimState;
+use crate::state::{Asking, EsimState};
 use crate::store::keys::{
     alert_pk, asking_entry, conflict_pk, delivery_pk, expiry_buckets, expiry_entry, listing_entry, state_pk, Listing,
 };
@@ -156,7 +156,8 @@ impl EventStore for DynamoStore {
         let asked = state
             .asking
             .as_ref()
-            .and_then(|a| Some(asking_entry(state.provider, &pk, a.next?, a.routine)));
+            .and_then(Asking::filing)
+            .map(|(at, routine)| asking_entry(state.provider, &pk, at, routine));
         let item = StateItem {
             pk,
             sk: "STATE".into(),
