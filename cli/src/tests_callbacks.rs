@@ -114,6 +114,7 @@ async fn loopback_urls_are_refused_unless_allowed_and_only_locally() {
         created_at: SystemClock.now(),
         signing_keys: vec![],
         contact_email: None,
+        scope: shared::callbacks::partner::Scope::All,
     };
     partner.add_key(&key);
     use shared::callbacks::registry::CallbackRegistry;

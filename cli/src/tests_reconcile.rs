@@ -520,6 +520,7 @@ fn stored_state(
         bundle: None,
         usage_rate: rate,
         asking: None,
+        owner: None,
         first_seen_at: at,
         updated_at: at,
         last_event_key: key,

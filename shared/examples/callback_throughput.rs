@@ -77,6 +77,7 @@ async fn main() {
         created_at: now,
         signing_keys: vec![],
         contact_email: None,
+        scope: shared::callbacks::partner::Scope::All,
     };
     partner.rotate_signing_key(SigningSecret::generate().unwrap().0, now, SIGNING_OVERLAP);
     registry.save_partner(&partner).await.unwrap();

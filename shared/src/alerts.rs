@@ -3,6 +3,7 @@
 //! once, so an alert fires once however often its inputs are seen.
 
 use crate::model::{
+    PartnerId,
     AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, Lifecycle, ProviderId,
 };
 use crate::state::EsimState;
@@ -125,6 +126,10 @@ pub struct Alert {
     /// an alert carries, so the reseller's app can tell the customer too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+    /// The partner the eSIM belongs to (from its state), where one does: partners of scope `own` hear only of
+    /// alerts that name them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<PartnerId>,
 }
 
 /// A low-data level on the scale: the percent left, `20%`.
@@ -195,6 +200,7 @@ impl Alert {
             raised_at,
             former_alert_id: None,
             customer_id: None,
+            partner_id: None,
         }
     }
 
@@ -283,6 +289,10 @@ pub fn evaluate(event: &Event, state: Option<&EsimState>, rules: &AlertRules, no
     let mut alerts = Vec::new();
     if event.esim.is_some() {
         esim_alerts(event, state, rules, now, &mut alerts);
+        let owner = state.and_then(|s| s.owner.as_ref());
+        for alert in &mut alerts {
+            alert.partner_id = owner.cloned();
+        }
     }
 
     // Account balance: every low-balance notification is its own alert (each delivery is already deduplicated);

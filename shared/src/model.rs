@@ -8,8 +8,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 mod keys;
+pub mod partner;
 
 pub use keys::{log_ref, DedupeBasis, DedupeKey, PayloadSha256, RawPadding};
+pub use partner::{PartnerId, Scope};
 
 /// Bumped when a stored event's JSON changes incompatibly.
 pub const EVENT_SCHEMA_VERSION: u32 = 1;

@@ -3,7 +3,7 @@
 //! shuffled deliveries never move the state backwards. Stores persist the result; they hold no rules.
 
 use crate::model::{
-    Bundle, DataUsage, DedupeKey, Event, Lifecycle, ProviderId, Refs, StatusChange, Validity,
+    Bundle, DataUsage, DedupeKey, Event, Lifecycle, PartnerId, ProviderId, Refs, StatusChange, Validity,
     PROVIDER_CLOCK_AHEAD_LIMIT,
 };
 use chrono::{DateTime, Utc};
@@ -44,6 +44,10 @@ pub struct EsimState {
     /// Where the eSIM stands in being asked its provider (reconcile); absent where it never was filed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asking: Option<Asking>,
+    /// The partner the eSIM belongs to (`esims assign`, the directory's `partner_id`): kept here so a delivery
+    /// knows whom to tell without another read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<PartnerId>,
     pub first_seen_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_event_key: DedupeKey,
@@ -63,6 +67,7 @@ impl EsimState {
             bundle: None,
             usage_rate: None,
             asking: None,
+            owner: None,
             first_seen_at: at,
             updated_at: at,
             last_event_key: event_key,

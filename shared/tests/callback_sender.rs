@@ -55,6 +55,7 @@ async fn rig(partners: &[(&str, &str)]) -> Rig {
             created_at: clock.now(),
             signing_keys: vec![],
             contact_email: None,
+            scope: shared::callbacks::partner::Scope::All,
         };
         partner.rotate_signing_key(secret.clone(), clock.now(), SIGNING_OVERLAP);
         registry.save_partner(&partner).await.unwrap();
@@ -272,7 +273,8 @@ async fn a_disabled_endpoint_is_told_by_email_and_what_failed_is_recovered_once_
     endpoint.failing_since = None;
     rig.registry.save_endpoint(&endpoint).await.unwrap();
     let queue = MemoryJobQueue::default();
-    let recovered = recover(rig.log.as_ref(), &queue, &id, t0, 100).await.unwrap();
+    let partner = rig.registry.partner(&id).await.unwrap().unwrap();
+    let recovered = recover(rig.log.as_ref(), &queue, &partner, t0, 100).await.unwrap();
     assert_eq!(recovered, Recovered { resent: 2, more: false });
     let jobs = queue.0.lock().unwrap().clone();
     let history = run(&rig, jobs).await;

@@ -99,6 +99,7 @@ impl Callbacks {
             created_at: self.rig.clock.now(),
             signing_keys: Vec::new(),
             contact_email: None,
+            scope: shared::callbacks::partner::Scope::All,
         };
         partner.add_key(&key);
         self.registry.save_partner(&partner).await.unwrap();
@@ -170,6 +171,7 @@ impl Callbacks {
             let message = NotificationMessage {
                 notification_type: kind,
                 audience: attribute("audience").unwrap_or_else(|| "all".into()),
+                owner: attribute("owner").and_then(|o| shared::callbacks::PartnerId::parse(&o)),
                 notification_id,
                 body,
             };
@@ -681,6 +683,7 @@ async fn a_partner_reads_its_attempts_filtered_and_paged() {
             error: status.is_none().then(|| "timed out".into()),
             latency_ms: 12,
             verdict,
+            owner: None,
         };
         log.record(&record).await.unwrap();
     }
@@ -758,6 +761,7 @@ async fn a_partner_recovers_what_failed_since_a_time_and_only_that() {
                 partner: PartnerId::parse(partner).unwrap(),
                 url: format!("https://{partner}.example/cb"),
                 body: format!("{{\"n\":{n}}}"),
+                owner: None,
             },
             failed_at: now - chrono::Duration::hours(hours_ago),
             attempts: 8,

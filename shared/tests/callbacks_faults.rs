@@ -44,6 +44,7 @@ impl Rig {
             created_at: clock.now(),
             signing_keys: Vec::new(),
             contact_email: None,
+            scope: shared::callbacks::partner::Scope::All,
         };
         partner.add_key(&key);
         registry.save_partner(&partner).await.unwrap();
@@ -142,6 +143,7 @@ async fn removing_a_partner_revokes_it_and_removes_its_endpoints_and_a_failed_ru
         created_at: rig.clock.now(),
         signing_keys: Vec::new(),
         contact_email: None,
+        scope: shared::callbacks::partner::Scope::All,
     };
     bee.add_key(&bee_key);
     rig.registry.save_partner(&bee).await.unwrap();

@@ -85,6 +85,7 @@ impl Queue {
             created_at: now,
             signing_keys: vec![],
             contact_email: None,
+            scope: shared::callbacks::partner::Scope::All,
         };
         partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
         self.registry.save_partner(&partner).await.unwrap();
@@ -235,7 +236,10 @@ async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exha
         sqs: q.sender.sqs.clone(),
         queue_url: q.sender.queue_url.clone(),
     };
-    let recovered = recover(q.log.as_ref(), &jobs, &dead_co, since, 100).await.unwrap();
+    let dead_co_partner = q.registry.partner(&dead_co).await.unwrap().unwrap();
+    let recovered = recover(q.log.as_ref(), &jobs, &dead_co_partner, since, 100)
+        .await
+        .unwrap();
     assert_eq!((recovered.resent, recovered.more), (1, false));
     let (again, again_bodies) = q.receive(&q.sender.queue_url).await;
     assert_eq!(again.records.len(), 1);

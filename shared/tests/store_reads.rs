@@ -442,6 +442,7 @@ async fn partner_attempts_and_parked_deliveries_read_their_own_range() {
                 error: None,
                 latency_ms: 12,
                 verdict: Verdict::Exhausted,
+                owner: None,
             };
             store.record(&record).await.unwrap();
             logged.push(record);
@@ -452,6 +453,7 @@ async fn partner_attempts_and_parked_deliveries_read_their_own_range() {
             partner: partner.clone(),
             url: "https://hooks.example.com/in".into(),
             body: "{}".into(),
+            owner: None,
         };
         store
             .park(&FailedDelivery {

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use shared::callbacks::offboard::{remove_partner, retire_sns_subscriptions};
-use shared::callbacks::partner::{generate_key, Partner, PartnerId, SIGNING_OVERLAP};
+use shared::callbacks::partner::{generate_key, Partner, PartnerId, Scope, SIGNING_OVERLAP};
 use shared::callbacks::recovery::{recover, MAX_RECOVERED_PER_CALL};
 use shared::callbacks::registry::CallbackRegistry;
 use shared::callbacks::sender::{AttemptLog, JobQueue};
@@ -54,6 +54,16 @@ pub enum PartnersCommand {
         /// Who is emailed when one of the partner's endpoints is disabled.
         #[arg(long)]
         contact_email: Option<String>,
+        /// What it hears of: `own` (the eSIMs assigned to it) or `all` (every eSIM: the operator's own
+        /// systems).
+        #[arg(long, default_value = "own", value_parser = scope_arg)]
+        scope: Scope,
+    },
+    /// Set what a partner hears of: `own` (the eSIMs assigned to it) or `all` (every eSIM).
+    Scope {
+        id: String,
+        #[arg(value_parser = scope_arg)]
+        scope: Scope,
     },
     /// Set (or with --clear, remove) who is emailed when one of the partner's endpoints is disabled.
     Contact {
@@ -115,6 +125,10 @@ impl PartnersCommand {
     }
 }
 
+fn scope_arg(text: &str) -> Result<Scope, String> {
+    Scope::parse(text).ok_or_else(|| format!("{text:?} is not a scope: say own or all"))
+}
+
 fn parse_id(text: &str) -> Result<PartnerId, String> {
     PartnerId::parse(text).ok_or_else(|| {
         format!("invalid partner id {text:?}: use 3 to 64 of a-z, 0-9 and -, not all, v1, webhooks or callbacks")
@@ -145,6 +159,13 @@ fn contact_email(text: &str) -> Result<String, String> {
     match is_email_address(email) {
         true => Ok(email.to_string()),
         false => Err(format!("{email:?} is not an email address")),
+    }
+}
+
+fn scope_said(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Own => "its own eSIMs only (scope own: assign them with `esimhooks esims assign` or a directory partner_id)",
+        Scope::All => "every eSIM (scope all)",
     }
 }
 
@@ -183,6 +204,7 @@ pub async fn run(
             id,
             name,
             contact_email: contact,
+            scope,
         } => {
             let registry = need()?;
             let id = parse_id(id)?;
@@ -201,16 +223,26 @@ pub async fn run(
                 created_at: now,
                 signing_keys: Vec::new(),
                 contact_email: contact,
+                scope: *scope,
             };
             partner.add_key(&key);
             partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
             registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
             writeln!(
                 out,
-                "partner {} created. Shown once, store them now:\nAPI key: {key}\nsigning secret: {secret_text}",
-                partner.id
+                "partner {} created, hearing of {}. Shown once, store them now:\nAPI key: {key}\nsigning secret: {secret_text}",
+                partner.id,
+                scope_said(partner.scope)
             )
             .map_err(io)?;
+        }
+        PartnersCommand::Scope { id, scope } => {
+            let registry = need()?;
+            let id = parse_id(id)?;
+            let mut partner = existing(registry, &id).await?;
+            partner.scope = *scope;
+            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
+            writeln!(out, "{id} hears of {}", scope_said(partner.scope)).map_err(io)?;
         }
         PartnersCommand::Contact { id, email, clear } => {
             let registry = need()?;
@@ -233,10 +265,11 @@ pub async fn run(
             let log = attempts.ok_or("recover needs the attempt log: --table or the local --db")?;
             let jobs =
                 jobs.ok_or("recover on aws needs the sender's queue: --queue-url or ESIMHOOKS_CALLBACKS_QUEUE_URL")?;
+            let partner = existing(need()?, &id).await?;
             let since = crate::listing::parse_since(since, now)?.max(now - chrono::Duration::days(30));
             let mut resent = 0;
             loop {
-                let round = recover(log, jobs, &id, since, MAX_RECOVERED_PER_CALL)
+                let round = recover(log, jobs, &partner, since, MAX_RECOVERED_PER_CALL)
                     .await
                     .map_err(|e| e.to_string())?;
                 resent += round.resent;
@@ -372,7 +405,7 @@ pub async fn run(
             if *json {
                 let rows: Vec<_> = partners
                     .iter()
-                    .map(|p| serde_json::json!({"id": p.id, "name": p.name, "keys": p.key_hashes.len(), "created_at": p.created_at,
+                    .map(|p| serde_json::json!({"id": p.id, "name": p.name, "keys": p.key_hashes.len(), "scope": p.scope, "created_at": p.created_at,
                         "contact_email": p.contact_email.as_deref().map(mask_email)}))
                     .collect();
                 writeln!(out, "{}", serde_json::Value::from(rows)).map_err(io)?;
@@ -380,9 +413,10 @@ pub async fn run(
                 for p in partners {
                     writeln!(
                         out,
-                        "{:<24} {:<32} keys={} created={}",
+                        "{:<24} {:<32} scope={:<3} keys={} created={}",
                         p.id,
                         p.name,
+                        p.scope,
                         p.key_hashes.len(),
                         p.created_at.to_rfc3339()
                     )

@@ -23,6 +23,7 @@ async fn add_rotate_and_list_keep_only_hashes() {
             id: "acme".into(),
             name: Some("Acme Travel".into()),
             contact_email: None,
+            scope: Scope::Own,
         },
         &registry,
     )
@@ -71,6 +72,7 @@ async fn add_rotate_and_list_keep_only_hashes() {
             id: "acme".into(),
             name: None,
             contact_email: None,
+            scope: Scope::Own,
         },
         &registry,
     )
@@ -96,6 +98,7 @@ async fn add_rotate_and_list_keep_only_hashes() {
             id: "v1".into(),
             name: None,
             contact_email: None,
+            scope: Scope::Own,
         },
         &registry,
     )
@@ -115,6 +118,7 @@ async fn remove_says_what_it_would_do_then_revokes_keys_and_removes_endpoints_wi
         id: "acme".into(),
         name: None,
         contact_email: None,
+        scope: Scope::Own,
     };
     run_text(add, &registry).await.unwrap();
     let id = PartnerId::parse("acme").unwrap();
@@ -180,6 +184,7 @@ async fn attempts_are_listed_for_one_partner() {
         error: status.is_none().then(|| "no answer within 15 s".into()),
         latency_ms: 15_000,
         verdict,
+        owner: None,
     };
     let log = shared::callbacks::sender::MemoryAttemptLog::default();
     log.record(&attempt("acme", None, Verdict::RetryIn(chrono::Duration::seconds(5))))
@@ -237,6 +242,7 @@ async fn a_contact_email_is_checked_kept_masked_and_cleared() {
         id: "acme".into(),
         name: None,
         contact_email: Some(email.into()),
+        scope: Scope::Own,
     };
     let refused = run_text(add("ops at acme"), &registry).await;
     assert!(refused.unwrap_err().contains("not an email address"));
@@ -275,6 +281,7 @@ async fn recover_queues_the_failed_deliveries_since_a_time() {
                 partner: PartnerId::parse("acme").unwrap(),
                 url: "https://acme.example/hooks".into(),
                 body: "{}".into(),
+                owner: None,
             },
             failed_at: now - chrono::Duration::hours(hours_ago),
             attempts: 8,

@@ -1,12 +1,13 @@
 //! [`CallbackRegistry`] on the events table (layout in `docs/dynamodb.md`):
 //! - partner `PARTNER#<id>` / `PARTNER` (name, key_hashes, created_at, signing_keys as JSON: the
-//!   Standard Webhooks secrets its callbacks are signed with; listed through the listing index, `PARTNER`);
+//!   Standard Webhooks secrets its callbacks are signed with, scope `own` or `all`, absent on partners
+//!   stored before scopes, which hear of all; listed through the listing index, `PARTNER`);
 //! - registration `PARTNER#<id>` / `CALLBACK#<type, 3 digits>` (url, created_at, updated_at), so one query
 //!   reads a partner's registrations in type order and no key can reach another partner's;
 //! - endpoint `ENDPOINT#<sha256 of the URL>` / `ENDPOINT` (url, partner, subscription_arn, failing_since and
 //!   disabled_at when they apply).
 
-use super::partner::{Partner, PartnerId};
+use super::partner::{Partner, PartnerId, Scope};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
 use super::types::NotificationType;
 use crate::store::dynamodb::{
@@ -82,6 +83,9 @@ fn partner_from(item: &Item) -> Result<Partner, StoreError> {
         created_at: time(item, "created_at")?,
         signing_keys,
         contact_email: get_s(item, "contact_email").map(str::to_string),
+        scope: get_s(item, "scope").map_or(Ok(Scope::before_scopes()), |text| {
+            Scope::parse(text).ok_or_else(|| corrupt("scope"))
+        })?,
     })
 }
 
@@ -131,6 +135,7 @@ impl CallbackRegistry for DynamoRegistry {
             ("key_hashes".to_string(), AttributeValue::L(hashes)),
             ("created_at".to_string(), s(partner.created_at.to_rfc3339())),
             ("signing_keys".to_string(), s(to_json(&partner.signing_keys)?)),
+            ("scope".to_string(), s(partner.scope.as_str())),
             ("gsi1pk".to_string(), s(PARTNER_LISTING)),
             ("gsi1sk".to_string(), s(partner.id.as_str())),
         ]);

@@ -292,9 +292,9 @@ impl AlertSink for PartnerSink {
         Ok(receipt)
     }
 
-    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
-        self.inner.publish_event(event).await?;
-        match Notification::for_event(event) {
+    async fn publish_event(&self, event: &Event, owner: Option<&PartnerId>) -> Result<(), PublishError> {
+        self.inner.publish_event(event, owner).await?;
+        match Notification::for_event(event, owner) {
             Some(notification) => self.offer(&notification).await,
             None => Ok(()),
         }

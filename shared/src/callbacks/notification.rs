@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 pub const CALLBACK_SCHEMA_VERSION: u32 = 1;
 pub const TYPE_ATTRIBUTE: &str = "notification_type";
 pub const AUDIENCE_ATTRIBUTE: &str = "audience";
+/// The partner a notification's eSIM belongs to, where one does.
+pub const OWNER_ATTRIBUTE: &str = "owner";
 /// The audience of real notifications; partner ids can never take this value.
 pub const AUDIENCE_ALL: &str = "all";
 
@@ -63,6 +65,8 @@ pub struct Notification {
     pub notification_type: NotificationType,
     /// `all`, or one partner's id for an echo.
     pub audience: String,
+    /// The partner the eSIM belongs to, where one does (an echo's: its partner).
+    pub owner: Option<PartnerId>,
     pub body: CallbackBody,
 }
 
@@ -99,20 +103,30 @@ impl Notification {
             notification_id(&["alert", &alert.alert_id]),
             alert.raised_at,
             serde_json::to_value(alert).unwrap_or(Value::Null),
+            alert.partner_id.clone(),
         )
     }
 
-    /// None for events partners cannot follow (health checks, unrecognized payloads).
-    pub fn for_event(event: &Event) -> Option<Self> {
+    /// None for events partners cannot follow (health checks, unrecognized payloads). `owner` is the partner
+    /// the event's eSIM belongs to, from its state.
+    pub fn for_event(event: &Event, owner: Option<&PartnerId>) -> Option<Self> {
         let notification_type = NotificationType::for_event(event.kind)?;
         let id = notification_id(&["event", event.provider.as_str(), event.dedupe_key.as_str()]);
-        Some(Self::real(notification_type, id, event.received_at, event_data(event)))
+        let data = event_data(event);
+        Some(Self::real(notification_type, id, event.received_at, data, owner.cloned()))
     }
 
-    fn real(notification_type: NotificationType, notification_id: String, at: DateTime<Utc>, data: Value) -> Self {
+    fn real(
+        notification_type: NotificationType,
+        notification_id: String,
+        at: DateTime<Utc>,
+        data: Value,
+        owner: Option<PartnerId>,
+    ) -> Self {
         Self {
             notification_type,
             audience: AUDIENCE_ALL.into(),
+            owner,
             body: CallbackBody {
                 schema_version: CALLBACK_SCHEMA_VERSION,
                 notification_id,
@@ -141,10 +155,11 @@ impl Notification {
             &notification_type.number().to_string(),
             &now.timestamp_nanos_opt().unwrap_or_default().to_string(),
         ]);
-        let data = sample_data(notification_type, &subject, now);
+        let data = sample_data(partner, notification_type, &subject, now);
         Self {
             notification_type,
             audience: partner.as_str().into(),
+            owner: Some(partner.clone()),
             body: CallbackBody {
                 schema_version: CALLBACK_SCHEMA_VERSION,
                 notification_id: id,
@@ -163,13 +178,17 @@ impl Notification {
         serde_json::to_string(&self.body).unwrap_or_default()
     }
 
-    /// String message attributes: what partner subscriptions filter on.
+    /// String message attributes: what the callback sender fans out by.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut attributes = vec![
             (TYPE_ATTRIBUTE, self.notification_type.number().to_string()),
             (AUDIENCE_ATTRIBUTE, self.audience.clone()),
             ("test", self.body.test.to_string()),
-        ]
+        ];
+        if let Some(owner) = &self.owner {
+            attributes.push((OWNER_ATTRIBUTE, owner.to_string()));
+        }
+        attributes
     }
 }
 
@@ -218,7 +237,12 @@ fn sample_usage() -> DataUsage {
 }
 
 /// Sample data in exactly the shape real notifications of that type carry.
-fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: DateTime<Utc>) -> Value {
+fn sample_data(
+    partner: &PartnerId,
+    notification_type: NotificationType,
+    subject: &EchoSubject,
+    now: DateTime<Utc>,
+) -> Value {
     let esim = sample_esim(subject);
     let dedupe_key = DedupeKey::provider_id(format!("test-{}", subject.value()));
     if let Some(alert_type) = notification_type.alert_type() {
@@ -252,6 +276,7 @@ fn sample_data(notification_type: NotificationType, subject: &EchoSubject, now: 
             raised_at: now,
             former_alert_id: None,
             customer_id: None,
+            partner_id: Some(partner.clone()),
         };
         return serde_json::to_value(&alert).unwrap_or(Value::Null);
     }
@@ -370,7 +395,7 @@ mod tests {
             PayloadSha256::ZERO,
             raw,
         );
-        let notification = Notification::for_event(&event).expect("data usage is followed");
+        let notification = Notification::for_event(&event, None).expect("data usage is followed");
         assert_eq!(notification.body.data["kind"], "data_usage");
         assert_eq!(notification.body.data["dedupe_key"], event.dedupe_key.as_str());
         assert!(notification.body.data.get("raw").is_none());

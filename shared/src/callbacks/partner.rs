@@ -3,6 +3,7 @@
 //! guess, and a lookup costs one hash instead of a deliberately slow one. Two keys may be live at once, so a
 //! partner can rotate without downtime.
 
+pub use crate::model::partner::{PartnerId, Scope};
 use super::signing::SigningSecret;
 use crate::auth::secret_eq;
 use base64::Engine;
@@ -10,51 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Path segments that name routes, not partners, and the audience of real notifications.
-const RESERVED_IDS: &[&str] = &["all", "v1", "webhooks", "callbacks"];
 pub const MAX_KEYS: usize = 2;
 const KEY_PREFIX: &str = "ehk_";
-
-/// A partner id: 3–64 of `a-z 0-9 -`, starting with a letter or digit. Safe in paths, keys and filter
-/// policies as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PartnerId(String);
-
-impl PartnerId {
-    pub fn parse(text: &str) -> Option<Self> {
-        let valid = (3..=64).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && text.as_bytes()[0] != b'-'
-            && !RESERVED_IDS.contains(&text);
-        valid.then(|| Self(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for PartnerId {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Self::parse(&value).ok_or_else(|| format!("invalid partner id {value:?}"))
-    }
-}
-
-impl From<PartnerId> for String {
-    fn from(id: PartnerId) -> String {
-        id.0
-    }
-}
-
-impl std::fmt::Display for PartnerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Partner {
@@ -70,6 +28,9 @@ pub struct Partner {
     /// Who hears that an endpoint was disabled (optional; a business contact, still never logged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
+    /// Which eSIMs it hears of; one stored before scopes heard of all and still does.
+    #[serde(default = "Scope::before_scopes")]
+    pub scope: Scope,
 }
 
 /// A partner's callback signing secret and how long it signs.
@@ -113,10 +74,12 @@ pub fn signing_overlap(env: crate::config::Env<'_>) -> Result<chrono::Duration, 
 impl Partner {
     /// True when `key` is one of the partner's live keys. Every stored hash is compared, in constant time.
     pub fn accepts(&self, key: &str) -> bool {
-        let given = hash_key(key);
-        self.key_hashes.iter().fold(false, |found, stored| {
-            found | secret_eq(given.as_bytes(), stored.as_bytes())
-        })
+        key_matches(Some(self), key)
+    }
+
+    /// Whether it hears of a notification about an eSIM owned by `owner` (none: unowned, or no eSIM).
+    pub fn sees(&self, owner: Option<&PartnerId>) -> bool {
+        self.scope.sees(&self.id, owner)
     }
 
     /// Makes `secret` the newest signing key at `now`; the ones it replaces keep signing for `overlap`, and
@@ -153,6 +116,24 @@ impl Partner {
     }
 }
 
+/// Whether `key` is a live key of `partner`, at the same cost whether the partner exists or not: the key is
+/// hashed either way and compared with [`MAX_KEYS`] stored hashes (a stand-in's for an unknown partner, or
+/// for a free slot), so how long a refusal takes tells nobody which partners exist.
+pub fn key_matches(partner: Option<&Partner>, key: &str) -> bool {
+    const STAND_IN: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    let given = hash_key(key);
+    let stored = partner.map_or(&[][..], |p| p.key_hashes.as_slice());
+    let mut found = false;
+    for slot in 0..MAX_KEYS {
+        let (hash, real) = match stored.get(slot) {
+            Some(hash) => (hash.as_str(), true),
+            None => (STAND_IN, false),
+        };
+        found |= secret_eq(given.as_bytes(), hash.as_bytes()) & real;
+    }
+    found
+}
+
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
@@ -182,6 +163,7 @@ mod tests {
             created_at: t0,
             signing_keys: Vec::new(),
             contact_email: None,
+            scope: Scope::Own,
         };
         let (first, _) = SigningSecret::generate().unwrap();
         let (second, _) = SigningSecret::generate().unwrap();
@@ -236,6 +218,7 @@ mod tests {
             created_at: Utc::now(),
             signing_keys: Vec::new(),
             contact_email: None,
+            scope: Scope::Own,
         };
         partner.add_key(&first);
         assert!(partner.accepts(&first) && !partner.accepts(&second));

@@ -5,7 +5,8 @@
 //! count is its attempt number; an exhausted job goes to the dead-letter queue, from which it can be recovered.
 
 use super::delivery::Verdict;
-use super::notification::callback_body;
+use super::notification::{callback_body, OWNER_ATTRIBUTE};
+use super::partner::PartnerId;
 use super::sender::{CallbackJob, JobQueue, NotificationMessage, Sender};
 use super::types::NotificationType;
 use crate::store::StoreError;
@@ -106,6 +107,7 @@ impl QueueSender {
         let Some(message) = callback_body(&envelope.message).map(|(notification_id, body)| NotificationMessage {
             notification_type: kind,
             audience: attribute("audience").unwrap_or("all").to_string(),
+            owner: attribute(OWNER_ATTRIBUTE).and_then(PartnerId::parse),
             notification_id,
             body,
         }) else {

@@ -3,7 +3,7 @@
 //! `webhook-id`, so a partner that already got one deduplicates it. Served as `POST
 //! /{partnerId}/callbacks/recover` and `esimhooks partners recover`.
 
-use super::partner::PartnerId;
+use super::partner::Partner;
 use super::sender::{AttemptLog, CallbackJob, JobQueue};
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
@@ -21,27 +21,33 @@ pub struct Recovered {
 }
 
 /// Queues again up to `limit` of `partner`'s deliveries that failed at or after `since`, oldest first, and
-/// forgets them. Queued first and forgotten after: a failure half-way sends some twice, never none.
+/// forgets them. Queued first and forgotten after: a failure half-way sends some twice, never none. One about
+/// an eSIM the partner no longer hears of (its scope became `own`, the eSIM another's) is forgotten unsent.
 pub async fn recover(
     log: &dyn AttemptLog,
     queue: &dyn JobQueue,
-    partner: &PartnerId,
+    partner: &Partner,
     since: DateTime<Utc>,
     limit: usize,
 ) -> Result<Recovered, StoreError> {
-    let mut failed = log.parked(partner, since, limit + 1).await?;
+    let mut failed = log.parked(&partner.id, since, limit + 1).await?;
     let more = failed.len() > limit;
     failed.truncate(limit);
-    let jobs: Vec<CallbackJob> = failed.iter().map(|f| f.job.clone()).collect();
+    let jobs: Vec<CallbackJob> = failed
+        .iter()
+        .filter(|f| partner.sees(f.job.owner.as_ref()))
+        .map(|f| f.job.clone())
+        .collect();
     queue.enqueue(&jobs).await?;
     for delivery in &failed {
         log.unpark(delivery).await?;
     }
     if !failed.is_empty() {
-        tracing::info!(%partner, resent = failed.len(), more, "failed callbacks queued again");
+        let partner = &partner.id;
+        tracing::info!(%partner, resent = jobs.len(), more, "failed callbacks queued again");
     }
     Ok(Recovered {
-        resent: failed.len(),
+        resent: jobs.len(),
         more,
     })
 }
@@ -63,6 +69,7 @@ impl JobQueue for MemoryJobQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::callbacks::partner::{PartnerId, Scope};
     use crate::callbacks::sender::{FailedDelivery, MemoryAttemptLog};
     use chrono::Duration;
 
@@ -74,6 +81,7 @@ mod tests {
                 partner: PartnerId::parse(partner).unwrap(),
                 url: format!("https://{partner}.example/cb"),
                 body: "{}".into(),
+                owner: PartnerId::parse(partner),
             },
             failed_at: at,
             attempts: 8,
@@ -91,7 +99,15 @@ mod tests {
         }
         log.park(&failed("other", 9, t0 + Duration::hours(3))).await.unwrap();
         let queue = MemoryJobQueue::default();
-        let acme = PartnerId::parse("acme").unwrap();
+        let acme = Partner {
+            id: PartnerId::parse("acme").unwrap(),
+            name: "Acme".into(),
+            key_hashes: Vec::new(),
+            created_at: t0,
+            signing_keys: Vec::new(),
+            contact_email: None,
+            scope: Scope::Own,
+        };
 
         let first = recover(&log, &queue, &acme, t0 + Duration::hours(1), 2).await.unwrap();
         assert_eq!(first, Recovered { resent: 2, more: true });
@@ -117,5 +133,21 @@ mod tests {
         );
         let other = log.parked(&PartnerId::parse("other").unwrap(), t0, 10).await.unwrap();
         assert_eq!(other.len(), 1, "another partner's failures are its own");
+
+        // Scope `own`: a delivery about another partner's eSIM (parked while it heard of all) is forgotten
+        // unsent; its own eSIM's is sent.
+        let mut not_mine = failed("acme", 7, t0);
+        not_mine.job.owner = PartnerId::parse("other");
+        log.park(&not_mine).await.unwrap();
+        let mut unowned = failed("acme", 8, t0);
+        unowned.job.owner = None;
+        log.park(&unowned).await.unwrap();
+        log.park(&failed("acme", 6, t0)).await.unwrap();
+        queue.0.lock().unwrap().clear();
+        let scoped = recover(&log, &queue, &acme, t0, 10).await.unwrap();
+        assert_eq!(scoped, Recovered { resent: 1, more: false });
+        let sent: Vec<String> = queue.0.lock().unwrap().iter().map(|j| j.notification_id.clone()).collect();
+        assert_eq!(sent, ["ntf_6"]);
+        assert!(log.parked(&acme.id, t0, 10).await.unwrap().is_empty(), "all three forgotten");
     }
 }

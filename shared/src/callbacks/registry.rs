@@ -2,6 +2,7 @@
 //! in unit tests. The registry is the source of truth; SNS subscriptions are derived from it (see `api.rs`).
 
 use super::partner::{Partner, PartnerId};
+use super::sender::NotificationMessage;
 use super::types::NotificationType;
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -54,16 +55,19 @@ pub trait CallbackRegistry: Send + Sync {
     async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError>;
     async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError>;
 
-    /// The registrations a notification of `notification_type` for `audience` (`all`, or one partner's id for
-    /// an echo) goes to.
-    async fn registrations_for(
-        &self,
-        audience: &str,
-        notification_type: NotificationType,
-    ) -> Result<Vec<Registration>, StoreError> {
-        let partners = match PartnerId::parse(audience) {
+    /// The registrations a notification goes to: for an echo, its partner's; otherwise those of every partner
+    /// that hears of its eSIM (scope `all`, or the eSIM's owner).
+    async fn registrations_for(&self, message: &NotificationMessage) -> Result<Vec<Registration>, StoreError> {
+        let notification_type = message.notification_type;
+        let partners = match PartnerId::parse(&message.audience) {
             Some(one) => vec![one],
-            None => self.partners().await?.into_iter().map(|p| p.id).collect(),
+            None => self
+                .partners()
+                .await?
+                .into_iter()
+                .filter(|p| p.sees(message.owner.as_ref()))
+                .map(|p| p.id)
+                .collect(),
         };
         let mut found = Vec::new();
         for partner in partners {

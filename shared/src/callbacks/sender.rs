@@ -27,6 +27,8 @@ pub struct NotificationMessage {
     pub notification_type: NotificationType,
     /// `all`, or one partner's id (an echo).
     pub audience: String,
+    /// The partner the eSIM belongs to, where one does: `own` partners hear of their eSIMs only.
+    pub owner: Option<PartnerId>,
     pub notification_id: String,
     /// The callback body, exactly as partners receive it.
     pub body: String,
@@ -37,6 +39,7 @@ impl From<&Notification> for NotificationMessage {
         Self {
             notification_type: notification.notification_type,
             audience: notification.audience.clone(),
+            owner: notification.owner.clone(),
             notification_id: notification.body.notification_id.clone(),
             body: notification.message(),
         }
@@ -51,6 +54,10 @@ pub struct CallbackJob {
     pub partner: PartnerId,
     pub url: String,
     pub body: String,
+    /// The partner the notification's eSIM belongs to: checked again at each attempt and at recovery, so a
+    /// partner whose scope narrowed gets nothing about another's eSIM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<PartnerId>,
 }
 
 /// One attempt, in the partner's attempt log (kept 30 days).
@@ -68,6 +75,10 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     pub latency_ms: u64,
     pub verdict: Verdict,
+    /// The partner the notification's eSIM belongs to (none: unowned, or no eSIM): a partner lists only the
+    /// attempts its scope shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<PartnerId>,
 }
 
 /// A delivery given up on: its schedule spent, or its endpoint disabled (a `410`, failing too long). Kept as
@@ -172,10 +183,7 @@ impl Sender {
     /// The jobs a notification makes: one per endpoint registered for its type and audience. One for a
     /// disabled endpoint is given up on at once (kept, recoverable once the endpoint is enabled again).
     pub async fn fan_out(&self, message: &NotificationMessage) -> Result<Vec<CallbackJob>, StoreError> {
-        let registrations = self
-            .registry
-            .registrations_for(&message.audience, message.notification_type)
-            .await?;
+        let registrations = self.registry.registrations_for(message).await?;
         let mut jobs = Vec::new();
         for registration in registrations {
             let endpoint = self.registry.endpoint(&registration.url).await?;
@@ -185,6 +193,7 @@ impl Sender {
                 partner: registration.partner,
                 url: registration.url,
                 body: message.body.clone(),
+                owner: message.owner.clone(),
             };
             if endpoint.is_some_and(|e| e.disabled_at.is_some()) {
                 self.give_up(job, 0).await?;
@@ -207,12 +216,16 @@ impl Sender {
     /// Attempt number `attempt` (1 for the first) of `job`: signed with the partner's live secrets, posted,
     /// logged, judged. A `410` disables the endpoint, and so does failing for longer than `disable_after`.
     /// A job for a disabled endpoint is `Exhausted`; for a removed partner, `Dropped`. A job given up on
-    /// (exhausted, or its endpoint disabled) is kept for recovery.
+    /// (exhausted, or its endpoint disabled) is kept for recovery. One the partner no longer hears of (its
+    /// scope narrowed since) is `Dropped`.
     pub async fn attempt(&self, job: &CallbackJob, attempt: u32) -> Result<Verdict, StoreError> {
         let now = self.clock.now();
         let Some(partner) = self.registry.partner(&job.partner).await? else {
             return Ok(Verdict::Dropped);
         };
+        if !partner.sees(job.owner.as_ref()) {
+            return Ok(Verdict::Dropped);
+        }
         let mut endpoint = self.registry.endpoint(&job.url).await?;
         if endpoint.as_ref().is_some_and(|e| e.disabled_at.is_some()) {
             self.give_up(job.clone(), attempt.saturating_sub(1)).await?;
@@ -265,6 +278,7 @@ impl Sender {
                 error,
                 latency_ms,
                 verdict,
+                owner: job.owner.clone(),
             })
             .await?;
         if matches!(verdict, Verdict::DisableEndpoint | Verdict::Exhausted) {

@@ -11,7 +11,7 @@ pub use render::{render, RenderedAlert};
 use crate::alerts::Alert;
 #[cfg(any(test, feature = "testing"))]
 use crate::callbacks::Notification;
-use crate::model::Event;
+use crate::model::{Event, PartnerId};
 use async_trait::async_trait;
 #[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,10 +32,11 @@ pub trait AlertSink: Send + Sync {
     /// provider's retry publishes it again.
     async fn publish(&self, alert: &Alert) -> Result<String, PublishError>;
 
-    /// Offers a stored event to partner callbacks (event notification types). Sinks without partners do
-    /// nothing. An error fails the delivery, so the provider's retry offers it again.
-    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
-        let _ = event;
+    /// Offers a stored event to partner callbacks (event notification types); `owner` is the partner its eSIM
+    /// belongs to. Sinks without partners do nothing. An error fails the delivery, so the provider's retry
+    /// offers it again.
+    async fn publish_event(&self, event: &Event, owner: Option<&PartnerId>) -> Result<(), PublishError> {
+        let _ = (event, owner);
         Ok(())
     }
 }
@@ -96,8 +97,8 @@ impl AlertSink for MemorySink {
         Ok(format!("memory-{}", published.len()))
     }
 
-    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
-        let Some(notification) = Notification::for_event(event) else {
+    async fn publish_event(&self, event: &Event, owner: Option<&PartnerId>) -> Result<(), PublishError> {
+        let Some(notification) = Notification::for_event(event, owner) else {
             return Ok(());
         };
         if Self::take_failure(&self.event_failures_left) {

@@ -188,6 +188,7 @@ mod tests {
             raised_at: Utc::now(),
             former_alert_id: None,
             customer_id: None,
+            partner_id: None,
         }
     }
 

@@ -4,7 +4,7 @@
 use super::{render, AlertSink, PublishError};
 use crate::alerts::Alert;
 use crate::callbacks::Notification;
-use crate::model::Event;
+use crate::model::{Event, PartnerId};
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
@@ -82,11 +82,11 @@ impl AlertSink for SnsSink {
         Ok(output.message_id().unwrap_or_default().to_string())
     }
 
-    async fn publish_event(&self, event: &Event) -> Result<(), PublishError> {
+    async fn publish_event(&self, event: &Event, owner: Option<&PartnerId>) -> Result<(), PublishError> {
         if !self.event_notifications {
             return Ok(());
         }
-        let Some(notification) = Notification::for_event(event) else {
+        let Some(notification) = Notification::for_event(event, owner) else {
             return Ok(());
         };
         publish_notification(&self.client, &self.topic_arn, &notification)

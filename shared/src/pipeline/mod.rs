@@ -13,7 +13,7 @@ pub use sweep::SweepReport;
 use crate::alerts::{evaluate, AlertRules};
 use crate::clock::Clock;
 use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
-use crate::model::{DedupeBasis, Event};
+use crate::model::{DedupeBasis, Event, PartnerId};
 use crate::notify::{AlertSink, PublishError};
 use crate::reconcile::due::AskingPlan;
 use crate::state::{merge, EsimState};
@@ -248,11 +248,15 @@ impl Pipeline {
 
         let lease = self.lease(&attempt);
         let result = async {
+            let (current, owner) = self.current_state(event, prefetched).await?;
             // Partners following events get it once per stored delivery (at least once: a retry after a
-            // failed step offers it again under the same notification id). It depends on the event alone, so
-            // it goes out while the state and alerts are applied; the delivery completes only after both.
-            let (alerts, published) =
-                tokio::join!(self.apply(event, &lease, prefetched), self.sink.publish_event(event));
+            // failed step offers it again under the same notification id). It depends on the event and the
+            // eSIM's owner alone, so it goes out while the state and alerts are applied; the delivery
+            // completes only after both.
+            let (alerts, published) = tokio::join!(
+                self.apply(event, &lease, current, owner.as_ref()),
+                self.sink.publish_event(event, owner.as_ref())
+            );
             let alerts = alerts?;
             published?;
             self.store.finish_delivery(event, &lease, self.clock.now()).await?;
@@ -275,7 +279,10 @@ impl Pipeline {
     /// replay). True when the state moved or an alert was published.
     pub async fn reprocess(&self, event: &Event) -> Result<bool, PipelineError> {
         let before = self.state_version(event).await?;
-        let published = self.apply(event, &self.lease(&self.new_attempt()), None).await?;
+        let (current, owner) = self.current_state(event, None).await?;
+        let published = self
+            .apply(event, &self.lease(&self.new_attempt()), current, owner.as_ref())
+            .await?;
         let after = self.state_version(event).await?;
         Ok(published > 0 || before != after)
     }
@@ -310,15 +317,44 @@ impl Pipeline {
         }
     }
 
+    /// The eSIM's state (as read with the claim, else read now) and the partner it belongs to. An eSIM never
+    /// heard of under its provider's key may have been assigned by its ICCID (the directory names eSIMs by
+    /// either): that state is read once, on its first delivery, for its owner.
+    async fn current_state(
+        &self,
+        event: &Event,
+        prefetched: Option<Option<Versioned<EsimState>>>,
+    ) -> Result<(Option<Option<Versioned<EsimState>>>, Option<PartnerId>), StoreError> {
+        let Some(esim) = &event.esim else {
+            return Ok((None, None));
+        };
+        let current = match prefetched {
+            Some(read) => read,
+            None => self.store.load_state(event.provider, &esim.key).await?,
+        };
+        let owner = match (&current, esim.iccid.as_deref()) {
+            (Some(state), _) => state.value.owner.clone(),
+            (None, Some(iccid)) if iccid != esim.key => self
+                .store
+                .load_state(event.provider, iccid)
+                .await?
+                .and_then(|named| named.value.owner),
+            (None, _) => None,
+        };
+        Ok((Some(current), owner))
+    }
+
     /// Merges the event into its eSIM's state (retrying on a concurrent write) and publishes its alerts.
-    /// `prefetched` is the state as read with the claim, when it was.
+    /// `prefetched` is the state as read with the claim, when it was; `owner`, the partner the eSIM belongs
+    /// to, which a state created now takes.
     async fn apply(
         &self,
         event: &Event,
         lease: &Lease,
         prefetched: Option<Option<Versioned<EsimState>>>,
+        owner: Option<&PartnerId>,
     ) -> Result<usize, PipelineError> {
-        let (state, ahead) = self.advance_state(event, prefetched).await?;
+        let (state, ahead) = self.advance_state(event, prefetched, owner).await?;
         let alerts = evaluate(event, state.as_ref(), &self.settings.rules, self.clock.now());
         // Each alert is claimed, published and marked on its own: a delivery's alerts go out together.
         let raised = join_all(alerts.iter().map(|alert| self.raise(alert, lease, &ahead))).await;
@@ -336,6 +372,7 @@ impl Pipeline {
         &self,
         event: &Event,
         mut prefetched: Option<Option<Versioned<EsimState>>>,
+        owner: Option<&PartnerId>,
     ) -> Result<(Option<EsimState>, ReadAhead), PipelineError> {
         let Some(esim) = &event.esim else {
             return Ok((None, ReadAhead::default()));
@@ -349,6 +386,9 @@ impl Pipeline {
             let Some(mut merged) = merge(current.map(|v| v.value), event) else {
                 return Ok((None, ReadAhead::default()));
             };
+            if version.is_none() {
+                merged.state.owner = owner.cloned();
+            }
             if !merged.changed {
                 return Ok((Some(merged.state), ReadAhead::default()));
             }

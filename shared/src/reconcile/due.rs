@@ -373,6 +373,7 @@ mod tests {
             bundle: None,
             usage_rate: rate,
             asking: None,
+            owner: None,
             first_seen_at: at("2026-12-01T00:00:00Z"),
             updated_at: at("2026-12-06T12:00:00Z"),
             last_event_key: DedupeKey::provider_id("k"),

@@ -214,6 +214,7 @@ fn a_reading_is_keyed_by_what_it_says_and_adds_nothing_the_state_holds() {
         bundle: None,
         usage_rate: None,
         asking: None,
+        owner: None,
         first_seen_at: now,
         updated_at: now,
         last_event_key: first.dedupe_key.clone(),

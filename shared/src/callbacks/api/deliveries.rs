@@ -33,7 +33,7 @@ impl Parts {
             return Err(ApiError::BadRequest("since is in the future".into()));
         }
         let since = since.max(now - ATTEMPT_WINDOW);
-        let recovered = recover(log.as_ref(), jobs.as_ref(), &partner.id, since, MAX_RECOVERED_PER_CALL).await?;
+        let recovered = recover(log.as_ref(), jobs.as_ref(), partner, since, MAX_RECOVERED_PER_CALL).await?;
         Ok(Reply::json(
             202,
             json!({"partner_id": partner.id.as_str(), "since": since, "resent": recovered.resent, "more": recovered.more}),

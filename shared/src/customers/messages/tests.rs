@@ -67,6 +67,7 @@ fn alert(alert_type: AlertType, level: &str) -> Alert {
         raised_at: now(),
         former_alert_id: None,
         customer_id: None,
+        partner_id: None,
     }
 }
 

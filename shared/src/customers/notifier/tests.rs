@@ -56,6 +56,7 @@ fn alert(esim: &str, now: DateTime<Utc>) -> Alert {
         raised_at: now,
         former_alert_id: None,
         customer_id: None,
+        partner_id: None,
     }
 }
 
