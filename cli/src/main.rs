@@ -3,6 +3,7 @@
 mod backend;
 mod console;
 mod customers;
+mod esims;
 mod listen;
 mod listing;
 mod maintain;
@@ -137,8 +138,11 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
-    /// List current per-eSIM state.
+    /// List current per-eSIM state; `esims assign` and `esims unassign` say which partner an eSIM belongs to.
+    #[command(args_conflicts_with_subcommands = true)]
     Esims {
+        #[command(subcommand)]
+        action: Option<esims::EsimsCommand>,
         #[command(flatten)]
         list: ListArgs,
         #[command(flatten)]
@@ -327,7 +331,16 @@ async fn run(cli: Cli) -> Result<u8, String> {
             Ok(0)
         }
         Command::Events { list, backend } => listing(Listing::Events, list, Default::default(), backend).await,
-        Command::Esims { list, fleet, backend } => listing(Listing::Esims, list, fleet, backend).await,
+        Command::Esims {
+            action: Some(action),
+            ..
+        } => done(esims::run_opened(&action, &mut pipe::stdout()).await),
+        Command::Esims {
+            action: None,
+            list,
+            fleet,
+            backend,
+        } => listing(Listing::Esims, list, fleet, backend).await,
         Command::Esim { timeline, backend } => {
             let opened = backend.open(false).await?;
             let now = SystemClock.now();

@@ -51,6 +51,7 @@ pub fn local_callbacks<B: KvBackend>(
     sender.sender_mut().notices = notices;
     let sender = Arc::new(sender);
     let api = CallbacksApi::new(store.clone(), sender.clone(), Arc::new(SystemResolver), clock)
+        .with_esim_states(store.clone())
         .with_attempt_log(store)
         .with_job_queue(sender.clone())
         .with_signing_overlap(shared::callbacks::partner::signing_overlap(

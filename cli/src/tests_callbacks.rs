@@ -20,6 +20,21 @@ async fn partners(db: &std::path::Path, words: &[&str]) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// `esimhooks esims …` on the local file `db`; what it printed, or why it refused.
+async fn esims(db: &std::path::Path, words: &[&str]) -> Result<String, String> {
+    let db = db.to_str().unwrap();
+    let argv = [&["esimhooks", "esims"], words, &["--backend", "local", "--db", db]].concat();
+    let Command::Esims {
+        action: Some(action), ..
+    } = Cli::parse_from(argv).command
+    else {
+        unreachable!("an esims command")
+    };
+    let mut out = Vec::new();
+    crate::esims::run_opened(&action, &mut out).await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
 fn after<'a>(text: &'a str, label: &str) -> &'a str {
     text.lines().find_map(|l| l.strip_prefix(label)).unwrap()
 }
@@ -69,7 +84,26 @@ async fn serve_delivers_signed_callbacks_that_listen_verifies() {
     assert!(got[0].starts_with("verified ntf_"), "{got:?}");
     assert!(got[0].contains("\"test\":true"), "{got:?}");
 
-    // A provider's delivery that raises a low-data alert reaches the partner too.
+    // A provider's delivery that raises a low-data alert reaches the partner too, once the eSIM is its (a
+    // partner added now hears of its own eSIMs only). Assigned by its ICCID before it was ever heard of: eSIM
+    // Access keys its eSIMs by another reference, and the first delivery still finds the owner.
+    let assigned = esims(
+        &db,
+        &[
+            "assign",
+            "8943108170001029631",
+            "--partner",
+            "acme-co",
+            "--provider",
+            "esimaccess",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        assigned.contains("belongs to partner acme-co from its first delivery"),
+        "{assigned}"
+    );
     let path = format!("/webhooks/esimaccess?token={TOKEN}");
     let (status, reply) = http_with(server.addr, "POST", &path, &[], &fixture_body("05-data-usage-low.json")).await;
     assert_eq!(status, 200, "{reply}");
@@ -146,4 +180,115 @@ async fn loopback_urls_are_refused_unless_allowed_and_only_locally() {
     let mut deployed = aws.open(true).await.unwrap();
     let refused = serve::partner_callbacks(&mut deployed, Arc::new(SystemClock), true, tick).err();
     assert!(refused.unwrap().contains("local backend"));
+}
+
+#[tokio::test]
+async fn on_sqlite_each_notification_reaches_its_owner_and_the_all_partner_only() {
+    use shared::callbacks::scoped::{deliver_to_scoped_partners, expected};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(crate::sqlite::open_store(&dir.path().join("scoped.db")).unwrap());
+    assert_eq!(deliver_to_scoped_partners(store).await, expected());
+}
+
+#[tokio::test]
+async fn partners_stored_before_scopes_keep_hearing_of_all_and_new_ones_hear_of_their_own() {
+    use shared::callbacks::partner::{PartnerId, Scope};
+    use shared::callbacks::registry::CallbackRegistry;
+    use shared::store::{KvBackend, Space};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("upgrade.db");
+    // A partner as the release before scopes stored it: no scope field.
+    let before =
+        r#"{"id":"old-co","name":"Old Co","key_hashes":[],"created_at":"2026-11-01T00:00:00Z","signing_keys":[]}"#;
+    crate::sqlite::SqliteBackend::open(&db)
+        .unwrap()
+        .put(Space::Partners, "old-co", before)
+        .unwrap();
+    let added = partners(&db, &["add", "new-co"]).await;
+    assert!(added.contains("hearing of its own eSIMs only"), "{added}");
+    let store = crate::sqlite::open_store(&db).unwrap();
+    let scope = |id: &str| {
+        let store = &store;
+        let id = PartnerId::parse(id).unwrap();
+        async move { store.partner(&id).await.unwrap().unwrap().scope }
+    };
+    assert_eq!(scope("old-co").await, Scope::All, "upgrading changes nothing for it");
+    assert_eq!(scope("new-co").await, Scope::Own);
+    let listed = partners(&db, &["list"]).await;
+    assert!(listed.contains("scope=all") && listed.contains("scope=own"), "{listed}");
+    let widened = partners(&db, &["scope", "new-co", "all"]).await;
+    assert_eq!(widened.trim(), "new-co hears of every eSIM (scope all)");
+    assert_eq!(scope("new-co").await, Scope::All);
+}
+
+#[tokio::test]
+async fn an_own_partner_echoes_only_about_its_esims_and_assigning_says_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("local.db");
+    let server = start(&db).await;
+    let added = partners(&db, &["add", "acme-co"]).await;
+    partners(&db, &["add", "bee-co"]).await;
+    let auth = [(
+        "Authorization".to_string(),
+        format!("Bearer {}", after(&added, "API key: ")),
+    )];
+    let (status, _) = http_with(
+        server.addr,
+        "PUT",
+        "/acme-co/callbacks/11",
+        &auth,
+        &json!({"url": "http://127.0.0.1:9/hook"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let refused = esims(&db, &["assign", "8944500000000000044", "--partner", "acme-co"]).await;
+    assert!(
+        refused.unwrap_err().contains("--provider"),
+        "never heard of: the provider is needed"
+    );
+    let unknown = esims(
+        &db,
+        &[
+            "assign",
+            "8944500000000000044",
+            "--partner",
+            "nobody",
+            "--provider",
+            "esimgo",
+        ],
+    )
+    .await;
+    assert!(unknown.unwrap_err().contains("no partner nobody"));
+    let assign = |esim: &'static str, partner: &'static str| {
+        let db = db.clone();
+        async move {
+            esims(&db, &["assign", esim, "--partner", partner, "--provider", "esimgo"])
+                .await
+                .unwrap()
+        }
+    };
+    assign("8944500000000000044", "acme-co").await;
+    assign("8944500000000000055", "bee-co").await;
+
+    let echo = |esim: &'static str| {
+        let auth = auth.clone();
+        async move {
+            let body = json!({"esim_ref": esim}).to_string();
+            http_with(server.addr, "POST", "/v1/callbacks/echo/acme-co/11", &auth, &body).await
+        }
+    };
+    let (status, reply) = echo("8944500000000000044").await;
+    assert!((200..300).contains(&status), "its own eSIM: {status} {reply}");
+    for other in ["8944500000000000055", "8944500000000000066"] {
+        let (status, reply) = echo(other).await;
+        assert_eq!(
+            status, 404,
+            "another's eSIM and one never heard of answer alike: {reply}"
+        );
+        assert!(reply.to_string().contains("not one of your eSIMs"), "{reply}");
+    }
+    let unassigned = esims(&db, &["unassign", "8944500000000000044"]).await.unwrap();
+    assert!(unassigned.contains("now belongs to no partner"), "{unassigned}");
+    assert_eq!(echo("8944500000000000044").await.0, 404);
 }

@@ -96,6 +96,7 @@ async fn main() {
         subscription_arn: String::new(),
         failing_since: None,
         disabled_at: None,
+        rate_limit: None,
     };
     registry.save_endpoint(&endpoint).await.unwrap();
     let poster = HttpPoster::new(Arc::new(StaticResolver(vec!["127.0.0.1".parse().unwrap()])), true).unwrap();

@@ -19,6 +19,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod ownership;
 pub mod pipeline;
 pub mod providers;
 pub mod reconcile;

@@ -217,6 +217,8 @@ pub async fn build_callbacks_api() -> CallbacksApi {
     let sdk = sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let attempts = DynamoAttemptLog::new(ddb.clone(), &targets.table);
+    // Read only (whose an eSIM is, for echoes): the retention applies to writes.
+    let states = DynamoStore::new(ddb.clone(), &targets.table, chrono::Duration::days(400));
     let registry = DynamoRegistry::new(ddb, targets.table);
     let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn);
     let mut api = CallbacksApi::new(
@@ -225,7 +227,8 @@ pub async fn build_callbacks_api() -> CallbacksApi {
         Arc::new(SystemResolver),
         Arc::new(SystemClock),
     )
-    .with_attempt_log(Arc::new(attempts));
+    .with_attempt_log(Arc::new(attempts))
+    .with_esim_states(Arc::new(states));
     if let Some(queue_url) = process_env("ESIMHOOKS_CALLBACKS_QUEUE_URL").filter(|u| !u.is_empty()) {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         api = api.with_job_queue(Arc::new(SqsJobQueue { sqs, queue_url }));

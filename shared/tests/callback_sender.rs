@@ -73,6 +73,7 @@ async fn rig(partners: &[(&str, &str)]) -> Rig {
             subscription_arn: String::new(),
             failing_since: None,
             disabled_at: None,
+            rate_limit: None,
         };
         registry.save_endpoint(&endpoint).await.unwrap();
         secrets.push((id, secret));
@@ -290,5 +291,97 @@ async fn a_disabled_endpoint_is_told_by_email_and_what_failed_is_recovered_once_
     assert!(
         rig.log.parked(&id, t0, 10).await.unwrap().is_empty(),
         "recovered ones are forgotten"
+    );
+}
+
+/// Answers 200 to every post and keeps the bodies.
+#[derive(Default)]
+struct Capture(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl shared::callbacks::sender::Poster for Capture {
+    async fn post(
+        &self,
+        _url: &str,
+        _headers: &[(&str, String)],
+        body: bytes::Bytes,
+    ) -> (shared::callbacks::delivery::Response, std::time::Duration) {
+        self.0.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+        let ok = shared::callbacks::delivery::Response::Status {
+            code: 200,
+            retry_after_seconds: None,
+        };
+        (ok, std::time::Duration::from_millis(3))
+    }
+}
+
+/// The local sender (`serve`) looking every second: a burst of 25 to an endpoint limited to 5 a second goes
+/// out 200 ms apart, each in its reserved slot (a deferral waits in the store, then a moment in place), so no
+/// one-second window holds more than five; none is dropped and none spends an attempt.
+#[tokio::test]
+async fn a_rate_limited_endpoint_receives_a_burst_within_its_rate_none_dropped_no_attempt_spent() {
+    use shared::callbacks::local::LocalCallbacks;
+    use shared::store::KvStore;
+    const URL: &str = "https://hooks.paced.example/esim";
+    let store = Arc::new(KvStore::in_memory());
+    let clock = Arc::new(FixedClock::at_rfc3339(T0));
+    let t0 = clock.now();
+    let id = PartnerId::parse("paced-co").unwrap();
+    let partner = Partner {
+        id: id.clone(),
+        name: "Paced".into(),
+        key_hashes: vec![],
+        created_at: t0,
+        signing_keys: vec![],
+        contact_email: None,
+        scope: shared::callbacks::partner::Scope::All,
+    };
+    store.save_partner(&partner).await.unwrap();
+    let registration = Registration {
+        partner: id.clone(),
+        notification_type: NotificationType::ALL[0],
+        url: URL.into(),
+        created_at: t0,
+        updated_at: t0,
+    };
+    store.save_registration(&registration).await.unwrap();
+    let endpoint = Endpoint {
+        url: URL.into(),
+        partner: id.clone(),
+        subscription_arn: String::new(),
+        failing_since: None,
+        disabled_at: None,
+        rate_limit: Some(5),
+    };
+    store.save_endpoint(&endpoint).await.unwrap();
+    let posted = Arc::new(Capture::default());
+    let mut local = LocalCallbacks::new(store.clone(), posted.clone(), clock.clone());
+    // The wait in place returns at once, saying its slot came: each attempt is logged at its post time.
+    local.sender_mut().pause = Arc::new(shared::callbacks::rate::NoWait);
+    let local = Arc::new(local);
+    for n in 0..25 {
+        assert_eq!(local.offer(&message(&format!("burst-{n}"))).await.unwrap(), 1);
+    }
+    for tick in 0..8 {
+        clock.set(t0 + Duration::seconds(tick));
+        local.deliver_due().await.unwrap();
+    }
+
+    let mut bodies = posted.0.lock().unwrap().clone();
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 25, "every one posted, once");
+    let mut logged = store.attempts(&id, t0, t0 + Duration::hours(1), 100).await.unwrap();
+    logged.reverse();
+    assert_eq!(logged.len(), 25, "deferrals are not attempts");
+    assert!(logged.iter().all(|a| a.attempt == 1 && a.verdict == Verdict::Delivered));
+    let times: Vec<DateTime<Utc>> = logged.iter().map(|a| a.at).collect();
+    for five_later in times.windows(6) {
+        assert!(five_later[5] - five_later[0] >= Duration::seconds(1), "{times:?}");
+    }
+    assert_eq!(
+        (times[0], times[24]),
+        (t0, t0 + Duration::milliseconds(4_800)),
+        "and no slower than the rate"
     );
 }

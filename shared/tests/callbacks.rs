@@ -833,3 +833,64 @@ async fn a_partner_recovers_what_failed_since_a_time_and_only_that() {
         .await;
     assert_eq!(refused, 401, "another partner's failures need its key");
 }
+
+#[path = "callbacks/scopes.rs"]
+mod scopes;
+
+#[tokio::test]
+async fn failures_are_counted_on_the_table_and_throttle_the_api() {
+    use shared::callbacks::throttle::{AuthFailures, FailureThrottle, Limits, Subject, Window};
+    use shared::callbacks::throttle_dynamodb::DynamoAuthFailures;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut t = Callbacks::new("cb-throttle").await;
+    let counters = Arc::new(DynamoAuthFailures::new(t.rig.store.client().clone(), t.rig.store.table()));
+    let window = Window::at(t.rig.clock.now());
+    let source = Subject::source("198.51.100.9".parse().unwrap());
+    assert_eq!(counters.count(&source, window).await.unwrap(), 0);
+    // Concurrent failures (Lambda instances at once) are all counted: ADD is atomic.
+    futures_util::future::join_all((0..12).map(|_| counters.add(&source, window)))
+        .await
+        .into_iter()
+        .for_each(|added| added.unwrap());
+    assert_eq!(counters.count(&source, window).await.unwrap(), 12);
+    let next = Window::at(window.end());
+    assert_eq!(counters.count(&source, next).await.unwrap(), 0, "a new window starts at 0");
+    assert_eq!(counters.count(&Subject::partner("acme"), window).await.unwrap(), 0);
+    let item = t
+        .rig
+        .store
+        .client()
+        .get_item()
+        .table_name(t.rig.store.table())
+        .key("pk", AttributeValue::S("AUTHFAIL#source#198.51.100.9".into()))
+        .key("sk", AttributeValue::S(shared::store::keys::instant(window.start)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let ttl = item["ttl"].as_n().unwrap().parse::<i64>().unwrap();
+    assert_eq!(ttl, (window.end() + chrono::Duration::hours(1)).timestamp());
+
+    // The API on those counters: three failures from the test's source, then even the right key waits.
+    let (acme, key) = t.partner("acme").await;
+    let limits = Limits {
+        per_source: 3,
+        per_partner: 50,
+    };
+    t.api = CallbacksApi::new(
+        t.registry.clone(),
+        Arc::new(SnsTransport::new(t.rig.sns.clone(), t.rig.topic_arn.clone())),
+        Arc::new(StaticResolver(vec![])),
+        t.rig.clock.clone(),
+    )
+    .with_failure_throttle(FailureThrottle::new(counters, limits));
+    let list = format!("/{acme}/callbacks");
+    for _ in 0..3 {
+        assert_eq!(t.call("GET", &list, Some("ehk_wrong"), None).await.0, 401);
+    }
+    let (status, refused) = t.call("GET", &list, Some(&key), None).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (429, Some("too_many_failures")));
+    t.rig.clock.set(window.end());
+    assert_eq!(t.call("GET", &list, Some(&key), None).await.0, 200);
+}

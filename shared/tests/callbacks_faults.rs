@@ -88,6 +88,7 @@ impl Rig {
             subscription_arn: arn.into(),
             failing_since: None,
             disabled_at: None,
+            rate_limit: None,
         };
         self.registry.save_endpoint(&endpoint).await.unwrap();
     }

@@ -103,6 +103,7 @@ impl Queue {
             subscription_arn: String::new(),
             failing_since: None,
             disabled_at: None,
+            rate_limit: None,
         };
         self.registry.save_endpoint(&endpoint).await.unwrap();
         text
@@ -248,4 +249,118 @@ async fn an_alert_reaches_each_partner_signed_retries_stay_on_the_queue_and_exha
     let delivered = q.sender.handle(again).await;
     assert!(delivered.failures.is_empty(), "the endpoint works again: delivered");
     assert_eq!(dead.received().len(), 2);
+}
+
+/// A Lambda SQS event of job messages, each with its receive count.
+fn jobs_event(records: &[(String, u32)]) -> SqsEvent {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(n, (body, count))| {
+            json!({"messageId": format!("m-{n}"), "receiptHandle": format!("r-{n}"), "body": body,
+                   "attributes": {"ApproximateReceiveCount": count.to_string()}})
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+/// A rate-limited endpoint on DynamoDB and SQS: send slots are reserved per URL with conditional updates
+/// (concurrent senders get distinct ones; an idle endpoint starts from now), and a job whose slot is beyond the
+/// lead goes back on the queue as a new, delayed message carrying its slot and the attempts made, so it comes
+/// back as the same attempt, is posted in its slot, and takes no second slot.
+#[tokio::test]
+async fn a_rate_limited_endpoint_is_paced_through_the_queue_without_spending_attempts() {
+    use chrono::{DateTime, Duration, Utc};
+    use shared::callbacks::rate::{at_ms, NoWait};
+    let mut q = queue("cbrate").await;
+    q.sender.sender.pause = Arc::new(NoWait);
+    let t0 = at_ms(q.rig.clock.now().timestamp_millis());
+    q.rig.clock.set(t0);
+    let ms = Duration::milliseconds;
+
+    // The reservations themselves, at 4 a second.
+    let other = "https://slots.partner.example/hooks";
+    let mut slots = Vec::new();
+    for _ in 0..3 {
+        slots.push(q.registry.reserve_slot(other, 4, t0).await.unwrap());
+    }
+    assert_eq!(slots, [t0, t0 + ms(250), t0 + ms(500)]);
+    let busy = t0 + Duration::seconds(10);
+    let racing = (0..8).map(|_| q.registry.reserve_slot(other, 4, busy));
+    let mut raced: Vec<DateTime<Utc>> = futures_util::future::join_all(racing)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    raced.sort();
+    let expected: Vec<DateTime<Utc>> = (0..8).map(|k| busy + ms(250 * k)).collect();
+    assert_eq!(raced, expected, "concurrent senders, distinct slots");
+    let idle = t0 + Duration::minutes(1);
+    assert_eq!(q.registry.reserve_slot(other, 4, idle).await.unwrap(), idle);
+
+    // An endpoint limited to one a second; its rate is kept on the endpoint item.
+    let (url, paced) = receiver(vec![]).await;
+    q.partner("paced-co", &url).await;
+    let mut endpoint = q.registry.endpoint(&url).await.unwrap().unwrap();
+    endpoint.rate_limit = Some(1);
+    q.registry.save_endpoint(&endpoint).await.unwrap();
+    assert_eq!(q.registry.endpoint(&url).await.unwrap().unwrap().rate_limit, Some(1));
+    let job = |n: u32| {
+        json!({"job": {"notification_id": format!("ntf_paced_{n}"), "notification_type": 1,
+                       "partner": "paced-co", "url": url, "body": format!("{{\"n\":{n}}}")}})
+        .to_string()
+    };
+
+    // Three first attempts in one batch: the slot now and the next two, waited for (the lead is 2 s).
+    let first = q
+        .sender
+        .handle(jobs_event(&[(job(0), 1), (job(1), 1), (job(2), 1)]))
+        .await;
+    assert!(first.failures.is_empty(), "{first:?}");
+    assert_eq!(paced.received().len(), 3);
+    // A third attempt (a retry) finds the next slot 3 s off: deferred, not posted, its message let go.
+    let deferred = q.sender.handle(jobs_event(&[(job(3), 3)])).await;
+    assert!(deferred.failures.is_empty(), "{deferred:?}");
+    assert_eq!(paced.received().len(), 3);
+
+    // It comes back as a new message (delayed 1 s: its slot less the lead), with its slot and attempts made.
+    let mut back = None;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let (event, bodies) = q.receive(&q.sender.queue_url).await;
+        if !event.records.is_empty() {
+            back = Some((event, bodies));
+            break;
+        }
+    }
+    let (event, bodies) = back.expect("the deferred job comes back");
+    assert_eq!(event.records.len(), 1);
+    let message: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(message["attempts_before"], 2, "{message}");
+    let slot = t0 + Duration::seconds(3);
+    assert_eq!(
+        message["slot"].as_str().map(|s| s.parse::<DateTime<Utc>>().unwrap()),
+        Some(slot)
+    );
+
+    q.rig.clock.set(t0 + ms(1_500));
+    let delivered = q.sender.handle(event).await;
+    assert!(delivered.failures.is_empty(), "{delivered:?}");
+    assert_eq!(paced.received().len(), 4);
+    let since = t0 - Duration::days(1);
+    let id = PartnerId::parse("paced-co").unwrap();
+    let mut logged = q.log.attempts(&id, since, since + Duration::days(2), 10).await.unwrap();
+    logged.reverse();
+    let seen: Vec<(DateTime<Utc>, u32)> = logged.iter().map(|a| (a.at, a.attempt)).collect();
+    let second = Duration::seconds(1);
+    assert_eq!(
+        seen,
+        [(t0, 1), (t0 + second, 1), (t0 + second * 2, 1), (slot, 3)],
+        "each in its slot; the deferral spent no attempt"
+    );
+    assert_eq!(
+        q.registry.reserve_slot(&url, 1, t0 + ms(1_500)).await.unwrap(),
+        slot + second,
+        "the deferred job took one slot, not two"
+    );
 }

@@ -249,7 +249,10 @@ pub async fn import(
                     dry.register(&contact, print, replace).await?
                 } else {
                     let registered = contacts.register(&contact, replace).await.map_err(|e| e.to_string())?;
-                    if let (Ok(Upserted::Created | Upserted::Updated), Some(named)) = (&registered, named) {
+                    // A row naming a partner records it again even unchanged: an import cut short is finished.
+                    let changed = matches!(registered, Ok(Upserted::Created | Upserted::Updated))
+                        || (registered.is_ok() && contact.partner_id.is_some());
+                    if let (true, Some(named)) = (changed, named) {
                         report.filed += usize::from(named.file(&contact).await.map_err(|e| e.to_string())?);
                     }
                     registered.map_err(|conflict| format!("{conflict}: {HOW_TO_REPLACE}"))

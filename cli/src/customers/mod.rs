@@ -29,7 +29,7 @@ pub struct CustomersArgs {
 pub enum CustomersCommand {
     /// Register contacts from a CSV file with a header row, or JSON lines (one object per line), with the
     /// fields provider, iccid, esim_ref, order_ref, name, phone, email, locale, time_zone, customer_id,
-    /// topup_url, channels. Each row is applied whole or not at all; bad rows are reported with their line
+    /// topup_url, channels, partner_id (the partner the eSIM belongs to). Each row is applied whole or not at all; bad rows are reported with their line
     /// and skipped, and so is a row that would replace another contact: one whose identifiers name a stored
     /// contact with other identifiers, or two stored contacts, or that another line gives other details.
     /// Importing the same file again changes nothing.
@@ -108,6 +108,9 @@ pub struct SetFields {
     /// sms, email, sms|email or none.
     #[arg(long)]
     channels: Option<String>,
+    /// The partner the eSIM belongs to (its callbacks hear of it; see `esimhooks partners`).
+    #[arg(long)]
+    partner_id: Option<String>,
 }
 
 fn esim_ref(esim: &str, order: bool) -> EsimRef {
@@ -123,17 +126,15 @@ fn provider(name: &str) -> Result<ProviderId, String> {
 }
 
 /// Files the eSIMs contacts name for their provider's API to be asked, where a provider is asked
-/// (`<PROVIDER>_API_CREDENTIALS`); `None` for a dry run.
-fn named(opened: &Opened, env: Env<'_>) -> Result<Option<NamedEsims>, String> {
+/// (`<PROVIDER>_API_CREDENTIALS`), and records a contact's partner as its eSIM's owner.
+fn named(opened: &Opened, env: Env<'_>) -> Result<NamedEsims, String> {
     let settings = Settings::from_env(env).map_err(|e| e.to_string())?;
-    Ok((!settings.pipeline.asking.providers.is_empty()).then(|| {
-        NamedEsims::new(
-            opened.events.clone(),
-            settings.pipeline.asking,
-            settings.pipeline.rules,
-            Arc::new(SystemClock),
-        )
-    }))
+    Ok(NamedEsims::new(
+        opened.events.clone(),
+        settings.pipeline.asking,
+        settings.pipeline.rules,
+        Arc::new(SystemClock),
+    ))
 }
 
 pub async fn run(args: CustomersArgs, env: Env<'_>, out: &mut impl Write) -> Result<u8, String> {
@@ -146,7 +147,7 @@ pub async fn run(args: CustomersArgs, env: Env<'_>, out: &mut impl Write) -> Res
         } => {
             let opened = backend.open(false).await?;
             let options = ImportOptions { dry_run, replace };
-            let named = if dry_run { None } else { named(&opened, env)? };
+            let named = if dry_run { None } else { Some(named(&opened, env)?) };
             let report = import(&file, options, opened.contacts.as_ref(), named.as_ref(), out).await?;
             writeln!(out, "{}", report.summary(dry_run)).map_err(|e| e.to_string())?;
             Ok(if report.refused == 0 { 0 } else { ROWS_REFUSED })
@@ -175,14 +176,15 @@ pub async fn run(args: CustomersArgs, env: Env<'_>, out: &mut impl Write) -> Res
             let contact = merged(*fields, opened.contacts.as_ref()).await?;
             let upserted = opened.contacts.upsert(&contact).await.map_err(|e| e.to_string())?;
             writeln!(out, "{}", describe(upserted)).map_err(|e| e.to_string())?;
-            if let Some(named) = named(&opened, env)? {
-                if named.file(&contact).await.map_err(|e| e.to_string())? {
-                    writeln!(
-                        out,
-                        "never heard of: filed to be asked its provider (esimhooks reconcile)"
-                    )
-                    .map_err(|e| e.to_string())?;
-                }
+            if named(&opened, env)?.file(&contact).await.map_err(|e| e.to_string())? {
+                writeln!(
+                    out,
+                    "never heard of: filed to be asked its provider (esimhooks reconcile)"
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            if let Some(partner) = &contact.partner_id {
+                writeln!(out, "belongs to partner {partner}").map_err(|e| e.to_string())?;
             }
             Ok(0)
         }
@@ -232,6 +234,7 @@ async fn merged(set: SetFields, contacts: &dyn ContactStore) -> Result<Contact, 
         customer_id: set.customer_id,
         topup_url: set.topup_url,
         channels: set.channels,
+        partner_id: set.partner_id,
     };
     let identified = Contact::from_fields(&given).map_err(|e| e.to_string())?;
     let existing = contacts
@@ -256,6 +259,7 @@ async fn merged(set: SetFields, contacts: &dyn ContactStore) -> Result<Contact, 
         customer_id: pick(given.customer_id, old.customer_id),
         topup_url: pick(given.topup_url, old.topup_url),
         channels: pick(given.channels, old.channels),
+        partner_id: pick(given.partner_id, old.partner_id),
     };
     Contact::from_fields(&fields).map_err(|e| e.to_string())
 }
@@ -286,6 +290,7 @@ fn print_contact(out: &mut impl Write, contact: &Contact, json: bool) -> std::io
         ("customer_id", contact.customer_id.clone()),
         ("topup_url", contact.topup_url.clone()),
         ("channels", Some(contact.channels.as_text().to_string())),
+        ("partner_id", contact.partner_id.as_ref().map(ToString::to_string)),
     ];
     for (name, value) in rows {
         writeln!(out, "{name:<12} {}", value.as_deref().unwrap_or("-"))?;

@@ -13,7 +13,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// The columns, in the order [`set`] knows them.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "provider",
     "iccid",
     "esim_ref",
@@ -26,6 +26,7 @@ pub const COLUMNS: [&str; 12] = [
     "customer_id",
     "topup_url",
     "channels",
+    "partner_id",
 ];
 
 fn set(fields: &mut ContactFields, column: usize, value: String) {
@@ -41,7 +42,8 @@ fn set(fields: &mut ContactFields, column: usize, value: String) {
         8 => &mut fields.time_zone,
         9 => &mut fields.customer_id,
         10 => &mut fields.topup_url,
-        _ => &mut fields.channels,
+        11 => &mut fields.channels,
+        _ => &mut fields.partner_id,
     };
     *slot = Some(value);
 }

@@ -140,6 +140,7 @@ async fn remove_says_what_it_would_do_then_revokes_keys_and_removes_endpoints_wi
         subscription_arn: arn,
         failing_since: None,
         disabled_at: None,
+        rate_limit: None,
     };
     registry.save_endpoint(&endpoint).await.unwrap();
     let remove = |yes| PartnersCommand::Remove { id: "acme".into(), yes };
@@ -289,7 +290,20 @@ async fn recover_queues_the_failed_deliveries_since_a_time() {
         log.park(&failed).await.unwrap();
     }
     let queue = MemoryJobQueue::default();
+    let registry = MemoryRegistry::default();
+    run_text(
+        PartnersCommand::Add {
+            id: "acme".into(),
+            name: None,
+            contact_email: None,
+            scope: Scope::All,
+        },
+        &registry,
+    )
+    .await
+    .unwrap();
     let backends = Backends {
+        registry: Some(&registry),
         attempts: Some(&log),
         jobs: Some(&queue),
         ..Backends::default()

@@ -3,24 +3,30 @@
 //! URLs (one partner's each) live in the registry; the callback sender delivers to them.
 
 use super::notification::{EchoSubject, Notification};
-use super::partner::{Partner, PartnerId, SIGNING_OVERLAP};
+use super::partner::{Partner, PartnerId, Scope, SIGNING_OVERLAP};
+use super::rate::RateChange;
 use super::registry::{CallbackRegistry, Endpoint, Registration};
 use super::sender::{AttemptLog, JobQueue};
 use super::signing::SigningSecret;
+use super::throttle::FailureThrottle;
 use super::transport::CallbackTransport;
 use super::types::NotificationType;
 use super::url::HostResolver;
 use crate::clock::Clock;
 use crate::ingress::Delivery;
+use crate::model::ProviderId;
+use crate::store::EventStore;
+use futures_util::future::join_all;
 use crate::reply::{HttpError, Reply};
 use chrono::Duration;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+mod authenticate;
 mod deliveries;
 mod request;
 
-use request::{echo_subject, json_body, notification_type, optional_string, page_limit, presented_key, route, Route};
+use request::{echo_subject, json_body, notification_type, optional_string, page_limit, route, Route};
 pub use request::{ApiError, MAX_API_BODY_BYTES};
 
 struct Parts {
@@ -34,10 +40,14 @@ struct Parts {
     attempts: Option<Arc<dyn AttemptLog>>,
     /// Where recovered deliveries are queued again.
     jobs: Option<Arc<dyn JobQueue>>,
+    /// Where eSIMs' owners are read: a partner of scope `own` echoes only about its own eSIMs.
+    esim_states: Option<Arc<dyn EventStore>>,
     /// Loopback and `http://` callback URLs are accepted (a local server only).
     allow_loopback: bool,
     /// Said when a URL is refused that only allowing loopback would accept (a local server only).
     loopback_hint: Option<String>,
+    /// Throttles repeated authentication failures per source and per partner id (none: not throttled here).
+    throttle: Option<FailureThrottle>,
 }
 
 pub struct CallbacksApi {
@@ -60,8 +70,10 @@ impl CallbacksApi {
                 signing_overlap: SIGNING_OVERLAP,
                 attempts: None,
                 jobs: None,
+                esim_states: None,
                 allow_loopback: false,
                 loopback_hint: None,
+                throttle: None,
             }),
         }
     }
@@ -78,6 +90,14 @@ impl CallbacksApi {
     pub fn with_job_queue(mut self, jobs: Arc<dyn JobQueue>) -> Self {
         if let Ok(parts) = &mut self.parts {
             parts.jobs = Some(jobs);
+        }
+        self
+    }
+
+    /// Reads eSIMs' owners from `states`: without it, a partner of scope `own` cannot echo about an eSIM.
+    pub fn with_esim_states(mut self, states: Arc<dyn EventStore>) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.esim_states = Some(states);
         }
         self
     }
@@ -106,6 +126,14 @@ impl CallbacksApi {
         self
     }
 
+    /// Sources and partner ids that failed authentication too often are answered 429 until their window ends.
+    pub fn with_failure_throttle(mut self, throttle: FailureThrottle) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            parts.throttle = Some(throttle);
+        }
+        self
+    }
+
     /// Configuration is missing: every request gets 503 until it is fixed.
     pub fn fail_closed(reason: impl Into<String>) -> Self {
         let reason = reason.into();
@@ -121,6 +149,7 @@ impl CallbacksApi {
         let started = std::time::Instant::now();
         let route = route(&request.method, &request.path);
         let route_name = route.as_ref().map_or("none", Route::name);
+        let presented = route.as_ref().map_or("-", Route::partner);
         let result = match (&self.parts, route) {
             (Err(reason), _) => Err(ApiError::NotConfigured(reason.clone())),
             (_, Err(e)) => Err(e),
@@ -144,7 +173,10 @@ impl CallbacksApi {
                 error.reply()
             }
             Err(error) => {
-                tracing::warn!(request_id, route = route_name, reason = error.code(), detail = %error, latency_ms, "callbacks request refused");
+                // Who asked, as presented (bounded), and from where; never the key.
+                let partner: String = presented.chars().take(64).collect();
+                let source = request.source_ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+                tracing::warn!(request_id, route = route_name, reason = error.code(), partner, source, detail = %error, latency_ms, "callbacks request refused");
                 error.reply()
             }
         }
@@ -171,6 +203,7 @@ fn registration_json(registration: &Registration, endpoint: Option<&Endpoint>) -
         "endpoint_status": endpoint_status(endpoint),
         "failing_since": endpoint.and_then(|e| e.failing_since),
         "disabled_at": endpoint.and_then(|e| e.disabled_at),
+        "rate_limit": endpoint.and_then(|e| e.rate_limit),
         "created_at": registration.created_at,
         "updated_at": registration.updated_at,
     })
@@ -181,16 +214,7 @@ impl Parts {
         if request.body.len() > MAX_API_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(MAX_API_BODY_BYTES));
         }
-        let partner_segment = match route {
-            Route::Put(p, _)
-            | Route::List(p)
-            | Route::Delete(p, _)
-            | Route::Echo(p, _)
-            | Route::RotateSecret(p)
-            | Route::Attempts(p)
-            | Route::Recover(p) => p,
-        };
-        let partner = self.authenticate(partner_segment, request).await?;
+        let partner = self.authenticate(route.partner(), request).await?;
         match route {
             Route::Put(_, kind) => self.put(&partner, notification_type(kind)?, request).await,
             Route::List(_) => self.list(&partner, request).await,
@@ -219,23 +243,12 @@ impl Parts {
         ))
     }
 
-    /// The key must be one of the path's partner's keys. An unknown partner and a wrong key get the same
-    /// answer, so the API tells nobody which partners exist.
-    async fn authenticate(&self, segment: &str, request: &Delivery) -> Result<Partner, ApiError> {
-        let key = presented_key(request).ok_or(ApiError::Unauthenticated)?;
-        let id = PartnerId::parse(segment).ok_or(ApiError::Unauthenticated)?;
-        let partner = self.registry.partner(&id).await?.ok_or(ApiError::Unauthenticated)?;
-        match partner.accepts(key) {
-            true => Ok(partner),
-            false => Err(ApiError::Unauthenticated),
-        }
-    }
-
     async fn put(&self, partner: &Partner, kind: NotificationType, request: &Delivery) -> Result<Reply, ApiError> {
         let fields = json_body(request)?;
         let url = optional_string(&fields, "url")?.ok_or_else(|| {
             ApiError::BadRequest("the body must name the callback as {\"url\": \"https://...\"}".into())
         })?;
+        let rate = super::rate::rate_limit_field(&fields).map_err(ApiError::BadRequest)?;
         let hint = self.loopback_hint.as_deref();
         let url = request::callback_url(&url, self.resolver.as_ref(), self.allow_loopback, hint).await?;
         let url = url.as_str();
@@ -244,7 +257,7 @@ impl Parts {
         let current = registered.iter().find(|r| r.notification_type == kind);
         // The URL first (refused if another partner holds it), the registration last: a request that fails
         // half-way changed nothing the partner sees, and repeating it finishes the job.
-        let endpoint = self.claim_endpoint(&partner.id, url).await?;
+        let endpoint = self.claim_endpoint(&partner.id, url, rate).await?;
         let registration = Registration {
             partner: partner.id.clone(),
             notification_type: kind,
@@ -256,7 +269,7 @@ impl Parts {
         if let Some(old) = current.filter(|old| old.url != url) {
             self.release_if_unused(&partner.id, &registered, &old.url, kind).await?;
         }
-        tracing::info!(partner = %partner.id, notification_type = kind.number(), created = current.is_none(), "callback registered");
+        tracing::info!(partner = %partner.id, notification_type = kind.number(), created = current.is_none(), rate_limit = endpoint.rate_limit, "callback registered");
         let code = if current.is_none() { 201 } else { 200 };
         Ok(Reply::json(code, registration_json(&registration, Some(&endpoint))))
     }
@@ -268,8 +281,9 @@ impl Parts {
 
     /// Takes `url` for `partner` (refused when another partner holds it), enabled: registering a callback
     /// (again) is how a disabled endpoint comes back. An SNS subscription left from before esimhooks delivered
-    /// callbacks itself is removed, so the partner is not called twice.
-    async fn claim_endpoint(&self, partner: &PartnerId, url: &str) -> Result<Endpoint, ApiError> {
+    /// callbacks itself is removed, so the partner is not called twice. Its rate limit is the URL's: `rate`
+    /// sets it or keeps the one it has.
+    async fn claim_endpoint(&self, partner: &PartnerId, url: &str, rate: RateChange) -> Result<Endpoint, ApiError> {
         let existing = self.registry.endpoint(url).await?;
         if existing.as_ref().is_some_and(|e| &e.partner != partner) {
             return Err(url_taken());
@@ -287,6 +301,7 @@ impl Parts {
             subscription_arn: String::new(),
             failing_since: None,
             disabled_at: None,
+            rate_limit: rate.apply(existing.and_then(|e| e.rate_limit)),
         };
         match self.registry.save_endpoint(&endpoint).await? {
             true => Ok(endpoint),
@@ -380,6 +395,9 @@ impl Parts {
                 kind.number()
             ))
         })?;
+        if let EchoSubject::Esim(reference) = &subject {
+            self.check_owned(partner, reference).await?;
+        }
         let notification = Notification::echo(&partner.id, kind, subject, self.clock.now());
         let message_id = self.transport.publish(&notification).await?;
         tracing::info!(partner = %partner.id, notification_type = kind.number(), "echo published");
@@ -395,6 +413,32 @@ impl Parts {
                 "subject": notification.body.subject,
             }),
         ))
+    }
+}
+
+impl Parts {
+    /// A partner of scope `own` echoes only about an eSIM it owns: any other reference (another's eSIM, or one
+    /// never heard of) gets the same answer, so the echo tells nobody which eSIMs exist.
+    async fn check_owned(&self, partner: &Partner, reference: &str) -> Result<(), ApiError> {
+        if partner.scope == Scope::All {
+            return Ok(());
+        }
+        let not_yours = || {
+            ApiError::NotFound(format!(
+                "{reference} is not one of your eSIMs; echo about one assigned to {} or use simulation_id",
+                partner.id
+            ))
+        };
+        let states = self.esim_states.as_ref().ok_or_else(not_yours)?;
+        let reads = ProviderId::ALL.iter().map(|provider| states.load_state(*provider, reference));
+        let mut owned = false;
+        for read in join_all(reads).await {
+            owned |= read?.is_some_and(|state| state.value.owner.as_ref() == Some(&partner.id));
+        }
+        match owned {
+            true => Ok(()),
+            false => Err(not_yours()),
+        }
     }
 }
 

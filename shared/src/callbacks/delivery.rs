@@ -101,6 +101,10 @@ pub enum Verdict {
     Exhausted,
     /// Nobody to deliver to any more (the partner was removed): dropped.
     Dropped,
+    /// Not attempted: the endpoint's rate limit has no room before this slot, now reserved for the job. Take
+    /// it up again then (a little before is fine: the sender waits the rest), carrying the slot, under the
+    /// same attempt number. Never logged: a deferral is not an attempt.
+    Deferred(DateTime<Utc>),
 }
 
 mod seconds {

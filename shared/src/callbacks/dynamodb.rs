@@ -4,14 +4,16 @@
 //!   stored before scopes, which hear of all; listed through the listing index, `PARTNER`);
 //! - registration `PARTNER#<id>` / `CALLBACK#<type, 3 digits>` (url, created_at, updated_at), so one query
 //!   reads a partner's registrations in type order and no key can reach another partner's;
-//! - endpoint `ENDPOINT#<sha256 of the URL>` / `ENDPOINT` (url, partner, subscription_arn, failing_since and
-//!   disabled_at when they apply).
+//! - endpoint `ENDPOINT#<sha256 of the URL>` / `ENDPOINT` (url, partner, subscription_arn, failing_since,
+//!   disabled_at and rate_limit when they apply);
+//! - its send slots under a rate limit `ENDPOINT#<sha256 of the URL>` / `RATE` (`tat`: the next free slot,
+//!   epoch ms; `ttl`), apart from the endpoint item, which a sender puts back as it read it before posting.
 
 use super::partner::{Partner, PartnerId, Scope};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
 use super::types::NotificationType;
 use crate::store::dynamodb::{
-    condition_held, get_items, get_s, item_key, key_of, s, to_json, unavailable, Item, LISTING_INDEX,
+    condition_held, get_items, get_n, get_s, item_key, key_of, s, to_json, unavailable, Item, LISTING_INDEX,
 };
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -24,6 +26,8 @@ const PARTNER_SK: &str = "PARTNER";
 const CALLBACK_PREFIX: &str = "CALLBACK#";
 const ENDPOINT_SK: &str = "ENDPOINT";
 const PARTNER_LISTING: &str = "PARTNER";
+
+mod slots;
 
 #[derive(Debug, Clone)]
 pub struct DynamoRegistry {
@@ -259,6 +263,14 @@ impl CallbackRegistry for DynamoRegistry {
                 .to_string(),
             failing_since: optional_time(&item, "failing_since")?,
             disabled_at: optional_time(&item, "disabled_at")?,
+            rate_limit: match item.get("rate_limit") {
+                None => None,
+                Some(_) => Some(
+                    get_n(&item, "rate_limit")
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| corrupt("rate_limit"))?,
+                ),
+            },
         }))
     }
 
@@ -276,6 +288,9 @@ impl CallbackRegistry for DynamoRegistry {
             if let Some(at) = at {
                 item.insert(name.to_string(), s(at.to_rfc3339()));
             }
+        }
+        if let Some(rate) = endpoint.rate_limit {
+            item.insert("rate_limit".to_string(), AttributeValue::N(rate.to_string()));
         }
         let result = self
             .client
@@ -296,6 +311,10 @@ impl CallbackRegistry for DynamoRegistry {
 
     async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError> {
         self.delete(item_key(partner_pk(id), PARTNER_SK)).await
+    }
+
+    async fn reserve_slot(&self, url: &str, rate_limit: u32, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        slots::reserve_slot(&self.client, &self.table, &endpoint_pk(url), rate_limit, now).await
     }
 }
 

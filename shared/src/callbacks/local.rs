@@ -41,6 +41,17 @@ fn job_key(job: &CallbackJob) -> String {
     format!("{}#{}", job.partner, job.notification_id)
 }
 
+/// Where a URL's theoretical arrival time is kept, beside its endpoint: no URL starts `rate#`.
+fn arrival_key(url: &str) -> String {
+    format!("rate#{url}")
+}
+
+/// A rate-limited URL's theoretical arrival time ([`super::rate`]).
+#[derive(Debug, Serialize, Deserialize)]
+struct Arrival {
+    tat_ms: i64,
+}
+
 #[async_trait]
 impl<B: KvBackend> CallbackRegistry for KvStore<B> {
     async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError> {
@@ -105,6 +116,21 @@ impl<B: KvBackend> CallbackRegistry for KvStore<B> {
     async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
         self.delete(Space::Endpoints, url)
     }
+
+    async fn reserve_slot(&self, url: &str, rate_limit: u32, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let _guard = self.locked();
+        let key = arrival_key(url);
+        let tat = self.read::<Arrival>(Space::Endpoints, &key)?.map(|a| a.tat_ms);
+        let reserved = super::rate::reserve(tat, now.timestamp_millis(), rate_limit);
+        self.write(
+            Space::Endpoints,
+            &key,
+            &Arrival {
+                tat_ms: reserved.tat_ms,
+            },
+        )?;
+        Ok(super::rate::at_ms(reserved.slot_ms))
+    }
 }
 
 #[async_trait]
@@ -164,12 +190,15 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
     }
 }
 
-/// A job waiting in the store for attempt number `attempt`, due at `due_at`.
+/// A job waiting in the store for attempt number `attempt`, due at `due_at`; one deferred to keep its
+/// endpoint's rate holds the send slot reserved for it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct QueuedJob {
     job: CallbackJob,
     attempt: u32,
     due_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slot: Option<DateTime<Utc>>,
 }
 
 /// The local callback sender: notifications fan out into jobs kept in the store, and [`Self::deliver_due`]
@@ -192,9 +221,24 @@ impl<B: KvBackend> LocalCallbacks<B> {
     }
 
     fn queue(&self, job: CallbackJob, attempt: u32, due_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.queue_in(job, attempt, due_at, None)
+    }
+
+    fn queue_in(
+        &self,
+        job: CallbackJob,
+        attempt: u32,
+        due_at: DateTime<Utc>,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
         let key = job_key(&job);
-        self.store
-            .write(Space::CallbackJobs, &key, &QueuedJob { job, attempt, due_at })
+        let queued = QueuedJob {
+            job,
+            attempt,
+            due_at,
+            slot,
+        };
+        self.store.write(Space::CallbackJobs, &key, &queued)
     }
 
     /// Fans a notification out into one job per registered endpoint, each due now; returns how many.
@@ -226,11 +270,16 @@ impl<B: KvBackend> LocalCallbacks<B> {
     }
 
     async fn attempt(&self, queued: QueuedJob) -> Result<(), StoreError> {
-        let verdict = self.sender.attempt(&queued.job, queued.attempt).await?;
+        let verdict = self.sender.attempt_in(&queued.job, queued.attempt, queued.slot).await?;
         match verdict {
             Verdict::RetryIn(delay) => {
                 let due = self.sender.clock.now() + delay;
                 self.queue(queued.job, queued.attempt + 1, due)
+            }
+            // Not an attempt: the same number, taken up again just before its slot (the sender waits the rest).
+            Verdict::Deferred(slot) => {
+                let due = slot - self.sender.rate_lead;
+                self.queue_in(queued.job, queued.attempt, due, Some(slot))
             }
             Verdict::Delivered | Verdict::DisableEndpoint | Verdict::Exhausted | Verdict::Dropped => {
                 self.store.delete(Space::CallbackJobs, &job_key(&queued.job))

@@ -21,10 +21,16 @@ pub mod offboard;
 pub mod partner;
 #[cfg(feature = "aws")]
 pub mod queue;
+pub mod rate;
 pub mod recovery;
 pub mod registry;
 pub mod sender;
+#[cfg(any(test, feature = "testing"))]
+pub mod scoped;
 pub mod signing;
+pub mod throttle;
+#[cfg(feature = "aws")]
+pub mod throttle_dynamodb;
 #[cfg(feature = "aws")]
 pub mod sns;
 pub mod transport;

@@ -31,6 +31,9 @@ pub struct Endpoint {
     pub failing_since: Option<DateTime<Utc>>,
     /// When it was disabled (a `410 Gone`, or failing too long); a `PUT` of its callback enables it again.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// At most this many callbacks a second (the partner's `rate_limit`); none: as fast as they come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
 }
 
 #[async_trait]
@@ -54,6 +57,10 @@ pub trait CallbackRegistry: Send + Sync {
     /// Saves unless another partner holds the URL (false then).
     async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError>;
     async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError>;
+    /// Takes the next send slot of `url` at `rate_limit` a second ([`super::rate::reserve`]), atomically:
+    /// concurrent senders get distinct slots. Kept apart from the endpoint record, which a sender saves from
+    /// what it read before posting.
+    async fn reserve_slot(&self, url: &str, rate_limit: u32, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError>;
 
     /// The registrations a notification goes to: for an echo, its partner's; otherwise those of every partner
     /// that hears of its eSIM (scope `all`, or the eSIM's owner).
@@ -87,6 +94,8 @@ struct Tables {
     partners: BTreeMap<PartnerId, Partner>,
     registrations: BTreeMap<(PartnerId, u16), Registration>,
     endpoints: BTreeMap<String, Endpoint>,
+    /// Each rate-limited URL's theoretical arrival time, epoch ms.
+    arrivals: BTreeMap<String, i64>,
 }
 
 /// The registry in memory.
@@ -169,5 +178,13 @@ impl CallbackRegistry for MemoryRegistry {
     async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
         self.tables().endpoints.remove(url);
         Ok(())
+    }
+
+    async fn reserve_slot(&self, url: &str, rate_limit: u32, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+        let mut tables = self.tables();
+        let tat = tables.arrivals.get(url).copied();
+        let reserved = super::rate::reserve(tat, now.timestamp_millis(), rate_limit);
+        tables.arrivals.insert(url.to_string(), reserved.tat_ms);
+        Ok(super::rate::at_ms(reserved.slot_ms))
     }
 }

@@ -8,7 +8,8 @@
 use super::delivery::{failing_too_long, judge, Response, RetrySchedule, Verdict, DISABLE_AFTER};
 use super::notification::Notification;
 use super::partner::PartnerId;
-use super::registry::CallbackRegistry;
+use super::rate::{self, Pace, Pause};
+use super::registry::{CallbackRegistry, Endpoint};
 use super::signing::signed_headers;
 use super::types::NotificationType;
 use crate::clock::Clock;
@@ -148,6 +149,10 @@ pub struct Sender {
     pub emit_metrics: bool,
     /// Tells a partner with a `contact_email` that an endpoint was disabled (SES deployed).
     pub notices: Option<Arc<dyn CustomerSender>>,
+    /// Waits for a send slot under an endpoint's rate limit (a sleep; tests return at once).
+    pub pause: Arc<dyn Pause>,
+    /// A slot at most this far off is waited for in place; a later one defers the job ([`rate::DEFAULT_LEAD`]).
+    pub rate_lead: Duration,
 }
 
 impl Sender {
@@ -157,6 +162,7 @@ impl Sender {
         log: Arc<dyn AttemptLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let pause = Arc::new(rate::Sleep(clock.clone()));
         Self {
             registry,
             poster,
@@ -166,6 +172,8 @@ impl Sender {
             disable_after: DISABLE_AFTER,
             emit_metrics: false,
             notices: None,
+            pause,
+            rate_lead: rate::DEFAULT_LEAD,
         }
     }
 
@@ -217,9 +225,19 @@ impl Sender {
     /// logged, judged. A `410` disables the endpoint, and so does failing for longer than `disable_after`.
     /// A job for a disabled endpoint is `Exhausted`; for a removed partner, `Dropped`. A job given up on
     /// (exhausted, or its endpoint disabled) is kept for recovery. One the partner no longer hears of (its
-    /// scope narrowed since) is `Dropped`.
+    /// scope narrowed since) is `Dropped`. One to a rate-limited endpoint may be `Deferred` instead.
     pub async fn attempt(&self, job: &CallbackJob, attempt: u32) -> Result<Verdict, StoreError> {
-        let now = self.clock.now();
+        self.attempt_in(job, attempt, None).await
+    }
+
+    /// [`Self::attempt`] for a job that may hold a send `slot` reserved when it was deferred: kept when it
+    /// has not gone by, so the job is not reserved again. Its rate check comes last, just before the post.
+    pub async fn attempt_in(
+        &self,
+        job: &CallbackJob,
+        attempt: u32,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<Verdict, StoreError> {
         let Some(partner) = self.registry.partner(&job.partner).await? else {
             return Ok(Verdict::Dropped);
         };
@@ -231,6 +249,10 @@ impl Sender {
             self.give_up(job.clone(), attempt.saturating_sub(1)).await?;
             return Ok(Verdict::Exhausted);
         }
+        let now = match self.keep_rate(job, endpoint.as_ref(), slot).await? {
+            Ok(now) => now,
+            Err(slot) => return Ok(Verdict::Deferred(slot)),
+        };
         let secrets = partner.signing_secrets(now);
         let headers = signed_headers(&secrets, &job.notification_id, now, job.body.as_bytes());
         let headers: Vec<(&str, String)> = headers.into_iter().collect();
@@ -285,6 +307,32 @@ impl Sender {
             self.give_up(job.clone(), attempt).await?;
         }
         Ok(verdict)
+    }
+
+    /// When to post under the endpoint's rate limit: `Ok(now)` once its slot has come (waited for, when it
+    /// is at most the lead away), or `Err(slot)` to defer the job to a later slot, reserved for it.
+    async fn keep_rate(
+        &self,
+        job: &CallbackJob,
+        endpoint: Option<&Endpoint>,
+        held: Option<DateTime<Utc>>,
+    ) -> Result<Result<DateTime<Utc>, DateTime<Utc>>, StoreError> {
+        let now = self.clock.now();
+        let Some(rate_limit) = endpoint.and_then(|e| e.rate_limit) else {
+            return Ok(Ok(now));
+        };
+        let slot = match held.filter(|slot| rate::still_held(*slot, now)) {
+            Some(slot) => slot,
+            None => self.registry.reserve_slot(&job.url, rate_limit, now).await?,
+        };
+        Ok(match rate::pace(slot, now, self.rate_lead) {
+            Pace::Now => Ok(now),
+            Pace::Wait => Ok(self.pause.until(slot).await),
+            Pace::Defer => {
+                tracing::debug!(partner = %job.partner, rate_limit, %slot, "callback deferred to keep the endpoint's rate");
+                Err(slot)
+            }
+        })
     }
 
     /// Emails the partner's contact that `url` was disabled; a failure is logged, never fatal.

@@ -179,8 +179,12 @@ impl CustomersApi {
             .await
             .map_err(|e| CustomersApiError::Unavailable(e.to_string()))?;
         if let Some(named) = &self.named {
-            // The contact is saved; an eSIM not filed now is filed when it is first heard of.
+            // The contact is saved; an eSIM not filed now is filed when it is first heard of. An owner not
+            // recorded fails the request, so its retry records it.
             if let Err(error) = named.file(&contact).await {
+                if contact.partner_id.is_some() {
+                    return Err(CustomersApiError::Unavailable(error.to_string()));
+                }
                 let provider = provider.as_str();
                 tracing::warn!(provider, %error, "the eSIM a contact names was not filed to be asked");
             }

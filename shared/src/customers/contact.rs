@@ -1,7 +1,7 @@
 //! One customer's contact for one eSIM, validated from the fields a reseller sends.
 
 use super::EsimRef;
-use crate::model::ProviderId;
+use crate::model::{PartnerId, ProviderId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -65,6 +65,7 @@ pub struct ContactFields {
     pub customer_id: Option<String>,
     pub topup_url: Option<String>,
     pub channels: Option<String>,
+    pub partner_id: Option<String>,
 }
 
 /// Why fields are not a contact: the field and what is wrong with it.
@@ -111,6 +112,9 @@ pub struct Contact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topup_url: Option<String>,
     pub channels: Channels,
+    /// The partner the eSIM belongs to: recorded on the eSIM's state too, so deliveries know it unread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<PartnerId>,
 }
 
 /// Personal data stays out of logs and panics: only the identifiers and channels show.
@@ -122,6 +126,7 @@ impl fmt::Debug for Contact {
             .field("phone", &self.phone.as_deref().map(mask_phone))
             .field("email", &self.email.as_deref().map(mask_email))
             .field("channels", &self.channels)
+            .field("partner_id", &self.partner_id)
             .finish_non_exhaustive()
     }
 }
@@ -286,6 +291,12 @@ impl Contact {
                     .ok_or_else(|| problem("channels", "use sms, email, sms|email or none"))?,
                 None => Channels::default(),
             },
+            partner_id: match text("partner_id", &fields.partner_id, 64)? {
+                Some(id) => Some(PartnerId::parse(&id).ok_or_else(|| {
+                    problem("partner_id", "not a partner id (3 to 64 of a-z, 0-9 and -)")
+                })?),
+                None => None,
+            },
         };
         if contact.refs().is_empty() {
             return Err(problem(
@@ -320,6 +331,7 @@ impl Contact {
             customer_id: self.customer_id.clone(),
             topup_url: self.topup_url.clone(),
             channels: Some(self.channels.as_text().to_string()),
+            partner_id: self.partner_id.as_ref().map(ToString::to_string),
         }
     }
 }

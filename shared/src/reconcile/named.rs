@@ -2,13 +2,15 @@
 //! sale; if the provider's first webhook is lost (or the provider sends none until its own threshold), nothing
 //! would ever ask about the eSIM. Registered for a provider that is asked, such an eSIM gets a state with no
 //! facts, filed to be asked now ("usage never heard"); the answer gives it its usage, and its customer hears
-//! at the reseller's levels.
+//! at the reseller's levels. A contact naming a partner (`partner_id`) makes that partner the eSIM's owner,
+//! whatever its provider (`crate::ownership`).
 
 use super::due::AskingPlan;
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
 use crate::customers::Contact;
 use crate::model::DedupeKey;
+use crate::ownership::{assign, Assigned};
 use crate::state::EsimState;
 use crate::store::{EventStore, StoreError};
 use std::sync::Arc;
@@ -35,14 +37,32 @@ impl NamedEsims {
     }
 
     /// Files the eSIM `contact` names (by its eSIM reference, else its ICCID; an order reference alone is not
-    /// something an API is asked by) when its provider is asked and it has no state yet. True when it filed one.
+    /// something an API is asked by) when its provider is asked and it has no state yet, and makes the
+    /// contact's partner its owner (under its ICCID too, where a state is kept under that). True when it
+    /// filed one. A contact without a partner leaves an owner as it is.
     pub async fn file(&self, contact: &Contact) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let provider = contact.provider;
         let Some(key) = contact.esim_ref.as_deref().or(contact.iccid.as_deref()) else {
             return Ok(false);
         };
-        if !self.plan.asks(provider) || self.store.load_state(provider, key).await?.is_some() {
+        let asked = self.plan.asks(provider);
+        let prepare = |state: &mut EsimState| {
+            state.iccid = contact.iccid.clone();
+            if asked {
+                self.plan.file(state, &self.alerts, now);
+            }
+        };
+        if let Some(owner) = &contact.partner_id {
+            let assigned = assign(self.store.as_ref(), provider, key, Some(owner), now, prepare).await?;
+            if let Some(iccid) = contact.iccid.as_deref().filter(|iccid| *iccid != key) {
+                if self.store.load_state(provider, iccid).await?.is_some() {
+                    assign(self.store.as_ref(), provider, iccid, Some(owner), now, |_| {}).await?;
+                }
+            }
+            return Ok(asked && assigned == Assigned::Created);
+        }
+        if !asked || self.store.load_state(provider, key).await?.is_some() {
             return Ok(false);
         }
         let mut state = EsimState::first(
@@ -51,8 +71,7 @@ impl NamedEsims {
             now,
             DedupeKey::provider_id(NAMED_BY_DIRECTORY),
         );
-        state.iccid = contact.iccid.clone();
-        self.plan.file(&mut state, &self.alerts, now);
+        prepare(&mut state);
         // False when a delivery created the state meanwhile: it is filed by then.
         self.store.save_state(&state, None).await
     }

@@ -72,6 +72,12 @@ pub fn sms_window_pk(to: &str) -> String {
     format!("SMSCAP#{}", hex::encode(&Sha256::digest(to.as_bytes())[..16]))
 }
 
+/// Failed partner API authentications of one subject (`source#<address>` or `partner#<id as presented>`), one
+/// item per window under it (`AUTHFAIL#<subject>` / `<window start>`).
+pub fn auth_failures_pk(subject: &str) -> String {
+    format!("AUTHFAIL#{subject}")
+}
+
 /// What a listing bucket holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listing {

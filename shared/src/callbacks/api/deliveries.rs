@@ -70,6 +70,7 @@ impl Parts {
             .iter()
             .filter(|a| delivered.is_none_or(|d| (a.verdict == Verdict::Delivered) == d))
             .filter(|a| kind.is_none_or(|k| a.notification_type == k.number()))
+            .filter(|a| partner.sees(a.owner.as_ref()))
             .collect();
         Ok(Reply::json(
             200,

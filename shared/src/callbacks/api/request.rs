@@ -6,7 +6,7 @@ use super::super::transport::TransportError;
 use super::super::types::NotificationType;
 use super::super::url::{validate_url_reaching, CallbackUrl, HostResolver};
 use crate::ingress::Delivery;
-use crate::reply::HttpError;
+use crate::reply::{HttpError, Reply};
 use crate::store::StoreError;
 use lambda_http::http::Method;
 use serde_json::Value;
@@ -22,6 +22,9 @@ const MAX_SUBJECT_LEN: usize = 128;
 pub enum ApiError {
     #[error("missing or invalid API key for this partner")]
     Unauthenticated,
+    /// Too many failed authentications for this subject in the current window; retry after the seconds given.
+    #[error("too many failed authentications for this {subject}; retry after {retry_after} seconds")]
+    TooManyFailures { subject: &'static str, retry_after: u32 },
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -54,6 +57,7 @@ impl HttpError for ApiError {
     fn status(&self) -> u16 {
         match self {
             Self::Unauthenticated => 401,
+            Self::TooManyFailures { .. } => 429,
             Self::BadRequest(_) => 400,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
@@ -66,6 +70,7 @@ impl HttpError for ApiError {
     fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "unauthenticated",
+            Self::TooManyFailures { .. } => "too_many_failures",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -86,6 +91,15 @@ impl HttpError for ApiError {
     fn retry_after(&self) -> u32 {
         5
     }
+
+    /// A 429 says when its window ends (`Retry-After`), as a 503 says when to retry.
+    fn reply(&self) -> Reply {
+        let mut reply = Reply::error(self.status(), self.code(), &self.public_message(), self.retry_after());
+        if let Self::TooManyFailures { retry_after, .. } = self {
+            reply.retry_after = Some(*retry_after);
+        }
+        reply
+    }
 }
 
 /// What the path and method ask for; segments still unparsed.
@@ -100,7 +114,20 @@ pub(super) enum Route<'a> {
     Recover(&'a str),
 }
 
-impl Route<'_> {
+impl<'a> Route<'a> {
+    /// The partner id segment, as presented.
+    pub(super) fn partner(&self) -> &'a str {
+        match self {
+            Self::Put(p, _)
+            | Self::List(p)
+            | Self::Delete(p, _)
+            | Self::Echo(p, _)
+            | Self::RotateSecret(p)
+            | Self::Attempts(p)
+            | Self::Recover(p) => p,
+        }
+    }
+
     pub(super) fn name(&self) -> &'static str {
         match self {
             Self::Put(..) => "put_callback",

@@ -39,6 +39,13 @@ fn every_error_has_a_status_a_code_and_a_message() {
         (ApiError::PayloadTooLarge(1), 413),
         (ApiError::Unavailable("table esimhooks-prod".into()), 503),
         (ApiError::NotConfigured("x".into()), 503),
+        (
+            ApiError::TooManyFailures {
+                subject: "source",
+                retry_after: 7,
+            },
+            429,
+        ),
     ];
     for (error, status) in cases {
         let reply = error.reply();
@@ -46,5 +53,9 @@ fn every_error_has_a_status_a_code_and_a_message() {
         let body: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(body["error"]["code"], error.code());
         assert!(!reply.body.contains("esimhooks-prod"));
+        assert_eq!(reply.retry_after.is_some(), matches!(status, 429 | 503));
     }
 }
+
+#[path = "tests_auth.rs"]
+mod auth;
