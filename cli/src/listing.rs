@@ -5,6 +5,7 @@ use clap::Args;
 use serde::Serialize;
 use shared::customers::notify::{Channel, NotificationRecord};
 use shared::customers::{mask_email, mask_phone};
+use shared::model::PartnerId;
 use shared::model::{Lifecycle, ProviderId};
 use shared::store::read::{gone, identity_named};
 use shared::store::{FleetFilter, ListQuery, StoreQuery};
@@ -41,9 +42,20 @@ pub struct FleetArgs {
     /// Only eSIMs in this lifecycle (pending, installed, active, suspended, depleted, expired, cancelled, deleted).
     #[arg(long)]
     pub lifecycle: Option<String>,
+    /// Only eSIMs this partner owns (`esimhooks esims assign`, the directory's partner_id).
+    #[arg(long)]
+    pub partner: Option<String>,
 }
 
 impl FleetArgs {
+    /// The partner `--partner` names, checked.
+    pub fn partner_id(&self) -> Result<Option<PartnerId>, String> {
+        self.partner
+            .as_deref()
+            .map(|p| PartnerId::parse(p.trim()).ok_or_else(|| format!("--partner {p}: not a partner id")))
+            .transpose()
+    }
+
     /// The store's fleet filter for these flags over `window`, spans counted from `now`.
     pub fn filter(&self, window: &ListQuery, now: DateTime<Utc>) -> Result<FleetFilter, String> {
         let ending = self
@@ -71,6 +83,7 @@ impl FleetArgs {
             below_percent: self.below,
             ending,
             lifecycle,
+            partner: self.partner_id()?,
         })
     }
 }

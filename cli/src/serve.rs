@@ -10,6 +10,7 @@ use axum::Extension;
 use shared::callbacks::api::MAX_API_BODY_BYTES;
 use shared::callbacks::http::HttpPoster;
 use shared::callbacks::local::LocalCallbacks;
+use shared::callbacks::throttle::{FailureThrottle, Limits, MemoryAuthFailures};
 use shared::callbacks::url::SystemResolver;
 use shared::callbacks::CallbacksApi;
 use shared::clock::Clock;
@@ -56,7 +57,11 @@ pub fn local_callbacks<B: KvBackend>(
         .with_job_queue(sender.clone())
         .with_signing_overlap(shared::callbacks::partner::signing_overlap(
             &shared::config::process_env,
-        )?);
+        )?)
+        .with_failure_throttle(FailureThrottle::new(
+            Arc::new(MemoryAuthFailures::default()),
+            Limits::from_env(&shared::config::process_env)?,
+        ));
     let api = match allow_loopback {
         true => api.allowing_loopback(),
         false => api.with_loopback_hint(

@@ -9,9 +9,11 @@ use crate::listing::parse_since;
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use serde::Serialize;
-use shared::model::ProviderId;
-use shared::store::{HourCounts, ListQuery, StoreQuery};
-use std::collections::BTreeMap;
+use shared::model::{PartnerId, ProviderId};
+use shared::store::{
+    count_alerts, count_by_hour, AlertCounts, FleetFilter, HourCounts, ListQuery, StoreQuery, StoredConflict,
+};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 #[derive(Debug, Clone, Args)]
@@ -22,6 +24,9 @@ pub struct StatsArgs {
     /// Only this provider.
     #[arg(long, value_parser = crate::provider_arg)]
     pub provider: Option<ProviderId>,
+    /// Only what concerns this partner's eSIMs (read from the period's listings).
+    #[arg(long)]
+    pub partner: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -70,6 +75,89 @@ pub async fn tally(
     counts: &[HourCounts],
 ) -> Result<BTreeMap<ProviderId, ProviderStats>, String> {
     let failed = |e: shared::store::StoreError| e.to_string();
+    let conflicts = store.list_conflicts(query).await.map_err(failed)?;
+    let duplicates = store.duplicate_counts(query).await.map_err(failed)?;
+    let alerts = store.alert_counts(query).await.map_err(failed)?;
+    Ok(assemble(query, counts, &conflicts, duplicates, alerts))
+}
+
+/// The counts of what concerns `partner`'s eSIMs (`esims assign`, the directory's partner_id) since
+/// `since`: their deliveries, conflicts and alerts, read from the period's listings (not the hourly counts,
+/// which know no owner); exact duplicates are not told apart per eSIM, so they are absent.
+pub async fn partner_stats(
+    store: &dyn StoreQuery,
+    since: DateTime<Utc>,
+    provider: Option<ProviderId>,
+    partner: &PartnerId,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<ProviderId, ProviderStats>, String> {
+    let failed = |e: shared::store::StoreError| e.to_string();
+    let query = ListQuery {
+        provider,
+        since: Some(since),
+        until: Some(now + Duration::minutes(1)),
+        limit: None,
+    };
+    let owned = owned_esims(store, provider, partner, now).await?;
+    let mine = |provider: ProviderId, esim: Option<&shared::model::EsimIdentity>| {
+        esim.is_some_and(|e| owned.contains(&(provider, e.key.clone())))
+    };
+    let deliveries: Vec<_> = store.list_deliveries(&query).await.map_err(failed)?;
+    let deliveries: Vec<_> = deliveries
+        .into_iter()
+        .filter(|d| mine(d.event.provider, d.event.esim.as_ref()))
+        .collect();
+    let conflicts: Vec<_> = store.list_conflicts(&query).await.map_err(failed)?;
+    let conflicts: Vec<_> = conflicts
+        .into_iter()
+        .filter(|c| mine(c.event.provider, c.event.esim.as_ref()))
+        .collect();
+    let alerts: Vec<_> = store.list_alerts(&query).await.map_err(failed)?;
+    let alerts: Vec<_> = alerts
+        .into_iter()
+        .filter(|a| a.alert.partner_id.as_ref() == Some(partner) || mine(a.alert.provider, a.alert.esim.as_ref()))
+        .collect();
+    let counts = count_by_hour(&deliveries);
+    Ok(assemble(&query, &counts, &conflicts, None, count_alerts(&alerts)))
+}
+
+/// The eSIMs `partner` owns now, by provider and key.
+async fn owned_esims(
+    store: &dyn StoreQuery,
+    provider: Option<ProviderId>,
+    partner: &PartnerId,
+    now: DateTime<Utc>,
+) -> Result<BTreeSet<(ProviderId, String)>, String> {
+    const PAGE: usize = 1000;
+    let filter = FleetFilter {
+        window: ListQuery {
+            provider,
+            since: None,
+            until: Some(now + Duration::minutes(1)),
+            limit: None,
+        },
+        partner: Some(partner.clone()),
+        ..FleetFilter::default()
+    };
+    let mut owned = BTreeSet::new();
+    for offset in (0..).step_by(PAGE) {
+        let page = store.fleet(&filter, offset, PAGE).await.map_err(|e| e.to_string())?;
+        owned.extend(page.rows.into_iter().map(|s| (s.provider, s.key)));
+        if !page.more {
+            break;
+        }
+    }
+    Ok(owned)
+}
+
+/// One row per provider (the query's, or all) from what was read.
+fn assemble(
+    query: &ListQuery,
+    counts: &[HourCounts],
+    conflicts: &[StoredConflict],
+    duplicates: Option<BTreeMap<ProviderId, u64>>,
+    alerts: BTreeMap<ProviderId, AlertCounts>,
+) -> BTreeMap<ProviderId, ProviderStats> {
     let mut all: BTreeMap<ProviderId, ProviderStats> = ProviderId::ALL
         .iter()
         .filter(|p| query.provider.is_none_or(|only| only == **p))
@@ -81,24 +169,24 @@ pub async fn tally(
         row.unrecognized += hour.unrecognized;
         row.schema_drift += hour.schema_drift;
     }
-    for c in store.list_conflicts(query).await.map_err(failed)? {
+    for c in conflicts {
         all.entry(c.event.provider).or_default().conflicts += c.count;
     }
-    if let Some(duplicates) = store.duplicate_counts(query).await.map_err(failed)? {
+    if let Some(duplicates) = duplicates {
         for (provider, row) in &mut all {
             let copies = duplicates.get(provider).copied().unwrap_or(0);
             row.duplicates = Some(copies);
             row.received = Some(row.stored + copies + row.conflicts);
         }
     }
-    for (provider, counts) in store.alert_counts(query).await.map_err(failed)? {
+    for (provider, counts) in alerts {
         let row = all.entry(provider).or_default();
         row.alerts += counts.alerts;
         row.alerts_sent += counts.sent;
         row.notifications_sent += counts.notifications_sent;
         row.notifications_failed += counts.notifications_failed;
     }
-    Ok(all)
+    all
 }
 
 pub async fn run(
@@ -108,7 +196,15 @@ pub async fn run(
     out: &mut impl Write,
 ) -> Result<(), String> {
     let since = parse_since(&args.since, now)?;
-    let all = stats(store, since, args.provider, now).await?;
+    let partner = args
+        .partner
+        .as_deref()
+        .map(|p| PartnerId::parse(p.trim()).ok_or_else(|| format!("--partner {p}: not a partner id")))
+        .transpose()?;
+    let all = match &partner {
+        Some(partner) => partner_stats(store, since, args.provider, partner, now).await?,
+        None => stats(store, since, args.provider, now).await?,
+    };
     let io = |e: std::io::Error| e.to_string();
     if args.json {
         let rows: BTreeMap<String, &ProviderStats> = all.iter().map(|(p, s)| (p.to_string(), s)).collect();

@@ -187,7 +187,46 @@ async fn on_sqlite_each_notification_reaches_its_owner_and_the_all_partner_only(
     use shared::callbacks::scoped::{deliver_to_scoped_partners, expected};
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(crate::sqlite::open_store(&dir.path().join("scoped.db")).unwrap());
-    assert_eq!(deliver_to_scoped_partners(store).await, expected());
+    assert_eq!(deliver_to_scoped_partners(store.clone()).await, expected());
+
+    // The operator's views filter by partner: the fleet (esims --partner, the console) and stats --partner.
+    use shared::callbacks::scoped::{ACME_ESIM, UNOWNED_ESIM};
+    use shared::model::{PartnerId, ProviderId};
+    use shared::store::{FleetFilter, StoreQuery};
+    let acme = PartnerId::parse("acme").unwrap();
+    let filter = FleetFilter {
+        partner: Some(acme.clone()),
+        ..FleetFilter::default()
+    };
+    let page = store.fleet(&filter, 0, 10).await.unwrap();
+    let keys: Vec<&str> = page.rows.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys, [ACME_ESIM]);
+    // The check's clock stands at 2026-12-07T10:00:00Z.
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T11:00:00Z")
+        .unwrap()
+        .to_utc();
+    let since = now - chrono::Duration::days(3650);
+    let mine = crate::stats::partner_stats(store.as_ref(), since, None, &acme, now)
+        .await
+        .unwrap();
+    let everyone = crate::stats::stats(store.as_ref(), since, None, now).await.unwrap();
+    let (mine, everyone) = (&mine[&ProviderId::EsimGo], &everyone[&ProviderId::EsimGo]);
+    assert_eq!(
+        (mine.stored, everyone.stored),
+        (1, 3),
+        "one delivery of three is about acme's eSIM"
+    );
+    assert!(
+        mine.alerts >= 1 && mine.alerts * 3 == everyone.alerts,
+        "{mine:?} {everyone:?}"
+    );
+    assert_eq!(mine.duplicates, None, "not told apart per eSIM");
+    let unowned = store
+        .esim_state(ProviderId::EsimGo, UNOWNED_ESIM)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unowned.owner, None);
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@ use crate::callbacks::http::HttpPoster;
 use crate::callbacks::queue::{QueueSender, SqsEvent, SqsJobQueue};
 use crate::callbacks::sender::Sender;
 use crate::callbacks::sns::SnsTransport;
+use crate::callbacks::throttle::{FailureThrottle, Limits};
+use crate::callbacks::throttle_dynamodb::DynamoAuthFailures;
 use crate::callbacks::url::SystemResolver;
 use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
@@ -217,6 +219,8 @@ pub async fn build_callbacks_api() -> CallbacksApi {
     let sdk = sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let attempts = DynamoAttemptLog::new(ddb.clone(), &targets.table);
+    // Failed authentications are counted on the table, so every instance of the function counts together.
+    let failures = DynamoAuthFailures::new(ddb.clone(), &targets.table);
     // Read only (whose an eSIM is, for echoes): the retention applies to writes.
     let states = DynamoStore::new(ddb.clone(), &targets.table, chrono::Duration::days(400));
     let registry = DynamoRegistry::new(ddb, targets.table);
@@ -232,6 +236,10 @@ pub async fn build_callbacks_api() -> CallbacksApi {
     if let Some(queue_url) = process_env("ESIMHOOKS_CALLBACKS_QUEUE_URL").filter(|u| !u.is_empty()) {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         api = api.with_job_queue(Arc::new(SqsJobQueue { sqs, queue_url }));
+    }
+    match Limits::from_env(&process_env) {
+        Ok(limits) => api = api.with_failure_throttle(FailureThrottle::new(Arc::new(failures), limits)),
+        Err(reason) => return CallbacksApi::fail_closed(reason),
     }
     match crate::callbacks::partner::signing_overlap(&process_env) {
         Ok(overlap) => api.with_signing_overlap(overlap),

@@ -839,11 +839,14 @@ mod scopes;
 
 #[tokio::test]
 async fn failures_are_counted_on_the_table_and_throttle_the_api() {
+    use aws_sdk_dynamodb::types::AttributeValue;
     use shared::callbacks::throttle::{AuthFailures, FailureThrottle, Limits, Subject, Window};
     use shared::callbacks::throttle_dynamodb::DynamoAuthFailures;
-    use aws_sdk_dynamodb::types::AttributeValue;
     let mut t = Callbacks::new("cb-throttle").await;
-    let counters = Arc::new(DynamoAuthFailures::new(t.rig.store.client().clone(), t.rig.store.table()));
+    let counters = Arc::new(DynamoAuthFailures::new(
+        t.rig.store.client().clone(),
+        t.rig.store.table(),
+    ));
     let window = Window::at(t.rig.clock.now());
     let source = Subject::source("198.51.100.9".parse().unwrap());
     assert_eq!(counters.count(&source, window).await.unwrap(), 0);
@@ -854,7 +857,11 @@ async fn failures_are_counted_on_the_table_and_throttle_the_api() {
         .for_each(|added| added.unwrap());
     assert_eq!(counters.count(&source, window).await.unwrap(), 12);
     let next = Window::at(window.end());
-    assert_eq!(counters.count(&source, next).await.unwrap(), 0, "a new window starts at 0");
+    assert_eq!(
+        counters.count(&source, next).await.unwrap(),
+        0,
+        "a new window starts at 0"
+    );
     assert_eq!(counters.count(&Subject::partner("acme"), window).await.unwrap(), 0);
     let item = t
         .rig
@@ -890,7 +897,10 @@ async fn failures_are_counted_on_the_table_and_throttle_the_api() {
         assert_eq!(t.call("GET", &list, Some("ehk_wrong"), None).await.0, 401);
     }
     let (status, refused) = t.call("GET", &list, Some(&key), None).await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (429, Some("too_many_failures")));
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (429, Some("too_many_failures"))
+    );
     t.rig.clock.set(window.end());
     assert_eq!(t.call("GET", &list, Some(&key), None).await.0, 200);
 }

@@ -128,6 +128,7 @@ pub async fn fleet(c: &Console, p: &Params) -> Result<Value, Problem> {
             .transpose()?,
         ending_within: param(p, "ending_within").map(str::to_string),
         lifecycle: param(p, "lifecycle").map(str::to_string),
+        partner: param(p, "partner").map(str::to_string),
     };
     let number = |name: &str, default: usize| {
         param(p, name).map_or(Ok(default), |v| {
@@ -142,7 +143,7 @@ pub async fn fleet(c: &Console, p: &Params) -> Result<Value, Problem> {
         .into_iter()
         .map(|s| {
             json!({"provider": s.provider, "key": s.key, "iccid": s.iccid, "updated_at": s.updated_at,
-                "lifecycle": s.status.as_ref().map(|f| f.value.lifecycle),
+                "lifecycle": s.status.as_ref().map(|f| f.value.lifecycle), "partner": s.owner,
                 "data_left_percent": s.usage.as_ref().and_then(|f| f.value.remaining_ratio).map(|r| (r * 1000.0).round() / 10.0),
                 "ends_at": s.expires_at()})
         })
@@ -233,7 +234,7 @@ pub async fn partners(c: &Console, _p: &Params) -> Result<Value, Problem> {
             .attempts(&partner.id, now - Duration::days(30), now + Duration::seconds(1), 10)
             .await
             .map_err(failed)?;
-        rows.push(json!({"id": partner.id, "name": partner.name, "endpoints": endpoints, "attempts": attempts}));
+        rows.push(json!({"id": partner.id, "name": partner.name, "scope": partner.scope, "endpoints": endpoints, "attempts": attempts}));
     }
     Ok(json!({"partners": rows}))
 }

@@ -126,7 +126,7 @@ async function esim(params) {
 
 async function fleet(params) {
   const query = new URLSearchParams();
-  for (const name of ["below", "ending_within", "lifecycle", "provider", "offset"]) if (params.get(name)) query.set(name, params.get(name));
+  for (const name of ["below", "ending_within", "lifecycle", "provider", "partner", "offset"]) if (params.get(name)) query.set(name, params.get(name));
   const data = await api(`/api/fleet?${query}`);
   const field = (name, placeholder) => el("input", { name, placeholder, value: params.get(name) || "", size: 12 });
   const form = el("form", { class: "filters", id: "fleet-form", onsubmit: (ev) => {
@@ -134,14 +134,14 @@ async function fleet(params) {
     const next = new URLSearchParams(new FormData(ev.target));
     for (const [k, v] of [...next]) if (!v) next.delete(k);
     location.hash = `#/fleet?${next}`;
-  } }, field("below", "below %"), field("ending_within", "ends within (24h)"), field("lifecycle", "lifecycle"), field("provider", "provider"), el("button", {}, "Filter"));
+  } }, field("below", "below %"), field("ending_within", "ends within (24h)"), field("lifecycle", "lifecycle"), field("provider", "provider"), field("partner", "partner"), el("button", {}, "Filter"));
   const offset = Number(params.get("offset") || 0);
   const next = new URLSearchParams(query); next.set("offset", offset + data.limit);
   const shown = data.rows.length ? `eSIMs ${offset + 1}-${offset + data.rows.length}` : "no eSIMs";
   main.replaceChildren(el("h1", {}, `Fleet: ${shown}${data.more ? " and more" : ""}`), form,
-    table(["provider", "eSIM", "ICCID", "lifecycle", "data left", "plan ends", "updated"],
+    table(["provider", "eSIM", "ICCID", "partner", "lifecycle", "data left", "plan ends", "updated"],
       data.rows.map((r) => [r.provider, el("a", { href: `#/esim?q=${encodeURIComponent(r.iccid || r.key)}` }, r.key), r.iccid || "-",
-        r.lifecycle || "-", r.data_left_percent === null ? "-" : `${r.data_left_percent}%`, time(r.ends_at), time(r.updated_at)]), "fleet-row"),
+        r.partner || "-", r.lifecycle || "-", r.data_left_percent === null ? "-" : `${r.data_left_percent}%`, time(r.ends_at), time(r.updated_at)]), "fleet-row"),
     data.more ? el("p", {}, el("a", { href: `#/fleet?${next}`, id: "fleet-next" }, "next page")) : "");
 }
 
@@ -180,7 +180,7 @@ async function partners() {
   const parts = [el("h1", {}, "Partner endpoints")];
   if (data.note) parts.push(el("p", {}, data.note));
   for (const p of data.partners) {
-    parts.push(el("h2", {}, `${p.id} (${p.name})`),
+    parts.push(el("h2", {}, `${p.id} (${p.name}), scope ${p.scope}`),
       table(["type", "url", "failing since", "disabled"], p.endpoints.map((e) => [e.notification_type, e.url, time(e.failing_since), time(e.disabled_at)]), "endpoint-row"),
       table(["at", "notification", "attempt", "status", "latency", "verdict"],
         p.attempts.map((a) => [time(a.at), a.notification_id, a.attempt, a.status || a.error, `${a.latency_ms} ms`, JSON.stringify(a.verdict)]), "attempt-row"));

@@ -249,17 +249,26 @@ mod tests {
             Subject::source("2001:db8:1:2:aaaa::1".parse().unwrap()).key(),
             "source#2001:db8:1:2::"
         );
-        assert_eq!(Subject::source("::ffff:198.51.100.7".parse().unwrap()).key(), "source#198.51.100.7");
+        assert_eq!(
+            Subject::source("::ffff:198.51.100.7".parse().unwrap()).key(),
+            "source#198.51.100.7"
+        );
         assert_eq!(Subject::partner("acme-travel").key(), "partner#acme-travel");
         let odd = Subject::partner(&"Ä/".repeat(500)).key();
-        assert!(odd.starts_with("partner#~") && odd.len() == "partner#~".len() + 32, "{odd}");
+        assert!(
+            odd.starts_with("partner#~") && odd.len() == "partner#~".len() + 32,
+            "{odd}"
+        );
         assert_eq!(subjects("acme", None), [Subject::partner("acme")]);
     }
 
     #[test]
     fn windows_are_fixed_five_minutes() {
         let window = Window::at(at("2026-04-22T18:04:59Z"));
-        assert_eq!((window.start, window.end()), (at("2026-04-22T18:00:00Z"), at("2026-04-22T18:05:00Z")));
+        assert_eq!(
+            (window.start, window.end()),
+            (at("2026-04-22T18:00:00Z"), at("2026-04-22T18:05:00Z"))
+        );
         assert_ne!(Window::at(at("2026-04-22T18:05:00Z")), window);
     }
 
@@ -287,11 +296,18 @@ mod tests {
         assert_eq!(throttle.check(&from, now).await, None);
         throttle.record(&from, now).await;
         let throttled = throttle.check(&from, now).await.unwrap();
-        assert_eq!((throttled.subject, throttled.failures, throttled.retry_after), ("source", 2, 100));
+        assert_eq!(
+            (throttled.subject, throttled.failures, throttled.retry_after),
+            ("source", 2, 100)
+        );
         let elsewhere = subjects("acme", Some("198.51.100.8".parse().unwrap()));
         assert_eq!(throttle.check(&elsewhere, now).await, None);
         throttle.record(&elsewhere, now).await;
         assert_eq!(throttle.check(&elsewhere, now).await.unwrap().subject, "partner id");
-        assert_eq!(throttle.check(&from, at("2026-04-22T18:05:00Z")).await, None, "a new window");
+        assert_eq!(
+            throttle.check(&from, at("2026-04-22T18:05:00Z")).await,
+            None,
+            "a new window"
+        );
     }
 }

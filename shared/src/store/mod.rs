@@ -25,7 +25,10 @@ use serde::{Deserialize, Serialize};
 pub use kv::{Change, KvBackend, KvStore, Space};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryBackend;
-pub use read::{AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts, StoreQuery, ASKING_LOOKBACK};
+pub use read::{
+    count_alerts, count_by_hour, AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts, StoreQuery,
+    ASKING_LOOKBACK,
+};
 
 /// The right to process one delivery or publish one alert until `until`. A crashed holder's lease expires and
 /// the next attempt takes over.

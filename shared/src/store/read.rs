@@ -3,7 +3,7 @@
 
 use super::{ListQuery, StoreError, StoredAlert, StoredConflict, StoredDelivery};
 use crate::model::DedupeKey;
-use crate::model::{EsimIdentity, Lifecycle, ProviderId, Refs};
+use crate::model::{EsimIdentity, Lifecycle, PartnerId, ProviderId, Refs};
 use crate::state::EsimState;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -76,6 +76,8 @@ pub struct FleetFilter {
     /// Plans that end after the first time and no later than the second.
     pub ending: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub lifecycle: Option<Lifecycle>,
+    /// Only eSIMs this partner owns.
+    pub partner: Option<PartnerId>,
 }
 
 /// One page of a fleet view; `more` when rows follow it.
@@ -89,6 +91,7 @@ impl FleetFilter {
     pub fn admits(&self, state: &EsimState) -> bool {
         let left = state.usage.as_ref().and_then(|f| f.value.remaining_ratio);
         self.window.admits(state.provider, state.updated_at)
+            && self.partner.as_ref().is_none_or(|p| state.owner.as_ref() == Some(p))
             && self
                 .below_percent
                 .is_none_or(|below| !gone(state) && left.is_some_and(|r| r * 100.0 < below))

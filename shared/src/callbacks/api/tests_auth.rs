@@ -211,13 +211,30 @@ async fn each_refusal_is_logged_with_route_reason_partner_and_source_never_the_k
         .collect();
     let seen: Vec<_> = refusals
         .iter()
-        .map(|r| (r["route"].as_str(), r["reason"].as_str(), r["partner"].as_str(), r["source"].as_str()))
+        .map(|r| {
+            (
+                r["route"].as_str(),
+                r["reason"].as_str(),
+                r["partner"].as_str(),
+                r["source"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         seen,
         [
-            (Some("list_callbacks"), Some("unauthenticated"), Some("gone"), Some("198.51.100.7")),
-            (Some("list_callbacks"), Some("too_many_failures"), Some("acme"), Some("198.51.100.7")),
+            (
+                Some("list_callbacks"),
+                Some("unauthenticated"),
+                Some("gone"),
+                Some("198.51.100.7")
+            ),
+            (
+                Some("list_callbacks"),
+                Some("too_many_failures"),
+                Some("acme"),
+                Some("198.51.100.7")
+            ),
         ]
     );
     assert!(!text.contains(&wrong) && !text.contains(&rig.key), "{text}");
