@@ -280,6 +280,7 @@ pub fn upcoming_expiry(state: &EsimState, rules: &AlertRules, now: DateTime<Utc>
         now,
     );
     alert.expires_at = Some(expires_at);
+    alert.partner_id = state.owner.clone();
     Some(alert)
 }
 

@@ -141,6 +141,12 @@ fn sweep_raises_the_window_alert_with_the_delivery_paths_id() {
         upcoming_expiry(&state, &rules, now() + Duration::hours(73)).is_none(),
         "past ends are not swept"
     );
+    // The eSIM's owner is named by both, so its partner hears of the sweep's alert as of the delivery's.
+    let mut owned = state.clone();
+    owned.owner = crate::model::PartnerId::parse("acme");
+    assert_eq!(upcoming_expiry(&owned, &rules, later).unwrap().partner_id, owned.owner);
+    assert_eq!(evaluate(&e, Some(&owned), &rules, later)[0].partner_id, owned.owner);
+    assert_eq!(swept.partner_id, None);
 }
 
 #[test]
