@@ -332,8 +332,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
         }
         Command::Events { list, backend } => listing(Listing::Events, list, Default::default(), backend).await,
         Command::Esims {
-            action: Some(action),
-            ..
+            action: Some(action), ..
         } => done(esims::run_opened(&action, &mut pipe::stdout()).await),
         Command::Esims {
             action: None,

@@ -3,8 +3,7 @@
 //! once, so an alert fires once however often its inputs are seen.
 
 use crate::model::{
-    PartnerId,
-    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, Lifecycle, ProviderId,
+    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, EventKind, Lifecycle, PartnerId, ProviderId,
 };
 use crate::state::EsimState;
 use chrono::{DateTime, Duration, Utc};

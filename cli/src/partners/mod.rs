@@ -164,7 +164,9 @@ fn contact_email(text: &str) -> Result<String, String> {
 
 fn scope_said(scope: Scope) -> &'static str {
     match scope {
-        Scope::Own => "its own eSIMs only (scope own: assign them with `esimhooks esims assign` or a directory partner_id)",
+        Scope::Own => {
+            "its own eSIMs only (scope own: assign them with `esimhooks esims assign` or a directory partner_id)"
+        }
         Scope::All => "every eSIM (scope all)",
     }
 }

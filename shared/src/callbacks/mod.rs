@@ -24,15 +24,15 @@ pub mod queue;
 pub mod rate;
 pub mod recovery;
 pub mod registry;
-pub mod sender;
 #[cfg(any(test, feature = "testing"))]
 pub mod scoped;
+pub mod sender;
 pub mod signing;
+#[cfg(feature = "aws")]
+pub mod sns;
 pub mod throttle;
 #[cfg(feature = "aws")]
 pub mod throttle_dynamodb;
-#[cfg(feature = "aws")]
-pub mod sns;
 pub mod transport;
 pub mod types;
 pub mod url;

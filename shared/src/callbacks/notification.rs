@@ -113,7 +113,13 @@ impl Notification {
         let notification_type = NotificationType::for_event(event.kind)?;
         let id = notification_id(&["event", event.provider.as_str(), event.dedupe_key.as_str()]);
         let data = event_data(event);
-        Some(Self::real(notification_type, id, event.received_at, data, owner.cloned()))
+        Some(Self::real(
+            notification_type,
+            id,
+            event.received_at,
+            data,
+            owner.cloned(),
+        ))
     }
 
     fn real(

@@ -3,9 +3,9 @@
 //! guess, and a lookup costs one hash instead of a deliberately slow one. Two keys may be live at once, so a
 //! partner can rotate without downtime.
 
-pub use crate::model::partner::{PartnerId, Scope};
 use super::signing::SigningSecret;
 use crate::auth::secret_eq;
+pub use crate::model::partner::{PartnerId, Scope};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -146,8 +146,17 @@ mod tests {
         queue.0.lock().unwrap().clear();
         let scoped = recover(&log, &queue, &acme, t0, 10).await.unwrap();
         assert_eq!(scoped, Recovered { resent: 1, more: false });
-        let sent: Vec<String> = queue.0.lock().unwrap().iter().map(|j| j.notification_id.clone()).collect();
+        let sent: Vec<String> = queue
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|j| j.notification_id.clone())
+            .collect();
         assert_eq!(sent, ["ntf_6"]);
-        assert!(log.parked(&acme.id, t0, 10).await.unwrap().is_empty(), "all three forgotten");
+        assert!(
+            log.parked(&acme.id, t0, 10).await.unwrap().is_empty(),
+            "all three forgotten"
+        );
     }
 }

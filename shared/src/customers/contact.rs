@@ -292,9 +292,10 @@ impl Contact {
                 None => Channels::default(),
             },
             partner_id: match text("partner_id", &fields.partner_id, 64)? {
-                Some(id) => Some(PartnerId::parse(&id).ok_or_else(|| {
-                    problem("partner_id", "not a partner id (3 to 64 of a-z, 0-9 and -)")
-                })?),
+                Some(id) => Some(
+                    PartnerId::parse(&id)
+                        .ok_or_else(|| problem("partner_id", "not a partner id (3 to 64 of a-z, 0-9 and -)"))?,
+                ),
                 None => None,
             },
         };

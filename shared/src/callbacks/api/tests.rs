@@ -1,5 +1,6 @@
 use super::*;
 use lambda_http::http::Method;
+use serde_json::Value;
 
 #[test]
 fn routes_match_the_end_of_the_path() {
