@@ -8,9 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=(--release)
-if [ "${1:-}" = "--quick" ]; then
-  profile=()
-fi
+tools_only=""
+case "${1:-}" in
+  --quick) profile=() ;;
+  # Only what the build needs installed (cargo-lambda, zig, the aarch64 standard library): CI fetches them
+  # while other stages build.
+  --tools-only) tools_only=1 ;;
+esac
 
 # One webhook binary per provider (functions/webhooks/src/bin/<provider>.rs), then the other functions.
 mapfile -t providers < <(ls functions/webhooks/src/bin | sed 's/\.rs$//')
@@ -26,6 +30,8 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     sleep 5
   done
 fi
+
+[ -z "$tools_only" ] || exit 0
 
 packages=(-p webhooks -p expiry-sweep -p callbacks -p customers -p reconcile)
 rm -rf target/lambda
