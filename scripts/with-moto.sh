@@ -34,7 +34,8 @@ mkdir -p target
 # SNS deliveries to HTTPS subscribers (partner callbacks) are captured in this file, not sent (see the script).
 capture="$PWD/target/moto-http-$port.jsonl"
 : > "$capture"
-MOTO_HTTP_CAPTURE="$capture" "$venv/bin/python" scripts/moto_server.py -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+moto_log="target/moto-$port.log"
+MOTO_HTTP_CAPTURE="$capture" "$venv/bin/python" scripts/moto_server.py -H 127.0.0.1 -p "$port" > "$moto_log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 
@@ -43,7 +44,7 @@ for _ in $(seq 1 100); do
   if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/')" >/dev/null 2>&1; then
     break
   fi
-  kill -0 "$moto_pid" 2>/dev/null || { echo "with-moto.sh: moto failed to start:" >&2; cat target/moto.log >&2; exit 1; }
+  kill -0 "$moto_pid" 2>/dev/null || { echo "with-moto.sh: moto failed to start:" >&2; cat "$moto_log" >&2; exit 1; }
   sleep 0.1
 done
 echo "with-moto.sh: moto listening on $endpoint" >&2
