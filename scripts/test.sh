@@ -38,7 +38,7 @@ if [ "$#" -gt 0 ]; then
 else
   # The two longest tests are each bound by moto's one Python core: they run on a moto of their own beside
   # all the others (which skip them), so both cores work. Everything is built once first.
-  slow=(sharded_listings_return_the_rows_of_the_in_memory_store a_thousand_concurrent_copies_send_one_sms_and_one_email)
+  slow=(layout::sharded_listings_return_the_rows_of_the_in_memory_store notify::a_thousand_concurrent_copies_send_one_sms_and_one_email)
   skip=()
   for name in "${slow[@]}"; do skip+=(--skip "$name"); done
   cargo test --workspace --locked --no-run 2>&1 | tee "$log"

@@ -1,6 +1,6 @@
 //! Roamify end to end through the real `Service`, over in-memory adapters.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

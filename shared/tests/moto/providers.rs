@@ -2,10 +2,9 @@
 //! events/<provider>/) against DynamoDB and SNS on moto: each fixture twice, stored once, each expected alert
 //! published once with its attributes. A provider added to the list with fixtures and events is checked here.
 
-mod common;
+use crate::common;
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;

@@ -2,7 +2,7 @@
 //! other succeeded, and 1000 concurrent copies of one delivery. After recovery, the provider's retry must
 //! store the event once and send the alert once.
 
-mod common;
+use crate::common;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -109,8 +109,7 @@ impl EventStore for FaultyStore {
     }
 }
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use moto_rig::MotoRig;
 

@@ -4,7 +4,7 @@
 //! comes back with a PUT; an event notification that cannot be published fails the delivery, and the
 //! provider's retry offers it again without publishing the alert twice.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::*;

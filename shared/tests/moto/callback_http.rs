@@ -8,8 +8,7 @@ use shared::callbacks::http::HttpPoster;
 use shared::callbacks::url::StaticResolver;
 use std::sync::Arc;
 
-#[path = "common/receiver.rs"]
-mod receiver;
+use crate::receiver;
 
 use receiver::receiver;
 

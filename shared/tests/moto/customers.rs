@@ -1,10 +1,9 @@
 //! Telling the customer, on moto: the directory on DynamoDB (registered under every identifier, found by any,
 //! replaced and erased whole) and the one alert scale on the operator topic.
 
-mod common;
+use crate::common;
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use moto_rig::MotoRig;
 use shared::customers::{Conflict, Contact, ContactFields, ContactLookup, ContactStore, EsimRef, Replace, Upserted};

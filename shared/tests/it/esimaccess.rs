@@ -1,6 +1,6 @@
 //! eSIM Access end to end through the real `Service`, over in-memory adapters.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use chrono::Duration;

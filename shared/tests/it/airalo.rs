@@ -1,6 +1,6 @@
 //! Airalo end to end through the real `Service` and the Lambda entry point, over in-memory adapters.
 
-mod common;
+use crate::common;
 
 use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;

@@ -2,7 +2,7 @@
 //! have changed (stored unrecognized, or missing what its type promises), so the per-provider share can be
 //! alarmed on (template.yaml, `<Provider>SchemaDriftAlarm`). Read here through the service's metrics output.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! store answers with), and every document read back one by one. A store whose documents predate the indexes
 //! answers the same once opened.
 
-mod common;
+use crate::common;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};

@@ -1,7 +1,7 @@
 //! What an attacker or a careless provider sends, end to end through the real `Service` over in-memory
 //! adapters: clocks far off, variants of a signed body, whitespace around a body, control characters.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

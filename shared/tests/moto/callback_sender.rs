@@ -19,8 +19,7 @@ use shared::clock::{Clock, FixedClock};
 use shared::customers::notify::{Channel, MemorySender};
 use std::sync::Arc;
 
-#[path = "common/receiver.rs"]
-mod receiver;
+use crate::receiver;
 
 use receiver::Receiver;
 

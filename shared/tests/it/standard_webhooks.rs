@@ -4,7 +4,7 @@
 //! Signed callbacks verify; a tampered body, a wrong secret and a timestamp outside five minutes do not; during
 //! a rotation either secret verifies.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::reference_verdicts;

@@ -4,10 +4,9 @@
 //! invisible until its retry is due, an exhausted one goes to the dead-letter queue and is recoverable onto
 //! the callbacks queue, and every attempt is in the partner's attempt log.
 
-mod common;
+use crate::common;
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use common::*;
 use moto_rig::MotoRig;
@@ -27,8 +26,7 @@ use shared::clock::Clock;
 use shared::model::ProviderId;
 use std::sync::Arc;
 
-#[path = "common/receiver.rs"]
-mod receiver;
+use crate::receiver;
 
 use receiver::Receiver;
 

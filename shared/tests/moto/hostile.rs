@@ -1,7 +1,7 @@
 //! Hostile and careless input through the production path on moto's DynamoDB, SNS and SQS: whitespace around
 //! a body, variants of a signed body, repeated conflicts, control characters. `scripts/test.sh` starts moto.
 
-mod common;
+use crate::common;
 
 use common::*;
 use shared::clock::Clock;
@@ -13,8 +13,7 @@ use shared::service::Service;
 use shared::store::StoreQuery;
 use std::sync::Arc;
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use moto_rig::MotoRig;
 

@@ -1,7 +1,7 @@
 //! What the logs say: captured at info level in the Lambda JSON format while every provider's fixtures run.
 //! No secret and no raw payload may appear; each request line carries what an operator needs.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

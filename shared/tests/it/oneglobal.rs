@@ -1,7 +1,7 @@
 //! 1GLOBAL Connect end to end through the real `Service`, over in-memory adapters: Basic credentials or a URL
 //! token, the one alert scale (80 % used is 20 % left), and SUBSCRIPTION_END told apart by its date.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

@@ -3,7 +3,7 @@
 //! allow-lists on). A
 //! provider added to the list with fixtures is checked here without a line more.
 
-mod common;
+use crate::common;
 
 use common::*;
 use shared::model::ProviderId;

@@ -1,9 +1,9 @@
 //! Partner callbacks through the production path (API Gateway event → CallbacksApi → DynamoDB registry, echoes
 //! published to the SNS topic) against moto. The rig's SQS queue, subscribed to the topic without a filter,
 //! shows every message with its attributes, and the callback sender's fan-out tells which partner endpoints
-//! each would be delivered to (the delivery itself: `moto_callback_queue.rs`).
+//! each would be delivered to (the delivery itself: `callback_queue.rs`).
 
-mod common;
+use crate::common;
 
 use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
@@ -29,8 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use moto_rig::MotoRig;
 
@@ -834,7 +833,6 @@ async fn a_partner_recovers_what_failed_since_a_time_and_only_that() {
     assert_eq!(refused, 401, "another partner's failures need its key");
 }
 
-#[path = "callbacks/scopes.rs"]
 mod scopes;
 
 #[tokio::test]

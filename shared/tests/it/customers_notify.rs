@@ -1,7 +1,7 @@
 //! Telling the customer through the real `Service` and `Pipeline` over in-memory adapters: one SMS and one
 //! email per alert, whatever the duplicates; refusals recorded; transient failures retried by the provider.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

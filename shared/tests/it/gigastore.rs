@@ -1,7 +1,7 @@
 //! DENT Gigastore end to end through the real `Service`, over in-memory adapters: told apart by shape,
 //! authenticated by URL token, keyed by body hash; its balance alert is one low-data alert at `100MB`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use shared::clock::Clock;

@@ -1,6 +1,6 @@
 //! `PUT /customers/{provider}/{esim}` at the handler, from API Gateway events, over the in-memory store.
 
-mod common;
+use crate::common;
 
 use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;

@@ -3,7 +3,7 @@
 //! of keys-only indexes, return the same rows as the in-memory store given the same deliveries; and items written in the layout before it (JSON text documents, unsharded index keys) are
 //! still read, listed, swept, deduplicated and rewritten.
 
-mod common;
+use crate::common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
@@ -17,8 +17,7 @@ use shared::store::read::histories;
 use shared::store::{Begin, EsimHistory, EsimName, EventStore, FleetFilter, KvStore, Lease, ListQuery, StoreQuery};
 use std::sync::Arc;
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 const START: &str = "2026-11-30T20:00:00Z";
 

@@ -1,7 +1,7 @@
 //! One alert scale: `level` counts what is left whoever said so, a provider's label is kept as
 //! `provider_level`, and one situation is one alert (in-memory adapters, the real `Service` and `Pipeline`).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -2,10 +2,9 @@
 //! DynamoDB, SMS by SNS `Publish` to the phone, email by SES v2 `SendEmail`, the outbox on the table's sparse
 //! index. What was sent is read back from moto's own record (`/moto-api/data.json`).
 
-mod common;
+use crate::common;
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use moto_rig::MotoRig;
 use serde_json::{json, Value};
@@ -23,10 +22,8 @@ use std::sync::Arc;
 
 const FROM: &str = "alerts@travelsim.example";
 
-#[path = "moto_notify/trust.rs"]
 mod trust;
 
-#[path = "moto_notify/asking.rs"]
 mod asking;
 
 fn contact(pairs: &[(&str, &str)]) -> Contact {

@@ -1,7 +1,7 @@
 //! Property: whatever order deliveries arrive in, an eSIM's state ends at its newest status and its newest
 //! usage reading, every delivery is stored once, and no alert is published twice.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

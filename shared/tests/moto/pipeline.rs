@@ -2,7 +2,7 @@
 //! loopback. `scripts/test.sh` starts moto and sets ESIMHOOKS_TEST_ENDPOINT; every test makes its own table,
 //! topic and queue, so tests run in parallel without seeing each other.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;
@@ -19,8 +19,7 @@ use std::sync::Arc;
 
 const NOW: &str = "2026-04-22T18:00:00Z";
 
-#[path = "common/moto_rig.rs"]
-mod moto_rig;
+use crate::moto_rig;
 
 use moto_rig::MotoRig;
 
