@@ -130,13 +130,13 @@ impl MotoRig {
         ))
     }
 
-    fn service(&self, store: Arc<dyn EventStore>, sink: Arc<SnsSink>, settings: PipelineSettings) -> Service {
+    fn service_over(&self, store: Arc<dyn EventStore>, sink: Arc<SnsSink>, settings: PipelineSettings) -> Service {
         let pipeline = Pipeline::new(store, sink, self.clock.clone(), settings);
         Service::ready(esimaccess_provider(true), Arc::new(pipeline), 128 * 1024)
     }
 
     fn healthy(&self) -> Service {
-        self.service(self.store.clone(), self.sink(None), quick_settings())
+        self.service_over(self.store.clone(), self.sink(None), quick_settings())
     }
 
     async fn stored(&self) -> Vec<shared::store::StoredDelivery> {
@@ -166,7 +166,7 @@ async fn dynamodb_unreachable_then_recovered() {
         rig.store.table(),
         Duration::days(1),
     ));
-    let broken = rig.service(down, rig.sink(None), quick_settings());
+    let broken = rig.service_over(down, rig.sink(None), quick_settings());
     for _ in 0..3 {
         let response = handle_apigw(&broken, event()).await;
         assert_eq!(response.status_code, 503);
@@ -184,7 +184,7 @@ async fn dynamodb_unreachable_then_recovered() {
 #[tokio::test]
 async fn sns_unreachable_after_dynamodb_succeeded_then_recovered() {
     let rig = Rig::new("sns-down", NOW).await;
-    let broken = rig.service(rig.store.clone(), rig.sink(Some(&closed_endpoint())), quick_settings());
+    let broken = rig.service_over(rig.store.clone(), rig.sink(Some(&closed_endpoint())), quick_settings());
     assert_eq!(handle_apigw(&broken, event()).await.status_code, 503);
     let stored = rig.stored().await;
     assert_eq!(stored.len(), 1, "the authentic payload is already kept");
@@ -210,7 +210,7 @@ async fn dynamodb_failing_after_sns_accepted_the_alert() {
         faults: Faults::default(),
     });
     blip.faults.mark_sent.store(2, Ordering::SeqCst);
-    let service = rig.service(blip.clone(), rig.sink(None), quick_settings());
+    let service = rig.service_over(blip.clone(), rig.sink(None), quick_settings());
     assert_eq!(handle_apigw(&service, event()).await.status_code, 200);
     assert_eq!(rig.alerts_received().await, 1);
 
@@ -238,7 +238,7 @@ async fn a_storm_of_1000_concurrent_copies_stores_one_event_and_one_alert() {
         busy_wait: std::time::Duration::from_secs(20),
         ..PipelineSettings::default()
     };
-    let service = Arc::new(rig.service(rig.store.clone(), rig.sink(None), settings));
+    let service = Arc::new(rig.service_over(rig.store.clone(), rig.sink(None), settings));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..1000 {

@@ -20,7 +20,7 @@ use moto_rig::MotoRig;
 const NOW: &str = "2030-11-20T12:00:00Z";
 
 impl MotoRig {
-    fn pipeline(&self) -> Arc<Pipeline> {
+    fn hostile_pipeline(&self) -> Arc<Pipeline> {
         let sink = Arc::new(SnsSink::new(self.sns.clone(), &self.topic_arn));
         Arc::new(Pipeline::new(
             self.store.clone(),
@@ -30,8 +30,8 @@ impl MotoRig {
         ))
     }
 
-    fn service(&self, provider: ProviderId) -> Service {
-        Service::ready(fixture_provider(provider), self.pipeline(), 128 * 1024)
+    fn hostile_service(&self, provider: ProviderId) -> Service {
+        Service::ready(fixture_provider(provider), self.hostile_pipeline(), 128 * 1024)
     }
 }
 
@@ -47,7 +47,7 @@ async fn padded_bodies_are_stored_exactly_and_replay_changes_nothing() {
     ] {
         let body = format!("\n\t {}  \r\n", fixture(provider.as_str(), name).request.body);
         let reply = rig
-            .service(provider)
+            .hostile_service(provider)
             .handle(&signed_delivery(provider, &body, rig.clock.now()))
             .await;
         assert_eq!(reply.status, 200, "{provider}: {}", reply.body);
@@ -65,7 +65,7 @@ async fn padded_bodies_are_stored_exactly_and_replay_changes_nothing() {
             d.event.raw_padding
         );
     }
-    let pipeline = rig.pipeline();
+    let pipeline = rig.hostile_pipeline();
     for d in &stored {
         assert_eq!(
             replay_one(&pipeline, &d.event, false).await.unwrap(),
@@ -81,7 +81,7 @@ async fn padded_bodies_are_stored_exactly_and_replay_changes_nothing() {
 #[tokio::test]
 async fn variants_of_one_signed_airalo_body_publish_one_alert() {
     let rig = MotoRig::new("variants", NOW).await;
-    let service = rig.service(ProviderId::Airalo);
+    let service = rig.hostile_service(ProviderId::Airalo);
     let body = fixture("airalo", "credit-limit").request.body;
     let signature = hmac_sha512_hex(&fixture_secret(ProviderId::Airalo), body.as_bytes());
     for spaces in 0..20 {
@@ -108,7 +108,7 @@ async fn hostile_text_reaches_no_subscriber() {
     })
     .to_string();
     let reply = rig
-        .service(ProviderId::EsimAccess)
+        .hostile_service(ProviderId::EsimAccess)
         .handle(&signed_delivery(ProviderId::EsimAccess, &body, rig.clock.now()))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -132,7 +132,7 @@ async fn hostile_text_reaches_no_subscriber() {
 #[tokio::test]
 async fn concurrent_conflicts_are_one_counted_record() {
     let rig = MotoRig::new("conflicts", NOW).await;
-    let service = Arc::new(rig.service(ProviderId::EsimAccess));
+    let service = Arc::new(rig.hostile_service(ProviderId::EsimAccess));
     let status = |s: &str| {
         serde_json::json!({"notifyType": "ESIM_STATUS", "notifyId": "reused", "content": {"esimTranNo": "T-R", "esimStatus": s}})
             .to_string()
