@@ -8,11 +8,13 @@
 use super::partner::PartnerId;
 use super::sender::{AttemptLog, AttemptRecord, FailedDelivery};
 use crate::store::dynamodb::{get_json, item_key, key_of, n, query_buckets, s, to_json, unavailable};
-use crate::store::keys::{attempts_pk, failed_pk, partner_log_pks};
+use crate::store::keys::{
+    attempt_sk, attempts_pk, attempts_pks, failed_pk, failed_pks, failed_pks_of, failed_sk, instant,
+};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// How long attempts are kept.
 pub const ATTEMPT_RETENTION: Duration = Duration::days(30);
@@ -55,30 +57,22 @@ impl DynamoAttemptLog {
     }
 }
 
-fn failed_sk(failed: &FailedDelivery) -> String {
-    format!("{}#{}", instant(failed.failed_at), failed.job.notification_id)
-}
-
-fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// A given-up delivery's sort key.
+fn parked_sk(failed: &FailedDelivery) -> String {
+    failed_sk(failed.failed_at, &failed.job.notification_id)
 }
 
 #[async_trait]
 impl AttemptLog for DynamoAttemptLog {
     async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
-        let sk = format!(
-            "{}#{}#{:03}",
-            instant(attempt.at),
-            attempt.notification_id,
-            attempt.attempt
-        );
+        let sk = attempt_sk(attempt.at, &attempt.notification_id, attempt.attempt);
         let pk = attempts_pk(attempt.partner.as_str(), &attempt.notification_id);
         self.put_kept(pk, &sk, ("attempt", to_json(attempt)?), attempt.at).await
     }
 
     async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
         let pk = failed_pk(failed.job.partner.as_str(), &failed.job.notification_id);
-        let sk = failed_sk(failed);
+        let sk = parked_sk(failed);
         self.put_kept(pk, &sk, ("failed", to_json(failed)?), failed.failed_at)
             .await
     }
@@ -89,10 +83,7 @@ impl AttemptLog for DynamoAttemptLog {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<FailedDelivery>, StoreError> {
-        let partitions = partner_log_pks("FAILED", partner.as_str())
-            .into_iter()
-            .map(|p| (p, "pk"))
-            .collect();
+        let partitions = failed_pks(partner.as_str()).into_iter().map(|p| (p, "pk")).collect();
         let range = (instant(since), "~".to_string());
         let mut entries = query_buckets(&self.client, &self.table, "", partitions, range, None).await?;
         entries.sort_by_cached_key(key_of_sort);
@@ -101,16 +92,12 @@ impl AttemptLog for DynamoAttemptLog {
     }
 
     async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        let partner = failed.job.partner.as_str();
         // Where it was parked: its shard, or the one partition of a log from before sharding.
-        for pk in [
-            failed_pk(partner, &failed.job.notification_id),
-            format!("FAILED#{partner}"),
-        ] {
+        for pk in failed_pks_of(failed.job.partner.as_str(), &failed.job.notification_id) {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(item_key(pk, &failed_sk(failed))))
+                .set_key(Some(item_key(pk, &parked_sk(failed))))
                 .send()
                 .await
                 .map_err(unavailable)?;
@@ -125,10 +112,7 @@ impl AttemptLog for DynamoAttemptLog {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let partitions = partner_log_pks("ATTEMPTS", partner.as_str())
-            .into_iter()
-            .map(|p| (p, "pk"))
-            .collect();
+        let partitions = attempts_pks(partner.as_str()).into_iter().map(|p| (p, "pk")).collect();
         // `#` sorts after the instant: every attempt strictly before `until`.
         let range = (instant(since), instant(until));
         let mut entries = query_buckets(&self.client, &self.table, "", partitions, range, Some(limit)).await?;

@@ -15,17 +15,14 @@ use super::types::NotificationType;
 use crate::store::dynamodb::{
     condition_held, get_items, get_n, get_s, item_key, key_of, s, to_json, unavailable, Item, LISTING_INDEX,
 };
+use crate::store::keys::{
+    callback_sk, endpoint_pk, partner_pk, CALLBACK_PREFIX, ENDPOINT_SK, PARTNER_LISTING, PARTNER_SK,
+};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
-
-const PARTNER_SK: &str = "PARTNER";
-const CALLBACK_PREFIX: &str = "CALLBACK#";
-const ENDPOINT_SK: &str = "ENDPOINT";
-const PARTNER_LISTING: &str = "PARTNER";
 
 mod slots;
 
@@ -33,18 +30,6 @@ mod slots;
 pub struct DynamoRegistry {
     client: Client,
     table: String,
-}
-
-fn partner_pk(id: &PartnerId) -> String {
-    format!("PARTNER#{id}")
-}
-
-fn callback_sk(kind: NotificationType) -> String {
-    format!("{CALLBACK_PREFIX}{:03}", kind.number())
-}
-
-fn endpoint_pk(url: &str) -> String {
-    format!("ENDPOINT#{}", hex::encode(Sha256::digest(url.as_bytes())))
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -205,7 +190,7 @@ impl CallbackRegistry for DynamoRegistry {
 
     async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
         let kind = registration.notification_type;
-        let mut item = item_key(partner_pk(&registration.partner), &callback_sk(kind));
+        let mut item = item_key(partner_pk(&registration.partner), &callback_sk(kind.number()));
         item.extend([
             ("partner".to_string(), s(registration.partner.as_str())),
             ("notification_type".to_string(), s(kind.number().to_string())),
@@ -234,7 +219,10 @@ impl CallbackRegistry for DynamoRegistry {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(item_key(partner_pk(partner), &callback_sk(notification_type))))
+            .set_key(Some(item_key(
+                partner_pk(partner),
+                &callback_sk(notification_type.number()),
+            )))
             .return_values(ReturnValue::AllOld)
             .send()
             .await

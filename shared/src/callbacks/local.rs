@@ -17,33 +17,22 @@ use crate::alerts::Alert;
 use crate::clock::Clock;
 use crate::model::Event;
 use crate::notify::{AlertSink, PublishError};
-use crate::store::index::{partner_prefix, sort_time, IndexRange};
+use crate::store::index::IndexRange;
+use crate::store::keys::{
+    arrival_key, attempt_key, failed_key, job_key, partner_entry, partner_prefix, registration_key,
+};
 use crate::store::{KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+fn parked_key(failed: &FailedDelivery) -> String {
+    failed_key(&failed.job.partner, failed.failed_at, &failed.job.notification_id)
 }
 
-fn registration_key(partner: &PartnerId, kind: NotificationType) -> String {
-    format!("{partner}#{:05}", kind.number())
-}
-
-fn failed_key(failed: &FailedDelivery) -> String {
-    let job = &failed.job;
-    format!("{}#{}#{}", job.partner, instant(failed.failed_at), job.notification_id)
-}
-
-fn job_key(job: &CallbackJob) -> String {
-    format!("{}#{}", job.partner, job.notification_id)
-}
-
-/// Where a URL's theoretical arrival time is kept, beside its endpoint: no URL starts `rate#`.
-fn arrival_key(url: &str) -> String {
-    format!("rate#{url}")
+fn queued_key(job: &CallbackJob) -> String {
+    job_key(&job.partner, &job.notification_id)
 }
 
 /// A rate-limited URL's theoretical arrival time ([`super::rate`]).
@@ -81,7 +70,7 @@ impl<B: KvBackend> CallbackRegistry for KvStore<B> {
 
     async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
         let _guard = self.locked();
-        let key = registration_key(&registration.partner, registration.notification_type);
+        let key = registration_key(&registration.partner, registration.notification_type.number());
         let previous = self.read(Space::Registrations, &key)?;
         self.write(Space::Registrations, &key, registration)?;
         Ok(previous)
@@ -93,7 +82,7 @@ impl<B: KvBackend> CallbackRegistry for KvStore<B> {
         notification_type: NotificationType,
     ) -> Result<Option<Registration>, StoreError> {
         let _guard = self.locked();
-        let key = registration_key(partner, notification_type);
+        let key = registration_key(partner, notification_type.number());
         let previous = self.read(Space::Registrations, &key)?;
         self.delete(Space::Registrations, &key)?;
         Ok(previous)
@@ -136,13 +125,7 @@ impl<B: KvBackend> CallbackRegistry for KvStore<B> {
 #[async_trait]
 impl<B: KvBackend> AttemptLog for KvStore<B> {
     async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
-        let key = format!(
-            "{}#{}#{}#{:03}",
-            attempt.partner,
-            instant(attempt.at),
-            attempt.notification_id,
-            attempt.attempt
-        );
+        let key = attempt_key(&attempt.partner, attempt.at, &attempt.notification_id, attempt.attempt);
         self.write_indexed(Space::CallbackAttempts, &key, attempt)
     }
 
@@ -154,18 +137,13 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
         // Newest first: by time, then attempt number, as the entries sort.
-        let prefix = partner_prefix(partner);
-        let range = IndexRange::new(
-            "partner",
-            format!("{prefix}{}", sort_time(since)),
-            format!("{prefix}{}", sort_time(until)),
-        )
-        .page(0, limit);
+        let range =
+            IndexRange::new("partner", partner_entry(partner, since), partner_entry(partner, until)).page(0, limit);
         self.read_range(Space::CallbackAttempts, &range)
     }
 
     async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        self.write_indexed(Space::FailedCallbacks, &failed_key(failed), failed)
+        self.write_indexed(Space::FailedCallbacks, &parked_key(failed), failed)
     }
 
     async fn parked(
@@ -174,11 +152,10 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<FailedDelivery>, StoreError> {
-        let prefix = partner_prefix(partner);
         let range = IndexRange::new(
             "partner",
-            format!("{prefix}{}", sort_time(since)),
-            format!("{prefix}\u{10FFFF}"),
+            partner_entry(partner, since),
+            format!("{}\u{10FFFF}", partner_prefix(partner)),
         )
         .oldest_first()
         .page(0, limit);
@@ -186,7 +163,7 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
     }
 
     async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        self.delete(Space::FailedCallbacks, &failed_key(failed))
+        self.delete(Space::FailedCallbacks, &parked_key(failed))
     }
 }
 
@@ -231,7 +208,7 @@ impl<B: KvBackend> LocalCallbacks<B> {
         due_at: DateTime<Utc>,
         slot: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let key = job_key(&job);
+        let key = queued_key(&job);
         let queued = QueuedJob {
             job,
             attempt,
@@ -282,7 +259,7 @@ impl<B: KvBackend> LocalCallbacks<B> {
                 self.queue_in(queued.job, queued.attempt, due, Some(slot))
             }
             Verdict::Delivered | Verdict::DisableEndpoint | Verdict::Exhausted | Verdict::Dropped => {
-                self.store.delete(Space::CallbackJobs, &job_key(&queued.job))
+                self.store.delete(Space::CallbackJobs, &queued_key(&queued.job))
             }
         }
     }

@@ -7,6 +7,7 @@
 //! Counters live in DynamoDB where deployed (`throttle_dynamodb.rs`), in memory in `serve`.
 
 use super::partner::PartnerId;
+use crate::store::keys::{partner_subject, source_subject};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -59,8 +60,8 @@ impl Subject {
     /// Its name in a store key: `source#<address>` or `partner#<id>`.
     pub fn key(&self) -> String {
         match self {
-            Self::Source(ip) => format!("source#{ip}"),
-            Self::Partner(id) => format!("partner#{id}"),
+            Self::Source(ip) => source_subject(ip),
+            Self::Partner(id) => partner_subject(id),
         }
     }
 

@@ -10,16 +10,17 @@ use super::notify::{
 use crate::store::dynamodb::conditions::claim_expr;
 use crate::store::dynamodb::items::{from_item, pack, to_item, ClaimRecord};
 use crate::store::dynamodb::{
-    alert_pk, condition_held, get_ms, get_s, item_key, key_of, n, s, sort_range, unavailable, ClaimWrite, DynamoStore,
-    Item, LISTING_INDEX,
+    condition_held, get_ms, get_s, item_key, key_of, n, s, unavailable, ClaimWrite, DynamoStore, Item,
 };
-use crate::store::keys::{outbox_buckets, outbox_entry, sms_window_pk};
+use crate::store::keys::{
+    alert_pk, notification_outbox_entry, notification_sk, outbox_buckets, sms_window_pk, sort_range, LISTING_INDEX,
+    NOTIFY_PREFIX, SMS_WINDOW_SK,
+};
 use crate::store::{Decision, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-const SMS_WINDOW_SK: &str = "WINDOW";
 /// Senders racing for one phone's last allowance: each loss means another took one, so a few rounds settle it.
 const SMS_WINDOW_TRIES: usize = 8;
 
@@ -42,19 +43,19 @@ impl DynamoStore {
 /// document is the record, so one query reads an alert's notifications. Only a message waiting in the outbox
 /// is in an index: the listing index under its due hour's shard (`OUTBOX#<hour>#<shard>` / `<due_at>`,
 /// sparse: the record leaves the index when it is sent).
-fn notification_sk(channel: Channel) -> String {
-    format!("NOTIFY#{}", channel.as_str())
+fn notification_key(alert_id: &str, channel: Channel) -> Item {
+    item_key(alert_pk(alert_id), &notification_sk(channel.as_str()))
 }
 
 fn notification_item(record: &NotificationRecord) -> Result<Item, StoreError> {
-    let sk = notification_sk(record.channel);
+    let channel = record.channel.as_str();
     let held = match (record.in_outbox(), record.due_at) {
-        (true, Some(due_at)) => Some(outbox_entry(&format!("{}#{sk}", record.alert_id), due_at)),
+        (true, Some(due_at)) => Some(notification_outbox_entry(&record.alert_id, channel, due_at)),
         _ => None,
     };
     to_item(&ClaimRecord {
         pk: alert_pk(&record.alert_id),
-        sk,
+        sk: notification_sk(channel),
         status: record.status.as_str().into(),
         attempt: record.attempt.clone(),
         lease_until: record.lease_until.map(|until| until.timestamp_millis()),
@@ -112,7 +113,7 @@ impl NotificationStore for DynamoStore {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(item_key(alert_pk(alert_id), &notification_sk(channel))))
+            .set_key(Some(notification_key(alert_id, channel)))
             .condition_expression("#attempt = :attempt")
             .update_expression("SET #lease_until = :zero")
             .expression_attribute_names("#attempt", "attempt")
@@ -130,7 +131,7 @@ impl NotificationStore for DynamoStore {
             .table_name(self.table())
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(alert_pk(alert_id)))
-            .expression_attribute_values(":prefix", s("NOTIFY#"))
+            .expression_attribute_values(":prefix", s(NOTIFY_PREFIX))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -250,7 +251,7 @@ impl NotificationStore for DynamoStore {
             .scan()
             .table_name(self.table())
             .filter_expression("begins_with(sk, :notify)")
-            .expression_attribute_values(":notify", s("NOTIFY#"))
+            .expression_attribute_values(":notify", s(NOTIFY_PREFIX))
             .into_paginator()
             .items()
             .send();
@@ -267,10 +268,7 @@ impl NotificationStore for DynamoStore {
             self.client()
                 .update_item()
                 .table_name(self.table())
-                .set_key(Some(item_key(
-                    alert_pk(&record.alert_id),
-                    &notification_sk(record.channel),
-                )))
+                .set_key(Some(notification_key(&record.alert_id, record.channel)))
                 .update_expression("SET #doc = :doc REMOVE #notification")
                 .expression_attribute_names("#doc", "doc")
                 .expression_attribute_names("#notification", "notification")

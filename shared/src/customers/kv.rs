@@ -6,20 +6,21 @@ use super::notify::{
 };
 use super::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use crate::model::ProviderId;
-use crate::store::index::{sort_time, IndexRange};
+use crate::store::index::IndexRange;
+use crate::store::keys::{allowance_key, contact_key, notification_key, sort_time};
 use crate::store::Decision;
 use crate::store::{Change, KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 fn key(provider: ProviderId, esim: &EsimRef) -> String {
-    format!("{provider}#{}#{}", esim.kind(), esim.value())
+    contact_key(provider, esim.kind(), esim.value())
 }
 
 impl<B: KvBackend> KvStore<B> {
     /// Writes `record` where `attempt` still holds it (the caller holds the lock); true when written.
     fn write_if_held(&self, record: &NotificationRecord, attempt: &str) -> Result<bool, StoreError> {
-        let key = notification_key(&record.alert_id, record.channel);
+        let key = notification_key(&record.alert_id, record.channel.as_str());
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
         let held = existing.is_some_and(|n| n.attempt.as_deref() == Some(attempt));
         if held {
@@ -99,17 +100,6 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
     }
 }
 
-fn notification_key(alert_id: &str, channel: Channel) -> String {
-    format!("{alert_id}#{}", channel.as_str())
-}
-
-/// A phone's recent SMS, keyed by a digest of the number: a counter is not a contact record. The table's
-/// key ([`crate::store::keys::sms_window_pk`]) without its `SMSCAP#` prefix.
-pub(crate) fn allowance_key(to: &str) -> String {
-    let key = crate::store::keys::sms_window_pk(to);
-    key.strip_prefix("SMSCAP#").unwrap_or(&key).to_string()
-}
-
 #[async_trait]
 impl<B: KvBackend> NotificationStore for KvStore<B> {
     async fn claim_notification(
@@ -118,7 +108,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         now: DateTime<Utc>,
     ) -> Result<NotificationClaim, StoreError> {
         let _guard = self.locked();
-        let key = notification_key(&record.alert_id, record.channel);
+        let key = notification_key(&record.alert_id, record.channel.as_str());
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
         match notification_decision(existing.as_ref().map(|n| (n.status, n.lease_until)), now) {
             Decision::Found(outcome) => Ok(NotificationClaim::from_alert_claim(outcome)),
@@ -142,7 +132,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
 
     async fn release_notification(&self, alert_id: &str, channel: Channel, attempt: &str) -> Result<(), StoreError> {
         let _guard = self.locked();
-        let key = notification_key(alert_id, channel);
+        let key = notification_key(alert_id, channel.as_str());
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
         if let Some(mut held) = existing.filter(|n| n.attempt.as_deref() == Some(attempt)) {
             held.lease_until = Some(DateTime::UNIX_EPOCH);
@@ -174,7 +164,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
 
     async fn claim_due(&self, record: &NotificationRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let _guard = self.locked();
-        let key = notification_key(&record.alert_id, record.channel);
+        let key = notification_key(&record.alert_id, record.channel.as_str());
         let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
         let claimable = existing.is_some_and(|n| n.in_outbox() && due_claimable(n.status, n.lease_until, now));
         if claimable {
@@ -200,7 +190,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
         let mut changes = Vec::new();
         for mut record in all.into_iter().filter(|n| n.to == to) {
             record.to = masked.to_string();
-            let key = notification_key(&record.alert_id, record.channel);
+            let key = notification_key(&record.alert_id, record.channel.as_str());
             changes.push(self.indexed_change(Space::Notifications, &key, &record)?);
         }
         self.backend().apply(&changes)?;

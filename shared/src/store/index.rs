@@ -2,18 +2,18 @@
 //! a range of one index instead of a whole space. Each document says where it sorts ([`Indexed`]); the backend
 //! replaces a document's entries whenever the document is written through [`super::KvStore::write_indexed`].
 
+use super::keys::{
+    attempt_entry, by_provider, esim_entry, lifecycle_entry, partner_entry, sort_ratio, sort_time, told_index,
+};
 use super::{StoredAlert, StoredConflict, StoredDelivery};
 use crate::customers::notify::NotificationRecord;
 use crate::customers::Contact;
 use crate::model::{EsimIdentity, ProviderId};
 use crate::state::EsimState;
-use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 /// Bumped when documents' entries change, so a store opened from an older file rebuilds its indexes.
 pub const INDEX_VERSION: u32 = 1;
-
-/// How many leading characters of a [`sort_time`] name its hour (`2026-12-02T07`).
-pub const HOUR_PREFIX: usize = 13;
 
 /// Where a document sorts in one index.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,40 +67,6 @@ impl IndexRange {
     }
 }
 
-/// The index names a listing reads: every document's, or one provider's.
-pub fn by_provider(index: &str, provider: Option<ProviderId>) -> String {
-    match provider {
-        Some(p) => format!("{index}@{p}"),
-        None => index.to_string(),
-    }
-}
-
-/// A time as text that sorts as the time does: fixed width, nanoseconds, UTC, years held to 0000-9999 (an
-/// absurd year a provider sent sorts at the end it is nearest).
-pub fn sort_time(at: DateTime<Utc>) -> String {
-    match at.year() {
-        y if y < 0 => "0000-01-01T00:00:00.000000000Z".to_string(),
-        y if y > 9999 => "9999-12-31T23:59:59.999999999Z".to_string(),
-        _ => at.to_rfc3339_opts(SecondsFormat::Nanos, true),
-    }
-}
-
-/// A share of data left as text that sorts as the number does: `0.000000` to `1.000000`.
-pub fn sort_ratio(ratio: f64) -> String {
-    let ratio = if ratio.is_finite() { ratio.clamp(0.0, 1.0) } else { 0.0 };
-    format!("{ratio:.6}")
-}
-
-/// The index of a provider's customer messages with one outcome (`told-sent@roamify`).
-pub fn told_index(status: crate::customers::notify::NotificationStatus, provider: ProviderId) -> String {
-    by_provider(&format!("told-{}", status.as_str()), Some(provider))
-}
-
-/// The value an eSIM's entries in the `esim` index start with: its provider and key.
-pub fn esim_prefix(provider: ProviderId, key: &str) -> String {
-    format!("{provider}#{key}#")
-}
-
 /// A document's places in its space's indexes.
 pub trait Indexed {
     fn entries(&self) -> Vec<IndexEntry>;
@@ -137,7 +103,7 @@ impl Entries {
 
     fn esim(&mut self, provider: ProviderId, identity: Option<&EsimIdentity>, at: DateTime<Utc>) {
         if let Some(id) = identity {
-            self.add("esim", format!("{}{}", esim_prefix(provider, &id.key), sort_time(at)));
+            self.add("esim", esim_entry(provider, &id.key, at));
             self.names(&id.key, id.iccid.as_deref(), &id.refs);
         }
     }
@@ -163,8 +129,7 @@ impl Indexed for StoredDelivery {
 impl Indexed for EsimState {
     fn entries(&self) -> Vec<IndexEntry> {
         let mut entries = Entries::default();
-        let updated = sort_time(self.updated_at);
-        entries.both("time", self.provider, updated.clone());
+        entries.both("time", self.provider, sort_time(self.updated_at));
         entries.names(&self.key, self.iccid.as_deref(), &self.refs);
         if let Some(end) = self.expires_at() {
             entries.both("expires", self.provider, sort_time(end));
@@ -174,7 +139,7 @@ impl Indexed for EsimState {
         }
         if let Some(status) = &self.status {
             let lifecycle = status.value.lifecycle.as_str();
-            entries.both("lifecycle", self.provider, format!("{lifecycle}#{updated}"));
+            entries.both("lifecycle", self.provider, lifecycle_entry(lifecycle, self.updated_at));
         }
         entries.0
     }
@@ -189,10 +154,7 @@ impl Indexed for StoredAlert {
             entries.add(&by_provider("sent", Some(a.provider)), sort_time(a.raised_at));
         }
         if let Some(id) = &a.esim {
-            entries.add(
-                "esim",
-                format!("{}{}", esim_prefix(a.provider, &id.key), sort_time(a.raised_at)),
-            );
+            entries.add("esim", esim_entry(a.provider, &id.key, a.raised_at));
         }
         entries.0
     }
@@ -222,21 +184,11 @@ impl Indexed for NotificationRecord {
     }
 }
 
-/// The value a partner's callback records start with in the `partner` index.
-pub fn partner_prefix(partner: &crate::callbacks::partner::PartnerId) -> String {
-    format!("{partner}#")
-}
-
 impl Indexed for crate::callbacks::sender::AttemptRecord {
     fn entries(&self) -> Vec<IndexEntry> {
         vec![IndexEntry {
             index: "partner".into(),
-            value: format!(
-                "{}{}#{:05}",
-                partner_prefix(&self.partner),
-                sort_time(self.at),
-                self.attempt
-            ),
+            value: attempt_entry(&self.partner, self.at, self.attempt),
         }]
     }
 }
@@ -245,7 +197,7 @@ impl Indexed for crate::callbacks::sender::FailedDelivery {
     fn entries(&self) -> Vec<IndexEntry> {
         vec![IndexEntry {
             index: "partner".into(),
-            value: format!("{}{}", partner_prefix(&self.job.partner), sort_time(self.failed_at)),
+            value: partner_entry(&self.job.partner, self.failed_at),
         }]
     }
 }
@@ -263,37 +215,6 @@ impl Indexed for Contact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn times_sort_as_text_as_they_do_in_time() {
-        let times = [
-            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
-            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::nanoseconds(1),
-            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::milliseconds(120),
-            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 6).unwrap(),
-            Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap(),
-        ];
-        let texts: Vec<String> = times.iter().map(|t| sort_time(*t)).collect();
-        let mut sorted = texts.clone();
-        sorted.sort();
-        assert_eq!(texts, sorted);
-        assert!(texts.iter().all(|t| t.len() == 30), "{texts:?}");
-        let far = DateTime::<Utc>::MAX_UTC;
-        assert_eq!(sort_time(far), "9999-12-31T23:59:59.999999999Z");
-        assert!(sort_time(DateTime::<Utc>::MIN_UTC) < texts[0]);
-    }
-
-    #[test]
-    fn ratios_sort_as_text_as_they_do_as_numbers() {
-        let ratios = [f64::NEG_INFINITY, -0.5, 0.0, 0.05, 0.1, 0.19999, 0.2, 0.999, 1.0, 7.0];
-        let texts: Vec<String> = ratios.iter().map(|r| sort_ratio(*r)).collect();
-        let mut sorted = texts.clone();
-        sorted.sort();
-        assert_eq!(texts, sorted);
-        assert_eq!(sort_ratio(f64::NAN), "0.000000");
-        assert_eq!(sort_ratio(7.0), "1.000000");
-    }
 
     #[test]
     fn ranges_name_exact_values_and_prefixes() {

@@ -1,12 +1,39 @@
-//! Every key the DynamoDB table and its indexes use, in one place: the store writes through these functions
-//! and the peak simulation (`shared/examples/peak_keys.rs`) replays traffic through the same ones.
+//! Every key the DynamoDB table and its indexes use, and every key of the local key-value store, in one place:
+//! the stores write through these functions and the peak simulation (`shared/examples/peak_keys.rs`) replays
+//! traffic through the same ones. Deployed tables and local files hold these strings: they never change.
 //!
 //! No key that many items share takes every write: listings (deliveries, alerts, conflicts), the expiry
 //! buckets, the customer outbox and the partner attempt log are write-sharded by a stable hash of each item's
 //! own identity, and readers query every shard of a bucket in parallel. DynamoDB caps one partition key value
 //! at 1,000 write units per second; with [`LISTING_SHARDS`] shards a day's listing takes 128,000.
+//!
+//! The customer, partner-callback and local key-value store keys are in the submodules, re-exported here: no
+//! key or prefix is built anywhere else (a test, `keys/lint.rs`, holds to that).
 
 use chrono::{DateTime, SecondsFormat, Utc};
+
+mod callbacks;
+mod customers;
+mod kv;
+#[cfg(test)]
+mod lint;
+#[cfg(test)]
+mod tests;
+
+pub use callbacks::{
+    attempt_sk, attempts_pk, attempts_pks, auth_failures_pk, callback_sk, endpoint_pk, failed_pk, failed_pks,
+    failed_pks_of, failed_sk, partner_pk, partner_subject, source_subject, CALLBACK_PREFIX, ENDPOINT_SK,
+    PARTNER_LISTING, PARTNER_SK, RATE_SK,
+};
+pub use customers::{
+    contact_pk, notification_outbox_entry, notification_sk, sms_window_digest, sms_window_pk, CONTACT_SK,
+    NOTIFY_PREFIX, SMS_WINDOW_SK,
+};
+pub use kv::{
+    allowance_key, arrival_key, attempt_entry, attempt_key, by_provider, conflict_key, contact_key, delivery_key,
+    duplicates_key, esim_entry, esim_prefix, failed_key, job_key, lifecycle_entry, lifecycle_prefix, notification_key,
+    partner_entry, partner_prefix, registration_key, sort_ratio, sort_time, state_key, told_index, HOUR_PREFIX,
+};
 
 /// Shards of a day's listing bucket and of a partner's attempt log: enough for 50,000 deliveries/s (a
 /// 5x burst over 10,000/s) at under 400 write units/s per shard.
@@ -44,38 +71,31 @@ pub fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The sort key of a delivery's claim item, under [`delivery_pk`].
+pub const DELIVERY_SK: &str = "EVENT";
+/// The sort key of an alert's claim item, under [`alert_pk`]; its notifications sit beside it.
+pub const ALERT_SK: &str = "ALERT";
+/// The sort key of an eSIM's state item, under [`state_pk`].
+pub const STATE_SK: &str = "STATE";
+
+/// A delivery's claim item (`EVENT#<provider>#<dedupe key>` / [`DELIVERY_SK`]).
 pub fn delivery_pk(provider: impl std::fmt::Display, dedupe_key: &str) -> String {
     format!("EVENT#{provider}#{dedupe_key}")
 }
 
+/// An eSIM's state item (`ESIM#<provider>#<eSIM key>` / [`STATE_SK`]).
 pub fn state_pk(provider: impl std::fmt::Display, esim_key: &str) -> String {
     format!("ESIM#{provider}#{esim_key}")
 }
 
+/// An alert's claim item (`ALERT#<alert id>` / [`ALERT_SK`]) and its notifications (`NOTIFY#<channel>`).
 pub fn alert_pk(alert_id: &str) -> String {
     format!("ALERT#{alert_id}")
 }
 
+/// A delivery's conflicting payloads, one item each (`CONFLICT#<provider>#<dedupe key>` / `<payload sha256>`).
 pub fn conflict_pk(provider: impl std::fmt::Display, dedupe_key: &str) -> String {
     format!("CONFLICT#{provider}#{dedupe_key}")
-}
-
-/// A customer contact's item under one of its eSIM's identifiers (`iccid`, `esim`, `order`).
-pub fn contact_pk(provider: impl std::fmt::Display, kind: &str, value: &str) -> String {
-    format!("CONTACT#{provider}#{kind}#{value}")
-}
-
-/// The SMS sent to one phone in the last day, whoever's contact it is (`SMSCAP#<first 16 bytes of
-/// sha256(phone), hex>`): the number itself is never a key.
-pub fn sms_window_pk(to: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("SMSCAP#{}", hex::encode(&Sha256::digest(to.as_bytes())[..16]))
-}
-
-/// Failed partner API authentications of one subject (`source#<address>` or `partner#<id as presented>`), one
-/// item per window under it (`AUTHFAIL#<subject>` / `<window start>`).
-pub fn auth_failures_pk(subject: &str) -> String {
-    format!("AUTHFAIL#{subject}")
 }
 
 /// What a listing bucket holds.
@@ -192,63 +212,17 @@ fn hour_buckets(prefix: &str, hour: DateTime<Utc>) -> Vec<String> {
         .collect()
 }
 
-/// A partner's attempt log, one partition per shard of the notification id (`ATTEMPTS#<partner>#<shard>`).
-pub fn attempts_pk(partner: &str, notification_id: &str) -> String {
-    format!("ATTEMPTS#{partner}#{}", shard_of(notification_id, LISTING_SHARDS))
+/// The instant a sort key starts with (`<rfc3339>` alone, or `<rfc3339>#<...>` on items from before
+/// sharding), for merging entries of several buckets in time order.
+pub fn sort_instant(sk: &str) -> Option<DateTime<Utc>> {
+    let text = sk.split('#').next()?;
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
 }
 
-/// A partner's given-up deliveries, sharded the same way (`FAILED#<partner>#<shard>`).
-pub fn failed_pk(partner: &str, notification_id: &str) -> String {
-    format!("FAILED#{partner}#{}", shard_of(notification_id, LISTING_SHARDS))
-}
-
-/// Every partition of a partner's attempt log (or given-up deliveries, with `FAILED`), then the unsharded one.
-pub fn partner_log_pks(prefix: &str, partner: &str) -> Vec<String> {
-    (0..LISTING_SHARDS)
-        .map(|shard| format!("{prefix}#{partner}#{shard}"))
-        .chain(std::iter::once(format!("{prefix}#{partner}")))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_are_stable_and_spread() {
-        // The hash is part of stored keys: it must never change.
-        assert_eq!(shard_of("", 1 << 31), 0x811c_9dc5 % (1 << 31));
-        assert_eq!(shard_of("a", u32::MAX), 0xe40c_292c);
-        let mut counts = [0u32; LISTING_SHARDS as usize];
-        for i in 0..128_000 {
-            counts[shard_of(&delivery_pk("roamify", &format!("evt-{i}")), LISTING_SHARDS) as usize] += 1;
-        }
-        let (low, high) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
-        assert!(*low > 800 && *high < 1200, "uneven shards: {low}..{high}");
-    }
-
-    #[test]
-    fn an_entry_lands_in_one_of_its_days_buckets() {
-        let at = DateTime::parse_from_rfc3339("2026-12-02T23:59:59.5Z").unwrap().to_utc();
-        let entry = listing_entry(Listing::Alerts, &alert_pk("x"), at);
-        assert!(listing_buckets(Listing::Alerts, at).contains(&entry.pk));
-        assert_eq!(entry.sk, "2026-12-02T23:59:59.500Z");
-        let asked = asking_entry("airalo", &state_pk("airalo", "89"), at, false);
-        let routine = asking_entry("airalo", &state_pk("airalo", "89"), at, true);
-        assert_eq!(
-            (asked.pk.as_str(), is_routine_ask(&asked.sk)),
-            (routine.pk.as_str(), false)
-        );
-        assert!(is_routine_ask(&routine.sk) && routine.sk.starts_with(&asked.sk));
-        assert!(asking_buckets("airalo", at).contains(&asked.pk));
-        assert!(!asking_buckets("roamify", at).contains(&asked.pk));
-        assert!(!asking_buckets("airalo", at + chrono::Duration::hours(1)).contains(&asked.pk));
-        let ends = expiry_entry(&state_pk("airalo", "89"), at);
-        assert!(expiry_buckets(at).contains(&ends.pk));
-        assert!(!expiry_buckets(at + chrono::Duration::hours(1)).contains(&ends.pk));
-        let held = outbox_entry("a#sms", at);
-        assert!(outbox_buckets(at).contains(&held.pk));
-        assert!(partner_log_pks("ATTEMPTS", "p1").contains(&attempts_pk("p1", "n-9")));
-        assert!(partner_log_pks("FAILED", "p1").contains(&failed_pk("p1", "n-9")));
-    }
+/// A sort-key range covering `[since, until)` in both the current (`...sssZ`) and the older
+/// (`...[.ffffff]+00:00#<pk>`) forms: from the whole second of `since` (an older key at that second sorts
+/// before its milliseconds), up to `until`'s millisecond, so a newest-first page is not filled with entries
+/// after `until`. What the range lets through at its ends is filtered on the item's own time.
+pub fn sort_range(since: DateTime<Utc>, until: DateTime<Utc>) -> (String, String) {
+    (since.format("%Y-%m-%dT%H:%M:%S").to_string(), instant(until))
 }

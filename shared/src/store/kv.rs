@@ -3,11 +3,12 @@
 //! read-modify-write atomic, which is all those need. Its `EventStore` is in `kv_events.rs`, its `StoreQuery` in
 //! `kv_query.rs`.
 
-use super::index::{sort_time, IndexEntry, IndexRange, Indexed, INDEX_VERSION};
+use super::index::{IndexEntry, IndexRange, Indexed, INDEX_VERSION};
+use super::keys::{by_provider, sort_time};
 #[cfg(any(test, feature = "testing"))]
 use super::memory::MemoryBackend;
 use super::{StoreError, StoredAlert, StoredConflict, StoredDelivery};
-use crate::model::{DedupeKey, Event, ProviderId};
+use crate::model::{Event, ProviderId};
 use crate::state::EsimState;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -126,7 +127,7 @@ pub(crate) struct DuplicateCount {
 impl Indexed for DuplicateCount {
     fn entries(&self) -> Vec<IndexEntry> {
         vec![IndexEntry {
-            index: super::index::by_provider("time", Some(self.provider)),
+            index: by_provider("time", Some(self.provider)),
             value: sort_time(self.hour),
         }]
     }
@@ -155,18 +156,6 @@ impl Default for KvStore<MemoryBackend> {
     fn default() -> Self {
         Self::in_memory()
     }
-}
-
-pub(crate) fn delivery_key(event: &Event) -> String {
-    delivery_key_of(event.provider, &event.dedupe_key)
-}
-
-pub(crate) fn delivery_key_of(provider: ProviderId, dedupe_key: &DedupeKey) -> String {
-    format!("{provider}#{dedupe_key}")
-}
-
-pub(crate) fn state_key(provider: ProviderId, esim_key: &str) -> String {
-    format!("{provider}#{esim_key}")
 }
 
 impl<B: KvBackend> KvStore<B> {

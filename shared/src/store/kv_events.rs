@@ -1,10 +1,9 @@
 //! [`EventStore`] over the key-value store: each read-modify-write under [`KvStore`]'s lock, the claim rules
 //! from [`super::delivery_decision`] and [`super::alert_decision`], every indexed document written with its entries.
 
-use super::index::{sort_time, IndexRange};
-use super::kv::{
-    conflict_from_doc, delivery_key, delivery_key_of, state_key, DuplicateCount, KvBackend, KvStore, Space, StoredState,
-};
+use super::index::IndexRange;
+use super::keys::{conflict_key, delivery_key, duplicates_key, sort_time, state_key};
+use super::kv::{conflict_from_doc, DuplicateCount, KvBackend, KvStore, Space, StoredState};
 use super::{
     alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
     StoreError, StoredAlert, StoredConflict, StoredDelivery, Versioned,
@@ -15,11 +14,16 @@ use crate::state::EsimState;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+/// An event's delivery document.
+fn event_key(event: &Event) -> String {
+    delivery_key(event.provider, event.dedupe_key.as_str())
+}
+
 impl<B: KvBackend> KvStore<B> {
     /// One more exact duplicate of the provider's in the hour of its receipt (called under the lock).
     fn count_duplicate(&self, event: &Event) -> Result<(), StoreError> {
         let hour = super::read::hour_of(event.received_at);
-        let key = format!("{}#{}", event.provider, sort_time(hour));
+        let key = duplicates_key(event.provider, hour);
         let mut count: DuplicateCount = self.read(Space::Duplicates, &key)?.unwrap_or(DuplicateCount {
             provider: event.provider,
             hour,
@@ -37,7 +41,7 @@ impl<B: KvBackend> KvStore<B> {
         change: impl FnOnce(&mut StoredDelivery),
     ) -> Result<(), StoreError> {
         let _guard = self.locked();
-        let key = delivery_key(event);
+        let key = event_key(event);
         if let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? {
             if stored.attempt.as_deref() == Some(lease.attempt.as_str()) {
                 change(&mut stored);
@@ -68,7 +72,7 @@ impl<B: KvBackend> KvStore<B> {
 impl<B: KvBackend> EventStore for KvStore<B> {
     async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError> {
         let _guard = self.locked();
-        let key = delivery_key(event);
+        let key = event_key(event);
         let existing: Option<StoredDelivery> = self.read(Space::Deliveries, &key)?;
         let found = existing
             .as_ref()
@@ -99,7 +103,8 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         provider: ProviderId,
         dedupe_key: &DedupeKey,
     ) -> Result<Option<DeliveryStatus>, StoreError> {
-        let stored: Option<StoredDelivery> = self.read(Space::Deliveries, &delivery_key_of(provider, dedupe_key))?;
+        let stored: Option<StoredDelivery> =
+            self.read(Space::Deliveries, &delivery_key(provider, dedupe_key.as_str()))?;
         Ok(stored.map(|d| d.status))
     }
 
@@ -121,7 +126,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
 
     async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError> {
         let _guard = self.locked();
-        let key = delivery_key(event);
+        let key = event_key(event);
         let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? else {
             return Ok(false);
         };
@@ -131,7 +136,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     }
 
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
-        let key = format!("{}#{}", delivery_key(event), event.payload_sha256);
+        let key = conflict_key(event.provider, event.dedupe_key.as_str(), event.payload_sha256.as_str());
         let _guard = self.locked();
         let record = match self.backend().get(Space::Conflicts, &key)? {
             Some(doc) => {

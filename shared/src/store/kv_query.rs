@@ -1,7 +1,11 @@
 //! The read side of the key-value store: every listing, timeline and fleet page reads a range of one index
 //! ([`super::index`]), never a whole space.
 
-use super::index::{by_provider, esim_prefix, sort_ratio, sort_time, told_index, IndexRange, HOUR_PREFIX};
+use super::index::IndexRange;
+use super::keys::{
+    by_provider, delivery_key, esim_entry, esim_prefix, lifecycle_prefix, sort_ratio, sort_time, state_key, told_index,
+    HOUR_PREFIX,
+};
 use super::kv::{conflict_from_doc, DuplicateCount, KvBackend, KvStore, Space, StoredState};
 use super::read::{identity_named, names_esim, AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
 use super::{ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
@@ -76,7 +80,10 @@ impl<B: KvBackend> KvStore<B> {
             )
             .oldest_first()
         } else if let Some(lifecycle) = filter.lifecycle {
-            IndexRange::prefix(by_provider("lifecycle", provider), &format!("{}#", lifecycle.as_str()))
+            IndexRange::prefix(
+                by_provider("lifecycle", provider),
+                &lifecycle_prefix(lifecycle.as_str()),
+            )
         } else {
             window_range(&ListQuery {
                 limit: None,
@@ -93,11 +100,11 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
         provider: ProviderId,
         dedupe_key: &DedupeKey,
     ) -> Result<Option<StoredDelivery>, StoreError> {
-        self.read(Space::Deliveries, &super::kv::delivery_key_of(provider, dedupe_key))
+        self.read(Space::Deliveries, &delivery_key(provider, dedupe_key.as_str()))
     }
 
     async fn esim_state(&self, provider: ProviderId, key: &str) -> Result<Option<EsimState>, StoreError> {
-        let stored: Option<StoredState> = self.read(Space::States, &super::kv::state_key(provider, key))?;
+        let stored: Option<StoredState> = self.read(Space::States, &state_key(provider, key))?;
         Ok(stored.map(|s| s.state))
     }
 
@@ -172,11 +179,10 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
         let prefix = esim_prefix(provider, key);
         let from = window
             .since
-            .map_or_else(|| prefix.clone(), |t| format!("{prefix}{}", sort_time(t)));
-        let to = window.until.map_or_else(
-            || format!("{prefix}\u{10FFFF}"),
-            |t| format!("{prefix}{}", sort_time(t)),
-        );
+            .map_or_else(|| prefix.clone(), |t| esim_entry(provider, key, t));
+        let to = window
+            .until
+            .map_or_else(|| format!("{prefix}\u{10FFFF}"), |t| esim_entry(provider, key, t));
         let range = IndexRange::new("esim", from, to).oldest_first();
         let deliveries = self.read_range(Space::Deliveries, &range)?;
         let alerts = self.with_notifications(self.read_range(Space::Alerts, &range)?)?;

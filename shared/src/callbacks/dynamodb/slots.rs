@@ -6,13 +6,12 @@
 
 use crate::callbacks::rate::{at_ms, reserve, step_ms};
 use crate::store::dynamodb::{get_n, item_key, n, unavailable, Item};
+use crate::store::keys::RATE_SK;
 use crate::store::StoreError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
-
-const RATE_SK: &str = "RATE";
 
 /// Tries before giving up: each lost race means another sender took a slot meanwhile.
 const TRIES: usize = 5;

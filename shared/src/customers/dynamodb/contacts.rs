@@ -8,7 +8,7 @@
 use super::super::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use crate::model::ProviderId;
 use crate::store::dynamodb::{get_json, get_s, item_key, s, to_json, unavailable, DynamoStore, Item};
-use crate::store::keys::contact_pk;
+use crate::store::keys::{contact_pk, CONTACT_SK};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -16,7 +16,6 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use std::collections::HashMap;
 
-const CONTACT_SK: &str = "CONTACT";
 /// Writers racing on one contact: each lost round means another changed it, so a few rounds settle it.
 const REGISTER_TRIES: usize = 5;
 

@@ -14,7 +14,8 @@ use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::{Asking, EsimState};
 use crate::store::keys::{
-    alert_pk, asking_entry, conflict_pk, delivery_pk, expiry_buckets, expiry_entry, listing_entry, state_pk, Listing,
+    alert_pk, asking_entry, conflict_pk, delivery_pk, expiry_buckets, expiry_entry, listing_entry, sort_range,
+    state_pk, Listing, ALERT_SK, DELIVERY_SK, STATE_SK,
 };
 use crate::store::{
     alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
@@ -26,11 +27,11 @@ use chrono::{DateTime, Duration, Utc};
 
 impl DynamoStore {
     fn delivery_key(provider: ProviderId, dedupe_key: &str) -> Item {
-        item_key(delivery_pk(provider, dedupe_key), "EVENT")
+        item_key(delivery_pk(provider, dedupe_key), DELIVERY_SK)
     }
 
     fn alert_key(alert_id: &str) -> Item {
-        item_key(alert_pk(alert_id), "ALERT")
+        item_key(alert_pk(alert_id), ALERT_SK)
     }
 }
 
@@ -41,7 +42,7 @@ impl EventStore for DynamoStore {
         let listed = listing_entry(Listing::Deliveries, &pk, event.received_at);
         let record = ClaimRecord {
             pk: pk.clone(),
-            sk: "EVENT".into(),
+            sk: DELIVERY_SK.into(),
             status: DeliveryStatus::InProgress.as_str().into(),
             attempt: Some(lease.attempt.clone()),
             lease_until: Some(lease.until.timestamp_millis()),
@@ -135,7 +136,7 @@ impl EventStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(item_key(state_pk(provider, esim_key), "STATE")))
+            .set_key(Some(item_key(state_pk(provider, esim_key), STATE_SK)))
             .consistent_read(true)
             .send()
             .await
@@ -160,7 +161,7 @@ impl EventStore for DynamoStore {
             .map(|(at, routine)| asking_entry(state.provider, &pk, at, routine));
         let item = StateItem {
             pk,
-            sk: "STATE".into(),
+            sk: STATE_SK.into(),
             version: expected.map_or(1, |v| v + 1),
             doc: Some(pack(state)?),
             gsi2pk: ends.as_ref().map(|e| e.pk.clone()),
@@ -185,11 +186,11 @@ impl EventStore for DynamoStore {
             buckets.extend(expiry_buckets(hour).into_iter().map(|b| (b, "gsi2pk")));
             hour += Duration::hours(1);
         }
-        let range = super::sort_range(from, until);
+        let range = sort_range(from, until);
         let entries = self.query_buckets(super::EXPIRY_INDEX, buckets, range, None).await?;
         let keys = entries
             .iter()
-            .filter_map(|entry| Some(item_key(get_s(entry, "pk")?.to_string(), "STATE")))
+            .filter_map(|entry| Some(item_key(get_s(entry, "pk")?.to_string(), STATE_SK)))
             .collect();
         let mut states = Vec::new();
         for (_, item) in self.get_items(keys).await? {
@@ -212,7 +213,7 @@ impl EventStore for DynamoStore {
         let listed = listing_entry(Listing::Alerts, &pk, alert.raised_at);
         let record = ClaimRecord {
             pk: pk.clone(),
-            sk: "ALERT".into(),
+            sk: ALERT_SK.into(),
             status: AlertStatus::Claimed.as_str().into(),
             attempt: Some(lease.attempt.clone()),
             lease_until: Some(lease.until.timestamp_millis()),

@@ -2,11 +2,14 @@
 //! index (keys, provider and eSIM only), merge them newest first, then read the items they name in batches.
 
 use super::items::{from_item, ClaimRecord, StateItem};
-use super::{get_n, get_s, item_key, key_of, parse_alert_status, parse_delivery_status, sort_instant, sort_range};
+use super::{get_n, get_s, item_key, key_of, parse_alert_status, parse_delivery_status};
 use super::{DynamoStore, Item, ASKING_INDEX, LISTING_INDEX};
 use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
-use crate::store::keys::{asking_buckets, delivery_pk, is_routine_ask, listing_buckets, state_pk, Listing};
+use crate::store::keys::{
+    asking_buckets, delivery_pk, is_routine_ask, listing_buckets, sort_instant, sort_range, state_pk, Listing,
+    DELIVERY_SK, STATE_SK,
+};
 use crate::store::{EventStore, ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -163,12 +166,12 @@ impl StoreQuery for DynamoStore {
         entries.truncate(limit);
         let keys = entries
             .iter()
-            .filter_map(|entry| Some(item_key(get_s(entry, "pk")?.to_string(), "STATE")))
+            .filter_map(|entry| Some(item_key(get_s(entry, "pk")?.to_string(), STATE_SK)))
             .collect();
         let mut found = self.get_items(keys).await?;
         let mut states = Vec::new();
         for entry in &entries {
-            let Some(item) = get_s(entry, "pk").and_then(|pk| found.remove(&(pk.to_string(), "STATE".to_string())))
+            let Some(item) = get_s(entry, "pk").and_then(|pk| found.remove(&(pk.to_string(), STATE_SK.to_string())))
             else {
                 continue;
             };
@@ -189,7 +192,7 @@ impl StoreQuery for DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(item_key(delivery_pk(provider, dedupe_key.as_str()), "EVENT")))
+            .set_key(Some(item_key(delivery_pk(provider, dedupe_key.as_str()), DELIVERY_SK)))
             .consistent_read(true)
             .send()
             .await
@@ -218,7 +221,7 @@ impl StoreQuery for DynamoStore {
             .iter()
             .filter_map(|e| Some(state_pk(get_s(e, "provider")?, get_s(e, "esim_key")?)))
             .filter(|pk| seen.insert(pk.clone()))
-            .map(|pk| item_key(pk, "STATE"))
+            .map(|pk| item_key(pk, STATE_SK))
             .collect();
         let items = self.get_items(keys).await?.into_values().collect();
         let mut states = admitted(
