@@ -52,7 +52,8 @@ async fn reconcilers(
             }
             continue;
         }
-        match reconciler_from_env(provider, plan, env, secrets, transport.clone()).await? {
+        let configured = reconciler_from_env(provider, plan, env, secrets, transport.clone()).await;
+        match configured.map_err(|e| e.to_string())? {
             Some(reconciler) => found.push(reconciler),
             None if named.is_some() => {
                 return Err(format!(

@@ -48,19 +48,18 @@ pub fn local_callbacks<B: KvBackend>(
     let poster = HttpPoster::new(Arc::new(SystemResolver), allow_loopback)
         .map_err(|e| format!("no TLS roots for callbacks: {e}"))?;
     let mut sender = LocalCallbacks::new(store.clone(), Arc::new(poster), clock.clone());
-    sender.sender_mut().configure(&shared::config::process_env)?;
+    let env = &shared::config::process_env;
+    sender.sender_mut().configure(env).map_err(|e| e.to_string())?;
     sender.sender_mut().notices = notices;
     let sender = Arc::new(sender);
     let api = CallbacksApi::new(store.clone(), sender.clone(), Arc::new(SystemResolver), clock)
         .with_esim_states(store.clone())
         .with_attempt_log(store)
         .with_job_queue(sender.clone())
-        .with_signing_overlap(shared::callbacks::partner::signing_overlap(
-            &shared::config::process_env,
-        )?)
+        .with_signing_overlap(shared::callbacks::partner::signing_overlap(env).map_err(|e| e.to_string())?)
         .with_failure_throttle(FailureThrottle::new(
             Arc::new(MemoryAuthFailures::default()),
-            Limits::from_env(&shared::config::process_env)?,
+            Limits::from_env(env).map_err(|e| e.to_string())?,
         ));
     let api = match allow_loopback {
         true => api.allowing_loopback(),

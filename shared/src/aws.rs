@@ -1,7 +1,7 @@
 //! AWS SDK wiring, done once per cold start. `AWS_ENDPOINT_URL` (read by the SDK itself) points every client
 //! at an emulator or a local endpoint.
 
-use crate::config::SecretSource;
+use crate::config::{SecretError, SecretSource};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -126,7 +126,7 @@ pub struct SsmSecrets(pub aws_sdk_ssm::Client);
 
 #[async_trait]
 impl SecretSource for SsmSecrets {
-    async fn parameter(&self, name: &str) -> Result<String, String> {
+    async fn parameter(&self, name: &str) -> Result<String, SecretError> {
         let output = self
             .0
             .get_parameter()
@@ -134,11 +134,11 @@ impl SecretSource for SsmSecrets {
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| aws_sdk_ssm::error::DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| SecretError::Unavailable(aws_sdk_ssm::error::DisplayErrorContext(&e).to_string()))?;
         output
             .parameter
             .and_then(|p| p.value)
-            .ok_or_else(|| format!("parameter {name} has no value"))
+            .ok_or_else(|| SecretError::NoValue(name.to_string()))
     }
 }
 

@@ -17,15 +17,45 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 128 * 1024;
 /// DynamoDB items hold at most 400 KB, and an item keeps the raw body plus its normalized event.
 pub const MAX_BODY_BYTES_CEILING: usize = 192 * 1024;
 
+/// A setting that is missing or cannot be used. Each variant keeps one wording operators already see.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} is not set")]
     Missing(String),
     #[error("{name} is invalid: {reason}")]
     Invalid { name: String, reason: String },
+    /// Refused with the reason after the name: `NAME: why`.
+    #[error("{name}: {reason}")]
+    Unusable { name: String, reason: String },
+    /// Not the kind of value the setting takes: `NAME is not a number of hours`.
+    #[error("{name} is not {expected}")]
+    NotA { name: String, expected: &'static str },
+    #[error("{name} must be {range}")]
+    OutOfRange { name: String, range: &'static str },
     #[error("secret parameter {name} could not be read: {reason}")]
-    Secret { name: String, reason: String },
+    Secret { name: String, reason: SecretError },
 }
+
+impl ConfigError {
+    pub fn invalid(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            name: name.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub fn unusable(name: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Unusable {
+            name: name.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Why a function refuses every request: the configuration problem found when it was built, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotConfigured(pub String);
 
 /// Looks up one environment variable. Injected so tests need not touch the process environment.
 pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
@@ -40,10 +70,7 @@ where
 {
     match env(name) {
         None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name: name.into(),
-            reason: e.to_string(),
-        }),
+        Some(text) => text.trim().parse().map_err(|e| ConfigError::invalid(name, e)),
     }
 }
 
@@ -84,10 +111,7 @@ impl Settings {
                 .split(',')
                 .map(|l| l.trim().trim_end_matches('%').parse::<u8>())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ConfigError::Invalid {
-                    name: "ESIMHOOKS_LOW_DATA_LEVELS".into(),
-                    reason: e.to_string(),
-                })?,
+                .map_err(|e| ConfigError::invalid("ESIMHOOKS_LOW_DATA_LEVELS", e))?,
         };
         let window_hours: i64 = parse_or(env, "ESIMHOOKS_EXPIRY_WINDOW_HOURS", 24)?;
         if !(1..=24 * 30).contains(&window_hours) {
@@ -160,18 +184,11 @@ fn asking_plan(env: Env<'_>) -> Result<AskingPlan, ConfigError> {
         let Some(text) = env(name).filter(|t| !t.trim().is_empty()) else {
             return Ok(default);
         };
-        crate::time::parse_span(&text)
-            .and_then(|span| {
-                if span >= Duration::minutes(1) {
-                    Ok(span)
-                } else {
-                    Err("must be at least 1m".into())
-                }
-            })
-            .map_err(|reason| ConfigError::Invalid {
-                name: name.into(),
-                reason,
-            })
+        match crate::time::parse_span(&text) {
+            Ok(span) if span >= Duration::minutes(1) => Ok(span),
+            Ok(_) => Err(ConfigError::invalid(name, "must be at least 1m")),
+            Err(e) => Err(ConfigError::invalid(name, e)),
+        }
     };
     rules.period = span("ESIMHOOKS_RECONCILE_EVERY", rules.period)?;
     rules.stale_after = span("ESIMHOOKS_RECONCILE_STALE_AFTER", rules.stale_after)?;
@@ -217,20 +234,15 @@ fn customer_settings(env: Env<'_>, sms_parts: usize) -> Result<CustomerSettings,
         .unwrap_or(defaults.brand);
     let quiet_hours = match env("ESIMHOOKS_QUIET_HOURS").filter(|q| !q.trim().is_empty()) {
         None => defaults.quiet_hours,
-        Some(text) => QuietHours::parse(&text).map_err(|reason| ConfigError::Invalid {
-            name: "ESIMHOOKS_QUIET_HOURS".into(),
-            reason,
-        })?,
+        Some(text) => QuietHours::parse(&text).map_err(|e| ConfigError::invalid("ESIMHOOKS_QUIET_HOURS", e))?,
     };
     let templates = match env("ESIMHOOKS_MESSAGES_FILE").filter(|f| !f.trim().is_empty()) {
         None => defaults.templates,
         Some(path) => {
-            let invalid = |reason: String| ConfigError::Invalid {
-                name: "ESIMHOOKS_MESSAGES_FILE".into(),
-                reason,
-            };
-            let text = std::fs::read_to_string(&path).map_err(|e| invalid(format!("{path}: {e}")))?;
-            Arc::new(Templates::with_overrides(&text).map_err(invalid)?)
+            let name = "ESIMHOOKS_MESSAGES_FILE";
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| ConfigError::invalid(name, format!("{path}: {e}")))?;
+            Arc::new(Templates::with_overrides(&text).map_err(|e| ConfigError::invalid(name, e))?)
         }
     };
     Ok(CustomerSettings {
@@ -260,10 +272,22 @@ impl AwsTargets {
     }
 }
 
+/// Why a secret parameter could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("no parameter store configured to read {0}")]
+    NoStore(String),
+    #[error("parameter {0} has no value")]
+    NoValue(String),
+    /// The store's own account of the failure (the SDK's error and its causes).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// Reads secret parameters (SSM Parameter Store in production).
 #[async_trait]
 pub trait SecretSource: Send + Sync {
-    async fn parameter(&self, name: &str) -> Result<String, String>;
+    async fn parameter(&self, name: &str) -> Result<String, SecretError>;
 }
 
 /// Refuses every lookup: for runs where secrets must come from the environment.
@@ -271,8 +295,8 @@ pub struct NoSecretSource;
 
 #[async_trait]
 impl SecretSource for NoSecretSource {
-    async fn parameter(&self, name: &str) -> Result<String, String> {
-        Err(format!("no parameter store configured to read {name}"))
+    async fn parameter(&self, name: &str) -> Result<String, SecretError> {
+        Err(SecretError::NoStore(name.to_string()))
     }
 }
 
@@ -332,66 +356,4 @@ pub async fn provider_from_env(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Sync {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |name| map.get(name).cloned()
-    }
-
-    struct OneParam;
-
-    #[async_trait]
-    impl SecretSource for OneParam {
-        async fn parameter(&self, name: &str) -> Result<String, String> {
-            (name == "/esimhooks/esimaccess")
-                .then(|| "from-ssm-1,from-ssm-2".to_string())
-                .ok_or("ParameterNotFound".into())
-        }
-    }
-
-    #[test]
-    fn defaults_and_overrides() {
-        let s = Settings::from_env(&env_of(&[])).unwrap();
-        assert_eq!(s.pipeline.rules.low_data_levels(), &[20, 10]);
-        assert_eq!(s.pipeline.rules.expiry_window, Duration::hours(24));
-        let s = Settings::from_env(&env_of(&[
-            ("ESIMHOOKS_LOW_DATA_LEVELS", "5%, 25"),
-            ("ESIMHOOKS_EXPIRY_WINDOW_HOURS", "48"),
-        ]))
-        .unwrap();
-        assert_eq!(s.pipeline.rules.low_data_levels(), &[25, 5]);
-        assert_eq!(s.pipeline.rules.expiry_window, Duration::hours(48));
-        assert!(Settings::from_env(&env_of(&[("ESIMHOOKS_LOW_DATA_LEVELS", "lots")])).is_err());
-        assert!(Settings::from_env(&env_of(&[("ESIMHOOKS_MAX_BODY_BYTES", "10000000")])).is_err());
-    }
-
-    #[test]
-    fn targets_are_required() {
-        assert_eq!(
-            AwsTargets::from_env(&env_of(&[("ESIMHOOKS_TABLE", "t")])),
-            Err(ConfigError::Missing("ESIMHOOKS_TOPIC_ARN".into()))
-        );
-    }
-
-    #[tokio::test]
-    async fn secrets_from_ssm_win_and_missing_secrets_fail_closed() {
-        let env = env_of(&[
-            ("ESIMACCESS_SECRETS_PARAM", "/esimhooks/esimaccess"),
-            ("ESIMACCESS_SECRETS", "plain"),
-        ]);
-        let ring = provider_secrets(ProviderId::EsimAccess, &env, &OneParam).await.unwrap();
-        assert!(ring.contains(b"from-ssm-2") && !ring.contains(b"plain"));
-        let env = env_of(&[("ESIMACCESS_SECRETS_PARAM", "/wrong")]);
-        assert!(matches!(
-            provider_secrets(ProviderId::EsimAccess, &env, &OneParam).await,
-            Err(ConfigError::Secret { .. })
-        ));
-        assert!(matches!(
-            provider_from_env(ProviderId::EsimAccess, &env_of(&[]), &OneParam, SourceChecks::Deployed).await,
-            Err(ConfigError::Missing(_))
-        ));
-    }
-}
+mod tests;

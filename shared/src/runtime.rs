@@ -13,12 +13,13 @@ use crate::callbacks::throttle_dynamodb::DynamoAuthFailures;
 use crate::callbacks::url::SystemResolver;
 use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
-use crate::config::{process_env, provider_from_env, AwsTargets, SecretSource, Settings};
+use crate::config::{process_env, provider_from_env, AwsTargets, ConfigError, SecretError, SecretSource, Settings};
 use crate::customers::api::CustomersApi;
 use crate::customers::email::SesEmailSender;
 use crate::customers::notifier::CustomerNotifier;
 use crate::customers::notify::Senders;
 use crate::customers::sms::SnsSmsSender;
+use crate::customers::TemplatesError;
 use crate::lambda::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw};
 use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
@@ -58,19 +59,34 @@ pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>
     }
 }
 
+/// Why a function could not be built at cold start: it then refuses every request, or does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("ESIMHOOKS_MESSAGES_PARAM {name}: {source}")]
+    MessagesParam { name: String, source: SecretError },
+    #[error(transparent)]
+    Templates(#[from] TemplatesError),
+    /// The HTTPS client for callbacks (its TLS roots).
+    #[error(transparent)]
+    Https(#[from] std::io::Error),
+}
+
 /// The production pipeline over DynamoDB and SNS, and the settings it was built with.
 pub(crate) async fn build_pipeline(
     env: crate::config::Env<'_>,
-) -> Result<(Pipeline, Settings, aws_config::SdkConfig), String> {
-    let mut settings = Settings::from_env(env).map_err(|e| e.to_string())?;
-    let targets = AwsTargets::from_env(env).map_err(|e| e.to_string())?;
+) -> Result<(Pipeline, Settings, aws_config::SdkConfig), StartupError> {
+    let mut settings = Settings::from_env(env)?;
+    let targets = AwsTargets::from_env(env)?;
     let sdk = sdk_config().await;
     // The operator's message templates, deployed as an SSM parameter (JSON, as ESIMHOOKS_MESSAGES_FILE).
     if let Some(name) = env("ESIMHOOKS_MESSAGES_PARAM").filter(|n| !n.trim().is_empty()) {
-        let text = SsmSecrets(aws_sdk_ssm::Client::new(&sdk))
-            .parameter(&name)
-            .await
-            .map_err(|e| format!("ESIMHOOKS_MESSAGES_PARAM {name}: {e}"))?;
+        let ssm = SsmSecrets(aws_sdk_ssm::Client::new(&sdk));
+        let text = match ssm.parameter(&name).await {
+            Ok(text) => text,
+            Err(source) => return Err(StartupError::MessagesParam { name, source }),
+        };
         let templates = crate::customers::Templates::with_overrides(&text)?;
         settings.customers.templates = Arc::new(templates);
     }
@@ -110,7 +126,7 @@ pub async fn build_service(provider_id: ProviderId) -> Service {
     let ssm = SsmSecrets(aws_sdk_ssm::Client::new(&sdk));
     match provider_from_env(provider_id, &env, &ssm, SourceChecks::Deployed).await {
         Ok(provider) => Service::ready(provider, Arc::new(pipeline), settings.max_body_bytes).with_metrics(),
-        Err(e) => Service::fail_closed(provider_id, e.to_string()).with_metrics(),
+        Err(e) => Service::fail_closed(provider_id, e).with_metrics(),
     }
 }
 
@@ -143,7 +159,7 @@ pub async fn run_sweep() -> Result<(), Error> {
     let (pipeline, sdk) = match build_pipeline(&process_env).await {
         Ok((pipeline, _, sdk)) => (Arc::new(pipeline), sdk),
         Err(reason) => {
-            tracing::error!(reason, "configuration incomplete: the expiry sweep cannot run");
+            tracing::error!(%reason, "configuration incomplete: the expiry sweep cannot run");
             return Err(reason.into());
         }
     };
@@ -214,7 +230,7 @@ pub async fn run_sweep() -> Result<(), Error> {
 pub async fn build_callbacks_api() -> CallbacksApi {
     let targets = match AwsTargets::from_env(&process_env) {
         Ok(targets) => targets,
-        Err(e) => return CallbacksApi::fail_closed(e.to_string()),
+        Err(e) => return CallbacksApi::fail_closed(e),
     };
     let sdk = sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -262,18 +278,18 @@ pub async fn run_callbacks() -> Result<(), Error> {
 /// `ESIMHOOKS_CALLBACKS_QUEUE_URL`, `ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL`, and optionally
 /// `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE` (`5s,5m,30m,2h,5h,10h,10h`), `ESIMHOOKS_CALLBACK_DISABLE_AFTER` (`5d`)
 /// and `ESIMHOOKS_EMAIL_FROM` (partners are told by email when an endpoint is disabled).
-pub async fn build_callback_sender() -> Result<QueueSender, String> {
+pub async fn build_callback_sender() -> Result<QueueSender, StartupError> {
     let need = |name: &str| {
         process_env(name)
             .filter(|v| !v.is_empty())
-            .ok_or(format!("{name} is not set"))
+            .ok_or_else(|| ConfigError::Missing(name.into()))
     };
     let table = need("ESIMHOOKS_TABLE")?;
     let queue_url = need("ESIMHOOKS_CALLBACKS_QUEUE_URL")?;
     let dead_letter_url = need("ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL")?;
     let sdk = sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let poster = HttpPoster::new(Arc::new(SystemResolver), false).map_err(|e| e.to_string())?;
+    let poster = HttpPoster::new(Arc::new(SystemResolver), false)?;
     let mut sender = Sender::new(
         Arc::new(DynamoRegistry::new(ddb.clone(), &table)),
         Arc::new(poster),
@@ -297,7 +313,7 @@ pub async fn run_callback_sender() -> Result<(), Error> {
     let sender = match build_callback_sender().await {
         Ok(sender) => Arc::new(sender),
         Err(reason) => {
-            tracing::error!(reason, "configuration incomplete: the callback sender cannot run");
+            tracing::error!(%reason, "configuration incomplete: the callback sender cannot run");
             return Err(reason.into());
         }
     };
@@ -315,7 +331,7 @@ pub async fn build_customers_api() -> CustomersApi {
     };
     let settings = match Settings::from_env(&process_env) {
         Ok(settings) => settings,
-        Err(e) => return CustomersApi::fail_closed(e.to_string()),
+        Err(e) => return CustomersApi::fail_closed(e),
     };
     let sdk = sdk_config().await;
     let store = Arc::new(DynamoStore::new(

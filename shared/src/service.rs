@@ -75,8 +75,8 @@ impl Service {
         }
     }
 
-    pub fn fail_closed(provider_id: ProviderId, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
+    pub fn fail_closed(provider_id: ProviderId, reason: impl std::fmt::Display) -> Self {
+        let reason = reason.to_string();
         tracing::error!(provider = %provider_id, reason, "configuration incomplete: refusing every request until it is fixed");
         Self {
             provider_id,

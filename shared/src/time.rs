@@ -109,19 +109,26 @@ pub fn day_bucket(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d").to_string()
 }
 
+/// Why a text is not a span.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpanError {
+    #[error("{0:?} is not a span like 5s, 5m, 2h or 5d")]
+    NotASpan(String),
+    #[error("{0:?} has no unit (s, m, h or d)")]
+    NoUnit(String),
+}
+
 /// A span written as a number and a unit: `5s`, `30m`, `2h`, `5d`.
-pub fn parse_span(text: &str) -> Result<Duration, String> {
+pub fn parse_span(text: &str) -> Result<Duration, SpanError> {
     let text = text.trim();
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a span like 5s, 5m, 2h or 5d"))?;
+    let n: i64 = number.parse().map_err(|_| SpanError::NotASpan(text.to_string()))?;
     match unit {
         "s" => Ok(Duration::seconds(n)),
         "m" => Ok(Duration::minutes(n)),
         "h" => Ok(Duration::hours(n)),
         "d" => Ok(Duration::days(n)),
-        _ => Err(format!("{text:?} has no unit (s, m, h or d)")),
+        _ => Err(SpanError::NoUnit(text.to_string())),
     }
 }
 

@@ -10,6 +10,7 @@ use super::throttle::FailureThrottle;
 use super::transport::CallbackTransport;
 use super::url::HostResolver;
 use crate::clock::Clock;
+use crate::config::NotConfigured;
 use crate::ingress::Delivery;
 use crate::reply::{HttpError, Reply};
 use crate::store::EventStore;
@@ -48,7 +49,7 @@ struct Parts {
 }
 
 pub struct CallbacksApi {
-    parts: Result<Parts, String>,
+    parts: Result<Parts, NotConfigured>,
 }
 
 impl CallbacksApi {
@@ -132,13 +133,15 @@ impl CallbacksApi {
     }
 
     /// Configuration is missing: every request gets 503 until it is fixed.
-    pub fn fail_closed(reason: impl Into<String>) -> Self {
-        let reason = reason.into();
+    pub fn fail_closed(reason: impl std::fmt::Display) -> Self {
+        let reason = reason.to_string();
         tracing::error!(
             reason,
             "configuration incomplete: the callbacks API refuses every request"
         );
-        Self { parts: Err(reason) }
+        Self {
+            parts: Err(NotConfigured(reason)),
+        }
     }
 
     /// Answers one request. Never fails: every problem is a reply.
@@ -148,7 +151,7 @@ impl CallbacksApi {
         let route_name = route.as_ref().map_or("none", Route::name);
         let presented = route.as_ref().map_or("-", Route::partner);
         let result = match (&self.parts, route) {
-            (Err(reason), _) => Err(ApiError::NotConfigured(reason.clone())),
+            (Err(NotConfigured(reason)), _) => Err(ApiError::NotConfigured(reason.clone())),
             (_, Err(e)) => Err(e),
             (Ok(parts), Ok(route)) => parts.serve(route, request).await,
         };

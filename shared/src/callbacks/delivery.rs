@@ -2,7 +2,8 @@
 //! endpoint's answer means (delivered, retry when, give up, or disable the endpoint), and when an endpoint that
 //! keeps failing is disabled. The sender applies them to each attempt with an injected clock.
 
-use crate::time::parse_span;
+use crate::config::ConfigError;
+use crate::time::{parse_span, SpanError};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -27,10 +28,21 @@ impl Default for RetrySchedule {
     }
 }
 
+/// Why a retry schedule is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(transparent)]
+    Span(#[from] SpanError),
+    #[error("{0:?} is not between 1 second and 2 days")]
+    OutOfRange(String),
+    #[error("at most 20 retries")]
+    TooMany,
+}
+
 impl RetrySchedule {
     /// `5s,5m,30m,2h,5h,10h,10h`: each delay a number and a unit (`s`, `m`, `h`, `d`); at most 20 of them, each
     /// at most 2 days.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScheduleError> {
         let delays = text
             .split(',')
             .map(str::trim)
@@ -38,13 +50,13 @@ impl RetrySchedule {
             .map(|d| {
                 let delay = parse_span(d)?;
                 if delay <= Duration::zero() || delay > Duration::days(2) {
-                    return Err(format!("{d:?} is not between 1 second and 2 days"));
+                    return Err(ScheduleError::OutOfRange(d.to_string()));
                 }
                 Ok(delay)
             })
             .collect::<Result<Vec<_>, _>>()?;
         if delays.len() > 20 {
-            return Err("at most 20 retries".into());
+            return Err(ScheduleError::TooMany);
         }
         Ok(Self(delays))
     }
@@ -63,13 +75,17 @@ impl RetrySchedule {
 
 /// The disabling span `ESIMHOOKS_CALLBACK_DISABLE_AFTER` sets (`5d`, `36h`: 1 hour to 30 days), else the
 /// default.
-pub fn disable_after(env: crate::config::Env<'_>) -> Result<Duration, String> {
-    let Some(text) = env("ESIMHOOKS_CALLBACK_DISABLE_AFTER").filter(|t| !t.trim().is_empty()) else {
+pub fn disable_after(env: crate::config::Env<'_>) -> Result<Duration, ConfigError> {
+    const NAME: &str = "ESIMHOOKS_CALLBACK_DISABLE_AFTER";
+    let Some(text) = env(NAME).filter(|t| !t.trim().is_empty()) else {
         return Ok(DISABLE_AFTER);
     };
-    let span = parse_span(&text).map_err(|e| format!("ESIMHOOKS_CALLBACK_DISABLE_AFTER: {e}"))?;
+    let span = parse_span(&text).map_err(|e| ConfigError::unusable(NAME, e))?;
     if span < Duration::hours(1) || span > Duration::days(30) {
-        return Err("ESIMHOOKS_CALLBACK_DISABLE_AFTER must be between 1h and 30d".into());
+        return Err(ConfigError::OutOfRange {
+            name: NAME.into(),
+            range: "between 1h and 30d",
+        });
     }
     Ok(span)
 }

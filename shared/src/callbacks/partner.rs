@@ -5,6 +5,7 @@
 
 use super::signing::SigningSecret;
 use crate::auth::secret_eq;
+use crate::config::ConfigError;
 pub use crate::model::partner::{PartnerId, Scope};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -63,11 +64,15 @@ mod secret_text {
 pub const SIGNING_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
 /// The signing overlap `ESIMHOOKS_SIGNING_OVERLAP_HOURS` sets (whole hours, 0 or more), else the default.
-pub fn signing_overlap(env: crate::config::Env<'_>) -> Result<chrono::Duration, String> {
-    match env("ESIMHOOKS_SIGNING_OVERLAP_HOURS").map(|h| h.trim().parse::<i64>()) {
+pub fn signing_overlap(env: crate::config::Env<'_>) -> Result<chrono::Duration, ConfigError> {
+    const NAME: &str = "ESIMHOOKS_SIGNING_OVERLAP_HOURS";
+    match env(NAME).map(|h| h.trim().parse::<i64>()) {
         None => Ok(SIGNING_OVERLAP),
         Some(Ok(hours)) if hours >= 0 => Ok(chrono::Duration::hours(hours)),
-        Some(_) => Err("ESIMHOOKS_SIGNING_OVERLAP_HOURS is not a number of hours".into()),
+        Some(_) => Err(ConfigError::NotA {
+            name: NAME.into(),
+            expected: "a number of hours",
+        }),
     }
 }
 

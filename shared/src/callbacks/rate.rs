@@ -93,13 +93,16 @@ impl RateChange {
     }
 }
 
+/// A `rate_limit` field that is none of what [`rate_limit_field`] takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "rate_limit must be a whole number of callbacks per second from 1 to {max}, or null for no limit",
+    max = MAX_RATE_LIMIT
+)]
+pub struct RateLimitRefused;
+
 /// The `rate_limit` field of a `PUT` body: a whole number from 1 to [`MAX_RATE_LIMIT`], `null`, or absent.
-pub fn rate_limit_field(fields: &Map<String, Value>) -> Result<RateChange, String> {
-    let refused = || {
-        format!(
-            "rate_limit must be a whole number of callbacks per second from 1 to {MAX_RATE_LIMIT}, or null for no limit"
-        )
-    };
+pub fn rate_limit_field(fields: &Map<String, Value>) -> Result<RateChange, RateLimitRefused> {
     match fields.get("rate_limit") {
         None => Ok(RateChange::Keep),
         Some(Value::Null) => Ok(RateChange::Set(None)),
@@ -108,8 +111,8 @@ pub fn rate_limit_field(fields: &Map<String, Value>) -> Result<RateChange, Strin
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| (1..=MAX_RATE_LIMIT).contains(n))
             .map(|n| RateChange::Set(Some(n)))
-            .ok_or_else(refused),
-        Some(_) => Err(refused()),
+            .ok_or(RateLimitRefused),
+        Some(_) => Err(RateLimitRefused),
     }
 }
 

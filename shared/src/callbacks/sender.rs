@@ -13,6 +13,7 @@ use super::registry::{CallbackRegistry, Endpoint};
 use super::signing::signed_headers;
 use super::types::NotificationType;
 use crate::clock::Clock;
+use crate::config::ConfigError;
 use crate::customers::notify::{Channel, CustomerSender};
 use crate::customers::CustomerMessage;
 use crate::store::StoreError;
@@ -179,10 +180,10 @@ impl Sender {
 
     /// Takes the retry schedule and the disabling span from the environment where set
     /// (`ESIMHOOKS_CALLBACK_RETRY_SCHEDULE`, `ESIMHOOKS_CALLBACK_DISABLE_AFTER`): deployed and local alike.
-    pub fn configure(&mut self, env: crate::config::Env<'_>) -> Result<(), String> {
-        if let Some(schedule) = env("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE").filter(|s| !s.trim().is_empty()) {
-            self.schedule =
-                RetrySchedule::parse(&schedule).map_err(|e| format!("ESIMHOOKS_CALLBACK_RETRY_SCHEDULE: {e}"))?;
+    pub fn configure(&mut self, env: crate::config::Env<'_>) -> Result<(), ConfigError> {
+        const NAME: &str = "ESIMHOOKS_CALLBACK_RETRY_SCHEDULE";
+        if let Some(schedule) = env(NAME).filter(|s| !s.trim().is_empty()) {
+            self.schedule = RetrySchedule::parse(&schedule).map_err(|e| ConfigError::unusable(NAME, e))?;
         }
         self.disable_after = super::delivery::disable_after(env)?;
         Ok(())

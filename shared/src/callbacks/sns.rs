@@ -50,6 +50,6 @@ impl CallbackTransport for SnsTransport {
     async fn publish(&self, notification: &Notification) -> Result<String, TransportError> {
         publish_notification(&self.client, &self.topic_arn, notification)
             .await
-            .map_err(TransportError)
+            .map_err(|e| TransportError(e.to_string()))
     }
 }

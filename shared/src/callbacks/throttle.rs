@@ -159,11 +159,14 @@ impl Default for Limits {
 impl Limits {
     /// `ESIMHOOKS_AUTH_FAILURES_PER_SOURCE` and `ESIMHOOKS_AUTH_FAILURES_PER_PARTNER` (whole numbers, 1 or
     /// more), else the defaults.
-    pub fn from_env(env: crate::config::Env<'_>) -> Result<Self, String> {
+    pub fn from_env(env: crate::config::Env<'_>) -> Result<Self, crate::config::ConfigError> {
         let read = |name: &str, default: u32| match env(name).map(|v| v.trim().parse::<u32>()) {
             None => Ok(default),
             Some(Ok(n)) if n >= 1 => Ok(n),
-            Some(_) => Err(format!("{name} is not a whole number of failures, 1 or more")),
+            Some(_) => Err(crate::config::ConfigError::NotA {
+                name: name.into(),
+                expected: "a whole number of failures, 1 or more",
+            }),
         };
         Ok(Self {
             per_source: read("ESIMHOOKS_AUTH_FAILURES_PER_SOURCE", DEFAULT_PER_SOURCE)?,

@@ -6,6 +6,7 @@
 //! taken from the path).
 
 use super::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
+use crate::config::NotConfigured;
 use crate::ingress::Delivery;
 use crate::model::ProviderId;
 use crate::reconcile::named::NamedEsims;
@@ -68,7 +69,7 @@ impl HttpError for CustomersApiError {
 
 pub struct CustomersApi {
     /// The directory, or why this function is not configured (every request is then a 503).
-    contacts: Result<Arc<dyn ContactStore>, String>,
+    contacts: Result<Arc<dyn ContactStore>, NotConfigured>,
     /// Files the eSIMs a contact names for their provider's API to be asked, where a provider is asked.
     named: Option<NamedEsims>,
 }
@@ -87,14 +88,14 @@ impl CustomersApi {
         self
     }
 
-    pub fn fail_closed(reason: impl Into<String>) -> Self {
-        let reason = reason.into();
+    pub fn fail_closed(reason: impl std::fmt::Display) -> Self {
+        let reason = reason.to_string();
         tracing::error!(
             reason,
             "configuration incomplete: refusing every customer request until it is fixed"
         );
         Self {
-            contacts: Err(reason),
+            contacts: Err(NotConfigured(reason)),
             named: None,
         }
     }
@@ -173,7 +174,7 @@ impl CustomersApi {
         let contacts = self
             .contacts
             .as_ref()
-            .map_err(|reason| CustomersApiError::Unavailable(reason.clone()))?;
+            .map_err(|NotConfigured(reason)| CustomersApiError::Unavailable(reason.clone()))?;
         let upserted = contacts
             .upsert(&contact)
             .await

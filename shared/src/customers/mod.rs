@@ -25,10 +25,10 @@ mod wording;
 pub use amounts::DataUnits;
 pub use contact::{is_email_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
 pub use messages::{customer_message, CustomerMessage};
-pub use plans::PlanCatalog;
-pub use policy::{zone_of, CustomerSettings, QuietHours, DEFAULT_BRAND};
+pub use plans::{PlanCatalog, PlanError};
+pub use policy::{zone_of, CustomerSettings, QuietHours, QuietHoursError, DEFAULT_BRAND};
 pub use upsert::{upsert_plan, Conflict, Replace};
-pub use wording::{Templates, Wording};
+pub use wording::{Templates, TemplatesError, Wording};
 
 use crate::model::{EsimIdentity, ProviderId};
 use crate::store::StoreError;

@@ -30,13 +30,30 @@ pub struct PlanCatalog {
     plans: BTreeMap<(ProviderId, String), Title>,
 }
 
-fn check_name(provider: &str, reference: &str, name: &str) -> Result<(), String> {
+/// Why a plan catalog is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("plans: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("plans: unknown provider {0:?}")]
+    UnknownProvider(String),
+    #[error("plans: {0:?} is not a language code (or default)")]
+    NotALanguage(String),
+    #[error(
+        "plans: {provider} {reference:?}: a display name is 1 to {max} bytes of text without control or format \
+         characters",
+        max = MAX_NAME_BYTES
+    )]
+    BadName { provider: String, reference: String },
+}
+
+fn check_name(provider: &str, reference: &str, name: &str) -> Result<(), PlanError> {
     let trimmed = name.trim();
     if trimmed.is_empty() || trimmed.len() > MAX_NAME_BYTES || name.chars().any(crate::text::is_unsafe) {
-        return Err(format!(
-            "plans: {provider} {reference:?}: a display name is 1 to {MAX_NAME_BYTES} bytes of text without control \
-             or format characters"
-        ));
+        return Err(PlanError::BadName {
+            provider: provider.to_string(),
+            reference: reference.to_string(),
+        });
     }
     Ok(())
 }
@@ -44,13 +61,13 @@ fn check_name(provider: &str, reference: &str, name: &str) -> Result<(), String>
 impl PlanCatalog {
     /// The catalog from the messages file's `"plans"` value; an unknown provider, a language that is not a
     /// code or a name that could not be shown is refused (the function would otherwise start with a typo).
-    pub fn from_json(value: serde_json::Value) -> Result<Self, String> {
-        let given: BTreeMap<String, BTreeMap<String, Title>> =
-            serde_json::from_value(value).map_err(|e| format!("plans: {e}"))?;
+    pub fn from_json(value: serde_json::Value) -> Result<Self, PlanError> {
+        let given: BTreeMap<String, BTreeMap<String, Title>> = serde_json::from_value(value)?;
         let mut plans = BTreeMap::new();
         for (provider_name, references) in given {
-            let provider = ProviderId::parse(&provider_name)
-                .ok_or_else(|| format!("plans: unknown provider {provider_name:?}"))?;
+            let Some(provider) = ProviderId::parse(&provider_name) else {
+                return Err(PlanError::UnknownProvider(provider_name));
+            };
             for (reference, title) in references {
                 match &title {
                     Title::Every(name) => check_name(&provider_name, &reference, name)?,
@@ -60,7 +77,7 @@ impl PlanCatalog {
                                 || (2..=3).contains(&language.len())
                                     && language.chars().all(|c| c.is_ascii_lowercase());
                             if !code {
-                                return Err(format!("plans: {language:?} is not a language code (or default)"));
+                                return Err(PlanError::NotALanguage(language.clone()));
                             }
                             check_name(&provider_name, &reference, name)?;
                         }

@@ -23,18 +23,27 @@ impl Default for QuietHours {
     }
 }
 
+/// Why a quiet-hours window is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuietHoursError {
+    #[error("{0:?} is not HH:MM-HH:MM (or off)")]
+    NotAWindow(String),
+    #[error("{0:?} is not a time of day (HH:MM)")]
+    NotATime(String),
+}
+
 impl QuietHours {
     /// `HH:MM-HH:MM`; `None` for `off` (or an empty window such as `08:00-08:00`).
-    pub fn parse(text: &str) -> Result<Option<Self>, String> {
+    pub fn parse(text: &str) -> Result<Option<Self>, QuietHoursError> {
         let text = text.trim();
         if text.eq_ignore_ascii_case("off") || text.eq_ignore_ascii_case("none") {
             return Ok(None);
         }
         let (start, end) = text
             .split_once('-')
-            .ok_or_else(|| format!("{text:?} is not HH:MM-HH:MM (or off)"))?;
+            .ok_or_else(|| QuietHoursError::NotAWindow(text.to_string()))?;
         let time = |t: &str| {
-            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("{t:?} is not a time of day (HH:MM)"))
+            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| QuietHoursError::NotATime(t.to_string()))
         };
         let hours = Self {
             start: time(start)?,

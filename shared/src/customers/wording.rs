@@ -4,7 +4,7 @@
 //! of [`Wording`]. A field not given keeps the built-in text of that language, or English for a new one. The
 //! key `"plans"` holds the reseller's plan names instead (see `plans.rs`).
 
-use super::plans::PlanCatalog;
+use super::plans::{PlanCatalog, PlanError};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -226,21 +226,35 @@ struct Overrides {
     subject_expiry_within: Option<String>,
 }
 
+/// Why the operator's message templates are refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplatesError {
+    #[error("customer message templates: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("customer message templates: {0}")]
+    Plans(#[from] PlanError),
+    #[error("customer message templates: {locale}: {source}")]
+    Overrides { locale: String, source: serde_json::Error },
+    #[error("customer message templates: {0:?} is not a language code")]
+    NotALanguage(String),
+}
+
 impl Templates {
     /// The built-in wordings with `json`'s overrides (see the module's documentation).
-    pub fn with_overrides(json: &str) -> Result<Self, String> {
-        let mut given: BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(json).map_err(|e| format!("customer message templates: {e}"))?;
+    pub fn with_overrides(json: &str) -> Result<Self, TemplatesError> {
+        let mut given: BTreeMap<String, serde_json::Value> = serde_json::from_str(json)?;
         let mut templates = Self::default();
         if let Some(plans) = given.remove(PLANS_KEY) {
-            templates.plans = PlanCatalog::from_json(plans).map_err(|e| format!("customer message templates: {e}"))?;
+            templates.plans = PlanCatalog::from_json(plans)?;
         }
         for (locale, over) in given {
-            let over: Overrides =
-                serde_json::from_value(over).map_err(|e| format!("customer message templates: {locale}: {e}"))?;
+            let over: Overrides = match serde_json::from_value(over) {
+                Ok(over) => over,
+                Err(source) => return Err(TemplatesError::Overrides { locale, source }),
+            };
             let language = locale.split('-').next().unwrap_or("").to_ascii_lowercase();
             if language.len() < 2 || !language.chars().all(|c| c.is_ascii_lowercase()) {
-                return Err(format!("customer message templates: {locale:?} is not a language code"));
+                return Err(TemplatesError::NotALanguage(locale));
             }
             let index = match templates.wordings.iter().position(|w| w.locale == language) {
                 Some(index) => index,
@@ -331,6 +345,7 @@ mod tests {
         assert_eq!(templates.wording(Some("zz")).locale, "en");
         assert!(Templates::with_overrides(r#"{"en": {"low_dta": "x"}}"#)
             .unwrap_err()
+            .to_string()
             .contains("unknown field"));
         assert!(Templates::with_overrides(r#"{"1!": {}}"#).is_err());
         assert!(Templates::with_overrides("[").is_err());

@@ -28,10 +28,15 @@ impl PartnerId {
     }
 }
 
+/// A text that is not a [`PartnerId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid partner id {0:?}")]
+pub struct InvalidPartnerId(pub String);
+
 impl TryFrom<String> for PartnerId {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        Self::parse(&value).ok_or_else(|| format!("invalid partner id {value:?}"))
+    type Error = InvalidPartnerId;
+    fn try_from(value: String) -> Result<Self, InvalidPartnerId> {
+        Self::parse(&value).ok_or(InvalidPartnerId(value))
     }
 }
 

@@ -6,6 +6,7 @@ use crate::alerts::Alert;
 use crate::callbacks::Notification;
 use crate::model::{Event, PartnerId};
 use async_trait::async_trait;
+use aws_sdk_sns::error::{BuildError, DisplayErrorContext};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
@@ -32,12 +33,21 @@ impl SnsSink {
     }
 }
 
-fn string_attribute(value: String) -> Result<MessageAttributeValue, String> {
+/// Why SNS did not take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum SnsError {
+    #[error("{0}")]
+    Attribute(#[from] BuildError),
+    /// The SDK's error and its causes.
+    #[error("{0}")]
+    Publish(String),
+}
+
+fn string_attribute(value: String) -> Result<MessageAttributeValue, BuildError> {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|e| e.to_string())
 }
 
 /// Publishes one partner notification (the callback body as the message); returns the message id.
@@ -45,7 +55,7 @@ pub async fn publish_notification(
     client: &Client,
     topic_arn: &str,
     notification: &Notification,
-) -> Result<String, String> {
+) -> Result<String, SnsError> {
     let mut request = client.publish().topic_arn(topic_arn).message(notification.message());
     for (name, value) in notification.attributes() {
         request = request.message_attributes(name, string_attribute(value)?);
@@ -53,7 +63,7 @@ pub async fn publish_notification(
     let output = request
         .send()
         .await
-        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(&e).to_string())?;
+        .map_err(|e| SnsError::Publish(DisplayErrorContext(&e).to_string()))?;
     Ok(output.message_id().unwrap_or_default().to_string())
 }
 
@@ -73,12 +83,12 @@ impl AlertSink for SnsSink {
             .message(rendered.message)
             .subject(rendered.subject);
         for (name, value) in rendered.attributes {
-            request = request.message_attributes(name, string_attribute(value).map_err(fail)?);
+            request = request.message_attributes(name, string_attribute(value).map_err(|e| fail(e.to_string()))?);
         }
         let output = request
             .send()
             .await
-            .map_err(|e| fail(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
         Ok(output.message_id().unwrap_or_default().to_string())
     }
 
@@ -92,9 +102,9 @@ impl AlertSink for SnsSink {
         publish_notification(&self.client, &self.topic_arn, &notification)
             .await
             .map(|_| ())
-            .map_err(|reason| PublishError {
+            .map_err(|e| PublishError {
                 what: format!("event notification {}", notification.body.notification_id),
-                reason,
+                reason: e.to_string(),
             })
     }
 }

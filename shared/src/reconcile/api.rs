@@ -30,10 +30,26 @@ pub enum CredentialShape {
     ClientCredentials,
 }
 
+impl CredentialShape {
+    /// What a value of this shape looks like, as said to the operator.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Self::Key => "the API key or token",
+            Self::KeyAndOptionalSecret => "accessCode or accessCode:secretKey",
+            Self::ClientCredentials => "client_id:client_secret",
+        }
+    }
+}
+
+/// Configured credentials that are not of the shape the API takes; never holds the value itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("expected {}", .0.expected())]
+pub struct CredentialsMismatch(pub CredentialShape);
+
 impl ApiCredentials {
     /// Parses configured credentials for `shape`; an error says what the value should look like (never the
     /// value itself).
-    pub fn parse(text: &str, shape: CredentialShape) -> Result<Self, String> {
+    pub fn parse(text: &str, shape: CredentialShape) -> Result<Self, CredentialsMismatch> {
         let text = text.trim();
         let (id, secret) = match text.split_once(':') {
             Some((id, secret)) => (id.trim(), Some(secret.trim().to_string())),
@@ -51,11 +67,7 @@ impl ApiCredentials {
                 }
             };
         if !ok {
-            return Err(match shape {
-                CredentialShape::Key => "expected the API key or token".into(),
-                CredentialShape::KeyAndOptionalSecret => "expected accessCode or accessCode:secretKey".into(),
-                CredentialShape::ClientCredentials => "expected client_id:client_secret".into(),
-            });
+            return Err(CredentialsMismatch(shape));
         }
         // A key that contains ':' (a token) is one value.
         let (id, secret) = match shape {
@@ -116,6 +128,18 @@ pub enum AskError {
     Unavailable(String),
     #[error("cannot ask: {0}")]
     Unaskable(String),
+}
+
+/// Why a provider's API gave no answer (the transport's failure, not the API's refusal).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoAnswer {
+    /// The HTTP stack's account of it, causes included.
+    #[error("{0}")]
+    Failed(String),
+    #[error("reading the answer: {0}")]
+    Reading(String),
+    #[error("no answer within {0} s")]
+    TimedOut(u64),
 }
 
 /// A bearer token and when to stop using it.

@@ -2,7 +2,8 @@
 //! its lifetime (and asked again once when the API refuses it), the API's refusals sorted into what the caller
 //! can do (wrong credentials, unknown eSIM, retry after), and readings turned into events.
 
-use super::{ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, BatchReading, Reading, Token, UsageApi};
+use super::{ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, BatchReading, NoAnswer, Reading, Token, UsageApi};
+use crate::config::ConfigError;
 use crate::model::ProviderId;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -12,7 +13,7 @@ use tokio::sync::Mutex;
 #[async_trait]
 pub trait ApiTransport: Send + Sync {
     /// Sends `request` to `url` (the base URL and the request's path); an error when no answer came.
-    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, String>;
+    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, NoAnswer>;
 }
 
 /// A token is not used in its last minute: a request may take that long.
@@ -43,14 +44,13 @@ pub async fn configured_credentials(
     provider: ProviderId,
     env: crate::config::Env<'_>,
     secrets: &dyn crate::config::SecretSource,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, ConfigError> {
     let base = credentials_var(provider);
     match env(&format!("{base}_PARAM")).filter(|name| !name.trim().is_empty()) {
-        Some(name) => secrets
-            .parameter(&name)
-            .await
-            .map(Some)
-            .map_err(|why| format!("{name}: {why}")),
+        Some(name) => match secrets.parameter(&name).await {
+            Ok(value) => Ok(Some(value)),
+            Err(why) => Err(ConfigError::unusable(name, why)),
+        },
         None => Ok(env(&base)),
     }
 }
@@ -63,7 +63,7 @@ pub async fn reconciler_from_env(
     env: crate::config::Env<'_>,
     secrets: &dyn crate::config::SecretSource,
     transport: std::sync::Arc<dyn ApiTransport>,
-) -> Result<Option<Reconciler>, String> {
+) -> Result<Option<Reconciler>, ConfigError> {
     let credentials = configured_credentials(provider, env, secrets).await?;
     let configured = Reconciler::configured(
         provider,
@@ -82,14 +82,14 @@ impl Reconciler {
         credentials: Option<&str>,
         base_url: Option<&str>,
         transport: std::sync::Arc<dyn ApiTransport>,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, ConfigError> {
         let (Some(api), Some(credentials)) = (provider.spec().usage_api, credentials) else {
             return Ok(None);
         };
         let credentials = ApiCredentials::parse(credentials, api.credentials)
-            .map_err(|why| format!("{}: {why}", credentials_var(provider)))?;
+            .map_err(|why| ConfigError::unusable(credentials_var(provider), why))?;
         let base = base_url.unwrap_or(api.default_base).trim_end_matches('/').to_string();
-        let parsed = url::Url::parse(&base).map_err(|e| format!("{}: {e}", url_var(provider)))?;
+        let parsed = url::Url::parse(&base).map_err(|e| ConfigError::unusable(url_var(provider), e))?;
         let loopback = parsed.host_str().is_some_and(|host| {
             host == "localhost"
                 || host
@@ -99,9 +99,9 @@ impl Reconciler {
         });
         // Credentials travel in clear over http://: only to this machine (a test server).
         if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
-            return Err(format!(
-                "{}: https:// (http:// only to this machine)",
-                url_var(provider)
+            return Err(ConfigError::unusable(
+                url_var(provider),
+                "https:// (http:// only to this machine)",
             ));
         }
         Ok(Some(Self {
@@ -132,7 +132,7 @@ impl Reconciler {
             .transport
             .send(&url, request)
             .await
-            .map_err(AskError::Unavailable)?;
+            .map_err(|e| AskError::Unavailable(e.to_string()))?;
         match answer.status {
             401 | 403 => Err(AskError::Credentials(format!("HTTP {}", answer.status))),
             429 => Err(AskError::RateLimited(answer.retry_after.unwrap_or(1))),

@@ -2,7 +2,7 @@
 //! the system's roots), 20 seconds for a whole call, no redirects followed, an answer read up to 1 MiB.
 
 use super::client::ApiTransport;
-use super::{ApiAnswer, ApiRequest};
+use super::{ApiAnswer, ApiRequest, NoAnswer};
 use crate::callbacks::http::error_chain;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -34,7 +34,7 @@ impl HttpsTransport {
         })
     }
 
-    async fn call(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, String> {
+    async fn call(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, NoAnswer> {
         let mut builder = hyper::Request::builder()
             .method(request.method)
             .uri(url)
@@ -43,8 +43,12 @@ impl HttpsTransport {
             builder = builder.header(*name, value.as_str());
         }
         let body = Full::new(Bytes::from(request.body.clone().unwrap_or_default()));
-        let request = builder.body(body).map_err(|e| e.to_string())?;
-        let answer = self.client.request(request).await.map_err(|e| error_chain(&e))?;
+        let request = builder.body(body).map_err(|e| NoAnswer::Failed(e.to_string()))?;
+        let answer = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| NoAnswer::Failed(error_chain(&e)))?;
         let status = answer.status().as_u16();
         let retry_after = answer
             .headers()
@@ -54,7 +58,7 @@ impl HttpsTransport {
         let body = http_body_util::Limited::new(answer.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|e| format!("reading the answer: {e}"))?
+            .map_err(|e| NoAnswer::Reading(e.to_string()))?
             .to_bytes()
             .to_vec();
         Ok(ApiAnswer {
@@ -67,9 +71,9 @@ impl HttpsTransport {
 
 #[async_trait]
 impl ApiTransport for HttpsTransport {
-    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, String> {
+    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, NoAnswer> {
         tokio::time::timeout(CALL_TIMEOUT, self.call(url, request))
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {} s", CALL_TIMEOUT.as_secs())))
+            .unwrap_or_else(|_| Err(NoAnswer::TimedOut(CALL_TIMEOUT.as_secs())))
     }
 }

@@ -11,10 +11,11 @@ use super::AskError;
 use crate::aws::{send_messages, SsmSecrets};
 use crate::callbacks::queue::{BatchResponse, ItemFailure, SqsEvent};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{process_env, AwsTargets, Settings};
+use crate::config::{process_env, AwsTargets, ConfigError, Settings};
 use crate::metrics::{ask_line, ask_schedule_line};
 use crate::model::ProviderId;
 use crate::pipeline::{Outcome, Pipeline};
+use crate::runtime::StartupError;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::StoreError;
 use crate::telemetry;
@@ -23,6 +24,17 @@ use lambda_http::{service_fn, Error};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
+
+/// Why a scheduled run queued nothing.
+#[derive(Debug, thiserror::Error)]
+enum ScheduleError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 struct Asking {
     pipeline: Pipeline,
@@ -42,7 +54,7 @@ pub async fn run_reconcile() -> Result<(), Error> {
     let asking = match build().await {
         Ok(asking) => Arc::new(asking),
         Err(reason) => {
-            tracing::error!(reason, "configuration incomplete: asking the providers cannot run");
+            tracing::error!(%reason, "configuration incomplete: asking the providers cannot run");
             return Err(reason.into());
         }
     };
@@ -61,10 +73,10 @@ pub async fn run_reconcile() -> Result<(), Error> {
     .await
 }
 
-async fn build() -> Result<Asking, String> {
+async fn build() -> Result<Asking, StartupError> {
     let env = process_env;
     let (pipeline, settings, sdk) = crate::runtime::build_pipeline(&env).await?;
-    let targets = AwsTargets::from_env(&env).map_err(|e| e.to_string())?;
+    let targets = AwsTargets::from_env(&env)?;
     let states = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
     let concurrency = match env("ESIMHOOKS_RECONCILE_CONCURRENCY").filter(|t| !t.trim().is_empty()) {
         None => 2,
@@ -73,7 +85,7 @@ async fn build() -> Result<Asking, String> {
             .parse::<u32>()
             .ok()
             .filter(|n| *n >= 1)
-            .ok_or("ESIMHOOKS_RECONCILE_CONCURRENCY: must be a positive number")?,
+            .ok_or_else(|| ConfigError::unusable("ESIMHOOKS_RECONCILE_CONCURRENCY", "must be a positive number"))?,
     };
     Ok(Asking {
         pipeline,
@@ -89,8 +101,9 @@ async fn build() -> Result<Asking, String> {
 impl Asking {
     /// Queues every asked provider's due eSIMs. An error fails the invocation (and alarms); the next one
     /// finds the same eSIMs still filed.
-    async fn schedule(&self) -> Result<(), String> {
-        let queue = process_env("ESIMHOOKS_RECONCILE_QUEUE_URL").ok_or("ESIMHOOKS_RECONCILE_QUEUE_URL is not set")?;
+    async fn schedule(&self) -> Result<(), ScheduleError> {
+        let queue = process_env("ESIMHOOKS_RECONCILE_QUEUE_URL")
+            .ok_or_else(|| ConfigError::Missing("ESIMHOOKS_RECONCILE_QUEUE_URL".into()))?;
         let plan = &self.settings.pipeline.asking;
         let (jobs, report) = schedule_asks(
             plan,
@@ -99,11 +112,10 @@ impl Asking {
             &self.pipeline,
             &SystemClock,
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let jobs = jobs.into_iter().map(WorkerJob::Ask).collect();
-        queue_jobs(&sqs, &queue, jobs).await.map_err(|e| e.to_string())?;
+        queue_jobs(&sqs, &queue, jobs).await?;
         let now = SystemClock.now().timestamp_millis();
         for provider in &report {
             println!(
@@ -141,7 +153,7 @@ impl Asking {
                         }
                         Ok(None) => {}
                         Err(reason) => {
-                            tracing::error!(provider = provider.as_str(), reason, "API credentials unusable")
+                            tracing::error!(provider = provider.as_str(), %reason, "API credentials unusable")
                         }
                     }
                 }

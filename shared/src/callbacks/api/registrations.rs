@@ -47,7 +47,8 @@ impl Parts {
         let url = optional_string(&fields, "url")?.ok_or_else(|| {
             ApiError::BadRequest("the body must name the callback as {\"url\": \"https://...\"}".into())
         })?;
-        let rate = crate::callbacks::rate::rate_limit_field(&fields).map_err(ApiError::BadRequest)?;
+        let rate =
+            crate::callbacks::rate::rate_limit_field(&fields).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let hint = self.loopback_hint.as_deref();
         let url = super::request::callback_url(&url, self.resolver.as_ref(), self.allow_loopback, hint).await?;
         let url = url.as_str();

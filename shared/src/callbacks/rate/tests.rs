@@ -104,7 +104,7 @@ fn the_put_field_is_a_whole_number_from_1_to_1000_null_or_absent() {
         json!(true),
         json!(u64::MAX),
     ] {
-        let refused = field(bad.clone()).unwrap_err();
+        let refused = field(bad.clone()).unwrap_err().to_string();
         assert!(refused.contains("from 1 to 1000"), "{bad}: {refused}");
     }
     assert_eq!(RateChange::Keep.apply(Some(5)), Some(5));

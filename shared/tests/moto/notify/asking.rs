@@ -17,7 +17,7 @@ struct EsimGoAnswers {
 
 #[async_trait::async_trait]
 impl ApiTransport for EsimGoAnswers {
-    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, String> {
+    async fn send(&self, url: &str, request: &ApiRequest) -> Result<ApiAnswer, shared::reconcile::NoAnswer> {
         self.asked.lock().unwrap().push(request.path.clone());
         assert!(
             url.starts_with("http://127.0.0.1:9/")
