@@ -7,7 +7,6 @@ use shared::customers::notify::{Channel, NotificationRecord};
 use shared::customers::{mask_email, mask_phone};
 use shared::model::PartnerId;
 use shared::model::{Lifecycle, ProviderId};
-use shared::store::read::{gone, identity_named};
 use shared::store::{FleetFilter, ListQuery, StoreQuery};
 use std::io::Write;
 
@@ -241,170 +240,15 @@ pub async fn list(
     out: &mut impl Write,
 ) -> Result<(), String> {
     let query = args.query(now)?;
-    let wanted = args.iccid.as_deref();
-    let failed = |e: shared::store::StoreError| e.to_string();
-    let dash = || "-".to_string();
     match what {
-        Listing::Events => {
-            let mut rows = match wanted {
-                None => store.list_deliveries(&query).await.map_err(failed)?,
-                Some(name) => histories(store, name, &query)
-                    .await?
-                    .into_iter()
-                    .flat_map(|h| h.deliveries)
-                    .collect(),
-            };
-            rows.sort_by_key(|d| std::cmp::Reverse(d.event.received_at));
-            let rows = cut(rows, args.limit);
-            if args.json {
-                return print_json(out, &rows);
-            }
-            let table = rows
-                .iter()
-                .map(|d| {
-                    let e = &d.event;
-                    vec![
-                        time(e.received_at),
-                        e.provider.to_string(),
-                        e.kind.as_str().into(),
-                        e.provider_event_type.clone().unwrap_or_else(dash),
-                        e.esim.as_ref().map(|x| x.key.clone()).unwrap_or_else(dash),
-                        d.status.as_str().into(),
-                        e.dedupe_key.to_string(),
-                    ]
-                })
-                .collect();
-            print_table(
-                out,
-                &["RECEIVED", "PROVIDER", "KIND", "TYPE", "ESIM", "STATUS", "DEDUPE KEY"],
-                table,
-            )
-        }
-        Listing::Esims => {
-            let filter = fleet.filter(&query, now)?;
-            let rows = match wanted {
-                None => {
-                    let page = store.fleet(&filter, 0, args.limit).await.map_err(failed)?;
-                    if page.more {
-                        more_rows(args.limit);
-                    }
-                    page.rows
-                }
-                Some(name) => {
-                    let states = histories(store, name, &query)
-                        .await?
-                        .into_iter()
-                        .filter_map(|h| h.state);
-                    let page = filter.page_of(states.collect(), 0, args.limit);
-                    if page.more {
-                        more_rows(args.limit);
-                    }
-                    page.rows
-                }
-            };
-            if args.json {
-                return print_json(out, &rows);
-            }
-            let table = rows
-                .iter()
-                .map(|s| {
-                    vec![
-                        time(s.updated_at),
-                        s.provider.to_string(),
-                        s.key.clone(),
-                        s.iccid.clone().unwrap_or_else(dash),
-                        s.status
-                            .as_ref()
-                            .map(|f| f.value.provider_status.clone())
-                            .unwrap_or_else(dash),
-                        s.usage
-                            .as_ref()
-                            .and_then(|f| f.value.remaining_ratio)
-                            .filter(|_| !gone(s))
-                            .map(|r| format!("{:.1}%", r * 100.0))
-                            .unwrap_or_else(dash),
-                        s.expires_at().filter(|_| !gone(s)).map(time).unwrap_or_else(dash),
-                    ]
-                })
-                .collect();
-            print_table(
-                out,
-                &["UPDATED", "PROVIDER", "ESIM", "ICCID", "STATUS", "DATA LEFT", "EXPIRES"],
-                table,
-            )
-        }
-        Listing::Alerts => {
-            let mut rows = match wanted {
-                None => store.list_alerts(&query).await.map_err(failed)?,
-                Some(name) => histories(store, name, &query)
-                    .await?
-                    .into_iter()
-                    .flat_map(|h| h.alerts)
-                    .collect(),
-            };
-            rows.sort_by_key(|a| std::cmp::Reverse(a.alert.raised_at));
-            let rows = cut(rows, args.limit);
-            if args.json {
-                return print_json(out, &rows);
-            }
-            let table = rows
-                .iter()
-                .map(|a| {
-                    vec![
-                        time(a.alert.raised_at),
-                        a.alert.provider.to_string(),
-                        a.alert.alert_type.as_str().into(),
-                        a.alert.level.clone(),
-                        a.alert.esim.as_ref().map(|e| e.key.clone()).unwrap_or_else(dash),
-                        a.status.as_str().into(),
-                        told(&a.notifications).unwrap_or_else(dash),
-                    ]
-                })
-                .collect();
-            print_table(
-                out,
-                &["RAISED", "PROVIDER", "TYPE", "LEVEL", "ESIM", "STATUS", "CUSTOMER TOLD"],
-                table,
-            )
-        }
-        Listing::Conflicts => {
-            let rows = store.list_conflicts(&query).await.map_err(failed)?;
-            let rows: Vec<_> = rows
-                .into_iter()
-                .filter(|c| wanted.is_none_or(|w| identity_named(c.event.esim.as_ref(), w)))
-                .collect();
-            let rows = cut(rows, args.limit);
-            if args.json {
-                return print_json(out, &rows);
-            }
-            let table = rows
-                .iter()
-                .map(|c| {
-                    vec![
-                        time(c.last_seen_at),
-                        c.event.provider.to_string(),
-                        c.event.dedupe_key.to_string(),
-                        c.event.payload_sha256.to_string(),
-                        c.count.to_string(),
-                        time(c.first_seen_at),
-                    ]
-                })
-                .collect();
-            print_table(
-                out,
-                &[
-                    "LAST SEEN",
-                    "PROVIDER",
-                    "DEDUPE KEY",
-                    "PAYLOAD SHA256",
-                    "COUNT",
-                    "FIRST SEEN",
-                ],
-                table,
-            )
-        }
+        Listing::Events => kinds::events(args, &query, store, out).await,
+        Listing::Esims => kinds::esims(args, &query, fleet, now, store, out).await,
+        Listing::Alerts => kinds::alerts(args, &query, store, out).await,
+        Listing::Conflicts => kinds::conflicts(args, &query, store, out).await,
     }
 }
+
+mod kinds;
 
 #[cfg(test)]
 mod tests {

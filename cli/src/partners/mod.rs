@@ -6,16 +6,11 @@
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use shared::callbacks::offboard::{remove_partner, retire_sns_subscriptions};
-use shared::callbacks::partner::{generate_key, Partner, PartnerId, Scope, SIGNING_OVERLAP};
-use shared::callbacks::recovery::{recover, MAX_RECOVERED_PER_CALL};
+use shared::callbacks::partner::{Partner, PartnerId, Scope};
 use shared::callbacks::registry::CallbackRegistry;
 use shared::callbacks::sender::{AttemptLog, JobQueue};
-use shared::callbacks::signing::SigningSecret;
 use shared::callbacks::transport::CallbackTransport;
-use shared::callbacks::NotificationType;
-use shared::customers::{is_email_address, mask_email};
-use std::collections::BTreeSet;
+use shared::customers::is_email_address;
 use std::io::Write;
 
 #[derive(Debug, Args)]
@@ -178,258 +173,52 @@ pub async fn run(
     now: DateTime<Utc>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let Backends {
-        registry,
-        transport,
-        attempts,
-        jobs,
-    } = backends;
-    let io = |e: std::io::Error| e.to_string();
-    let need = || registry.ok_or("this command needs --table or ESIMHOOKS_TABLE");
+    let registry = || backends.registry.ok_or("this command needs --table or ESIMHOOKS_TABLE");
     match command {
-        PartnersCommand::Types { json } => {
-            if *json {
-                let types: Vec<_> = NotificationType::ALL
-                    .iter()
-                    .map(
-                        |t| serde_json::json!({"number": t.number(), "name": t.name(), "description": t.description()}),
-                    )
-                    .collect();
-                writeln!(out, "{}", serde_json::Value::from(types)).map_err(io)?;
-            } else {
-                for t in NotificationType::ALL {
-                    writeln!(out, "{:>3}  {:<24} {}", t.number(), t.name(), t.description()).map_err(io)?;
-                }
-            }
-        }
+        PartnersCommand::Types { json } => show::types(*json, out),
         PartnersCommand::Add {
             id,
             name,
-            contact_email: contact,
+            contact_email,
             scope,
         } => {
-            let registry = need()?;
-            let id = parse_id(id)?;
-            let contact = contact.as_deref().map(contact_email).transpose()?;
-            if registry.partner(&id).await.map_err(|e| e.to_string())?.is_some() {
-                return Err(format!(
-                    "partner {id} exists; use `esimhooks partners rotate {id}` for a new key"
-                ));
-            }
-            let key = generate_key().map_err(|e| format!("no random source: {e}"))?;
-            let (secret, secret_text) = SigningSecret::generate().map_err(|e| format!("no random source: {e}"))?;
-            let mut partner = Partner {
-                name: name.clone().unwrap_or_else(|| id.to_string()),
+            keys::add(
+                registry()?,
                 id,
-                key_hashes: Vec::new(),
-                created_at: now,
-                signing_keys: Vec::new(),
-                contact_email: contact,
-                scope: *scope,
-            };
-            partner.add_key(&key);
-            partner.rotate_signing_key(secret, now, SIGNING_OVERLAP);
-            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
-            writeln!(
+                name.as_deref(),
+                contact_email.as_deref(),
+                *scope,
+                now,
                 out,
-                "partner {} created, hearing of {}. Shown once, store them now:\nAPI key: {key}\nsigning secret: {secret_text}",
-                partner.id,
-                scope_said(partner.scope)
             )
-            .map_err(io)?;
+            .await
         }
-        PartnersCommand::Scope { id, scope } => {
-            let registry = need()?;
-            let id = parse_id(id)?;
-            let mut partner = existing(registry, &id).await?;
-            partner.scope = *scope;
-            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
-            writeln!(out, "{id} hears of {}", scope_said(partner.scope)).map_err(io)?;
-        }
+        PartnersCommand::Scope { id, scope } => manage::scope(registry()?, id, *scope, out).await,
         PartnersCommand::Contact { id, email, clear } => {
-            let registry = need()?;
-            let id = parse_id(id)?;
-            let mut partner = existing(registry, &id).await?;
-            partner.contact_email = match (email, clear) {
-                (_, true) => None,
-                (Some(email), false) => Some(contact_email(email)?),
-                (None, false) => return Err("say --email ADDRESS or --clear".into()),
-            };
-            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
-            let said = match &partner.contact_email {
-                Some(email) => format!("{id} is emailed at {} when an endpoint is disabled", mask_email(email)),
-                None => format!("{id} has no contact email"),
-            };
-            writeln!(out, "{said}").map_err(io)?;
+            manage::contact(registry()?, id, email.as_deref(), *clear, out).await
         }
-        PartnersCommand::Recover { id, since } => {
-            let id = parse_id(id)?;
-            let log = attempts.ok_or("recover needs the attempt log: --table or the local --db")?;
-            let jobs =
-                jobs.ok_or("recover on aws needs the sender's queue: --queue-url or ESIMHOOKS_CALLBACKS_QUEUE_URL")?;
-            let partner = existing(need()?, &id).await?;
-            let since = crate::listing::parse_since(since, now)?.max(now - chrono::Duration::days(30));
-            let mut resent = 0;
-            loop {
-                let round = recover(log, jobs, &partner, since, MAX_RECOVERED_PER_CALL)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                resent += round.resent;
-                if !round.more {
-                    break;
-                }
-            }
-            writeln!(
-                out,
-                "{resent} failed deliveries to {id} since {} queued again",
-                since.to_rfc3339()
-            )
-            .map_err(io)?;
-        }
-        PartnersCommand::Rotate { id } => {
-            let registry = need()?;
-            let id = parse_id(id)?;
-            let mut partner = existing(registry, &id).await?;
-            let key = generate_key().map_err(|e| format!("no random source: {e}"))?;
-            partner.add_key(&key);
-            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
-            writeln!(
-                out,
-                "new API key for {id} (shown once; the previous key works until the next rotation):\n{key}"
-            )
-            .map_err(io)?;
-        }
+        PartnersCommand::Recover { id, since } => manage::recover_failed(backends, id, since, now, out).await,
+        PartnersCommand::Rotate { id } => keys::rotate(registry()?, id, out).await,
         PartnersCommand::RotateSecret { id, overlap_hours } => {
-            let registry = need()?;
-            let id = parse_id(id)?;
-            let mut partner = existing(registry, &id).await?;
-            let (secret, text) = SigningSecret::generate().map_err(|e| format!("no random source: {e}"))?;
-            partner.rotate_signing_key(secret, now, chrono::Duration::hours((*overlap_hours).max(0)));
-            registry.save_partner(&partner).await.map_err(|e| e.to_string())?;
-            writeln!(
-                out,
-                "new signing secret for {id} (shown once; the previous one also signs for {overlap_hours} h):\n{text}"
-            )
-            .map_err(io)?;
+            keys::rotate_secret(registry()?, id, *overlap_hours, now, out).await
         }
-        PartnersCommand::Remove { id, yes } => {
-            let registry = need()?;
-            let id = parse_id(id)?;
-            let failed = |e: &dyn std::fmt::Display| e.to_string();
-            if registry.partner(&id).await.map_err(|e| failed(&e))?.is_none() {
-                return Err(format!("no partner {id}"));
-            }
-            if !*yes {
-                let registered = registry.registrations(&id).await.map_err(|e| failed(&e))?;
-                let urls: BTreeSet<&str> = registered.iter().map(|r| r.url.as_str()).collect();
-                writeln!(
-                    out,
-                    "would remove partner {id}: its API keys and {} callbacks at {} URLs (run again with --yes)",
-                    registered.len(),
-                    urls.len()
-                )
-                .map_err(io)?;
-                return Ok(());
-            }
-            let transport = transport.ok_or(
-                "removing a partner needs --topic-arn or ESIMHOOKS_TOPIC_ARN (SNS subscriptions from before are removed)",
-            )?;
-            let removed = remove_partner(registry, transport, &id)
-                .await
-                .map_err(|e| failed(&e))?
-                .ok_or_else(|| format!("no partner {id}"))?;
-            writeln!(
-                out,
-                "partner {id} removed: its API keys, {} callbacks and {} endpoints",
-                removed.callbacks, removed.endpoints
-            )
-            .map_err(io)?;
-        }
-        PartnersCommand::RetireSns => {
-            let registry = need()?;
-            let transport = transport.ok_or("retire-sns needs --topic-arn or ESIMHOOKS_TOPIC_ARN")?;
-            let retired = retire_sns_subscriptions(registry, transport)
-                .await
-                .map_err(|e| e.to_string())?;
-            writeln!(
-                out,
-                "{retired} SNS subscriptions of partner callbacks removed: esimhooks delivers callbacks itself now"
-            )
-            .map_err(io)?;
-        }
+        PartnersCommand::Remove { id, yes } => manage::remove(registry()?, backends.transport, id, *yes, out).await,
+        PartnersCommand::RetireSns => manage::retire_sns(registry()?, backends.transport, out).await,
         PartnersCommand::Attempts { id, limit, json } => {
-            let id = parse_id(id)?;
-            let log = attempts.ok_or("this command needs --table or ESIMHOOKS_TABLE")?;
-            let since = now - chrono::Duration::days(30);
-            let found = log
-                .attempts(&id, since, now + chrono::Duration::seconds(1), (*limit).clamp(1, 1000))
-                .await
-                .map_err(|e| e.to_string())?;
-            if *json {
-                writeln!(out, "{}", serde_json::to_string(&found).map_err(|e| e.to_string())?).map_err(io)?;
-            } else {
-                let (at, notification, answer) = ("at", "notification", "answer");
-                writeln!(
-                    out,
-                    "{at:<20}  {notification:<36}  type  attempt      ms  {answer:<24}  verdict           url"
-                )
-                .map_err(io)?;
-                for a in &found {
-                    let answer = match (a.status, &a.error) {
-                        (Some(status), _) => status.to_string(),
-                        (None, Some(error)) => error.clone(),
-                        (None, None) => "-".into(),
-                    };
-                    let verdict = match a.verdict {
-                        shared::callbacks::delivery::Verdict::RetryIn(after) => {
-                            format!("retry in {}s", after.num_seconds())
-                        }
-                        other => serde_json::to_string(&other).unwrap_or_default(),
-                    };
-                    writeln!(
-                        out,
-                        "{:<20}  {:<36}  {:>4}  {:>7}  {:>6}  {:<24}  {:<16}  {}",
-                        a.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        a.notification_id,
-                        a.notification_type,
-                        a.attempt,
-                        a.latency_ms,
-                        shared::text::clean(&answer),
-                        verdict.trim_matches('"'),
-                        a.url
-                    )
-                    .map_err(io)?;
-                }
-            }
+            show::attempts(backends.attempts, id, *limit, *json, now, out).await
         }
-        PartnersCommand::List { json } => {
-            let partners = need()?.partners().await.map_err(|e| e.to_string())?;
-            if *json {
-                let rows: Vec<_> = partners
-                    .iter()
-                    .map(|p| serde_json::json!({"id": p.id, "name": p.name, "keys": p.key_hashes.len(), "scope": p.scope, "created_at": p.created_at,
-                        "contact_email": p.contact_email.as_deref().map(mask_email)}))
-                    .collect();
-                writeln!(out, "{}", serde_json::Value::from(rows)).map_err(io)?;
-            } else {
-                for p in partners {
-                    writeln!(
-                        out,
-                        "{:<24} {:<32} scope={:<3} keys={} created={}",
-                        p.id,
-                        p.name,
-                        p.scope,
-                        p.key_hashes.len(),
-                        p.created_at.to_rfc3339()
-                    )
-                    .map_err(io)?;
-                }
-            }
-        }
+        PartnersCommand::List { json } => show::list(registry()?, *json, out).await,
     }
-    Ok(())
 }
 
+/// An output failure, as a command's error.
+fn io(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+mod keys;
+mod manage;
 pub mod open;
+mod show;
 #[cfg(test)]
 mod tests;

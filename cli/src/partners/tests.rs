@@ -1,5 +1,7 @@
 use super::*;
 use shared::callbacks::registry::MemoryRegistry;
+use shared::callbacks::signing::SigningSecret;
+use shared::callbacks::NotificationType;
 
 async fn run_text(command: PartnersCommand, registry: &MemoryRegistry) -> Result<String, String> {
     let mut out = Vec::new();

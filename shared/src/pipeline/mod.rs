@@ -10,7 +10,7 @@ mod sweep;
 
 pub use sweep::SweepReport;
 
-use crate::alerts::{evaluate, AlertRules};
+use crate::alerts::{evaluate, Alert, AlertRules};
 use crate::clock::Clock;
 use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
 use crate::model::{DedupeBasis, Event, PartnerId};
@@ -354,8 +354,7 @@ impl Pipeline {
         prefetched: Option<Option<Versioned<EsimState>>>,
         owner: Option<&PartnerId>,
     ) -> Result<usize, PipelineError> {
-        let (state, ahead) = self.advance_state(event, prefetched, owner).await?;
-        let alerts = evaluate(event, state.as_ref(), &self.settings.rules, self.clock.now());
+        let (alerts, ahead) = self.advance_state(event, prefetched, owner).await?;
         // Each alert is claimed, published and marked on its own: a delivery's alerts go out together.
         let raised = join_all(alerts.iter().map(|alert| self.raise(alert, lease, &ahead))).await;
         let mut published = 0;
@@ -367,15 +366,17 @@ impl Pipeline {
         Ok(published)
     }
 
-    /// The merged state, and what its alerts need read, read while the state is saved ([`ReadAhead`]).
+    /// The event's alerts against its merged state (evaluated once), and what they need read, read while the
+    /// state is saved ([`ReadAhead`]).
     async fn advance_state(
         &self,
         event: &Event,
         mut prefetched: Option<Option<Versioned<EsimState>>>,
         owner: Option<&PartnerId>,
-    ) -> Result<(Option<EsimState>, ReadAhead), PipelineError> {
+    ) -> Result<(Vec<Alert>, ReadAhead), PipelineError> {
+        let (rules, now) = (&self.settings.rules, self.clock.now());
         let Some(esim) = &event.esim else {
-            return Ok((None, ReadAhead::default()));
+            return Ok((evaluate(event, None, rules, now), ReadAhead::default()));
         };
         for _ in 0..STATE_RETRIES {
             let current = match prefetched.take() {
@@ -384,20 +385,19 @@ impl Pipeline {
             };
             let version = current.as_ref().map(|v| v.version);
             let Some(mut merged) = merge(current.map(|v| v.value), event) else {
-                return Ok((None, ReadAhead::default()));
+                return Ok((evaluate(event, None, rules, now), ReadAhead::default()));
             };
             if version.is_none() {
                 merged.state.owner = owner.cloned();
             }
             if !merged.changed {
-                return Ok((Some(merged.state), ReadAhead::default()));
+                return Ok((evaluate(event, Some(&merged.state), rules, now), ReadAhead::default()));
             }
-            let (rules, now) = (&self.settings.rules, self.clock.now());
             self.settings.asking.file(&mut merged.state, rules, now);
-            let alerts = evaluate(event, Some(&merged.state), &self.settings.rules, self.clock.now());
+            let alerts = evaluate(event, Some(&merged.state), rules, now);
             let (saved, ahead) = tokio::join!(self.store.save_state(&merged.state, version), self.read_ahead(&alerts));
             if saved? {
-                return Ok((Some(merged.state), ahead?));
+                return Ok((alerts, ahead?));
             }
         }
         Err(PipelineError::Busy(format!("state of {}", esim.key)))
