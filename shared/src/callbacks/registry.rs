@@ -7,8 +7,6 @@ use super::types::NotificationType;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 /// One partner's URL for one notification type.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -89,102 +87,118 @@ pub trait CallbackRegistry: Send + Sync {
     }
 }
 
-#[derive(Default)]
-struct Tables {
-    partners: BTreeMap<PartnerId, Partner>,
-    registrations: BTreeMap<(PartnerId, u16), Registration>,
-    endpoints: BTreeMap<String, Endpoint>,
-    /// Each rate-limited URL's theoretical arrival time, epoch ms.
-    arrivals: BTreeMap<String, i64>,
-}
+#[cfg(any(test, feature = "testing"))]
+pub use memory::MemoryRegistry;
 
-/// The registry in memory.
-#[derive(Default)]
-pub struct MemoryRegistry(Mutex<Tables>);
+/// The registry in memory (tests, benchmarks).
+#[cfg(any(test, feature = "testing"))]
+mod memory {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
 
-impl MemoryRegistry {
-    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    #[derive(Default)]
+    struct Tables {
+        partners: BTreeMap<PartnerId, Partner>,
+        registrations: BTreeMap<(PartnerId, u16), Registration>,
+        endpoints: BTreeMap<String, Endpoint>,
+        /// Each rate-limited URL's theoretical arrival time, epoch ms.
+        arrivals: BTreeMap<String, i64>,
     }
 
-    pub fn endpoints(&self) -> Vec<Endpoint> {
-        self.tables().endpoints.values().cloned().collect()
-    }
-}
+    /// The registry in memory.
+    #[derive(Default)]
+    pub struct MemoryRegistry(Mutex<Tables>);
 
-#[async_trait]
-impl CallbackRegistry for MemoryRegistry {
-    async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError> {
-        Ok(self.tables().partners.get(id).cloned())
-    }
-
-    async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
-        self.tables().partners.insert(partner.id.clone(), partner.clone());
-        Ok(())
-    }
-
-    async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError> {
-        self.tables().partners.remove(id);
-        Ok(())
-    }
-
-    async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
-        Ok(self.tables().partners.values().cloned().collect())
-    }
-
-    async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError> {
-        Ok(self
-            .tables()
-            .registrations
-            .values()
-            .filter(|r| &r.partner == partner)
-            .cloned()
-            .collect())
-    }
-
-    async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
-        let key = (registration.partner.clone(), registration.notification_type.number());
-        Ok(self.tables().registrations.insert(key, registration.clone()))
-    }
-
-    async fn delete_registration(
-        &self,
-        partner: &PartnerId,
-        notification_type: NotificationType,
-    ) -> Result<Option<Registration>, StoreError> {
-        Ok(self
-            .tables()
-            .registrations
-            .remove(&(partner.clone(), notification_type.number())))
-    }
-
-    async fn endpoint(&self, url: &str) -> Result<Option<Endpoint>, StoreError> {
-        Ok(self.tables().endpoints.get(url).cloned())
-    }
-
-    async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError> {
-        let mut tables = self.tables();
-        if tables
-            .endpoints
-            .get(&endpoint.url)
-            .is_some_and(|e| e.partner != endpoint.partner)
-        {
-            return Ok(false);
+    impl MemoryRegistry {
+        fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
-        tables.endpoints.insert(endpoint.url.clone(), endpoint.clone());
-        Ok(true)
+
+        pub fn endpoints(&self) -> Vec<Endpoint> {
+            self.tables().endpoints.values().cloned().collect()
+        }
     }
 
-    async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
-        self.tables().endpoints.remove(url);
-        Ok(())
-    }
+    #[async_trait]
+    impl CallbackRegistry for MemoryRegistry {
+        async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError> {
+            Ok(self.tables().partners.get(id).cloned())
+        }
 
-    async fn reserve_slot(&self, url: &str, rate_limit: u32, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
-        let mut tables = self.tables();
-        let tat = tables.arrivals.get(url).copied();
-        let reserved = super::rate::reserve(tat, now.timestamp_millis(), rate_limit);
-        tables.arrivals.insert(url.to_string(), reserved.tat_ms);
-        Ok(super::rate::at_ms(reserved.slot_ms))
+        async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
+            self.tables().partners.insert(partner.id.clone(), partner.clone());
+            Ok(())
+        }
+
+        async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError> {
+            self.tables().partners.remove(id);
+            Ok(())
+        }
+
+        async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
+            Ok(self.tables().partners.values().cloned().collect())
+        }
+
+        async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError> {
+            Ok(self
+                .tables()
+                .registrations
+                .values()
+                .filter(|r| &r.partner == partner)
+                .cloned()
+                .collect())
+        }
+
+        async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
+            let key = (registration.partner.clone(), registration.notification_type.number());
+            Ok(self.tables().registrations.insert(key, registration.clone()))
+        }
+
+        async fn delete_registration(
+            &self,
+            partner: &PartnerId,
+            notification_type: NotificationType,
+        ) -> Result<Option<Registration>, StoreError> {
+            Ok(self
+                .tables()
+                .registrations
+                .remove(&(partner.clone(), notification_type.number())))
+        }
+
+        async fn endpoint(&self, url: &str) -> Result<Option<Endpoint>, StoreError> {
+            Ok(self.tables().endpoints.get(url).cloned())
+        }
+
+        async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError> {
+            let mut tables = self.tables();
+            if tables
+                .endpoints
+                .get(&endpoint.url)
+                .is_some_and(|e| e.partner != endpoint.partner)
+            {
+                return Ok(false);
+            }
+            tables.endpoints.insert(endpoint.url.clone(), endpoint.clone());
+            Ok(true)
+        }
+
+        async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
+            self.tables().endpoints.remove(url);
+            Ok(())
+        }
+
+        async fn reserve_slot(
+            &self,
+            url: &str,
+            rate_limit: u32,
+            now: DateTime<Utc>,
+        ) -> Result<DateTime<Utc>, StoreError> {
+            let mut tables = self.tables();
+            let tat = tables.arrivals.get(url).copied();
+            let reserved = crate::callbacks::rate::reserve(tat, now.timestamp_millis(), rate_limit);
+            tables.arrivals.insert(url.to_string(), reserved.tat_ms);
+            Ok(crate::callbacks::rate::at_ms(reserved.slot_ms))
+        }
     }
 }

@@ -5,7 +5,6 @@
 
 use super::notification::Notification;
 use async_trait::async_trait;
-use std::sync::Mutex;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("callback transport: {0}")]
@@ -19,56 +18,66 @@ pub trait CallbackTransport: Send + Sync {
     async fn publish(&self, notification: &Notification) -> Result<String, TransportError>;
 }
 
-#[derive(Default)]
-struct State {
-    published: Vec<Notification>,
-    unsubscribed: Vec<String>,
-    fail_next: usize,
-}
+#[cfg(any(test, feature = "testing"))]
+pub use memory::MemoryTransport;
 
-/// Publishes and unsubscribes in memory.
-#[derive(Default)]
-pub struct MemoryTransport(Mutex<State>);
+/// The transport in memory (tests).
+#[cfg(any(test, feature = "testing"))]
+mod memory {
+    use super::*;
+    use std::sync::Mutex;
 
-impl MemoryTransport {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    #[derive(Default)]
+    struct State {
+        published: Vec<Notification>,
+        unsubscribed: Vec<String>,
+        fail_next: usize,
     }
 
-    pub fn published(&self) -> Vec<Notification> {
-        self.state().published.clone()
-    }
+    /// Publishes and unsubscribes in memory.
+    #[derive(Default)]
+    pub struct MemoryTransport(Mutex<State>);
 
-    /// The subscriptions removed, in order.
-    pub fn unsubscribed(&self) -> Vec<String> {
-        self.state().unsubscribed.clone()
-    }
-
-    /// Makes the next `n` calls fail, as an SNS outage would.
-    pub fn fail_next(&self, n: usize) {
-        self.state().fail_next = n;
-    }
-
-    fn check(&self) -> Result<std::sync::MutexGuard<'_, State>, TransportError> {
-        let mut state = self.state();
-        if state.fail_next > 0 {
-            state.fail_next -= 1;
-            return Err(TransportError("injected failure".into()));
+    impl MemoryTransport {
+        fn state(&self) -> std::sync::MutexGuard<'_, State> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
         }
-        Ok(state)
-    }
-}
 
-#[async_trait]
-impl CallbackTransport for MemoryTransport {
-    async fn unsubscribe(&self, subscription_arn: &str) -> Result<(), TransportError> {
-        self.check()?.unsubscribed.push(subscription_arn.to_string());
-        Ok(())
+        pub fn published(&self) -> Vec<Notification> {
+            self.state().published.clone()
+        }
+
+        /// The subscriptions removed, in order.
+        pub fn unsubscribed(&self) -> Vec<String> {
+            self.state().unsubscribed.clone()
+        }
+
+        /// Makes the next `n` calls fail, as an SNS outage would.
+        pub fn fail_next(&self, n: usize) {
+            self.state().fail_next = n;
+        }
+
+        fn check(&self) -> Result<std::sync::MutexGuard<'_, State>, TransportError> {
+            let mut state = self.state();
+            if state.fail_next > 0 {
+                state.fail_next -= 1;
+                return Err(TransportError("injected failure".into()));
+            }
+            Ok(state)
+        }
     }
 
-    async fn publish(&self, notification: &Notification) -> Result<String, TransportError> {
-        let mut state = self.check()?;
-        state.published.push(notification.clone());
-        Ok(format!("memory-message-{}", state.published.len()))
+    #[async_trait]
+    impl CallbackTransport for MemoryTransport {
+        async fn unsubscribe(&self, subscription_arn: &str) -> Result<(), TransportError> {
+            self.check()?.unsubscribed.push(subscription_arn.to_string());
+            Ok(())
+        }
+
+        async fn publish(&self, notification: &Notification) -> Result<String, TransportError> {
+            let mut state = self.check()?;
+            state.published.push(notification.clone());
+            Ok(format!("memory-message-{}", state.published.len()))
+        }
     }
 }

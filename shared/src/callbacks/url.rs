@@ -64,9 +64,11 @@ impl HostResolver for SystemResolver {
     }
 }
 
-/// Resolves every name to fixed addresses (tests, and local runs without DNS).
+/// Resolves every name to fixed addresses (tests).
+#[cfg(any(test, feature = "testing"))]
 pub struct StaticResolver(pub Vec<IpAddr>);
 
+#[cfg(any(test, feature = "testing"))]
 #[async_trait]
 impl HostResolver for StaticResolver {
     async fn resolve(&self, _host: &str, _port: u16) -> Result<Vec<IpAddr>, ResolveError> {
