@@ -10,11 +10,9 @@ use shared::alerts::Alert;
 use shared::auth::KeyRing;
 use shared::clock::{Clock, FixedClock};
 use shared::ingress::Delivery;
-use shared::model::ProviderId;
+pub use shared::model::ProviderId;
 use shared::notify::MemorySink;
 use shared::pipeline::{Pipeline, PipelineSettings};
-use shared::providers::esimaccess::EsimAccess;
-use shared::providers::esimgo::EsimGo;
 use shared::providers::Provider;
 use shared::service::Service;
 use shared::state::EsimState;
@@ -110,48 +108,6 @@ pub fn delivery(f: &Fixture, received_at: DateTime<Utc>) -> Delivery {
         received_at,
         request_id: Some(format!("test-{}", f.name)),
     }
-}
-
-pub fn esimaccess_provider(allow_list: bool) -> Arc<dyn Provider> {
-    let s = secrets();
-    let ring = KeyRing::parse(s["esimaccess"]["url_token"].as_str().unwrap()).unwrap();
-    Arc::new(EsimAccess::new(ring, allow_list.then(EsimAccess::published_ips)))
-}
-
-/// eSIM Go with both fixture API keys (current and rotated-in); V2 accepted only with `v2_token`.
-pub fn esimgo_provider(v2_token: Option<&str>) -> Arc<dyn Provider> {
-    let s = secrets();
-    let keys = format!(
-        "{},{}",
-        s["esimgo"]["api_key"].as_str().unwrap(),
-        s["esimgo"]["api_key_rotated"].as_str().unwrap()
-    );
-    Arc::new(EsimGo::new(
-        KeyRing::parse(&keys).unwrap(),
-        v2_token.and_then(KeyRing::parse),
-    ))
-}
-
-/// Roamify with both fixture secrets (current and rotated-in).
-pub fn roamify_provider() -> Arc<dyn Provider> {
-    let s = secrets();
-    let list = format!(
-        "{},{}",
-        s["roamify"]["secret"].as_str().unwrap(),
-        s["roamify"]["secret_rotated"].as_str().unwrap()
-    );
-    Arc::new(shared::providers::roamify::Roamify::new(KeyRing::parse(&list).unwrap()))
-}
-
-/// Airalo with both fixture client secrets (current and rotated-in).
-pub fn airalo_provider() -> Arc<dyn Provider> {
-    let s = secrets();
-    let list = format!(
-        "{},{}",
-        s["airalo"]["client_secret"].as_str().unwrap(),
-        s["airalo"]["client_secret_rotated"].as_str().unwrap()
-    );
-    Arc::new(shared::providers::airalo::Airalo::new(KeyRing::parse(&list).unwrap()))
 }
 
 /// Hex HMAC-SHA512 of `body` under `key`.

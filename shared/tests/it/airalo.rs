@@ -36,7 +36,7 @@ fn signed(body: &str, signed_bytes: &str, key: &str) -> Fixture {
 
 #[tokio::test]
 async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
-    let h = Harness::new(airalo_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
     let schemas = Schemas::load();
     let all = fixtures("airalo");
     for f in &all {
@@ -70,12 +70,12 @@ async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
 
 #[tokio::test]
 async fn sdk_forms_are_accepted_in_both_encodings_and_nothing_else() {
-    let h = Harness::new(airalo_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
     let body = r#"{"message": "Über 90% – https://partners.airalo.com/credit", "remaining": 1.5}"#;
     let js_form = r#"{"message":"Über 90% – https:\/\/partners.airalo.com\/credit","remaining":1.5}"#;
     let php_form = r#"{"message":"\u00dcber 90% \u2013 https:\/\/partners.airalo.com\/credit","remaining":1.5}"#;
     for (what, over) in [("raw", body), ("npm SDK", js_form), ("PyPI SDK / PHP", php_form)] {
-        let h = Harness::new(airalo_provider(), NOW, quick_settings());
+        let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
         let reply = h
             .service
             .handle(&delivery(&signed(body, over, &secret()), h.clock.now()))
@@ -119,7 +119,7 @@ async fn sdk_forms_are_accepted_in_both_encodings_and_nothing_else() {
 
 #[tokio::test]
 async fn rotated_secret_is_accepted() {
-    let h = Harness::new(airalo_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
     let rotated = secrets()["airalo"]["client_secret_rotated"]
         .as_str()
         .unwrap()
@@ -138,7 +138,7 @@ async fn rotated_secret_is_accepted() {
     let js_form = r#"{"message":"Über 90% – https:\/\/partners.airalo.com\/credit","remaining":2.5}"#;
     let php_form = r#"{"message":"\u00dcber 90% \u2013 https:\/\/partners.airalo.com\/credit","remaining":2.5}"#;
     for (what, over) in [("npm SDK", js_form), ("PyPI SDK / PHP", php_form)] {
-        let h = Harness::new(airalo_provider(), NOW, quick_settings());
+        let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
         let reply = h
             .service
             .handle(&delivery(&signed(body, over, &rotated), h.clock.now()))
@@ -149,7 +149,7 @@ async fn rotated_secret_is_accepted() {
 
 #[tokio::test]
 async fn head_answers_200_through_the_lambda_entry_point_and_stores_nothing() {
-    let h = Harness::new(airalo_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
     let text = std::fs::read_to_string(repo_root().join("events/airalo/00-head-opt-in.json")).unwrap();
     let event: ApiGatewayV2httpRequest = serde_json::from_str(&text).unwrap();
     let response = handle_apigw(&h.service, event).await;
@@ -157,7 +157,7 @@ async fn head_answers_200_through_the_lambda_entry_point_and_stores_nothing() {
     assert!(response.body.is_none(), "HEAD has no body");
     assert!(h.store.list_deliveries(&ListQuery::default()).await.unwrap().is_empty());
     // Other providers do not answer HEAD.
-    let other = Harness::new(roamify_provider(), NOW, quick_settings());
+    let other = Harness::new(fixture_provider(ProviderId::Roamify), NOW, quick_settings());
     let text = std::fs::read_to_string(repo_root().join("events/airalo/00-head-opt-in.json")).unwrap();
     assert_eq!(
         handle_apigw(&other.service, serde_json::from_str(&text).unwrap())
@@ -169,7 +169,7 @@ async fn head_answers_200_through_the_lambda_entry_point_and_stores_nothing() {
 
 #[tokio::test]
 async fn the_same_low_data_level_again_is_a_duplicate_even_with_other_bytes() {
-    let h = Harness::new(airalo_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
     let first =
         json!({"level": "90%", "package_name": "p-1", "remaining_percentage": 10, "iccid": "8910300000001234567"})
             .to_string();
@@ -193,7 +193,7 @@ async fn the_same_low_data_level_again_is_a_duplicate_even_with_other_bytes() {
 
 #[tokio::test]
 async fn unknown_shapes_are_stored_unrecognized_and_failed_orders_kept() {
-    let h = Harness::new(airalo_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Airalo), NOW, quick_settings());
     let unknown = json!({"hello": "world"}).to_string();
     let reply = h
         .service

@@ -250,7 +250,7 @@ async fn an_event_notification_that_fails_fails_the_delivery_and_is_offered_agai
         .into_iter()
         .find(|f| f.file.contains("data-usage-low"))
         .expect("the eSIM Access low-data fixture");
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let (service, sink) = (&h.service, &h.sink);
     let delivery = delivery(&fixture, h.clock.now());
 

@@ -61,7 +61,11 @@ async fn rig_with(contact: Option<&[(&str, &str)]>, settings: CustomerSettings, 
     });
     let pipeline =
         Arc::new(Pipeline::new(store.clone(), sink.clone(), clock.clone(), quick_settings()).with_customers(notifier));
-    let service = Arc::new(Service::ready(esimaccess_provider(false), pipeline.clone(), 128 * 1024));
+    let service = Arc::new(Service::ready(
+        fixture_provider(ProviderId::EsimAccess),
+        pipeline.clone(),
+        128 * 1024,
+    ));
     Rig {
         service,
         pipeline,
@@ -446,7 +450,7 @@ async fn one_directory_read_per_alert_and_none_without_one() {
             quick_settings(),
         )
         .with_customers(notifier);
-        let service = Service::ready(esimaccess_provider(false), Arc::new(pipeline), 128 * 1024);
+        let service = Service::ready(fixture_provider(ProviderId::EsimAccess), Arc::new(pipeline), 128 * 1024);
         let quiet = json!({"notifyType": "DATA_USAGE", "notifyId": "n-0", "eventGenerateTime": "2026-11-23T09:00:00Z", "content": {"esimTranNo": "T-ANA",
                            "totalVolume": 1073741824u64, "orderUsage": 1000, "remain": 1073740824u64}});
         for body in [quiet.to_string(), low_data("n-1"), low_data("n-1")] {

@@ -31,7 +31,7 @@ fn custom(body: Value) -> shared::ingress::Delivery {
 
 #[tokio::test]
 async fn every_fixture_twice_is_stored_once_and_alerts_once() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let schemas = Schemas::load();
     let all = fixtures("esimaccess");
     for f in &all {
@@ -62,7 +62,7 @@ async fn every_fixture_twice_is_stored_once_and_alerts_once() {
 
 #[tokio::test]
 async fn low_data_alert_carries_level_usage_and_bundle() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let f = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "data-usage-low")
@@ -84,7 +84,7 @@ async fn low_data_alert_carries_level_usage_and_bundle() {
 
 #[tokio::test]
 async fn validity_alert_is_within_window_at_provider_time() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let f = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "validity-one-day")
@@ -101,7 +101,7 @@ async fn validity_alert_is_within_window_at_provider_time() {
 
 #[tokio::test]
 async fn older_status_after_newer_leaves_the_newer() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let status = |id: &str, at: &str, esim_status: &str| {
         json!({"notifyType": "ESIM_STATUS", "notifyId": id, "eventGenerateTime": at,
                "content": {"iccid": "8910300000059824319", "esimTranNo": "T-42", "orderNo": "B1", "esimStatus": esim_status, "smdpStatus": "ENABLED"}})
@@ -128,7 +128,7 @@ async fn older_status_after_newer_leaves_the_newer() {
 
 #[tokio::test]
 async fn same_notify_id_with_other_payload_is_flagged_not_applied() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let body = |status: &str| {
         json!({"notifyType": "ESIM_STATUS", "notifyId": "dup-1", "eventGenerateTime": "2026-04-22T17:00:00Z",
                "content": {"esimTranNo": "T-7", "iccid": "8910", "esimStatus": status}})
@@ -152,7 +152,7 @@ async fn same_notify_id_with_other_payload_is_flagged_not_applied() {
 
 #[tokio::test]
 async fn failed_publish_answers_503_and_the_retry_publishes_once() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let f = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "data-usage-low")
@@ -182,14 +182,14 @@ async fn failed_publish_answers_503_and_the_retry_publishes_once() {
 
 #[tokio::test]
 async fn a_crashed_attempt_is_taken_over_once_its_lease_expires() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let f = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "data-usage-low")
         .unwrap();
     // Normalize the same bytes the service will, then leave a live lease as a crashed Lambda would.
     let d = delivery(&f, h.clock.now());
-    let provider = esimaccess_provider(true);
+    let provider = deployed_provider(ProviderId::EsimAccess);
     let event = provider.normalize(provider.authenticate(&d).unwrap()).unwrap();
     let dead = Lease {
         attempt: "crashed".into(),
@@ -216,7 +216,7 @@ async fn a_crashed_attempt_is_taken_over_once_its_lease_expires() {
 #[tokio::test]
 async fn concurrent_copies_all_answer_200_with_one_event_and_one_alert() {
     let h = Arc::new(Harness::new(
-        esimaccess_provider(true),
+        deployed_provider(ProviderId::EsimAccess),
         NOW,
         shared::pipeline::PipelineSettings::default(),
     ));
@@ -239,7 +239,7 @@ async fn concurrent_copies_all_answer_200_with_one_event_and_one_alert() {
 
 #[tokio::test]
 async fn unknown_or_odd_but_authentic_payloads_are_stored_unrecognized() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     for body in [
         json!({"notifyType": "BALANCE_LOW", "notifyId": "u1", "content": {"balance": 3}}),
         json!([1, 2, 3]),
@@ -256,7 +256,7 @@ async fn unknown_or_odd_but_authentic_payloads_are_stored_unrecognized() {
 
 #[tokio::test]
 async fn hostile_requests_get_their_status_and_store_nothing() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let good = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "check-health")
@@ -303,7 +303,7 @@ async fn hostile_requests_get_their_status_and_store_nothing() {
 
 #[tokio::test]
 async fn token_may_be_the_last_path_segment_and_mapped_ipv6_senders_pass() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let good = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "check-health")
@@ -318,7 +318,7 @@ async fn token_may_be_the_last_path_segment_and_mapped_ipv6_senders_pass() {
 
 #[tokio::test]
 async fn foreign_ip_passes_when_the_allow_list_is_off() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let f = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "foreign-ip")
@@ -345,7 +345,7 @@ fn sample_event(file: &str) -> ApiGatewayV2httpRequest {
 
 #[tokio::test]
 async fn lambda_entry_point_serves_every_sample_event() {
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     for f in fixtures("esimaccess") {
         let response = handle_apigw(&h.service, sample_event(&f.file)).await;
         assert_eq!(response.status_code, i64::from(f.expect.status), "{}", f.file);
@@ -361,7 +361,7 @@ async fn lambda_entry_point_serves_every_sample_event() {
 #[tokio::test]
 async fn lambda_entry_point_decodes_base64_and_refuses_bad_or_huge_base64() {
     use base64::Engine;
-    let h = Harness::new(esimaccess_provider(true), NOW, quick_settings());
+    let h = Harness::new(deployed_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let mut event = sample_event("05-data-usage-low.json");
     let raw = event.body.clone().unwrap();
     event.body = Some(base64::engine::general_purpose::STANDARD.encode(&raw));
@@ -426,7 +426,7 @@ fn schemas_reject_malformed_documents() {
 
 #[tokio::test]
 async fn content_type_duplicate_keys_and_huge_numbers() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let good = fixtures("esimaccess")
         .into_iter()
         .find(|f| f.name == "data-usage-half")

@@ -35,7 +35,7 @@ fn signed(body: &str, now: chrono::DateTime<chrono::Utc>) -> shared::ingress::De
 
 #[tokio::test]
 async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
-    let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     let schemas = Schemas::load();
     let all = fixtures("esimgo");
     for f in &all {
@@ -57,7 +57,7 @@ async fn every_fixture_twice_is_verified_stored_once_and_alerts_once() {
 
 #[tokio::test]
 async fn numeric_iccid_is_stored_flagged_and_never_used_as_an_identity() {
-    let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     let f = esimgo_fixture("first-use-numeric-iccid");
     assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 200);
     let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
@@ -76,7 +76,7 @@ async fn numeric_iccid_is_stored_flagged_and_never_used_as_an_identity() {
 
 #[tokio::test]
 async fn hex_and_base64_signatures_pass_and_any_altered_byte_fails() {
-    let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     for name in ["utilisation-v3-base64", "utilisation-v3-hex"] {
         assert_eq!(
             h.service
@@ -122,7 +122,7 @@ async fn rotated_key_needs_both_keys_configured() {
             .status,
         401
     );
-    let both = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let both = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     assert_eq!(
         both.service
             .handle(&delivery(&esimgo_fixture("utilisation-rotated-key"), both.clock.now()))
@@ -135,13 +135,13 @@ async fn rotated_key_needs_both_keys_configured() {
 #[tokio::test]
 async fn unsigned_v2_needs_configuration_and_the_url_token() {
     let f = esimgo_fixture("utilisation-v2-unsigned");
-    let refused = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let refused = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     assert_eq!(
         refused.service.handle(&delivery(&f, refused.clock.now())).await.status,
         401
     );
 
-    let h = Harness::new(esimgo_provider(Some("v2-secret-token")), NOW, quick_settings());
+    let h = Harness::new(esimgo_with_v2_token("v2-secret-token"), NOW, quick_settings());
     assert_eq!(
         h.service.handle(&delivery(&f, h.clock.now())).await.status,
         401,
@@ -170,7 +170,7 @@ async fn unsigned_v2_needs_configuration_and_the_url_token() {
 
 #[tokio::test]
 async fn legacy_and_unknown_alert_types_are_stored_unrecognized() {
-    let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     for body in [
         json!({"iccid": "8944538532008160222", "alertType": "usage", "bundle": {"name": "B", "initialQuantity": 1000, "remainingQuantity": 1}}),
         json!({"iccid": "8944538532008160222", "alertType": "SomethingNew"}),
@@ -188,7 +188,7 @@ async fn legacy_and_unknown_alert_types_are_stored_unrecognized() {
 
 #[tokio::test]
 async fn unlimited_bundles_never_raise_low_data() {
-    let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     let body = json!({"iccid": "8944538532008160222", "alertType": "Utilisation",
         "bundle": {"id": "9", "name": "unl", "initialQuantity": 1000000000, "remainingQuantity": 1000, "unlimited": true,
                    "startTime": "2030-11-20T10:47:00Z", "endTime": "2030-11-27T10:47:00Z"}});
@@ -201,7 +201,11 @@ async fn unlimited_bundles_never_raise_low_data() {
 
 #[tokio::test]
 async fn end_ten_hours_away_raises_one_expiry_alert_at_delivery() {
-    let h = Harness::new(esimgo_provider(None), "2030-11-27T00:47:00Z", quick_settings());
+    let h = Harness::new(
+        fixture_provider(ProviderId::EsimGo),
+        "2030-11-27T00:47:00Z",
+        quick_settings(),
+    );
     let f = esimgo_fixture("utilisation-v3-hex"); // 50% left, ends 2030-11-27T10:47:00Z
     for _ in 0..2 {
         assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 200);
@@ -219,7 +223,11 @@ async fn end_ten_hours_away_raises_one_expiry_alert_at_delivery() {
 
 #[tokio::test]
 async fn a_bundle_ending_in_three_days_alerts_only_when_the_sweep_runs_inside_the_window() {
-    let h = Harness::new(esimgo_provider(None), "2030-11-24T10:47:00Z", quick_settings());
+    let h = Harness::new(
+        fixture_provider(ProviderId::EsimGo),
+        "2030-11-24T10:47:00Z",
+        quick_settings(),
+    );
     let f = esimgo_fixture("utilisation-v3-hex");
     assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 200);
     assert!(h.sink.published().is_empty());
@@ -246,7 +254,7 @@ async fn a_bundle_ending_in_three_days_alerts_only_when_the_sweep_runs_inside_th
 
 #[tokio::test]
 async fn deleted_event_sets_the_lifecycle_and_country_change_is_located() {
-    let h = Harness::new(esimgo_provider(None), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimGo), NOW, quick_settings());
     h.accept("esimgo", &["esim-deleted", "country-change"]).await;
     let state = h.esim_state(ProviderId::EsimGo, "8943108161000670038").await;
     let status = state.status.unwrap();
@@ -260,4 +268,13 @@ async fn deleted_event_sets_the_lifecycle_and_country_change_is_located() {
         located.event.location.as_ref().unwrap().country_code.as_deref(),
         Some("NO")
     );
+}
+
+/// eSIM Go with the fixture keys that also accepts unsigned V2 callbacks carrying `token`.
+fn esimgo_with_v2_token(token: &str) -> std::sync::Arc<dyn shared::providers::Provider> {
+    let keys = shared::auth::KeyRing::parse(&fixture_keyring(ProviderId::EsimGo).join(",")).unwrap();
+    std::sync::Arc::new(shared::providers::esimgo::EsimGo::new(
+        keys,
+        shared::auth::KeyRing::parse(token),
+    ))
 }

@@ -29,7 +29,7 @@ fn data_usage(id: &str, at: &str, remain: u64) -> Value {
 /// A provider clock in 2099 must not freeze the eSIM's usage: the real, later readings still apply and alert.
 #[tokio::test]
 async fn a_far_future_provider_time_does_not_silence_later_readings() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let poisoned = data_usage("n-2099", "2099-01-01T00:00:00Z", 800);
     assert_eq!(h.service.handle(&esimaccess_delivery(&h, &poisoned)).await.status, 200);
 
@@ -59,7 +59,7 @@ async fn a_far_future_provider_time_does_not_silence_later_readings() {
 /// and a time a little ahead of ours (clock skew within the limit) is kept as the provider's.
 #[tokio::test]
 async fn plausible_provider_times_keep_their_order() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let newer = data_usage("n-newer", "2026-11-23T10:03:00Z", 300);
     assert_eq!(h.service.handle(&esimaccess_delivery(&h, &newer)).await.status, 200);
     let older = data_usage("n-older", "2026-11-23T09:00:00Z", 900);
@@ -79,7 +79,7 @@ async fn plausible_provider_times_keep_their_order() {
 /// A time before any eSIM existed is a zeroed clock: the receipt time stands in, flagged.
 #[tokio::test]
 async fn an_implausibly_old_provider_time_is_replaced_by_the_receipt_time() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let zeroed = data_usage("n-1970", "1970-01-01T00:00:00Z", 500);
     assert_eq!(h.service.handle(&esimaccess_delivery(&h, &zeroed)).await.status, 200);
     let stored = h.store.list_deliveries(&ListQuery::default()).await.unwrap();
@@ -174,7 +174,7 @@ async fn an_airalo_delivery_stored_under_its_raw_hash_still_deduplicates() {
 async fn control_characters_never_reach_an_alert_and_bad_iccids_name_no_esim() {
     use shared::notify::render;
     use shared::text::is_unsafe;
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let hostile_iccid = "8943\r\nALERT fake\u{7}\u{1b}[31m";
     let body = json!({
         "notifyType": "DATA_USAGE", "notifyId": "n-hostile", "eventGenerateTime": "2026-11-23T09:59:00Z",
@@ -234,7 +234,7 @@ async fn control_characters_never_reach_an_alert_and_bad_iccids_name_no_esim() {
 /// Every text field is bounded: an identifier of 30,000 characters is cut, so keys stay within DynamoDB's limits.
 #[tokio::test]
 async fn overlong_identifiers_are_bounded() {
-    let h = Harness::new(esimaccess_provider(false), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let long = "T".repeat(30_000);
     let body = json!({"notifyType": "ESIM_STATUS", "notifyId": long, "content": {"esimTranNo": long,
         "transactionId": long, "esimStatus": "IN_USE"}});
@@ -251,7 +251,11 @@ async fn overlong_identifiers_are_bounded() {
 async fn a_repeated_conflict_is_one_record_with_a_count() {
     use shared::store::{KvBackend, Space};
     use std::sync::Arc;
-    let h = Arc::new(Harness::new(esimaccess_provider(false), NOW, quick_settings()));
+    let h = Arc::new(Harness::new(
+        fixture_provider(ProviderId::EsimAccess),
+        NOW,
+        quick_settings(),
+    ));
     let status = |s: &str| json!({"notifyType": "ESIM_STATUS", "notifyId": "reused", "content": {"esimTranNo": "T-R", "esimStatus": s}});
     assert_eq!(
         h.service

@@ -37,8 +37,39 @@ fn all_secrets(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-#[tokio::test]
-async fn logs_hold_no_secret_and_no_payload() {
+/// Set in the child process that captures the logs.
+const CHILD: &str = "ESIMHOOKS_TEST_LOGS_CHILD";
+
+/// Runs alone in a child process of this test binary: tracing caches per call site whether anyone listens,
+/// across threads, so the other tests of the binary running beside it could hide lines from the capture.
+#[test]
+fn logs_hold_no_secret_and_no_payload() {
+    if std::env::var_os(CHILD).is_some() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return runtime.block_on(captured_logs_hold_no_secret_and_no_payload());
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "logs::logs_hold_no_secret_and_no_payload",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(said.contains("1 passed"), "the child ran the test: {said}");
+}
+
+async fn captured_logs_hold_no_secret_and_no_payload() {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -52,19 +83,35 @@ async fn logs_hold_no_secret_and_no_payload() {
     let harnesses = [
         (
             "esimaccess",
-            Harness::new(esimaccess_provider(true), "2026-04-22T18:00:00Z", quick_settings()),
+            Harness::new(
+                deployed_provider(ProviderId::EsimAccess),
+                "2026-04-22T18:00:00Z",
+                quick_settings(),
+            ),
         ),
         (
             "esimgo",
-            Harness::new(esimgo_provider(None), "2030-11-27T00:00:00Z", quick_settings()),
+            Harness::new(
+                fixture_provider(ProviderId::EsimGo),
+                "2030-11-27T00:00:00Z",
+                quick_settings(),
+            ),
         ),
         (
             "roamify",
-            Harness::new(roamify_provider(), "2023-11-15T00:00:00Z", quick_settings()),
+            Harness::new(
+                fixture_provider(ProviderId::Roamify),
+                "2023-11-15T00:00:00Z",
+                quick_settings(),
+            ),
         ),
         (
             "airalo",
-            Harness::new(airalo_provider(), "2026-11-23T09:00:00Z", quick_settings()),
+            Harness::new(
+                fixture_provider(ProviderId::Airalo),
+                "2026-11-23T09:00:00Z",
+                quick_settings(),
+            ),
         ),
     ];
     let mut bodies = Vec::new();

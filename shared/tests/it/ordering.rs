@@ -74,7 +74,7 @@ proptest! {
     fn any_arrival_order_ends_in_the_newest_state((deliveries, order) in deliveries()) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
-            let h = Harness::new(esimaccess_provider(false), "2026-04-22T12:00:00Z", quick_settings());
+            let h = Harness::new(fixture_provider(ProviderId::EsimAccess), "2026-04-22T12:00:00Z", quick_settings());
             let mut template = fixtures("esimaccess").into_iter().next().unwrap();
             for &i in &order {
                 template.request.body = body(i, &deliveries[i]);

@@ -83,7 +83,7 @@ async fn every_fixture_in_both_layouts_is_stored_once_and_alerts_once() {
         })
         .collect();
     for (layout, all) in [("as given", given), ("other layout", converted)] {
-        let h = Harness::new(roamify_provider(), NOW, quick_settings());
+        let h = Harness::new(fixture_provider(ProviderId::Roamify), NOW, quick_settings());
         run_fixtures(&h, &all).await;
         let stored = assert_stored_once_and_alerted(&h, &all, &schemas).await;
         let low = h.published_alert("low_data");
@@ -100,7 +100,7 @@ async fn every_fixture_in_both_layouts_is_stored_once_and_alerts_once() {
 
 #[tokio::test]
 async fn an_older_activated_after_expired_does_not_regress() {
-    let h = Harness::new(roamify_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Roamify), NOW, quick_settings());
     h.accept("roamify", &["status-nested-expired", "status-flat"]).await;
     let state = h.esim_state(ProviderId::Roamify, "8991234567890123456").await;
     assert_eq!(state.status.unwrap().value.lifecycle, Lifecycle::Expired);
@@ -108,7 +108,7 @@ async fn an_older_activated_after_expired_does_not_regress() {
 
 #[tokio::test]
 async fn signatures_are_mandatory_and_rotation_works() {
-    let h = Harness::new(roamify_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Roamify), NOW, quick_settings());
     let f = roamify_fixture("wrong-secret");
     assert_eq!(h.service.handle(&delivery(&f, h.clock.now())).await.status, 401);
     let mut unsigned = roamify_fixture("status-flat");
@@ -126,7 +126,7 @@ async fn signatures_are_mandatory_and_rotation_works() {
 
 #[tokio::test]
 async fn usage_amounts_are_found_defensively_or_the_event_is_kept_without_alert() {
-    let h = Harness::new(roamify_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Roamify), NOW, quick_settings());
     let base = roamify_fixture("usage-nested");
     let usage = |id: &str, extra: Value| {
         let mut data = json!({"timestamp": 1700003600, "iccid": format!("899100000000000{id}"), "esim_id": id, "end": 1900000000,
@@ -162,7 +162,7 @@ async fn usage_amounts_are_found_defensively_or_the_event_is_kept_without_alert(
 
 #[tokio::test]
 async fn unknown_categories_are_stored_unrecognized() {
-    let h = Harness::new(roamify_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Roamify), NOW, quick_settings());
     let body = json!({"event_category": "loyalty", "event_type": "points", "timestamp": 1700000000});
     let reply = h
         .service
@@ -176,7 +176,7 @@ async fn unknown_categories_are_stored_unrecognized() {
 
 #[tokio::test]
 async fn end_of_validity_uses_the_shared_expiry_sweep() {
-    let h = Harness::new(roamify_provider(), NOW, quick_settings());
+    let h = Harness::new(fixture_provider(ProviderId::Roamify), NOW, quick_settings());
     let ends = h.clock.now() + Duration::days(3);
     let body = json!({"event_category": "esim", "event_type": "status",
         "data": {"timestamp": h.clock.now().timestamp(), "iccid": "8991000000000000077", "esim_id": "e-77", "start": 1699996800,

@@ -8,7 +8,7 @@ use crate::common;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use common::{quick_settings, roamify_provider, secrets, Harness};
+use common::{fixture_provider, quick_settings, secrets, Harness};
 use shared::ingress::Delivery;
 use shared::model::{DedupeKey, Lifecycle, ProviderId};
 use shared::simulate::{body, sign, SampleParams};
@@ -77,9 +77,15 @@ fn delivery_of(provider: ProviderId, event_type: &str, params: &SampleParams, se
 async fn seeded() -> Arc<KvStore<MemoryBackend>> {
     let store = Arc::new(KvStore::in_memory());
     let sink = Arc::new(shared::notify::MemorySink::new());
-    let roamify = Harness::with(roamify_provider(), NOW, quick_settings(), store.clone(), sink.clone());
+    let roamify = Harness::with(
+        fixture_provider(ProviderId::Roamify),
+        NOW,
+        quick_settings(),
+        store.clone(),
+        sink.clone(),
+    );
     let esimaccess = Harness::with(
-        common::esimaccess_provider(false),
+        common::fixture_provider(ProviderId::EsimAccess),
         NOW,
         quick_settings(),
         store.clone(),

@@ -545,7 +545,11 @@ async fn real_alerts_and_events_reach_the_partner_urls_registered_for_them() {
         t.rig.clock.clone(),
         quick_settings(),
     );
-    let service = Service::ready(esimaccess_provider(true), Arc::new(pipeline), 128 * 1024);
+    let service = Service::ready(
+        deployed_provider(shared::model::ProviderId::EsimAccess),
+        Arc::new(pipeline),
+        128 * 1024,
+    );
     let event: ApiGatewayV2httpRequest = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("events/esimaccess/05-data-usage-low.json")).unwrap(),
     )

@@ -297,7 +297,7 @@ async fn the_operator_topic_gets_the_scaled_level_and_the_providers_label() {
         rig.clock.clone(),
         common::quick_settings(),
     ));
-    let service = shared::service::Service::ready(common::airalo_provider(), pipeline, 128 * 1024);
+    let service = shared::service::Service::ready(common::fixture_provider(ProviderId::Airalo), pipeline, 128 * 1024);
     let body = serde_json::json!({"level": "90%", "package_name": "bonbon-7gb-10days", "remaining_percentage": 10,
                                   "iccid": "8912345678901234567"})
     .to_string();
@@ -348,7 +348,7 @@ async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
     let pipeline =
         shared::pipeline::Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), settings).with_customers(notifier);
     let service = Arc::new(shared::service::Service::ready(
-        common::esimaccess_provider(false),
+        common::fixture_provider(ProviderId::EsimAccess),
         Arc::new(pipeline),
         128 * 1024,
     ));

@@ -132,7 +132,11 @@ impl MotoRig {
 
     fn service_over(&self, store: Arc<dyn EventStore>, sink: Arc<SnsSink>, settings: PipelineSettings) -> Service {
         let pipeline = Pipeline::new(store, sink, self.clock.clone(), settings);
-        Service::ready(esimaccess_provider(true), Arc::new(pipeline), 128 * 1024)
+        Service::ready(
+            deployed_provider(ProviderId::EsimAccess),
+            Arc::new(pipeline),
+            128 * 1024,
+        )
     }
 
     fn healthy(&self) -> Service {

@@ -117,7 +117,7 @@ async fn a_thousand_concurrent_copies_send_one_sms_and_one_email() {
     ];
     rig.store.upsert(&contact(&fields)).await.unwrap();
     let service = Arc::new(Service::ready(
-        common::esimaccess_provider(false),
+        common::fixture_provider(ProviderId::EsimAccess),
         pipeline(&rig, brand()).await,
         128 * 1024,
     ));
@@ -174,7 +174,7 @@ async fn an_airalo_notice_after_the_same_level_by_amounts_sends_nothing_more() {
         .await
         .unwrap();
     assert_eq!(sms_to(phone).await.len(), 1);
-    let service = Service::ready(common::airalo_provider(), pipeline, 128 * 1024);
+    let service = Service::ready(common::fixture_provider(ProviderId::Airalo), pipeline, 128 * 1024);
     let notice = json!({"level": "90%", "package_name": common::AIRALO_PACKAGE, "remaining_percentage": 10,
                         "iccid": iccid})
     .to_string();
@@ -204,7 +204,11 @@ async fn quiet_hours_hold_a_message_in_the_outbox_until_morning_on_dynamodb() {
         rig.store.upsert(&madrid(esim, phone)).await.unwrap();
     }
     let pipeline = pipeline(&rig, brand()).await;
-    let service = Service::ready(common::esimaccess_provider(false), pipeline.clone(), 128 * 1024);
+    let service = Service::ready(
+        common::fixture_provider(ProviderId::EsimAccess),
+        pipeline.clone(),
+        128 * 1024,
+    );
     for esim in ["T-Q1", "T-Q2", "T-Q3"] {
         let delivery = common::signed_delivery(ProviderId::EsimAccess, &low_data(esim, esim), rig.clock.now());
         assert_eq!(service.handle(&delivery).await.status, 200);
@@ -306,7 +310,7 @@ async fn the_sms_cap_counts_per_phone_over_24_hours_and_erasure_masks_past_recor
     ];
     rig.store.upsert(&contact(&fields)).await.unwrap();
     let service = Service::ready(
-        common::esimaccess_provider(false),
+        common::fixture_provider(ProviderId::EsimAccess),
         pipeline(&rig, brand()).await,
         128 * 1024,
     );

@@ -34,7 +34,7 @@ impl MotoRig {
 
     fn service_with_topic(&self, topic_arn: &str, settings: PipelineSettings) -> Service {
         Service::ready(
-            esimaccess_provider(true),
+            deployed_provider(ProviderId::EsimAccess),
             self.pipeline(topic_arn, settings),
             128 * 1024,
         )
@@ -215,7 +215,7 @@ async fn a_lease_left_by_a_crashed_lambda_is_taken_over_after_it_expires() {
         .into_iter()
         .find(|f| f.name == "data-usage-low")
         .unwrap();
-    let provider = esimaccess_provider(true);
+    let provider = deployed_provider(ProviderId::EsimAccess);
     let d = delivery(&f, rig.clock.now());
     let event = provider.normalize(provider.authenticate(&d).unwrap()).unwrap();
     let crashed = Lease {
@@ -273,7 +273,7 @@ async fn esimgo_expiry_at_delivery_and_by_the_sweep_each_once() {
     let rig = Rig::new("sweep", NOW).await;
     rig.clock.set(instant("2030-11-24T10:47:00Z"));
     let pipeline = rig.pipeline(&rig.topic_arn, quick_settings());
-    let service = Service::ready(esimgo_provider(None), pipeline.clone(), 128 * 1024);
+    let service = Service::ready(fixture_provider(ProviderId::EsimGo), pipeline.clone(), 128 * 1024);
 
     // Ends 2030-11-27T10:47Z, three days away: nothing at delivery, nothing from a sweep yet.
     assert_eq!(

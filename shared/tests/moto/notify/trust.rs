@@ -56,7 +56,7 @@ async fn nine_contacts_sharing_a_phone_in_three_zones_get_three_sms() {
             .unwrap();
     }
     let service = Service::ready(
-        super::common::esimaccess_provider(false),
+        super::common::fixture_provider(ProviderId::EsimAccess),
         pipeline(&rig, settings(None)).await,
         128 * 1024,
     );
@@ -83,7 +83,11 @@ async fn a_held_message_waits_again_when_the_contact_moved_into_night() {
         .await
         .unwrap();
     let pipeline = pipeline(&rig, settings(Some(Default::default()))).await;
-    let service = Service::ready(super::common::esimaccess_provider(false), pipeline.clone(), 128 * 1024);
+    let service = Service::ready(
+        super::common::fixture_provider(ProviderId::EsimAccess),
+        pipeline.clone(),
+        128 * 1024,
+    );
     assert_eq!(deliver(&service, &rig, "T-MOVED").await, 200);
     rig.store
         .upsert(&sms_contact("T-MOVED", phone, "America/Los_Angeles"))
@@ -173,7 +177,11 @@ async fn a_crash_between_send_and_record_sends_again_marked_as_a_possible_duplic
         )
         .with_customers(Arc::new(notifier)),
     );
-    let service = Service::ready(super::common::esimaccess_provider(false), pipeline, 128 * 1024);
+    let service = Service::ready(
+        super::common::fixture_provider(ProviderId::EsimAccess),
+        pipeline,
+        128 * 1024,
+    );
     assert_eq!(
         deliver(&service, &rig, "T-CRASH").await,
         503,
