@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use shared::store::index::{IndexEntry, IndexRange};
-use shared::store::{Change, KvBackend, KvStore, Space, StoreError};
+use shared::store::{Change, IndexedSpace, KvBackend, KvStore, Space, StoreError};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
@@ -245,7 +245,16 @@ impl KvBackend for SqliteBackend {
     }
 }
 
+/// The features' indexed spaces, whose entries are written beside the store's own when a file is reindexed.
+fn feature_spaces() -> Vec<IndexedSpace> {
+    [
+        shared::customers::INDEXED_SPACES,
+        shared::callbacks::local::INDEXED_SPACES,
+    ]
+    .concat()
+}
+
 /// The store in the file at `path`, its indexes written first when the file is from before they were.
 pub fn open_store(path: &Path) -> Result<KvStore<SqliteBackend>, StoreError> {
-    KvStore::open(SqliteBackend::open(path)?)
+    KvStore::open(SqliteBackend::open(path)?, &feature_spaces())
 }

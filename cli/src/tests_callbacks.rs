@@ -231,9 +231,10 @@ async fn on_sqlite_each_notification_reaches_its_owner_and_the_all_partner_only(
 
 #[tokio::test]
 async fn partners_stored_before_scopes_keep_hearing_of_all_and_new_ones_hear_of_their_own() {
+    use shared::callbacks::local::PARTNERS;
     use shared::callbacks::partner::{PartnerId, Scope};
     use shared::callbacks::registry::CallbackRegistry;
-    use shared::store::{KvBackend, Space};
+    use shared::store::KvBackend;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("upgrade.db");
     // A partner as the release before scopes stored it: no scope field.
@@ -241,7 +242,7 @@ async fn partners_stored_before_scopes_keep_hearing_of_all_and_new_ones_hear_of_
         r#"{"id":"old-co","name":"Old Co","key_hashes":[],"created_at":"2026-11-01T00:00:00Z","signing_keys":[]}"#;
     crate::sqlite::SqliteBackend::open(&db)
         .unwrap()
-        .put(Space::Partners, "old-co", before)
+        .put(PARTNERS, "old-co", before)
         .unwrap();
     let added = partners(&db, &["add", "new-co"]).await;
     assert!(added.contains("hearing of its own eSIMs only"), "{added}");

@@ -23,6 +23,7 @@ pub mod ownership;
 pub mod pipeline;
 pub mod providers;
 pub mod reconcile;
+pub mod records;
 pub mod replay;
 pub mod reply;
 #[cfg(feature = "aws")]

@@ -17,15 +17,53 @@ use crate::alerts::Alert;
 use crate::clock::Clock;
 use crate::model::Event;
 use crate::notify::{AlertSink, PublishError};
-use crate::store::index::IndexRange;
+use crate::store::index::{IndexEntry, IndexRange, Indexed};
 use crate::store::keys::{
-    arrival_key, attempt_key, failed_key, job_key, partner_entry, partner_prefix, registration_key,
+    arrival_key, attempt_entry, attempt_key, failed_key, job_key, partner_entry, partner_prefix, registration_key,
 };
-use crate::store::{KvBackend, KvStore, Space, StoreError};
+use crate::store::{IndexedSpace, KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+// The partner callbacks' key spaces in the local store.
+pub const PARTNERS: Space = Space::new("partners");
+pub const REGISTRATIONS: Space = Space::new("registrations");
+/// Endpoints, and beside each its send slots under a rate limit ([`arrival_key`]).
+pub const ENDPOINTS: Space = Space::new("endpoints");
+/// The jobs waiting for an attempt.
+pub const CALLBACK_JOBS: Space = Space::new("callback_jobs");
+pub const CALLBACK_ATTEMPTS: Space = Space::new("callback_attempts");
+/// Deliveries given up on.
+pub const FAILED_CALLBACKS: Space = Space::new("failed_callbacks");
+
+/// The callbacks' spaces with index entries, for rebuilding them ([`KvStore::reindex`]).
+pub const INDEXED_SPACES: &[IndexedSpace] = &[
+    IndexedSpace::of::<AttemptRecord>(CALLBACK_ATTEMPTS),
+    IndexedSpace::of::<FailedDelivery>(FAILED_CALLBACKS),
+];
+
+/// The index of attempts and given-up deliveries, by partner and time.
+const PARTNER_INDEX: &str = "partner";
+
+impl Indexed for AttemptRecord {
+    fn entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry {
+            index: PARTNER_INDEX.into(),
+            value: attempt_entry(&self.partner, self.at, self.attempt),
+        }]
+    }
+}
+
+impl Indexed for FailedDelivery {
+    fn entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry {
+            index: PARTNER_INDEX.into(),
+            value: partner_entry(&self.job.partner, self.failed_at),
+        }]
+    }
+}
 
 fn parked_key(failed: &FailedDelivery) -> String {
     failed_key(&failed.job.partner, failed.failed_at, &failed.job.notification_id)
@@ -44,25 +82,25 @@ struct Arrival {
 #[async_trait]
 impl<B: KvBackend> CallbackRegistry for KvStore<B> {
     async fn partner(&self, id: &PartnerId) -> Result<Option<Partner>, StoreError> {
-        self.read(Space::Partners, id.as_str())
+        self.read(PARTNERS, id.as_str())
     }
 
     async fn save_partner(&self, partner: &Partner) -> Result<(), StoreError> {
-        self.write(Space::Partners, partner.id.as_str(), partner)
+        self.write(PARTNERS, partner.id.as_str(), partner)
     }
 
     async fn delete_partner(&self, id: &PartnerId) -> Result<(), StoreError> {
-        self.delete(Space::Partners, id.as_str())
+        self.delete(PARTNERS, id.as_str())
     }
 
     async fn partners(&self) -> Result<Vec<Partner>, StoreError> {
-        let mut all: Vec<Partner> = self.read_all(Space::Partners)?;
+        let mut all: Vec<Partner> = self.read_all(PARTNERS)?;
         all.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(all)
     }
 
     async fn registrations(&self, partner: &PartnerId) -> Result<Vec<Registration>, StoreError> {
-        let all: Vec<Registration> = self.read_all(Space::Registrations)?;
+        let all: Vec<Registration> = self.read_all(REGISTRATIONS)?;
         let mut mine: Vec<Registration> = all.into_iter().filter(|r| &r.partner == partner).collect();
         mine.sort_by_key(|r| r.notification_type.number());
         Ok(mine)
@@ -71,8 +109,8 @@ impl<B: KvBackend> CallbackRegistry for KvStore<B> {
     async fn save_registration(&self, registration: &Registration) -> Result<Option<Registration>, StoreError> {
         let _guard = self.locked();
         let key = registration_key(&registration.partner, registration.notification_type.number());
-        let previous = self.read(Space::Registrations, &key)?;
-        self.write(Space::Registrations, &key, registration)?;
+        let previous = self.read(REGISTRATIONS, &key)?;
+        self.write(REGISTRATIONS, &key, registration)?;
         Ok(previous)
     }
 
@@ -83,36 +121,36 @@ impl<B: KvBackend> CallbackRegistry for KvStore<B> {
     ) -> Result<Option<Registration>, StoreError> {
         let _guard = self.locked();
         let key = registration_key(partner, notification_type.number());
-        let previous = self.read(Space::Registrations, &key)?;
-        self.delete(Space::Registrations, &key)?;
+        let previous = self.read(REGISTRATIONS, &key)?;
+        self.delete(REGISTRATIONS, &key)?;
         Ok(previous)
     }
 
     async fn endpoint(&self, url: &str) -> Result<Option<Endpoint>, StoreError> {
-        self.read(Space::Endpoints, url)
+        self.read(ENDPOINTS, url)
     }
 
     async fn save_endpoint(&self, endpoint: &Endpoint) -> Result<bool, StoreError> {
         let _guard = self.locked();
-        let current: Option<Endpoint> = self.read(Space::Endpoints, &endpoint.url)?;
+        let current: Option<Endpoint> = self.read(ENDPOINTS, &endpoint.url)?;
         if current.is_some_and(|e| e.partner != endpoint.partner) {
             return Ok(false);
         }
-        self.write(Space::Endpoints, &endpoint.url, endpoint)?;
+        self.write(ENDPOINTS, &endpoint.url, endpoint)?;
         Ok(true)
     }
 
     async fn delete_endpoint(&self, url: &str) -> Result<(), StoreError> {
-        self.delete(Space::Endpoints, url)
+        self.delete(ENDPOINTS, url)
     }
 
     async fn reserve_slot(&self, url: &str, rate_limit: u32, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
         let _guard = self.locked();
         let key = arrival_key(url);
-        let tat = self.read::<Arrival>(Space::Endpoints, &key)?.map(|a| a.tat_ms);
+        let tat = self.read::<Arrival>(ENDPOINTS, &key)?.map(|a| a.tat_ms);
         let reserved = super::rate::reserve(tat, now.timestamp_millis(), rate_limit);
         self.write(
-            Space::Endpoints,
+            ENDPOINTS,
             &key,
             &Arrival {
                 tat_ms: reserved.tat_ms,
@@ -126,7 +164,7 @@ impl<B: KvBackend> CallbackRegistry for KvStore<B> {
 impl<B: KvBackend> AttemptLog for KvStore<B> {
     async fn record(&self, attempt: &AttemptRecord) -> Result<(), StoreError> {
         let key = attempt_key(&attempt.partner, attempt.at, &attempt.notification_id, attempt.attempt);
-        self.write_indexed(Space::CallbackAttempts, &key, attempt)
+        self.write_indexed(CALLBACK_ATTEMPTS, &key, attempt)
     }
 
     async fn attempts(
@@ -137,13 +175,17 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
         limit: usize,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
         // Newest first: by time, then attempt number, as the entries sort.
-        let range =
-            IndexRange::new("partner", partner_entry(partner, since), partner_entry(partner, until)).page(0, limit);
-        self.read_range(Space::CallbackAttempts, &range)
+        let range = IndexRange::new(
+            PARTNER_INDEX,
+            partner_entry(partner, since),
+            partner_entry(partner, until),
+        )
+        .page(0, limit);
+        self.read_range(CALLBACK_ATTEMPTS, &range)
     }
 
     async fn park(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        self.write_indexed(Space::FailedCallbacks, &parked_key(failed), failed)
+        self.write_indexed(FAILED_CALLBACKS, &parked_key(failed), failed)
     }
 
     async fn parked(
@@ -153,17 +195,17 @@ impl<B: KvBackend> AttemptLog for KvStore<B> {
         limit: usize,
     ) -> Result<Vec<FailedDelivery>, StoreError> {
         let range = IndexRange::new(
-            "partner",
+            PARTNER_INDEX,
             partner_entry(partner, since),
             format!("{}\u{10FFFF}", partner_prefix(partner)),
         )
         .oldest_first()
         .page(0, limit);
-        self.read_range(Space::FailedCallbacks, &range)
+        self.read_range(FAILED_CALLBACKS, &range)
     }
 
     async fn unpark(&self, failed: &FailedDelivery) -> Result<(), StoreError> {
-        self.delete(Space::FailedCallbacks, &parked_key(failed))
+        self.delete(FAILED_CALLBACKS, &parked_key(failed))
     }
 }
 
@@ -215,7 +257,7 @@ impl<B: KvBackend> LocalCallbacks<B> {
             due_at,
             slot,
         };
-        self.store.write(Space::CallbackJobs, &key, &queued)
+        self.store.write(CALLBACK_JOBS, &key, &queued)
     }
 
     /// Fans a notification out into one job per registered endpoint, each due now; returns how many.
@@ -229,7 +271,7 @@ impl<B: KvBackend> LocalCallbacks<B> {
     /// could not be recorded stays and is attempted again.
     pub async fn deliver_due(self: &Arc<Self>) -> Result<usize, StoreError> {
         let now = self.sender.clock.now();
-        let waiting: Vec<QueuedJob> = self.store.read_all(Space::CallbackJobs)?;
+        let waiting: Vec<QueuedJob> = self.store.read_all(CALLBACK_JOBS)?;
         let mut attempts = tokio::task::JoinSet::new();
         for queued in waiting.into_iter().filter(|q| q.due_at <= now) {
             let this = Arc::clone(self);
@@ -259,7 +301,7 @@ impl<B: KvBackend> LocalCallbacks<B> {
                 self.queue_in(queued.job, queued.attempt, due, Some(slot))
             }
             Verdict::Delivered | Verdict::DisableEndpoint | Verdict::Exhausted | Verdict::Dropped => {
-                self.store.delete(Space::CallbackJobs, &queued_key(&queued.job))
+                self.store.delete(CALLBACK_JOBS, &queued_key(&queued.job))
             }
         }
     }

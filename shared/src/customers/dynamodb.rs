@@ -125,22 +125,7 @@ impl NotificationStore for DynamoStore {
     }
 
     async fn notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
-        let mut pages = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(alert_pk(alert_id)))
-            .expression_attribute_values(":prefix", s(NOTIFY_PREFIX))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut records = Vec::new();
-        while let Some(item) = pages.next().await {
-            records.push(notification_from(item.map_err(unavailable)?)?);
-        }
-        Ok(records)
+        self.alert_notifications(alert_id).await
     }
 
     async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError> {

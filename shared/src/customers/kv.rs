@@ -1,4 +1,5 @@
-//! [`ContactStore`] on the key-value store (SQLite locally, memory in tests): one document per identifier.
+//! [`ContactStore`] and [`NotificationStore`] on the key-value store (SQLite locally, memory in tests): one
+//! contact document per identifier; the notifications are in the store's own space, listed beside their alert.
 
 use super::notify::{
     due_claimable, notification_decision, take_from_window, Channel, NotificationClaim, NotificationRecord,
@@ -6,12 +7,49 @@ use super::notify::{
 };
 use super::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use crate::model::ProviderId;
-use crate::store::index::IndexRange;
+use crate::store::index::{IndexEntry, IndexRange, Indexed};
 use crate::store::keys::{allowance_key, contact_key, notification_key, sort_time};
 use crate::store::Decision;
-use crate::store::{Change, KvBackend, KvStore, Space, StoreError};
+use crate::store::{Aliases, Change, IndexedSpace, KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+
+/// A contact's document under each of its identifiers.
+const CONTACTS: Space = Space::new("contacts");
+/// Per-phone daily SMS counts.
+const ALLOWANCES: Space = Space::new("allowances");
+
+/// The customer side's spaces with index entries, for rebuilding them ([`KvStore::reindex`]).
+pub const INDEXED_SPACES: &[IndexedSpace] = &[IndexedSpace::of::<Contact>(CONTACTS)];
+
+/// The index of contacts by customer id.
+const CUSTOMER_INDEX: &str = "customer";
+
+impl Indexed for Contact {
+    fn entries(&self) -> Vec<IndexEntry> {
+        let customer = self.customer_id.as_deref().filter(|c| !c.is_empty());
+        customer
+            .map(|customer| IndexEntry {
+                index: CUSTOMER_INDEX.into(),
+                value: customer.to_string(),
+            })
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A customer id names the eSIMs of the contacts filed under it: their references, each with the provider
+/// of its contact.
+impl<B: KvBackend> Aliases for KvStore<B> {
+    fn aliases(&self, name: &str) -> Result<BTreeSet<(Option<ProviderId>, String)>, StoreError> {
+        let contacts: Vec<Contact> = self.read_range(CONTACTS, &IndexRange::exact(CUSTOMER_INDEX, name))?;
+        Ok(contacts
+            .iter()
+            .flat_map(|c| c.refs().into_iter().map(|r| (Some(c.provider), r.value().to_string())))
+            .collect())
+    }
+}
 
 fn key(provider: ProviderId, esim: &EsimRef) -> String {
     contact_key(provider, esim.kind(), esim.value())
@@ -21,16 +59,16 @@ impl<B: KvBackend> KvStore<B> {
     /// Writes `record` where `attempt` still holds it (the caller holds the lock); true when written.
     fn write_if_held(&self, record: &NotificationRecord, attempt: &str) -> Result<bool, StoreError> {
         let key = notification_key(&record.alert_id, record.channel.as_str());
-        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        let existing: Option<NotificationRecord> = self.read(Space::NOTIFICATIONS, &key)?;
         let held = existing.is_some_and(|n| n.attempt.as_deref() == Some(attempt));
         if held {
-            self.write_indexed(Space::Notifications, &key, record)?;
+            self.write_indexed(Space::NOTIFICATIONS, &key, record)?;
         }
         Ok(held)
     }
 
     fn contact_under(&self, provider: ProviderId, esim: &EsimRef) -> Result<Option<Contact>, StoreError> {
-        self.read(Space::Contacts, &key(provider, esim))
+        self.read(CONTACTS, &key(provider, esim))
     }
 
     fn contacts_under(&self, provider: ProviderId, refs: &[EsimRef]) -> Result<Vec<(EsimRef, Contact)>, StoreError> {
@@ -76,10 +114,10 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
         };
         let deletes = stale
             .iter()
-            .map(|esim| Ok(Change::delete(Space::Contacts, key(contact.provider, esim))));
+            .map(|esim| Ok(Change::delete(CONTACTS, key(contact.provider, esim))));
         let writes = refs
             .iter()
-            .map(|esim| self.indexed_change(Space::Contacts, &key(contact.provider, esim), contact));
+            .map(|esim| self.indexed_change(CONTACTS, &key(contact.provider, esim), contact));
         self.backend()
             .apply(&deletes.chain(writes).collect::<Result<Vec<_>, StoreError>>()?)?;
         Ok(Ok(outcome))
@@ -93,7 +131,7 @@ impl<B: KvBackend> ContactStore for KvStore<B> {
         let changes: Vec<_> = contact
             .refs()
             .iter()
-            .map(|esim| Change::delete(Space::Contacts, key(provider, esim)))
+            .map(|esim| Change::delete(CONTACTS, key(provider, esim)))
             .collect();
         self.backend().apply(&changes)?;
         Ok(Some(contact))
@@ -109,11 +147,11 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
     ) -> Result<NotificationClaim, StoreError> {
         let _guard = self.locked();
         let key = notification_key(&record.alert_id, record.channel.as_str());
-        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        let existing: Option<NotificationRecord> = self.read(Space::NOTIFICATIONS, &key)?;
         match notification_decision(existing.as_ref().map(|n| (n.status, n.lease_until)), now) {
             Decision::Found(outcome) => Ok(NotificationClaim::from_alert_claim(outcome)),
             Decision::Take => {
-                self.write_indexed(Space::Notifications, &key, record)?;
+                self.write_indexed(Space::NOTIFICATIONS, &key, record)?;
                 Ok(NotificationClaim::taken_over(existing.as_ref()))
             }
         }
@@ -133,16 +171,16 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
     async fn release_notification(&self, alert_id: &str, channel: Channel, attempt: &str) -> Result<(), StoreError> {
         let _guard = self.locked();
         let key = notification_key(alert_id, channel.as_str());
-        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        let existing: Option<NotificationRecord> = self.read(Space::NOTIFICATIONS, &key)?;
         if let Some(mut held) = existing.filter(|n| n.attempt.as_deref() == Some(attempt)) {
             held.lease_until = Some(DateTime::UNIX_EPOCH);
-            self.write_indexed(Space::Notifications, &key, &held)?;
+            self.write_indexed(Space::NOTIFICATIONS, &key, &held)?;
         }
         Ok(())
     }
 
     async fn notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
-        self.read_range(Space::Notifications, &IndexRange::exact("alert", alert_id))
+        self.read_range(Space::NOTIFICATIONS, &IndexRange::exact("alert", alert_id))
     }
 
     async fn due_notifications(&self, now: DateTime<Utc>) -> Result<Vec<NotificationRecord>, StoreError> {
@@ -152,7 +190,7 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
             sort_time(now - OUTBOX_LOOKBACK + nanosecond),
             sort_time(now + nanosecond),
         );
-        let waiting: Vec<NotificationRecord> = self.read_range(Space::Notifications, &window)?;
+        let waiting: Vec<NotificationRecord> = self.read_range(Space::NOTIFICATIONS, &window)?;
         let mut due: Vec<NotificationRecord> = waiting
             .into_iter()
             .filter(|n| n.in_outbox() && n.due_at.is_some_and(|at| at <= now && at > now - OUTBOX_LOOKBACK))
@@ -165,10 +203,10 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
     async fn claim_due(&self, record: &NotificationRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let _guard = self.locked();
         let key = notification_key(&record.alert_id, record.channel.as_str());
-        let existing: Option<NotificationRecord> = self.read(Space::Notifications, &key)?;
+        let existing: Option<NotificationRecord> = self.read(Space::NOTIFICATIONS, &key)?;
         let claimable = existing.is_some_and(|n| n.in_outbox() && due_claimable(n.status, n.lease_until, now));
         if claimable {
-            self.write_indexed(Space::Notifications, &key, record)?;
+            self.write_indexed(Space::NOTIFICATIONS, &key, record)?;
         }
         Ok(claimable)
     }
@@ -176,22 +214,22 @@ impl<B: KvBackend> NotificationStore for KvStore<B> {
     async fn take_sms_allowance(&self, to: &str, now: DateTime<Utc>, cap: u32) -> Result<bool, StoreError> {
         let _guard = self.locked();
         let key = allowance_key(to);
-        let sent: Vec<i64> = self.read(Space::Allowances, &key)?.unwrap_or_default();
+        let sent: Vec<i64> = self.read(ALLOWANCES, &key)?.unwrap_or_default();
         let Some(sent) = take_from_window(&sent, now, cap) else {
             return Ok(false);
         };
-        self.write(Space::Allowances, &key, &sent)?;
+        self.write(ALLOWANCES, &key, &sent)?;
         Ok(true)
     }
 
     async fn mask_recipient(&self, to: &str, masked: &str) -> Result<usize, StoreError> {
         let _guard = self.locked();
-        let all: Vec<NotificationRecord> = self.read_all(Space::Notifications)?;
+        let all: Vec<NotificationRecord> = self.read_all(Space::NOTIFICATIONS)?;
         let mut changes = Vec::new();
         for mut record in all.into_iter().filter(|n| n.to == to) {
             record.to = masked.to_string();
             let key = notification_key(&record.alert_id, record.channel.as_str());
-            changes.push(self.indexed_change(Space::Notifications, &key, &record)?);
+            changes.push(self.indexed_change(Space::NOTIFICATIONS, &key, &record)?);
         }
         self.backend().apply(&changes)?;
         Ok(changes.len())

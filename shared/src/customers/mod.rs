@@ -24,6 +24,7 @@ mod wording;
 
 pub use amounts::DataUnits;
 pub use contact::{is_email_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
+pub use kv::INDEXED_SPACES;
 pub use messages::{customer_message, CustomerMessage};
 pub use plans::{PlanCatalog, PlanError};
 pub use policy::{zone_of, CustomerSettings, QuietHours, QuietHoursError, DEFAULT_BRAND};

@@ -1,14 +1,13 @@
 //! The orderings the key-value store keeps beside its documents, so a listing, a timeline or a fleet page reads
 //! a range of one index instead of a whole space. Each document says where it sorts ([`Indexed`]); the backend
 //! replaces a document's entries whenever the document is written through [`super::KvStore::write_indexed`].
+//! The entries of events, states, alerts and their notifications are here; each feature declares its own
+//! documents' beside them.
 
-use super::keys::{
-    attempt_entry, by_provider, esim_entry, lifecycle_entry, partner_entry, sort_ratio, sort_time, told_index,
-};
+use super::keys::{by_provider, esim_entry, lifecycle_entry, sort_ratio, sort_time, told_index};
 use super::{StoredAlert, StoredConflict, StoredDelivery};
-use crate::customers::notify::NotificationRecord;
-use crate::customers::Contact;
 use crate::model::{EsimIdentity, ProviderId};
+use crate::records::NotificationRecord;
 use crate::state::EsimState;
 use chrono::{DateTime, Utc};
 
@@ -179,34 +178,6 @@ impl Indexed for NotificationRecord {
         let provider = self.alert_id.split('#').next().and_then(ProviderId::parse);
         if let (Some(provider), Some(raised)) = (provider, self.raised_at) {
             entries.add(&told_index(self.status, provider), sort_time(raised));
-        }
-        entries.0
-    }
-}
-
-impl Indexed for crate::callbacks::sender::AttemptRecord {
-    fn entries(&self) -> Vec<IndexEntry> {
-        vec![IndexEntry {
-            index: "partner".into(),
-            value: attempt_entry(&self.partner, self.at, self.attempt),
-        }]
-    }
-}
-
-impl Indexed for crate::callbacks::sender::FailedDelivery {
-    fn entries(&self) -> Vec<IndexEntry> {
-        vec![IndexEntry {
-            index: "partner".into(),
-            value: partner_entry(&self.job.partner, self.failed_at),
-        }]
-    }
-}
-
-impl Indexed for Contact {
-    fn entries(&self) -> Vec<IndexEntry> {
-        let mut entries = Entries::default();
-        if let Some(customer) = self.customer_id.as_deref().filter(|c| !c.is_empty()) {
-            entries.add("customer", customer.to_string());
         }
         entries.0
     }

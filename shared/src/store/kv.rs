@@ -5,58 +5,87 @@
 
 use super::index::{IndexEntry, IndexRange, Indexed, INDEX_VERSION};
 use super::keys::{by_provider, sort_time};
-#[cfg(any(test, feature = "testing"))]
-use super::memory::MemoryBackend;
 use super::{StoreError, StoredAlert, StoredConflict, StoredDelivery};
 use crate::model::{Event, ProviderId};
+use crate::records::NotificationRecord;
 use crate::state::EsimState;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-/// The kinds of documents, each its own key space.
+/// A kind of document, its own key space, by the name the local file keeps it under. A plain value: each
+/// feature declares its own spaces beside its types; the store's own are those of events and alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Space {
-    Deliveries,
-    States,
-    Alerts,
-    Conflicts,
-    Contacts,
-    Notifications,
-    /// Per-phone daily SMS counts.
-    Allowances,
-    /// Partner callbacks (local runs): partners, their registrations and endpoints, the jobs waiting for an
-    /// attempt, the attempt log and the deliveries given up on.
-    Partners,
-    Registrations,
-    Endpoints,
-    CallbackJobs,
-    CallbackAttempts,
-    FailedCallbacks,
-    /// Exact duplicates per provider and hour: they change nothing else, so they are counted here.
-    Duplicates,
-}
+pub struct Space(&'static str);
 
 impl Space {
+    pub const DELIVERIES: Self = Self("deliveries");
+    pub const STATES: Self = Self("states");
+    pub const ALERTS: Self = Self("alerts");
+    pub const CONFLICTS: Self = Self("conflicts");
+    /// Who was told of each alert: listed beside it.
+    pub const NOTIFICATIONS: Self = Self("notifications");
+    /// Exact duplicates per provider and hour: they change nothing else, so they are counted here.
+    pub const DUPLICATES: Self = Self("duplicates");
+
+    /// A space named `name`, which no other space uses.
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Deliveries => "deliveries",
-            Self::States => "states",
-            Self::Alerts => "alerts",
-            Self::Conflicts => "conflicts",
-            Self::Contacts => "contacts",
-            Self::Notifications => "notifications",
-            Self::Allowances => "allowances",
-            Self::Partners => "partners",
-            Self::Registrations => "registrations",
-            Self::Endpoints => "endpoints",
-            Self::CallbackJobs => "callback_jobs",
-            Self::CallbackAttempts => "callback_attempts",
-            Self::FailedCallbacks => "failed_callbacks",
-            Self::Duplicates => "duplicates",
+        self.0
+    }
+}
+
+/// A space whose documents have index entries, with how to read a document's entries from its text: what
+/// rebuilding the indexes of an older file needs.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexedSpace {
+    pub space: Space,
+    pub entries: fn(&str) -> Result<Vec<IndexEntry>, String>,
+}
+
+impl IndexedSpace {
+    /// `space`, whose documents are `T`s as JSON.
+    pub const fn of<T: DeserializeOwned + Indexed>(space: Space) -> Self {
+        Self {
+            space,
+            entries: entries_of::<T>,
         }
     }
+}
+
+fn entries_of<T: DeserializeOwned + Indexed>(document: &str) -> Result<Vec<IndexEntry>, String> {
+    serde_json::from_str::<T>(document)
+        .map(|value| value.entries())
+        .map_err(|e| e.to_string())
+}
+
+/// The store's own indexed spaces; the features' are given to [`KvStore::open`] and [`KvStore::reindex`].
+const STORE_SPACES: [IndexedSpace; 6] = [
+    IndexedSpace::of::<StoredDelivery>(Space::DELIVERIES),
+    IndexedSpace::of::<StoredState>(Space::STATES),
+    IndexedSpace::of::<StoredAlert>(Space::ALERTS),
+    IndexedSpace {
+        space: Space::CONFLICTS,
+        entries: |document| {
+            conflict_from_doc(document)
+                .map(|conflict| conflict.entries())
+                .map_err(|e| e.to_string())
+        },
+    },
+    IndexedSpace::of::<NotificationRecord>(Space::NOTIFICATIONS),
+    IndexedSpace::of::<DuplicateCount>(Space::DUPLICATES),
+];
+
+/// The other names a name stands for in the local store's name search ([`super::StoreQuery::esims_named`]),
+/// each with the provider it names an eSIM at (a customer id: its contacts' references). Answered by the
+/// feature that files them.
+pub trait Aliases {
+    fn aliases(&self, name: &str) -> Result<BTreeSet<(Option<ProviderId>, String)>, StoreError>;
 }
 
 /// One write or delete of [`KvBackend::apply`].
@@ -144,20 +173,6 @@ pub struct KvStore<B> {
     lock: Mutex<()>,
 }
 
-#[cfg(any(test, feature = "testing"))]
-impl KvStore<MemoryBackend> {
-    pub fn in_memory() -> Self {
-        Self::new(MemoryBackend::default())
-    }
-}
-
-#[cfg(any(test, feature = "testing"))]
-impl Default for KvStore<MemoryBackend> {
-    fn default() -> Self {
-        Self::in_memory()
-    }
-}
-
 impl<B: KvBackend> KvStore<B> {
     pub fn new(backend: B) -> Self {
         Self {
@@ -175,52 +190,35 @@ impl<B: KvBackend> KvStore<B> {
     }
 
     /// The store over a backend that may hold documents written before its indexes were (an older local
-    /// file): their entries are written first, once.
-    pub fn open(backend: B) -> Result<Self, StoreError> {
+    /// file): their entries are written first, once, for the store's spaces and the `features'`.
+    pub fn open(backend: B, features: &[IndexedSpace]) -> Result<Self, StoreError> {
         let store = Self::new(backend);
         if store.backend.index_version()? < INDEX_VERSION {
-            store.reindex()?;
+            store.reindex(features)?;
         }
         Ok(store)
     }
 
-    /// Writes every indexed document's entries again, from the document.
-    pub fn reindex(&self) -> Result<(), StoreError> {
+    /// Writes every indexed document's entries again, from the document: the store's spaces' and the
+    /// `features'`.
+    pub fn reindex(&self, features: &[IndexedSpace]) -> Result<(), StoreError> {
         let _guard = self.locked();
         self.backend.clear_index()?;
-        self.reindex_space::<StoredDelivery>(Space::Deliveries, |d| serde_json::from_str(d))?;
-        self.reindex_space::<StoredState>(Space::States, |d| serde_json::from_str(d))?;
-        self.reindex_space::<StoredAlert>(Space::Alerts, |d| serde_json::from_str(d))?;
-        self.reindex_space::<StoredConflict>(Space::Conflicts, |d| {
-            conflict_from_doc(d).map_err(|e| serde::de::Error::custom(e.to_string()))
-        })?;
-        self.reindex_space::<crate::customers::notify::NotificationRecord>(Space::Notifications, |d| {
-            serde_json::from_str(d)
-        })?;
-        self.reindex_space::<crate::customers::Contact>(Space::Contacts, |d| serde_json::from_str(d))?;
-        self.reindex_space::<DuplicateCount>(Space::Duplicates, |d| serde_json::from_str(d))?;
-        self.reindex_space::<crate::callbacks::sender::AttemptRecord>(Space::CallbackAttempts, |d| {
-            serde_json::from_str(d)
-        })?;
-        self.reindex_space::<crate::callbacks::sender::FailedDelivery>(Space::FailedCallbacks, |d| {
-            serde_json::from_str(d)
-        })?;
+        for indexed in STORE_SPACES.iter().chain(features) {
+            self.reindex_space(indexed)?;
+        }
         self.backend.set_index_version(INDEX_VERSION)
     }
 
-    fn reindex_space<T: Indexed>(
-        &self,
-        space: Space,
-        parse: impl Fn(&str) -> Result<T, serde_json::Error>,
-    ) -> Result<(), StoreError> {
+    fn reindex_space(&self, indexed: &IndexedSpace) -> Result<(), StoreError> {
+        let space = indexed.space;
         let changes = self
             .backend
             .list(space)?
             .into_iter()
             .map(|(key, document)| {
-                let entries = parse(&document)
-                    .map_err(|e| StoreError::Corrupt(format!("{}/{key}: {e}", space.as_str())))?
-                    .entries();
+                let entries = (indexed.entries)(&document)
+                    .map_err(|e| StoreError::Corrupt(format!("{}/{key}: {e}", space.as_str())))?;
                 Ok(Change::Put {
                     space,
                     key,

@@ -24,13 +24,13 @@ impl<B: KvBackend> KvStore<B> {
     fn count_duplicate(&self, event: &Event) -> Result<(), StoreError> {
         let hour = super::read::hour_of(event.received_at);
         let key = duplicates_key(event.provider, hour);
-        let mut count: DuplicateCount = self.read(Space::Duplicates, &key)?.unwrap_or(DuplicateCount {
+        let mut count: DuplicateCount = self.read(Space::DUPLICATES, &key)?.unwrap_or(DuplicateCount {
             provider: event.provider,
             hour,
             count: 0,
         });
         count.count += 1;
-        self.write_indexed(Space::Duplicates, &key, &count)
+        self.write_indexed(Space::DUPLICATES, &key, &count)
     }
 
     /// Updates a delivery we hold; a lease lost to another attempt leaves it alone.
@@ -42,10 +42,10 @@ impl<B: KvBackend> KvStore<B> {
     ) -> Result<(), StoreError> {
         let _guard = self.locked();
         let key = event_key(event);
-        if let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? {
+        if let Some(mut stored) = self.read::<StoredDelivery>(Space::DELIVERIES, &key)? {
             if stored.attempt.as_deref() == Some(lease.attempt.as_str()) {
                 change(&mut stored);
-                self.write_indexed(Space::Deliveries, &key, &stored)?;
+                self.write_indexed(Space::DELIVERIES, &key, &stored)?;
             }
         }
         Ok(())
@@ -58,10 +58,10 @@ impl<B: KvBackend> KvStore<B> {
         change: impl FnOnce(&mut StoredAlert),
     ) -> Result<(), StoreError> {
         let _guard = self.locked();
-        if let Some(mut stored) = self.read::<StoredAlert>(Space::Alerts, &alert.alert_id)? {
+        if let Some(mut stored) = self.read::<StoredAlert>(Space::ALERTS, &alert.alert_id)? {
             if stored.attempt.as_deref() == Some(lease.attempt.as_str()) {
                 change(&mut stored);
-                self.write_indexed(Space::Alerts, &alert.alert_id, &stored)?;
+                self.write_indexed(Space::ALERTS, &alert.alert_id, &stored)?;
             }
         }
         Ok(())
@@ -73,7 +73,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     async fn begin_delivery(&self, event: &Event, lease: &Lease, now: DateTime<Utc>) -> Result<Begin, StoreError> {
         let _guard = self.locked();
         let key = event_key(event);
-        let existing: Option<StoredDelivery> = self.read(Space::Deliveries, &key)?;
+        let existing: Option<StoredDelivery> = self.read(Space::DELIVERIES, &key)?;
         let found = existing
             .as_ref()
             .map(|d| (d.status, d.lease_until, d.event.payload_sha256.as_str()));
@@ -92,7 +92,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
                     last_error: None,
                     event: event.clone(),
                 };
-                self.write_indexed(Space::Deliveries, &key, &record)?;
+                self.write_indexed(Space::DELIVERIES, &key, &record)?;
                 Ok(Begin::Started)
             }
         }
@@ -104,7 +104,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         dedupe_key: &DedupeKey,
     ) -> Result<Option<DeliveryStatus>, StoreError> {
         let stored: Option<StoredDelivery> =
-            self.read(Space::Deliveries, &delivery_key(provider, dedupe_key.as_str()))?;
+            self.read(Space::DELIVERIES, &delivery_key(provider, dedupe_key.as_str()))?;
         Ok(stored.map(|d| d.status))
     }
 
@@ -127,18 +127,18 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     async fn rewrite_event(&self, event: &Event) -> Result<bool, StoreError> {
         let _guard = self.locked();
         let key = event_key(event);
-        let Some(mut stored) = self.read::<StoredDelivery>(Space::Deliveries, &key)? else {
+        let Some(mut stored) = self.read::<StoredDelivery>(Space::DELIVERIES, &key)? else {
             return Ok(false);
         };
         stored.event = event.clone();
-        self.write_indexed(Space::Deliveries, &key, &stored)?;
+        self.write_indexed(Space::DELIVERIES, &key, &stored)?;
         Ok(true)
     }
 
     async fn record_conflict(&self, event: &Event) -> Result<(), StoreError> {
         let key = conflict_key(event.provider, event.dedupe_key.as_str(), event.payload_sha256.as_str());
         let _guard = self.locked();
-        let record = match self.backend().get(Space::Conflicts, &key)? {
+        let record = match self.backend().get(Space::CONFLICTS, &key)? {
             Some(doc) => {
                 let mut record = conflict_from_doc(&doc)?;
                 record.seen_again(event);
@@ -146,7 +146,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
             }
             None => StoredConflict::first(event.clone()),
         };
-        self.write_indexed(Space::Conflicts, &key, &record)
+        self.write_indexed(Space::CONFLICTS, &key, &record)
     }
 
     async fn load_state(
@@ -154,7 +154,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
         provider: ProviderId,
         esim_key: &str,
     ) -> Result<Option<Versioned<EsimState>>, StoreError> {
-        let stored: Option<StoredState> = self.read(Space::States, &state_key(provider, esim_key))?;
+        let stored: Option<StoredState> = self.read(Space::STATES, &state_key(provider, esim_key))?;
         Ok(stored.map(|s| Versioned {
             value: s.state,
             version: s.version,
@@ -164,13 +164,13 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError> {
         let _guard = self.locked();
         let key = state_key(state.provider, &state.key);
-        let current: Option<StoredState> = self.read(Space::States, &key)?;
+        let current: Option<StoredState> = self.read(Space::STATES, &key)?;
         if current.as_ref().map(|s| s.version) != expected {
             return Ok(false);
         }
         let version = expected.map_or(1, |v| v + 1);
         self.write_indexed(
-            Space::States,
+            Space::STATES,
             &key,
             &StoredState {
                 version,
@@ -182,7 +182,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
 
     async fn expiring_states(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<EsimState>, StoreError> {
         let range = IndexRange::new("expires", sort_time(from), sort_time(until)).oldest_first();
-        let found: Vec<StoredState> = self.read_range(Space::States, &range)?;
+        let found: Vec<StoredState> = self.read_range(Space::STATES, &range)?;
         Ok(found
             .into_iter()
             .map(|s| s.state)
@@ -191,13 +191,13 @@ impl<B: KvBackend> EventStore for KvStore<B> {
     }
 
     async fn alert_status(&self, alert_id: &str) -> Result<Option<AlertStatus>, StoreError> {
-        let stored: Option<StoredAlert> = self.read(Space::Alerts, alert_id)?;
+        let stored: Option<StoredAlert> = self.read(Space::ALERTS, alert_id)?;
         Ok(stored.map(|a| a.status))
     }
 
     async fn claim_alert(&self, alert: &Alert, lease: &Lease, now: DateTime<Utc>) -> Result<AlertClaim, StoreError> {
         let _guard = self.locked();
-        let existing: Option<StoredAlert> = self.read(Space::Alerts, &alert.alert_id)?;
+        let existing: Option<StoredAlert> = self.read(Space::ALERTS, &alert.alert_id)?;
         match alert_decision(existing.as_ref().map(|a| (a.status, a.lease_until)), now) {
             Decision::Found(outcome) => Ok(outcome),
             Decision::Take => {
@@ -210,7 +210,7 @@ impl<B: KvBackend> EventStore for KvStore<B> {
                     alert: alert.clone(),
                     notifications: Vec::new(),
                 };
-                self.write_indexed(Space::Alerts, &alert.alert_id, &record)?;
+                self.write_indexed(Space::ALERTS, &alert.alert_id, &record)?;
                 Ok(AlertClaim::Claimed)
             }
         }

@@ -6,12 +6,11 @@ use super::keys::{
     by_provider, delivery_key, esim_entry, esim_prefix, lifecycle_prefix, sort_ratio, sort_time, state_key, told_index,
     HOUR_PREFIX,
 };
-use super::kv::{conflict_from_doc, DuplicateCount, KvBackend, KvStore, Space, StoredState};
+use super::kv::{conflict_from_doc, Aliases, DuplicateCount, KvBackend, KvStore, Space, StoredState};
 use super::read::{identity_named, names_esim, AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
 use super::{ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
-use crate::customers::notify::NotificationRecord;
-use crate::customers::Contact;
 use crate::model::{DedupeKey, ProviderId};
+use crate::records::NotificationRecord;
 use crate::state::EsimState;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration};
@@ -38,7 +37,7 @@ fn providers(window: &ListQuery) -> impl Iterator<Item = ProviderId> + '_ {
 impl<B: KvBackend> KvStore<B> {
     fn notifications_of(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
         let mut told: Vec<NotificationRecord> =
-            self.read_range(Space::Notifications, &IndexRange::exact("alert", alert_id))?;
+            self.read_range(Space::NOTIFICATIONS, &IndexRange::exact("alert", alert_id))?;
         told.sort_by_key(|n| n.channel);
         Ok(told)
     }
@@ -48,16 +47,6 @@ impl<B: KvBackend> KvStore<B> {
             alert.notifications = self.notifications_of(&alert.alert.alert_id)?;
         }
         Ok(alerts)
-    }
-
-    /// The names a customer id stands for: the references of the contacts filed under it, each with the
-    /// provider of its contact.
-    fn customer_names(&self, customer: &str) -> Result<BTreeSet<(Option<ProviderId>, String)>, StoreError> {
-        let contacts: Vec<Contact> = self.read_range(Space::Contacts, &IndexRange::exact("customer", customer))?;
-        Ok(contacts
-            .iter()
-            .flat_map(|c| c.refs().into_iter().map(|r| (Some(c.provider), r.value().to_string())))
-            .collect())
     }
 
     /// The range a fleet filter is best read through, in the order its page is shown.
@@ -94,44 +83,47 @@ impl<B: KvBackend> KvStore<B> {
 }
 
 #[async_trait]
-impl<B: KvBackend> StoreQuery for KvStore<B> {
+impl<B: KvBackend> StoreQuery for KvStore<B>
+where
+    Self: Aliases,
+{
     async fn delivery(
         &self,
         provider: ProviderId,
         dedupe_key: &DedupeKey,
     ) -> Result<Option<StoredDelivery>, StoreError> {
-        self.read(Space::Deliveries, &delivery_key(provider, dedupe_key.as_str()))
+        self.read(Space::DELIVERIES, &delivery_key(provider, dedupe_key.as_str()))
     }
 
     async fn esim_state(&self, provider: ProviderId, key: &str) -> Result<Option<EsimState>, StoreError> {
-        let stored: Option<StoredState> = self.read(Space::States, &state_key(provider, key))?;
+        let stored: Option<StoredState> = self.read(Space::STATES, &state_key(provider, key))?;
         Ok(stored.map(|s| s.state))
     }
 
     async fn list_deliveries(&self, query: &ListQuery) -> Result<Vec<StoredDelivery>, StoreError> {
-        self.read_range(Space::Deliveries, &window_range(query))
+        self.read_range(Space::DELIVERIES, &window_range(query))
     }
 
     async fn list_states(&self, query: &ListQuery) -> Result<Vec<EsimState>, StoreError> {
-        let stored: Vec<StoredState> = self.read_range(Space::States, &window_range(query))?;
+        let stored: Vec<StoredState> = self.read_range(Space::STATES, &window_range(query))?;
         Ok(stored.into_iter().map(|s| s.state).collect())
     }
 
     async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError> {
-        let alerts = self.read_range(Space::Alerts, &window_range(query))?;
+        let alerts = self.read_range(Space::ALERTS, &window_range(query))?;
         self.with_notifications(alerts)
     }
 
     async fn list_conflicts(&self, query: &ListQuery) -> Result<Vec<StoredConflict>, StoreError> {
         self.backend()
-            .range(Space::Conflicts, &window_range(query))?
+            .range(Space::CONFLICTS, &window_range(query))?
             .iter()
             .map(|doc| conflict_from_doc(doc))
             .collect()
     }
 
     async fn esims_named(&self, name: &str, window: &ListQuery) -> Result<Vec<EsimName>, StoreError> {
-        let mut names = self.customer_names(name)?;
+        let mut names = self.aliases(name)?;
         names.insert((None, name.to_string()));
         let mut found: BTreeSet<EsimName> = BTreeSet::new();
         for (of, name) in &names {
@@ -145,14 +137,14 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
                     });
                 }
             };
-            let states: Vec<StoredState> = self.read_range(Space::States, &IndexRange::exact("name", name))?;
+            let states: Vec<StoredState> = self.read_range(Space::STATES, &IndexRange::exact("name", name))?;
             for s in states.iter().map(|s| &s.state) {
                 if names_esim(&s.key, s.iccid.as_deref(), &s.refs, name) && window.admits(s.provider, s.updated_at) {
                     add(s.provider, &s.key, s.iccid.as_ref());
                 }
             }
             let deliveries: Vec<StoredDelivery> =
-                self.read_range(Space::Deliveries, &IndexRange::exact("name", name))?;
+                self.read_range(Space::DELIVERIES, &IndexRange::exact("name", name))?;
             for d in deliveries
                 .iter()
                 .filter(|d| window.admits(d.event.provider, d.event.received_at))
@@ -184,8 +176,8 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
             .until
             .map_or_else(|| format!("{prefix}\u{10FFFF}"), |t| esim_entry(provider, key, t));
         let range = IndexRange::new("esim", from, to).oldest_first();
-        let deliveries = self.read_range(Space::Deliveries, &range)?;
-        let alerts = self.with_notifications(self.read_range(Space::Alerts, &range)?)?;
+        let deliveries = self.read_range(Space::DELIVERIES, &range)?;
+        let alerts = self.with_notifications(self.read_range(Space::ALERTS, &range)?)?;
         Ok(EsimHistory {
             deliveries,
             alerts,
@@ -206,7 +198,7 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
                     index: by_provider(index, Some(provider)),
                     ..window_range(&one)
                 };
-                for (hour, n) in self.backend().histogram(Space::Deliveries, &range, HOUR_PREFIX)? {
+                for (hour, n) in self.backend().histogram(Space::DELIVERIES, &range, HOUR_PREFIX)? {
                     let at = DateTime::parse_from_rfc3339(&format!("{hour}:00:00Z"))
                         .map_err(|e| StoreError::Corrupt(format!("deliveries index hour {hour}: {e}")))?
                         .to_utc();
@@ -221,7 +213,7 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
     }
 
     async fn alert_counts(&self, window: &ListQuery) -> Result<BTreeMap<ProviderId, AlertCounts>, StoreError> {
-        use crate::customers::notify::NotificationStatus;
+        use crate::records::NotificationStatus;
         let mut counts = BTreeMap::new();
         for provider in providers(window) {
             let count = |space: Space, index: String| -> Result<u64, StoreError> {
@@ -232,10 +224,10 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
                 Ok(self.backend().histogram(space, &range, 0)?.iter().map(|(_, n)| n).sum())
             };
             let row = AlertCounts {
-                alerts: count(Space::Alerts, by_provider("time", Some(provider)))?,
-                sent: count(Space::Alerts, by_provider("sent", Some(provider)))?,
-                notifications_sent: count(Space::Notifications, told_index(NotificationStatus::Sent, provider))?,
-                notifications_failed: count(Space::Notifications, told_index(NotificationStatus::Failed, provider))?,
+                alerts: count(Space::ALERTS, by_provider("time", Some(provider)))?,
+                sent: count(Space::ALERTS, by_provider("sent", Some(provider)))?,
+                notifications_sent: count(Space::NOTIFICATIONS, told_index(NotificationStatus::Sent, provider))?,
+                notifications_failed: count(Space::NOTIFICATIONS, told_index(NotificationStatus::Failed, provider))?,
             };
             if row != AlertCounts::default() {
                 counts.insert(provider, row);
@@ -257,7 +249,7 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
                 index: by_provider("time", Some(provider)),
                 ..window_range(&from_hour)
             };
-            let hours: Vec<DuplicateCount> = self.read_range(Space::Duplicates, &range)?;
+            let hours: Vec<DuplicateCount> = self.read_range(Space::DUPLICATES, &range)?;
             counts.insert(provider, hours.iter().map(|h| h.count).sum());
         }
         Ok(Some(counts))
@@ -271,7 +263,7 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
                 ..window_range(window)
             }
             .page(0, limit);
-            found.extend(self.read_range::<StoredDelivery>(Space::Deliveries, &range)?);
+            found.extend(self.read_range::<StoredDelivery>(Space::DELIVERIES, &range)?);
         }
         found.sort_by_key(|d| std::cmp::Reverse(d.event.received_at));
         found.truncate(limit);
@@ -284,7 +276,7 @@ impl<B: KvBackend> StoreQuery for KvStore<B> {
         // Enough for the page when nothing is filtered out, more each time something was.
         let mut batch_size = offset.saturating_add(limit).saturating_add(1).clamp(16, FLEET_BATCH);
         loop {
-            let batch: Vec<StoredState> = self.read_range(Space::States, &range.clone().page(read, batch_size))?;
+            let batch: Vec<StoredState> = self.read_range(Space::STATES, &range.clone().page(read, batch_size))?;
             read += batch.len();
             for state in batch.iter().map(|s| &s.state).filter(|s| filter.admits(s)) {
                 if skipped < offset {

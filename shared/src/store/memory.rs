@@ -1,7 +1,7 @@
 //! Documents and their index entries in maps: the in-memory backend for unit tests and benchmarks.
 
 use super::index::{IndexEntry, IndexRange};
-use super::kv::{Change, KvBackend, Space};
+use super::kv::{Change, KvBackend, KvStore, Space};
 use super::StoreError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
@@ -34,6 +34,19 @@ impl Maps {
 
 #[derive(Debug, Default)]
 pub struct MemoryBackend(Mutex<Maps>);
+
+impl KvStore<MemoryBackend> {
+    /// An empty store: nothing to index, so no feature's spaces are needed.
+    pub fn in_memory() -> Self {
+        Self::new(MemoryBackend::default())
+    }
+}
+
+impl Default for KvStore<MemoryBackend> {
+    fn default() -> Self {
+        Self::in_memory()
+    }
+}
 
 impl MemoryBackend {
     fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {

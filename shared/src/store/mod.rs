@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use kv::{Change, KvBackend, KvStore, Space};
+pub use kv::{Aliases, Change, IndexedSpace, KvBackend, KvStore, Space};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryBackend;
 pub use read::{
@@ -163,7 +163,7 @@ pub struct StoredAlert {
     pub alert: Alert,
     /// Who was told (the alert's customer), filled in by listings; kept beside the alert, not in it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<crate::customers::notify::NotificationRecord>,
+    pub notifications: Vec<crate::records::NotificationRecord>,
 }
 
 /// A payload seen under a dedupe key that already held another: one record per (key, payload), however

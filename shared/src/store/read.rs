@@ -183,7 +183,7 @@ pub struct AlertCounts {
 
 /// Alerts counted per provider.
 pub fn count_alerts(alerts: &[StoredAlert]) -> std::collections::BTreeMap<ProviderId, AlertCounts> {
-    use crate::customers::notify::NotificationStatus;
+    use crate::records::NotificationStatus;
     let mut counts: std::collections::BTreeMap<ProviderId, AlertCounts> = Default::default();
     for a in alerts {
         let row = counts.entry(a.alert.provider).or_default();

@@ -292,13 +292,18 @@ async fn a_repeated_conflict_is_one_record_with_a_count() {
     h.store
         .backend()
         .put(
-            Space::Conflicts,
+            Space::CONFLICTS,
             "esimaccess#reused#2026-01-01T00:00:00+00:00#0",
             &legacy,
         )
         .unwrap();
     // As a store opened from an older file does: entries are written for what was stored before them.
-    h.store.reindex().unwrap();
+    let features = [
+        shared::customers::INDEXED_SPACES,
+        shared::callbacks::local::INDEXED_SPACES,
+    ]
+    .concat();
+    h.store.reindex(&features).unwrap();
     let conflicts = h.store.list_conflicts(&ListQuery::default()).await.unwrap();
     assert_eq!(conflicts.len(), 3);
     assert!(conflicts.iter().any(|c| c.count == 1));

@@ -246,7 +246,7 @@ async fn listings_names_and_histories_match_reading_every_document() {
     let now = common::instant(NOW);
     let every: Vec<StoredDelivery> = store
         .backend()
-        .list(Space::Deliveries)
+        .list(Space::DELIVERIES)
         .unwrap()
         .iter()
         .map(|(_, doc)| serde_json::from_str(doc).unwrap())
@@ -355,7 +355,7 @@ async fn listings_names_and_histories_match_reading_every_document() {
 async fn a_store_from_before_the_indexes_answers_the_same_once_opened() {
     let store = seeded().await;
     let old = MemoryBackend::default();
-    for space in [Space::Deliveries, Space::States, Space::Alerts, Space::Notifications] {
+    for space in [Space::DELIVERIES, Space::STATES, Space::ALERTS, Space::NOTIFICATIONS] {
         for (key, doc) in store.backend().list(space).unwrap() {
             old.put(space, &key, &doc).unwrap();
         }
@@ -369,7 +369,12 @@ async fn a_store_from_before_the_indexes_answers_the_same_once_opened() {
             .is_empty(),
         "no entries yet"
     );
-    let reopened = KvStore::open(unopened.into_backend()).unwrap();
+    let features = [
+        shared::customers::INDEXED_SPACES,
+        shared::callbacks::local::INDEXED_SPACES,
+    ]
+    .concat();
+    let reopened = KvStore::open(unopened.into_backend(), &features).unwrap();
     let now = common::instant(NOW);
     for filter in filters(now).into_iter().step_by(5) {
         let names_of = |rows: &[EsimState]| names(rows);

@@ -2,13 +2,14 @@
 //! index (keys, provider and eSIM only), merge them newest first, then read the items they name in batches.
 
 use super::items::{from_item, ClaimRecord, StateItem};
-use super::{get_n, get_s, item_key, key_of, parse_alert_status, parse_delivery_status};
+use super::{get_n, get_s, item_key, key_of, parse_alert_status, parse_delivery_status, s, unavailable};
 use super::{DynamoStore, Item, ASKING_INDEX, LISTING_INDEX};
 use crate::model::{DedupeKey, Event, ProviderId};
+use crate::records::NotificationRecord;
 use crate::state::EsimState;
 use crate::store::keys::{
-    asking_buckets, delivery_pk, is_routine_ask, listing_buckets, sort_instant, sort_range, state_pk, Listing,
-    DELIVERY_SK, STATE_SK,
+    alert_pk, asking_buckets, delivery_pk, is_routine_ask, listing_buckets, sort_instant, sort_range, state_pk,
+    Listing, DELIVERY_SK, NOTIFY_PREFIX, STATE_SK,
 };
 use crate::store::{EventStore, ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use async_trait::async_trait;
@@ -94,6 +95,26 @@ impl DynamoStore {
         }
         entries.truncate(limit);
         Ok(entries)
+    }
+
+    /// An alert's notifications: the items beside it in its partition, one `begins_with` query.
+    pub(crate) async fn alert_notifications(&self, alert_id: &str) -> Result<Vec<NotificationRecord>, StoreError> {
+        let mut pages = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(alert_pk(alert_id)))
+            .expression_attribute_values(":prefix", s(NOTIFY_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut records = Vec::new();
+        while let Some(item) = pages.next().await {
+            records.push(from_item::<ClaimRecord>(item.map_err(unavailable)?)?.notification()?);
+        }
+        Ok(records)
     }
 
     /// The items the entries name, in the entries' order.
@@ -236,14 +257,13 @@ impl StoreQuery for DynamoStore {
     }
 
     async fn list_alerts(&self, query: &ListQuery) -> Result<Vec<StoredAlert>, StoreError> {
-        use crate::customers::notify::NotificationStore;
         let entries = self.listed(Listing::Alerts, query).await?;
         let mut alerts = admitted(self.items_of(&entries).await?, query, alert_from_item, |a| {
             (a.alert.provider, a.alert.raised_at)
         })?;
         // Each alert's notifications share its partition: one query per alert listed.
         for alert in &mut alerts {
-            alert.notifications = self.notifications(&alert.alert.alert_id).await?;
+            alert.notifications = self.alert_notifications(&alert.alert.alert_id).await?;
         }
         Ok(alerts)
     }

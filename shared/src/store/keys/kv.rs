@@ -2,8 +2,8 @@
 //! and the values its index entries sort by. A local file outlives releases, so these stay as they are.
 
 use super::instant;
-use crate::customers::notify::NotificationStatus;
 use crate::model::ProviderId;
+use crate::records::NotificationStatus;
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use std::fmt::Display;
 

@@ -2,8 +2,8 @@
 //! stable, entries in their buckets, sortable text in order.
 
 use super::*;
-use crate::customers::notify::NotificationStatus;
 use crate::model::ProviderId;
+use crate::records::NotificationStatus;
 use chrono::TimeZone;
 
 fn at(text: &str) -> DateTime<Utc> {
