@@ -14,6 +14,8 @@ mod kv_query;
 #[cfg(any(test, feature = "testing"))]
 mod memory;
 pub mod read;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
