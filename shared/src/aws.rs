@@ -29,12 +29,12 @@ const AWS_ENDPOINT_ROOTS: [&str; 5] = [
 /// An emulator on loopback (moto, LocalStack, DynamoDB Local) takes any credentials: when none are set in the
 /// environment, dummy ones are used, so `esimhooks init` against it needs nothing exported.
 pub async fn sdk_config() -> SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|url| !url.is_empty());
+    let endpoint = crate::config::process_env("AWS_ENDPOINT_URL");
     let trust = match endpoint {
         Some(_) => TrustStore::default(),
         None => aws_endpoint_roots(),
     };
-    let env = |name: &str| std::env::var(name).ok();
+    let env = crate::config::process_env;
     let dummy = endpoint
         .as_deref()
         .is_some_and(|url| emulator_without_credentials(url, &env));
@@ -89,7 +89,7 @@ async fn load(trust: TrustStore, endpoint: Option<&str>, dummy_credentials: bool
         // Nor ask the instance metadata service for a region it does not have.
         if ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
-            .all(|name| std::env::var_os(name).is_none())
+            .all(|name| crate::config::process_env(name).is_none())
         {
             loader = loader.region(Region::from_static("us-east-1"));
         }

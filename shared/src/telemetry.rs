@@ -24,7 +24,7 @@ fn filter(var: impl Fn(&str) -> Option<String>) -> Targets {
 }
 
 fn process_filter() -> Targets {
-    filter(|name| std::env::var(name).ok())
+    filter(crate::config::process_env)
 }
 
 pub fn init_json() {
