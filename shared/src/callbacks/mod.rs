@@ -16,7 +16,6 @@ pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod http;
 pub mod local;
-pub mod notification;
 pub mod offboard;
 pub mod partner;
 #[cfg(feature = "aws")]
@@ -34,10 +33,10 @@ pub mod throttle;
 #[cfg(feature = "aws")]
 pub mod throttle_dynamodb;
 pub mod transport;
-pub mod types;
 pub mod url;
 
 pub use api::CallbacksApi;
-pub use notification::{EchoSubject, Notification};
+// What partners receive is read by the alert sinks too (`notify`): a module of its own, also reachable here.
+pub use crate::notification::NotificationType;
+pub use crate::notification::{self, types, EchoSubject, Notification};
 pub use partner::{Partner, PartnerId};
-pub use types::NotificationType;

@@ -6,47 +6,21 @@
 //! recovered (`recovery.rs`) once the partner's endpoint works again.
 
 use super::delivery::{failing_too_long, judge, Response, RetrySchedule, Verdict, DISABLE_AFTER};
-use super::notification::Notification;
 use super::partner::PartnerId;
 use super::rate::{self, Pace, Pause};
 use super::registry::{CallbackRegistry, Endpoint};
 use super::signing::signed_headers;
-use super::types::NotificationType;
 use crate::clock::Clock;
 use crate::config::ConfigError;
 use crate::customers::notify::{Channel, CustomerSender};
 use crate::customers::CustomerMessage;
+pub use crate::notification::NotificationMessage;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// A notification as it reaches the sender (from the topic): its type, audience and body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NotificationMessage {
-    pub notification_type: NotificationType,
-    /// `all`, or one partner's id (an echo).
-    pub audience: String,
-    /// The partner the eSIM belongs to, where one does: `own` partners hear of their eSIMs only.
-    pub owner: Option<PartnerId>,
-    pub notification_id: String,
-    /// The callback body, exactly as partners receive it.
-    pub body: String,
-}
-
-impl From<&Notification> for NotificationMessage {
-    fn from(notification: &Notification) -> Self {
-        Self {
-            notification_type: notification.notification_type,
-            audience: notification.audience.clone(),
-            owner: notification.owner.clone(),
-            notification_id: notification.body.notification_id.clone(),
-            body: notification.message(),
-        }
-    }
-}
 
 /// One callback to one endpoint: what the queue carries between attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -28,7 +28,7 @@ pub const SIGNATURE_HEADER: &str = "airalo-signature";
 static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// Airalo sends percentages, never amounts; its packages are sold in decimal GB.
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Decimal;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Decimal;
 
 #[derive(Debug, Clone)]
 pub struct Airalo {

@@ -31,7 +31,7 @@ pub const PUBLISHED_SENDER_IPS: [&str; 5] = [
 pub const RESELLER_ORDER_REF: &str = "transactionId";
 
 /// eSIM Access counts volumes in bytes of binary units (a 1 GB plan's `totalVolume` is 1073741824).
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Binary;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Binary;
 
 #[derive(Debug, Clone)]
 pub struct EsimAccess {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// Gigastore states balances in bytes; its "100 MB" warning reads as decimal megabytes (see the provider doc).
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Decimal;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Decimal;
 
 /// Gigastore's balance alert on the alert scale: the amount left below which it warns.
 pub const BALANCE_ALERT_LEVEL: &str = "100MB";

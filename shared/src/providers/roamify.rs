@@ -30,7 +30,7 @@ static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 pub const RESELLER_ORDER_REF: &str = "reference_id";
 
 /// Roamify counts data in MB, 1024 of them to its 1 GB packages.
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Binary;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Binary;
 
 #[derive(Debug, Clone)]
 pub struct Roamify {

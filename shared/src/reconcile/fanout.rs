@@ -4,11 +4,11 @@
 //! queue and the Lambda wiring are in `reconcile::lambda`.
 
 use super::client::Reconciler;
-use super::due::{due_now, validity_notices, AskingPlan};
 use super::run::{calls, due_esims, pass_budget, reconcile_call, Asked, FiledEsims, ReconcileError};
 use super::{batch_size, Ask, AskError};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
+use crate::due::{due_now, validity_notices, AskingPlan};
 use crate::model::ProviderId;
 use crate::pipeline::Pipeline;
 use crate::store::StoreQuery;
