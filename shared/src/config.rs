@@ -51,11 +51,6 @@ impl ConfigError {
     }
 }
 
-/// Why a function refuses every request: the configuration problem found when it was built, as logged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct NotConfigured(pub String);
-
 /// Looks up one environment variable. Injected so tests need not touch the process environment.
 pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 

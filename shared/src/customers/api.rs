@@ -7,10 +7,9 @@
 
 use super::named::NamedEsims;
 use super::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
-use crate::config::NotConfigured;
 use crate::ingress::Delivery;
 use crate::model::ProviderId;
-use crate::reply::{HttpError, Reply};
+use crate::reply::{HttpError, NotConfigured, Reply};
 use lambda_http::http::Method;
 use serde_json::json;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ mod asking;
 mod raise;
 mod sweep;
 
-pub use sweep::SweepReport;
+pub use sweep::{sweep_line, SweepReport};
 
 use crate::alerts::{evaluate, Alert, AlertRules};
 use crate::clock::Clock;

@@ -9,8 +9,6 @@ pub mod client;
 pub mod fanout;
 #[cfg(feature = "aws")]
 pub mod http;
-#[cfg(feature = "aws")]
-pub mod lambda;
 mod run;
 
 pub use api::*;
