@@ -1,17 +1,15 @@
 //! What a partner's callback URL receives: a [`CallbackBody`], signed (Standard Webhooks) by the callback
 //! sender. On the topic a notification carries the attributes the sender fans out by (`notification_type`,
-//! `audience`): real notifications go to `audience=all`, an echo to `audience=<partner id>` only.
+//! `audience`): real notifications go to `audience=all`, an echo to `audience=<partner id>` only. Alert sinks
+//! publish these (`notify`) and the callbacks send them; an echo's sample data is `callbacks::notification`'s.
 
 pub mod types;
 
 pub use types::NotificationType;
 
-use crate::alerts::{Alert, AlertType, ALERT_SCHEMA_VERSION};
-use crate::model::{
-    AccountBalance, Bundle, DataUsage, DedupeKey, EsimIdentity, Event, Lifecycle, Location, OrderInfo, PartnerId,
-    PayloadSha256, ProviderId, StatusChange, Validity,
-};
-use chrono::{DateTime, Duration, Utc};
+use crate::alerts::Alert;
+use crate::model::{Event, PartnerId};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -34,7 +32,7 @@ pub enum EchoSubject {
 }
 
 impl EchoSubject {
-    fn value(&self) -> &str {
+    pub(crate) fn value(&self) -> &str {
         match self {
             Self::Esim(v) | Self::Simulation(v) => v,
         }
@@ -72,7 +70,7 @@ pub struct Notification {
     pub body: CallbackBody,
 }
 
-fn notification_id(parts: &[&str]) -> String {
+pub(crate) fn notification_id(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());
@@ -83,7 +81,7 @@ fn notification_id(parts: &[&str]) -> String {
 }
 
 /// The event as partners see it: the normalized fields, not the provider's raw body.
-fn event_data(event: &Event) -> Value {
+pub(crate) fn event_data(event: &Event) -> Value {
     // The raw body is left out before conversion, not after: it is not copied into a `Value` only to be
     // dropped, and a body nested deeper than a `Value` may be (valid JSON, stored as received) cannot empty
     // the normalized fields.
@@ -149,39 +147,6 @@ impl Notification {
         }
     }
 
-    /// A simulated notification of `notification_type` for one partner, with sample data about the subject.
-    pub fn echo(
-        partner: &PartnerId,
-        notification_type: NotificationType,
-        subject: EchoSubject,
-        now: DateTime<Utc>,
-    ) -> Self {
-        let id = notification_id(&[
-            "echo",
-            partner.as_str(),
-            subject.value(),
-            &notification_type.number().to_string(),
-            &now.timestamp_nanos_opt().unwrap_or_default().to_string(),
-        ]);
-        let data = sample_data(partner, notification_type, &subject, now);
-        Self {
-            notification_type,
-            audience: partner.as_str().into(),
-            owner: Some(partner.clone()),
-            body: CallbackBody {
-                schema_version: CALLBACK_SCHEMA_VERSION,
-                notification_id: id,
-                notification_type: notification_type.number(),
-                notification_name: notification_type.name(),
-                test: true,
-                partner_id: Some(partner.as_str().into()),
-                subject: Some(subject),
-                created_at: now,
-                data,
-            },
-        }
-    }
-
     pub fn message(&self) -> String {
         serde_json::to_string(&self.body).unwrap_or_default()
     }
@@ -212,138 +177,6 @@ pub fn callback_body(message: &str) -> Option<(String, String)> {
     Some((notification.body.notification_id.clone(), notification.message()))
 }
 
-const SAMPLE_PROVIDER: ProviderId = ProviderId::EsimGo;
-
-fn sample_esim(subject: &EchoSubject) -> EsimIdentity {
-    let key = match subject {
-        EchoSubject::Esim(reference) => reference.clone(),
-        EchoSubject::Simulation(id) => format!("sim-{id}"),
-    };
-    EsimIdentity {
-        key,
-        iccid: None,
-        refs: Default::default(),
-    }
-}
-
-fn sample_bundle() -> Bundle {
-    Bundle {
-        reference: Some("esim_1GB_7D_IT_V2".into()),
-        name: Some("1GB, 7 days, Italy".into()),
-    }
-}
-
-const GIB: u64 = 1 << 30;
-
-fn sample_usage() -> DataUsage {
-    DataUsage {
-        total_bytes: Some(GIB),
-        used_bytes: Some(GIB - GIB / 10),
-        ..Default::default()
-    }
-    .complete()
-}
-
-/// Sample data in exactly the shape real notifications of that type carry.
-fn sample_data(
-    partner: &PartnerId,
-    notification_type: NotificationType,
-    subject: &EchoSubject,
-    now: DateTime<Utc>,
-) -> Value {
-    let esim = sample_esim(subject);
-    let dedupe_key = DedupeKey::provider_id(format!("test-{}", subject.value()));
-    if let Some(alert_type) = notification_type.alert_type() {
-        let level = match alert_type {
-            AlertType::LowData => "10%",
-            AlertType::Expiry => "24h",
-            AlertType::AccountBalance => "low",
-        };
-        let esim_part = if alert_type == AlertType::AccountBalance {
-            "-"
-        } else {
-            &esim.key
-        };
-        let alert = Alert {
-            schema_version: ALERT_SCHEMA_VERSION,
-            alert_id: format!(
-                "{SAMPLE_PROVIDER}#{esim_part}#esim_1GB_7D_IT_V2#{}#{level}",
-                alert_type.as_str()
-            ),
-            alert_type,
-            level: level.into(),
-            provider_level: None,
-            provider: SAMPLE_PROVIDER,
-            esim: (alert_type != AlertType::AccountBalance).then(|| esim.clone()),
-            bundle: (alert_type != AlertType::AccountBalance).then(sample_bundle),
-            usage: (alert_type == AlertType::LowData).then(sample_usage),
-            expires_at: (alert_type == AlertType::Expiry).then(|| now + Duration::hours(20)),
-            balance: (alert_type == AlertType::AccountBalance).then(sample_balance),
-            event_dedupe_key: dedupe_key,
-            occurred_at: now,
-            raised_at: now,
-            former_alert_id: None,
-            customer_id: None,
-            partner_id: Some(partner.clone()),
-        };
-        return serde_json::to_value(&alert).unwrap_or(Value::Null);
-    }
-    let kind = notification_type
-        .event_kind()
-        .unwrap_or(crate::model::EventKind::Unrecognized);
-    let raw = serde_json::value::RawValue::from_string("{}".into()).expect("static JSON");
-    let mut event = Event::new(SAMPLE_PROVIDER, kind, dedupe_key, now, PayloadSha256::ZERO, raw);
-    event.provider_event_type = Some("test".into());
-    use NotificationType as T;
-    match notification_type {
-        T::EsimStatus => {
-            event.status = Some(StatusChange {
-                lifecycle: Lifecycle::Active,
-                provider_status: "ACTIVE".into(),
-                profile_status: Some("ENABLED".into()),
-            })
-        }
-        T::DataUsage => event.usage = Some(sample_usage()),
-        T::Validity => {
-            event.validity = Some(Validity {
-                expires_at: Some(now + Duration::days(3)),
-                provider_remaining: Some("3 DAY".into()),
-                ..Default::default()
-            })
-        }
-        T::Order => {
-            event.order = Some(OrderInfo {
-                order_ref: Some(format!("order-{}", subject.value())),
-                status: Some("completed".into()),
-                transaction_ref: None,
-            })
-        }
-        T::AccountBalance => event.balance = Some(sample_balance()),
-        T::Location => {
-            event.location = Some(Location {
-                country_code: Some("IT".into()),
-                country_name: Some("Italy".into()),
-            })
-        }
-        _ => {}
-    }
-    if !matches!(notification_type, T::AccountBalance) {
-        event.esim = Some(esim);
-        event.bundle = Some(sample_bundle());
-    }
-    event_data(&event)
-}
-
-fn sample_balance() -> AccountBalance {
-    AccountBalance {
-        balance: Some(42.5),
-        threshold: Some(50.0),
-        currency: Some("USD".into()),
-        provider_level: Some("low".into()),
-        low: true,
-    }
-}
-
 /// A notification as it reaches the sender (from the topic): its type, audience and body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotificationMessage {
@@ -368,6 +201,3 @@ impl From<&Notification> for NotificationMessage {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -16,6 +16,7 @@ pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod http;
 pub mod local;
+pub mod notification;
 pub mod offboard;
 pub mod partner;
 #[cfg(feature = "aws")]
@@ -37,6 +38,6 @@ pub mod url;
 
 pub use api::CallbacksApi;
 // What partners receive is read by the alert sinks too (`notify`): a module of its own, also reachable here.
-pub use crate::notification::NotificationType;
-pub use crate::notification::{self, types, EchoSubject, Notification};
+pub use crate::notification::{types, NotificationType};
+pub use notification::{EchoSubject, Notification};
 pub use partner::{Partner, PartnerId};
