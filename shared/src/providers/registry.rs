@@ -132,7 +132,7 @@ mod tests {
         listed.sort();
         assert_eq!(
             modules, listed,
-            "a provider module missing from providers! (or named differently)"
+            "a provider module missing from the list of ids (or named differently)"
         );
         for &id in ProviderId::ALL {
             let spec = id.spec();
