@@ -1,6 +1,6 @@
 //! Production wiring of the Lambda functions: settings, secrets and AWS clients built once per cold start, and
-//! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox); the
-//! asking functions' in `reconcile`.
+//! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox). The
+//! asking functions' wiring is in `reconcile`.
 
 mod reconcile;
 
