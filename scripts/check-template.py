@@ -79,10 +79,10 @@ for manifest in (root / "functions").glob("*/Cargo.toml"):
     for binary in (manifest.parent / "src/bin").glob("*.rs"):
         packages[binary.stem] = manifest.parent.name
 
-# The providers, as the list in providers/mod.rs gives them (one line each).
-registry = (root / "shared/src/providers/mod.rs").read_text()
-providers = re.findall(r'^    \w+ = "(\w+)" in \w+,$', registry, re.M)
-check(len(providers) >= 4 and "esimgo" in providers, f"provider names read from providers/mod.rs: {providers}")
+# The providers, as the list in model/provider_id.rs gives them (one line each).
+registry = (root / "shared/src/model/provider_id.rs").read_text()
+providers = re.findall(r'^    \w+ = "(\w+)",$', registry, re.M)
+check(len(providers) >= 4 and "esimgo" in providers, f"provider names read from model/provider_id.rs: {providers}")
 check(sorted(providers) == sorted(p.stem for p in (root / "functions/webhooks/src/bin").glob("*.rs")),
       "every provider has its binary in functions/webhooks/src/bin, and only they")
 # The optional secret lists a provider's spec names (`extra_secrets: &["ESIMGO_V2_TOKENS"]`): read by format!.

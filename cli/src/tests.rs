@@ -3,7 +3,7 @@
 use super::*;
 use crate::setup::init_at;
 use serde_json::Value;
-use shared::config::provider_from_env;
+use shared::providers::provider_from_env;
 use shared::service::Service;
 use std::io::Write as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -5,10 +5,9 @@
 use crate::alerts::AlertRules;
 use crate::auth::KeyRing;
 use crate::customers::{CustomerSettings, QuietHours, Templates};
+use crate::due::{AskingPlan, DueRules};
 use crate::model::ProviderId;
 use crate::pipeline::PipelineSettings;
-use crate::providers::{Provider, ProviderConfig, SourceChecks};
-use crate::reconcile::due::{AskingPlan, DueRules};
 use async_trait::async_trait;
 use chrono::Duration;
 use std::sync::Arc;
@@ -51,11 +50,6 @@ impl ConfigError {
         }
     }
 }
-
-/// Why a function refuses every request: the configuration problem found when it was built, as logged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct NotConfigured(pub String);
 
 /// Looks up one environment variable. Injected so tests need not touch the process environment.
 pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
@@ -302,7 +296,11 @@ impl SecretSource for NoSecretSource {
 
 /// A list of secrets named `<base>`: from the SSM parameter named by `<base>_PARAM`, else from `<base>` itself.
 /// Comma- or newline-separated, current first. `None` when neither is set.
-async fn secret_list(base: &str, env: Env<'_>, secrets: &dyn SecretSource) -> Result<Option<KeyRing>, ConfigError> {
+pub(crate) async fn secret_list(
+    base: &str,
+    env: Env<'_>,
+    secrets: &dyn SecretSource,
+) -> Result<Option<KeyRing>, ConfigError> {
     let param_var = format!("{base}_PARAM");
     let (source, list) = match (env(&param_var), env(base)) {
         (Some(name), _) => {
@@ -331,28 +329,6 @@ pub async fn provider_secrets(
     secret_list(&base, env, secrets)
         .await?
         .ok_or_else(|| ConfigError::Missing(format!("{base}_PARAM (or {base})")))
-}
-
-/// Builds a provider from its configuration: its secrets (`<PREFIX>_SECRETS_PARAM` or `<PREFIX>_SECRETS`),
-/// the optional lists its spec names, and its own settings.
-pub async fn provider_from_env(
-    provider: ProviderId,
-    env: Env<'_>,
-    secrets: &dyn SecretSource,
-    source_checks: SourceChecks,
-) -> Result<Arc<dyn Provider>, ConfigError> {
-    let spec = provider.spec();
-    let mut extra_secrets = Vec::new();
-    for name in spec.extra_secrets {
-        extra_secrets.push(secret_list(name, env, secrets).await?);
-    }
-    let config = ProviderConfig {
-        secrets: provider_secrets(provider, env, secrets).await?,
-        extra_secrets,
-        env,
-        source_checks,
-    };
-    (spec.build)(&config)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! [`providers::Provider::normalize`] → [`model::Event`] → [`pipeline`] (claim, store, state, alerts) → reply.
 
 pub mod alerts;
+pub mod apigw;
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -14,10 +15,12 @@ pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod customers;
+pub mod due;
 pub mod ingress;
 pub mod lambda;
 pub mod metrics;
 pub mod model;
+pub mod notification;
 pub mod notify;
 pub mod ownership;
 pub mod pipeline;
@@ -30,6 +33,7 @@ pub mod reply;
 pub mod runtime;
 pub mod service;
 pub mod simulate;
+pub mod sms_length;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -1,10 +1,8 @@
 //! CloudWatch metrics in the embedded metric format (EMF): one JSON line on stdout per request (and per sweep
 //! run), which CloudWatch Logs turns into metrics without any API call on the request path.
-//! Namespace `esimhooks`; dimensions `provider`, and `provider` + `reason` for rejections and failures.
+//! Namespace `esimhooks`; dimensions `provider`, and `provider` + `reason` for rejections and failures. The
+//! lines of the sweep and of callback attempts are built beside what they count, with [`directive`].
 
-use crate::callbacks::delivery::Verdict;
-use crate::customers::notifier::OutboxReport;
-use crate::pipeline::SweepReport;
 use serde_json::{json, Map, Value};
 
 pub const NAMESPACE: &str = "esimhooks";
@@ -38,7 +36,8 @@ fn round_ms(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }
 
-fn directive(dimensions: Value, names: &[(&str, &str)]) -> Value {
+/// The `CloudWatchMetrics` entry naming `names` (name, unit) under `dimensions`.
+pub fn directive(dimensions: Value, names: &[(&str, &str)]) -> Value {
     let metrics: Vec<Value> = names
         .iter()
         .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
@@ -104,38 +103,6 @@ pub fn request_line(provider: &str, outcome: RequestOutcome, latency_ms: f64, ti
     Value::Object(document).to_string()
 }
 
-/// The EMF line for one scheduled run: the expiry sweep and the customer outbox.
-pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64) -> String {
-    let names = [
-        ("SweepExpiring", "Count"),
-        ("SweepPublished", "Count"),
-        ("SweepAlreadySent", "Count"),
-        ("SweepFailed", "Count"),
-        ("SweepQueued", "Count"),
-        ("OutboxDue", "Count"),
-        ("OutboxSent", "Count"),
-        ("OutboxNotSent", "Count"),
-        ("OutboxRetry", "Count"),
-        ("OutboxHeld", "Count"),
-        ("OutboxQueued", "Count"),
-    ];
-    json!({
-        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([[]]), &names)]},
-        "SweepExpiring": report.expiring,
-        "SweepPublished": report.published,
-        "SweepAlreadySent": report.already_sent,
-        "SweepFailed": report.failed,
-        "SweepQueued": report.queued,
-        "OutboxDue": outbox.due,
-        "OutboxSent": outbox.sent,
-        "OutboxNotSent": outbox.not_sent,
-        "OutboxRetry": outbox.retry,
-        "OutboxHeld": outbox.held,
-        "OutboxQueued": outbox.queued,
-    })
-    .to_string()
-}
-
 /// The EMF line for one ask of a provider's API (reconcile): `Asked` (an answer came), `AskNew` (it was a new
 /// reading, stored), `AskFailed` by `reason` (`credentials`, `unavailable`, `rate_limited`, `malformed`,
 /// `unaskable`, `store`), per provider and per provider and reason.
@@ -165,42 +132,18 @@ pub fn ask_schedule_line(provider: &str, queued: usize, refiled: usize, timestam
     .to_string()
 }
 
-/// The EMF line for one partner callback attempt: counts by partner (and in all), and its latency.
-pub fn callback_line(partner: &str, verdict: &Verdict, latency_ms: u64, timestamp_ms: i64) -> String {
-    let count = |hit: bool| u8::from(hit);
-    let names = [
-        ("CallbackAttempts", "Count"),
-        ("CallbackDelivered", "Count"),
-        ("CallbackFailures", "Count"),
-        ("CallbackExhausted", "Count"),
-        ("CallbackDisabled", "Count"),
-        ("CallbackLatencyMs", "Milliseconds"),
-    ];
-    json!({
-        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([["partner"], []]), &names)]},
-        "partner": partner,
-        "CallbackAttempts": 1,
-        "CallbackDelivered": count(*verdict == Verdict::Delivered),
-        "CallbackFailures": count(*verdict != Verdict::Delivered),
-        "CallbackExhausted": count(*verdict == Verdict::Exhausted),
-        "CallbackDisabled": count(*verdict == Verdict::DisableEndpoint),
-        "CallbackLatencyMs": latency_ms,
-    })
-    .to_string()
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn parse(line: &str) -> Value {
+    pub(crate) fn parse(line: &str) -> Value {
         assert!(!line.contains('\n'), "one line per document");
         serde_json::from_str(line).unwrap()
     }
 
     /// Every metric a directive names must be a top-level member, and every dimension too (EMF rejects the
     /// document otherwise).
-    fn assert_valid_emf(doc: &Value) {
+    pub(crate) fn assert_valid_emf(doc: &Value) {
         for directive in doc["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
             assert_eq!(directive["Namespace"], NAMESPACE);
             for metric in directive["Metrics"].as_array().unwrap() {
@@ -273,33 +216,6 @@ mod tests {
             (Some(1), Some(1))
         );
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][1]["Metrics"][0]["Name"], "Failed");
-    }
-
-    #[test]
-    fn sweep_line_is_valid_emf() {
-        let report = SweepReport {
-            expiring: 3,
-            published: 1,
-            already_sent: 2,
-            failed: 0,
-            queued: 0,
-        };
-        let outbox = OutboxReport {
-            due: 4,
-            sent: 3,
-            not_sent: 1,
-            retry: 0,
-            held: 2,
-            queued: 0,
-        };
-        let doc = parse(&sweep_line(&report, &outbox, 5));
-        assert_valid_emf(&doc);
-        assert_eq!(
-            (doc["SweepPublished"].as_u64(), doc["OutboxSent"].as_u64()),
-            (Some(1), Some(3))
-        );
-        assert_eq!(doc["OutboxHeld"].as_u64(), Some(2));
-        assert_eq!(doc["SweepQueued"].as_u64(), Some(0));
     }
 
     #[test]

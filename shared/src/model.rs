@@ -7,11 +7,15 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+mod data_units;
 mod keys;
 pub mod partner;
+mod provider_id;
 
+pub use data_units::DataUnits;
 pub use keys::{log_ref, DedupeBasis, DedupeKey, PayloadSha256, RawPadding};
 pub use partner::{PartnerId, Scope};
+pub use provider_id::ProviderId;
 
 /// Bumped when a stored event's JSON changes incompatibly.
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
@@ -45,8 +49,6 @@ pub(crate) fn flag_once(flags: &mut Vec<String>, flag: &str) {
         flags.push(flag.to_string());
     }
 }
-
-pub use crate::providers::ProviderId;
 
 /// What a delivery is about, across providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -62,6 +62,11 @@ pub trait HttpError: std::fmt::Display {
     }
 }
 
+/// Why a function refuses every request: the configuration problem found when it was built, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotConfigured(pub String);
+
 /// Why a delivery was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {

@@ -1,6 +1,12 @@
 //! Production wiring of the Lambda functions: settings, secrets and AWS clients built once per cold start, and
-//! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox).
+//! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox). The
+//! asking functions' wiring is in `reconcile`.
 
+mod reconcile;
+
+pub use reconcile::run_reconcile;
+
+use crate::apigw::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw};
 use crate::aws::{sdk_config, SsmSecrets};
 use crate::callbacks::attempts::DynamoAttemptLog;
 use crate::callbacks::dynamodb::DynamoRegistry;
@@ -13,20 +19,19 @@ use crate::callbacks::throttle_dynamodb::DynamoAuthFailures;
 use crate::callbacks::url::SystemResolver;
 use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
-use crate::config::{process_env, provider_from_env, AwsTargets, ConfigError, SecretError, SecretSource, Settings};
+use crate::config::{process_env, AwsTargets, ConfigError, SecretError, SecretSource, Settings};
 use crate::customers::api::CustomersApi;
 use crate::customers::email::SesEmailSender;
+use crate::customers::named::NamedEsims;
 use crate::customers::notifier::CustomerNotifier;
 use crate::customers::notify::Senders;
 use crate::customers::sms::SnsSmsSender;
 use crate::customers::TemplatesError;
-use crate::lambda::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw};
 use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
 use crate::pipeline::Pipeline;
-use crate::providers::SourceChecks;
+use crate::providers::{provider_from_env, SourceChecks};
 use crate::reconcile::fanout::WorkerJob;
-use crate::reconcile::named::NamedEsims;
 use crate::service::Service;
 use crate::store::dynamodb::DynamoStore;
 use crate::telemetry;
@@ -177,9 +182,8 @@ pub async fn run_sweep() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let (pipeline, queue, sqs) = (Arc::clone(&pipeline), queue.clone(), sqs.clone());
         async move {
-            let to_workers = |jobs: Vec<WorkerJob>| {
-                crate::reconcile::lambda::queue_jobs(&sqs, queue.as_deref().unwrap_or_default(), jobs)
-            };
+            let to_workers =
+                |jobs: Vec<WorkerJob>| reconcile::queue_jobs(&sqs, queue.as_deref().unwrap_or_default(), jobs);
             let expiry = |esims: Vec<(ProviderId, String)>| {
                 to_workers(
                     esims
@@ -206,7 +210,7 @@ pub async fn run_sweep() -> Result<(), Error> {
             };
             let outbox = pipeline.send_due_notifications_or(in_place, held).await?;
             let now = pipeline.clock().now().timestamp_millis();
-            println!("{}", crate::metrics::sweep_line(&report, &outbox, now));
+            println!("{}", crate::pipeline::sweep_line(&report, &outbox, now));
             tracing::info!(
                 due = outbox.due,
                 sent = outbox.sent,

@@ -3,12 +3,20 @@
 //! documented payloads) and its signing; this is what they share.
 
 use crate::model::ProviderId;
-use crate::providers::Signature;
 use chrono::{DateTime, Duration, Utc};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+/// How a provider authenticates a delivery, as a sender must present it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signature {
+    /// The secret itself goes in the URL (`?token=`).
+    UrlToken,
+    /// A header carries it (a signature, or Basic credentials).
+    Header(&'static str, String),
+}
 
 /// A request ready to send: append `path_and_query` to the base URL.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::reconcile::lambda::run_reconcile().await
+    shared::lambda::run_reconcile().await
 }

@@ -11,7 +11,7 @@
 
 use super::partner::{Partner, PartnerId, Scope};
 use super::registry::{CallbackRegistry, Endpoint, Registration};
-use super::types::NotificationType;
+use crate::notification::NotificationType;
 use crate::store::dynamodb::{
     condition_held, get_items, get_n, get_s, item_key, key_of, s, to_json, unavailable, Item, LISTING_INDEX,
 };

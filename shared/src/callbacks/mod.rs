@@ -34,10 +34,10 @@ pub mod throttle;
 #[cfg(feature = "aws")]
 pub mod throttle_dynamodb;
 pub mod transport;
-pub mod types;
 pub mod url;
 
 pub use api::CallbacksApi;
+// What partners receive is read by the alert sinks too (`notify`): a module of its own, also reachable here.
+pub use crate::notification::{types, NotificationType};
 pub use notification::{EchoSubject, Notification};
 pub use partner::{Partner, PartnerId};
-pub use types::NotificationType;

@@ -7,10 +7,10 @@
 //! its slot and carrying the attempts already made (a new message's receives count from one again).
 
 use super::delivery::Verdict;
-use super::notification::{callback_body, OWNER_ATTRIBUTE};
 use super::partner::PartnerId;
 use super::sender::{CallbackJob, JobQueue, NotificationMessage, Sender};
-use super::types::NotificationType;
+use crate::notification::NotificationType;
+use crate::notification::{callback_body, OWNER_ATTRIBUTE};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;

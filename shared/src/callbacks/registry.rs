@@ -2,8 +2,7 @@
 //! in unit tests. The registry is the source of truth; SNS subscriptions are derived from it (see `api.rs`).
 
 use super::partner::{Partner, PartnerId};
-use super::sender::NotificationMessage;
-use super::types::NotificationType;
+use crate::notification::{NotificationMessage, NotificationType};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -6,47 +6,23 @@
 //! recovered (`recovery.rs`) once the partner's endpoint works again.
 
 use super::delivery::{failing_too_long, judge, Response, RetrySchedule, Verdict, DISABLE_AFTER};
-use super::notification::Notification;
 use super::partner::PartnerId;
 use super::rate::{self, Pace, Pause};
 use super::registry::{CallbackRegistry, Endpoint};
 use super::signing::signed_headers;
-use super::types::NotificationType;
 use crate::clock::Clock;
 use crate::config::ConfigError;
 use crate::customers::notify::{Channel, CustomerSender};
 use crate::customers::CustomerMessage;
+use crate::metrics::directive;
+pub use crate::notification::NotificationMessage;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::sync::Arc;
-
-/// A notification as it reaches the sender (from the topic): its type, audience and body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NotificationMessage {
-    pub notification_type: NotificationType,
-    /// `all`, or one partner's id (an echo).
-    pub audience: String,
-    /// The partner the eSIM belongs to, where one does: `own` partners hear of their eSIMs only.
-    pub owner: Option<PartnerId>,
-    pub notification_id: String,
-    /// The callback body, exactly as partners receive it.
-    pub body: String,
-}
-
-impl From<&Notification> for NotificationMessage {
-    fn from(notification: &Notification) -> Self {
-        Self {
-            notification_type: notification.notification_type,
-            audience: notification.audience.clone(),
-            owner: notification.owner.clone(),
-            notification_id: notification.body.notification_id.clone(),
-            body: notification.message(),
-        }
-    }
-}
 
 /// One callback to one endpoint: what the queue carries between attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,8 +257,7 @@ impl Sender {
         }
         let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
         if self.emit_metrics {
-            let line =
-                crate::metrics::callback_line(job.partner.as_str(), &verdict, latency_ms, now.timestamp_millis());
+            let line = callback_line(job.partner.as_str(), &verdict, latency_ms, now.timestamp_millis());
             println!("{line}");
         }
         let (status, error) = match response {
@@ -382,3 +357,27 @@ fn disabled_notice(
 /// The attempt log in memory (tests): the local store's, over a map.
 #[cfg(any(test, feature = "testing"))]
 pub type MemoryAttemptLog = crate::store::KvStore<crate::store::MemoryBackend>;
+
+/// The EMF line for one partner callback attempt: counts by partner (and in all), and its latency.
+pub fn callback_line(partner: &str, verdict: &Verdict, latency_ms: u64, timestamp_ms: i64) -> String {
+    let count = |hit: bool| u8::from(hit);
+    let names = [
+        ("CallbackAttempts", "Count"),
+        ("CallbackDelivered", "Count"),
+        ("CallbackFailures", "Count"),
+        ("CallbackExhausted", "Count"),
+        ("CallbackDisabled", "Count"),
+        ("CallbackLatencyMs", "Milliseconds"),
+    ];
+    json!({
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([["partner"], []]), &names)]},
+        "partner": partner,
+        "CallbackAttempts": 1,
+        "CallbackDelivered": count(*verdict == Verdict::Delivered),
+        "CallbackFailures": count(*verdict != Verdict::Delivered),
+        "CallbackExhausted": count(*verdict == Verdict::Exhausted),
+        "CallbackDisabled": count(*verdict == Verdict::DisableEndpoint),
+        "CallbackLatencyMs": latency_ms,
+    })
+    .to_string()
+}

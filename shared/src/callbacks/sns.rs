@@ -1,8 +1,8 @@
 //! [`CallbackTransport`] on SNS: echoes are published to the alerts topic, and the HTTPS subscriptions partner
 //! callbacks used before are removed.
 
-use super::notification::Notification;
 use super::transport::{CallbackTransport, TransportError};
+use crate::notification::Notification;
 use crate::notify::sns::publish_notification;
 use async_trait::async_trait;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

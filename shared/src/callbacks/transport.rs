@@ -3,7 +3,7 @@
 //! that partner callbacks used before esimhooks delivered them itself (one way to deliver: see
 //! `offboard::retire_sns_subscriptions`). SNS in production (`sns.rs`), memory in tests.
 
-use super::notification::Notification;
+use crate::notification::Notification;
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::providers::{provider_from_env, SourceChecks};
 use std::collections::HashMap;
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Sync {

@@ -5,12 +5,11 @@
 //! body is the contact's fields as JSON (the columns of `customers import`, `provider` and the identifier
 //! taken from the path).
 
+use super::named::NamedEsims;
 use super::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
-use crate::config::NotConfigured;
 use crate::ingress::Delivery;
 use crate::model::ProviderId;
-use crate::reconcile::named::NamedEsims;
-use crate::reply::{HttpError, Reply};
+use crate::reply::{HttpError, NotConfigured, Reply};
 use lambda_http::http::Method;
 use serde_json::json;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 
 use super::{Contact, CustomerSettings, DataUnits, Wording};
 use crate::alerts::{Alert, AlertType};
-use crate::notify::sms;
+use crate::sms_length as sms;
 use crate::text::escape_html;
 use chrono::{DateTime, Utc};
 

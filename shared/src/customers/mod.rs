@@ -4,7 +4,6 @@
 //! the provider echoes back. Contacts are personal data: their `Debug` masks them, [`mask_phone`] and
 //! [`mask_email`] are for tables, and removing a contact erases it.
 
-mod amounts;
 pub mod api;
 mod contact;
 #[cfg(feature = "aws")]
@@ -13,6 +12,7 @@ mod dynamodb;
 pub mod email;
 mod kv;
 mod messages;
+pub mod named;
 pub mod notifier;
 pub mod notify;
 mod plans;
@@ -22,7 +22,7 @@ pub mod sms;
 mod upsert;
 mod wording;
 
-pub use amounts::DataUnits;
+pub use crate::model::DataUnits;
 pub use contact::{is_email_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
 pub use kv::INDEXED_SPACES;
 pub use messages::{customer_message, CustomerMessage};

@@ -2,16 +2,17 @@
 //! them; tests use [`MemorySink`].
 
 mod render;
-pub mod sms;
+// Measuring SMS texts is shared with customer messages: a module of its own, also reachable here.
+pub use crate::sms_length as sms;
 #[cfg(feature = "aws")]
 pub mod sns;
 
 pub use render::{render, RenderedAlert};
 
 use crate::alerts::Alert;
-#[cfg(any(test, feature = "testing"))]
-use crate::callbacks::Notification;
 use crate::model::{Event, PartnerId};
+#[cfg(any(test, feature = "testing"))]
+use crate::notification::Notification;
 use async_trait::async_trait;
 #[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,9 +3,9 @@
 //! policies. Provider text in them is cleaned when events are normalized; the texts are cleaned again here,
 //! so an alert stored before that, or built by other code, cannot put a control character in a message.
 
-use super::sms;
 use crate::alerts::{Alert, AlertType};
-use crate::callbacks::Notification;
+use crate::notification::Notification;
+use crate::sms_length as sms;
 use crate::text::{clean, clean_to};
 use serde_json::json;
 
@@ -52,7 +52,7 @@ fn sentence(alert: &Alert) -> String {
                 .map(|r| format!("{:.0}%", r * 100.0))
                 .unwrap_or_else(|| alert.level.clone());
             // In the provider's own units, as the plan was sold (MB of 10^6 or 2^20 bytes).
-            let units = crate::customers::DataUnits::of(alert.provider);
+            let units = crate::model::DataUnits::of(alert.provider);
             let amounts = usage
                 .and_then(|u| {
                     Some(format!(

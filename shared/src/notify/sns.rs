@@ -3,8 +3,8 @@
 
 use super::{render, AlertSink, PublishError};
 use crate::alerts::Alert;
-use crate::callbacks::Notification;
 use crate::model::{Event, PartnerId};
+use crate::notification::Notification;
 use async_trait::async_trait;
 use aws_sdk_sns::error::{BuildError, DisplayErrorContext};
 use aws_sdk_sns::types::MessageAttributeValue;

@@ -3,8 +3,8 @@
 //! delivery only ever files it earlier (`AskingPlan::file`).
 
 use super::{Pipeline, PipelineError, STATE_RETRIES};
+use crate::due::{exact_filing, validity_notices};
 use crate::model::ProviderId;
-use crate::reconcile::due::{exact_filing, validity_notices};
 use crate::state::{Asking, EsimState};
 use chrono::{DateTime, Utc};
 

@@ -8,14 +8,14 @@ mod asking;
 mod raise;
 mod sweep;
 
-pub use sweep::SweepReport;
+pub use sweep::{sweep_line, SweepReport};
 
 use crate::alerts::{evaluate, Alert, AlertRules};
 use crate::clock::Clock;
 use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
+use crate::due::AskingPlan;
 use crate::model::{DedupeBasis, Event, PartnerId};
 use crate::notify::{AlertSink, PublishError};
-use crate::reconcile::due::AskingPlan;
 use crate::state::{merge, EsimState};
 use crate::store::{Begin, DeliveryStatus, EventStore, Lease, StoreError, Versioned};
 use chrono::Duration;

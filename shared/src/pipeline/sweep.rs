@@ -4,9 +4,12 @@
 use super::raise::ReadAhead;
 use super::{Pipeline, PipelineError};
 use crate::alerts::upcoming_expiry;
+use crate::customers::notifier::OutboxReport;
+use crate::metrics::directive;
 use crate::model::log_ref;
 use crate::store::StoreError;
 use chrono::Duration;
+use serde_json::json;
 
 /// What one run of the expiry sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -83,5 +86,70 @@ impl Pipeline {
         };
         let lease = self.lease(&self.new_attempt());
         Ok(Some(self.raise(&alert, &lease, &ReadAhead::default()).await?))
+    }
+}
+
+/// The EMF line for one scheduled run: the expiry sweep and the customer outbox.
+pub fn sweep_line(report: &SweepReport, outbox: &OutboxReport, timestamp_ms: i64) -> String {
+    let names = [
+        ("SweepExpiring", "Count"),
+        ("SweepPublished", "Count"),
+        ("SweepAlreadySent", "Count"),
+        ("SweepFailed", "Count"),
+        ("SweepQueued", "Count"),
+        ("OutboxDue", "Count"),
+        ("OutboxSent", "Count"),
+        ("OutboxNotSent", "Count"),
+        ("OutboxRetry", "Count"),
+        ("OutboxHeld", "Count"),
+        ("OutboxQueued", "Count"),
+    ];
+    json!({
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive(json!([[]]), &names)]},
+        "SweepExpiring": report.expiring,
+        "SweepPublished": report.published,
+        "SweepAlreadySent": report.already_sent,
+        "SweepFailed": report.failed,
+        "SweepQueued": report.queued,
+        "OutboxDue": outbox.due,
+        "OutboxSent": outbox.sent,
+        "OutboxNotSent": outbox.not_sent,
+        "OutboxRetry": outbox.retry,
+        "OutboxHeld": outbox.held,
+        "OutboxQueued": outbox.queued,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::tests::{assert_valid_emf, parse};
+
+    #[test]
+    fn sweep_line_is_valid_emf() {
+        let report = SweepReport {
+            expiring: 3,
+            published: 1,
+            already_sent: 2,
+            failed: 0,
+            queued: 0,
+        };
+        let outbox = OutboxReport {
+            due: 4,
+            sent: 3,
+            not_sent: 1,
+            retry: 0,
+            held: 2,
+            queued: 0,
+        };
+        let doc = parse(&sweep_line(&report, &outbox, 5));
+        assert_valid_emf(&doc);
+        assert_eq!(
+            (doc["SweepPublished"].as_u64(), doc["OutboxSent"].as_u64()),
+            (Some(1), Some(3))
+        );
+        assert_eq!(doc["OutboxHeld"].as_u64(), Some(2));
+        assert_eq!(doc["SweepQueued"].as_u64(), Some(0));
     }
 }

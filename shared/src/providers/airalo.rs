@@ -4,6 +4,7 @@
 //! `HEAD` before opting in. The three payload families have no type field, id or time, so they are told apart
 //! by shape.
 
+use super::airalo_api::DATA_UNITS;
 use super::airalo_canonical::{sdk_form, NonAscii};
 use super::json::{self, json_fields, Field, List, Obj};
 use super::registry::{ProviderSpec, Signature};
@@ -26,9 +27,6 @@ use std::sync::Arc;
 pub const SIGNATURE_HEADER: &str = "airalo-signature";
 /// The header parsed once, not on every lookup.
 static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
-
-/// Airalo sends percentages, never amounts; its packages are sold in decimal GB.
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Decimal;
 
 #[derive(Debug, Clone)]
 pub struct Airalo {

@@ -2,7 +2,6 @@
 //! allows 3 a minute), then `GET /sims/{iccid}/usage` with the Bearer token. Amounts are in MB (Airalo's
 //! decimal megabytes); an unlimited plan's amounts are 0 and mean nothing. Airalo caches usage 20 minutes.
 
-use super::airalo::DATA_UNITS;
 use crate::model::{DataUsage, Lifecycle, StatusChange, Validity};
 use crate::reconcile::{
     bytes, client_credentials_request, iccid_of, json_of, number, oauth_token, text, ApiAnswer, ApiCredentials,
@@ -10,6 +9,10 @@ use crate::reconcile::{
 };
 use crate::time::parse_provider_time;
 use chrono::{DateTime, Duration, Utc};
+
+/// Airalo's webhooks send percentages, never amounts; its packages are sold in decimal GB, and the API's
+/// amounts are in its megabytes. Here, as the spec (`airalo.rs`) names this module.
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Decimal;
 
 pub static USAGE_API: UsageApi = UsageApi {
     default_base: "https://partners-api.airalo.com/v2",

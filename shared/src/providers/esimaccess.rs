@@ -3,6 +3,7 @@
 //! from one of eSIM Access's published sender IPs. Envelope: `{notifyType, notifyId?, eventGenerateTime?,
 //! content}`. ICCIDs are reused by eSIM Access, so per-eSIM state is keyed by `esimTranNo`.
 
+use super::esimaccess_api::status_of;
 use super::json::{self, json_fields, Field, Obj};
 use super::registry::{ProviderConfig, ProviderSpec, Signature, SourceChecks};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
@@ -10,8 +11,7 @@ use crate::auth::{AuthFailure, KeyRing, Verified};
 use crate::config::ConfigError;
 use crate::ingress::Delivery;
 use crate::model::{
-    refs_sent, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId, StatusChange,
-    Validity,
+    refs_sent, Bundle, DataUsage, EsimIdentity, Event, EventKind, OrderInfo, ProviderId, StatusChange, Validity,
 };
 use crate::simulate::SampleParams;
 use serde_json::{json, Value};
@@ -31,7 +31,7 @@ pub const PUBLISHED_SENDER_IPS: [&str; 5] = [
 pub const RESELLER_ORDER_REF: &str = "transactionId";
 
 /// eSIM Access counts volumes in bytes of binary units (a 1 GB plan's `totalVolume` is 1073741824).
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Binary;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Binary;
 
 #[derive(Debug, Clone)]
 pub struct EsimAccess {
@@ -207,40 +207,6 @@ fn identity(content: &Content<'_>, flags: &mut Vec<String>) -> Option<EsimIdenti
 /// how far the download got.
 fn status(content: &Content<'_>) -> Option<StatusChange> {
     status_of(content.esim_status.text(), content.smdp_status.text())
-}
-
-/// The status an `esimStatus` and an `smdpStatus` say (webhooks and the profile query send the same words).
-pub(super) fn status_of(esim_status: Option<String>, smdp_status: Option<String>) -> Option<StatusChange> {
-    let by_esim = match esim_status.as_deref() {
-        Some("IN_USE") => Some(Lifecycle::Active),
-        Some("USED_UP") => Some(Lifecycle::Depleted),
-        Some("USED_EXPIRED" | "UNUSED_EXPIRED") => Some(Lifecycle::Expired),
-        Some("CANCEL" | "REVOKED") => Some(Lifecycle::Cancelled),
-        Some("SUSPENDED") => Some(Lifecycle::Suspended),
-        _ => None,
-    };
-    let by_profile = match smdp_status.as_deref() {
-        Some("RELEASED") => Some(Lifecycle::Pending),
-        Some("DOWNLOAD" | "INSTALLATION" | "ENABLED" | "DISABLED") => Some(Lifecycle::Installed),
-        Some("DELETED") => Some(Lifecycle::Deleted),
-        _ => None,
-    };
-    let lifecycle = match (by_esim, by_profile, esim_status.as_deref()) {
-        (_, Some(Lifecycle::Deleted), _) => Lifecycle::Deleted,
-        (Some(l), _, _) => l,
-        (None, Some(l), _) => l,
-        (None, None, Some("GOT_RESOURCE")) => Lifecycle::Pending,
-        _ => Lifecycle::Unknown,
-    };
-    let provider_status = match esim_status {
-        Some(status) => status,
-        None => smdp_status.clone()?,
-    };
-    Some(StatusChange {
-        lifecycle,
-        provider_status,
-        profile_status: smdp_status,
-    })
 }
 
 /// eSIM Access in the provider list.

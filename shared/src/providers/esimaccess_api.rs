@@ -5,8 +5,7 @@
 //! due together are asked ten at a time by `POST /api/v1/open/esim/usage/query` (usage only, dated by the
 //! provider's `lastUpdateTime`).
 
-use super::esimaccess::status_of;
-use crate::model::{refs_sent, DataUsage, EsimIdentity, Validity};
+use crate::model::{refs_sent, DataUsage, EsimIdentity, Lifecycle, StatusChange, Validity};
 use crate::reconcile::{
     bytes, json_of, number, text, ApiAnswer, ApiCredentials, ApiRequest, Ask, AskError, BatchApi, BatchReading,
     CredentialShape, Reading, UsageApi,
@@ -204,5 +203,40 @@ fn read(answer: &ApiAnswer, _: &Ask) -> Result<Reading, AskError> {
             }),
         status: status_of(text(&profile["esimStatus"]), text(&profile["smdpStatus"])),
         ..Reading::default()
+    })
+}
+
+/// The status an `esimStatus` and an `smdpStatus` say (webhooks and the profile query send the same words):
+/// here, as the spec (`esimaccess.rs`) names this module.
+pub(super) fn status_of(esim_status: Option<String>, smdp_status: Option<String>) -> Option<StatusChange> {
+    let by_esim = match esim_status.as_deref() {
+        Some("IN_USE") => Some(Lifecycle::Active),
+        Some("USED_UP") => Some(Lifecycle::Depleted),
+        Some("USED_EXPIRED" | "UNUSED_EXPIRED") => Some(Lifecycle::Expired),
+        Some("CANCEL" | "REVOKED") => Some(Lifecycle::Cancelled),
+        Some("SUSPENDED") => Some(Lifecycle::Suspended),
+        _ => None,
+    };
+    let by_profile = match smdp_status.as_deref() {
+        Some("RELEASED") => Some(Lifecycle::Pending),
+        Some("DOWNLOAD" | "INSTALLATION" | "ENABLED" | "DISABLED") => Some(Lifecycle::Installed),
+        Some("DELETED") => Some(Lifecycle::Deleted),
+        _ => None,
+    };
+    let lifecycle = match (by_esim, by_profile, esim_status.as_deref()) {
+        (_, Some(Lifecycle::Deleted), _) => Lifecycle::Deleted,
+        (Some(l), _, _) => l,
+        (None, Some(l), _) => l,
+        (None, None, Some("GOT_RESOURCE")) => Lifecycle::Pending,
+        _ => Lifecycle::Unknown,
+    };
+    let provider_status = match esim_status {
+        Some(status) => status,
+        None => smdp_status.clone()?,
+    };
+    Some(StatusChange {
+        lifecycle,
+        provider_status,
+        profile_status: smdp_status,
     })
 }

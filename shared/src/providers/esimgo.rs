@@ -25,7 +25,7 @@ pub const SIGNATURE_HEADER: &str = "x-signature-sha256";
 static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 
 /// eSIM Go sells a gigabyte as 1,000,000,000 bytes (`initialQuantity` of a 1 GB bundle).
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Decimal;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Decimal;
 
 #[derive(Debug, Clone)]
 pub struct EsimGo {

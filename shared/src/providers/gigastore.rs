@@ -4,6 +4,7 @@
 //! deduplicated by the hash of its body. Three shapes: eSIM status (`profileState`), balance alert
 //! (`balanceAmountInByte`: under 100 MB left, with the customer's `uid`) and country change (`newCountry`).
 
+use super::gigastore_api::DATA_UNITS;
 use super::json::{self, json_fields, Field};
 use super::registry::{ProviderConfig, ProviderSpec, Signature};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
@@ -15,9 +16,6 @@ use crate::model::{
 use crate::simulate::{rfc3339, SampleParams};
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-/// Gigastore states balances in bytes; its "100 MB" warning reads as decimal megabytes (see the provider doc).
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Decimal;
 
 /// Gigastore's balance alert on the alert scale: the amount left below which it warns.
 pub const BALANCE_ALERT_LEVEL: &str = "100MB";

@@ -1,6 +1,7 @@
 //! A provider is a module here declaring its [`ProviderSpec`], and a value implementing [`Provider`] (how its
-//! deliveries are authenticated, with its secrets). Adding one is its module, its line in the list below, its
-//! binary in `functions/webhooks/src/bin` and its entry in `scripts/template-providers.json`.
+//! deliveries are authenticated, with its secrets). Adding one is its module, its line in the list of ids
+//! (`model/provider_id.rs`), its arm in [`ProviderId::spec`] below, its binary in `functions/webhooks/src/bin`
+//! and its entry in `scripts/template-providers.json`.
 
 mod airalo_api;
 mod airalo_canonical;
@@ -20,17 +21,23 @@ pub mod gigastore;
 pub mod oneglobal;
 pub mod roamify;
 
-// The list of providers: one line each, `Variant = "name" in module`.
-registry::providers! {
-    EsimGo = "esimgo" in esimgo,
-    EsimAccess = "esimaccess" in esimaccess,
-    Roamify = "roamify" in roamify,
-    Airalo = "airalo" in airalo,
-    Gigastore = "gigastore" in gigastore,
-    OneGlobal = "oneglobal" in oneglobal,
+pub use crate::model::ProviderId;
+
+impl ProviderId {
+    /// Everything about this provider: one arm per provider of the list (`model/provider_id.rs`).
+    pub fn spec(self) -> &'static ProviderSpec {
+        match self {
+            Self::EsimGo => &esimgo::SPEC,
+            Self::EsimAccess => &esimaccess::SPEC,
+            Self::Roamify => &roamify::SPEC,
+            Self::Airalo => &airalo::SPEC,
+            Self::Gigastore => &gigastore::SPEC,
+            Self::OneGlobal => &oneglobal::SPEC,
+        }
+    }
 }
 
-pub use registry::{ProviderConfig, ProviderSpec, Signature, SourceChecks};
+pub use registry::{provider_from_env, ProviderConfig, ProviderSpec, Signature, SourceChecks};
 
 use crate::auth::{AuthFailure, Verified};
 use crate::ingress::Delivery;

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// 1GLOBAL states balances in bytes of binary units (a 1 GB plan is 1073741824).
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Binary;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Binary;
 
 /// 1GLOBAL Connect in the provider list.
 pub static SPEC: ProviderSpec = ProviderSpec {

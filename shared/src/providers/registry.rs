@@ -1,16 +1,16 @@
-//! The one list of providers. Each provider lives in its own module, which declares everything about it in a
+//! What a provider is. Each provider lives in its own module, which declares everything about it in a
 //! [`ProviderSpec`] (`SPEC`): names, configuration, authentication, normalization, signing for simulation,
 //! event types, samples and scenario. Everything else (configuration, the router, `serve`, `send`, `verify`,
-//! `replay`, the simulator, benchmarks, fuzzing) reads the list, which `providers/mod.rs` declares with
-//! [`providers!`]: adding a provider is its module and one line there.
+//! `replay`, the simulator, benchmarks, fuzzing) reads the list of ids (`model/provider_id.rs`); adding a
+//! provider is its module, its line there and its arm in [`ProviderId::spec`].
 
 pub use super::ProviderId;
 use super::{NormalizeError, Provider};
 use crate::auth::{KeyRing, Verified};
-use crate::config::{ConfigError, Env};
-use crate::customers::DataUnits;
-use crate::model::Event;
+use crate::config::{provider_secrets, secret_list, ConfigError, Env, SecretSource};
+use crate::model::{DataUnits, Event};
 use crate::simulate::SampleParams;
+pub use crate::simulate::Signature;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -55,15 +55,6 @@ impl ProviderConfig<'_> {
     }
 }
 
-/// How a provider authenticates a delivery, as a sender must present it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signature {
-    /// The secret itself goes in the URL (`?token=`).
-    UrlToken,
-    /// A header carries it (a signature, or Basic credentials).
-    Header(&'static str, String),
-}
-
 /// Everything about one provider.
 pub struct ProviderSpec {
     pub id: ProviderId,
@@ -94,64 +85,26 @@ pub struct ProviderSpec {
     pub usage_api: Option<&'static crate::reconcile::UsageApi>,
 }
 
-/// Declares the providers (in `providers/mod.rs`, beside their modules): the enum of their ids, its names and
-/// the list of specs, from one line each.
-macro_rules! providers {
-    ($($variant:ident = $name:literal in $module:ident,)+) => {
-        /// A provider this build serves: one variant per module in `providers/`.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        pub enum ProviderId {
-            $(#[serde(rename = $name)] $variant,)+
-        }
-
-        impl ProviderId {
-            /// Every provider, in the order of the list.
-            pub const ALL: &'static [ProviderId] = &[$(Self::$variant),+];
-
-            /// Everything about this provider.
-            pub fn spec(self) -> &'static $crate::providers::ProviderSpec {
-                match self {
-                    $(Self::$variant => &$module::SPEC,)+
-                }
-            }
-
-            /// As in URLs, binaries, environment variables and stored records: `esimgo`.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $name,)+
-                }
-            }
-        }
+/// Builds a provider from its configuration: its secrets (`<PREFIX>_SECRETS_PARAM` or `<PREFIX>_SECRETS`),
+/// the optional lists its spec names, and its own settings.
+pub async fn provider_from_env(
+    provider: ProviderId,
+    env: Env<'_>,
+    secrets: &dyn SecretSource,
+    source_checks: SourceChecks,
+) -> Result<Arc<dyn Provider>, ConfigError> {
+    let spec = provider.spec();
+    let mut extra_secrets = Vec::new();
+    for name in spec.extra_secrets {
+        extra_secrets.push(secret_list(name, env, secrets).await?);
+    }
+    let config = ProviderConfig {
+        secrets: provider_secrets(provider, env, secrets).await?,
+        extra_secrets,
+        env,
+        source_checks,
     };
-}
-
-pub(crate) use providers;
-
-impl ProviderId {
-    /// Of its environment variables: `ESIMGO` (`ESIMGO_SECRETS`, `ESIMGO_SECRETS_PARAM`).
-    pub fn env_prefix(self) -> String {
-        self.as_str().to_ascii_uppercase()
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|p| p.as_str() == name)
-    }
-
-    /// The provider names, for messages: `esimgo, esimaccess, roamify or airalo`.
-    pub fn names() -> String {
-        let names: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
-        match names.split_last() {
-            Some((last, [])) => last.to_string(),
-            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-            None => String::new(),
-        }
-    }
-}
-
-impl std::fmt::Display for ProviderId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+    (spec.build)(&config)
 }
 
 #[cfg(test)]
@@ -179,7 +132,7 @@ mod tests {
         listed.sort();
         assert_eq!(
             modules, listed,
-            "a provider module missing from providers! (or named differently)"
+            "a provider module missing from the list of ids (or named differently)"
         );
         for &id in ProviderId::ALL {
             let spec = id.spec();

@@ -5,12 +5,13 @@
 
 use super::json::{self, json_fields, Field, Obj, ReadFields};
 use super::registry::{ProviderSpec, Signature};
+use super::roamify_api::{any_case, lifecycle};
 use super::{plausible_iccid, start_event, unreadable, NormalizeError, Provider};
 use crate::auth::{signature_tag, AuthFailure, KeyRing, MacRing, Verified};
 use crate::ingress::Delivery;
 use crate::model::{
-    refs_sent, AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, Lifecycle, OrderInfo, ProviderId,
-    StatusChange, Validity,
+    refs_sent, AccountBalance, Bundle, DataUsage, EsimIdentity, Event, EventKind, OrderInfo, ProviderId, StatusChange,
+    Validity,
 };
 use crate::simulate::SampleParams;
 use crate::time::from_unix_seconds;
@@ -30,7 +31,7 @@ static SIGNATURE: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 pub const RESELLER_ORDER_REF: &str = "reference_id";
 
 /// Roamify counts data in MB, 1024 of them to its 1 GB packages.
-pub const DATA_UNITS: crate::customers::DataUnits = crate::customers::DataUnits::Binary;
+pub const DATA_UNITS: crate::model::DataUnits = crate::model::DataUnits::Binary;
 
 #[derive(Debug, Clone)]
 pub struct Roamify {
@@ -266,20 +267,6 @@ fn bundle(fields: &Fields<'_>) -> Option<Bundle> {
     (reference.is_some() || name.is_some()).then_some(Bundle { reference, name })
 }
 
-pub(super) fn lifecycle(status: &str) -> Lifecycle {
-    const WORDS: [(&str, Lifecycle); 8] = [
-        ("NEW", Lifecycle::Pending),
-        ("INSTALLED", Lifecycle::Installed),
-        ("ACTIVATED", Lifecycle::Active),
-        ("ACTIVE", Lifecycle::Active),
-        ("INACTIVE", Lifecycle::Suspended),
-        ("EXPIRED", Lifecycle::Expired),
-        ("REVOKED", Lifecycle::Cancelled),
-        ("DELETED", Lifecycle::Deleted),
-    ];
-    any_case(status, &WORDS).unwrap_or(Lifecycle::Unknown)
-}
-
 /// Bytes per unit of `data_units` (Roamify documents "MB"; 1024 MB make its 1 GB packages).
 fn unit_bytes(unit: Option<&str>) -> Option<f64> {
     const MB: f64 = 1024.0 * 1024.0;
@@ -294,14 +281,6 @@ fn unit_bytes(unit: Option<&str>) -> Option<f64> {
         ("BYTES", 1.0),
     ];
     unit.map_or(Some(MB), |unit| any_case(unit.trim(), &UNITS))
-}
-
-/// The value paired with `word` in any letter case, without building an upper-case copy per delivery.
-fn any_case<T: Copy>(word: &str, table: &[(&str, T)]) -> Option<T> {
-    table
-        .iter()
-        .find(|(name, _)| word.eq_ignore_ascii_case(name))
-        .map(|&(_, value)| value)
 }
 
 fn first_number(candidates: &[&Field<'_>]) -> Option<f64> {

@@ -2,7 +2,7 @@
 //! bytes), times in Unix seconds; the envelope (`{"status","data"}` as elsewhere, or the object alone) is
 //! unverified, so both are read.
 
-use crate::model::{DataUsage, StatusChange, Validity};
+use crate::model::{DataUsage, Lifecycle, StatusChange, Validity};
 use crate::reconcile::{
     bytes, iccid_of, json_of, number, text, ApiAnswer, ApiRequest, Ask, AskError, CredentialShape, Reading, UsageApi,
 };
@@ -49,10 +49,34 @@ fn read(answer: &ApiAnswer, _: &Ask) -> Result<Reading, AskError> {
             ..Validity::default()
         }),
         status: status.map(|status| StatusChange {
-            lifecycle: super::roamify::lifecycle(&status),
+            lifecycle: lifecycle(&status),
             provider_status: status,
             profile_status: None,
         }),
         ..Reading::default()
     })
+}
+
+/// The lifecycle a Roamify status names (webhooks and the API send the same words): here, as the spec
+/// (`roamify.rs`) names this module.
+pub(super) fn lifecycle(status: &str) -> Lifecycle {
+    const WORDS: [(&str, Lifecycle); 8] = [
+        ("NEW", Lifecycle::Pending),
+        ("INSTALLED", Lifecycle::Installed),
+        ("ACTIVATED", Lifecycle::Active),
+        ("ACTIVE", Lifecycle::Active),
+        ("INACTIVE", Lifecycle::Suspended),
+        ("EXPIRED", Lifecycle::Expired),
+        ("REVOKED", Lifecycle::Cancelled),
+        ("DELETED", Lifecycle::Deleted),
+    ];
+    any_case(status, &WORDS).unwrap_or(Lifecycle::Unknown)
+}
+
+/// The value paired with `word` in any letter case, without building an upper-case copy per delivery.
+pub(super) fn any_case<T: Copy>(word: &str, table: &[(&str, T)]) -> Option<T> {
+    table
+        .iter()
+        .find(|(name, _)| word.eq_ignore_ascii_case(name))
+        .map(|&(_, value)| value)
 }

@@ -59,7 +59,7 @@ pub async fn configured_credentials(
 /// and its base URL), kept to its budget in `plan`: `Ok(None)` when it has no usage API or no credentials.
 pub async fn reconciler_from_env(
     provider: ProviderId,
-    plan: &crate::reconcile::due::AskingPlan,
+    plan: &crate::due::AskingPlan,
     env: crate::config::Env<'_>,
     secrets: &dyn crate::config::SecretSource,
     transport: std::sync::Arc<dyn ApiTransport>,

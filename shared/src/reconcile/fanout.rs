@@ -1,14 +1,14 @@
 //! Asking at scale, deployed: a scheduled pass selects each asked provider's due eSIMs from the asking index
 //! (no scan) and queues one job per eSIM; workers take jobs from the queue, each keeping to its share of the
 //! provider's budget, so many invocations serve a large fleet within every rate limit. Transport-free: the
-//! queue and the Lambda wiring are in `reconcile::lambda`.
+//! queue and the Lambda wiring are in `runtime::reconcile`.
 
 use super::client::Reconciler;
-use super::due::{due_now, validity_notices, AskingPlan};
 use super::run::{calls, due_esims, pass_budget, reconcile_call, Asked, FiledEsims, ReconcileError};
 use super::{batch_size, Ask, AskError};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
+use crate::due::{due_now, validity_notices, AskingPlan};
 use crate::model::ProviderId;
 use crate::pipeline::Pipeline;
 use crate::store::StoreQuery;

@@ -3,10 +3,10 @@
 //! partner notifications), once.
 
 use super::client::Reconciler;
-use super::due::{due_now, validity_notices, DueRules, Why};
 use super::{adds_nothing, measured_at, reading_event, Ask, AskError, Reading};
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
+use crate::due::{due_now, validity_notices, DueRules, Why};
 use crate::model::ProviderId;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
 use crate::state::EsimState;

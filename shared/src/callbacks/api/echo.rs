@@ -1,10 +1,10 @@
 //! The echo: a simulated notification for one partner, about a simulation or one of its own eSIMs.
 
 use super::{ApiError, Parts};
-use crate::callbacks::notification::{EchoSubject, Notification};
 use crate::callbacks::partner::{Partner, Scope};
-use crate::callbacks::types::NotificationType;
 use crate::model::ProviderId;
+use crate::notification::NotificationType;
+use crate::notification::{EchoSubject, Notification};
 use crate::reply::Reply;
 use futures_util::future::join_all;
 use serde_json::json;

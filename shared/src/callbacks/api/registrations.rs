@@ -5,8 +5,8 @@ use super::{ApiError, Parts};
 use crate::callbacks::partner::{Partner, PartnerId};
 use crate::callbacks::rate::RateChange;
 use crate::callbacks::registry::{Endpoint, Registration};
-use crate::callbacks::types::NotificationType;
 use crate::ingress::Delivery;
+use crate::notification::NotificationType;
 use crate::reply::Reply;
 use serde_json::{json, Value};
 

@@ -1,11 +1,11 @@
 //! Reading a partner callbacks request: its route, the partner's key, its body and fields, and every way it
 //! can fail (mapped to a status once).
 
-use super::super::notification::EchoSubject;
 use super::super::transport::TransportError;
-use super::super::types::NotificationType;
 use super::super::url::{validate_url_reaching, CallbackUrl, HostResolver};
 use crate::ingress::Delivery;
+use crate::notification::EchoSubject;
+use crate::notification::NotificationType;
 use crate::reply::{HttpError, Reply};
 use crate::store::StoreError;
 use lambda_http::http::Method;

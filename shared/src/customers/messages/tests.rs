@@ -1,7 +1,7 @@
 use super::*;
 use crate::customers::{Contact, ContactFields, Templates};
 use crate::model::{Bundle, DataUsage, DedupeKey, ProviderId};
-use crate::notify::sms::{measure, SmsEncoding};
+use crate::sms_length::{measure, SmsEncoding};
 use std::sync::Arc;
 
 const CATALOG: &str = r#"{"plans": {"esimaccess": {"P-INTERNAL-7": "Europe 1 GB 7 days"}}}"#;

@@ -3,11 +3,7 @@
 //! `ESIMHOOKS_RECONCILE_QUEUE_URL`; invoked by that queue, it asks each eSIM, every worker keeping to its share
 //! (`ESIMHOOKS_RECONCILE_CONCURRENCY`, the queue trigger's maximum concurrency) of each provider's budget.
 
-use super::client::{reconciler_from_env, Reconciler};
-use super::fanout::{retried, schedule_asks, work_job, worker_pace, JobOutcome, WorkerJob};
-use super::http::HttpsTransport;
-use super::run::{Asked, ReconcileError};
-use super::AskError;
+use super::StartupError;
 use crate::aws::{send_messages, SsmSecrets};
 use crate::callbacks::queue::{BatchResponse, ItemFailure, SqsEvent};
 use crate::clock::{Clock, SystemClock};
@@ -15,7 +11,10 @@ use crate::config::{process_env, AwsTargets, ConfigError, Settings};
 use crate::metrics::{ask_line, ask_schedule_line};
 use crate::model::ProviderId;
 use crate::pipeline::{Outcome, Pipeline};
-use crate::runtime::StartupError;
+use crate::reconcile::client::{reconciler_from_env, Reconciler};
+use crate::reconcile::fanout::{retried, schedule_asks, work_job, worker_pace, JobOutcome, WorkerJob};
+use crate::reconcile::http::HttpsTransport;
+use crate::reconcile::{AskError, Asked, ReconcileError};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::StoreError;
 use crate::telemetry;
@@ -75,7 +74,7 @@ pub async fn run_reconcile() -> Result<(), Error> {
 
 async fn build() -> Result<Asking, StartupError> {
     let env = process_env;
-    let (pipeline, settings, sdk) = crate::runtime::build_pipeline(&env).await?;
+    let (pipeline, settings, sdk) = super::build_pipeline(&env).await?;
     let targets = AwsTargets::from_env(&env)?;
     let states = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
     let concurrency = match env("ESIMHOOKS_RECONCILE_CONCURRENCY").filter(|t| !t.trim().is_empty()) {

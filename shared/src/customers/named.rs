@@ -5,10 +5,10 @@
 //! at the reseller's levels. A contact naming a partner (`partner_id`) makes that partner the eSIM's owner,
 //! whatever its provider (`crate::ownership`).
 
-use super::due::AskingPlan;
+use super::Contact;
 use crate::alerts::AlertRules;
 use crate::clock::Clock;
-use crate::customers::Contact;
+use crate::due::AskingPlan;
 use crate::model::DedupeKey;
 use crate::ownership::{assign, Assigned};
 use crate::state::EsimState;
@@ -81,8 +81,8 @@ impl NamedEsims {
 mod tests {
     use super::*;
     use crate::customers::ContactFields;
+    use crate::due::{due_now, DueRules, Why};
     use crate::model::ProviderId;
-    use crate::reconcile::due::{due_now, DueRules, Why};
     use crate::store::kv::KvStore;
 
     #[tokio::test]
