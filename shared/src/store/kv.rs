@@ -45,7 +45,7 @@ impl Space {
 #[derive(Debug, Clone, Copy)]
 pub struct IndexedSpace {
     pub space: Space,
-    pub entries: fn(&str) -> Result<Vec<IndexEntry>, String>,
+    pub entries: fn(&str) -> Result<Vec<IndexEntry>, serde_json::Error>,
 }
 
 impl IndexedSpace {
@@ -58,10 +58,8 @@ impl IndexedSpace {
     }
 }
 
-fn entries_of<T: DeserializeOwned + Indexed>(document: &str) -> Result<Vec<IndexEntry>, String> {
-    serde_json::from_str::<T>(document)
-        .map(|value| value.entries())
-        .map_err(|e| e.to_string())
+fn entries_of<T: DeserializeOwned + Indexed>(document: &str) -> Result<Vec<IndexEntry>, serde_json::Error> {
+    serde_json::from_str::<T>(document).map(|value| value.entries())
 }
 
 /// The store's own indexed spaces; the features' are given to [`KvStore::open`] and [`KvStore::reindex`].
@@ -71,11 +69,7 @@ const STORE_SPACES: [IndexedSpace; 6] = [
     IndexedSpace::of::<StoredAlert>(Space::ALERTS),
     IndexedSpace {
         space: Space::CONFLICTS,
-        entries: |document| {
-            conflict_from_doc(document)
-                .map(|conflict| conflict.entries())
-                .map_err(|e| e.to_string())
-        },
+        entries: |document| conflict_json(document).map(|conflict| conflict.entries()),
     },
     IndexedSpace::of::<NotificationRecord>(Space::NOTIFICATIONS),
     IndexedSpace::of::<DuplicateCount>(Space::DUPLICATES),
@@ -303,7 +297,11 @@ impl<B: KvBackend> KvStore<B> {
 
 /// A conflict record; one written before conflicts were counted is the bare event, seen once.
 pub(crate) fn conflict_from_doc(doc: &str) -> Result<StoredConflict, StoreError> {
+    conflict_json(doc).map_err(|e| StoreError::Corrupt(format!("conflicts: {e}")))
+}
+
+/// A conflict's document, or the bare event an older file kept for it.
+fn conflict_json(doc: &str) -> Result<StoredConflict, serde_json::Error> {
     serde_json::from_str::<StoredConflict>(doc)
         .or_else(|_| serde_json::from_str::<Event>(doc).map(StoredConflict::first))
-        .map_err(|e| StoreError::Corrupt(format!("conflicts: {e}")))
 }
