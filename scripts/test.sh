@@ -44,7 +44,10 @@ else
   cargo test --workspace --locked --no-run 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
   # moto is installed once, before two copies of it start side by side.
-  [ "$status" -ne 0 ] || bash scripts/with-moto.sh true 2>&1 | tee -a "$log"
+  if [ "$status" -eq 0 ]; then
+    bash scripts/with-moto.sh true 2>&1 | tee -a "$log"
+    status=${PIPESTATUS[0]}
+  fi
   if [ "$status" -eq 0 ]; then
     slow_log=target/test-output-slow.log
     bash scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast -- --exact "${slow[@]}" > "$slow_log" 2>&1 &

@@ -11,7 +11,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use shared::store::keys::{
-    alert_pk, attempts_pk, delivery_pk, expiry_entry, listing_entry, outbox_entry, sms_window_pk, state_pk, Listing,
+    alert_pk, attempts_pk, delivery_pk, expiry_entry, listing_entry, notification_outbox_entry, sms_window_pk,
+    state_pk, Listing,
 };
 use std::collections::HashMap;
 
@@ -186,7 +187,8 @@ fn main() {
             if !rng.per_mille(ALERTING) {
                 continue;
             }
-            let alert = alert_pk(&format!("{provider}-{esim_key}-data_low-{}", rng.below(4)));
+            let alert_id = format!("{provider}-{esim_key}-data_low-{}", rng.below(4));
+            let alert = alert_pk(&alert_id);
             peaks.write(Target::Table, "alert", alert.clone(), 2);
             let listed = listing_entry(Listing::Alerts, &alert, at);
             peaks.write(Target::Listing, "alerts by day", listed.pk, 1);
@@ -203,7 +205,7 @@ fn main() {
                 units += 7;
                 if rng.per_mille(HELD) {
                     for channel in ["sms", "email"] {
-                        let held = outbox_entry(&format!("{alert}#{channel}"), at + Duration::hours(8));
+                        let held = notification_outbox_entry(&alert_id, channel, at + Duration::hours(8));
                         peaks.write(Target::Listing, "customer outbox by hour", held.pk, 1);
                         units += 1;
                     }

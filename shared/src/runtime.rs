@@ -165,7 +165,7 @@ pub async fn run_sweep() -> Result<(), Error> {
         Ok((pipeline, _, sdk)) => (Arc::new(pipeline), sdk),
         Err(reason) => {
             tracing::error!(%reason, "configuration incomplete: the expiry sweep cannot run");
-            return Err(reason.into());
+            return Err(reason.to_string().into());
         }
     };
     // A batch larger than one run handles in place goes to the workers' queue, where one is configured.
@@ -318,7 +318,7 @@ pub async fn run_callback_sender() -> Result<(), Error> {
         Ok(sender) => Arc::new(sender),
         Err(reason) => {
             tracing::error!(%reason, "configuration incomplete: the callback sender cannot run");
-            return Err(reason.into());
+            return Err(reason.to_string().into());
         }
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

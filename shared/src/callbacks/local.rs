@@ -12,10 +12,10 @@ use super::sender::{
     AttemptLog, AttemptRecord, CallbackJob, FailedDelivery, JobQueue, NotificationMessage, Poster, Sender,
 };
 use super::transport::{CallbackTransport, TransportError};
-use super::types::NotificationType;
 use crate::alerts::Alert;
 use crate::clock::Clock;
 use crate::model::Event;
+use crate::notification::NotificationType;
 use crate::notify::{AlertSink, PublishError};
 use crate::store::index::{IndexEntry, IndexRange, Indexed};
 use crate::store::keys::{

@@ -1,6 +1,7 @@
 //! Data amounts as the provider sells them. eSIM Go counts a gigabyte as 1,000,000,000 bytes; eSIM Access and
 //! Roamify as 1,073,741,824 (1024 MB): shown in the wrong convention, a full 1 GB plan reads 0.93 GB or
-//! 1.07 GB. Each provider's convention is declared in its module in `providers/`.
+//! 1.07 GB. Each provider's convention is declared with its provider (`providers/`, in the
+//! `*_api.rs` module where its usage API shares it).
 
 use super::ProviderId;
 

@@ -54,7 +54,7 @@ pub async fn run_reconcile() -> Result<(), Error> {
         Ok(asking) => Arc::new(asking),
         Err(reason) => {
             tracing::error!(%reason, "configuration incomplete: asking the providers cannot run");
-            return Err(reason.into());
+            return Err(reason.to_string().into());
         }
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {

@@ -184,7 +184,8 @@ impl<B: KvBackend> KvStore<B> {
     }
 
     /// The store over a backend that may hold documents written before its indexes were (an older local
-    /// file): their entries are written first, once, for the store's spaces and the `features'`.
+    /// file): their entries are written first, once, for the store's spaces and the `features'`. Give every
+    /// feature's `INDEXED_SPACES` (as `cli/src/sqlite.rs` does): a space left out is never reindexed.
     pub fn open(backend: B, features: &[IndexedSpace]) -> Result<Self, StoreError> {
         let store = Self::new(backend);
         if store.backend.index_version()? < INDEX_VERSION {
