@@ -24,11 +24,10 @@ REPORT = '--report' in sys.argv
 NO_NESTING = False
 SRC = os.path.abspath(ARGS[0] if ARGS else os.path.join(os.path.dirname(__file__), '..', 'shared', 'src'))
 ALL_EDGES = '--all-edges' in sys.argv
-DOCS = False
 
 
 # ----------------------------------------------------------------------------- lexing
-def strip(text, keep_docs=False):
+def strip(text):
     """Blank comments, strings and char literals (keep newlines so offsets/lines survive)."""
     out = list(text)
     i, n = 0, len(text)
@@ -43,10 +42,7 @@ def strip(text, keep_docs=False):
         if text.startswith('//', i):
             j = text.find('\n', i)
             j = n if j < 0 else j
-            if not (keep_docs and (text.startswith('///', i) or text.startswith('//!', i))):
-                blank(i, j)
-            else:
-                blank(i, i + 3)
+            blank(i, j)
             i = j
         elif text.startswith('/*', i):
             depth, j = 1, i + 2
@@ -335,21 +331,8 @@ def scan(rel):
                 edges.append((rel, cur, r[0], line_of(s, m.start()), '::'.join(r[1]), 'path'))
 
 
-def scan_docs(rel):
-    raw = open(os.path.join(SRC, rel), encoding='utf-8').read()
-    for m in re.finditer(r'(?m)^\s*//[/!].*$', raw):
-        for pm in re.finditer(r'\bcrate((?:::[A-Za-z_]\w*)+)', m.group()):
-            segs = ['crate'] + pm.group(1).split('::')[1:]
-            r = resolve(segs, file_mod[rel])
-            if r:
-                edges.append((rel, file_mod[rel], r[0], raw.count('\n', 0, m.start() + pm.start()) + 1,
-                              '::'.join(r[1]), 'doc'))
-
-
 for rel in list(clean):
     scan(rel)
-    if DOCS:
-        scan_docs(rel)
 
 # ----------------------------------------------------------------------------- graphs
 BRIEF_STORE = {'kv', 'memory', 'index', 'keys', 'dynamodb'}
@@ -362,8 +345,6 @@ def node_top(mp):
 def node_brief(mp):
     if not mp:
         return 'lib'
-    if mp not in modules and len(mp) > 1 and mp[:-1] in modules:
-        return '::'.join(mp)  # a module a --move proposes: its own node
     if mp[0] == 'store' and len(mp) > 1 and mp[1] in BRIEF_STORE:
         return 'store::' + mp[1]
     if mp[0] in ('customers', 'callbacks', 'providers') and len(mp) > 1:
@@ -372,14 +353,7 @@ def node_brief(mp):
 
 
 def node_file(mp):
-    if mp in modules:
-        return modules[mp]
-    return '<new ' + '/'.join(mp) + '.rs>'
-
-
-def plain(raw):
-    """Edges as (src_file, src_mod, dst_mod, rel, line, sym, kind)."""
-    return [(rel, cur, dst, rel, line, sym, kind) for rel, cur, dst, line, sym, kind in raw]
+    return modules[mp]
 
 
 def tarjan(nodes, adj):
@@ -413,12 +387,10 @@ def graph(fn):
     adj = defaultdict(set)
     sites = defaultdict(list)
     nodes = set()
-    for src_file, cur, dst, rel, line, sym, kind in plain(edges):
-        if kind == 'doc':
-            continue
+    for rel, cur, dst, line, sym, kind in edges:
         if NO_NESTING and (dst[:len(cur)] == cur or cur[:len(dst)] == dst):
             continue
-        a = src_file if fn is node_file else fn(cur)
+        a = rel if fn is node_file else fn(cur)
         b = fn(dst)
         nodes |= {a, b}
         if a != b:
