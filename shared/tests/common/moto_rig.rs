@@ -128,16 +128,40 @@ impl MotoRig {
 }
 
 /// moto's record of what it was asked to do (`GET /moto-api/data.json`): SMS sent, emails sent, and more.
+///
+/// moto builds this answer by walking every backend while other tests change them, and answers 500 when a
+/// backend changed under it; such an answer is asked again.
 pub async fn moto_data() -> Value {
+    let mut last = String::new();
+    for attempt in 0..20u64 {
+        let (status, body) = moto_get("/moto-api/data.json").await;
+        if status == 200 {
+            if let Ok(value) = serde_json::from_str(&body) {
+                return value;
+            }
+        }
+        last = format!("status {status}: {}", body.chars().take(300).collect::<String>());
+        tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
+    }
+    panic!("moto's data.json never answered with JSON; last answer {last}");
+}
+
+/// One plain HTTP/1.0 GET to moto: (status, body).
+async fn moto_get(path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let endpoint = endpoint();
     let address = endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.unwrap();
     let text = String::from_utf8_lossy(&response);
-    let (_, body) = text.split_once("\r\n\r\n").unwrap();
-    serde_json::from_str(body).unwrap()
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
 }
