@@ -18,7 +18,7 @@ esac
 
 # One webhook binary per provider (functions/webhooks/src/bin/<provider>.rs), then the other functions.
 mapfile -t providers < <(ls functions/webhooks/src/bin | sed 's/\.rs$//')
-functions=("${providers[@]}" expiry-sweep callbacks callbacks-sender customers reconcile)
+functions=("${providers[@]}" expiry-sweep callbacks callbacks-sender customers customers-sender reconcile)
 [ -x .venv/bin/python ] || python3 -m venv .venv
 if ! [ -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c 'import ziglang' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2" "ziglang==0.17.1"

@@ -123,8 +123,12 @@ for name, function in functions.items():
     statements += [s for m in managed for s in m["Properties"]["PolicyDocument"]["Statement"]]
     # A statement under a condition: the statement it gives when the condition holds.
     statements = [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
-    if provider or binary == "expiry-sweep":
+    # Customers are told by the customer sender (and held messages by the scheduled run); the provider
+    # functions only name the contact on the operator's alert, so they may not message anyone.
+    if binary in ("customers-sender", "expiry-sweep"):
         check({"Ref": "CustomerMessagesPolicy"} in policies, f"{name}: cannot reach customers (CustomerMessagesPolicy)")
+    if provider:
+        check({"Ref": "CustomerMessagesPolicy"} not in policies, f"{name}: a provider function may not message customers")
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if "NotResource" in statement:
@@ -194,6 +198,19 @@ sender = next((f for f in functions.values() if f.get("Metadata", {}).get("Build
 queue_events = [e for e in sender.get("Properties", {}).get("Events", {}).values() if e["Type"] == "SQS"]
 check(len(queue_events) == 1 and queue_events[0]["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"],
       "the callback sender is triggered by its queue with batch item failures")
+# The customer sender: triggered by a queue subscribed to the topic's alerts a customer may be told of.
+check("customers-sender" in binaries, "the customer sender function is missing")
+teller = next((f for f in functions.values() if f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "customers-sender"), {})
+teller_events = [e for e in teller.get("Properties", {}).get("Events", {}).values() if e["Type"] == "SQS"]
+check(len(teller_events) == 1 and teller_events[0]["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"],
+      "the customer sender is triggered by its queue with batch item failures")
+teller_queue = teller_events[0]["Properties"].get("Queue") if teller_events else None
+told = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"
+        and r["Properties"].get("Endpoint") == teller_queue]
+check(len(told) == 1 and told[0].get("TopicArn") == {"Ref": "AlertsTopic"} and told[0].get("Protocol") == "sqs",
+      "the customer sender's queue is subscribed to the alerts topic")
+check(bool(told) and sorted(told[0].get("FilterPolicy", {}).get("alert_type", [])) == ["expiry", "low_data"],
+      "the customer sender's subscription takes the low-data and expiry alerts (the types with a customer message)")
 # Schema drift: per provider, an alarm on the share of its deliveries stored unrecognized or incomplete.
 def drift_alarm_of(provider):
     for resource in resources.values():

@@ -92,7 +92,6 @@ def function(p):
         Variables:
           {i.upper()}_SECRETS_PARAM: !Ref {r}SecretsParameter
 {env}      Policies:
-        - !Ref CustomerMessagesPolicy
         - !Ref WebhookPolicy
         - Statement:
             - Sid: ReadOwnSecrets

@@ -8,5 +8,6 @@ pub use crate::apigw::{
 };
 #[cfg(feature = "aws")]
 pub use crate::runtime::{
-    build_service, run, run_callback_sender, run_callbacks, run_customers, run_named, run_reconcile, run_sweep,
+    build_service, run, run_callback_sender, run_callbacks, run_customers, run_customers_sender, run_named,
+    run_reconcile, run_sweep,
 };

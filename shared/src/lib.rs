@@ -34,6 +34,7 @@ pub mod runtime;
 pub mod service;
 pub mod simulate;
 pub mod sms_length;
+pub mod sqs_event;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -2,11 +2,13 @@
 //! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox). The
 //! asking functions' wiring is in `reconcile`.
 
+mod customers;
 mod reconcile;
 
+pub use customers::{build_customers_api, customer_senders, run_customers, run_customers_sender};
 pub use reconcile::run_reconcile;
 
-use crate::apigw::{handle_apigw, handle_callbacks_apigw, handle_customers_apigw};
+use crate::apigw::{handle_apigw, handle_callbacks_apigw};
 use crate::aws::{sdk_config, SsmSecrets};
 use crate::callbacks::attempts::DynamoAttemptLog;
 use crate::callbacks::dynamodb::DynamoRegistry;
@@ -19,13 +21,8 @@ use crate::callbacks::throttle_dynamodb::DynamoAuthFailures;
 use crate::callbacks::url::SystemResolver;
 use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
-use crate::config::{process_env, AwsTargets, ConfigError, SecretError, SecretSource, Settings};
-use crate::customers::api::CustomersApi;
-use crate::customers::email::SesEmailSender;
-use crate::customers::named::NamedEsims;
+use crate::config::{process_env, AwsTargets, ConfigError, CoreSettings, SecretError, SecretSource, Settings};
 use crate::customers::notifier::CustomerNotifier;
-use crate::customers::notify::Senders;
-use crate::customers::sms::SnsSmsSender;
 use crate::customers::TemplatesError;
 use crate::model::ProviderId;
 use crate::notify::sns::SnsSink;
@@ -39,30 +36,6 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Error};
 use std::sync::Arc;
-
-/// Customers are told by SMS (SNS, from `ESIMHOOKS_SMS_SENDER_ID` or `ESIMHOOKS_SMS_ORIGINATION_NUMBER` where
-/// set) and, once `ESIMHOOKS_EMAIL_FROM` names a sender, by email (SES, through
-/// `ESIMHOOKS_SES_CONFIGURATION_SET` where set).
-pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>) -> Senders {
-    let optional = |name: &str| env(name).filter(|value| !value.trim().is_empty());
-    let sms = SnsSmsSender::new(
-        aws_sdk_sns::Client::new(sdk),
-        optional("ESIMHOOKS_SMS_SENDER_ID"),
-        optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
-    );
-    let email = optional("ESIMHOOKS_EMAIL_FROM").map(|from| {
-        let ses = aws_sdk_sesv2::Client::new(sdk);
-        Arc::new(SesEmailSender::new(
-            ses,
-            from,
-            optional("ESIMHOOKS_SES_CONFIGURATION_SET"),
-        )) as _
-    });
-    Senders {
-        sms: Some(Arc::new(sms)),
-        email,
-    }
-}
 
 /// Why a function could not be built at cold start: it then refuses every request, or does not start.
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +51,43 @@ pub enum StartupError {
     Https(#[from] std::io::Error),
 }
 
-/// The production pipeline over DynamoDB and SNS, and the settings it was built with.
+/// The production pipeline over DynamoDB and SNS for a function that raises alerts and tells no customer
+/// (the webhook functions): the core settings only, the contact named on the operator's alert, the customer
+/// told downstream of the topic by the customer sender. Such a function links no customer messages.
+pub(crate) async fn build_core_pipeline(
+    env: crate::config::Env<'_>,
+) -> Result<(Pipeline, CoreSettings, aws_config::SdkConfig), StartupError> {
+    let settings = CoreSettings::from_env(env)?;
+    let targets = AwsTargets::from_env(env)?;
+    let sdk = sdk_config().await;
+    let (mut pipeline, store) = pipeline_on(
+        &sdk,
+        targets,
+        &settings.pipeline,
+        settings.retention,
+        settings.partner_events,
+    );
+    if settings.customer_messages {
+        pipeline = pipeline.with_customers_told_downstream(store);
+    }
+    Ok((pipeline, settings, sdk))
+}
+
+/// Where a function built with the customer section tells the customers of the alerts it raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Telling {
+    /// Here: the customer sender.
+    Here,
+    /// Downstream of the topic, by the customer sender; the messages held for quiet hours are sent here (the
+    /// scheduled run, the asking workers).
+    Downstream,
+}
+
+/// The production pipeline over DynamoDB and SNS with the customer section (templates, senders), and the
+/// settings it was built with.
 pub(crate) async fn build_pipeline(
     env: crate::config::Env<'_>,
+    telling: Telling,
 ) -> Result<(Pipeline, Settings, aws_config::SdkConfig), StartupError> {
     let mut settings = Settings::from_env(env)?;
     let targets = AwsTargets::from_env(env)?;
@@ -95,36 +102,53 @@ pub(crate) async fn build_pipeline(
         let templates = crate::customers::Templates::with_overrides(&text)?;
         settings.customers.templates = Arc::new(templates);
     }
-    let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        targets.table,
+    let (pipeline, store) = pipeline_on(
+        &sdk,
+        targets,
+        &settings.pipeline,
         settings.retention,
-    ));
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let sink = SnsSink::new(sns, targets.topic_arn).with_event_notifications(settings.partner_events);
-    let mut pipeline = Pipeline::new(
-        store.clone(),
-        Arc::new(sink),
-        Arc::new(SystemClock),
-        settings.pipeline.clone(),
+        settings.partner_events,
     );
-    if settings.customers.enabled {
-        let customers = CustomerNotifier {
-            contacts: store.clone(),
-            notifications: store,
-            sender: Arc::new(customer_senders(&sdk, env)),
-            settings: settings.customers.clone(),
-        };
-        pipeline = pipeline.with_customers(Arc::new(customers));
+    if !settings.customers.enabled {
+        return Ok((pipeline, settings, sdk));
     }
+    let notifier = Arc::new(CustomerNotifier {
+        contacts: store.clone(),
+        notifications: store.clone(),
+        sender: Arc::new(customers::customer_senders(&sdk, env)),
+        settings: settings.customers.clone(),
+    });
+    let pipeline = match telling {
+        Telling::Here => pipeline.with_customers(notifier),
+        Telling::Downstream => pipeline.with_customers_told_downstream(store).with_outbox(notifier),
+    };
     Ok((pipeline, settings, sdk))
+}
+
+/// The pipeline over the table and topic, and the table's store.
+fn pipeline_on(
+    sdk: &aws_config::SdkConfig,
+    targets: AwsTargets,
+    settings: &crate::pipeline::PipelineSettings,
+    retention: chrono::Duration,
+    partner_events: bool,
+) -> (Pipeline, Arc<DynamoStore>) {
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        targets.table,
+        retention,
+    ));
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let sink = SnsSink::new(sns, targets.topic_arn).with_event_notifications(partner_events);
+    let pipeline = Pipeline::new(store.clone(), Arc::new(sink), Arc::new(SystemClock), settings.clone());
+    (pipeline, store)
 }
 
 /// Builds the production service: settings, secrets and AWS clients, once. Any configuration problem gives
 /// a service that refuses every request (503) and says why in the log.
 pub async fn build_service(provider_id: ProviderId) -> Service {
     let env = process_env;
-    let (pipeline, settings, sdk) = match build_pipeline(&env).await {
+    let (pipeline, settings, sdk) = match build_core_pipeline(&env).await {
         Ok(built) => built,
         Err(reason) => return Service::fail_closed(provider_id, reason).with_metrics(),
     };
@@ -161,7 +185,7 @@ const SWEEP_IN_PLACE: usize = 500;
 /// invocation shows as failed (and alarms) while the next run retries them.
 pub async fn run_sweep() -> Result<(), Error> {
     telemetry::init_json();
-    let (pipeline, sdk) = match build_pipeline(&process_env).await {
+    let (pipeline, sdk) = match build_pipeline(&process_env, Telling::Downstream).await {
         Ok((pipeline, _, sdk)) => (Arc::new(pipeline), sdk),
         Err(reason) => {
             tracing::error!(%reason, "configuration incomplete: the expiry sweep cannot run");
@@ -302,7 +326,7 @@ pub async fn build_callback_sender() -> Result<QueueSender, StartupError> {
     );
     sender.emit_metrics = true;
     sender.configure(&process_env)?;
-    sender.notices = customer_senders(&sdk, &process_env).email;
+    sender.notices = customers::customer_senders(&sdk, &process_env).email;
     Ok(QueueSender {
         sender,
         sqs: aws_sdk_sqs::Client::new(&sdk),
@@ -324,41 +348,6 @@ pub async fn run_callback_sender() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let sender = Arc::clone(&sender);
         async move { Ok::<_, Error>(sender.handle(event.payload).await) }
-    }))
-    .await
-}
-
-/// The customer directory API over the table named in the environment; fail-closed without it.
-pub async fn build_customers_api() -> CustomersApi {
-    let Some(table) = process_env("ESIMHOOKS_TABLE").filter(|t| !t.is_empty()) else {
-        return CustomersApi::fail_closed("ESIMHOOKS_TABLE is not set");
-    };
-    let settings = match Settings::from_env(&process_env) {
-        Ok(settings) => settings,
-        Err(e) => return CustomersApi::fail_closed(e),
-    };
-    let sdk = sdk_config().await;
-    let store = Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        table,
-        settings.retention,
-    ));
-    let named = NamedEsims::new(
-        store.clone(),
-        settings.pipeline.asking,
-        settings.pipeline.rules,
-        Arc::new(SystemClock),
-    );
-    CustomersApi::new(store).with_named(named)
-}
-
-/// The whole `main` of the customer directory function.
-pub async fn run_customers() -> Result<(), Error> {
-    telemetry::init_json();
-    let api = Arc::new(build_customers_api().await);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
-        let api = Arc::clone(&api);
-        async move { Ok::<_, Error>(handle_customers_apigw(&api, event.payload).await) }
     }))
     .await
 }

@@ -16,44 +16,17 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+
+#[cfg(any(test, feature = "testing"))]
+pub use crate::sqs_event::sns_envelope;
+use crate::sqs_event::SnsEnvelope;
+pub use crate::sqs_event::{BatchResponse, ItemFailure, SqsEvent, SqsRecord};
 
 /// SQS's longest visibility timeout: a retry due later is attempted then and judged again.
 const MAX_VISIBILITY_SECONDS: i64 = 12 * 60 * 60;
 
 /// SQS's longest message delay: a deferral further off comes back then and is deferred again, its slot kept.
 const MAX_DELAY_SECONDS: i64 = 15 * 60;
-
-/// The Lambda event of an SQS trigger (the fields the sender reads).
-#[derive(Debug, Deserialize)]
-pub struct SqsEvent {
-    #[serde(rename = "Records", default)]
-    pub records: Vec<SqsRecord>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SqsRecord {
-    #[serde(rename = "messageId")]
-    pub message_id: String,
-    #[serde(rename = "receiptHandle")]
-    pub receipt_handle: String,
-    pub body: String,
-    #[serde(default)]
-    pub attributes: HashMap<String, String>,
-}
-
-/// The answer to an SQS trigger with `ReportBatchItemFailures`: the messages to keep.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct BatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct ItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub id: String,
-}
 
 /// What a queue message is.
 #[derive(Debug, Deserialize, Serialize)]
@@ -93,20 +66,6 @@ fn delay_seconds(wait: Duration) -> i32 {
     i32::try_from(seconds.min(MAX_DELAY_SECONDS)).unwrap_or(0)
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-struct SnsEnvelope {
-    #[serde(rename = "Message")]
-    message: String,
-    #[serde(rename = "MessageAttributes", default)]
-    attributes: HashMap<String, SnsAttribute>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-struct SnsAttribute {
-    #[serde(rename = "Value")]
-    value: String,
-}
-
 pub struct QueueSender {
     pub sender: Sender,
     pub sqs: Client,
@@ -119,14 +78,7 @@ impl QueueSender {
     /// at once, so one endpoint's slow answer, or wait for its rate, holds up no other.
     pub async fn handle(&self, event: SqsEvent) -> BatchResponse {
         let kept = futures_util::future::join_all(event.records.iter().map(|r| self.handle_one(r))).await;
-        let failures = event
-            .records
-            .into_iter()
-            .zip(kept)
-            .filter(|(_, kept)| *kept)
-            .map(|(record, _)| ItemFailure { id: record.message_id })
-            .collect();
-        BatchResponse { failures }
+        BatchResponse::keeping(event.records, kept)
     }
 
     /// True when the message must be kept.
@@ -147,7 +99,7 @@ impl QueueSender {
 
     /// True when the message must be kept (it fails now and is retried).
     async fn fan_out(&self, envelope: SnsEnvelope) -> bool {
-        let attribute = |name: &str| envelope.attributes.get(name).map(|a| a.value.as_str());
+        let attribute = |name: &str| envelope.attribute(name);
         let Some(kind) = attribute("notification_type").and_then(NotificationType::parse) else {
             return false;
         };
@@ -275,20 +227,6 @@ impl JobQueue for SqsJobQueue {
     async fn enqueue(&self, jobs: &[CallbackJob]) -> Result<(), StoreError> {
         send_jobs(&self.sqs, &self.queue_url, jobs).await
     }
-}
-
-/// An SNS envelope as SQS delivers it, for tests.
-#[cfg(any(test, feature = "testing"))]
-pub fn sns_envelope(message: &str, attributes: &[(&str, &str)]) -> String {
-    let attributes = attributes
-        .iter()
-        .map(|(k, v)| (k.to_string(), SnsAttribute { value: v.to_string() }))
-        .collect();
-    serde_json::to_string(&QueueMessage::Sns(SnsEnvelope {
-        message: message.to_string(),
-        attributes,
-    }))
-    .unwrap_or_default()
 }
 
 #[cfg(test)]

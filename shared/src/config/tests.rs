@@ -1,5 +1,7 @@
 use super::*;
+use crate::customers::Templates;
 use crate::providers::{provider_from_env, SourceChecks};
+use chrono::Duration;
 use std::collections::HashMap;
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Sync {
@@ -16,6 +18,37 @@ impl SecretSource for OneParam {
             .then(|| "from-ssm-1,from-ssm-2".to_string())
             .ok_or(SecretError::Unavailable("ParameterNotFound".into()))
     }
+}
+
+/// The core section is what the webhook functions read: the same values as the whole, and a customer
+/// setting they do not use cannot stop them.
+#[test]
+fn the_core_section_reads_as_the_whole_and_ignores_the_customer_section() {
+    let env = env_of(&[
+        ("ESIMHOOKS_LOW_DATA_LEVELS", "30,5"),
+        ("ESIMHOOKS_RETENTION_DAYS", "90"),
+        ("ESIMHOOKS_PARTNER_EVENTS", "true"),
+        ("ESIMHOOKS_CUSTOMER_MESSAGES", "false"),
+    ]);
+    let (core, whole) = (CoreSettings::from_env(&env).unwrap(), Settings::from_env(&env).unwrap());
+    assert_eq!(
+        core.pipeline.rules.low_data_levels(),
+        whole.pipeline.rules.low_data_levels()
+    );
+    assert_eq!(core.pipeline.rules.low_data_levels(), [30, 5]);
+    assert_eq!(
+        (core.retention, whole.retention),
+        (Duration::days(90), Duration::days(90))
+    );
+    assert!(core.partner_events && whole.partner_events);
+    assert!(!core.customer_messages && !whole.customers.enabled);
+    assert!(CoreSettings::from_env(&env_of(&[])).unwrap().customer_messages);
+
+    let night_owl = env_of(&[("ESIMHOOKS_QUIET_HOURS", "9pm"), ("ESIMHOOKS_SMS_PARTS", "7")]);
+    assert!(Settings::from_env(&night_owl).is_err());
+    assert!(CoreSettings::from_env(&night_owl).is_ok());
+    let bad_core = env_of(&[("ESIMHOOKS_CUSTOMER_MESSAGES", "maybe")]);
+    assert!(CoreSettings::from_env(&bad_core).is_err());
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod plans;
 mod policy;
 #[cfg(feature = "aws")]
 pub mod sms;
+pub mod teller;
 mod upsert;
 mod wording;
 

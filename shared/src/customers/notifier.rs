@@ -2,8 +2,8 @@
 //! contact allows, each (alert, channel) exactly once, at a decent hour. A message due in the customer's quiet
 //! hours waits in the outbox and the scheduled run sends it when they end. A permanent refusal (an invalid
 //! number, an opted-out phone) is recorded and not retried, and never fails the provider's delivery; a
-//! transient failure releases the claim and fails the attempt, so the provider's retry (or the next scheduled
-//! run, for the outbox) sends it.
+//! transient failure releases the claim and fails the attempt, so its retry sends it (the customer sender's
+//! queue deployed, the provider's retry when told in place, the next scheduled run for the outbox).
 
 use super::notify::{
     Channel, CustomerSender, NotificationClaim, NotificationRecord, NotificationStatus, NotificationStore, SendFailure,

@@ -5,14 +5,18 @@
 //! claimed but not sent is. Calls that do not depend on each other run at once.
 
 mod asking;
+mod customer_queue;
 mod raise;
 mod sweep;
 
+pub use customer_queue::CustomerQueue;
 pub use sweep::{sweep_line, SweepReport};
 
 use crate::alerts::{evaluate, Alert, AlertRules};
 use crate::clock::Clock;
 use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
+use crate::customers::teller::{CustomerTeller, NamedOnly};
+use crate::customers::ContactLookup;
 use crate::due::AskingPlan;
 use crate::model::{DedupeBasis, Event, PartnerId};
 use crate::notify::{AlertSink, PublishError};
@@ -96,8 +100,10 @@ pub struct Pipeline {
     settings: PipelineSettings,
     attempt_seed: u64,
     attempts: AtomicU64,
-    /// Tells each alert's customer, where a directory is configured.
-    customers: Option<Arc<CustomerNotifier>>,
+    /// Names each alert's customer on the operator's copy and, unless they are told downstream, tells them.
+    customers: Option<Arc<dyn CustomerTeller>>,
+    /// Sends the customer messages held for quiet hours (the scheduled run and its workers).
+    outbox: Option<Arc<CustomerNotifier>>,
 }
 
 impl Pipeline {
@@ -117,12 +123,29 @@ impl Pipeline {
             attempt_seed: hasher.finish(),
             attempts: AtomicU64::new(0),
             customers: None,
+            outbox: None,
         }
     }
 
-    /// Also tells each alert's customer (their contact from the directory), each channel once.
+    /// Also tells each alert's customer (their contact from the directory), each channel once, here; and
+    /// sends the messages held for quiet hours when asked.
     pub fn with_customers(mut self, notifier: Arc<CustomerNotifier>) -> Self {
-        self.customers = Some(notifier);
+        self.customers = Some(notifier.clone());
+        self.outbox = Some(notifier);
+        self
+    }
+
+    /// Names each alert's customer (`customer_id` on the operator's copy) and tells nobody: deployed, the
+    /// customer sender tells them from the published alert, so the functions that raise alerts link no
+    /// customer messages.
+    pub fn with_customers_told_downstream(mut self, contacts: Arc<dyn ContactLookup>) -> Self {
+        self.customers = Some(Arc::new(NamedOnly { contacts }));
+        self
+    }
+
+    /// Sends the customer messages held for quiet hours with `notifier` (whoever tells the alerts).
+    pub fn with_outbox(mut self, notifier: Arc<CustomerNotifier>) -> Self {
+        self.outbox = Some(notifier);
         self
     }
 
@@ -141,11 +164,11 @@ impl Pipeline {
         Q: FnOnce(Vec<(String, crate::customers::notify::Channel)>) -> Fut,
         Fut: std::future::Future<Output = Result<(), StoreError>>,
     {
-        let Some(customers) = &self.customers else {
+        let Some(outbox) = &self.outbox else {
             return Ok(OutboxReport::default());
         };
         let lease = self.lease(&self.new_attempt());
-        Ok(customers.send_due_or(&lease, self.clock.now(), in_place, queue).await?)
+        Ok(outbox.send_due_or(&lease, self.clock.now(), in_place, queue).await?)
     }
 
     /// Sends one held customer message a sweep handed to the workers, if it is still due and unsent.
@@ -154,13 +177,11 @@ impl Pipeline {
         alert_id: &str,
         channel: crate::customers::notify::Channel,
     ) -> Result<OutboxReport, PipelineError> {
-        let Some(customers) = &self.customers else {
+        let Some(outbox) = &self.outbox else {
             return Ok(OutboxReport::default());
         };
         let lease = self.lease(&self.new_attempt());
-        Ok(customers
-            .send_queued(alert_id, channel, &lease, self.clock.now())
-            .await?)
+        Ok(outbox.send_queued(alert_id, channel, &lease, self.clock.now()).await?)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {

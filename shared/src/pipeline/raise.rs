@@ -75,11 +75,25 @@ impl Pipeline {
         // operator's alert (an operator's copy that fails is retried; the customer is not told twice).
         let (published, told) = tokio::join!(
             self.publish_once(&alert, lease, ahead),
-            customers.notify(&alert, &contact, lease, self.clock.now())
+            customers.tell(&alert, &contact, lease, self.clock.now())
         );
         let published = published?;
         told?;
         Ok(published)
+    }
+
+    /// Tells `alert`'s customer, each channel once (the customer sender, for an alert published without
+    /// telling them); returns how many messages went out now. An alert about no eSIM, or one without a
+    /// contact, tells nobody.
+    pub async fn tell_customer(&self, alert: &Alert) -> Result<usize, PipelineError> {
+        let Some(customers) = &self.customers else {
+            return Ok(0);
+        };
+        let Some(contact) = customers.contact_for(alert).await? else {
+            return Ok(0);
+        };
+        let lease = self.lease(&self.new_attempt());
+        Ok(customers.tell(alert, &contact, &lease, self.clock.now()).await?)
     }
 
     /// Records a published alert as sent. SNS has already accepted it, so a failure here would make the

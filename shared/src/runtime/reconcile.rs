@@ -5,7 +5,6 @@
 
 use super::StartupError;
 use crate::aws::{send_messages, SsmSecrets};
-use crate::callbacks::queue::{BatchResponse, ItemFailure, SqsEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{process_env, AwsTargets, ConfigError, Settings};
 use crate::metrics::{ask_line, ask_schedule_line};
@@ -15,6 +14,7 @@ use crate::reconcile::client::{reconciler_from_env, Reconciler};
 use crate::reconcile::fanout::{retried, schedule_asks, work_job, worker_pace, JobOutcome, WorkerJob};
 use crate::reconcile::http::HttpsTransport;
 use crate::reconcile::{AskError, Asked, ReconcileError};
+use crate::sqs_event::{BatchResponse, ItemFailure, SqsEvent};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::StoreError;
 use crate::telemetry;
@@ -74,7 +74,7 @@ pub async fn run_reconcile() -> Result<(), Error> {
 
 async fn build() -> Result<Asking, StartupError> {
     let env = process_env;
-    let (pipeline, settings, sdk) = super::build_pipeline(&env).await?;
+    let (pipeline, settings, sdk) = super::build_pipeline(&env, super::Telling::Downstream).await?;
     let targets = AwsTargets::from_env(&env)?;
     let states = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
     let concurrency = match env("ESIMHOOKS_RECONCILE_CONCURRENCY").filter(|t| !t.trim().is_empty()) {

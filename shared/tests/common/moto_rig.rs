@@ -49,30 +49,7 @@ impl MotoRig {
             .unwrap()
             .topic_arn
             .unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique(name))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(arn.clone())
-            .send()
-            .await
-            .unwrap();
-        let queue_arn = attributes.attributes.unwrap().remove(&arn).unwrap();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
+        let queue_url = subscribed_queue(&sqs, &sns, &topic_arn, &unique(name), None).await;
         let store = Arc::new(DynamoStore::new(ddb, table, chrono::Duration::days(400)));
         let clock = Arc::new(shared::clock::FixedClock::at_rfc3339(now));
         Self {
@@ -125,6 +102,40 @@ impl MotoRig {
             }
         }
     }
+}
+
+/// A new queue named `name` subscribed to `topic_arn` (with `filter_policy`, a JSON filter on message
+/// attributes, where given); its URL.
+pub async fn subscribed_queue(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    name: &str,
+    filter_policy: Option<&str>,
+) -> String {
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(arn.clone())
+        .send()
+        .await
+        .unwrap();
+    let queue_arn = attributes.attributes.unwrap().remove(&arn).unwrap();
+    let mut subscribe = sns.subscribe().topic_arn(topic_arn).protocol("sqs").endpoint(queue_arn);
+    if let Some(filter) = filter_policy {
+        subscribe = subscribe.attributes("FilterPolicy", filter);
+    }
+    subscribe.send().await.unwrap();
+    queue_url
 }
 
 /// moto's record of what it was asked to do (`GET /moto-api/data.json`): SMS sent, emails sent, and more.

@@ -16,6 +16,8 @@ use shared::service::Service;
 use shared::store::{KvStore, ListQuery, MemoryBackend, StoreQuery};
 use std::sync::Arc;
 
+mod downstream;
+
 const NOW: &str = "2026-11-23T10:00:00Z";
 
 struct Rig {

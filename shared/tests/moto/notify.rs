@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 const FROM: &str = "alerts@travelsim.example";
 
+mod downstream;
+
 mod trust;
 
 mod asking;
@@ -67,10 +69,11 @@ fn brand() -> CustomerSettings {
 /// The SMS texts moto sent to `phone`.
 async fn sms_to(phone: &str) -> Vec<String> {
     let data = moto_rig::moto_data().await;
+    // Absent until moto sent the first one.
     data["sns"]["SMS"]
         .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
+        .flatten()
         .filter(|sms| sms["phone_number"] == phone)
         .map(|sms| sms["message"].as_str().unwrap().to_string())
         .collect()
@@ -81,8 +84,8 @@ async fn email_to(address: &str) -> Vec<(String, String)> {
     let data = moto_rig::moto_data().await;
     data["ses"]["Message"]
         .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
+        .flatten()
         .filter(|m| m["destinations"]["ToAddresses"][0] == address && m["source"] == FROM)
         .map(|m| {
             (
