@@ -96,7 +96,7 @@ impl BackendArgs {
                     notifications: store.clone(),
                     customer_sender: Some(Arc::new(shared::runtime::customer_senders(
                         &sdk,
-                        &shared::config::process_env,
+                        &shared::config::SenderIdentity::from_env(&shared::config::process_env),
                     ))),
                     query: store,
                     sink,

@@ -83,6 +83,29 @@ impl AwsTargets {
     }
 }
 
+/// Who customer messages come from: `ESIMHOOKS_SMS_SENDER_ID` and `ESIMHOOKS_SMS_ORIGINATION_NUMBER` (SNS SMS,
+/// where set), `ESIMHOOKS_EMAIL_FROM` (SES email; unset, customers get SMS only) and
+/// `ESIMHOOKS_SES_CONFIGURATION_SET`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SenderIdentity {
+    pub sms_sender_id: Option<String>,
+    pub sms_origination_number: Option<String>,
+    pub email_from: Option<String>,
+    pub ses_configuration_set: Option<String>,
+}
+
+impl SenderIdentity {
+    pub fn from_env(env: Env<'_>) -> Self {
+        let optional = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        Self {
+            sms_sender_id: optional("ESIMHOOKS_SMS_SENDER_ID"),
+            sms_origination_number: optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
+            email_from: optional("ESIMHOOKS_EMAIL_FROM"),
+            ses_configuration_set: optional("ESIMHOOKS_SES_CONFIGURATION_SET"),
+        }
+    }
+}
+
 /// Why a secret parameter could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {

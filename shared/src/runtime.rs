@@ -1,27 +1,25 @@
-//! Production wiring of the Lambda functions: settings, secrets and AWS clients built once per cold start, and
-//! the runtime loops of the webhook functions and the scheduled run (expiry sweep and customer outbox). The
-//! asking functions' wiring is in `reconcile`.
+//! Production wiring of the Lambda functions: each function's configuration read once (`function_config`),
+//! then its secrets and AWS clients, once per cold start, and its runtime loop. Here the webhook functions and
+//! the scheduled run (expiry sweep and customer outbox); the callbacks, customers and asking functions in the
+//! modules named after them.
 
+mod callbacks;
 mod customers;
+mod function_config;
 mod reconcile;
 
+pub use callbacks::{build_callback_sender, build_callbacks_api, run_callback_sender, run_callbacks};
 pub use customers::{build_customers_api, customer_senders, run_customers, run_customers_sender};
+pub use function_config::{
+    CallbackSenderConfig, CallbacksApiConfig, CustomerSenderConfig, CustomerSending, CustomersApiConfig,
+    ReconcileConfig, SweepConfig, WebhookConfig,
+};
 pub use reconcile::run_reconcile;
 
-use crate::apigw::{handle_apigw, handle_callbacks_apigw};
+use crate::apigw::handle_apigw;
 use crate::aws::{sdk_config, SsmSecrets};
-use crate::callbacks::attempts::DynamoAttemptLog;
-use crate::callbacks::dynamodb::DynamoRegistry;
-use crate::callbacks::http::HttpPoster;
-use crate::callbacks::queue::{QueueSender, SqsEvent, SqsJobQueue};
-use crate::callbacks::sender::Sender;
-use crate::callbacks::sns::SnsTransport;
-use crate::callbacks::throttle::{FailureThrottle, Limits};
-use crate::callbacks::throttle_dynamodb::DynamoAuthFailures;
-use crate::callbacks::url::SystemResolver;
-use crate::callbacks::CallbacksApi;
 use crate::clock::SystemClock;
-use crate::config::{process_env, AwsTargets, ConfigError, CoreSettings, SecretError, SecretSource, Settings};
+use crate::config::{process_env, AwsTargets, ConfigError, SecretError, SecretSource};
 use crate::customers::notifier::CustomerNotifier;
 use crate::customers::TemplatesError;
 use crate::model::ProviderId;
@@ -54,23 +52,20 @@ pub enum StartupError {
 /// The production pipeline over DynamoDB and SNS for a function that raises alerts and tells no customer
 /// (the webhook functions): the core settings only, the contact named on the operator's alert, the customer
 /// told downstream of the topic by the customer sender. Such a function links no customer messages.
-pub(crate) async fn build_core_pipeline(
-    env: crate::config::Env<'_>,
-) -> Result<(Pipeline, CoreSettings, aws_config::SdkConfig), StartupError> {
-    let settings = CoreSettings::from_env(env)?;
-    let targets = AwsTargets::from_env(env)?;
+pub(crate) async fn build_webhook_pipeline(config: &WebhookConfig) -> (Pipeline, aws_config::SdkConfig) {
     let sdk = sdk_config().await;
+    let core = &config.core;
     let (mut pipeline, store) = pipeline_on(
         &sdk,
-        targets,
-        &settings.pipeline,
-        settings.retention,
-        settings.partner_events,
+        &config.targets,
+        &core.pipeline,
+        core.retention,
+        core.partner_events,
     );
-    if settings.customer_messages {
+    if core.customer_messages {
         pipeline = pipeline.with_customers_told_downstream(store);
     }
-    Ok((pipeline, settings, sdk))
+    (pipeline, sdk)
 }
 
 /// Where a function built with the customer section tells the customers of the alerts it raises.
@@ -83,21 +78,25 @@ pub(crate) enum Telling {
     Downstream,
 }
 
-/// The production pipeline over DynamoDB and SNS with the customer section (templates, senders), and the
-/// settings it was built with.
+/// The production pipeline over DynamoDB and SNS with the customer section (templates, senders).
 pub(crate) async fn build_pipeline(
-    env: crate::config::Env<'_>,
+    sending: &CustomerSending,
+    targets: &AwsTargets,
     telling: Telling,
-) -> Result<(Pipeline, Settings, aws_config::SdkConfig), StartupError> {
-    let mut settings = Settings::from_env(env)?;
-    let targets = AwsTargets::from_env(env)?;
+) -> Result<(Pipeline, aws_config::SdkConfig), StartupError> {
+    let mut settings = sending.settings.clone();
     let sdk = sdk_config().await;
     // The operator's message templates, deployed as an SSM parameter (JSON, as ESIMHOOKS_MESSAGES_FILE).
-    if let Some(name) = env("ESIMHOOKS_MESSAGES_PARAM").filter(|n| !n.trim().is_empty()) {
+    if let Some(name) = &sending.messages_param {
         let ssm = SsmSecrets(aws_sdk_ssm::Client::new(&sdk));
-        let text = match ssm.parameter(&name).await {
+        let text = match ssm.parameter(name).await {
             Ok(text) => text,
-            Err(source) => return Err(StartupError::MessagesParam { name, source }),
+            Err(source) => {
+                return Err(StartupError::MessagesParam {
+                    name: name.clone(),
+                    source,
+                })
+            }
         };
         let templates = crate::customers::Templates::with_overrides(&text)?;
         settings.customers.templates = Arc::new(templates);
@@ -110,36 +109,36 @@ pub(crate) async fn build_pipeline(
         settings.partner_events,
     );
     if !settings.customers.enabled {
-        return Ok((pipeline, settings, sdk));
+        return Ok((pipeline, sdk));
     }
     let notifier = Arc::new(CustomerNotifier {
         contacts: store.clone(),
         notifications: store.clone(),
-        sender: Arc::new(customers::customer_senders(&sdk, env)),
-        settings: settings.customers.clone(),
+        sender: Arc::new(customers::customer_senders(&sdk, &sending.senders)),
+        settings: settings.customers,
     });
     let pipeline = match telling {
         Telling::Here => pipeline.with_customers(notifier),
         Telling::Downstream => pipeline.with_customers_told_downstream(store).with_outbox(notifier),
     };
-    Ok((pipeline, settings, sdk))
+    Ok((pipeline, sdk))
 }
 
 /// The pipeline over the table and topic, and the table's store.
 fn pipeline_on(
     sdk: &aws_config::SdkConfig,
-    targets: AwsTargets,
+    targets: &AwsTargets,
     settings: &crate::pipeline::PipelineSettings,
     retention: chrono::Duration,
     partner_events: bool,
 ) -> (Pipeline, Arc<DynamoStore>) {
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
-        targets.table,
+        &targets.table,
         retention,
     ));
     let sns = aws_sdk_sns::Client::new(sdk);
-    let sink = SnsSink::new(sns, targets.topic_arn).with_event_notifications(partner_events);
+    let sink = SnsSink::new(sns, &targets.topic_arn).with_event_notifications(partner_events);
     let pipeline = Pipeline::new(store.clone(), Arc::new(sink), Arc::new(SystemClock), settings.clone());
     (pipeline, store)
 }
@@ -148,13 +147,14 @@ fn pipeline_on(
 /// a service that refuses every request (503) and says why in the log.
 pub async fn build_service(provider_id: ProviderId) -> Service {
     let env = process_env;
-    let (pipeline, settings, sdk) = match build_core_pipeline(&env).await {
-        Ok(built) => built,
+    let config = match WebhookConfig::from_env(&env) {
+        Ok(config) => config,
         Err(reason) => return Service::fail_closed(provider_id, reason).with_metrics(),
     };
+    let (pipeline, sdk) = build_webhook_pipeline(&config).await;
     let ssm = SsmSecrets(aws_sdk_ssm::Client::new(&sdk));
     match provider_from_env(provider_id, &env, &ssm, SourceChecks::Deployed).await {
-        Ok(provider) => Service::ready(provider, Arc::new(pipeline), settings.max_body_bytes).with_metrics(),
+        Ok(provider) => Service::ready(provider, Arc::new(pipeline), config.core.max_body_bytes).with_metrics(),
         Err(e) => Service::fail_closed(provider_id, e).with_metrics(),
     }
 }
@@ -177,31 +177,25 @@ pub async fn run(provider_id: ProviderId) -> Result<(), Error> {
     .await
 }
 
-/// The expiry alerts one sweep raises in place: at a few calls each, what one run handles in well under a
-/// minute; a larger batch is handed to the workers (`ESIMHOOKS_SWEEP_IN_PLACE`).
-const SWEEP_IN_PLACE: usize = 500;
-
 /// The whole `main` of the scheduled expiry sweep. A run with failed alerts returns an error, so the
 /// invocation shows as failed (and alarms) while the next run retries them.
 pub async fn run_sweep() -> Result<(), Error> {
     telemetry::init_json();
-    let (pipeline, sdk) = match build_pipeline(&process_env, Telling::Downstream).await {
-        Ok((pipeline, _, sdk)) => (Arc::new(pipeline), sdk),
+    let built = match SweepConfig::from_env(&process_env) {
+        Ok(config) => build_pipeline(&config.sending, &config.targets, Telling::Downstream)
+            .await
+            .map(|(pipeline, sdk)| (config, pipeline, sdk)),
+        Err(reason) => Err(reason.into()),
+    };
+    let (config, pipeline, sdk) = match built {
+        Ok((config, pipeline, sdk)) => (config, Arc::new(pipeline), sdk),
         Err(reason) => {
             tracing::error!(%reason, "configuration incomplete: the expiry sweep cannot run");
             return Err(reason.to_string().into());
         }
     };
     // A batch larger than one run handles in place goes to the workers' queue, where one is configured.
-    let queue = process_env("ESIMHOOKS_RECONCILE_QUEUE_URL").filter(|url| !url.trim().is_empty());
-    let in_place = match (&queue, process_env("ESIMHOOKS_SWEEP_IN_PLACE")) {
-        (None, _) => usize::MAX,
-        (Some(_), None) => SWEEP_IN_PLACE,
-        (Some(_), Some(text)) => text
-            .trim()
-            .parse()
-            .map_err(|_| "ESIMHOOKS_SWEEP_IN_PLACE: must be a number of eSIMs")?,
-    };
+    let (queue, in_place) = (config.workers_queue, config.in_place);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let (pipeline, queue, sqs) = (Arc::clone(&pipeline), queue.clone(), sqs.clone());
@@ -250,104 +244,6 @@ pub async fn run_sweep() -> Result<(), Error> {
             }
             Ok::<_, Error>(serde_json::json!({"sweep": report, "outbox": outbox}))
         }
-    }))
-    .await
-}
-
-/// The partner callbacks API over the table and topic named in the environment; fail-closed without them.
-pub async fn build_callbacks_api() -> CallbacksApi {
-    let targets = match AwsTargets::from_env(&process_env) {
-        Ok(targets) => targets,
-        Err(e) => return CallbacksApi::fail_closed(e),
-    };
-    let sdk = sdk_config().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let attempts = DynamoAttemptLog::new(ddb.clone(), &targets.table);
-    // Failed authentications are counted on the table, so every instance of the function counts together.
-    let failures = DynamoAuthFailures::new(ddb.clone(), &targets.table);
-    // Read only (whose an eSIM is, for echoes): the retention applies to writes.
-    let states = DynamoStore::new(ddb.clone(), &targets.table, chrono::Duration::days(400));
-    let registry = DynamoRegistry::new(ddb, targets.table);
-    let transport = SnsTransport::new(aws_sdk_sns::Client::new(&sdk), targets.topic_arn);
-    let mut api = CallbacksApi::new(
-        Arc::new(registry),
-        Arc::new(transport),
-        Arc::new(SystemResolver),
-        Arc::new(SystemClock),
-    )
-    .with_attempt_log(Arc::new(attempts))
-    .with_esim_states(Arc::new(states));
-    if let Some(queue_url) = process_env("ESIMHOOKS_CALLBACKS_QUEUE_URL").filter(|u| !u.is_empty()) {
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        api = api.with_job_queue(Arc::new(SqsJobQueue { sqs, queue_url }));
-    }
-    match Limits::from_env(&process_env) {
-        Ok(limits) => api = api.with_failure_throttle(FailureThrottle::new(Arc::new(failures), limits)),
-        Err(reason) => return CallbacksApi::fail_closed(reason),
-    }
-    match crate::callbacks::partner::signing_overlap(&process_env) {
-        Ok(overlap) => api.with_signing_overlap(overlap),
-        Err(reason) => CallbacksApi::fail_closed(reason),
-    }
-}
-
-/// The whole `main` of the partner callbacks API function.
-pub async fn run_callbacks() -> Result<(), Error> {
-    telemetry::init_json();
-    let api = Arc::new(build_callbacks_api().await);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
-        let api = Arc::clone(&api);
-        async move { Ok::<_, Error>(handle_callbacks_apigw(&api, event.payload).await) }
-    }))
-    .await
-}
-
-/// The partner callback sender over the table and queues named in the environment: `ESIMHOOKS_TABLE`,
-/// `ESIMHOOKS_CALLBACKS_QUEUE_URL`, `ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL`, and optionally
-/// `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE` (`5s,5m,30m,2h,5h,10h,10h`), `ESIMHOOKS_CALLBACK_DISABLE_AFTER` (`5d`)
-/// and `ESIMHOOKS_EMAIL_FROM` (partners are told by email when an endpoint is disabled).
-pub async fn build_callback_sender() -> Result<QueueSender, StartupError> {
-    let need = |name: &str| {
-        process_env(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ConfigError::Missing(name.into()))
-    };
-    let table = need("ESIMHOOKS_TABLE")?;
-    let queue_url = need("ESIMHOOKS_CALLBACKS_QUEUE_URL")?;
-    let dead_letter_url = need("ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL")?;
-    let sdk = sdk_config().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let poster = HttpPoster::new(Arc::new(SystemResolver), false)?;
-    let mut sender = Sender::new(
-        Arc::new(DynamoRegistry::new(ddb.clone(), &table)),
-        Arc::new(poster),
-        Arc::new(DynamoAttemptLog::new(ddb, &table)),
-        Arc::new(SystemClock),
-    );
-    sender.emit_metrics = true;
-    sender.configure(&process_env)?;
-    sender.notices = customers::customer_senders(&sdk, &process_env).email;
-    Ok(QueueSender {
-        sender,
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        queue_url,
-        dead_letter_url,
-    })
-}
-
-/// The whole `main` of the partner callback sender (an SQS trigger with batch item failures).
-pub async fn run_callback_sender() -> Result<(), Error> {
-    telemetry::init_json();
-    let sender = match build_callback_sender().await {
-        Ok(sender) => Arc::new(sender),
-        Err(reason) => {
-            tracing::error!(%reason, "configuration incomplete: the callback sender cannot run");
-            return Err(reason.to_string().into());
-        }
-    };
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let sender = Arc::clone(&sender);
-        async move { Ok::<_, Error>(sender.handle(event.payload).await) }
     }))
     .await
 }

@@ -73,6 +73,28 @@ impl RetrySchedule {
     }
 }
 
+/// How the sender retries an endpoint and when it gives up on it: `ESIMHOOKS_CALLBACK_RETRY_SCHEDULE`
+/// (`5s,5m,30m,2h,5h,10h,10h`) and `ESIMHOOKS_CALLBACK_DISABLE_AFTER` (`5d`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryPolicy {
+    pub schedule: RetrySchedule,
+    pub disable_after: Duration,
+}
+
+impl DeliveryPolicy {
+    pub fn from_env(env: crate::config::Env<'_>) -> Result<Self, ConfigError> {
+        const NAME: &str = "ESIMHOOKS_CALLBACK_RETRY_SCHEDULE";
+        let schedule = match env(NAME).filter(|s| !s.trim().is_empty()) {
+            Some(text) => RetrySchedule::parse(&text).map_err(|e| ConfigError::unusable(NAME, e))?,
+            None => RetrySchedule::default(),
+        };
+        Ok(Self {
+            schedule,
+            disable_after: disable_after(env)?,
+        })
+    }
+}
+
 /// The disabling span `ESIMHOOKS_CALLBACK_DISABLE_AFTER` sets (`5d`, `36h`: 1 hour to 30 days), else the
 /// default.
 pub fn disable_after(env: crate::config::Env<'_>) -> Result<Duration, ConfigError> {

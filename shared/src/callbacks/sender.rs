@@ -157,12 +157,14 @@ impl Sender {
     /// Takes the retry schedule and the disabling span from the environment where set
     /// (`ESIMHOOKS_CALLBACK_RETRY_SCHEDULE`, `ESIMHOOKS_CALLBACK_DISABLE_AFTER`): deployed and local alike.
     pub fn configure(&mut self, env: crate::config::Env<'_>) -> Result<(), ConfigError> {
-        const NAME: &str = "ESIMHOOKS_CALLBACK_RETRY_SCHEDULE";
-        if let Some(schedule) = env(NAME).filter(|s| !s.trim().is_empty()) {
-            self.schedule = RetrySchedule::parse(&schedule).map_err(|e| ConfigError::unusable(NAME, e))?;
-        }
-        self.disable_after = super::delivery::disable_after(env)?;
+        self.follow(super::delivery::DeliveryPolicy::from_env(env)?);
         Ok(())
+    }
+
+    /// Retries and disables endpoints as `policy` says.
+    pub fn follow(&mut self, policy: super::delivery::DeliveryPolicy) {
+        self.schedule = policy.schedule;
+        self.disable_after = policy.disable_after;
     }
 
     /// The jobs a notification makes: one per endpoint registered for its type and audience. One for a

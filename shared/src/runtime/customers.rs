@@ -1,11 +1,12 @@
 //! The customer functions' wiring: the directory API, and the customer sender, which tells the customers of
 //! the alerts the topic carries to its queue.
 
+use super::function_config::{CustomerSenderConfig, CustomersApiConfig};
 use super::{build_pipeline, Telling};
 use crate::apigw::handle_customers_apigw;
 use crate::aws::sdk_config;
 use crate::clock::SystemClock;
-use crate::config::{process_env, Settings};
+use crate::config::{process_env, SenderIdentity};
 use crate::customers::api::CustomersApi;
 use crate::customers::email::SesEmailSender;
 use crate::customers::named::NamedEsims;
@@ -20,23 +21,17 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Error};
 use std::sync::Arc;
 
-/// Customers are told by SMS (SNS, from `ESIMHOOKS_SMS_SENDER_ID` or `ESIMHOOKS_SMS_ORIGINATION_NUMBER` where
-/// set) and, once `ESIMHOOKS_EMAIL_FROM` names a sender, by email (SES, through
-/// `ESIMHOOKS_SES_CONFIGURATION_SET` where set).
-pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>) -> Senders {
-    let optional = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+/// Customers are told by SMS (SNS, from the sender id or origination number where set) and, once an email
+/// sender is named, by email (SES, through the configuration set where set).
+pub fn customer_senders(sdk: &aws_config::SdkConfig, identity: &SenderIdentity) -> Senders {
     let sms = SnsSmsSender::new(
         aws_sdk_sns::Client::new(sdk),
-        optional("ESIMHOOKS_SMS_SENDER_ID"),
-        optional("ESIMHOOKS_SMS_ORIGINATION_NUMBER"),
+        identity.sms_sender_id.clone(),
+        identity.sms_origination_number.clone(),
     );
-    let email = optional("ESIMHOOKS_EMAIL_FROM").map(|from| {
+    let email = identity.email_from.clone().map(|from| {
         let ses = aws_sdk_sesv2::Client::new(sdk);
-        Arc::new(SesEmailSender::new(
-            ses,
-            from,
-            optional("ESIMHOOKS_SES_CONFIGURATION_SET"),
-        )) as _
+        Arc::new(SesEmailSender::new(ses, from, identity.ses_configuration_set.clone())) as _
     });
     Senders {
         sms: Some(Arc::new(sms)),
@@ -46,23 +41,20 @@ pub fn customer_senders(sdk: &aws_config::SdkConfig, env: crate::config::Env<'_>
 
 /// The customer directory API over the table named in the environment; fail-closed without it.
 pub async fn build_customers_api() -> CustomersApi {
-    let Some(table) = process_env("ESIMHOOKS_TABLE").filter(|t| !t.is_empty()) else {
-        return CustomersApi::fail_closed("ESIMHOOKS_TABLE is not set");
-    };
-    let settings = match Settings::from_env(&process_env) {
-        Ok(settings) => settings,
-        Err(e) => return CustomersApi::fail_closed(e),
+    let config = match CustomersApiConfig::from_env(&process_env) {
+        Ok(config) => config,
+        Err(reason) => return CustomersApi::fail_closed(reason),
     };
     let sdk = sdk_config().await;
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        table,
-        settings.retention,
+        config.table,
+        config.core.retention,
     ));
     let named = NamedEsims::new(
         store.clone(),
-        settings.pipeline.asking,
-        settings.pipeline.rules,
+        config.core.pipeline.asking,
+        config.core.pipeline.rules,
         Arc::new(SystemClock),
     );
     CustomersApi::new(store).with_named(named)
@@ -83,8 +75,12 @@ pub async fn run_customers() -> Result<(), Error> {
 /// to the topic's alerts).
 pub async fn run_customers_sender() -> Result<(), Error> {
     telemetry::init_json();
-    let queue = match build_pipeline(&process_env, Telling::Here).await {
-        Ok((pipeline, _, _)) => Arc::new(CustomerQueue {
+    let built = match CustomerSenderConfig::from_env(&process_env) {
+        Ok(config) => build_pipeline(&config.sending, &config.targets, Telling::Here).await,
+        Err(reason) => Err(reason.into()),
+    };
+    let queue = match built {
+        Ok((pipeline, _)) => Arc::new(CustomerQueue {
             pipeline: Arc::new(pipeline),
         }),
         Err(reason) => {

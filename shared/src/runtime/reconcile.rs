@@ -3,10 +3,11 @@
 //! `ESIMHOOKS_RECONCILE_QUEUE_URL`; invoked by that queue, it asks each eSIM, every worker keeping to its share
 //! (`ESIMHOOKS_RECONCILE_CONCURRENCY`, the queue trigger's maximum concurrency) of each provider's budget.
 
+use super::function_config::ReconcileConfig;
 use super::StartupError;
 use crate::aws::{send_messages, SsmSecrets};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{process_env, AwsTargets, ConfigError, Settings};
+use crate::config::{process_env, ConfigError, Settings};
 use crate::metrics::{ask_line, ask_schedule_line};
 use crate::model::ProviderId;
 use crate::pipeline::{Outcome, Pipeline};
@@ -43,6 +44,8 @@ struct Asking {
     /// The providers' API clients, built at the first job (the scheduler never reads the credentials).
     reconcilers: OnceCell<HashMap<ProviderId, Reconciler>>,
     concurrency: u32,
+    /// The workers' queue, where the scheduler puts its jobs.
+    queue_url: Option<String>,
     /// When this worker last asked each provider.
     last_ask: tokio::sync::Mutex<HashMap<ProviderId, tokio::time::Instant>>,
 }
@@ -73,26 +76,22 @@ pub async fn run_reconcile() -> Result<(), Error> {
 }
 
 async fn build() -> Result<Asking, StartupError> {
-    let env = process_env;
-    let (pipeline, settings, sdk) = super::build_pipeline(&env, super::Telling::Downstream).await?;
-    let targets = AwsTargets::from_env(&env)?;
-    let states = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), targets.table, settings.retention);
-    let concurrency = match env("ESIMHOOKS_RECONCILE_CONCURRENCY").filter(|t| !t.trim().is_empty()) {
-        None => 2,
-        Some(text) => text
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| ConfigError::unusable("ESIMHOOKS_RECONCILE_CONCURRENCY", "must be a positive number"))?,
-    };
+    let config = ReconcileConfig::from_env(&process_env)?;
+    let (pipeline, sdk) = super::build_pipeline(&config.sending, &config.targets, super::Telling::Downstream).await?;
+    let settings = config.sending.settings;
+    let states = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        config.targets.table,
+        settings.retention,
+    );
     Ok(Asking {
         pipeline,
         settings,
         states,
         sdk,
         reconcilers: OnceCell::new(),
-        concurrency,
+        concurrency: config.concurrency,
+        queue_url: config.queue_url,
         last_ask: Default::default(),
     })
 }
@@ -101,7 +100,9 @@ impl Asking {
     /// Queues every asked provider's due eSIMs. An error fails the invocation (and alarms); the next one
     /// finds the same eSIMs still filed.
     async fn schedule(&self) -> Result<(), ScheduleError> {
-        let queue = process_env("ESIMHOOKS_RECONCILE_QUEUE_URL")
+        let queue = self
+            .queue_url
+            .clone()
             .ok_or_else(|| ConfigError::Missing("ESIMHOOKS_RECONCILE_QUEUE_URL".into()))?;
         let plan = &self.settings.pipeline.asking;
         let (jobs, report) = schedule_asks(
