@@ -3,8 +3,8 @@
 //! The production wiring (AWS clients, the runtime loop) is in `runtime`, behind the `aws` feature; both are
 //! reachable through `lambda`.
 
-use crate::callbacks::api::{ApiError, CallbacksApi, MAX_API_BODY_BYTES};
-use crate::customers::api::{CustomersApi, CustomersApiError, MAX_CONTACT_BODY_BYTES};
+use crate::callbacks::api::{ApiError, CallbacksApi, MAX_API_BODY_BYTES, PARTNER_API};
+use crate::customers::api::{CustomersApi, CustomersApiError, DIRECTORY_API, MAX_CONTACT_BODY_BYTES};
 use crate::ingress::{decode_body, BodyError, Delivery};
 use crate::reply::{HttpError, Rejection, Reply};
 use crate::service::Service;
@@ -73,9 +73,9 @@ pub async fn handle_apigw(service: &Service, request: ApiGatewayV2httpRequest) -
 pub async fn handle_callbacks_apigw(api: &CallbacksApi, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let reply = match request_from_apigw(request, Utc::now(), MAX_API_BODY_BYTES) {
         Ok(request) => api.handle(&request).await,
-        Err(BodyError::TooLarge { limit }) => ApiError::PayloadTooLarge(limit).reply(),
+        Err(BodyError::TooLarge { limit }) => ApiError::PayloadTooLarge(limit).reply_on(PARTNER_API),
         Err(BodyError::InvalidBase64) => {
-            ApiError::BadRequest("body is marked base64 but does not decode".into()).reply()
+            ApiError::BadRequest("body is marked base64 but does not decode".into()).reply_on(PARTNER_API)
         }
     };
     apigw_response(reply)
@@ -92,9 +92,9 @@ pub async fn handle_customers_apigw(api: &CustomersApi, request: ApiGatewayV2htt
         .and_then(|iam| iam.user_arn.clone().or_else(|| iam.caller_id.clone()));
     let reply = match request_from_apigw(request, Utc::now(), MAX_CONTACT_BODY_BYTES) {
         Ok(request) => api.handle(&request, caller.as_deref()).await,
-        Err(BodyError::TooLarge { limit }) => CustomersApiError::PayloadTooLarge(limit).reply(),
+        Err(BodyError::TooLarge { limit }) => CustomersApiError::PayloadTooLarge(limit).reply_on(DIRECTORY_API),
         Err(BodyError::InvalidBase64) => {
-            CustomersApiError::BadRequest("body is marked base64 but does not decode".into()).reply()
+            CustomersApiError::BadRequest("body is marked base64 but does not decode".into()).reply_on(DIRECTORY_API)
         }
     };
     apigw_response(reply)

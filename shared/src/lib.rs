@@ -7,6 +7,7 @@
 //! [`providers::Provider::normalize`] → [`model::Event`] → [`pipeline`] (claim, store, state, alerts) → reply.
 
 pub mod alerts;
+pub mod api_error;
 pub mod apigw;
 pub mod auth;
 #[cfg(feature = "aws")]

@@ -11,7 +11,7 @@ use super::transport::CallbackTransport;
 use super::url::HostResolver;
 use crate::clock::Clock;
 use crate::ingress::Delivery;
-use crate::reply::{HttpError, NotConfigured, Reply};
+use crate::reply::{NotConfigured, Reply};
 use crate::store::EventStore;
 use chrono::Duration;
 use serde_json::json;
@@ -24,7 +24,7 @@ mod registrations;
 mod request;
 
 use request::{echo_subject, notification_type, route, Route};
-pub use request::{ApiError, MAX_API_BODY_BYTES};
+pub use request::{ApiError, MAX_API_BODY_BYTES, PARTNER_API};
 
 struct Parts {
     registry: Arc<dyn CallbackRegistry>,
@@ -169,14 +169,14 @@ impl CallbacksApi {
             }
             Err(error) if error.status() >= 500 => {
                 tracing::error!(request_id, route = route_name, detail = %error, latency_ms, "callbacks request failed");
-                error.reply()
+                error.reply_on(PARTNER_API)
             }
             Err(error) => {
                 // Who asked, as presented (bounded), and from where; never the key.
                 let partner: String = presented.chars().take(64).collect();
                 let source = request.source_ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
                 tracing::warn!(request_id, route = route_name, reason = error.code(), partner, source, detail = %error, latency_ms, "callbacks request refused");
-                error.reply()
+                error.reply_on(PARTNER_API)
             }
         }
     }

@@ -7,9 +7,10 @@
 
 use super::named::NamedEsims;
 use super::{Contact, ContactFields, ContactStore, EsimRef, Upserted};
+use crate::api_error::ApiAnswers;
 use crate::ingress::Delivery;
 use crate::model::ProviderId;
-use crate::reply::{HttpError, NotConfigured, Reply};
+use crate::reply::{NotConfigured, Reply};
 use lambda_http::http::Method;
 use serde_json::json;
 use std::sync::Arc;
@@ -17,54 +18,15 @@ use std::sync::Arc;
 /// The largest contact body accepted.
 pub const MAX_CONTACT_BODY_BYTES: usize = 8 * 1024;
 
-/// Why a request was refused: the one error type of this API, mapped to a status once.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CustomersApiError {
-    #[error("the request is not signed by an IAM principal")]
-    NotAuthorized,
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("method {0} is not allowed on this path")]
-    MethodNotAllowed(String),
-    #[error("body larger than {0} bytes")]
-    PayloadTooLarge(usize),
-    #[error("a dependency failed: {0}")]
-    Unavailable(String),
-}
+/// The directory API's errors: the one API error type.
+pub type CustomersApiError = crate::api_error::ApiError;
 
-impl HttpError for CustomersApiError {
-    fn status(&self) -> u16 {
-        match self {
-            Self::NotAuthorized => 403,
-            Self::BadRequest(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::MethodNotAllowed(_) => 405,
-            Self::PayloadTooLarge(_) => 413,
-            Self::Unavailable(_) => 503,
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::NotAuthorized => "not_authorized",
-            Self::BadRequest(_) => "bad_request",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::Unavailable(_) => "dependency_failure",
-        }
-    }
-
-    /// A dependency's detail goes to the log, not to the caller.
-    fn public_message(&self) -> String {
-        match self {
-            Self::Unavailable(_) => "a dependency failed; retry later".to_string(),
-            other => other.to_string(),
-        }
-    }
-}
+/// What the directory API answers when it cannot serve a request for now: the reseller's order system retries
+/// later.
+pub const DIRECTORY_API: ApiAnswers = ApiAnswers {
+    unavailable: "a dependency failed; retry later",
+    retry_after: 30,
+};
 
 pub struct CustomersApi {
     /// The directory, or why this function is not configured (every request is then a 503).
@@ -117,7 +79,7 @@ impl CustomersApi {
                 } else {
                     tracing::warn!(code = error.code(), "customer contact request refused");
                 }
-                error.reply()
+                error.reply_on(DIRECTORY_API)
             }
         }
     }

@@ -3,11 +3,10 @@
 
 use super::super::transport::TransportError;
 use super::super::url::{validate_url_reaching, CallbackUrl, HostResolver};
+use crate::api_error::ApiAnswers;
 use crate::ingress::Delivery;
 use crate::notification::EchoSubject;
 use crate::notification::NotificationType;
-use crate::reply::{HttpError, Reply};
-use crate::store::StoreError;
 use lambda_http::http::Method;
 use serde_json::Value;
 
@@ -17,88 +16,17 @@ pub(super) const DEFAULT_PAGE: usize = 20;
 pub(super) const MAX_PAGE: usize = 50;
 const MAX_SUBJECT_LEN: usize = 128;
 
-/// Every way an API request can fail, mapped to a status once.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("missing or invalid API key for this partner")]
-    Unauthenticated,
-    /// Too many failed authentications for this subject in the current window; retry after the seconds given.
-    #[error("too many failed authentications for this {subject}; retry after {retry_after} seconds")]
-    TooManyFailures { subject: &'static str, retry_after: u32 },
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("method {0} is not allowed on this path")]
-    MethodNotAllowed(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("body larger than {0} bytes")]
-    PayloadTooLarge(usize),
-    #[error("a dependency failed: {0}")]
-    Unavailable(String),
-    #[error("the callbacks API is not configured: {0}")]
-    NotConfigured(String),
-}
+pub use crate::api_error::ApiError;
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self::Unavailable(e.to_string())
-    }
-}
+/// What the partner callbacks API answers when it cannot serve a request for now: partners retry soon.
+pub const PARTNER_API: ApiAnswers = ApiAnswers {
+    unavailable: "temporary failure; retry later",
+    retry_after: 5,
+};
 
 impl From<TransportError> for ApiError {
     fn from(e: TransportError) -> Self {
         Self::Unavailable(e.to_string())
-    }
-}
-
-impl HttpError for ApiError {
-    fn status(&self) -> u16 {
-        match self {
-            Self::Unauthenticated => 401,
-            Self::TooManyFailures { .. } => 429,
-            Self::BadRequest(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::MethodNotAllowed(_) => 405,
-            Self::Conflict(_) => 409,
-            Self::PayloadTooLarge(_) => 413,
-            Self::Unavailable(_) | Self::NotConfigured(_) => 503,
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthenticated => "unauthenticated",
-            Self::TooManyFailures { .. } => "too_many_failures",
-            Self::BadRequest(_) => "bad_request",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::Unavailable(_) => "dependency_failure",
-            Self::NotConfigured(_) => "not_configured",
-        }
-    }
-
-    fn public_message(&self) -> String {
-        match self {
-            Self::Unavailable(_) | Self::NotConfigured(_) => "temporary failure; retry later".to_string(),
-            other => other.to_string(),
-        }
-    }
-
-    fn retry_after(&self) -> u32 {
-        5
-    }
-
-    /// A 429 says when its window ends (`Retry-After`), as a 503 says when to retry.
-    fn reply(&self) -> Reply {
-        let mut reply = Reply::error(self.status(), self.code(), &self.public_message(), self.retry_after());
-        if let Self::TooManyFailures { retry_after, .. } = self {
-            reply.retry_after = Some(*retry_after);
-        }
-        reply
     }
 }
 

@@ -49,7 +49,7 @@ fn every_error_has_a_status_a_code_and_a_message() {
         ),
     ];
     for (error, status) in cases {
-        let reply = error.reply();
+        let reply = error.reply_on(super::PARTNER_API);
         assert_eq!(reply.status, status);
         let body: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(body["error"]["code"], error.code());
