@@ -5,10 +5,9 @@ use crate::config::{SecretError, SecretSource};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::SharedHttpClient;
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-use aws_smithy_http_client::{Builder, ConnectorBuilder};
+use http::{https_client, Trust};
+
+mod http;
 
 /// The root CAs that AWS service endpoints chain to (Amazon Trust Services, and the Starfield root that
 /// cross-signs them), from the Amazon Trust Services repository.
@@ -31,7 +30,7 @@ const AWS_ENDPOINT_ROOTS: [&str; 5] = [
 pub async fn sdk_config() -> SdkConfig {
     let endpoint = crate::config::process_env("AWS_ENDPOINT_URL");
     let trust = match endpoint {
-        Some(_) => TrustStore::default(),
+        Some(_) => Trust::System,
         None => aws_endpoint_roots(),
     };
     let env = crate::config::process_env;
@@ -64,22 +63,18 @@ fn emulator_without_credentials(endpoint: &str, env: &dyn Fn(&str) -> Option<Str
 
 /// The same, with every client sent to `endpoint` (tests, local emulators) and the system's roots trusted.
 pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
-    load(TrustStore::default(), Some(endpoint), false).await
+    load(Trust::System, Some(endpoint), false).await
 }
 
-fn aws_endpoint_roots() -> TrustStore {
-    AWS_ENDPOINT_ROOTS
-        .iter()
-        .fold(TrustStore::empty().with_native_roots(false), |store, pem| {
-            store.with_pem_certificate(pem.as_bytes())
-        })
+fn aws_endpoint_roots() -> Trust {
+    Trust::Pem(AWS_ENDPOINT_ROOTS.iter().map(|pem| pem.as_bytes().to_vec()).collect())
 }
 
-/// The SDK's default chains (region, credentials), all through our HTTPS client: with no default client
+/// The SDK's default chains (region, credentials), all through our HTTP(S) client (`http`): with no default client
 /// compiled in, anything built outside the loader (a `RegionProviderChain::default_provider()`, say) would
 /// panic at its first IMDS call, so the region fallback is applied after loading.
-async fn load(trust: TrustStore, endpoint: Option<&str>, dummy_credentials: bool) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(trust));
+async fn load(trust: Trust, endpoint: Option<&str>, dummy_credentials: bool) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(&trust));
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }
@@ -99,26 +94,6 @@ async fn load(trust: TrustStore, endpoint: Option<&str>, dummy_credentials: bool
         Some(_) => config,
         None => config.to_builder().region(Region::from_static("us-east-1")).build(),
     }
-}
-
-/// The HTTP(S) client every SDK client uses: rustls on ring (the SDK's default pulls in aws-lc, a C library
-/// that weighs more than the rest of TLS), proxy settings from the environment, trusting `trust`.
-fn https_client(trust: TrustStore) -> SharedHttpClient {
-    let context = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .expect("a trust store of PEM roots always builds");
-    Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .tls_context(context.clone());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    })
 }
 
 /// Secrets from SSM Parameter Store (SecureString parameters are decrypted).
@@ -305,10 +280,10 @@ while True:
         }
     }
 
-    async fn list_tables_through(trust: TrustStore, url: &str) -> String {
+    async fn list_tables_through(trust: Trust, url: &str) -> String {
         let config = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
-            .http_client(https_client(trust))
+            .http_client(https_client(&trust))
             .region(Region::from_static("us-east-1"))
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
                 "AKID", "secret", None, None, "test",
@@ -327,7 +302,7 @@ while True:
             .to_string()
     }
 
-    /// Real handshakes with the client every SDK client uses (rustls on ring): a server whose certificate
+    /// Real handshakes with the client every SDK client uses (HTTP/1.1, rustls on ring): a server whose certificate
     /// chains to none of the AWS roots is refused, and a client trusting that certificate gets its answer.
     #[tokio::test]
     async fn the_https_client_refuses_other_roots_and_completes_trusted_handshakes() {
@@ -337,9 +312,7 @@ while True:
             refused.contains("UnknownIssuer") && !refused.contains("answered"),
             "{refused}"
         );
-        let trusted = TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(server.certificate.clone());
+        let trusted = Trust::Pem(vec![server.certificate.clone()]);
         let answered = list_tables_through(trusted, &server.url).await;
         // The responder's error came back over TLS: the handshake completed and the client read the answer.
         assert!(!answered.contains("dispatch failure"), "{answered}");
