@@ -226,3 +226,14 @@ pub fn sort_instant(sk: &str) -> Option<DateTime<Utc>> {
 pub fn sort_range(since: DateTime<Utc>, until: DateTime<Utc>) -> (String, String) {
     (since.format("%Y-%m-%dT%H:%M:%S").to_string(), instant(until))
 }
+
+/// [`sort_range`] for a page of a window cut at a limit: without `until`'s own millisecond when `until` is on
+/// one, as every entry there is at or after `until` and would take a place in the page that the window then
+/// leaves empty.
+pub fn window_range(since: DateTime<Utc>, until: DateTime<Utc>) -> (String, String) {
+    let (from, to) = sort_range(since, until);
+    if until.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
+        return (from, instant(until - chrono::Duration::milliseconds(1)));
+    }
+    (from, to)
+}

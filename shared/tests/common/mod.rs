@@ -1,6 +1,8 @@
 //! Test helpers shared by the integration tests: the repository's fixtures, a harness that runs the real
-//! `Service` over in-memory adapters, and the JSON Schemas in docs/.
+//! `Service` over in-memory adapters, the JSON Schemas in docs/, and the storage ports' conformance suite.
 #![allow(dead_code)]
+
+pub mod conformance;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};

@@ -8,6 +8,7 @@ mod common;
 mod airalo;
 mod alert_scale;
 mod callbacks_faults;
+mod conformance;
 mod customers_api;
 mod customers_notify;
 mod esimaccess;

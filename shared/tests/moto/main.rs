@@ -13,6 +13,7 @@ mod callback_http;
 mod callback_queue;
 mod callback_sender;
 mod callbacks;
+mod conformance;
 mod customers;
 mod faults;
 mod hostile;

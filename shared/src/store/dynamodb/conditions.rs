@@ -15,7 +15,7 @@ const LEASE_NAMES: &[(&str, &str)] = &[
 
 pub(super) fn begin_delivery_expr(payload_sha256: &str, now: DateTime<Utc>) -> Expression {
     Expression {
-        condition: "attribute_not_exists(pk) OR (#status = :in_progress AND #lease_until < :now AND #sha = :sha)",
+        condition: "attribute_not_exists(pk) OR (#status = :in_progress AND #lease_until <= :now AND #sha = :sha)",
         update: None,
         names: &[
             ("#status", "status"),
@@ -126,7 +126,7 @@ pub(super) fn save_state_expr(expected: Option<u64>) -> Expression {
 /// spell the claimed status `CLAIMED`).
 pub(crate) fn claim_expr(now: DateTime<Utc>) -> Expression {
     Expression {
-        condition: "attribute_not_exists(pk) OR (#status = :claimed AND #lease_until < :now)",
+        condition: "attribute_not_exists(pk) OR (#status = :claimed AND #lease_until <= :now)",
         update: None,
         names: &[("#status", "status"), ("#lease_until", "lease_until")],
         values: vec![

@@ -9,7 +9,7 @@ use crate::records::NotificationRecord;
 use crate::state::EsimState;
 use crate::store::keys::{
     alert_pk, asking_buckets, delivery_pk, is_routine_ask, listing_buckets, sort_instant, sort_range, state_pk,
-    Listing, DELIVERY_SK, NOTIFY_PREFIX, STATE_SK,
+    window_range, Listing, DELIVERY_SK, NOTIFY_PREFIX, STATE_SK,
 };
 use crate::store::{EventStore, ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use async_trait::async_trait;
@@ -80,7 +80,7 @@ impl DynamoStore {
             // Each bucket's newest `wanted` hold the day's newest `wanted`; a provider filter reads them all.
             let wanted = (query.provider.is_none() && limit != usize::MAX).then(|| limit - entries.len());
             let mut found = self
-                .query_buckets(LISTING_INDEX, buckets, sort_range(since, until), wanted)
+                .query_buckets(LISTING_INDEX, buckets, window_range(since, until), wanted)
                 .await?;
             found.retain(|entry| {
                 query

@@ -222,3 +222,22 @@ fn a_sort_range_holds_both_forms_of_every_instant_inside_it() {
         assert!(!inside(&instant(at(t))), "{t}");
     }
 }
+
+#[test]
+fn a_window_range_leaves_out_the_entries_at_its_end() {
+    let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+    let since = at("2026-12-02T10:00:00Z");
+    let (from, to) = window_range(since, at("2026-12-02T11:00:00Z"));
+    let inside = |sk: &str| from.as_str() <= sk && sk <= to.as_str();
+    for t in ["2026-12-02T10:59:59.999Z", "2026-12-02T10:59:59.999500Z"] {
+        let t = at(t);
+        assert!(inside(&instant(t)), "{t}");
+        assert!(inside(&format!("{}#EVENT#x#1", t.to_rfc3339())), "older form of {t}");
+    }
+    let end = at("2026-12-02T11:00:00Z");
+    assert!(!inside(&instant(end)));
+    assert!(!inside(&format!("{}#EVENT#x#1", end.to_rfc3339())), "older form");
+    // Within `until`'s millisecond, entries before it are in.
+    let (_, to) = window_range(since, at("2026-12-02T11:00:00.000500Z"));
+    assert!(instant(end) <= to);
+}
