@@ -4,11 +4,11 @@
 use crate::console::{ConsoleCustomerSender, ConsoleSink};
 use crate::sqlite::{open_store, SqliteBackend};
 use clap::{Args, ValueEnum};
+use shared::alerts::sink::sns::SnsSink;
+use shared::alerts::sink::AlertSink;
 use shared::config::SecretSource;
-use shared::customers::notify::{CustomerSender, NotificationStore};
+use shared::customers::records::{CustomerSender, NotificationStore};
 use shared::customers::{ContactLookup, ContactStore};
-use shared::notify::sns::SnsSink;
-use shared::notify::AlertSink;
 use shared::store::dynamodb::DynamoStore;
 use shared::store::{EventStore, KvStore, StoreQuery};
 use std::path::PathBuf;

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use shared::alerts::sink::{render, AlertSink, PublishError};
 use shared::alerts::Alert;
-use shared::customers::notify::{Channel, CustomerSender, SendFailure};
+use shared::customers::records::{Channel, CustomerSender, SendFailure};
 use shared::customers::{mask_email, mask_phone, CustomerMessage};
-use shared::notify::{render, AlertSink, PublishError};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]

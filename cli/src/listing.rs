@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use serde::Serialize;
-use shared::customers::notify::{Channel, NotificationRecord};
+use shared::customers::records::{Channel, NotificationRecord};
 use shared::customers::{mask_email, mask_phone};
 use shared::model::PartnerId;
 use shared::model::{Lifecycle, ProviderId};

@@ -27,7 +27,7 @@ use serve::build_router;
 use setup::init;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{process_env, Settings};
-use shared::customers::notifier::CustomerNotifier;
+use shared::customers::service::CustomerNotifier;
 use shared::model::ProviderId;
 use shared::pipeline::Pipeline;
 use std::net::SocketAddr;

@@ -43,7 +43,7 @@ pub fn local_callbacks<B: KvBackend>(
     store: Arc<KvStore<B>>,
     clock: Arc<dyn Clock>,
     allow_loopback: bool,
-    notices: Option<Arc<dyn shared::customers::notify::CustomerSender>>,
+    notices: Option<Arc<dyn shared::customers::records::CustomerSender>>,
 ) -> Result<(Arc<LocalCallbacks<B>>, Arc<CallbacksApi>), String> {
     let poster = HttpPoster::new(Arc::new(SystemResolver), allow_loopback)
         .map_err(|e| format!("no TLS roots for callbacks: {e}"))?;

@@ -618,7 +618,7 @@ async fn init_creates_a_table_and_topic_the_aws_backend_can_use() {
         &table,
         chrono::Duration::days(1),
     );
-    let sink = Arc::new(shared::notify::sns::SnsSink::new(
+    let sink = Arc::new(shared::alerts::sink::sns::SnsSink::new(
         aws_sdk_sns::Client::new(&sdk),
         topic_arn,
     ));

@@ -6,7 +6,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use shared::clock::SystemClock;
-use shared::notify::MemorySink;
+use shared::alerts::sink::MemorySink;
 use shared::pipeline::{Pipeline, PipelineSettings};
 use shared::service::Service;
 use shared::store::KvStore;

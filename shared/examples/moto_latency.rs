@@ -6,10 +6,10 @@
 use hmac::{digest::KeyInit, Mac};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::json;
+use shared::alerts::sink::sns::SnsSink;
 use shared::auth::KeyRing;
 use shared::clock::SystemClock;
 use shared::lambda::handle_apigw;
-use shared::notify::sns::SnsSink;
 use shared::pipeline::{Pipeline, PipelineSettings};
 use shared::providers::roamify::Roamify;
 use shared::service::Service;

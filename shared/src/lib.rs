@@ -6,6 +6,7 @@
 //! [`ingress::Delivery`] → [`providers::Provider::authenticate`] → [`auth::Verified`] →
 //! [`providers::Provider::normalize`] → [`model::Event`] → [`pipeline`] (claim, store, state, alerts) → reply.
 
+pub mod alert_document;
 pub mod alerts;
 pub mod api_error;
 pub mod apigw;
@@ -22,7 +23,6 @@ pub mod lambda;
 pub mod metrics;
 pub mod model;
 pub mod notification;
-pub mod notify;
 pub mod ownership;
 pub mod pipeline;
 pub mod providers;
@@ -41,3 +41,6 @@ pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod time;
+
+/// The former path of [`alerts::sink`], kept for code outside the workspace.
+pub use alerts::sink as notify;

@@ -1,13 +1,13 @@
 //! What a partner's callback URL receives: a [`CallbackBody`], signed (Standard Webhooks) by the callback
 //! sender. On the topic a notification carries the attributes the sender fans out by (`notification_type`,
 //! `audience`): real notifications go to `audience=all`, an echo to `audience=<partner id>` only. Alert sinks
-//! publish these (`notify`) and the callbacks send them; an echo's sample data is `callbacks::notification`'s.
+//! publish these (`alerts::sink`) and the callbacks send them; an echo's sample data is `callbacks::notification`'s.
 
 pub mod types;
 
 pub use types::NotificationType;
 
-use crate::alerts::Alert;
+use crate::alert_document::Alert;
 use crate::model::{Event, PartnerId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;

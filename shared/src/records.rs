@@ -1,5 +1,5 @@
 //! Who was told about an alert: the record of one customer message per (alert, channel). The customer side
-//! writes it ([`crate::customers::notify`] re-exports it) and the store lists it beside its alert, so it
+//! writes it ([`crate::customers::records`] re-exports it) and the store lists it beside its alert, so it
 //! belongs to neither.
 
 use crate::alerts::Alert;

@@ -16,14 +16,14 @@ pub use function_config::{
 };
 pub use reconcile::run_reconcile;
 
+use crate::alerts::sink::sns::SnsSink;
 use crate::apigw::handle_apigw;
 use crate::aws::{sdk_config, SsmSecrets};
 use crate::clock::SystemClock;
 use crate::config::{process_env, AwsTargets, ConfigError, SecretError, SecretSource};
-use crate::customers::notifier::CustomerNotifier;
+use crate::customers::service::CustomerNotifier;
 use crate::customers::TemplatesError;
 use crate::model::ProviderId;
-use crate::notify::sns::SnsSink;
 use crate::pipeline::Pipeline;
 use crate::providers::{provider_from_env, SourceChecks};
 use crate::reconcile::fanout::WorkerJob;
@@ -219,7 +219,7 @@ pub async fn run_sweep() -> Result<(), Error> {
                 failed = report.failed,
                 "expiry sweep done"
             );
-            let held = |held: Vec<(String, crate::customers::notify::Channel)>| {
+            let held = |held: Vec<(String, crate::customers::records::Channel)>| {
                 to_workers(
                     held.into_iter()
                         .map(|(alert, channel)| WorkerJob::Outbox { alert, channel })

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 pub(crate) use import::{import, ImportOptions};
 use shared::clock::SystemClock;
 use shared::config::{Env, Settings};
-use shared::customers::notifier::mask_past_notifications;
+use shared::customers::service::mask_past_notifications;
 use shared::customers::{mask_email, mask_phone, Contact, ContactFields, ContactStore, EsimRef, Upserted};
 use shared::model::ProviderId;
 use shared::reconcile::named::NamedEsims;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{PayloadSha256, StatusChange, Validity};
+use crate::model::{Bundle, DataUsage, DedupeKey, PayloadSha256, ProviderId, StatusChange, Validity};
 use crate::state::merge;
 use serde_json::value::RawValue;
 

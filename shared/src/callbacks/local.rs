@@ -12,11 +12,11 @@ use super::sender::{
     AttemptLog, AttemptRecord, CallbackJob, FailedDelivery, JobQueue, NotificationMessage, Poster, Sender,
 };
 use super::transport::{CallbackTransport, TransportError};
+use crate::alerts::sink::{AlertSink, PublishError};
 use crate::alerts::Alert;
 use crate::clock::Clock;
 use crate::model::Event;
 use crate::notification::NotificationType;
-use crate::notify::{AlertSink, PublishError};
 use crate::store::index::{IndexEntry, IndexRange, Indexed};
 use crate::store::keys::{
     arrival_key, attempt_entry, attempt_key, failed_key, job_key, partner_entry, partner_prefix, registration_key,

@@ -37,7 +37,7 @@ pub mod transport;
 pub mod url;
 
 pub use api::CallbacksApi;
-// What partners receive is read by the alert sinks too (`notify`): a module of its own, also reachable here.
+// What partners receive is read by the alert sinks too (`alerts::sink`): a module of its own, also reachable here.
 pub use crate::notification::NotificationType;
 pub use notification::{EchoSubject, Notification};
 pub use partner::{Partner, PartnerId};

@@ -12,7 +12,7 @@ use super::registry::{CallbackRegistry, Endpoint};
 use super::signing::signed_headers;
 use crate::clock::Clock;
 use crate::config::ConfigError;
-use crate::customers::notify::{Channel, CustomerSender};
+use crate::customers::records::{Channel, CustomerSender};
 use crate::customers::CustomerMessage;
 use crate::metrics::directive;
 pub use crate::notification::NotificationMessage;

@@ -2,8 +2,8 @@
 //! callbacks used before are removed.
 
 use super::transport::{CallbackTransport, TransportError};
+use crate::alerts::sink::sns::publish_notification;
 use crate::notification::Notification;
-use crate::notify::sns::publish_notification;
 use async_trait::async_trait;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::Client;

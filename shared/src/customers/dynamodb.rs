@@ -3,7 +3,7 @@
 
 mod contacts;
 
-use super::notify::{
+use super::records::{
     due_claimable, notification_decision, take_from_window, Channel, NotificationClaim, NotificationRecord,
     NotificationStatus, NotificationStore, OUTBOX_LOOKBACK, SMS_CAP_WINDOW,
 };

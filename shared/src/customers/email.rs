@@ -3,7 +3,7 @@
 //! that bounced or complained is on the configuration set's suppression list (SES keeps it, see template.yaml);
 //! SES refusing a message (`MessageRejected`, an unverified sender) is permanent, recorded and not retried.
 
-use super::notify::{Channel, CustomerSender, SendFailure};
+use super::records::{Channel, CustomerSender, SendFailure};
 use super::sms::send_failure;
 use super::CustomerMessage;
 use async_trait::async_trait;

@@ -1,7 +1,7 @@
 //! [`ContactStore`] and [`NotificationStore`] on the key-value store (SQLite locally, memory in tests): one
 //! contact document per identifier; the notifications are in the store's own space, listed beside their alert.
 
-use super::notify::{
+use super::records::{
     due_claimable, notification_decision, take_from_window, Channel, NotificationClaim, NotificationRecord,
     NotificationStore, OUTBOX_LOOKBACK,
 };

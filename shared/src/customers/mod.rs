@@ -13,10 +13,10 @@ pub mod email;
 mod kv;
 mod messages;
 pub mod named;
-pub mod notifier;
-pub mod notify;
 mod plans;
 mod policy;
+pub mod records;
+pub mod service;
 #[cfg(feature = "aws")]
 pub mod sms;
 pub mod teller;
@@ -31,6 +31,11 @@ pub use plans::{PlanCatalog, PlanError};
 pub use policy::{zone_of, CustomerSettings, QuietHours, QuietHoursError, DEFAULT_BRAND};
 pub use upsert::{upsert_plan, Conflict, Replace};
 pub use wording::{Templates, TemplatesError, Wording};
+
+/// The former path of [`records`], kept for code outside the workspace.
+pub use records as notify;
+/// The former path of [`service`], kept for code outside the workspace.
+pub use service as notifier;
 
 use crate::model::{EsimIdentity, ProviderId};
 use crate::store::StoreError;

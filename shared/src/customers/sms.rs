@@ -2,7 +2,7 @@
 //! sender ID or origination number where configured. A number on SNS's opt-out list (the customer replied
 //! STOP) is not messaged: a permanent refusal, recorded.
 
-use super::notify::{Channel, CustomerSender, SendFailure};
+use super::records::{Channel, CustomerSender, SendFailure};
 use super::CustomerMessage;
 use async_trait::async_trait;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata};

@@ -3,7 +3,7 @@
 //! functions, whose alerts the customer sender tells from the topic) links no message wording, zone data or
 //! sender.
 
-use super::notifier::{CustomerNotifier, NotifyError};
+use super::service::{CustomerNotifier, NotifyError};
 use super::{refs_of, Contact, ContactLookup};
 use crate::alerts::Alert;
 use crate::store::{Lease, StoreError};

@@ -1,7 +1,7 @@
 //! The notification types partners can follow, numbered once and for good: numbers are what partners store,
 //! so a number is never reused or renumbered. 1–9 are alerts, 10 and up are normalized events.
 
-use crate::alerts::AlertType;
+use crate::alert_document::AlertType;
 use crate::model::EventKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -12,14 +12,14 @@ mod sweep;
 pub use customer_queue::CustomerQueue;
 pub use sweep::{sweep_line, SweepReport};
 
+use crate::alerts::sink::{AlertSink, PublishError};
 use crate::alerts::{evaluate, Alert, AlertRules};
 use crate::clock::Clock;
-use crate::customers::notifier::{CustomerNotifier, NotifyError, OutboxReport};
+use crate::customers::service::{CustomerNotifier, NotifyError, OutboxReport};
 use crate::customers::teller::{CustomerTeller, NamedOnly};
 use crate::customers::ContactLookup;
 use crate::due::AskingPlan;
 use crate::model::{DedupeBasis, Event, PartnerId};
-use crate::notify::{AlertSink, PublishError};
 use crate::state::{merge, EsimState};
 use crate::store::{Begin, DeliveryStatus, EventStore, Lease, StoreError, Versioned};
 use chrono::Duration;
@@ -161,7 +161,7 @@ impl Pipeline {
         queue: Q,
     ) -> Result<OutboxReport, PipelineError>
     where
-        Q: FnOnce(Vec<(String, crate::customers::notify::Channel)>) -> Fut,
+        Q: FnOnce(Vec<(String, crate::customers::records::Channel)>) -> Fut,
         Fut: std::future::Future<Output = Result<(), StoreError>>,
     {
         let Some(outbox) = &self.outbox else {
@@ -175,7 +175,7 @@ impl Pipeline {
     pub async fn send_queued_notification(
         &self,
         alert_id: &str,
-        channel: crate::customers::notify::Channel,
+        channel: crate::customers::records::Channel,
     ) -> Result<OutboxReport, PipelineError> {
         let Some(outbox) = &self.outbox else {
             return Ok(OutboxReport::default());

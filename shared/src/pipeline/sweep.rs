@@ -4,7 +4,7 @@
 use super::raise::ReadAhead;
 use super::{Pipeline, PipelineError};
 use crate::alerts::upcoming_expiry;
-use crate::customers::notifier::OutboxReport;
+use crate::customers::service::OutboxReport;
 use crate::metrics::directive;
 use crate::model::log_ref;
 use crate::store::StoreError;

@@ -48,7 +48,7 @@ pub enum WorkerJob {
     /// Send a customer message held for quiet hours: the outbox's batch was larger than one run sends.
     Outbox {
         alert: String,
-        channel: crate::customers::notify::Channel,
+        channel: crate::customers::records::Channel,
     },
 }
 

@@ -10,7 +10,7 @@ use crate::config::{process_env, SenderIdentity};
 use crate::customers::api::CustomersApi;
 use crate::customers::email::SesEmailSender;
 use crate::customers::named::NamedEsims;
-use crate::customers::notify::Senders;
+use crate::customers::records::Senders;
 use crate::customers::sms::SnsSmsSender;
 use crate::pipeline::CustomerQueue;
 use crate::sqs_event::SqsEvent;

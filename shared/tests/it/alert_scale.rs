@@ -75,7 +75,7 @@ async fn provider_labels_map_onto_what_is_left_and_stay_as_provider_level() {
             (AlertType::Expiry, "24h", Some("1days")),
         ]
     );
-    let rendered = shared::notify::render(&alerts[1]);
+    let rendered = shared::alerts::sink::render(&alerts[1]);
     assert!(rendered.attributes.contains(&("level", "10%".into())));
     assert!(rendered.attributes.contains(&("provider_level", "90%".into())));
     let schemas = Schemas::load();

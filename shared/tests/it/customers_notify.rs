@@ -5,12 +5,12 @@ use crate::common;
 
 use common::*;
 use serde_json::json;
+use shared::alerts::sink::MemorySink;
 use shared::clock::{Clock, FixedClock};
-use shared::customers::notifier::CustomerNotifier;
-use shared::customers::notify::{Channel, MemorySender, NotificationStatus, NotificationStore, SendFailure};
+use shared::customers::records::{Channel, MemorySender, NotificationStatus, NotificationStore, SendFailure};
+use shared::customers::service::CustomerNotifier;
 use shared::customers::{Contact, ContactFields, ContactStore, CustomerSettings, EsimRef, QuietHours};
 use shared::model::ProviderId;
-use shared::notify::MemorySink;
 use shared::pipeline::Pipeline;
 use shared::service::Service;
 use shared::store::{KvStore, ListQuery, MemoryBackend, StoreQuery};
@@ -360,7 +360,7 @@ async fn removing_a_contact_masks_it_in_past_notifications() {
         .await
         .unwrap()
         .unwrap();
-    let masked = shared::customers::notifier::mask_past_notifications(rig.store.as_ref(), &contact)
+    let masked = shared::customers::service::mask_past_notifications(rig.store.as_ref(), &contact)
         .await
         .unwrap();
     assert_eq!(masked, 2);

@@ -5,8 +5,8 @@ use crate::common;
 
 use common::*;
 use shared::clock::Clock;
-use shared::customers::notifier::CustomerNotifier;
-use shared::customers::notify::MemorySender;
+use shared::customers::records::MemorySender;
+use shared::customers::service::CustomerNotifier;
 use shared::customers::{Contact, ContactFields, ContactStore, CustomerSettings};
 use shared::model::{EventKind, Lifecycle, ProviderId};
 use shared::store::{ListQuery, StoreQuery};
@@ -140,7 +140,7 @@ async fn the_customer_is_told_the_amount_left() {
     let clock = Arc::new(shared::clock::FixedClock::at_rfc3339(&fixture_clock(
         ProviderId::Gigastore,
     )));
-    let sink = Arc::new(shared::notify::MemorySink::new());
+    let sink = Arc::new(shared::alerts::sink::MemorySink::new());
     let pipeline =
         shared::pipeline::Pipeline::new(store, sink, clock.clone(), quick_settings()).with_customers(notifier);
     let service =

@@ -172,7 +172,7 @@ async fn an_airalo_delivery_stored_under_its_raw_hash_still_deduplicates() {
 /// implausible ICCID names no eSIM, and nothing an alert carries has a control character or a forged line.
 #[tokio::test]
 async fn control_characters_never_reach_an_alert_and_bad_iccids_name_no_esim() {
-    use shared::notify::render;
+    use shared::alerts::sink::render;
     use shared::text::is_unsafe;
     let h = Harness::new(fixture_provider(ProviderId::EsimAccess), NOW, quick_settings());
     let hostile_iccid = "8943\r\nALERT fake\u{7}\u{1b}[31m";

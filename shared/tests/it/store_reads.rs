@@ -76,7 +76,7 @@ fn delivery_of(provider: ProviderId, event_type: &str, params: &SampleParams, se
 /// from one hour to five days out (some already ended), a few expired; every delivery at its own time.
 async fn seeded() -> Arc<KvStore<MemoryBackend>> {
     let store = Arc::new(KvStore::in_memory());
-    let sink = Arc::new(shared::notify::MemorySink::new());
+    let sink = Arc::new(shared::alerts::sink::MemorySink::new());
     let roamify = Harness::with(
         fixture_provider(ProviderId::Roamify),
         NOW,

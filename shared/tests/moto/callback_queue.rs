@@ -148,7 +148,7 @@ async fn alert_from_topic() -> SqsEvent {
         quick_settings(),
     );
     h.accept("esimaccess", &["data-usage-low"]).await;
-    let rendered = shared::notify::render(&h.published_alert("low_data"));
+    let rendered = shared::alerts::sink::render(&h.published_alert("low_data"));
     let message: Value = serde_json::from_str(&rendered.message).unwrap();
     let attributes: Vec<(&str, &str)> = rendered.attributes.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let body = sns_envelope(message["sqs"].as_str().unwrap(), &attributes);

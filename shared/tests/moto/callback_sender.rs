@@ -16,7 +16,7 @@ use shared::callbacks::signing::{verify, SigningSecret};
 use shared::callbacks::url::StaticResolver;
 use shared::callbacks::NotificationType;
 use shared::clock::{Clock, FixedClock};
-use shared::customers::notify::{Channel, MemorySender};
+use shared::customers::records::{Channel, MemorySender};
 use std::sync::Arc;
 
 use crate::receiver;

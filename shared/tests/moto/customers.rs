@@ -290,7 +290,7 @@ async fn a_put_with_a_hostless_topup_link_or_a_bad_email_stores_nothing_on_dynam
 #[tokio::test]
 async fn the_operator_topic_gets_the_scaled_level_and_the_providers_label() {
     let rig = MotoRig::new("alert-scale", "2026-11-23T09:00:00Z").await;
-    let sink = std::sync::Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let sink = std::sync::Arc::new(shared::alerts::sink::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
     let pipeline = std::sync::Arc::new(shared::pipeline::Pipeline::new(
         rig.store.clone(),
         sink,
@@ -320,8 +320,8 @@ async fn the_operator_topic_gets_the_scaled_level_and_the_providers_label() {
 /// recorded beside the alert, which the alert listing shows.
 #[tokio::test]
 async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
-    use shared::customers::notifier::CustomerNotifier;
-    use shared::customers::notify::{Channel, MemorySender, NotificationStatus};
+    use shared::customers::records::{Channel, MemorySender, NotificationStatus};
+    use shared::customers::service::CustomerNotifier;
     use shared::store::StoreQuery;
     use std::sync::Arc;
     let rig = MotoRig::new("notify", "2026-11-23T10:00:00Z").await;
@@ -343,7 +343,7 @@ async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
             ..Default::default()
         },
     });
-    let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let sink = Arc::new(shared::alerts::sink::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
     let settings = common::storm_settings();
     let pipeline =
         shared::pipeline::Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), settings).with_customers(notifier);
@@ -390,7 +390,7 @@ async fn concurrent_copies_tell_the_customer_once_per_channel_on_dynamodb() {
 /// the opt-out list (moto: ending in 99) is refused for good, not retried.
 #[tokio::test]
 async fn sms_go_straight_to_the_number_and_opted_out_numbers_are_refused() {
-    use shared::customers::notify::{Channel, CustomerSender, SendFailure};
+    use shared::customers::records::{Channel, CustomerSender, SendFailure};
     use shared::customers::sms::SnsSmsSender;
     let rig = MotoRig::new("sms", "2026-11-23T10:00:00Z").await;
     let sender = SnsSmsSender::new(rig.sns.clone(), Some("Travelsim".into()), None);

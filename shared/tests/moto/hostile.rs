@@ -4,9 +4,9 @@
 use crate::common;
 
 use common::*;
+use shared::alerts::sink::sns::SnsSink;
 use shared::clock::Clock;
 use shared::model::ProviderId;
-use shared::notify::sns::SnsSink;
 use shared::pipeline::Pipeline;
 use shared::replay::{replay_one, Replayed};
 use shared::service::Service;

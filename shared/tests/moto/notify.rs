@@ -10,8 +10,8 @@ use moto_rig::MotoRig;
 use serde_json::{json, Value};
 use shared::clock::Clock;
 use shared::customers::email::SesEmailSender;
-use shared::customers::notifier::CustomerNotifier;
-use shared::customers::notify::{NotificationStatus, NotificationStore, Senders};
+use shared::customers::records::{NotificationStatus, NotificationStore, Senders};
+use shared::customers::service::CustomerNotifier;
 use shared::customers::sms::SnsSmsSender;
 use shared::customers::{Contact, ContactFields, ContactStore, CustomerSettings, EsimRef};
 use shared::model::ProviderId;
@@ -52,7 +52,7 @@ async fn pipeline(rig: &MotoRig, settings: CustomerSettings) -> Arc<Pipeline> {
         sender: Arc::new(senders),
         settings,
     };
-    let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let sink = Arc::new(shared::alerts::sink::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
     Arc::new(
         Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), common::quick_settings())
             .with_customers(Arc::new(notifier)),
@@ -144,7 +144,7 @@ async fn a_thousand_concurrent_copies_send_one_sms_and_one_email() {
     let sms = sms_to(phone).await;
     assert_eq!(sms.len(), 1, "{sms:?}");
     assert!(sms[0].starts_with("Travelsim: Bonjour Claire"), "{}", sms[0]);
-    let measured = shared::notify::sms::measure(&sms[0]);
+    let measured = shared::alerts::sink::sms::measure(&sms[0]);
     assert_eq!(measured.segments, 1, "{measured:?}");
     let emails = email_to(email).await;
     assert_eq!(emails.len(), 1, "{emails:?}");
@@ -240,7 +240,7 @@ async fn quiet_hours_hold_a_message_in_the_outbox_until_morning_on_dynamodb() {
     assert_eq!((queued.due, queued.queued, queued.sent), (3, 3, 0));
     assert!(sms_to(told).await.is_empty(), "handed over, not sent");
     let handed = handed.into_inner().unwrap();
-    let mut morning = shared::customers::notifier::OutboxReport::default();
+    let mut morning = shared::customers::service::OutboxReport::default();
     for (alert, channel) in handed.iter().chain(handed.iter()) {
         let one = pipeline.send_queued_notification(alert, *channel).await.unwrap();
         (morning.due, morning.sent, morning.not_sent, morning.retry) = (
@@ -324,7 +324,7 @@ async fn the_sms_cap_counts_per_phone_over_24_hours_and_erasure_masks_past_recor
         .await
         .unwrap()
         .unwrap();
-    let masked = shared::customers::notifier::mask_past_notifications(store, &removed)
+    let masked = shared::customers::service::mask_past_notifications(store, &removed)
         .await
         .unwrap();
     assert_eq!(masked, 2);

@@ -3,7 +3,7 @@
 //! on its queue, tells each channel once, keeps a message that failed for now and drops what is no alert.
 
 use super::*;
-use shared::notify::render;
+use shared::alerts::sink::render;
 use shared::pipeline::CustomerQueue;
 use shared::sqs_event::{sns_envelope, SqsEvent};
 

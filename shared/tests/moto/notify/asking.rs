@@ -48,7 +48,7 @@ async fn the_asking_index_queues_due_esims_and_a_worker_asks_each_once() {
     };
     let mut settings = common::quick_settings();
     settings.asking = plan.clone();
-    let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let sink = Arc::new(shared::alerts::sink::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
     let pipeline = Pipeline::new(rig.store.clone(), sink, rig.clock.clone(), settings.clone());
     let (busy, idle) = ("8944500000000000101", "8944500000000000102");
     let noon = common::instant("2026-12-06T12:00:00Z");

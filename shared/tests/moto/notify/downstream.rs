@@ -4,7 +4,7 @@
 //! queue holds as Lambda hands it, sends one SMS and one email.
 
 use super::*;
-use shared::notify::sns::SnsSink;
+use shared::alerts::sink::sns::SnsSink;
 use shared::pipeline::CustomerQueue;
 use shared::sqs_event::SqsEvent;
 

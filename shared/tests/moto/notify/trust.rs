@@ -6,10 +6,10 @@ use super::{contact, low_data, pipeline, sms_to, MotoRig};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use shared::clock::Clock;
-use shared::customers::notifier::CustomerNotifier;
-use shared::customers::notify::{
+use shared::customers::records::{
     Channel, MemorySender, NotificationClaim, NotificationRecord, NotificationStatus, NotificationStore,
 };
+use shared::customers::service::CustomerNotifier;
 use shared::customers::{ContactStore, CustomerSettings};
 use shared::model::ProviderId;
 use shared::pipeline::Pipeline;
@@ -167,7 +167,7 @@ async fn a_crash_between_send_and_record_sends_again_marked_as_a_possible_duplic
         sender: sender.clone(),
         settings: settings(None),
     };
-    let sink = Arc::new(shared::notify::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
+    let sink = Arc::new(shared::alerts::sink::sns::SnsSink::new(rig.sns.clone(), &rig.topic_arn));
     let pipeline = Arc::new(
         Pipeline::new(
             rig.store.clone(),

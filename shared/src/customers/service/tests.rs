@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::alerts::{Alert, AlertType, ALERT_SCHEMA_VERSION};
-use crate::customers::notify::{MemorySender, NotificationStatus};
+use crate::customers::records::{MemorySender, NotificationStatus};
 use crate::customers::{ContactFields, ContactStore, CustomerSettings, QuietHours};
 use crate::model::{DataUsage, DedupeKey, EsimIdentity, ProviderId};
 use crate::store::{KvStore, MemoryBackend};

@@ -2,7 +2,7 @@
 //! then. One run sends them all, or hands a batch larger than it handles in place to workers, one job each.
 
 use super::{CustomerNotifier, NotifyError, OutboxReport, Sent};
-use crate::customers::notify::{due_claimable, Channel, NotificationRecord, NotificationStatus};
+use crate::customers::records::{due_claimable, Channel, NotificationRecord, NotificationStatus};
 use crate::customers::zone_of;
 use crate::store::{Lease, StoreError};
 use chrono::{DateTime, Utc};

@@ -5,7 +5,7 @@
 //! transient failure releases the claim and fails the attempt, so its retry sends it (the customer sender's
 //! queue deployed, the provider's retry when told in place, the next scheduled run for the outbox).
 
-use super::notify::{
+use super::records::{
     Channel, CustomerSender, NotificationClaim, NotificationRecord, NotificationStatus, NotificationStore, SendFailure,
 };
 use super::{customer_message, mask_email, mask_phone, refs_of, zone_of, Contact, ContactLookup};
