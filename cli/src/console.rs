@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use shared::alerts::sink::{render, AlertSink, PublishError};
 use shared::alerts::Alert;
 use shared::customers::records::{Channel, CustomerSender, SendFailure};
-use shared::customers::{mask_email, mask_phone, CustomerMessage};
+use shared::customers::{mask_address, CustomerMessage};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]
@@ -42,21 +42,18 @@ impl CustomerSender for ConsoleCustomerSender {
     }
 
     async fn send(&self, channel: Channel, to: &str, message: &CustomerMessage) -> Result<String, SendFailure> {
-        match channel {
-            Channel::Sms => println!(
-                "CUSTOMER SMS to {} [{}]: {}",
-                mask_phone(to),
-                message.locale,
-                message.sms
-            ),
-            Channel::Email => println!(
-                "CUSTOMER EMAIL to {} [{}]: {}\n{}",
-                mask_email(to),
-                message.locale,
-                message.email_subject,
-                message.email_text.trim_end()
-            ),
-        }
+        let told = message.for_channel(channel);
+        // The subject where the channel has one, then the text.
+        let body = match told.subject {
+            Some(subject) => format!("{subject}\n{}", told.text.trim_end()),
+            None => told.text.to_string(),
+        };
+        println!(
+            "CUSTOMER {} to {} [{}]: {body}",
+            channel.as_str().to_uppercase(),
+            mask_address(channel, to),
+            message.locale
+        );
         Ok(format!(
             "console-customer-{}",
             self.count.fetch_add(1, Ordering::Relaxed) + 1
@@ -64,18 +61,12 @@ impl CustomerSender for ConsoleCustomerSender {
     }
 
     fn held(&self, channel: Channel, to: &str, message: &CustomerMessage, until: DateTime<Utc>) {
-        let to = match channel {
-            Channel::Sms => mask_phone(to),
-            Channel::Email => mask_email(to),
-        };
+        let to = mask_address(channel, to);
         println!(
             "CUSTOMER {} to {to} held by quiet hours until {} (`esimhooks sweep` sends it then): {}",
             channel.as_str().to_uppercase(),
             until.format("%Y-%m-%d %H:%M UTC"),
-            match channel {
-                Channel::Sms => &message.sms,
-                Channel::Email => &message.email_subject,
-            }
+            message.for_channel(channel).headline()
         );
     }
 }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use serde::Serialize;
-use shared::customers::records::{Channel, NotificationRecord};
-use shared::customers::{mask_email, mask_phone};
+use shared::customers::mask_address;
+use shared::customers::records::NotificationRecord;
 use shared::model::PartnerId;
 use shared::model::{Lifecycle, ProviderId};
 use shared::store::{FleetFilter, ListQuery, StoreQuery};
@@ -216,10 +216,7 @@ pub fn told(notifications: &[NotificationRecord]) -> Option<String> {
     let parts: Vec<String> = notifications
         .iter()
         .map(|n| {
-            let to = match n.channel {
-                Channel::Sms => mask_phone(&n.to),
-                Channel::Email => mask_email(&n.to),
-            };
+            let to = mask_address(n.channel, &n.to);
             let duplicate = if n.possible_duplicate {
                 " (possible duplicate)"
             } else {

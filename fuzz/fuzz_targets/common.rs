@@ -106,10 +106,10 @@ pub fn assert_customer_text_is_ours(event: &Event) {
             // Bundle text that our own words happen to contain ("of data left") is not the provider's doing.
             let unbundled = shared::alerts::Alert { bundle: None, ..alert.clone() };
             let ours = customer_message(&unbundled, &contact, &CustomerSettings::default()).expect("the same facts");
-            let ours = [ours.sms, ours.email_subject, ours.email_text].concat();
+            let ours = ours.texts().concat();
             let bundle = alert.bundle.iter().flat_map(|b| [b.name.as_deref(), b.reference.as_deref()]).flatten();
             let bundle: Vec<&str> = bundle.filter(|text| text.len() >= 8 && !ours.contains(text)).collect();
-            for text in [&message.sms, &message.email_subject, &message.email_text] {
+            for text in message.texts() {
                 let theirs = text.replace(TOPUP_URL, "");
                 assert!(!theirs.contains("://") && !theirs.contains("www.") && !theirs.contains('@'), "{text:?}");
                 assert!(!text.chars().any(|c| is_unsafe(c) && c != '\n'), "{text:?}");

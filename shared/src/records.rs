@@ -6,6 +6,9 @@ use crate::alerts::Alert;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// A way to reach a customer. Everything that goes through every channel reads [`Channel::ALL`]; what is a
+/// channel's own (its sender, its wording, its address and permission on the contact) is matched on it, so the
+/// compiler names each place a new channel needs (`docs/customers.md`, "Adding a channel").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -14,6 +17,10 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// Every channel, in sending order.
+    pub const ALL: [Self; 2] = [Self::Sms, Self::Email];
+
+    /// Its name: in stored records, in a contact's channels (`sms|email`), in logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sms => "sms",

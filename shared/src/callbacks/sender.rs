@@ -349,10 +349,10 @@ fn disabled_notice(
     let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>"));
     CustomerMessage {
         locale: "en".into(),
-        sms: String::new(),
         email_subject: format!("Callbacks to your endpoint were disabled ({})", partner.id),
         email_text: text,
         email_html: html,
+        ..CustomerMessage::default()
     }
 }
 

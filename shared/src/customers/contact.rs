@@ -2,10 +2,12 @@
 
 use super::EsimRef;
 use crate::model::{PartnerId, ProviderId};
+use crate::records::Channel;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The channels a customer may be told through.
+/// The channels a customer may be told through: one flag per channel, stored and given as `{"sms": true,
+/// "email": false}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channels {
     pub sms: bool,
@@ -19,33 +21,61 @@ impl Default for Channels {
 }
 
 impl Channels {
-    /// `sms|email`, `sms,email`, `sms`, `email` or `none`, in any case; blank means both.
+    /// Whether the customer may be told through `channel`.
+    pub fn allows(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Sms => self.sms,
+            Channel::Email => self.email,
+        }
+    }
+
+    /// Allows `channel`, or not.
+    pub fn set(&mut self, channel: Channel, allowed: bool) {
+        match channel {
+            Channel::Sms => self.sms = allowed,
+            Channel::Email => self.email = allowed,
+        }
+    }
+
+    /// Channel names (`sms`, `email`) separated by `|`, `,` or spaces, or `none`, in any case; blank means the
+    /// default.
     pub fn parse(text: &str) -> Option<Self> {
         if text.trim().is_empty() {
             return Some(Self::default());
         }
-        let mut channels = Self {
-            sms: false,
-            email: false,
-        };
+        let mut channels = Self::default();
+        for channel in Channel::ALL {
+            channels.set(channel, false);
+        }
         for word in text.split(['|', ',', ' ']).filter(|w| !w.is_empty()) {
-            match word.to_ascii_lowercase().as_str() {
-                "sms" => channels.sms = true,
-                "email" => channels.email = true,
-                "none" => {}
-                _ => return None,
+            let word = word.to_ascii_lowercase();
+            if word == "none" {
+                continue;
             }
+            let channel = Channel::ALL.into_iter().find(|channel| channel.as_str() == word)?;
+            channels.set(channel, true);
         }
         Some(channels)
     }
 
-    pub fn as_text(&self) -> &'static str {
-        match (self.sms, self.email) {
-            (true, true) => "sms|email",
-            (true, false) => "sms",
-            (false, true) => "email",
-            (false, false) => "none",
+    /// The allowed channels' names joined by `|` (`sms|email`), or `none`.
+    pub fn as_text(&self) -> String {
+        let allowed: Vec<&str> = Channel::ALL
+            .into_iter()
+            .filter(|channel| self.allows(*channel))
+            .map(Channel::as_str)
+            .collect();
+        if allowed.is_empty() {
+            "none".into()
+        } else {
+            allowed.join("|")
         }
+    }
+
+    /// What [`Channels::parse`] takes, for the refusal: `sms, email, sms|email or none`.
+    fn choices() -> String {
+        let names = Channel::ALL.map(Channel::as_str);
+        format!("{}, {} or none", names.join(", "), names.join("|"))
     }
 }
 
@@ -288,7 +318,7 @@ impl Contact {
             topup_url: topup_url(text("topup_url", &fields.topup_url, 2048)?)?,
             channels: match text("channels", &fields.channels, 32)? {
                 Some(channels) => Channels::parse(&channels)
-                    .ok_or_else(|| problem("channels", "use sms, email, sms|email or none"))?,
+                    .ok_or_else(|| problem("channels", format!("use {}", Channels::choices())))?,
                 None => Channels::default(),
             },
             partner_id: match text("partner_id", &fields.partner_id, 64)? {
@@ -317,6 +347,19 @@ impl Contact {
         refs
     }
 
+    /// Where `channel` reaches this customer, allowed or not: their phone for SMS, their email address for email.
+    pub fn stored_address(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Sms => self.phone.as_deref(),
+            Channel::Email => self.email.as_deref(),
+        }
+    }
+
+    /// Where this customer may be told through `channel`: its address, when they allow the channel.
+    pub fn address(&self, channel: Channel) -> Option<&str> {
+        self.stored_address(channel).filter(|_| self.channels.allows(channel))
+    }
+
     /// The fields it was made from, for export and editing.
     pub fn to_fields(&self) -> ContactFields {
         ContactFields {
@@ -331,7 +374,7 @@ impl Contact {
             time_zone: self.time_zone.clone(),
             customer_id: self.customer_id.clone(),
             topup_url: self.topup_url.clone(),
-            channels: Some(self.channels.as_text().to_string()),
+            channels: Some(self.channels.as_text()),
             partner_id: self.partner_id.as_ref().map(ToString::to_string),
         }
     }
@@ -346,6 +389,14 @@ pub fn mask_phone(phone: &str) -> String {
     let head: String = chars[..3].iter().collect();
     let tail: String = chars[chars.len() - 3..].iter().collect();
     format!("{head}{}{tail}", "•".repeat(chars.len() - 6))
+}
+
+/// `channel`'s address masked for tables and logs: [`mask_phone`] for SMS, [`mask_email`] for email.
+pub fn mask_address(channel: Channel, address: &str) -> String {
+    match channel {
+        Channel::Sms => mask_phone(address),
+        Channel::Email => mask_email(address),
+    }
 }
 
 /// `j•••@example.com`: the first character of the local part and the domain, for tables.

@@ -57,12 +57,13 @@ impl CustomerSender for SesEmailSender {
                 channel.as_str()
             )));
         }
+        let message = message.for_channel(Channel::Email);
         let body = Body::builder()
-            .text(content(&message.email_text)?)
-            .html(content(&message.email_html)?)
+            .text(content(message.text)?)
+            .set_html(message.html.map(content).transpose()?)
             .build();
         let email = Message::builder()
-            .subject(content(&message.email_subject)?)
+            .subject(content(message.headline())?)
             .body(body)
             .build();
         let output = self

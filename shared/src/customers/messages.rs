@@ -5,12 +5,14 @@
 
 use super::{Contact, CustomerSettings, DataUnits, Wording};
 use crate::alerts::{Alert, AlertType};
+use crate::records::Channel;
 use crate::sms_length as sms;
 use crate::text::escape_html;
 use chrono::{DateTime, Utc};
 
-/// One customer's message for one alert, in every form a channel takes.
-#[derive(Debug, Clone, PartialEq)]
+/// One customer's message for one alert, in every form a channel takes; a channel reads its own through
+/// [`CustomerMessage::for_channel`].
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomerMessage {
     pub locale: String,
     /// Fitted to the configured number of SMS parts in its encoding.
@@ -18,6 +20,55 @@ pub struct CustomerMessage {
     pub email_subject: String,
     pub email_text: String,
     pub email_html: String,
+}
+
+/// A message as one channel sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelMessage<'a> {
+    /// For channels that have one (email).
+    pub subject: Option<&'a str>,
+    /// The message as text: the SMS itself, the email's plain-text body.
+    pub text: &'a str,
+    /// For channels that take HTML (email): the text as markup.
+    pub html: Option<&'a str>,
+}
+
+impl<'a> ChannelMessage<'a> {
+    /// What the customer reads first: the subject, else the text (what the console shows of a held message and
+    /// tests keep of a sent one).
+    pub fn headline(&self) -> &'a str {
+        self.subject.unwrap_or(self.text)
+    }
+}
+
+impl CustomerMessage {
+    /// The message as `channel` sends it.
+    pub fn for_channel(&self, channel: Channel) -> ChannelMessage<'_> {
+        match channel {
+            Channel::Sms => ChannelMessage {
+                subject: None,
+                text: &self.sms,
+                html: None,
+            },
+            Channel::Email => ChannelMessage {
+                subject: Some(&self.email_subject),
+                text: &self.email_text,
+                html: Some(&self.email_html),
+            },
+        }
+    }
+
+    /// Every text a customer reads, channel by channel in sending order: each one's subject, then its text (the
+    /// HTML is the text again, as markup).
+    pub fn texts(&self) -> Vec<&str> {
+        Channel::ALL
+            .into_iter()
+            .flat_map(|channel| {
+                let message = self.for_channel(channel);
+                message.subject.into_iter().chain([message.text])
+            })
+            .collect()
+    }
 }
 
 /// `template` with each `{name}` replaced by its value, in one pass: a value is never read as a template

@@ -24,9 +24,11 @@ mod upsert;
 mod wording;
 
 pub use crate::model::DataUnits;
-pub use contact::{is_email_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem};
+pub use contact::{
+    is_email_address, mask_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem,
+};
 pub use kv::INDEXED_SPACES;
-pub use messages::{customer_message, CustomerMessage};
+pub use messages::{customer_message, ChannelMessage, CustomerMessage};
 pub use plans::{PlanCatalog, PlanError};
 pub use policy::{zone_of, CustomerSettings, QuietHours, QuietHoursError, DEFAULT_BRAND};
 pub use upsert::{upsert_plan, Conflict, Replace};

@@ -7,6 +7,7 @@ use crate::alerts::Alert;
 use crate::store::{alert_decision, AlertClaim, AlertStatus, Decision, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 #[cfg(any(test, feature = "testing"))]
 use std::sync::Mutex;
@@ -206,29 +207,33 @@ impl CustomerSender for MemorySender {
                 return Err(failures.remove(0));
             }
         }
-        let text = match channel {
-            Channel::Sms => message.sms.clone(),
-            Channel::Email => message.email_subject.clone(),
-        };
+        let text = message.for_channel(channel).headline().to_string();
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.push((channel, to.to_string(), text));
         Ok(format!("memory-{}", sent.len()))
     }
 }
 
-/// SMS by one sender and email by another, each optional (no SES sender: no customer email).
+/// Each channel's sender, where one is configured (no SES sender: no customer email).
 #[derive(Default)]
-pub struct Senders {
-    pub sms: Option<Arc<dyn CustomerSender>>,
-    pub email: Option<Arc<dyn CustomerSender>>,
-}
+pub struct Senders(BTreeMap<Channel, Arc<dyn CustomerSender>>);
 
 impl Senders {
-    fn of(&self, channel: Channel) -> Option<&Arc<dyn CustomerSender>> {
-        match channel {
-            Channel::Sms => self.sms.as_ref(),
-            Channel::Email => self.email.as_ref(),
-        }
+    /// These senders, and `sender` for `channel`.
+    pub fn with(mut self, channel: Channel, sender: Arc<dyn CustomerSender>) -> Self {
+        self.0.insert(channel, sender);
+        self
+    }
+
+    /// The sender of `channel`, if one is configured.
+    pub fn of(&self, channel: Channel) -> Option<&Arc<dyn CustomerSender>> {
+        self.0.get(&channel)
+    }
+}
+
+impl FromIterator<(Channel, Arc<dyn CustomerSender>)> for Senders {
+    fn from_iter<I: IntoIterator<Item = (Channel, Arc<dyn CustomerSender>)>>(senders: I) -> Self {
+        Self(senders.into_iter().collect())
     }
 }
 

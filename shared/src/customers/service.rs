@@ -8,7 +8,7 @@
 use super::records::{
     Channel, CustomerSender, NotificationClaim, NotificationRecord, NotificationStatus, NotificationStore, SendFailure,
 };
-use super::{customer_message, mask_email, mask_phone, refs_of, zone_of, Contact, ContactLookup};
+use super::{customer_message, mask_address, refs_of, zone_of, Contact, ContactLookup};
 use super::{CustomerMessage, CustomerSettings};
 use crate::alerts::Alert;
 use crate::model::log_ref;
@@ -91,11 +91,7 @@ impl CustomerNotifier {
 
     /// Where `contact` may be reached by `channel` now: allowed by the contact and a sender configured.
     fn address<'c>(&self, contact: &'c Contact, channel: Channel) -> Option<&'c str> {
-        let (allowed, to) = match channel {
-            Channel::Sms => (contact.channels.sms, contact.phone.as_deref()),
-            Channel::Email => (contact.channels.email, contact.email.as_deref()),
-        };
-        to.filter(|_| allowed && self.sender.sends(channel))
+        contact.address(channel).filter(|_| self.sender.sends(channel))
     }
 
     /// Tells `contact` about `alert` through every channel allowed, each once, the channels at the same time; a
@@ -114,8 +110,8 @@ impl CustomerNotifier {
             .settings
             .quiet_hours
             .and_then(|quiet| quiet.release_time(now, zone_of(contact.time_zone.as_deref())));
-        // The channels are independent records: SMS and email go out at the same time.
-        let told = join_all([Channel::Sms, Channel::Email].map(|channel| {
+        // The channels are independent records: they go out at the same time.
+        let told = join_all(Channel::ALL.map(|channel| {
             let telling = Telling {
                 alert,
                 contact,
@@ -271,15 +267,14 @@ impl CustomerNotifier {
     }
 }
 
-/// Erases `contact`'s phone and email from every notification record sent to them (after the contact itself
-/// is removed); returns how many records were masked.
+/// Erases `contact`'s addresses (phone, email) from every notification record sent to them (after the contact
+/// itself is removed); returns how many records were masked.
 pub async fn mask_past_notifications(store: &dyn NotificationStore, contact: &Contact) -> Result<usize, StoreError> {
     let mut masked = 0;
-    if let Some(phone) = &contact.phone {
-        masked += store.mask_recipient(phone, &mask_phone(phone)).await?;
-    }
-    if let Some(email) = &contact.email {
-        masked += store.mask_recipient(email, &mask_email(email)).await?;
+    for channel in Channel::ALL {
+        if let Some(address) = contact.stored_address(channel) {
+            masked += store.mask_recipient(address, &mask_address(channel, address)).await?;
+        }
     }
     Ok(masked)
 }

@@ -82,7 +82,7 @@ impl CustomerSender for SnsSmsSender {
             .client
             .publish()
             .phone_number(to)
-            .message(&message.sms)
+            .message(message.for_channel(Channel::Sms).text)
             .message_attributes("AWS.SNS.SMS.SMSType", attribute("Transactional")?);
         if let Some(sender_id) = &self.sender_id {
             request = request.message_attributes("AWS.SNS.SMS.SenderID", attribute(sender_id)?);

@@ -82,7 +82,9 @@ pub async fn build_callback_sender() -> Result<QueueSender, StartupError> {
     sender.emit_metrics = true;
     sender.follow(config.delivery);
     // Partners with a contact email hear when an endpoint is disabled.
-    sender.notices = customers::customer_senders(&sdk, &config.senders).email;
+    sender.notices = customers::customer_senders(&sdk, &config.senders)
+        .of(crate::records::Channel::Email)
+        .cloned();
     Ok(QueueSender {
         sender,
         sqs: aws_sdk_sqs::Client::new(&sdk),

@@ -10,7 +10,7 @@ use crate::config::{process_env, SenderIdentity};
 use crate::customers::api::CustomersApi;
 use crate::customers::email::SesEmailSender;
 use crate::customers::named::NamedEsims;
-use crate::customers::records::Senders;
+use crate::customers::records::{Channel, CustomerSender, Senders};
 use crate::customers::sms::SnsSmsSender;
 use crate::pipeline::CustomerQueue;
 use crate::sqs_event::SqsEvent;
@@ -21,21 +21,31 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{service_fn, Error};
 use std::sync::Arc;
 
+/// Each channel's sender, where it is configured.
+pub fn customer_senders(sdk: &aws_config::SdkConfig, identity: &SenderIdentity) -> Senders {
+    Channel::ALL
+        .into_iter()
+        .filter_map(|channel| Some((channel, channel_sender(channel, sdk, identity)?)))
+        .collect()
+}
+
 /// Customers are told by SMS (SNS, from the sender id or origination number where set) and, once an email
 /// sender is named, by email (SES, through the configuration set where set).
-pub fn customer_senders(sdk: &aws_config::SdkConfig, identity: &SenderIdentity) -> Senders {
-    let sms = SnsSmsSender::new(
-        aws_sdk_sns::Client::new(sdk),
-        identity.sms_sender_id.clone(),
-        identity.sms_origination_number.clone(),
-    );
-    let email = identity.email_from.clone().map(|from| {
-        let ses = aws_sdk_sesv2::Client::new(sdk);
-        Arc::new(SesEmailSender::new(ses, from, identity.ses_configuration_set.clone())) as _
-    });
-    Senders {
-        sms: Some(Arc::new(sms)),
-        email,
+fn channel_sender(
+    channel: Channel,
+    sdk: &aws_config::SdkConfig,
+    identity: &SenderIdentity,
+) -> Option<Arc<dyn CustomerSender>> {
+    match channel {
+        Channel::Sms => Some(Arc::new(SnsSmsSender::new(
+            aws_sdk_sns::Client::new(sdk),
+            identity.sms_sender_id.clone(),
+            identity.sms_origination_number.clone(),
+        ))),
+        Channel::Email => identity.email_from.clone().map(|from| {
+            let ses = aws_sdk_sesv2::Client::new(sdk);
+            Arc::new(SesEmailSender::new(ses, from, identity.ses_configuration_set.clone())) as _
+        }),
     }
 }
 

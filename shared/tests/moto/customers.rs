@@ -397,9 +397,7 @@ async fn sms_go_straight_to_the_number_and_opted_out_numbers_are_refused() {
     let message = shared::customers::CustomerMessage {
         locale: "en".into(),
         sms: "Travelsim: Hi Ana, your eSIM plan has 10% of its data left.".into(),
-        email_subject: String::new(),
-        email_text: String::new(),
-        email_html: String::new(),
+        ..Default::default()
     };
     let id = sender.send(Channel::Sms, "+34612345678", &message).await.unwrap();
     assert!(!id.is_empty());

@@ -10,7 +10,7 @@ use moto_rig::MotoRig;
 use serde_json::{json, Value};
 use shared::clock::Clock;
 use shared::customers::email::SesEmailSender;
-use shared::customers::records::{NotificationStatus, NotificationStore, Senders};
+use shared::customers::records::{Channel, NotificationStatus, NotificationStore, Senders};
 use shared::customers::service::CustomerNotifier;
 use shared::customers::sms::SnsSmsSender;
 use shared::customers::{Contact, ContactFields, ContactStore, CustomerSettings, EsimRef};
@@ -42,10 +42,9 @@ fn contact(pairs: &[(&str, &str)]) -> Contact {
 async fn pipeline(rig: &MotoRig, settings: CustomerSettings) -> Arc<Pipeline> {
     let ses = aws_sdk_sesv2::Client::new(&rig.sdk);
     ses.create_email_identity().email_identity(FROM).send().await.unwrap();
-    let senders = Senders {
-        sms: Some(Arc::new(SnsSmsSender::new(rig.sns.clone(), None, None))),
-        email: Some(Arc::new(SesEmailSender::new(ses, FROM.into(), None))),
-    };
+    let senders = Senders::default()
+        .with(Channel::Sms, Arc::new(SnsSmsSender::new(rig.sns.clone(), None, None)))
+        .with(Channel::Email, Arc::new(SesEmailSender::new(ses, FROM.into(), None)));
     let notifier = CustomerNotifier {
         contacts: rig.store.clone(),
         notifications: rig.store.clone(),

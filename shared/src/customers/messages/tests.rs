@@ -298,7 +298,7 @@ proptest::proptest! {
         any.provider_level = Some(provider_level);
         let url = "https://shop.example/t/1";
         if let Some(message) = customer_message(&any, &contact_with(&locale, "Ana", url), &settings("T", 1)) {
-            for text in [&message.sms, &message.email_subject, &message.email_text] {
+            for text in message.texts() {
                 let theirs = text.replace(url, "");
                 proptest::prop_assert!(!theirs.contains("://") && !theirs.contains("www.") && !theirs.contains('@'), "{}", text);
                 proptest::prop_assert!(!text.chars().any(|c| crate::text::is_unsafe(c) && c != '\n'), "{:?}", text);
