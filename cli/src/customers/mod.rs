@@ -289,7 +289,7 @@ fn print_contact(out: &mut impl Write, contact: &Contact, json: bool) -> std::io
         ("time_zone", contact.time_zone.clone()),
         ("customer_id", contact.customer_id.clone()),
         ("topup_url", contact.topup_url.clone()),
-        ("channels", Some(contact.channels.as_text().to_string())),
+        ("channels", Some(contact.channels.as_text())),
         ("partner_id", contact.partner_id.as_ref().map(ToString::to_string)),
     ];
     for (name, value) in rows {
