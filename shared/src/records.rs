@@ -6,27 +6,36 @@ use crate::alerts::Alert;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A way to reach a customer. Everything that goes through every channel reads [`Channel::ALL`]; what is a
-/// channel's own (its sender, its wording, its address and permission on the contact) is matched on it, so the
-/// compiler names each place a new channel needs (`docs/customers.md`, "Adding a channel").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Sms,
-    Email,
+/// Declares the enum of channels, its names and `ALL`, from one line each.
+macro_rules! channels {
+    ($($variant:ident = $name:literal,)+) => {
+        /// A way to reach a customer: one variant per line of the list below.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Channel {
+            $(#[serde(rename = $name)] $variant,)+
+        }
+
+        impl Channel {
+            /// Every channel, in sending order (the order of the list).
+            pub const ALL: [Self; [$($name),+].len()] = [$(Self::$variant),+];
+
+            /// Its name: in stored records, in a contact's channels (`sms|email`), in logs.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-impl Channel {
-    /// Every channel, in sending order.
-    pub const ALL: [Self; 2] = [Self::Sms, Self::Email];
-
-    /// Its name: in stored records, in a contact's channels (`sms|email`), in logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sms => "sms",
-            Self::Email => "email",
-        }
-    }
+// The list of channels: one line each, `Variant = "name"`, in sending order. Everything that goes through every
+// channel reads `Channel::ALL`; what is a channel's own (its sender, its wording, its address and permission on
+// the contact) is matched on it, so the compiler names each place a new one needs (`docs/customers.md`,
+// "Adding a channel").
+channels! {
+    Sms = "sms",
+    Email = "email",
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,5 +115,22 @@ impl NotificationRecord {
     /// Waiting in the outbox (queued, or claimed from it): the records the outbox index holds.
     pub fn in_outbox(&self) -> bool {
         self.due_at.is_some() && matches!(self.status, NotificationStatus::Queued | NotificationStatus::Claimed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_stored_by_their_names_in_sending_order() {
+        assert_eq!(Channel::ALL.map(Channel::as_str), ["sms", "email"]);
+        for channel in Channel::ALL {
+            assert_eq!(serde_json::to_value(channel).unwrap(), channel.as_str());
+            assert_eq!(
+                serde_json::from_value::<Channel>(channel.as_str().into()).unwrap(),
+                channel
+            );
+        }
     }
 }

@@ -176,3 +176,31 @@ fn emails_follow_the_documented_rule() {
     }
     assert!(long_total.len() > 254);
 }
+
+#[test]
+fn channels_read_and_print_by_their_names() {
+    for (text, shown) in [
+        ("sms|email", "sms|email"),
+        ("SMS, Email", "sms|email"),
+        ("email sms", "sms|email"),
+        ("sms", "sms"),
+        ("email", "email"),
+        ("none", "none"),
+        ("", "sms|email"),
+    ] {
+        assert_eq!(Channels::parse(text).unwrap().as_text(), shown, "{text:?}");
+    }
+    assert_eq!(Channels::parse("sms|fax"), None);
+    // Stored and given as one flag per channel.
+    assert_eq!(
+        serde_json::to_value(Channels::parse("sms").unwrap()).unwrap(),
+        serde_json::json!({"sms": true, "email": false})
+    );
+    let refused = Contact::from_fields(&fields(&[
+        ("provider", "airalo"),
+        ("iccid", "8900000000000000001"),
+        ("channels", "fax"),
+    ]))
+    .unwrap_err();
+    assert_eq!(refused.to_string(), "channels: use sms, email, sms|email or none");
+}
