@@ -7,7 +7,7 @@
 use super::{lease, low_data_alert, reading};
 use chrono::{DateTime, Duration, Utc};
 use shared::alerts::Alert;
-use shared::customers::notify::{
+use shared::customers::records::{
     Channel, NotificationClaim, NotificationRecord, NotificationStatus, NotificationStore,
 };
 use shared::model::ProviderId;
@@ -40,12 +40,10 @@ fn alert(iccid: &str, at: DateTime<Utc>) -> Alert {
     ))
 }
 
-/// `alert`'s message by `channel` claimed by `attempt` until `until`.
+/// `alert`'s message by `channel` claimed by `attempt` until `until`: to the phone by SMS, else to the email
+/// address (the store keeps the address whatever the channel).
 fn claimed(alert: &Alert, channel: Channel, attempt: &str, until: DateTime<Utc>) -> NotificationRecord {
-    let to = match channel {
-        Channel::Sms => PHONE,
-        Channel::Email => EMAIL,
-    };
+    let to = if channel == Channel::Sms { PHONE } else { EMAIL };
     NotificationRecord::claimed(alert, channel, to, Some("cust-1".into()), &lease(attempt, until))
 }
 
