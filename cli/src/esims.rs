@@ -166,7 +166,7 @@ pub async fn run_opened(command: &EsimsCommand, out: &mut dyn Write) -> Result<(
                 .as_deref()
                 .ok_or("the aws backend needs --table or ESIMHOOKS_TABLE")?;
             let sdk = shared::aws::sdk_config().await;
-            let registry = shared::callbacks::dynamodb::DynamoRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+            let registry = shared::backends::dynamodb::DynamoRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), table);
             run(command, events, query, &registry, now, out).await
         }
     }

@@ -7,11 +7,7 @@ use std::path::Path;
 
 /// The features' indexed spaces, whose entries are written beside the store's own when a file is reindexed.
 fn feature_spaces() -> Vec<IndexedSpace> {
-    [
-        shared::customers::INDEXED_SPACES,
-        shared::callbacks::local::INDEXED_SPACES,
-    ]
-    .concat()
+    [shared::customers::INDEXED_SPACES, shared::callbacks::INDEXED_SPACES].concat()
 }
 
 /// The store in the file at `path`, its indexes written first when the file is from before they were.

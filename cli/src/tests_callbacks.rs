@@ -231,9 +231,9 @@ async fn on_sqlite_each_notification_reaches_its_owner_and_the_all_partner_only(
 
 #[tokio::test]
 async fn partners_stored_before_scopes_keep_hearing_of_all_and_new_ones_hear_of_their_own() {
-    use shared::callbacks::local::PARTNERS;
     use shared::callbacks::partner::{PartnerId, Scope};
     use shared::callbacks::registry::CallbackRegistry;
+    use shared::callbacks::spaces::PARTNERS;
     use shared::store::KvBackend;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("upgrade.db");

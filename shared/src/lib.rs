@@ -13,6 +13,7 @@ pub mod apigw;
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod backends;
 pub mod callbacks;
 pub mod clock;
 pub mod config;

@@ -4,8 +4,8 @@
 use super::{run, Backends, PartnersArgs};
 use crate::backend::BackendKind;
 use crate::sqlite::open_store;
-use shared::callbacks::attempts::DynamoAttemptLog;
-use shared::callbacks::dynamodb::DynamoRegistry;
+use shared::backends::dynamodb::DynamoAttemptLog;
+use shared::backends::dynamodb::DynamoRegistry;
 use shared::callbacks::http::HttpPoster;
 use shared::callbacks::local::LocalCallbacks;
 use shared::callbacks::queue::SqsJobQueue;

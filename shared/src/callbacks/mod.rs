@@ -4,15 +4,12 @@
 //! `recovery.rs`); see `docs/callbacks.md`.
 //!
 //! Deployed, notifications reach the sender through the alerts topic and an SQS queue (`queue.rs`), and
-//! partners, endpoints and attempts live in DynamoDB (`dynamodb.rs`, `attempts.rs`). Locally, `serve` keeps
-//! all of it, the queue included, in its SQLite store (`local.rs`).
+//! partners, endpoints and attempts live in DynamoDB (`backends/dynamodb/`: `callbacks.rs`, `attempts.rs`).
+//! Locally, `serve` keeps all of it, the queue included, in its SQLite store (`backends/kv/callbacks.rs`, the
+//! queue and sender in `local.rs`), in the key spaces declared in `spaces.rs`.
 
 pub mod api;
-#[cfg(feature = "aws")]
-pub mod attempts;
 pub mod delivery;
-#[cfg(feature = "aws")]
-pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod http;
 pub mod local;
@@ -30,9 +27,8 @@ pub mod sender;
 pub mod signing;
 #[cfg(feature = "aws")]
 pub mod sns;
+pub mod spaces;
 pub mod throttle;
-#[cfg(feature = "aws")]
-pub mod throttle_dynamodb;
 pub mod transport;
 pub mod url;
 
@@ -41,3 +37,4 @@ pub use api::CallbacksApi;
 pub use crate::notification::NotificationType;
 pub use notification::{EchoSubject, Notification};
 pub use partner::{Partner, PartnerId};
+pub use spaces::INDEXED_SPACES;

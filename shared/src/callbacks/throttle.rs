@@ -4,7 +4,7 @@
 //! is answered 429 until its window ends, whatever key it presents, so guessing keys or partner ids stops
 //! there. API Gateway's per-route throttling caps the volume before any of this (template.yaml).
 //!
-//! Counters live in DynamoDB where deployed (`throttle_dynamodb.rs`), in memory in `serve`.
+//! Counters live in DynamoDB where deployed (`backends/dynamodb/auth_failures.rs`), in memory in `serve`.
 
 use super::partner::PartnerId;
 use crate::store::keys::{partner_subject, source_subject};

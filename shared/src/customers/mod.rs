@@ -7,10 +7,7 @@
 pub mod api;
 mod contact;
 #[cfg(feature = "aws")]
-mod dynamodb;
-#[cfg(feature = "aws")]
 pub mod email;
-mod kv;
 mod messages;
 pub mod named;
 mod plans;
@@ -19,6 +16,7 @@ pub mod records;
 pub mod service;
 #[cfg(feature = "aws")]
 pub mod sms;
+pub(crate) mod spaces;
 pub mod teller;
 mod upsert;
 mod wording;
@@ -27,10 +25,10 @@ pub use crate::model::DataUnits;
 pub use contact::{
     is_email_address, mask_address, mask_email, mask_phone, Channels, Contact, ContactFields, ContactProblem,
 };
-pub use kv::INDEXED_SPACES;
 pub use messages::{customer_message, ChannelMessage, CustomerMessage};
 pub use plans::{PlanCatalog, PlanError};
 pub use policy::{zone_of, CustomerSettings, QuietHours, QuietHoursError, DEFAULT_BRAND};
+pub use spaces::INDEXED_SPACES;
 pub use upsert::{upsert_plan, Conflict, Replace};
 pub use wording::{Templates, TemplatesError, Wording};
 

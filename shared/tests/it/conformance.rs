@@ -52,11 +52,7 @@ impl std::ops::Deref for Sqlite {
 
 fn sqlite_file() -> Sqlite {
     let dir = tempfile::tempdir().unwrap();
-    let features = [
-        shared::customers::INDEXED_SPACES,
-        shared::callbacks::local::INDEXED_SPACES,
-    ]
-    .concat();
+    let features = [shared::customers::INDEXED_SPACES, shared::callbacks::INDEXED_SPACES].concat();
     let backend = SqliteBackend::open(&dir.path().join("esimhooks.db")).unwrap();
     Sqlite {
         store: KvStore::open(backend, &features).unwrap(),

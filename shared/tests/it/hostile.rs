@@ -298,11 +298,7 @@ async fn a_repeated_conflict_is_one_record_with_a_count() {
         )
         .unwrap();
     // As a store opened from an older file does: entries are written for what was stored before them.
-    let features = [
-        shared::customers::INDEXED_SPACES,
-        shared::callbacks::local::INDEXED_SPACES,
-    ]
-    .concat();
+    let features = [shared::customers::INDEXED_SPACES, shared::callbacks::INDEXED_SPACES].concat();
     h.store.reindex(&features).unwrap();
     let conflicts = h.store.list_conflicts(&ListQuery::default()).await.unwrap();
     assert_eq!(conflicts.len(), 3);

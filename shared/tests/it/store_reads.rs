@@ -369,11 +369,7 @@ async fn a_store_from_before_the_indexes_answers_the_same_once_opened() {
             .is_empty(),
         "no entries yet"
     );
-    let features = [
-        shared::customers::INDEXED_SPACES,
-        shared::callbacks::local::INDEXED_SPACES,
-    ]
-    .concat();
+    let features = [shared::customers::INDEXED_SPACES, shared::callbacks::INDEXED_SPACES].concat();
     let reopened = KvStore::open(unopened.into_backend(), &features).unwrap();
     let now = common::instant(NOW);
     for filter in filters(now).into_iter().step_by(5) {

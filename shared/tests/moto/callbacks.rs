@@ -9,8 +9,8 @@ use common::*;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{json, Value};
 use shared::alerts::sink::sns::SnsSink;
-use shared::callbacks::attempts::DynamoAttemptLog;
-use shared::callbacks::dynamodb::DynamoRegistry;
+use shared::backends::dynamodb::DynamoAttemptLog;
+use shared::backends::dynamodb::DynamoRegistry;
 use shared::callbacks::http::HttpPoster;
 use shared::callbacks::notification::callback_body;
 use shared::callbacks::offboard::{remove_partner, Removed};
@@ -842,8 +842,8 @@ mod scopes;
 #[tokio::test]
 async fn failures_are_counted_on_the_table_and_throttle_the_api() {
     use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::backends::dynamodb::DynamoAuthFailures;
     use shared::callbacks::throttle::{AuthFailures, FailureThrottle, Limits, Subject, Window};
-    use shared::callbacks::throttle_dynamodb::DynamoAuthFailures;
     let mut t = Callbacks::new("cb-throttle").await;
     let counters = Arc::new(DynamoAuthFailures::new(
         t.rig.store.client().clone(),

@@ -4,9 +4,9 @@
 
 use crate::common::conformance::suite;
 use crate::moto_rig::MotoRig;
-use shared::callbacks::attempts::DynamoAttemptLog;
-use shared::callbacks::dynamodb::DynamoRegistry;
-use shared::callbacks::throttle_dynamodb::DynamoAuthFailures;
+use shared::backends::dynamodb::DynamoAttemptLog;
+use shared::backends::dynamodb::DynamoAuthFailures;
+use shared::backends::dynamodb::DynamoRegistry;
 use shared::store::dynamodb::DynamoStore;
 use std::sync::Arc;
 

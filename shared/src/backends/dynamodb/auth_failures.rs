@@ -2,7 +2,7 @@
 //! `<window start>`, whose `count` is added to atomically (so concurrent Lambda instances count together) and
 //! which expires an hour after its window (`ttl`, clean-up only: an ended window is never read).
 
-use super::throttle::{AuthFailures, Subject, Window};
+use crate::callbacks::throttle::{AuthFailures, Subject, Window};
 use crate::store::dynamodb::{item_key, n, unavailable};
 use crate::store::keys::{auth_failures_pk, instant};
 use crate::store::StoreError;

@@ -1,9 +1,9 @@
-//! The customer side on the events table: [`NotificationStore`] here, the directory ([`super::ContactStore`])
-//! in `contacts`.
+//! The customer side on the events table: [`NotificationStore`] here, the directory
+//! ([`crate::customers::ContactStore`]) in `contacts`.
 
 mod contacts;
 
-use super::records::{
+use crate::customers::records::{
     due_claimable, notification_decision, take_from_window, Channel, NotificationClaim, NotificationRecord,
     NotificationStatus, NotificationStore, OUTBOX_LOOKBACK, SMS_CAP_WINDOW,
 };

@@ -5,7 +5,7 @@
 //! what [`upsert_plan`] decided from the read holds when the write lands, or the write is refused and decided
 //! again from a fresh read.
 
-use super::super::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
+use crate::customers::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use crate::model::ProviderId;
 use crate::store::dynamodb::{get_json, get_s, item_key, s, to_json, unavailable, DynamoStore, Item};
 use crate::store::keys::{contact_pk, CONTACT_SK};

@@ -9,8 +9,8 @@
 //! - its send slots under a rate limit `ENDPOINT#<sha256 of the URL>` / `RATE` (`tat`: the next free slot,
 //!   epoch ms; `ttl`), apart from the endpoint item, which a sender puts back as it read it before posting.
 
-use super::partner::{Partner, PartnerId, Scope};
-use super::registry::{CallbackRegistry, Endpoint, Registration};
+use crate::callbacks::partner::{Partner, PartnerId, Scope};
+use crate::callbacks::registry::{CallbackRegistry, Endpoint, Registration};
 use crate::notification::NotificationType;
 use crate::store::dynamodb::{
     condition_held, get_items, get_n, get_s, item_key, key_of, s, to_json, unavailable, Item, LISTING_INDEX,

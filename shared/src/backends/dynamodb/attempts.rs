@@ -5,8 +5,8 @@
 //! `FAILED#<partner>#<shard>` / `<failed at>#<notification id>`, until recovered or 30 days old. Logs written
 //! before sharding (`ATTEMPTS#<partner>`, `FAILED#<partner>`) are read with them.
 
-use super::partner::PartnerId;
-use super::sender::{AttemptLog, AttemptRecord, FailedDelivery};
+use crate::callbacks::partner::PartnerId;
+use crate::callbacks::sender::{AttemptLog, AttemptRecord, FailedDelivery};
 use crate::store::dynamodb::{get_json, item_key, key_of, n, query_buckets, s, to_json, unavailable};
 use crate::store::keys::{
     attempt_sk, attempts_pk, attempts_pks, failed_pk, failed_pks, failed_pks_of, failed_sk, instant,

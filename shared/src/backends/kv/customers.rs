@@ -1,43 +1,21 @@
 //! [`ContactStore`] and [`NotificationStore`] on the key-value store (SQLite locally, memory in tests): one
 //! contact document per identifier; the notifications are in the store's own space, listed beside their alert.
+//! The key spaces and index entries are the customers' own (`customers/spaces.rs`).
 
-use super::records::{
+use crate::customers::records::{
     due_claimable, notification_decision, take_from_window, Channel, NotificationClaim, NotificationRecord,
     NotificationStore, OUTBOX_LOOKBACK,
 };
-use super::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
+use crate::customers::spaces::{ALLOWANCES, CONTACTS, CUSTOMER_INDEX};
+use crate::customers::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use crate::model::ProviderId;
-use crate::store::index::{IndexEntry, IndexRange, Indexed};
+use crate::store::index::IndexRange;
 use crate::store::keys::{allowance_key, contact_key, notification_key, sort_time};
 use crate::store::Decision;
-use crate::store::{Aliases, Change, IndexedSpace, KvBackend, KvStore, Space, StoreError};
+use crate::store::{Aliases, Change, KvBackend, KvStore, Space, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
-
-/// A contact's document under each of its identifiers.
-const CONTACTS: Space = Space::new("contacts");
-/// Per-phone daily SMS counts.
-const ALLOWANCES: Space = Space::new("allowances");
-
-/// The customer side's spaces with index entries, for rebuilding them ([`KvStore::reindex`]).
-pub const INDEXED_SPACES: &[IndexedSpace] = &[IndexedSpace::of::<Contact>(CONTACTS)];
-
-/// The index of contacts by customer id.
-const CUSTOMER_INDEX: &str = "customer";
-
-impl Indexed for Contact {
-    fn entries(&self) -> Vec<IndexEntry> {
-        let customer = self.customer_id.as_deref().filter(|c| !c.is_empty());
-        customer
-            .map(|customer| IndexEntry {
-                index: CUSTOMER_INDEX.into(),
-                value: customer.to_string(),
-            })
-            .into_iter()
-            .collect()
-    }
-}
 
 /// A customer id names the eSIMs of the contacts filed under it: their references, each with the provider
 /// of its contact.
