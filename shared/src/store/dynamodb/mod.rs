@@ -4,7 +4,7 @@
 //! of [`items`]; every key comes from [`super::keys`].
 
 pub(crate) mod conditions;
-mod events;
+pub(crate) mod events;
 pub(crate) mod items;
 mod query;
 
