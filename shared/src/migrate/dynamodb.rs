@@ -18,7 +18,8 @@ use crate::state::EsimState;
 use crate::store::dynamodb::events::state_item;
 use crate::store::dynamodb::items::{from_item, pack_json, to_item, ClaimRecord, StateItem};
 use crate::store::dynamodb::{
-    condition_held, get_s, item_key, key_of, n, s, unavailable, Item, ASKING_INDEX, EXPIRY_INDEX, LISTING_INDEX,
+    condition_held, get_s, index_names, item_key, key_of, n, s, unavailable, Item, ASKING_INDEX, EXPIRY_INDEX,
+    LISTING_INDEX,
 };
 use crate::store::keys::{item_kind, listing_entry, notification_outbox_entry, IndexKey, ItemKind, Listing};
 use crate::store::StoreError;
@@ -27,6 +28,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use edit::Edit;
 use futures_util::future::join_all;
+use serde_bytes::ByteBuf;
 use std::collections::HashMap;
 
 /// How many items are rewritten at once.
@@ -129,18 +131,9 @@ fn layout_of(pk: &str, sk: &str) -> &'static str {
 
 /// The indexes this release reads, which only the template (or `esimhooks init`) can add.
 async fn check_indexes(client: &Client, table: &str, report: &mut Report) -> Result<(), StoreError> {
-    let described = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(unavailable)?;
-    let indexes = described
-        .table
-        .and_then(|t| t.global_secondary_indexes)
-        .unwrap_or_default();
+    let indexes = index_names(client, table).await?;
     for wanted in [LISTING_INDEX, EXPIRY_INDEX, ASKING_INDEX] {
-        if !indexes.iter().any(|i| i.index_name() == Some(wanted)) {
+        if !indexes.iter().any(|i| i == wanted) {
             report.notes.push(format!(
                 "the table has no `{wanted}` index, which this release reads: deploy the template (or run \
                  `esimhooks init --table {table}`)"
@@ -148,6 +141,15 @@ async fn check_indexes(client: &Client, table: &str, report: &mut Report) -> Res
         }
     }
     Ok(())
+}
+
+/// A document in compact form: the one an item has, or its JSON text from before, packed byte for byte.
+fn compact(doc: &Option<ByteBuf>, text: &Option<String>) -> Result<ByteBuf, StoreError> {
+    match (doc, text) {
+        (Some(doc), _) => Ok(doc.clone()),
+        (None, Some(text)) => Ok(pack_json(text.as_bytes())),
+        (None, None) => Err(StoreError::Corrupt("item has no document".into())),
+    }
 }
 
 pub(super) struct Table<'a> {
@@ -257,11 +259,7 @@ impl Table<'_> {
         }
         let stored: StateItem = from_item(item.clone())?;
         let value: EsimState = stored.state()?;
-        let doc = match (&stored.doc, &stored.state) {
-            (Some(doc), _) => doc.clone(),
-            (None, Some(text)) => pack_json(text.as_bytes()),
-            (None, None) => return Err(StoreError::Corrupt("state item has no document".into())),
-        };
+        let doc = compact(&stored.doc, &stored.state)?;
         if self.dry_run {
             return Ok((found, Outcome::Rewritten));
         }

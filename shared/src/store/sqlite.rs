@@ -42,7 +42,8 @@ impl SqliteBackend {
              ) WITHOUT ROWID;",
         )
         .map_err(unavailable)?;
-        // Each item lists its own entries (JSON pairs), so replacing them needs no second index on `entries`.
+        // Each item lists its own entries (JSON pairs), so replacing them needs no second index on `entries`; a file
+        // from before the indexes gets that column here.
         crate::compat::local::add_entries_column(&conn).map_err(unavailable)?;
         Ok(Self(Mutex::new(conn)))
     }

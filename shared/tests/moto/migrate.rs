@@ -21,7 +21,7 @@ use shared::migrate::dynamodb::{migrate_items, migrate_table};
 use shared::migrate::{Counts, Report};
 use shared::model::{DedupeKey, Event, PayloadSha256};
 use shared::state::EsimState;
-use shared::store::{EventStore, Lease, ListQuery, StoreQuery};
+use shared::store::{EventStore, Lease, StoreQuery};
 use std::collections::HashMap;
 
 const START: &str = "2026-11-30T20:00:00Z";

@@ -2,11 +2,21 @@
 //! attributes that must still be as they were read. Placeholders are made only for what is used (DynamoDB
 //! rejects unused ones).
 
-use crate::store::dynamodb::Item;
+use crate::store::dynamodb::{built, Item};
 use crate::store::StoreError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, HashMap};
+
+/// The edit's condition and placeholders on a request builder: every kind of write names those setters alike.
+macro_rules! expressed {
+    ($builder:expr, $edit:expr) => {
+        $builder
+            .set_condition_expression($edit.condition())
+            .set_expression_attribute_names($edit.names())
+            .set_expression_attribute_values($edit.values())
+    };
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Edit {
@@ -16,10 +26,6 @@ pub(super) struct Edit {
     /// Attribute name to its placeholder.
     names: BTreeMap<String, String>,
     values: HashMap<String, AttributeValue>,
-}
-
-fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    built.map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 impl Edit {
@@ -92,45 +98,26 @@ impl Edit {
     }
 
     pub(super) fn on_update(self, request: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
-        request
-            .update_expression(self.update_expression())
-            .set_condition_expression(self.condition())
-            .set_expression_attribute_names(self.names())
-            .set_expression_attribute_values(self.values())
+        expressed!(request.update_expression(self.update_expression()), self)
     }
 
     /// The edit as one update of a transaction.
     pub(super) fn update(self, table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(table)
-            .set_key(Some(key))
-            .update_expression(self.update_expression())
-            .set_condition_expression(self.condition())
-            .set_expression_attribute_names(self.names())
-            .set_expression_attribute_values(self.values());
-        Ok(TransactWriteItem::builder().update(build(update.build())?).build())
+        let update = Update::builder().table_name(table).set_key(Some(key));
+        let update = expressed!(update.update_expression(self.update_expression()), self);
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
     /// The conditions alone, on a put of the whole `item`, in a transaction.
     pub(super) fn put(self, table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .set_condition_expression(self.condition())
-            .set_expression_attribute_names(self.names())
-            .set_expression_attribute_values(self.values());
-        Ok(TransactWriteItem::builder().put(build(put.build())?).build())
+        let put = expressed!(Put::builder().table_name(table).set_item(Some(item)), self);
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
 
     /// The conditions alone, on deleting the item at `key`, in a transaction.
     pub(super) fn delete(self, table: &str, key: Item) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(table)
-            .set_key(Some(key))
-            .set_condition_expression(self.condition())
-            .set_expression_attribute_names(self.names())
-            .set_expression_attribute_values(self.values());
-        Ok(TransactWriteItem::builder().delete(build(delete.build())?).build())
+        let delete = expressed!(Delete::builder().table_name(table).set_key(Some(key)), self);
+        Ok(TransactWriteItem::builder().delete(built(delete.build())?).build())
     }
 }
 

@@ -9,17 +9,15 @@
 //!   notification id, with its TTL.
 
 use super::edit::Edit;
-use super::{time, Found, Table};
+use super::{compact, time, Found, Table};
 use crate::callbacks::sender::{AttemptRecord, FailedDelivery};
 use crate::compat::{conflicts, documents, unsharded};
 use crate::migrate::Outcome;
 use crate::model::Event;
-use crate::store::dynamodb::items::{from_item, pack_json, ClaimRecord};
-use crate::store::dynamodb::{get_n, get_s, item_key, key_of, n, s, unavailable, Item};
+use crate::store::dynamodb::items::{from_item, ClaimRecord};
+use crate::store::dynamodb::{get_items, get_n, get_s, item_key, key_of, n, s, transaction_lost, unavailable, Item};
 use crate::store::keys::{attempts_pk, failed_pk, listing_entry, ItemKind, Listing};
 use crate::store::StoreError;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 /// Writes `items` together: false when a condition failed or a concurrent write got in the way.
@@ -32,18 +30,8 @@ async fn transact(table: &Table<'_>, items: Vec<TransactWriteItem>) -> Result<bo
         .await
     {
         Ok(_) => Ok(true),
-        Err(error) if lost(&error) => Ok(false),
+        Err(error) if transaction_lost(&error) => Ok(false),
         Err(error) => Err(unavailable(error)),
-    }
-}
-
-fn lost<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| matches!(reason.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))),
-        _ => false,
     }
 }
 
@@ -79,26 +67,16 @@ pub(super) async fn fold_conflict(table: &Table<'_>, item: &Item) -> Result<(Fou
     ];
     let record: ClaimRecord = from_item(item.clone())?;
     let event: Event = record.event()?;
-    let doc = match (&record.doc, &record.event) {
-        (Some(doc), _) => doc.clone(),
-        (None, Some(text)) => pack_json(text.as_bytes()),
-        (None, None) => return Err(StoreError::Corrupt("conflict item has no document".into())),
-    };
+    let doc = compact(&record.doc, &record.event)?;
     if table.dry_run {
         return Ok((found, Outcome::Rewritten));
     }
     let (pk, _) = key_of(item);
     let key = item_key(pk.clone(), event.payload_sha256.as_str());
-    let target = table
-        .client
-        .get_item()
-        .table_name(table.name)
-        .set_key(Some(key.clone()))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(unavailable)?
-        .item;
+    let target = get_items(table.client, table.name, vec![key.clone()])
+        .await?
+        .into_values()
+        .next();
     let seen = event.received_at;
     let doc = AttributeValue::B(doc.into_vec().into());
     let write = match target {
