@@ -20,6 +20,12 @@ pub async fn run(args: &MigrateArgs, out: &mut dyn Write) -> Result<(), String> 
     let report = match args.backend.backend {
         BackendKind::Local => {
             let db = &args.backend.db;
+            if !db.exists() {
+                return Err(format!(
+                    "no SQLite file at {}: nothing to migrate (--db names another)",
+                    db.display()
+                ));
+            }
             writeln!(out, "migrate: SQLite file {}", db.display()).map_err(|e| e.to_string())?;
             let (store, version_before) =
                 crate::sqlite::open_counted(db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
@@ -48,7 +54,8 @@ fn finish(report: &Report, out: &mut dyn Write) -> Result<(), String> {
     match report.left_to_rewrite() {
         0 => Ok(()),
         left => Err(format!(
-            "{left} items are still in an older layout (above): run esimhooks migrate again"
+            "{left} items were left in an older layout (changed meanwhile, or unreadable: above); run esimhooks \
+             migrate again"
         )),
     }
 }

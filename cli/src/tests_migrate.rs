@@ -243,3 +243,12 @@ fn migrate_takes_the_backend_flags_of_the_other_commands() {
     assert_eq!(args.backend.backend, backend::BackendKind::Aws);
     assert_eq!(args.backend.table.as_deref(), Some("t"));
 }
+
+#[tokio::test]
+async fn migrate_makes_no_file_where_there_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("missing.db");
+    let (printed, finished) = migrate(&db, &[]).await;
+    assert!(finished.unwrap_err().contains("nothing to migrate"), "{printed}");
+    assert!(!db.exists());
+}

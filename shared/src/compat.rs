@@ -174,6 +174,13 @@ pub const READERS: &[Reader] = &[
     },
 ];
 
+impl Reader {
+    /// Whether no batch rewrites its layout.
+    pub fn not_by_batch(&self) -> bool {
+        matches!(self.rewrite, Rewrite::NotByBatch { .. })
+    }
+}
+
 /// The reader named `name`.
 pub fn reader(name: &str) -> Option<&'static Reader> {
     READERS.iter().find(|r| r.name == name)

@@ -43,6 +43,10 @@ pub struct Report {
     pub dry_run: bool,
     /// By layout name ([`crate::compat::Reader::name`]); only the layouts this backend has.
     pub layouts: BTreeMap<&'static str, Counts>,
+    /// Items rewritten (a dry run: to rewrite), each once whatever the layouts it was in.
+    pub items_rewritten: u64,
+    /// Items left in a layout `migrate` rewrites (changed meanwhile, or unreadable), each once.
+    pub items_left: u64,
     /// Items that could not be read (their key and why): left as they are.
     pub unreadable: Vec<String>,
     /// Anything else to say (a table without an index this release reads).
@@ -57,14 +61,25 @@ impl Report {
         }
     }
 
-    /// Counts `outcome` of one item under `layout`.
-    pub fn count(&mut self, layout: &'static str, outcome: Outcome) {
-        let counts = self.layouts.entry(layout).or_default();
-        counts.scanned += 1;
-        match outcome {
-            Outcome::Rewritten => counts.rewritten += 1,
-            Outcome::Current => counts.current += 1,
-            Outcome::Left => counts.left += 1,
+    /// Counts one item: under each layout of its kind, as `outcome` where it was in that older layout (true)
+    /// and as current where not; and once in all, where it was in a layout `migrate` rewrites.
+    pub fn count(&mut self, found: &[(&'static str, bool)], outcome: Outcome) {
+        for &(layout, old) in found {
+            let counts = self.layouts.entry(layout).or_default();
+            counts.scanned += 1;
+            match if old { outcome } else { Outcome::Current } {
+                Outcome::Rewritten => counts.rewritten += 1,
+                Outcome::Current => counts.current += 1,
+                Outcome::Left => counts.left += 1,
+            }
+        }
+        let rewritable = |layout: &str| crate::compat::reader(layout).is_some_and(|r| !r.not_by_batch());
+        if found.iter().any(|&(layout, old)| old && rewritable(layout)) {
+            match outcome {
+                Outcome::Rewritten => self.items_rewritten += 1,
+                Outcome::Left => self.items_left += 1,
+                Outcome::Current => {}
+            }
         }
     }
 
@@ -74,19 +89,14 @@ impl Report {
         self.layouts.entry(layout).or_default();
     }
 
-    /// Items rewritten (or, in a dry run, to rewrite), over every layout.
+    /// Items rewritten (or, in a dry run, to rewrite).
     pub fn rewritten(&self) -> u64 {
-        self.layouts.values().map(|c| c.rewritten).sum()
+        self.items_rewritten
     }
 
-    /// Items a run of this layout could still rewrite: left over in the layouts `migrate` rewrites.
+    /// Items a next run could still rewrite: left in a layout `migrate` rewrites.
     pub fn left_to_rewrite(&self) -> u64 {
-        READERS
-            .iter()
-            .filter(|r| r.rewrite == Rewrite::Migrated)
-            .filter_map(|r| self.layouts.get(r.name))
-            .map(|c| c.left)
-            .sum()
+        self.items_left
     }
 
     /// The report as printed: one row per layout in [`READERS`] order, what no batch rewrites, and the verdict.

@@ -114,9 +114,7 @@ fn settle(item: &Item, result: Result<(Found, Outcome), StoreError>, report: &mu
         }
         Err(error) => return Err(error),
     };
-    for (layout, old) in found {
-        report.count(layout, if old { outcome } else { Outcome::Current });
-    }
+    report.count(&found, outcome);
     Ok(())
 }
 

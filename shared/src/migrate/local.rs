@@ -9,17 +9,17 @@ use super::{Outcome, Report};
 use crate::callbacks::local::PARTNERS;
 use crate::callbacks::partner::Partner;
 use crate::compat::{conflicts, former, local, partners};
-use crate::store::index::INDEX_VERSION;
 use crate::store::keys::conflict_key;
 use crate::store::{Change, Expected, KvBackend, KvStore, Space, StoreError, StoredConflict};
 
-/// Counts the file itself under `local-file-before-indexes`: its index version before this release opened it.
+/// Counts the file itself under `local-file-before-indexes`: its index version before this release opened it
+/// (0: from before the indexes; a later version only means they were rebuilt, as every release may).
 pub fn opened(report: &mut Report, version_before: u32) {
-    let outcome = match version_before < INDEX_VERSION {
-        true => Outcome::Rewritten,
-        false => Outcome::Current,
+    let outcome = match version_before {
+        0 => Outcome::Rewritten,
+        _ => Outcome::Current,
     };
-    report.count(local::NAME, outcome);
+    report.count(&[(local::NAME, outcome != Outcome::Current)], outcome);
 }
 
 /// Rewrites every older document of the store; `dry_run` only counts them.
@@ -35,11 +35,11 @@ pub fn migrate_store<B: KvBackend>(store: &KvStore<B>, dry_run: bool) -> Result<
             &key,
             &mut report,
         )?;
-        report.count(conflicts::NAME, outcome);
+        report.count(&[(conflicts::NAME, outcome != Outcome::Current)], outcome);
     }
     for (key, document) in store.backend().list(PARTNERS)? {
         let outcome = settled(scope(store, &key, &document, dry_run), PARTNERS, &key, &mut report)?;
-        report.count(partners::NAME, outcome);
+        report.count(&[(partners::NAME, outcome != Outcome::Current)], outcome);
     }
     Ok(report)
 }
