@@ -7,6 +7,7 @@ mod esims;
 mod listen;
 mod listing;
 mod maintain;
+mod migrate;
 mod partners;
 mod pipe;
 mod reconcile;
@@ -176,6 +177,9 @@ enum Command {
     Partners(partners::PartnersArgs),
     /// The customer directory: who to tell about each eSIM (import, get, set, remove).
     Customers(customers::CustomersArgs),
+    /// Rewrite every stored item of an older layout to the current one, once (after deploying a release);
+    /// --dry-run counts them per layout.
+    Migrate(migrate::MigrateArgs),
     /// List deliveries that reused a known id with a different payload.
     Conflicts {
         #[command(flatten)]
@@ -305,6 +309,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
         Command::Partners(args) => done(partners::open::run_opened(&args, &mut pipe::stdout()).await),
         Command::Customers(args) => customers::run(args, &process_env, &mut pipe::stdout()).await,
         Command::Sweep { backend } => done(sweep(backend, &process_env).await),
+        Command::Migrate(args) => done(migrate::run(&args, &mut pipe::stdout()).await),
         Command::Send(args) => tokio::task::spawn_blocking(move || send::run(&args))
             .await
             .map_err(|e| e.to_string())?,
@@ -385,6 +390,8 @@ mod tests_hostile;
 mod tests_import;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_migrate;
 #[cfg(test)]
 mod tests_newcomer;
 #[cfg(test)]

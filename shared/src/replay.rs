@@ -26,9 +26,7 @@ pub fn renormalize(stored: &Event) -> Result<Event, NormalizeError> {
     let mut event = (stored.provider.spec().normalize)(Verified::new(stored.provider, &delivery))?;
     // Stored under the key the delivery had before its dedupe basis changed: it keeps that identity, so
     // replay finds the stored record (and its alerts keep their ids) instead of making a second one.
-    if event.former_dedupe_key.as_ref() == Some(&stored.dedupe_key) {
-        event.dedupe_key = stored.dedupe_key.clone();
-    }
+    crate::compat::former::keep_stored_key(&mut event, &stored.dedupe_key);
     Ok(event)
 }
 

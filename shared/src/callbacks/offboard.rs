@@ -41,8 +41,8 @@ pub async fn remove_partner(
         // An endpoint is the partner's own (a URL belongs to one partner); the check keeps a damaged registry
         // from costing another partner its endpoint.
         if let Some(endpoint) = registry.endpoint(url).await?.filter(|e| &e.partner == id) {
-            if !endpoint.subscription_arn.is_empty() {
-                transport.unsubscribe(&endpoint.subscription_arn).await?;
+            if let Some(arn) = crate::compat::sns::subscription(&endpoint.subscription_arn) {
+                transport.unsubscribe(arn).await?;
             }
             registry.delete_endpoint(url).await?;
             endpoints += 1;
@@ -60,7 +60,7 @@ pub async fn remove_partner(
 }
 
 /// Removes every SNS HTTPS subscription an endpoint still has from before esimhooks delivered callbacks
-/// itself; returns how many. Safe to run again.
+/// itself (`compat::sns`); returns how many. Safe to run again.
 pub async fn retire_sns_subscriptions(
     registry: &dyn CallbackRegistry,
     transport: &dyn CallbackTransport,
@@ -73,10 +73,10 @@ pub async fn retire_sns_subscriptions(
             let Some(mut endpoint) = registry.endpoint(url).await?.filter(|e| e.partner == partner.id) else {
                 continue;
             };
-            if endpoint.subscription_arn.is_empty() {
+            let Some(arn) = crate::compat::sns::subscription(&endpoint.subscription_arn) else {
                 continue;
-            }
-            transport.unsubscribe(&endpoint.subscription_arn).await?;
+            };
+            transport.unsubscribe(arn).await?;
             endpoint.subscription_arn.clear();
             registry.save_endpoint(&endpoint).await?;
             retired += 1;

@@ -30,7 +30,7 @@ pub struct Partner {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
     /// Which eSIMs it hears of; one stored before scopes heard of all and still does.
-    #[serde(default = "Scope::before_scopes")]
+    #[serde(default = "crate::compat::partners::scope_before_scopes")]
     pub scope: Scope,
 }
 

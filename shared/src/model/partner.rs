@@ -64,12 +64,6 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// What a partner stored without a scope has: partners added before scopes heard of everything, and keep
-    /// doing so.
-    pub fn before_scopes() -> Self {
-        Self::All
-    }
-
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim() {
             "own" => Some(Self::Own),

@@ -209,7 +209,7 @@ impl Pipeline {
     }
 
     pub async fn process(&self, event: &Event) -> Result<Outcome, PipelineError> {
-        if let Some(former) = &event.former_dedupe_key {
+        if let Some(former) = crate::compat::former::dedupe_key(event) {
             let status = self.store.delivery_status(event.provider, former).await?;
             if status == Some(DeliveryStatus::Completed) {
                 return Ok(Outcome::Duplicate);

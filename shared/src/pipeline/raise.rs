@@ -38,7 +38,7 @@ impl Pipeline {
         };
         let ids: Vec<&String> = alerts
             .iter()
-            .flat_map(|a| std::iter::once(&a.alert_id).chain(a.former_alert_id.as_ref()))
+            .flat_map(|a| std::iter::once(&a.alert_id).chain(crate::compat::former::alert_id(a)))
             .collect();
         let statuses = join_all(ids.iter().map(|id| self.store.alert_status(id)));
         let (contact, statuses) = tokio::join!(contact, statuses);
@@ -125,7 +125,7 @@ impl Pipeline {
         if ahead.sent.get(&alert.alert_id) == Some(&true) {
             return Ok(false);
         }
-        if let Some(former) = &alert.former_alert_id {
+        if let Some(former) = crate::compat::former::alert_id(alert) {
             let sent_before = match ahead.sent.get(former) {
                 Some(sent) => *sent,
                 None => self.store.alert_status(former).await? == Some(AlertStatus::Sent),

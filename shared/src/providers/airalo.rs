@@ -127,8 +127,8 @@ fn key_by_canonical_body(event: &mut Event, body: &[u8]) {
     };
     event.dedupe_basis = DedupeBasis::CanonicalBody;
     if canonical != body {
-        let key = DedupeKey::body_hash(&PayloadSha256::of(&canonical));
-        event.former_dedupe_key = Some(std::mem::replace(&mut event.dedupe_key, key));
+        // The raw body's hash stays its former key: a copy stored under it is this delivery.
+        crate::compat::former::rekey(event, DedupeKey::body_hash(&PayloadSha256::of(&canonical)));
     }
 }
 

@@ -10,6 +10,7 @@
 //! The customer, partner-callback and local key-value store keys are in the submodules, re-exported here: no
 //! key or prefix is built anywhere else (a test, `keys/lint.rs`, holds to that).
 
+use crate::compat;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 mod callbacks;
@@ -116,6 +117,42 @@ impl Listing {
     }
 }
 
+/// What an item of the table is, by its key: what a scan (`esimhooks migrate`) tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    Delivery,
+    State,
+    Alert,
+    /// A customer notification, beside its alert.
+    Notification,
+    Conflict,
+    Partner,
+    Endpoint,
+    /// A partner's attempt log entry.
+    Attempt,
+    /// A callback delivery given up on.
+    Failed,
+    /// Anything else (registrations, contacts, send slots, SMS windows, authentication failures).
+    Other,
+}
+
+/// The kind of the item at (`pk`, `sk`).
+pub fn item_kind(pk: &str, sk: &str) -> ItemKind {
+    let prefix = pk.split('#').next().unwrap_or_default();
+    match (prefix, sk) {
+        ("EVENT", DELIVERY_SK) => ItemKind::Delivery,
+        ("ESIM", STATE_SK) => ItemKind::State,
+        ("ALERT", ALERT_SK) => ItemKind::Alert,
+        ("ALERT", sk) if sk.starts_with(NOTIFY_PREFIX) => ItemKind::Notification,
+        ("CONFLICT", _) => ItemKind::Conflict,
+        ("PARTNER", PARTNER_SK) => ItemKind::Partner,
+        ("ENDPOINT", ENDPOINT_SK) => ItemKind::Endpoint,
+        (callbacks::ATTEMPTS, _) => ItemKind::Attempt,
+        (callbacks::FAILED, _) => ItemKind::Failed,
+        _ => ItemKind::Other,
+    }
+}
+
 /// An item's entry in an index: its partition and sort key there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexKey {
@@ -136,13 +173,14 @@ pub fn listing_entry(listing: Listing, pk: &str, at: DateTime<Utc>) -> IndexKey 
     }
 }
 
-/// Every bucket of a day's listing: its shards, then the one unsharded bucket items from before sharding sit in.
+/// Every bucket of a day's listing: its shards, then the one unsharded bucket items from before sharding sit in
+/// (`compat::unsharded`).
 pub fn listing_buckets(listing: Listing, day: DateTime<Utc>) -> Vec<String> {
-    let day = day.format("%Y-%m-%d");
+    let day = day.format("%Y-%m-%d").to_string();
     let prefix = listing.prefix();
     (0..LISTING_SHARDS)
         .map(|shard| format!("{prefix}#{day}#{shard}"))
-        .chain(std::iter::once(format!("{prefix}#{day}")))
+        .chain(std::iter::once(compat::unsharded::bucket(prefix, &day)))
         .collect()
 }
 
@@ -206,9 +244,10 @@ pub fn outbox_buckets(hour: DateTime<Utc>) -> Vec<String> {
 }
 
 fn hour_buckets(prefix: &str, hour: DateTime<Utc>) -> Vec<String> {
+    let unsharded = compat::unsharded::bucket(prefix, &hour.format("%Y-%m-%dT%H").to_string());
     (0..BUCKET_SHARDS)
         .map(|shard| hour_bucket(prefix, hour, shard))
-        .chain(std::iter::once(format!("{prefix}#{}", hour.format("%Y-%m-%dT%H"))))
+        .chain(std::iter::once(unsharded))
         .collect()
 }
 
@@ -221,10 +260,11 @@ pub fn sort_instant(sk: &str) -> Option<DateTime<Utc>> {
 
 /// A sort-key range covering `[since, until)` in both the current (`...sssZ`) and the older
 /// (`...[.ffffff]+00:00#<pk>`) forms: from the whole second of `since` (an older key at that second sorts
-/// before its milliseconds), up to `until`'s millisecond, so a newest-first page is not filled with entries
-/// after `until`. What the range lets through at its ends is filtered on the item's own time.
+/// before its milliseconds: `compat::unsharded::range_from`), up to `until`'s millisecond, so a newest-first
+/// page is not filled with entries after `until`. What the range lets through at its ends is filtered on the
+/// item's own time.
 pub fn sort_range(since: DateTime<Utc>, until: DateTime<Utc>) -> (String, String) {
-    (since.format("%Y-%m-%dT%H:%M:%S").to_string(), instant(until))
+    (compat::unsharded::range_from(since), instant(until))
 }
 
 /// [`sort_range`] for a page of a window cut at a limit: without `until`'s own millisecond when `until` is on

@@ -6,7 +6,7 @@
 use super::index::{IndexEntry, IndexRange, Indexed, INDEX_VERSION};
 use super::keys::{by_provider, sort_time};
 use super::{StoreError, StoredAlert, StoredConflict, StoredDelivery};
-use crate::model::{Event, ProviderId};
+use crate::model::ProviderId;
 use crate::records::NotificationRecord;
 use crate::state::EsimState;
 use chrono::{DateTime, Utc};
@@ -131,6 +131,26 @@ pub trait KvBackend: Send + Sync + 'static {
     /// The [`INDEX_VERSION`] the entries were written for (0: a store from before there were indexes).
     fn index_version(&self) -> Result<u32, StoreError>;
     fn set_index_version(&self, version: u32) -> Result<(), StoreError>;
+    /// Applies the changes together only while every document in `expected` is still as given (`None`:
+    /// absent); false, and nothing written, when one changed. Atomic under [`KvStore`]'s lock; a backend another
+    /// process writes too (the SQLite file) checks and writes in one transaction.
+    fn apply_if(&self, expected: &[Expected], changes: &[Change]) -> Result<bool, StoreError> {
+        for expected in expected {
+            if self.get(expected.space, &expected.key)? != expected.document {
+                return Ok(false);
+            }
+        }
+        self.apply(changes)?;
+        Ok(true)
+    }
+}
+
+/// A document as a conditional write ([`KvBackend::apply_if`]) expects it: its text, or `None` for none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub space: Space,
+    pub key: String,
+    pub document: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -301,8 +321,8 @@ pub(crate) fn conflict_from_doc(doc: &str) -> Result<StoredConflict, StoreError>
     conflict_json(doc).map_err(|e| StoreError::Corrupt(format!("conflicts: {e}")))
 }
 
-/// A conflict's document, or the bare event an older file kept for it.
+/// A conflict's document, or the bare event an older file kept for it (`compat::conflicts`).
 fn conflict_json(doc: &str) -> Result<StoredConflict, serde_json::Error> {
     serde_json::from_str::<StoredConflict>(doc)
-        .or_else(|_| serde_json::from_str::<Event>(doc).map(StoredConflict::first))
+        .or_else(|_| crate::compat::conflicts::bare_event(doc).map(StoredConflict::first))
 }

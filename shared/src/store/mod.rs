@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use kv::{Aliases, Change, IndexedSpace, KvBackend, KvStore, Space};
+pub use kv::{Aliases, Change, Expected, IndexedSpace, KvBackend, KvStore, Space};
 #[cfg(any(test, feature = "testing"))]
 pub use memory::MemoryBackend;
 pub use read::{

@@ -3,8 +3,8 @@
 //! fleet page reads a range of those).
 
 use super::index::{IndexEntry, IndexRange};
-use super::{Change, KvBackend, Space, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use super::{Change, Expected, KvBackend, Space, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
@@ -30,6 +30,7 @@ impl SqliteBackend {
                  space TEXT NOT NULL,
                  key   TEXT NOT NULL,
                  doc   TEXT NOT NULL,
+                 entries TEXT,
                  PRIMARY KEY (space, key)
              );
              CREATE TABLE IF NOT EXISTS entries (
@@ -41,23 +42,9 @@ impl SqliteBackend {
              ) WITHOUT ROWID;",
         )
         .map_err(unavailable)?;
-        // Each item lists its own entries (JSON pairs), so replacing them needs no second index on `entries`.
-        let listed: bool = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'entries'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(unavailable)?
-            > 0;
-        if !listed {
-            // Another process opening the same old file may have added it first.
-            if let Err(e) = conn.execute_batch("ALTER TABLE items ADD COLUMN entries TEXT") {
-                if !e.to_string().contains("duplicate column") {
-                    return Err(unavailable(e));
-                }
-            }
-        }
+        // Each item lists its own entries (JSON pairs), so replacing them needs no second index on `entries`; a file
+        // from before the indexes gets that column here.
+        crate::compat::local::add_entries_column(&conn).map_err(unavailable)?;
         Ok(Self(Mutex::new(conn)))
     }
 
@@ -140,6 +127,24 @@ fn delete(transaction: &Transaction, space: Space, key: &str) -> rusqlite::Resul
     Ok(())
 }
 
+fn write(transaction: &Transaction, changes: &[Change]) -> rusqlite::Result<()> {
+    for change in changes {
+        match change {
+            Change::Put {
+                space,
+                key,
+                document,
+                entries,
+            } => match entries {
+                Some(entries) => put_indexed(transaction, *space, key, document, entries),
+                None => put(transaction, *space, key, document).map(|_| ()),
+            },
+            Change::Delete { space, key } => delete(transaction, *space, key),
+        }?;
+    }
+    Ok(())
+}
+
 impl KvBackend for SqliteBackend {
     fn get(&self, space: Space, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()
@@ -155,22 +160,32 @@ impl KvBackend for SqliteBackend {
     fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let transaction = conn.transaction().map_err(unavailable)?;
-        for change in changes {
-            match change {
-                Change::Put {
-                    space,
-                    key,
-                    document,
-                    entries,
-                } => match entries {
-                    Some(entries) => put_indexed(&transaction, *space, key, document, entries),
-                    None => put(&transaction, *space, key, document).map(|_| ()),
-                },
-                Change::Delete { space, key } => delete(&transaction, *space, key),
-            }
-            .map_err(unavailable)?;
-        }
+        write(&transaction, changes).map_err(unavailable)?;
         transaction.commit().map_err(unavailable)
+    }
+
+    /// The checks and the writes in one transaction that takes the file's write lock first, so no other process
+    /// writes between them.
+    fn apply_if(&self, expected: &[Expected], changes: &[Change]) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let transaction = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        for expected in expected {
+            let found: Option<String> = transaction
+                .prepare_cached("SELECT doc FROM items WHERE space = ?1 AND key = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![expected.space.as_str(), expected.key], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(unavailable)?;
+            if found != expected.document {
+                return Ok(false);
+            }
+        }
+        write(&transaction, changes).map_err(unavailable)?;
+        transaction.commit().map_err(unavailable)?;
+        Ok(true)
     }
 
     fn list(&self, space: Space) -> Result<Vec<(String, String)>, StoreError> {

@@ -18,6 +18,7 @@ mod customers;
 mod faults;
 mod hostile;
 mod layout;
+mod migrate;
 mod notify;
 mod pipeline;
 mod providers;

@@ -72,7 +72,7 @@ fn partner_from(item: &Item) -> Result<Partner, StoreError> {
         created_at: time(item, "created_at")?,
         signing_keys,
         contact_email: get_s(item, "contact_email").map(str::to_string),
-        scope: get_s(item, "scope").map_or(Ok(Scope::before_scopes()), |text| {
+        scope: get_s(item, "scope").map_or(Ok(crate::compat::partners::scope_before_scopes()), |text| {
             Scope::parse(text).ok_or_else(|| corrupt("scope"))
         })?,
     })

@@ -99,8 +99,7 @@ impl Parts {
         }
         if let Some(arn) = existing
             .as_ref()
-            .map(|e| e.subscription_arn.as_str())
-            .filter(|a| !a.is_empty())
+            .and_then(|e| crate::compat::sns::subscription(&e.subscription_arn))
         {
             self.transport.unsubscribe(arn).await?;
         }
@@ -133,8 +132,8 @@ impl Parts {
             return Ok(());
         }
         if let Some(endpoint) = self.registry.endpoint(url).await?.filter(|e| &e.partner == partner) {
-            if !endpoint.subscription_arn.is_empty() {
-                self.transport.unsubscribe(&endpoint.subscription_arn).await?;
+            if let Some(arn) = crate::compat::sns::subscription(&endpoint.subscription_arn) {
+                self.transport.unsubscribe(arn).await?;
             }
             self.registry.delete_endpoint(url).await?;
         }

@@ -24,6 +24,30 @@ use crate::store::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
+use serde_bytes::ByteBuf;
+
+/// The item a state is saved as, at `version`, with its document `doc`: its expiry entry while its plan end is
+/// known, its asking entry while it is filed to be asked.
+pub(crate) fn state_item(state: &EsimState, version: u64, doc: ByteBuf) -> StateItem {
+    let pk = state_pk(state.provider, &state.key);
+    let ends = state.expires_at().map(|at| expiry_entry(&pk, at));
+    let asked = state
+        .asking
+        .as_ref()
+        .and_then(Asking::filing)
+        .map(|(at, routine)| asking_entry(state.provider, &pk, at, routine));
+    StateItem {
+        pk,
+        sk: STATE_SK.into(),
+        version,
+        doc: Some(doc),
+        gsi2pk: ends.as_ref().map(|e| e.pk.clone()),
+        gsi2sk: ends.map(|e| e.sk),
+        gsi3pk: asked.as_ref().map(|e| e.pk.clone()),
+        gsi3sk: asked.map(|e| e.sk),
+        state: None,
+    }
+}
 
 impl DynamoStore {
     fn delivery_key(provider: ProviderId, dedupe_key: &str) -> Item {
@@ -152,24 +176,7 @@ impl EventStore for DynamoStore {
     }
 
     async fn save_state(&self, state: &EsimState, expected: Option<u64>) -> Result<bool, StoreError> {
-        let pk = state_pk(state.provider, &state.key);
-        let ends = state.expires_at().map(|at| expiry_entry(&pk, at));
-        let asked = state
-            .asking
-            .as_ref()
-            .and_then(Asking::filing)
-            .map(|(at, routine)| asking_entry(state.provider, &pk, at, routine));
-        let item = StateItem {
-            pk,
-            sk: STATE_SK.into(),
-            version: expected.map_or(1, |v| v + 1),
-            doc: Some(pack(state)?),
-            gsi2pk: ends.as_ref().map(|e| e.pk.clone()),
-            gsi2sk: ends.map(|e| e.sk),
-            gsi3pk: asked.as_ref().map(|e| e.pk.clone()),
-            gsi3sk: asked.map(|e| e.sk),
-            state: None,
-        };
+        let item = state_item(state, expected.map_or(1, |v| v + 1), pack(state)?);
         let request = self
             .client
             .put_item()

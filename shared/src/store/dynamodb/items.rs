@@ -19,9 +19,14 @@ const MAX_DOCUMENT: usize = 1 << 20;
 /// A document in compact form: the format byte, then the deflated JSON.
 pub(crate) fn pack<T: Serialize>(value: &T) -> Result<ByteBuf, StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(pack_json(&json))
+}
+
+/// JSON text in compact form, byte for byte: it unpacks to exactly what reading the text gives.
+pub(crate) fn pack_json(json: &[u8]) -> ByteBuf {
     let mut packed = vec![DEFLATED_JSON];
-    packed.extend(miniz_oxide::deflate::compress_to_vec(&json, 9));
-    Ok(ByteBuf::from(packed))
+    packed.extend(miniz_oxide::deflate::compress_to_vec(json, 9));
+    ByteBuf::from(packed)
 }
 
 pub(crate) fn unpack<T: DeserializeOwned>(packed: &[u8]) -> Result<T, StoreError> {
@@ -35,11 +40,11 @@ pub(crate) fn unpack<T: DeserializeOwned>(packed: &[u8]) -> Result<T, StoreError
     serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
 }
 
-/// The document of an item: compact (`doc`) or, on an item from before it, JSON text.
+/// The document of an item: compact (`doc`) or, on an item from before it, JSON text (`compat::documents`).
 fn document<T: DeserializeOwned>(doc: &Option<ByteBuf>, legacy: &Option<String>) -> Result<T, StoreError> {
     match (doc, legacy) {
         (Some(packed), _) => unpack(packed),
-        (None, Some(text)) => serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string())),
+        (None, Some(text)) => crate::compat::documents::from_text(text).map_err(|e| StoreError::Corrupt(e.to_string())),
         (None, None) => Err(StoreError::Corrupt("item has no document".into())),
     }
 }

@@ -4,7 +4,7 @@
 //! of [`items`]; every key comes from [`super::keys`].
 
 pub(crate) mod conditions;
-mod events;
+pub(crate) mod events;
 pub(crate) mod items;
 mod query;
 
@@ -12,6 +12,7 @@ use super::{AlertStatus, DeliveryStatus, StoreError};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{
@@ -75,6 +76,40 @@ where
         Err(e) if e.as_service_error().and_then(|se| se.code()) == Some("ConditionalCheckFailedException") => Ok(false),
         Err(e) => Err(unavailable(e)),
     }
+}
+
+/// A request built from its parts, or why it could not be.
+pub(crate) fn built<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    built.map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// Whether a transaction was cancelled because an item was no longer as read (or another transaction held
+/// it): the caller reads again and decides again.
+pub(crate) fn transaction_lost<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| matches!(reason.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))),
+        _ => false,
+    }
+}
+
+/// The names of the table's global secondary indexes.
+pub(crate) async fn index_names(client: &Client, table: &str) -> Result<Vec<String>, StoreError> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(described
+        .table
+        .and_then(|t| t.global_secondary_indexes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| i.index_name)
+        .collect())
 }
 
 /// The primary key of an item.
@@ -302,19 +337,7 @@ impl DynamoStore {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => {
                 // A table made by an earlier release: add the index asking reads, where it is missing.
-                let described = client
-                    .describe_table()
-                    .table_name(table)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                let has_asking = described
-                    .table
-                    .and_then(|t| t.global_secondary_indexes)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|i| i.index_name() == Some(ASKING_INDEX));
-                if !has_asking {
+                if !index_names(client, table).await?.iter().any(|i| i == ASKING_INDEX) {
                     let create = CreateGlobalSecondaryIndexAction::builder()
                         .index_name(ASKING_INDEX)
                         .key_schema(key("gsi3pk", KeyType::Hash)?)

@@ -45,17 +45,19 @@ fn alert_from_item(item: Item) -> Result<StoredAlert, StoreError> {
     })
 }
 
-/// A conflict record; one written before conflicts were counted has no count or times: seen once, then.
+/// A conflict record; one written before conflicts were counted has no count or times: seen once, then
+/// (`compat::conflicts`).
 fn conflict_from_item(item: Item) -> Result<StoredConflict, StoreError> {
-    let count = get_n(&item, "count").map_or(1, |c| c.max(1) as u64);
+    let count = get_n(&item, "count");
     let first = instant(get_s(&item, "first_seen_at"));
     let last = instant(get_s(&item, "last_seen_at"));
     let record: ClaimRecord = from_item(item)?;
     let event: Event = record.event()?;
+    let (count, first_seen_at, last_seen_at) = crate::compat::conflicts::seen(count, first, last, event.received_at);
     Ok(StoredConflict {
         count,
-        first_seen_at: first.unwrap_or(event.received_at),
-        last_seen_at: last.unwrap_or(event.received_at),
+        first_seen_at,
+        last_seen_at,
         event,
     })
 }

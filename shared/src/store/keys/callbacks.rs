@@ -16,8 +16,8 @@ pub const ENDPOINT_SK: &str = "ENDPOINT";
 /// The sort key of an endpoint's send slots under a rate limit, apart from the endpoint item.
 pub const RATE_SK: &str = "RATE";
 
-const ATTEMPTS: &str = "ATTEMPTS";
-const FAILED: &str = "FAILED";
+pub(super) const ATTEMPTS: &str = "ATTEMPTS";
+pub(super) const FAILED: &str = "FAILED";
 
 /// A partner's item and its registrations (`PARTNER#<id>`).
 pub fn partner_pk(id: impl Display) -> String {
@@ -49,7 +49,8 @@ fn sharded(prefix: &str, partner: &str, notification_id: &str) -> String {
     format!("{prefix}#{partner}#{}", shard_of(notification_id, LISTING_SHARDS))
 }
 
-/// Every partition of a partner's attempt log, then the unsharded one of logs from before sharding.
+/// Every partition of a partner's attempt log, then the unsharded one of logs from before sharding
+/// (`compat::unsharded`).
 pub fn attempts_pks(partner: &str) -> Vec<String> {
     partner_log_pks(ATTEMPTS, partner)
 }
@@ -67,7 +68,7 @@ fn partner_log_pks(prefix: &str, partner: &str) -> Vec<String> {
 }
 
 fn unsharded(prefix: &str, partner: &str) -> String {
-    format!("{prefix}#{partner}")
+    crate::compat::unsharded::bucket(prefix, partner)
 }
 
 /// Where one given-up delivery may be: its shard, or the one partition of a log from before sharding.

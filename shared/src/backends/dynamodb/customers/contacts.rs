@@ -7,12 +7,12 @@
 
 use crate::customers::{upsert_plan, Conflict, Contact, ContactLookup, ContactStore, EsimRef, Replace, Upserted};
 use crate::model::ProviderId;
-use crate::store::dynamodb::{get_json, get_s, item_key, s, to_json, unavailable, DynamoStore, Item};
+use crate::store::dynamodb::{
+    built, get_json, get_s, item_key, s, to_json, transaction_lost, unavailable, DynamoStore, Item,
+};
 use crate::store::keys::{contact_pk, CONTACT_SK};
 use crate::store::StoreError;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -23,26 +23,10 @@ fn pk(provider: ProviderId, esim: &EsimRef) -> String {
     contact_pk(provider, esim.kind(), esim.value())
 }
 
-fn build<T>(built: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    built.map_err(|e| StoreError::Unavailable(e.to_string()))
-}
-
 /// A contact item as read: the contact and its document exactly as stored, for the write's condition.
 struct Read {
     contact: Contact,
     document: String,
-}
-
-/// Whether a transaction was cancelled because an item was no longer as read (or another transaction held
-/// it): the caller reads again and decides again.
-fn lost_race<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| matches!(reason.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))),
-        _ => false,
-    }
 }
 
 impl DynamoStore {
@@ -71,7 +55,7 @@ impl DynamoStore {
             .await;
         match sent {
             Ok(_) => Ok(true),
-            Err(error) if lost_race(&error) => Ok(false),
+            Err(error) if transaction_lost(&error) => Ok(false),
             Err(error) => Err(unavailable(error)),
         }
     }
@@ -95,7 +79,7 @@ impl DynamoStore {
                 .expression_attribute_values(":was", s(was)),
             None => put.condition_expression("attribute_not_exists(pk)"),
         };
-        Ok(TransactWriteItem::builder().put(build(put.build())?).build())
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
 
     /// Deletes the item under `key`, on condition that it still holds `was` (or is already gone).
@@ -110,7 +94,7 @@ impl DynamoStore {
                 .expression_attribute_values(":was", s(was)),
             None => delete,
         };
-        Ok(TransactWriteItem::builder().delete(build(delete.build())?).build())
+        Ok(TransactWriteItem::builder().delete(built(delete.build())?).build())
     }
 }
 
