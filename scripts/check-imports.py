@@ -304,6 +304,10 @@ def scan(rel):
         use_spans.append((m.start(), end))
         cur = mod_at(rel, m.start())
         kind = 'pub use' if m.group(1).strip() else 'use'
+        # A `#[doc(hidden)] pub use` only keeps a former public path working (a moved module re-exported where
+        # it was): no code of the module uses it, so it is no dependency of the module.
+        if kind == 'pub use' and re.search(r'#\[\s*doc\s*\(\s*hidden\s*\)\s*\]\s*(#\[[^\]]*\]\s*)*$', s[:m.start()]):
+            continue
         for segs, off, glob in parse_use(s[start:end], start):
             r = resolve(segs, cur)
             if r:

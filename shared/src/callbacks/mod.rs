@@ -38,3 +38,14 @@ pub use crate::notification::NotificationType;
 pub use notification::{EchoSubject, Notification};
 pub use partner::{Partner, PartnerId};
 pub use spaces::INDEXED_SPACES;
+
+// Former paths of the DynamoDB adapters, now in `backends::dynamodb`: kept for code written against them.
+#[cfg(feature = "aws")]
+#[doc(hidden)]
+pub use crate::backends::dynamodb::attempts;
+#[cfg(feature = "aws")]
+#[doc(hidden)]
+pub use crate::backends::dynamodb::auth_failures as throttle_dynamodb;
+#[cfg(feature = "aws")]
+#[doc(hidden)]
+pub use crate::backends::dynamodb::callbacks as dynamodb;
