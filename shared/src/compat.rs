@@ -120,7 +120,7 @@ pub const READERS: &[Reader] = &[
     Reader {
         name: local::NAME,
         layout: "a local SQLite file from before the store's indexes: no `entries` column, index version 0",
-        read_by: "store/sqlite.rs (`compat::local::add_entries_column`); `KvStore::open` then writes the entries \
+        read_by: "store/kv/sqlite.rs (`compat::local::add_entries_column`); `KvStore::open` then writes the entries \
                   (as it does whenever `INDEX_VERSION` moves)",
         since: SINCE,
         remove_in: REMOVE_IN,

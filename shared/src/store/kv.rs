@@ -1,7 +1,16 @@
 //! The key-value store: JSON documents in spaces, each with its index entries, over any backend that can get,
 //! put, list and range them (memory for tests, the local SQLite file). A process-wide lock makes each
-//! read-modify-write atomic, which is all those need. Its `EventStore` is in `kv_events.rs`, its `StoreQuery` in
-//! `kv_query.rs`.
+//! read-modify-write atomic, which is all those need. One room for the backend and its backends: its `EventStore`
+//! is in `kv/events.rs`, its `StoreQuery` in `kv/query.rs`, its orderings in `kv/index.rs`, and the backends
+//! themselves in `kv/memory.rs` and `kv/sqlite.rs`.
+
+mod events;
+pub mod index;
+#[cfg(any(test, feature = "testing"))]
+pub(super) mod memory;
+mod query;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 use super::index::{IndexEntry, IndexRange, Indexed, INDEX_VERSION};
 use super::keys::{by_provider, sort_time};

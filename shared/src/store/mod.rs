@@ -6,16 +6,13 @@
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;
-pub mod index;
 pub mod keys;
 pub mod kv;
-mod kv_events;
-mod kv_query;
-#[cfg(any(test, feature = "testing"))]
-mod memory;
 pub mod read;
+
+pub use kv::index;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub use kv::sqlite;
 
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
@@ -24,9 +21,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use kv::{Aliases, Change, Expected, IndexedSpace, KvBackend, KvStore, Space};
 #[cfg(any(test, feature = "testing"))]
-pub use memory::MemoryBackend;
+pub use kv::memory::MemoryBackend;
+pub use kv::{Aliases, Change, Expected, IndexedSpace, KvBackend, KvStore, Space};
 pub use read::{
     count_alerts, count_by_hour, AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts, StoreQuery,
     ASKING_LOOKBACK,

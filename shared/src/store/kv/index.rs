@@ -1,14 +1,14 @@
 //! The orderings the key-value store keeps beside its documents, so a listing, a timeline or a fleet page reads
 //! a range of one index instead of a whole space. Each document says where it sorts ([`Indexed`]); the backend
-//! replaces a document's entries whenever the document is written through [`super::KvStore::write_indexed`].
+//! replaces a document's entries whenever the document is written through [`crate::store::KvStore::write_indexed`].
 //! The entries of events, states, alerts and their notifications are here; each feature declares its own
 //! documents' beside them.
 
-use super::keys::{by_provider, esim_entry, lifecycle_entry, sort_ratio, sort_time, told_index};
-use super::{StoredAlert, StoredConflict, StoredDelivery};
 use crate::model::{EsimIdentity, ProviderId};
 use crate::records::NotificationRecord;
 use crate::state::EsimState;
+use crate::store::keys::{by_provider, esim_entry, lifecycle_entry, sort_ratio, sort_time, told_index};
+use crate::store::{StoredAlert, StoredConflict, StoredDelivery};
 use chrono::{DateTime, Utc};
 
 /// Bumped when documents' entries change, so a store opened from an older file rebuilds its indexes.
@@ -149,7 +149,7 @@ impl Indexed for StoredAlert {
         let a = &self.alert;
         let mut entries = Entries::default();
         entries.both("time", a.provider, sort_time(a.raised_at));
-        if self.status == super::AlertStatus::Sent {
+        if self.status == crate::store::AlertStatus::Sent {
             entries.add(&by_provider("sent", Some(a.provider)), sort_time(a.raised_at));
         }
         if let Some(id) = &a.esim {

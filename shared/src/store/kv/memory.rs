@@ -1,8 +1,8 @@
 //! Documents and their index entries in maps: the in-memory backend for unit tests and benchmarks.
 
-use super::index::{IndexEntry, IndexRange};
-use super::kv::{Change, KvBackend, KvStore, Space};
-use super::StoreError;
+use crate::store::index::{IndexEntry, IndexRange};
+use crate::store::kv::{Change, KvBackend, KvStore, Space};
+use crate::store::StoreError;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Mutex;

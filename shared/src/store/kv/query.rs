@@ -1,17 +1,19 @@
 //! The read side of the key-value store: every listing, timeline and fleet page reads a range of one index
-//! ([`super::index`]), never a whole space.
+//! ([`crate::store::index`]), never a whole space.
 
-use super::index::IndexRange;
-use super::keys::{
-    by_provider, delivery_key, esim_entry, esim_prefix, lifecycle_prefix, sort_ratio, sort_time, state_key, told_index,
-    HOUR_PREFIX,
-};
-use super::kv::{conflict_from_doc, Aliases, DuplicateCount, KvBackend, KvStore, Space, StoredState};
-use super::read::{identity_named, names_esim, AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts};
-use super::{ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use crate::model::{DedupeKey, ProviderId};
 use crate::records::NotificationRecord;
 use crate::state::EsimState;
+use crate::store::index::IndexRange;
+use crate::store::keys::{
+    by_provider, delivery_key, esim_entry, esim_prefix, lifecycle_prefix, sort_ratio, sort_time, state_key, told_index,
+    HOUR_PREFIX,
+};
+use crate::store::kv::{conflict_from_doc, Aliases, DuplicateCount, KvBackend, KvStore, Space, StoredState};
+use crate::store::read::{
+    identity_named, names_esim, AlertCounts, EsimHistory, EsimName, FleetFilter, FleetPage, HourCounts,
+};
+use crate::store::{ListQuery, StoreError, StoreQuery, StoredAlert, StoredConflict, StoredDelivery};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration};
 use std::collections::{BTreeMap, BTreeSet};
@@ -240,7 +242,7 @@ where
         let mut counts = BTreeMap::new();
         // Counted per hour of receipt: the window's first hour counts whole.
         let from_hour = ListQuery {
-            since: window.since.map(super::read::hour_of),
+            since: window.since.map(crate::store::read::hour_of),
             limit: None,
             ..window.clone()
         };

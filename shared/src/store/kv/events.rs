@@ -1,16 +1,16 @@
 //! [`EventStore`] over the key-value store: each read-modify-write under [`KvStore`]'s lock, the claim rules
-//! from [`super::delivery_decision`] and [`super::alert_decision`], every indexed document written with its entries.
+//! from [`crate::store::delivery_decision`] and [`crate::store::alert_decision`], every indexed document written with its entries.
 
-use super::index::IndexRange;
-use super::keys::{conflict_key, delivery_key, duplicates_key, sort_time, state_key};
-use super::kv::{conflict_from_doc, DuplicateCount, KvBackend, KvStore, Space, StoredState};
-use super::{
-    alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
-    StoreError, StoredAlert, StoredConflict, StoredDelivery, Versioned,
-};
 use crate::alerts::Alert;
 use crate::model::{DedupeKey, Event, ProviderId};
 use crate::state::EsimState;
+use crate::store::index::IndexRange;
+use crate::store::keys::{conflict_key, delivery_key, duplicates_key, sort_time, state_key};
+use crate::store::kv::{conflict_from_doc, DuplicateCount, KvBackend, KvStore, Space, StoredState};
+use crate::store::{
+    alert_decision, delivery_decision, AlertClaim, AlertStatus, Begin, Decision, DeliveryStatus, EventStore, Lease,
+    StoreError, StoredAlert, StoredConflict, StoredDelivery, Versioned,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -22,7 +22,7 @@ fn event_key(event: &Event) -> String {
 impl<B: KvBackend> KvStore<B> {
     /// One more exact duplicate of the provider's in the hour of its receipt (called under the lock).
     fn count_duplicate(&self, event: &Event) -> Result<(), StoreError> {
-        let hour = super::read::hour_of(event.received_at);
+        let hour = crate::store::read::hour_of(event.received_at);
         let key = duplicates_key(event.provider, hour);
         let mut count: DuplicateCount = self.read(Space::DUPLICATES, &key)?.unwrap_or(DuplicateCount {
             provider: event.provider,

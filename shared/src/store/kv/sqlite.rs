@@ -2,8 +2,8 @@
 //! over one SQLite file, its documents in `items` and their index entries in `entries` (a listing, timeline or
 //! fleet page reads a range of those).
 
-use super::index::{IndexEntry, IndexRange};
-use super::{Change, Expected, KvBackend, Space, StoreError};
+use crate::store::index::{IndexEntry, IndexRange};
+use crate::store::{Change, Expected, KvBackend, Space, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::BTreeSet;
 use std::path::Path;
