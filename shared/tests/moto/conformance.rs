@@ -36,11 +36,7 @@ mod dynamodb {
     suite! {
         events: store().await;
         indexes: store().await;
-        query: store().await, ignore {
-            a_late_repeat_of_a_conflict_keeps_when_it_was_first_and_last_seen:
-                "finding: DynamoDB keeps the first write's first_seen_at and the last write's last_seen_at, not the \
-                 earliest and latest receipt (one UpdateItem takes no min or max); see docs/testing.md",
-        };
+        query: store().await;
         contacts: store().await;
         notifications: store().await;
         registry: registry().await;

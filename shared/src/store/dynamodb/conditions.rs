@@ -67,6 +67,9 @@ pub(super) fn rewrite_event_expr(doc: AttributeValue) -> Expression {
 }
 
 /// One conflict record per (key, payload): created by the first, counted by every later one.
+/// A conflict's record, by a copy received no earlier than the record's last one: counted, the first sighting
+/// kept, the last moved to this one. Fails (the condition) for a copy that arrives late, which
+/// [`record_late_conflict_expr`] then counts without moving the last sighting back.
 pub(super) fn record_conflict_expr(
     doc: AttributeValue,
     event: &Event,
@@ -75,7 +78,7 @@ pub(super) fn record_conflict_expr(
     ttl: AttributeValue,
 ) -> Expression {
     Expression {
-        condition: "",
+        condition: "attribute_not_exists(#last) OR #last <= :seen",
         update: Some(
             "SET #doc = if_not_exists(#doc, :doc), #provider = :provider, #sha = :sha, \
              #first = if_not_exists(#first, :seen), #last = :seen, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, \
@@ -102,6 +105,28 @@ pub(super) fn record_conflict_expr(
             (":ttl", ttl),
             (":one", n(1)),
         ],
+    }
+}
+
+/// A copy received before the record's last sighting: counted only (its listing place and expiry stay the
+/// later copy's).
+pub(super) fn record_late_conflict_expr() -> Expression {
+    Expression {
+        condition: "",
+        update: Some("ADD #count :one"),
+        names: &[("#count", "count")],
+        values: vec![(":one", n(1))],
+    }
+}
+
+/// The first sighting moved back to `seen`, if that is earlier (times are RFC 3339 in UTC, written alike, so
+/// they order as text).
+pub(super) fn conflict_first_seen_expr(seen: DateTime<Utc>) -> Expression {
+    Expression {
+        condition: "#first > :seen",
+        update: Some("SET #first = :seen"),
+        names: &[("#first", "first_seen_at")],
+        values: vec![(":seen", s(seen.to_rfc3339()))],
     }
 }
 
@@ -202,6 +227,8 @@ mod tests {
                 "record-conflict",
                 record_conflict_expr(n(1), &sample_event(), "p".into(), "s".into(), n(1)),
             ),
+            ("late-conflict", record_late_conflict_expr()),
+            ("conflict-first-seen", conflict_first_seen_expr(now)),
             ("state-new", save_state_expr(None)),
             ("state-next", save_state_expr(Some(3))),
             ("claim", claim_expr(now)),

@@ -2,8 +2,9 @@
 //! [`super::items`], under the conditions below.
 
 use super::conditions::{
-    abandon_delivery_expr, begin_delivery_expr, claim_expr, finish_delivery_expr, mark_alert_sent_expr,
-    record_conflict_expr, release_alert_expr, rewrite_event_expr, save_state_expr,
+    abandon_delivery_expr, begin_delivery_expr, claim_expr, conflict_first_seen_expr, finish_delivery_expr,
+    mark_alert_sent_expr, record_conflict_expr, record_late_conflict_expr, release_alert_expr, rewrite_event_expr,
+    save_state_expr,
 };
 use super::items::{from_item, pack, to_item, ClaimRecord, StateItem};
 use super::{
@@ -142,12 +143,28 @@ impl EventStore for DynamoStore {
             listed.sk,
             self.ttl(event.received_at),
         );
-        let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item_key(pk, event.payload_sha256.as_str())));
-        expression.on_update(request).send().await.map_err(unavailable)?;
+        let request = || {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(item_key(pk.clone(), event.payload_sha256.as_str())))
+        };
+        if condition_held(expression.on_update(request()).send().await)? {
+            return Ok(());
+        }
+        // A copy that arrives after a later one (a retry overtaken, say): counted, and the first sighting moved
+        // back if it is earlier; each write atomic, so concurrent copies keep the earliest and the latest.
+        record_late_conflict_expr()
+            .on_update(request())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        condition_held(
+            conflict_first_seen_expr(event.received_at)
+                .on_update(request())
+                .send()
+                .await,
+        )?;
         Ok(())
     }
 
