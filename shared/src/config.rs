@@ -56,6 +56,13 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A setting the function cannot start without: set and not empty.
+pub fn required(env: Env<'_>, name: &str) -> Result<String, ConfigError> {
+    env(name)
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| ConfigError::Missing(name.into()))
+}
+
 fn parse_or<T: std::str::FromStr>(env: Env<'_>, name: &str, default: T) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
@@ -75,10 +82,9 @@ pub struct AwsTargets {
 
 impl AwsTargets {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
-        let need = |name: &str| env(name).ok_or_else(|| ConfigError::Missing(name.into()));
         Ok(Self {
-            table: need("ESIMHOOKS_TABLE")?,
-            topic_arn: need("ESIMHOOKS_TOPIC_ARN")?,
+            table: required(env, "ESIMHOOKS_TABLE")?,
+            topic_arn: required(env, "ESIMHOOKS_TOPIC_ARN")?,
         })
     }
 }

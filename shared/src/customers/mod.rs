@@ -115,6 +115,17 @@ pub fn refs_of(provider: ProviderId, esim: &EsimIdentity) -> Vec<EsimRef> {
     refs
 }
 
+/// The contact of `alert`'s eSIM, found by any of its identifiers: one lookup, `None` without an eSIM.
+pub async fn contact_of(
+    contacts: &dyn ContactLookup,
+    alert: &crate::alerts::Alert,
+) -> Result<Option<Contact>, StoreError> {
+    match &alert.esim {
+        Some(esim) => contacts.find(alert.provider, &refs_of(alert.provider, esim)).await,
+        None => Ok(None),
+    }
+}
+
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upserted {

@@ -8,7 +8,7 @@
 use super::records::{
     Channel, CustomerSender, NotificationClaim, NotificationRecord, NotificationStatus, NotificationStore, SendFailure,
 };
-use super::{customer_message, mask_address, refs_of, zone_of, Contact, ContactLookup};
+use super::{customer_message, mask_address, zone_of, Contact, ContactLookup};
 use super::{CustomerMessage, CustomerSettings};
 use crate::alerts::Alert;
 use crate::model::log_ref;
@@ -77,12 +77,10 @@ struct Telling<'a> {
 impl CustomerNotifier {
     /// The contact of `alert`'s eSIM: one lookup, `None` without an eSIM, a contact, or when turned off.
     pub async fn contact_for(&self, alert: &Alert) -> Result<Option<Contact>, StoreError> {
-        match &alert.esim {
-            Some(esim) if self.settings.enabled => {
-                self.contacts.find(alert.provider, &refs_of(alert.provider, esim)).await
-            }
-            _ => Ok(None),
+        if !self.settings.enabled {
+            return Ok(None);
         }
+        super::contact_of(&*self.contacts, alert).await
     }
 
     fn message(&self, alert: &Alert, contact: &Contact) -> Option<CustomerMessage> {

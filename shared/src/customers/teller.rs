@@ -4,7 +4,7 @@
 //! sender.
 
 use super::service::{CustomerNotifier, NotifyError};
-use super::{refs_of, Contact, ContactLookup};
+use super::{Contact, ContactLookup};
 use crate::alerts::Alert;
 use crate::store::{Lease, StoreError};
 use async_trait::async_trait;
@@ -52,10 +52,7 @@ pub struct NamedOnly {
 #[async_trait]
 impl CustomerTeller for NamedOnly {
     async fn contact_for(&self, alert: &Alert) -> Result<Option<Contact>, StoreError> {
-        match &alert.esim {
-            Some(esim) => self.contacts.find(alert.provider, &refs_of(alert.provider, esim)).await,
-            None => Ok(None),
-        }
+        super::contact_of(&*self.contacts, alert).await
     }
 
     async fn tell(&self, _: &Alert, _: &Contact, _: &Lease, _: DateTime<Utc>) -> Result<usize, NotifyError> {

@@ -7,11 +7,16 @@
 use crate::callbacks::delivery::DeliveryPolicy;
 use crate::callbacks::partner::signing_overlap;
 use crate::callbacks::throttle::Limits;
-use crate::config::{AwsTargets, ConfigError, CoreSettings, Env, SenderIdentity, Settings};
+use crate::config::{required, AwsTargets, ConfigError, CoreSettings, Env, SenderIdentity, Settings};
 
 /// The expiry alerts one sweep raises in place: at a few calls each, what one run handles in well under a
 /// minute; a larger batch is handed to the workers (`ESIMHOOKS_SWEEP_IN_PLACE`).
 const SWEEP_IN_PLACE: usize = 500;
+
+/// The asking workers' queue (`ESIMHOOKS_RECONCILE_QUEUE_URL`), where one is configured.
+fn workers_queue(env: Env<'_>) -> Option<String> {
+    env("ESIMHOOKS_RECONCILE_QUEUE_URL").filter(|url| !url.trim().is_empty())
+}
 
 /// A function that sends customer messages: the whole settings, the operator's message templates
 /// (`ESIMHOOKS_MESSAGES_PARAM`, an SSM parameter) and who the messages come from.
@@ -80,7 +85,7 @@ impl SweepConfig {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
         let sending = CustomerSending::from_env(env)?;
         let targets = AwsTargets::from_env(env)?;
-        let workers_queue = env("ESIMHOOKS_RECONCILE_QUEUE_URL").filter(|url| !url.trim().is_empty());
+        let workers_queue = workers_queue(env);
         let in_place = match (&workers_queue, env("ESIMHOOKS_SWEEP_IN_PLACE")) {
             (None, _) => usize::MAX,
             (Some(_), None) => SWEEP_IN_PLACE,
@@ -123,7 +128,7 @@ impl ReconcileConfig {
         Ok(Self {
             sending,
             targets,
-            queue_url: env("ESIMHOOKS_RECONCILE_QUEUE_URL").filter(|url| !url.trim().is_empty()),
+            queue_url: workers_queue(env),
             concurrency,
         })
     }
@@ -164,15 +169,10 @@ pub struct CallbackSenderConfig {
 
 impl CallbackSenderConfig {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
-        let need = |name: &str| {
-            env(name)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ConfigError::Missing(name.into()))
-        };
         Ok(Self {
-            table: need("ESIMHOOKS_TABLE")?,
-            queue_url: need("ESIMHOOKS_CALLBACKS_QUEUE_URL")?,
-            dead_letter_url: need("ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL")?,
+            table: required(env, "ESIMHOOKS_TABLE")?,
+            queue_url: required(env, "ESIMHOOKS_CALLBACKS_QUEUE_URL")?,
+            dead_letter_url: required(env, "ESIMHOOKS_CALLBACKS_DEAD_LETTER_URL")?,
             delivery: DeliveryPolicy::from_env(env)?,
             senders: SenderIdentity::from_env(env),
         })
@@ -189,11 +189,8 @@ pub struct CustomersApiConfig {
 
 impl CustomersApiConfig {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
-        let table = env("ESIMHOOKS_TABLE")
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ConfigError::Missing("ESIMHOOKS_TABLE".into()))?;
         Ok(Self {
-            table,
+            table: required(env, "ESIMHOOKS_TABLE")?,
             core: CoreSettings::from_env(env)?,
         })
     }
